@@ -1,0 +1,74 @@
+//! Command-line interface: one module per subcommand, errors split into user and unexpected.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The tera-operator command line.
+#[derive(Debug, Parser)]
+#[command(name = "tera-operator", version, about = "A Kubernetes operator driven by Tera chart templates")]
+pub struct Cli {
+    /// Options shared by every subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stub until the first subcommand lands.
+    Version,
+}
+
+/// An error caused by the user's input (exit code 1); anything else exits with 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct UserError(pub anyhow::Error);
+
+/// Wraps an error as a [`UserError`].
+pub fn user_error(err: impl Into<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(UserError(err.into()))
+}
+
+/// Sets up `tracing` on stderr; `RUST_LOG` filters (default `info`).
+pub fn init_tracing(global: &GlobalArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match global.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Version => {
+            println!("tera-operator {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

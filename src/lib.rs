@@ -1,0 +1,14 @@
+//! tera-operator: a generic Kubernetes operator driven by Tera chart templates.
+//!
+//! A mapping file ([`config`]) lists custom resource kinds and the chart ([`chart`]) that
+//! renders each of them. [`render`] turns one custom resource into the objects to apply,
+//! [`crd`] turns a chart's values schema into a CustomResourceDefinition, [`controller`]
+//! keeps a cluster true to the rendered objects, and [`sandbox`] is an in-memory API
+//! server for tests and local previews. [`cli`] holds one module per subcommand.
+
+pub mod chart;
+pub mod cli;
+pub mod config;
+pub mod crd;
+pub mod render;
+pub mod sandbox;
