@@ -1,1 +1,373 @@
-//! TODO
+//! The mapping file (`watches.yaml`): which custom resource kinds are served by which chart.
+
+mod duration;
+mod selector;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use duration::parse_duration;
+pub use selector::{LabelSelector, SelectorRequirement};
+
+/// Kinds a chart may emit when its mapping entry does not say otherwise.
+pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];
+
+/// How often an unchanged custom resource is reconciled when the entry does not say.
+pub const DEFAULT_RECONCILE_PERIOD: Duration = Duration::from_secs(600);
+
+/// Errors reading or checking a mapping file; every message names the file and, where it can, the line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{path}: cannot read the mapping file: {source}")]
+    ReadFailed {
+        /// The mapping file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed or has unknown or mistyped fields.
+    #[error("{path}: {message}")]
+    ParseFailed {
+        /// The mapping file.
+        path: PathBuf,
+        /// What serde_yaml reported, with line and column.
+        message: String,
+    },
+    /// An entry is well-formed YAML but its content is wrong.
+    #[error("{path}:{line}: {message}")]
+    InvalidEntry {
+        /// The mapping file.
+        path: PathBuf,
+        /// The 1-based line of the offending field (or the entry).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One entry as written in the file (operator-sdk field names, plus `allowedKinds`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawEntry {
+    group: String,
+    version: String,
+    kind: String,
+    chart: PathBuf,
+    #[serde(default)]
+    reconcile_period: Option<String>,
+    #[serde(default)]
+    max_concurrent_reconciles: Option<u16>,
+    #[serde(default)]
+    override_values: Option<serde_json::Value>,
+    #[serde(default)]
+    selector: Option<LabelSelector>,
+    #[serde(default)]
+    watch_dependent_resources: Option<bool>,
+    #[serde(default)]
+    allowed_kinds: Option<Vec<String>>,
+}
+
+/// One mapped kind: the custom resource it watches and the chart that renders it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// API group of the custom resource, e.g. `web.tera-operator.io`.
+    pub group: String,
+    /// API version of the custom resource, e.g. `v1alpha1`.
+    pub version: String,
+    /// Kind of the custom resource, e.g. `WebServer`.
+    pub kind: String,
+    /// Chart directory, resolved against the mapping file's directory.
+    pub chart_dir: PathBuf,
+    /// How often an unchanged resource is reconciled again.
+    pub reconcile_period: Duration,
+    /// Reconciles of this kind that may run at once.
+    pub max_concurrent_reconciles: u16,
+    /// Values laid over every resource's spec (they win over the spec).
+    pub override_values: serde_json::Value,
+    /// Only resources matching this label selector are reconciled.
+    pub selector: Option<LabelSelector>,
+    /// Whether rendered children are watched for drift.
+    pub watch_dependent_resources: bool,
+    /// Kinds the chart may emit.
+    pub allowed_kinds: Vec<String>,
+    /// 1-based line of the entry in the mapping file.
+    pub line: usize,
+}
+
+impl Watch {
+    /// `group/version`, the custom resource's apiVersion.
+    pub fn api_version(&self) -> String {
+        format!("{}/{}", self.group, self.version)
+    }
+
+    /// Whether this entry serves objects with the given apiVersion and kind.
+    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        self.kind == kind && api_version == self.api_version()
+    }
+
+    /// Whether the chart may emit objects of `kind`.
+    pub fn allows_kind(&self, kind: &str) -> bool {
+        self.allowed_kinds.iter().any(|k| k == kind)
+    }
+}
+
+/// A parsed and checked mapping file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    /// Where the mapping was read from.
+    pub path: PathBuf,
+    /// The entries, in file order.
+    pub watches: Vec<Watch>,
+}
+
+impl Mapping {
+    /// Reads and checks a mapping file; chart paths resolve relative to its directory.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFailed {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses mapping text as if read from `path` (used for error messages and chart resolution).
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let raw: Vec<RawEntry> = if text.trim().is_empty() {
+            Vec::new()
+        } else {
+            serde_yaml::from_str(text).map_err(|e| Error::ParseFailed {
+                path: path.to_path_buf(),
+                message: describe_yaml_error(&e),
+            })?
+        };
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        let lines = EntryLines::scan(text);
+        let mut watches: Vec<Watch> = Vec::with_capacity(raw.len());
+        for (index, entry) in raw.into_iter().enumerate() {
+            let line = lines.entry_line(index);
+            let invalid = |field: &str, message: String| Error::InvalidEntry {
+                path: path.to_path_buf(),
+                line: lines.field_line(index, field).unwrap_or(line),
+                message,
+            };
+            let watch = build_watch(entry, base, line, &invalid)?;
+            if let Some(first) = watches
+                .iter()
+                .find(|w| w.kind == watch.kind && w.group == watch.group)
+            {
+                return Err(invalid(
+                    "kind",
+                    format!(
+                        "duplicate kind {} in group {} (first mapped at line {})",
+                        watch.kind, watch.group, first.line
+                    ),
+                ));
+            }
+            watches.push(watch);
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            watches,
+        })
+    }
+
+    /// The entry serving `apiVersion` + `kind`, if any.
+    pub fn find(&self, api_version: &str, kind: &str) -> Option<&Watch> {
+        self.watches.iter().find(|w| w.matches(api_version, kind))
+    }
+}
+
+fn build_watch(
+    entry: RawEntry,
+    base: &Path,
+    line: usize,
+    invalid: &dyn Fn(&str, String) -> Error,
+) -> Result<Watch> {
+    for (field, value) in [
+        ("group", &entry.group),
+        ("version", &entry.version),
+        ("kind", &entry.kind),
+    ] {
+        if value.trim().is_empty() {
+            return Err(invalid(field, format!("`{field}` must not be empty")));
+        }
+    }
+    if !is_dns_subdomain(&entry.group) {
+        return Err(invalid(
+            "group",
+            format!("group {:?} is not a valid DNS subdomain", entry.group),
+        ));
+    }
+    if !entry.kind.starts_with(|c: char| c.is_ascii_uppercase())
+        || !entry.kind.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(invalid(
+            "kind",
+            format!("kind {:?} must be CamelCase letters and digits", entry.kind),
+        ));
+    }
+    let chart_dir = base.join(&entry.chart);
+    if !chart_dir.is_dir() {
+        return Err(invalid(
+            "chart",
+            format!(
+                "chart directory {} does not exist",
+                chart_dir.display()
+            ),
+        ));
+    }
+    let reconcile_period = match entry.reconcile_period.as_deref() {
+        None => DEFAULT_RECONCILE_PERIOD,
+        Some(text) => parse_duration(text)
+            .map_err(|reason| invalid("reconcilePeriod", format!("reconcilePeriod: {reason}")))?,
+    };
+    let max_concurrent_reconciles = match entry.max_concurrent_reconciles {
+        Some(0) => {
+            return Err(invalid(
+                "maxConcurrentReconciles",
+                "maxConcurrentReconciles must be at least 1".to_string(),
+            ));
+        }
+        Some(n) => n,
+        None => 1,
+    };
+    let override_values = match entry.override_values {
+        None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
+        Some(v @ serde_json::Value::Object(_)) => v,
+        Some(_) => {
+            return Err(invalid(
+                "overrideValues",
+                "overrideValues must be a mapping".to_string(),
+            ));
+        }
+    };
+    if let Some(selector) = &entry.selector {
+        selector
+            .check()
+            .map_err(|reason| invalid("selector", format!("selector: {reason}")))?;
+    }
+    let allowed_kinds = match entry.allowed_kinds {
+        Some(kinds) if kinds.is_empty() => {
+            return Err(invalid(
+                "allowedKinds",
+                "allowedKinds must list at least one kind".to_string(),
+            ));
+        }
+        Some(kinds) => kinds,
+        None => DEFAULT_ALLOWED_KINDS.iter().map(|k| k.to_string()).collect(),
+    };
+    Ok(Watch {
+        group: entry.group,
+        version: entry.version,
+        kind: entry.kind,
+        chart_dir,
+        reconcile_period,
+        max_concurrent_reconciles,
+        override_values,
+        selector: entry.selector,
+        watch_dependent_resources: entry.watch_dependent_resources.unwrap_or(true),
+        allowed_kinds,
+        line,
+    })
+}
+
+/// Whether `s` is a DNS-1123 subdomain (lowercase, dots, ≤ 253 characters).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// Whether `s` is a DNS-1123 label (lowercase alphanumerics and `-`, ≤ 63 characters).
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Renders a serde_yaml error as "line L column C: reason".
+pub fn describe_yaml_error(err: &serde_yaml::Error) -> String {
+    let text = err.to_string();
+    match err.location() {
+        Some(loc) => {
+            // serde_yaml appends " at line L column C"; move the location to the front.
+            let reason = text
+                .split(" at line ")
+                .next()
+                .unwrap_or(&text)
+                .to_string();
+            format!("line {} column {}: {}", loc.line(), loc.column(), reason)
+        }
+        None => text,
+    }
+}
+
+/// Where each top-level list entry, and each of its fields, starts in the file text.
+struct EntryLines {
+    /// For each entry: its first line and `(field, line)` pairs.
+    entries: Vec<(usize, Vec<(String, usize)>)>,
+}
+
+impl EntryLines {
+    fn scan(text: &str) -> Self {
+        let mut entries: Vec<(usize, Vec<(String, usize)>)> = Vec::new();
+        let mut item_indent: Option<usize> = None;
+        for (i, line) in text.lines().enumerate() {
+            let number = i + 1;
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("---") {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            let is_item = trimmed.starts_with("- ") || trimmed == "-";
+            if is_item && item_indent.is_none_or(|top| indent <= top) {
+                item_indent = Some(indent);
+                entries.push((number, Vec::new()));
+                let rest = trimmed.trim_start_matches('-').trim_start();
+                if let Some(field) = field_name(rest) {
+                    if let Some(entry) = entries.last_mut() {
+                        entry.1.push((field, number));
+                    }
+                }
+                continue;
+            }
+            if let (Some(top), Some(entry)) = (item_indent, entries.last_mut()) {
+                if indent == top + 2 {
+                    if let Some(field) = field_name(trimmed) {
+                        entry.1.push((field, number));
+                    }
+                }
+            }
+        }
+        Self { entries }
+    }
+
+    fn entry_line(&self, index: usize) -> usize {
+        self.entries.get(index).map_or(1, |e| e.0)
+    }
+
+    fn field_line(&self, index: usize, field: &str) -> Option<usize> {
+        self.entries
+            .get(index)?
+            .1
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, line)| *line)
+    }
+}
+
+fn field_name(text: &str) -> Option<String> {
+    let (name, _) = text.split_once(':')?;
+    let name = name.trim().trim_matches(|c| c == '"' || c == '\'');
+    (!name.is_empty() && !name.contains(' ')).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests;

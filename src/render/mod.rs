@@ -1,1 +1,278 @@
-//! TODO
+//! Rendering one custom resource through its chart: values, validation, templates, stamping, policy.
+//!
+//! The pipeline is pure: the same chart and custom resource always give the same objects, in
+//! the same order, and nothing here touches a cluster, a file or the environment.
+
+mod documents;
+mod engine;
+mod filters;
+mod policy;
+mod stamp;
+mod values;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::chart::{Chart, SchemaViolation};
+use crate::config::Watch;
+
+pub use documents::DocumentError;
+pub use engine::{Engine, TemplateError, is_plain_number_or_bool};
+pub use policy::{CLUSTER_SCOPED_KINDS, PolicyViolation, is_cluster_scoped, label_problem};
+pub use stamp::{
+    CONFIGMAP_CHECKSUM_PREFIX, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL,
+    Owner, SECRET_CHECKSUM_PREFIX, kind_rank, label_value, sort_for_apply,
+};
+pub use values::merge_values;
+
+/// Why a custom resource could not be rendered. Nothing is applied when any of these occurs.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The custom resource itself lacks what every object has (name, kind, apiVersion).
+    #[error("{0}")]
+    ResourceInvalid(String),
+    /// The merged values break values.schema.json.
+    #[error("{}: {}", schema.display(), join(violations))]
+    InvalidSpec {
+        /// The schema file.
+        schema: PathBuf,
+        /// Every violation, pointers relative to the custom resource (`/spec/...`).
+        violations: Vec<SchemaViolation>,
+    },
+    /// The chart's templates failed to compile.
+    #[error("{}", join(errors))]
+    ChartInvalid {
+        /// Every template error.
+        errors: Vec<TemplateError>,
+    },
+    /// A template failed while rendering.
+    #[error("{0}")]
+    TemplateFailed(TemplateError),
+    /// A template rendered text that is not YAML objects.
+    #[error("{0}")]
+    OutputInvalid(DocumentError),
+    /// The rendered objects break the policy.
+    #[error("{}", join(violations))]
+    PolicyViolated {
+        /// Every violation.
+        violations: Vec<PolicyViolation>,
+    },
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl std::fmt::Display for SchemaViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.pointer, self.message)
+    }
+}
+
+impl Error {
+    /// The status condition reason for this failure (`InvalidSpec`, `RenderFailed`, `PolicyViolation`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::ResourceInvalid(_) | Error::InvalidSpec { .. } => "InvalidSpec",
+            Error::ChartInvalid { .. } | Error::TemplateFailed(_) | Error::OutputInvalid(_) => {
+                "RenderFailed"
+            }
+            Error::PolicyViolated { .. } => "PolicyViolation",
+        }
+    }
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The objects one custom resource renders to, stamped and in apply order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The objects.
+    pub objects: Vec<Value>,
+    /// The merged values they were rendered from.
+    pub values: Value,
+}
+
+/// A chart compiled for rendering, with the mapping entry that serves it.
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    /// The chart.
+    pub chart: Arc<Chart>,
+    engine: Arc<Engine>,
+    allowed_kinds: Vec<String>,
+    override_values: Value,
+}
+
+impl Renderer {
+    /// Compiles `chart` for the kinds and overrides of `watch`.
+    pub fn new(chart: Chart, watch: &Watch) -> Result<Self> {
+        Self::with_settings(chart, watch.allowed_kinds.clone(), watch.override_values.clone())
+    }
+
+    /// Compiles `chart` with explicit allowed kinds and override values.
+    pub fn with_settings(
+        chart: Chart,
+        allowed_kinds: Vec<String>,
+        override_values: Value,
+    ) -> Result<Self> {
+        let engine = Engine::compile(&chart).map_err(|errors| Error::ChartInvalid {
+            errors: errors
+                .into_iter()
+                .map(|mut e| {
+                    e.file = chart.file(&e.file).display().to_string();
+                    e
+                })
+                .collect(),
+        })?;
+        Ok(Self {
+            chart: Arc::new(chart),
+            engine: Arc::new(engine),
+            allowed_kinds,
+            override_values,
+        })
+    }
+
+    /// Renders a custom resource (as JSON) into stamped objects in apply order.
+    /// `default_namespace` is used when the resource has none.
+    pub fn render(&self, resource: &Value, default_namespace: &str) -> Result<Rendered> {
+        let owner = owner_of(resource, default_namespace, &self.chart.meta.name)?;
+        let spec = resource.get("spec").cloned().unwrap_or_else(|| json!({}));
+        let values = self.values_for(&spec)?;
+        let context = self.context(resource, &owner, &values);
+        let rendered = self.engine.render(&context).map_err(|mut e| {
+            e.file = self.chart.file(&e.file).display().to_string();
+            Error::TemplateFailed(e)
+        })?;
+        let mut parsed = Vec::new();
+        for template in &rendered {
+            parsed.extend(documents::parse_documents(template).map_err(|mut e| {
+                e.file = self.chart.file(&e.file).display().to_string();
+                Error::OutputInvalid(e)
+            })?);
+        }
+        let violations = policy::check(
+            &parsed,
+            &policy::PolicyContext {
+                namespace: &owner.namespace,
+                allowed_kinds: &self.allowed_kinds,
+            },
+        );
+        if !violations.is_empty() {
+            return Err(Error::PolicyViolated {
+                violations: violations
+                    .into_iter()
+                    .map(|mut v| {
+                        v.file = self.chart.file(&v.file).display().to_string();
+                        v
+                    })
+                    .collect(),
+            });
+        }
+        let mut objects: Vec<Value> = parsed.into_iter().map(|p| p.object).collect();
+        stamp::stamp_all(&mut objects, &owner);
+        sort_for_apply(&mut objects);
+        Ok(Rendered { objects, values })
+    }
+
+    /// Merges defaults, `spec` and overrides, and validates the result against the schema.
+    pub fn values_for(&self, spec: &Value) -> Result<Value> {
+        let values = merge_values(&self.chart.defaults, spec, &self.override_values);
+        let schema_path = self.chart.file("values.schema.json");
+        let mut violations: Vec<SchemaViolation> = values::reserved_character_paths(&values)
+            .into_iter()
+            .map(|pointer| SchemaViolation {
+                pointer,
+                message: "contains a character reserved by tera-operator (U+E000 or U+E001)"
+                    .to_string(),
+            })
+            .collect();
+        if let Some(schema) = &self.chart.schema {
+            violations.extend(schema.violations(&values));
+        }
+        if violations.is_empty() {
+            return Ok(values);
+        }
+        for v in &mut violations {
+            v.pointer = format!("/spec{}", v.pointer);
+        }
+        Err(Error::InvalidSpec {
+            schema: schema_path,
+            violations,
+        })
+    }
+
+    fn context(&self, resource: &Value, owner: &Owner, values: &Value) -> tera::Context {
+        let mut context = tera::Context::new();
+        context.insert("values", values);
+        context.insert(
+            "release",
+            &json!({
+                "name": owner.name,
+                "namespace": owner.namespace,
+                "uid": owner.uid.clone().unwrap_or_default(),
+                "generation": resource.pointer("/metadata/generation").cloned().unwrap_or(json!(0)),
+                "service": stamp::MANAGED_BY,
+            }),
+        );
+        context.insert(
+            "chart",
+            &json!({
+                "name": self.chart.meta.name,
+                "version": self.chart.meta.version,
+                "appVersion": self.chart.meta.app_version.clone().unwrap_or_default(),
+                "description": self.chart.meta.description.clone().unwrap_or_default(),
+            }),
+        );
+        let metadata = resource.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        context.insert(
+            "resource",
+            &json!({
+                "apiVersion": owner.api_version,
+                "kind": owner.kind,
+                "metadata": {
+                    "name": owner.name,
+                    "namespace": owner.namespace,
+                    "uid": owner.uid.clone().unwrap_or_default(),
+                    "generation": metadata.get("generation").cloned().unwrap_or(json!(0)),
+                    "labels": metadata.get("labels").cloned().unwrap_or_else(|| json!({})),
+                    "annotations": metadata.get("annotations").cloned().unwrap_or_else(|| json!({})),
+                },
+            }),
+        );
+        context
+    }
+}
+
+fn owner_of(resource: &Value, default_namespace: &str, chart: &str) -> Result<Owner> {
+    let field = |pointer: &str| resource.pointer(pointer).and_then(Value::as_str);
+    let missing = |what: &str| Error::ResourceInvalid(format!("the custom resource has no {what}"));
+    let name = field("/metadata/name").ok_or_else(|| missing("metadata.name"))?;
+    if !crate::config::is_dns_subdomain(name) {
+        return Err(Error::ResourceInvalid(format!(
+            "metadata.name {name:?} is not a valid Kubernetes name"
+        )));
+    }
+    Ok(Owner {
+        api_version: field("/apiVersion")
+            .ok_or_else(|| missing("apiVersion"))?
+            .to_string(),
+        kind: field("/kind").ok_or_else(|| missing("kind"))?.to_string(),
+        name: name.to_string(),
+        namespace: field("/metadata/namespace")
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or(default_namespace)
+            .to_string(),
+        uid: field("/metadata/uid").map(str::to_string),
+        chart: chart.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,105 @@
+//! Table tests for the mapping file.
+
+use super::*;
+
+fn mapping_in_tempdir(text: &str) -> (tempfile::TempDir, Result<Mapping>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("web")).unwrap();
+    let path = dir.path().join("watches.yaml");
+    std::fs::write(&path, text).unwrap();
+    let result = Mapping::load(&path);
+    (dir, result)
+}
+
+#[test]
+fn parses_operator_sdk_fields_and_defaults() {
+    let (dir, mapping) = mapping_in_tempdir(
+        "# comment\n- group: web.example.com\n  version: v1\n  kind: WebServer\n  chart: web\n  reconcilePeriod: 1m30s\n  maxConcurrentReconciles: 4\n  overrideValues:\n    image: nginx:1\n  selector:\n    matchLabels: {tier: gold}\n  watchDependentResources: false\n",
+    );
+    let mapping = mapping.unwrap();
+    let w = &mapping.watches[0];
+    assert_eq!(w.api_version(), "web.example.com/v1");
+    assert_eq!(w.chart_dir, dir.path().join("web"));
+    assert_eq!(w.reconcile_period, Duration::from_secs(90));
+    assert_eq!(w.max_concurrent_reconciles, 4);
+    assert_eq!(w.override_values["image"], "nginx:1");
+    assert!(!w.watch_dependent_resources);
+    assert_eq!(w.allowed_kinds, ["ConfigMap", "Deployment", "Service"]);
+    assert_eq!(w.line, 2);
+    assert!(mapping.find("web.example.com/v1", "WebServer").is_some());
+    assert!(mapping.find("web.example.com/v2", "WebServer").is_none());
+}
+
+#[test]
+fn errors_name_the_file_and_line() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  colour: red\n",
+            "watches.yaml: line 5 column 3: .[0]: unknown field `colour`",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n- group: a.io\n  version: v1\n  kind: A\n  chart: web\n",
+            "watches.yaml:7: duplicate kind A in group a.io (first mapped at line 1)",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: missing\n",
+            "watches.yaml:4: chart directory",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  reconcilePeriod: soon\n",
+            "watches.yaml:5: reconcilePeriod: \"soon\" is",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  maxConcurrentReconciles: 0\n",
+            "watches.yaml:5: maxConcurrentReconciles must be at least 1",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: lower\n  chart: web\n",
+            "watches.yaml:3: kind \"lower\" must be CamelCase",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  selector:\n    matchExpressions: [{key: a, operator: Near}]\n",
+            "watches.yaml:5: selector: unknown operator \"Near\"",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n",
+            "missing field `chart`",
+        ),
+    ];
+    for (text, expected) in cases {
+        let (_dir, result) = mapping_in_tempdir(text);
+        let message = result.expect_err(text).to_string();
+        assert!(
+            message.contains(expected),
+            "for {text:?}\n expected {expected:?}\n got {message:?}"
+        );
+    }
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+    assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+    assert!(parse_duration("0s").is_err());
+    assert!(parse_duration("10").is_err());
+    assert!(parse_duration("10d").is_err());
+}
+
+#[test]
+fn selectors_match_like_kubernetes() {
+    let selector: LabelSelector = serde_yaml::from_str(
+        "matchLabels: {app: web}\nmatchExpressions:\n- {key: tier, operator: In, values: [gold, silver]}\n- {key: legacy, operator: DoesNotExist}\n",
+    )
+    .unwrap();
+    let labels = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert!(selector.matches(&labels(&[("app", "web"), ("tier", "gold")])));
+    assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "bronze")])));
+    assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "gold"), ("legacy", "1")])));
+    assert_eq!(selector.to_query(), "app=web,tier in (gold,silver),!legacy");
+}

@@ -1,0 +1,233 @@
+//! The Tera engine for one chart: compiled templates, helper filters and YAML-safe interpolation.
+//!
+//! Interpolation is where YAML injection would happen, so every interpolated string that is not
+//! a plain number or boolean is written as an opaque placeholder (`U+E000 index U+E001`) that
+//! YAML parses as ordinary scalar text wherever it lands. After parsing, [`super::documents`]
+//! puts the original strings back as data: a value can never add a key, an item or a document.
+
+use std::cell::RefCell;
+use std::io::Write;
+
+use crate::chart::Chart;
+
+use super::filters;
+
+/// Opens a placeholder for an interpolated string.
+pub const PLACEHOLDER_OPEN: char = '\u{E000}';
+/// Closes a placeholder for an interpolated string.
+pub const PLACEHOLDER_CLOSE: char = '\u{E001}';
+
+thread_local! {
+    /// Strings interpolated by the render running on this thread, indexed by placeholder.
+    static INTERPOLATED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A template error with its location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// Template name, e.g. `templates/deployment.yaml`.
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{}:{}: {}", self.file, l, c, self.message),
+            (Some(l), None) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// The output of one template: text with placeholders, and the strings they stand for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedTemplate {
+    /// Template name.
+    pub file: String,
+    /// Rendered YAML text, placeholders included.
+    pub text: String,
+    /// The interpolated strings, by placeholder index.
+    pub interpolated: Vec<String>,
+}
+
+/// A compiled chart: every template parsed once, ready to render many times.
+pub struct Engine {
+    tera: tera::Tera,
+    renderable: Vec<String>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("renderable", &self.renderable)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Compiles every template of `chart`; reports every template that fails to parse.
+    pub fn compile(chart: &Chart) -> Result<Self, Vec<TemplateError>> {
+        let mut tera = tera::Tera::new();
+        tera.autoescape_on([".yaml", ".yml", ".tera"]);
+        tera.set_escape_fn(escape_for_yaml);
+        filters::register(&mut tera);
+        let templates = chart
+            .templates
+            .iter()
+            .map(|t| (t.name.as_str(), t.source.as_str()));
+        if let Err(first) = tera.add_raw_templates(templates) {
+            // Report each broken template on its own so the author sees them all.
+            let mut errors = Vec::new();
+            for t in &chart.templates {
+                let mut single = tera::Tera::new();
+                filters::register(&mut single);
+                let partials = chart
+                    .templates
+                    .iter()
+                    .filter(|p| p.partial && p.name != t.name)
+                    .map(|p| (p.name.as_str(), p.source.as_str()));
+                if single.add_raw_templates(partials).is_err() {
+                    continue;
+                }
+                if let Err(e) = single.add_raw_template(&t.name, &t.source) {
+                    errors.push(template_error(&t.name, &e));
+                }
+            }
+            if errors.is_empty() {
+                errors.push(template_error("templates/", &first));
+            }
+            return Err(errors);
+        }
+        let renderable = chart
+            .templates
+            .iter()
+            .filter(|t| !t.partial)
+            .map(|t| t.name.clone())
+            .collect();
+        Ok(Self { tera, renderable })
+    }
+
+    /// Names of the templates that produce objects, in render order.
+    pub fn renderable(&self) -> &[String] {
+        &self.renderable
+    }
+
+    /// Renders every renderable template with `context`.
+    pub fn render(
+        &self,
+        context: &tera::Context,
+    ) -> Result<Vec<RenderedTemplate>, TemplateError> {
+        let mut out = Vec::with_capacity(self.renderable.len());
+        for name in &self.renderable {
+            INTERPOLATED.with(|table| table.borrow_mut().clear());
+            let result = self.tera.render(name, context);
+            let interpolated = INTERPOLATED.with(|table| std::mem::take(&mut *table.borrow_mut()));
+            let text = result.map_err(|e| template_error(name, &e))?;
+            out.push(RenderedTemplate {
+                file: name.clone(),
+                text,
+                interpolated,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Escape function: plain numbers and booleans pass through; every other string becomes a
+/// placeholder that the YAML parser cannot mistake for structure.
+fn escape_for_yaml(input: &str, output: &mut dyn Write) -> std::io::Result<()> {
+    if is_plain_number_or_bool(input) {
+        return output.write_all(input.as_bytes());
+    }
+    let index = INTERPOLATED.with(|table| {
+        let mut table = table.borrow_mut();
+        table.push(input.to_string());
+        table.len() - 1
+    });
+    write!(output, "{PLACEHOLDER_OPEN}{index}{PLACEHOLDER_CLOSE}")
+}
+
+/// `true`, `false`, and decimal numbers without leading zeros: the only interpolations that
+/// keep their YAML type instead of becoming strings.
+pub fn is_plain_number_or_bool(s: &str) -> bool {
+    if s == "true" || s == "false" {
+        return true;
+    }
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    let int_ok = int == "0"
+        || (!int.is_empty()
+            && !int.starts_with('0')
+            && int.bytes().all(|b| b.is_ascii_digit()));
+    let frac_ok = frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
+    int_ok && frac_ok
+}
+
+/// Turns a Tera error into a located [`TemplateError`].
+fn template_error(fallback_file: &str, err: &tera::Error) -> TemplateError {
+    let mut message = match err.kind() {
+        tera::ErrorKind::SyntaxError(report) | tera::ErrorKind::RenderingError(report) => {
+            let file = if report.filename().is_empty() {
+                fallback_file
+            } else {
+                report.filename()
+            };
+            let span = report.span();
+            let mut message = report.message().to_string();
+            append_sources(err, &mut message);
+            return TemplateError {
+                file: file.to_string(),
+                line: Some(span.start_line),
+                column: Some(span.start_col + 1),
+                message,
+            };
+        }
+        other => other.to_string(),
+    };
+    append_sources(err, &mut message);
+    TemplateError {
+        file: fallback_file.to_string(),
+        line: None,
+        column: None,
+        message,
+    }
+}
+
+fn append_sources(err: &tera::Error, message: &mut String) {
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_numbers_and_booleans_pass_through() {
+        for s in ["0", "3", "-1", "80", "1.5", "true", "false"] {
+            assert!(is_plain_number_or_bool(s), "{s}");
+        }
+        for s in [
+            "", "007", "1.", ".5", "1e3", "0x1f", "True", "null", "~", "nginx", "- a", "1 2",
+            "-", "3\n", "inf",
+        ] {
+            assert!(!is_plain_number_or_bool(s), "{s:?}");
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Helper filters Helm users reach for: to_yaml, to_json, nindent, quote, b64encode, sha256,
+//! required, trunc, dns_label. None of them can read files, the environment or the network.
+
+use base64::Engine as _;
+use sha2::Digest as _;
+use tera::{Kwargs, State, StringInput, Tera, TeraResult, Value};
+
+/// Registers the helper filters on `tera` and disables `safe`, which would let values
+/// through unescaped.
+pub fn register(tera: &mut Tera) {
+    tera.register_filter("to_yaml", to_yaml);
+    tera.register_filter("to_json", to_json);
+    tera.register_filter("nindent", nindent);
+    tera.register_filter("quote", quote);
+    tera.register_filter("b64encode", b64encode);
+    tera.register_filter("b64decode", b64decode);
+    tera.register_filter("sha256", sha256);
+    tera.register_filter("required", required);
+    tera.register_filter("trunc", trunc);
+    tera.register_filter("dns_label", dns_label);
+    tera.register_filter("safe", refuse_safe);
+}
+
+fn to_json_value(value: &Value) -> TeraResult<serde_json::Value> {
+    if value.is_undefined() {
+        return Err(tera::Error::message("the value is undefined"));
+    }
+    serde_json::to_value(value).map_err(|e| tera::Error::message(format!("not serializable: {e}")))
+}
+
+/// `{{ values.labels | to_yaml }}`: the value as block YAML (no trailing newline). Strings are
+/// quoted by the serializer wherever YAML needs it, so the output is structure only where the
+/// value itself is a map or a list.
+fn to_yaml(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
+    let json = to_json_value(&value)?;
+    let text = serde_yaml::to_string(&json)
+        .map_err(|e| tera::Error::message(format!("to_yaml: {e}")))?;
+    Ok(Value::safe_string(text.trim_end_matches('\n')))
+}
+
+/// `{{ values.ports | to_json }}`: compact JSON, which is also valid flow-style YAML.
+fn to_json(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let json = to_json_value(&value)?;
+    let pretty = kwargs.get::<bool>("pretty")?.unwrap_or(false);
+    let text = if pretty {
+        serde_json::to_string_pretty(&json)
+    } else {
+        serde_json::to_string(&json)
+    }
+    .map_err(|e| tera::Error::message(format!("to_json: {e}")))?;
+    Ok(Value::safe_string(&text))
+}
+
+/// `{{ x | nindent(width=4) }}`: a newline, then every line indented (Helm's nindent).
+fn nindent(value: StringInput, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let width = kwargs.get::<usize>("width")?.unwrap_or(4).min(256);
+    let pad = " ".repeat(width);
+    let mut out = String::with_capacity(value.as_str().len() + 16);
+    for line in value.as_str().lines() {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    Ok(value.inherit_safety(out))
+}
+
+/// `{{ x | quote }}`: a double-quoted YAML string (JSON escaping), whatever `x` holds.
+fn quote(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
+    let text = match value.as_str() {
+        Some(s) => s.to_string(),
+        None => to_json_value(&value)?.to_string(),
+    };
+    let quoted = serde_json::to_string(&text)
+        .map_err(|e| tera::Error::message(format!("quote: {e}")))?;
+    Ok(Value::safe_string(&quoted))
+}
+
+fn b64encode(value: StringInput, _: Kwargs, _: &State) -> Value {
+    Value::from(base64::engine::general_purpose::STANDARD.encode(value.as_str()))
+}
+
+fn b64decode(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.as_str())
+        .map_err(|e| tera::Error::message(format!("b64decode: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| tera::Error::message("b64decode: the decoded bytes are not UTF-8"))?;
+    Ok(Value::from(text))
+}
+
+fn sha256(value: StringInput, _: Kwargs, _: &State) -> Value {
+    let digest = sha2::Sha256::digest(value.as_str().as_bytes());
+    Value::from(hex(&digest))
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
+}
+
+/// `{{ values.host | required(msg="host is required") }}`: fails the render when the value is
+/// undefined, null or an empty string.
+fn required(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let missing = value.is_undefined() || value.is_none() || value.as_str() == Some("");
+    if missing {
+        let msg = kwargs
+            .get::<&str>("msg")?
+            .unwrap_or("a required value is missing");
+        return Err(tera::Error::message(msg));
+    }
+    Ok(value)
+}
+
+/// `{{ x | trunc(length=63) }}`: at most `length` characters.
+fn trunc(value: StringInput, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let length = kwargs.must_get::<usize>("length")?;
+    let truncated: String = value.as_str().chars().take(length).collect();
+    Ok(value.inherit_safety(truncated))
+}
+
+/// `{{ x | dns_label }}`: lowercase, runs of other characters turned into `-`, trimmed to
+/// 63 characters with no leading or trailing `-`: usable as a Kubernetes name.
+fn dns_label(value: StringInput, _: Kwargs, _: &State) -> Value {
+    let mut out = String::with_capacity(value.as_str().len());
+    for c in value.as_str().chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed: String = out.trim_matches('-').chars().take(63).collect();
+    Value::from(trimmed.trim_end_matches('-'))
+}
+
+fn refuse_safe(_: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
+    Err(tera::Error::message(
+        "the `safe` filter is disabled: values are data, never YAML structure; \
+         use to_yaml or to_json to emit maps and lists",
+    ))
+}

@@ -1,0 +1,206 @@
+//! Policy: what a chart may emit — allowed kinds, the owner's namespace, valid names, no duplicates.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::documents::ParsedObject;
+use super::engine::{PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN};
+
+/// Kinds that live outside namespaces; a chart may emit them only when its mapping allows them.
+pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "APIService",
+    "CertificateSigningRequest",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CSIDriver",
+    "CSINode",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// Whether objects of `kind` are cluster-scoped.
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED_KINDS.contains(&kind)
+}
+
+/// One broken rule, located by template and object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyViolation {
+    /// Template that emitted the object.
+    pub file: String,
+    /// `Kind/name` of the object (as far as it is known).
+    pub object: String,
+    /// The rule and how it was broken.
+    pub message: String,
+}
+
+impl std::fmt::Display for PolicyViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.object, self.message)
+    }
+}
+
+/// What the policy needs to know about the owner and the mapping.
+pub struct PolicyContext<'a> {
+    /// Namespace of the custom resource; namespaced objects must live there.
+    pub namespace: &'a str,
+    /// Kinds the mapping lets this chart emit.
+    pub allowed_kinds: &'a [String],
+}
+
+/// Checks every object; returns every violation found (empty when all is well).
+pub fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<PolicyViolation> {
+    let mut violations = Vec::new();
+    let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+    for parsed in objects {
+        let object = &parsed.object;
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let mut violation = |message: String| {
+            violations.push(PolicyViolation {
+                file: parsed.file.clone(),
+                object: format!(
+                    "{}/{}",
+                    if kind.is_empty() { "?" } else { kind },
+                    if name.is_empty() { "?" } else { name }
+                ),
+                message,
+            })
+        };
+        if object.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+            violation("apiVersion is missing".to_string());
+        }
+        if kind.is_empty() {
+            violation("kind is missing".to_string());
+            continue;
+        }
+        if !ctx.allowed_kinds.iter().any(|k| k == kind) {
+            violation(format!(
+                "kind {kind} is not allowed for this chart (allowedKinds: {})",
+                ctx.allowed_kinds.join(", ")
+            ));
+        }
+        if name.is_empty() {
+            violation("metadata.name is missing".to_string());
+        } else if let Some(reason) = name_problem(kind, name) {
+            violation(reason);
+        }
+        if let Some(ns) = object.pointer("/metadata/namespace") {
+            match ns.as_str() {
+                Some(ns) if is_cluster_scoped(kind) => violation(format!(
+                    "{kind} is cluster-scoped and cannot have namespace {ns:?}"
+                )),
+                Some(ns) if ns != ctx.namespace => violation(format!(
+                    "namespace {ns:?} differs from the custom resource's namespace {:?}",
+                    ctx.namespace
+                )),
+                Some(_) => {}
+                None => violation("metadata.namespace must be a string".to_string()),
+            }
+        }
+        if let Some(metadata) = object.get("metadata") {
+            if !metadata.is_object() {
+                violation("metadata must be a mapping".to_string());
+            }
+            for field in ["labels", "annotations"] {
+                if let Some(map) = metadata.get(field) {
+                    match map.as_object() {
+                        Some(entries) => {
+                            for (key, value) in entries {
+                                if !value.is_string() {
+                                    violation(format!(
+                                        "metadata.{field}.{key} must be a string, not {value}"
+                                    ));
+                                } else if field == "labels" {
+                                    if let Some(reason) =
+                                        label_problem(key, value.as_str().unwrap_or(""))
+                                    {
+                                        violation(reason);
+                                    }
+                                }
+                            }
+                        }
+                        None => violation(format!("metadata.{field} must be a mapping")),
+                    }
+                }
+            }
+        }
+        if contains_placeholder(object) {
+            violation("an interpolated value was not restored".to_string());
+        }
+        if !name.is_empty() && !seen.insert((kind.to_string(), name.to_string())) {
+            violation(format!("{kind} {name:?} is rendered more than once"));
+        }
+    }
+    violations
+}
+
+fn name_problem(kind: &str, name: &str) -> Option<String> {
+    if kind == "Service" || kind == "Namespace" {
+        let starts_with_letter = name.starts_with(|c: char| c.is_ascii_lowercase());
+        if !crate::config::is_dns_label(name) || !starts_with_letter {
+            return Some(format!(
+                "name {name:?} must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters)"
+            ));
+        }
+    } else if !crate::config::is_dns_subdomain(name) {
+        return Some(format!(
+            "name {name:?} must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)"
+        ));
+    }
+    None
+}
+
+/// Why a label key/value pair is invalid, if it is.
+pub fn label_problem(key: &str, value: &str) -> Option<String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if prefix.is_some_and(|p| !crate::config::is_dns_subdomain(p)) || !is_label_name(name) {
+        return Some(format!("label key {key:?} is invalid"));
+    }
+    if !value.is_empty() && !is_label_name(value) {
+        return Some(format!(
+            "label {key}: value {value:?} is invalid (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"
+        ));
+    }
+    None
+}
+
+fn is_label_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+}
+
+fn contains_placeholder(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE]),
+        Value::Array(items) => items.iter().any(contains_placeholder),
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            k.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE]) || contains_placeholder(v)
+        }),
+        _ => false,
+    }
+}
