@@ -109,7 +109,8 @@ impl Chart {
     }
 }
 
-fn load_values(path: &Path) -> Result<serde_json::Value> {
+/// Reads a values file (YAML mapping); a missing or empty file is an empty mapping.
+pub fn load_values(path: &Path) -> Result<serde_json::Value> {
     if !path.exists() {
         return Ok(serde_json::Value::Object(Default::default()));
     }
@@ -117,11 +118,10 @@ fn load_values(path: &Path) -> Result<serde_json::Value> {
     if text.trim().is_empty() {
         return Ok(serde_json::Value::Object(Default::default()));
     }
-    let value: serde_json::Value =
-        serde_yaml::from_str(&text).map_err(|e| Error::YamlInvalid {
-            path: path.to_path_buf(),
-            message: crate::config::describe_yaml_error(&e),
-        })?;
+    let value: serde_json::Value = serde_yaml::from_str(&text).map_err(|e| Error::YamlInvalid {
+        path: path.to_path_buf(),
+        message: crate::config::describe_yaml_error(&e),
+    })?;
     match value {
         serde_json::Value::Object(_) => Ok(value),
         serde_json::Value::Null => Ok(serde_json::Value::Object(Default::default())),
@@ -132,7 +132,8 @@ fn load_values(path: &Path) -> Result<serde_json::Value> {
     }
 }
 
-fn load_templates(dir: &Path) -> Result<Vec<TemplateFile>> {
+/// Reads `templates/`: renderable `*.yaml`/`*.yml` files and `_*.tera` partials, in name order.
+pub fn load_templates(dir: &Path) -> Result<Vec<TemplateFile>> {
     let entries = std::fs::read_dir(dir).map_err(|source| Error::ReadFailed {
         path: dir.to_path_buf(),
         source,

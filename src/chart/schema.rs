@@ -11,6 +11,8 @@ pub struct SchemaViolation {
     pub pointer: String,
     /// Why, e.g. `-1 is less than the minimum of 0`.
     pub message: String,
+    /// Whether the violation is a missing required property.
+    pub missing_required: bool,
 }
 
 /// A compiled values schema.
@@ -62,6 +64,10 @@ impl ValuesSchema {
             .map(|e| SchemaViolation {
                 pointer: e.instance_path().to_string(),
                 message: e.to_string(),
+                missing_required: matches!(
+                    e.kind(),
+                    jsonschema::error::ValidationErrorKind::Required { .. }
+                ),
             })
             .collect();
         found.sort_by(|a, b| (&a.pointer, &a.message).cmp(&(&b.pointer, &b.message)));

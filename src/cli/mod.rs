@@ -4,9 +4,17 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod inputs;
+pub mod lint;
+pub mod render;
+
 /// The tera-operator command line.
 #[derive(Debug, Parser)]
-#[command(name = "tera-operator", version, about = "A Kubernetes operator driven by Tera chart templates")]
+#[command(
+    name = "tera-operator",
+    version,
+    about = "A Kubernetes operator driven by Tera chart templates"
+)]
 pub struct Cli {
     /// Options shared by every subcommand.
     #[command(flatten)]
@@ -36,8 +44,10 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Stub until the first subcommand lands.
-    Version,
+    /// Print the objects the operator would apply for custom resources.
+    Render(render::RenderArgs),
+    /// Check charts: metadata, values, schema, templates, and what the defaults render to.
+    Lint(lint::LintArgs),
 }
 
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
@@ -66,9 +76,7 @@ pub fn init_tracing(global: &GlobalArgs) {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Version => {
-            println!("tera-operator {}", env!("CARGO_PKG_VERSION"));
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Render(args) => render::run(args),
+        Command::Lint(args) => lint::run(args),
     }
 }

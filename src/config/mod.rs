@@ -216,10 +216,7 @@ fn build_watch(
     if !chart_dir.is_dir() {
         return Err(invalid(
             "chart",
-            format!(
-                "chart directory {} does not exist",
-                chart_dir.display()
-            ),
+            format!("chart directory {} does not exist", chart_dir.display()),
         ));
     }
     let reconcile_period = match entry.reconcile_period.as_deref() {
@@ -260,7 +257,10 @@ fn build_watch(
             ));
         }
         Some(kinds) => kinds,
-        None => DEFAULT_ALLOWED_KINDS.iter().map(|k| k.to_string()).collect(),
+        None => DEFAULT_ALLOWED_KINDS
+            .iter()
+            .map(|k| k.to_string())
+            .collect(),
     };
     Ok(Watch {
         group: entry.group,
@@ -298,11 +298,7 @@ pub fn describe_yaml_error(err: &serde_yaml::Error) -> String {
     match err.location() {
         Some(loc) => {
             // serde_yaml appends " at line L column C"; move the location to the front.
-            let reason = text
-                .split(" at line ")
-                .next()
-                .unwrap_or(&text)
-                .to_string();
+            let reason = text.split(" at line ").next().unwrap_or(&text).to_string();
             format!("line {} column {}: {}", loc.line(), loc.column(), reason)
         }
         None => text,
@@ -331,19 +327,18 @@ impl EntryLines {
                 item_indent = Some(indent);
                 entries.push((number, Vec::new()));
                 let rest = trimmed.trim_start_matches('-').trim_start();
-                if let Some(field) = field_name(rest) {
-                    if let Some(entry) = entries.last_mut() {
-                        entry.1.push((field, number));
-                    }
+                if let Some(field) = field_name(rest)
+                    && let Some(entry) = entries.last_mut()
+                {
+                    entry.1.push((field, number));
                 }
                 continue;
             }
-            if let (Some(top), Some(entry)) = (item_indent, entries.last_mut()) {
-                if indent == top + 2 {
-                    if let Some(field) = field_name(trimmed) {
-                        entry.1.push((field, number));
-                    }
-                }
+            if let (Some(top), Some(entry)) = (item_indent, entries.last_mut())
+                && indent == top + 2
+                && let Some(field) = field_name(trimmed)
+            {
+                entry.1.push((field, number));
             }
         }
         Self { entries }

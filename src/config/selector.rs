@@ -41,10 +41,7 @@ impl LabelSelector {
                     ));
                 }
                 "Exists" | "DoesNotExist" if !req.values.is_empty() => {
-                    return Err(format!(
-                        "{} on {:?} takes no values",
-                        req.operator, req.key
-                    ));
+                    return Err(format!("{} on {:?} takes no values", req.operator, req.key));
                 }
                 "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
                 other => {

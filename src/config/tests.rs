@@ -100,6 +100,10 @@ fn selectors_match_like_kubernetes() {
     };
     assert!(selector.matches(&labels(&[("app", "web"), ("tier", "gold")])));
     assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "bronze")])));
-    assert!(!selector.matches(&labels(&[("app", "web"), ("tier", "gold"), ("legacy", "1")])));
+    assert!(!selector.matches(&labels(&[
+        ("app", "web"),
+        ("tier", "gold"),
+        ("legacy", "1")
+    ])));
     assert_eq!(selector.to_query(), "app=web,tier in (gold,silver),!legacy");
 }

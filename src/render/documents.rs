@@ -80,7 +80,11 @@ fn kind_of(value: &Value) -> &'static str {
 fn yaml_error(rendered: &RenderedTemplate, err: &serde_yaml::Error) -> DocumentError {
     let line = err.location().map(|l| l.line());
     let reason = err.to_string();
-    let reason = reason.split(" at line ").next().unwrap_or(&reason).to_string();
+    let reason = reason
+        .split(" at line ")
+        .next()
+        .unwrap_or(&reason)
+        .to_string();
     let message = match line.and_then(|l| rendered.text.lines().nth(l.saturating_sub(1))) {
         Some(text) => format!("{reason}: `{}`", display_line(text, &rendered.interpolated)),
         None => reason,

@@ -119,10 +119,7 @@ impl Engine {
     }
 
     /// Renders every renderable template with `context`.
-    pub fn render(
-        &self,
-        context: &tera::Context,
-    ) -> Result<Vec<RenderedTemplate>, TemplateError> {
+    pub fn render(&self, context: &tera::Context) -> Result<Vec<RenderedTemplate>, TemplateError> {
         let mut out = Vec::with_capacity(self.renderable.len());
         for name in &self.renderable {
             INTERPOLATED.with(|table| table.borrow_mut().clear());
@@ -165,9 +162,7 @@ pub fn is_plain_number_or_bool(s: &str) -> bool {
         None => (digits, None),
     };
     let int_ok = int == "0"
-        || (!int.is_empty()
-            && !int.starts_with('0')
-            && int.bytes().all(|b| b.is_ascii_digit()));
+        || (!int.is_empty() && !int.starts_with('0') && int.bytes().all(|b| b.is_ascii_digit()));
     let frac_ok = frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
     int_ok && frac_ok
 }
@@ -224,8 +219,8 @@ mod tests {
             assert!(is_plain_number_or_bool(s), "{s}");
         }
         for s in [
-            "", "007", "1.", ".5", "1e3", "0x1f", "True", "null", "~", "nginx", "- a", "1 2",
-            "-", "3\n", "inf",
+            "", "007", "1.", ".5", "1e3", "0x1f", "True", "null", "~", "nginx", "- a", "1 2", "-",
+            "3\n", "inf",
         ] {
             assert!(!is_plain_number_or_bool(s), "{s:?}");
         }

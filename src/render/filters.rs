@@ -33,8 +33,8 @@ fn to_json_value(value: &Value) -> TeraResult<serde_json::Value> {
 /// value itself is a map or a list.
 fn to_yaml(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
     let json = to_json_value(&value)?;
-    let text = serde_yaml::to_string(&json)
-        .map_err(|e| tera::Error::message(format!("to_yaml: {e}")))?;
+    let text =
+        serde_yaml::to_string(&json).map_err(|e| tera::Error::message(format!("to_yaml: {e}")))?;
     Ok(Value::safe_string(text.trim_end_matches('\n')))
 }
 
@@ -72,8 +72,8 @@ fn quote(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
         Some(s) => s.to_string(),
         None => to_json_value(&value)?.to_string(),
     };
-    let quoted = serde_json::to_string(&text)
-        .map_err(|e| tera::Error::message(format!("quote: {e}")))?;
+    let quoted =
+        serde_json::to_string(&text).map_err(|e| tera::Error::message(format!("quote: {e}")))?;
     Ok(Value::safe_string(&quoted))
 }
 

@@ -113,7 +113,11 @@ pub struct Renderer {
 impl Renderer {
     /// Compiles `chart` for the kinds and overrides of `watch`.
     pub fn new(chart: Chart, watch: &Watch) -> Result<Self> {
-        Self::with_settings(chart, watch.allowed_kinds.clone(), watch.override_values.clone())
+        Self::with_settings(
+            chart,
+            watch.allowed_kinds.clone(),
+            watch.override_values.clone(),
+        )
     }
 
     /// Compiles `chart` with explicit allowed kinds and override values.
@@ -191,6 +195,7 @@ impl Renderer {
                 pointer,
                 message: "contains a character reserved by tera-operator (U+E000 or U+E001)"
                     .to_string(),
+                missing_required: false,
             })
             .collect();
         if let Some(schema) = &self.chart.schema {
@@ -230,7 +235,10 @@ impl Renderer {
                 "description": self.chart.meta.description.clone().unwrap_or_default(),
             }),
         );
-        let metadata = resource.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        let metadata = resource
+            .get("metadata")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         context.insert(
             "resource",
             &json!({

@@ -84,7 +84,11 @@ pub fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<PolicyViolati
                 message,
             })
         };
-        if object.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             violation("apiVersion is missing".to_string());
         }
         if kind.is_empty() {
@@ -128,12 +132,11 @@ pub fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<PolicyViolati
                                     violation(format!(
                                         "metadata.{field}.{key} must be a string, not {value}"
                                     ));
-                                } else if field == "labels" {
-                                    if let Some(reason) =
+                                } else if field == "labels"
+                                    && let Some(reason) =
                                         label_problem(key, value.as_str().unwrap_or(""))
-                                    {
-                                        violation(reason);
-                                    }
+                                {
+                                    violation(reason);
                                 }
                             }
                         }

@@ -13,7 +13,8 @@ fn chart(templates: &[(&str, &str)], schema: Option<Value>) -> Chart {
         dir: PathBuf::from("charts/demo"),
         meta,
         defaults: json!({"image": "nginx:1.27", "replicas": 1}),
-        schema: schema.map(|s| ValuesSchema::compile(&PathBuf::from("values.schema.json"), s).unwrap()),
+        schema: schema
+            .map(|s| ValuesSchema::compile(&PathBuf::from("values.schema.json"), s).unwrap()),
         templates: templates
             .iter()
             .map(|(name, source)| TemplateFile {
@@ -75,7 +76,9 @@ fn injection_through_quotes_and_block_scalars_is_data() {
 fn numbers_and_booleans_keep_their_type() {
     let template = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  replicas: {{ values.replicas }}\n  paused: {{ values.paused }}\n";
     let r = renderer(&[("d.yaml", template)]);
-    let out = r.render(&cr(json!({"replicas": 3, "paused": false})), "default").unwrap();
+    let out = r
+        .render(&cr(json!({"replicas": 3, "paused": false})), "default")
+        .unwrap();
     assert_eq!(out.objects[0]["spec"]["replicas"], 3);
     assert_eq!(out.objects[0]["spec"]["paused"], false);
 }
@@ -84,9 +87,17 @@ fn numbers_and_booleans_keep_their_type() {
 fn stamps_namespace_labels_owner_and_orders() {
     let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      volumes:\n      - name: c\n        configMap:\n          name: site-conf\n";
     let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n";
-    let r = renderer(&[("a-deploy.yaml", deploy), ("b-svc.yaml", svc), ("c-cm.yaml", CONFIGMAP)]);
+    let r = renderer(&[
+        ("a-deploy.yaml", deploy),
+        ("b-svc.yaml", svc),
+        ("c-cm.yaml", CONFIGMAP),
+    ]);
     let out = r.render(&cr(json!({})), "default").unwrap();
-    let kinds: Vec<&str> = out.objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = out
+        .objects
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["ConfigMap", "Service", "Deployment"]);
     for o in &out.objects {
         assert_eq!(o["metadata"]["namespace"], "team-a");
@@ -101,15 +112,30 @@ fn stamps_namespace_labels_owner_and_orders() {
     let sum = out.objects[2]["spec"]["template"]["metadata"]["annotations"][&sum_key].clone();
     assert_eq!(sum.as_str().map(str::len), Some(64));
     // A config change changes the checksum, so the pods roll.
-    let changed = r.render(&cr(json!({"image": "nginx:2"})), "default").unwrap();
-    assert_ne!(changed.objects[2]["spec"]["template"]["metadata"]["annotations"][&sum_key], sum);
+    let changed = r
+        .render(&cr(json!({"image": "nginx:2"})), "default")
+        .unwrap();
+    assert_ne!(
+        changed.objects[2]["spec"]["template"]["metadata"]["annotations"][&sum_key],
+        sum
+    );
 }
 
 #[test]
 fn same_input_same_bytes() {
     let r = renderer(&[("cm.yaml", CONFIGMAP)]);
-    let a = serde_json::to_string(&r.render(&cr(json!({"image": "a"})), "default").unwrap().objects).unwrap();
-    let b = serde_json::to_string(&r.render(&cr(json!({"image": "a"})), "default").unwrap().objects).unwrap();
+    let a = serde_json::to_string(
+        &r.render(&cr(json!({"image": "a"})), "default")
+            .unwrap()
+            .objects,
+    )
+    .unwrap();
+    let b = serde_json::to_string(
+        &r.render(&cr(json!({"image": "a"})), "default")
+            .unwrap()
+            .objects,
+    )
+    .unwrap();
     assert_eq!(a, b);
 }
 
@@ -121,28 +147,62 @@ fn no_uid_means_no_owner_reference_and_default_namespace() {
     let out = r.render(&resource, "fallback").unwrap();
     assert_eq!(out.objects[0]["metadata"]["namespace"], "fallback");
     assert!(out.objects[0]["metadata"].get("ownerReferences").is_none());
-    assert!(out.objects[0]["metadata"]["labels"].get(OWNER_UID_LABEL).is_none());
+    assert!(
+        out.objects[0]["metadata"]["labels"]
+            .get(OWNER_UID_LABEL)
+            .is_none()
+    );
 }
 
 #[test]
 fn policy_violations_table() {
     let cases: &[(&str, &str)] = &[
-        ("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: x\n", "kind ClusterRoleBinding is not allowed"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: kube-system\n", "namespace \"kube-system\" differs"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n", "must be a DNS-1123 subdomain"),
-        ("apiVersion: v1\nkind: Service\nmetadata:\n  name: 1svc\n", "must be a DNS-1035 label"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n", "rendered more than once"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", "metadata.name is missing"),
-        ("kind: ConfigMap\nmetadata:\n  name: x\n", "apiVersion is missing"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    a: {{ values.image }}\n", "label a: value \"nginx:1.27\" is invalid"),
+        (
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: x\n",
+            "kind ClusterRoleBinding is not allowed",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: kube-system\n",
+            "namespace \"kube-system\" differs",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n",
+            "must be a DNS-1123 subdomain",
+        ),
+        (
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: 1svc\n",
+            "must be a DNS-1035 label",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+            "rendered more than once",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+            "metadata.name is missing",
+        ),
+        (
+            "kind: ConfigMap\nmetadata:\n  name: x\n",
+            "apiVersion is missing",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    a: {{ values.image }}\n",
+            "label a: value \"nginx:1.27\" is invalid",
+        ),
     ];
     for (template, expected) in cases {
         let r = renderer(&[("t.yaml", template)]);
         let err = r.render(&cr(json!({})), "default").unwrap_err();
         assert_eq!(err.reason(), "PolicyViolation", "{template}");
         let message = err.to_string();
-        assert!(message.contains(expected), "{template}\n expected {expected:?}\n got {message}");
-        assert!(message.starts_with("charts/demo/templates/t.yaml: "), "{message}");
+        assert!(
+            message.contains(expected),
+            "{template}\n expected {expected:?}\n got {message}"
+        );
+        assert!(
+            message.starts_with("charts/demo/templates/t.yaml: "),
+            "{message}"
+        );
     }
 }
 
@@ -156,45 +216,89 @@ fn schema_violations_are_listed_with_spec_pointers() {
         },
         "additionalProperties": false
     });
-    let r = Renderer::with_settings(chart(&[("cm.yaml", CONFIGMAP)], Some(schema)), vec!["ConfigMap".into()], json!({})).unwrap();
-    let err = r.render(&cr(json!({"replicas": -1, "image": 5, "colour": "red"})), "default").unwrap_err();
+    let r = Renderer::with_settings(
+        chart(&[("cm.yaml", CONFIGMAP)], Some(schema)),
+        vec!["ConfigMap".into()],
+        json!({}),
+    )
+    .unwrap();
+    let err = r
+        .render(
+            &cr(json!({"replicas": -1, "image": 5, "colour": "red"})),
+            "default",
+        )
+        .unwrap_err();
     assert_eq!(err.reason(), "InvalidSpec");
-    let Error::InvalidSpec { violations, .. } = &err else { panic!("{err}") };
+    let Error::InvalidSpec { violations, .. } = &err else {
+        panic!("{err}")
+    };
     let pointers: Vec<&str> = violations.iter().map(|v| v.pointer.as_str()).collect();
     assert_eq!(pointers, ["/spec", "/spec/image", "/spec/replicas"]);
     let message = err.to_string();
-    assert!(message.starts_with("charts/demo/values.schema.json: "), "{message}");
-    assert!(message.contains("/spec/replicas: -1 is less than the minimum of 0"), "{message}");
+    assert!(
+        message.starts_with("charts/demo/values.schema.json: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("/spec/replicas: -1 is less than the minimum of 0"),
+        "{message}"
+    );
     assert!(message.contains("colour"), "{message}");
 }
 
 #[test]
 fn reserved_characters_are_refused() {
     let r = renderer(&[("cm.yaml", CONFIGMAP)]);
-    let err = r.render(&cr(json!({"image": "a\u{E000}0\u{E001}"})), "default").unwrap_err();
+    let err = r
+        .render(&cr(json!({"image": "a\u{E000}0\u{E001}"})), "default")
+        .unwrap_err();
     assert_eq!(err.reason(), "InvalidSpec");
-    assert!(err.to_string().contains("/spec/image: contains a character reserved"));
+    assert!(
+        err.to_string()
+            .contains("/spec/image: contains a character reserved")
+    );
 }
 
 #[test]
 fn template_errors_carry_file_line_and_column() {
-    let r = renderer(&[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ values.nope.deeper }}\n")]);
+    let r = renderer(&[(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ values.nope.deeper }}\n",
+    )]);
     let err = r.render(&cr(json!({})), "default").unwrap_err();
     assert_eq!(err.reason(), "RenderFailed");
     let message = err.to_string();
-    assert!(message.starts_with("charts/demo/templates/cm.yaml:4:"), "{message}");
+    assert!(
+        message.starts_with("charts/demo/templates/cm.yaml:4:"),
+        "{message}"
+    );
 
-    let broken = Renderer::with_settings(chart(&[("bad.yaml", "a: {% if %}\n")], None), vec![], json!({}));
+    let broken = Renderer::with_settings(
+        chart(&[("bad.yaml", "a: {% if %}\n")], None),
+        vec![],
+        json!({}),
+    );
     let err = broken.unwrap_err();
-    assert!(err.to_string().starts_with("charts/demo/templates/bad.yaml:1:"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("charts/demo/templates/bad.yaml:1:"),
+        "{err}"
+    );
 }
 
 #[test]
 fn invalid_yaml_output_names_template_and_rendered_line() {
-    let r = renderer(&[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: oops\n")]);
+    let r = renderer(&[(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: oops\n",
+    )]);
     let err = r.render(&cr(json!({})), "default").unwrap_err();
     assert_eq!(err.reason(), "RenderFailed");
-    assert!(err.to_string().starts_with("charts/demo/templates/cm.yaml: rendered line 5"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("charts/demo/templates/cm.yaml: rendered line 5"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -214,23 +318,37 @@ data:
   req: {{ values.image | required(msg="image is required") }}
 "#;
     let r = renderer(&[("cm.yaml", template)]);
-    let out = r.render(&cr(json!({"labels": {"tier": "gold", "x": "b"}})), "default").unwrap();
+    let out = r
+        .render(
+            &cr(json!({"labels": {"tier": "gold", "x": "b"}})),
+            "default",
+        )
+        .unwrap();
     let cm = &out.objects[0];
     assert_eq!(cm["metadata"]["labels"]["tier"], "gold");
     assert_eq!(cm["data"]["json"], r#"{"tier":"gold","x":"b"}"#);
     assert_eq!(cm["data"]["quoted"], "nginx:1.27");
     assert_eq!(cm["data"]["b64"], "bmdpbng6MS4yNw==");
-    assert_eq!(cm["data"]["sha"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_eq!(
+        cm["data"]["sha"],
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
     assert_eq!(cm["data"]["short"], "nginx");
     assert_eq!(cm["data"]["dns"], "my-site-name");
 
-    let required = renderer(&[("cm.yaml", "x: {{ values.missing | required(msg=\"missing is required\") }}\n")]);
+    let required = renderer(&[(
+        "cm.yaml",
+        "x: {{ values.missing | required(msg=\"missing is required\") }}\n",
+    )]);
     let err = required.render(&cr(json!({})), "default").unwrap_err();
     assert!(err.to_string().contains("missing is required"), "{err}");
 
     let safe = renderer(&[("cm.yaml", "x: {{ values.image | safe }}\n")]);
     let err = safe.render(&cr(json!({})), "default").unwrap_err();
-    assert!(err.to_string().contains("`safe` filter is disabled"), "{err}");
+    assert!(
+        err.to_string().contains("`safe` filter is disabled"),
+        "{err}"
+    );
 }
 
 #[test]

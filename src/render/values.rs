@@ -89,18 +89,43 @@ mod tests {
         let cases = [
             (json!({"a": 1}), json!({}), json!({}), json!({"a": 1})),
             (json!({"a": 1}), json!({"a": 2}), json!({}), json!({"a": 2})),
-            (json!({"a": 1}), json!({"a": 2}), json!({"a": 3}), json!({"a": 3})),
+            (
+                json!({"a": 1}),
+                json!({"a": 2}),
+                json!({"a": 3}),
+                json!({"a": 3}),
+            ),
             (
                 json!({"svc": {"type": "ClusterIP", "port": 80}}),
                 json!({"svc": {"port": 8080}}),
                 json!({}),
                 json!({"svc": {"type": "ClusterIP", "port": 8080}}),
             ),
-            (json!({"l": [1, 2]}), json!({"l": [3]}), json!({}), json!({"l": [3]})),
-            (json!({"a": 1, "b": 2}), json!({"a": null}), json!({}), json!({"b": 2})),
-            (json!({"m": {"x": 1}}), json!({"m": "flat"}), json!({}), json!({"m": "flat"})),
+            (
+                json!({"l": [1, 2]}),
+                json!({"l": [3]}),
+                json!({}),
+                json!({"l": [3]}),
+            ),
+            (
+                json!({"a": 1, "b": 2}),
+                json!({"a": null}),
+                json!({}),
+                json!({"b": 2}),
+            ),
+            (
+                json!({"m": {"x": 1}}),
+                json!({"m": "flat"}),
+                json!({}),
+                json!({"m": "flat"}),
+            ),
             (json!({}), json!(null), json!({}), json!({})),
-            (json!({"a": 1}), json!({"b": {"c": 1}}), json!({"b": {"d": 2}}), json!({"a": 1, "b": {"c": 1, "d": 2}})),
+            (
+                json!({"a": 1}),
+                json!({"b": {"c": 1}}),
+                json!({"b": {"d": 2}}),
+                json!({"a": 1, "b": {"c": 1, "d": 2}}),
+            ),
         ];
         for (defaults, spec, overrides, expected) in cases {
             assert_eq!(
