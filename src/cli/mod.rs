@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod sandbox;
+
 /// The tera-operator command line.
 #[derive(Debug, Parser)]
 #[command(name = "tera-operator", version, about = "A Kubernetes operator driven by Tera chart templates")]
@@ -38,6 +40,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Stub until the first subcommand lands.
     Version,
+    /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
+    Sandbox(sandbox::Args),
 }
 
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
@@ -70,5 +74,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("tera-operator {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }
