@@ -8,7 +8,11 @@ pub mod sandbox;
 
 /// The tera-operator command line.
 #[derive(Debug, Parser)]
-#[command(name = "tera-operator", version, about = "A Kubernetes operator driven by Tera chart templates")]
+#[command(
+    name = "tera-operator",
+    version,
+    about = "A Kubernetes operator driven by Tera chart templates"
+)]
 pub struct Cli {
     /// Options shared by every subcommand.
     #[command(flatten)]

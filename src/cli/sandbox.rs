@@ -41,9 +41,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: Args) -> anyhow::Result<ExitCode> {
-    let config = SandboxConfig { port: args.port, kubeconfig_path: args.kubeconfig.clone(), ..Default::default() };
+    let config = SandboxConfig {
+        port: args.port,
+        kubeconfig_path: args.kubeconfig.clone(),
+        ..Default::default()
+    };
     let sandbox = Sandbox::start(config).await.map_err(super::user_error)?;
-    let crds = sandbox.install_crds(&args.crds).map_err(super::user_error)?;
+    let crds = sandbox
+        .install_crds(&args.crds)
+        .map_err(super::user_error)?;
     for path in &args.apply {
         let applied = sandbox.apply_path(path).map_err(super::user_error)?;
         for a in applied {
@@ -54,7 +60,11 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     println!("sandbox API server listening on {}", sandbox.url());
     println!("kubeconfig: {kc}");
     if !crds.is_empty() {
-        println!("installed {} CRD(s) from {}", crds.len(), args.crds.display());
+        println!(
+            "installed {} CRD(s) from {}",
+            crds.len(),
+            args.crds.display()
+        );
     }
     println!("try: kubectl --kubeconfig {kc} get webservers,deploy,svc,cm");
     println!("press Ctrl-C to stop");
@@ -84,6 +94,8 @@ async fn shutdown_signal() -> anyhow::Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C failed")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C failed")?;
     Ok(())
 }

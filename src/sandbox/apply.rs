@@ -49,7 +49,9 @@ const METADATA_TRACKED: [&str; 4] = ["labels", "annotations", "finalizers", "own
 /// The fields an object sets, within `scope`.
 pub fn field_set(obj: &Value, scope: Scope) -> FieldSet {
     let mut out = FieldSet::new();
-    let Some(map) = obj.as_object() else { return out };
+    let Some(map) = obj.as_object() else {
+        return out;
+    };
     for (k, v) in map {
         let keep = match (k.as_str(), scope) {
             ("apiVersion" | "kind", _) => false,
@@ -64,7 +66,12 @@ pub fn field_set(obj: &Value, scope: Scope) -> FieldSet {
         if k == "metadata" {
             for mk in METADATA_TRACKED {
                 if let Some(mv) = v.get(mk) {
-                    walk(mv, vec![Seg::F("metadata".into()), Seg::F(mk.into())], mk, &mut out);
+                    walk(
+                        mv,
+                        vec![Seg::F("metadata".into()), Seg::F(mk.into())],
+                        mk,
+                        &mut out,
+                    );
                 }
             }
         } else {
@@ -87,7 +94,9 @@ fn walk(v: &Value, path: Path, field: &str, out: &mut FieldSet) {
                 walk(c, p, k, out);
             }
         }
-        Value::Array(items) if is_set_list(field) && items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+        Value::Array(items)
+            if is_set_list(field) && items.iter().all(|i| !i.is_object() && !i.is_array()) =>
+        {
             if items.is_empty() {
                 out.insert(path.clone());
             }
@@ -150,7 +159,10 @@ fn get_at_mut<'a>(obj: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
     for seg in path {
         cur = match seg {
             Seg::F(k) => cur.get_mut(k)?,
-            Seg::K(k) => cur.as_array_mut()?.iter_mut().find(|i| item_matches(i, k))?,
+            Seg::K(k) => cur
+                .as_array_mut()?
+                .iter_mut()
+                .find(|i| item_matches(i, k))?,
             Seg::V(v) => {
                 let want: Value = serde_json::from_str(v).ok()?;
                 cur.as_array_mut()?.iter_mut().find(|i| **i == want)?
@@ -162,8 +174,12 @@ fn get_at_mut<'a>(obj: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
 
 /// Removes the value at `path`; returns whether something was removed.
 pub fn remove_at(obj: &mut Value, path: &[Seg]) -> bool {
-    let Some((last, parent)) = path.split_last() else { return false };
-    let Some(parent) = get_at_mut(obj, parent) else { return false };
+    let Some((last, parent)) = path.split_last() else {
+        return false;
+    };
+    let Some(parent) = get_at_mut(obj, parent) else {
+        return false;
+    };
     match last {
         Seg::F(k) => parent.as_object_mut().and_then(|m| m.remove(k)).is_some(),
         Seg::K(k) => match parent.as_array_mut() {
@@ -219,7 +235,9 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
     for path in set {
         let mut node = &mut root;
         for (i, seg) in path.iter().enumerate() {
-            let entry = node.entry(seg_key(seg)).or_insert_with(|| Value::Object(Map::new()));
+            let entry = node
+                .entry(seg_key(seg))
+                .or_insert_with(|| Value::Object(Map::new()));
             let Value::Object(child) = entry else { break };
             node = child;
             if i == path.len() - 1 && matches!(seg, Seg::K(_) | Seg::V(_)) && !node.is_empty() {
@@ -305,7 +323,9 @@ impl Entry {
 
 /// Reads an object's managedFields.
 pub fn entries(obj: &Value) -> Vec<Entry> {
-    let Some(list) = obj["metadata"]["managedFields"].as_array() else { return vec![] };
+    let Some(list) = obj["metadata"]["managedFields"].as_array() else {
+        return vec![];
+    };
     list.iter()
         .map(|e| Entry {
             manager: e["manager"].as_str().unwrap_or_default().into(),
@@ -360,7 +380,9 @@ fn restrict(applied: &Value, scope: Scope) -> Value {
                 m.remove("status");
             }
             Scope::Status => {
-                m.retain(|k, _| k == "status" || k == "apiVersion" || k == "kind" || k == "metadata");
+                m.retain(|k, _| {
+                    k == "status" || k == "apiVersion" || k == "kind" || k == "metadata"
+                });
                 if let Some(Value::Object(meta)) = m.get_mut("metadata") {
                     meta.retain(|k, _| k == "name" || k == "namespace");
                 }
@@ -465,7 +487,8 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
         }
         for p in new_set.intersection(&e.fields) {
             let a = get_at(&applied, p);
-            let is_leaf = a.is_some_and(|v| !v.is_object() || v.as_object().is_some_and(Map::is_empty));
+            let is_leaf =
+                a.is_some_and(|v| !v.is_object() || v.as_object().is_some_and(Map::is_empty));
             if is_leaf && get_at(live, p) != a {
                 conflicts.push((e.manager.clone(), path_string(p)));
             }
@@ -484,10 +507,15 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
         if e.manager == req.manager {
             e.fields.retain(|p| !new_set.contains(p));
         } else if req.force {
-            e.fields.retain(|p| !(new_set.contains(p) && conflicting.contains(&path_string(p))));
+            e.fields
+                .retain(|p| !(new_set.contains(p) && conflicting.contains(&path_string(p))));
         }
     }
-    let old_set = all.iter().find(|e| e.same_slot(req.manager, "Apply", sub)).map(|e| e.fields.clone()).unwrap_or_default();
+    let old_set = all
+        .iter()
+        .find(|e| e.same_slot(req.manager, "Apply", sub))
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
     let mut merged = live.clone();
     merge_applied(&mut merged, &applied, "");
     let others: FieldSet = all
@@ -498,13 +526,17 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
     let mut removed: Vec<&Path> = old_set.difference(&new_set).collect();
     removed.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for p in removed {
-        let still_owned = others.iter().any(|o| is_prefix(p, o)) || new_set.iter().any(|n| is_prefix(p, n) || is_prefix(n, p));
+        let still_owned = others.iter().any(|o| is_prefix(p, o))
+            || new_set.iter().any(|n| is_prefix(p, n) || is_prefix(n, p));
         if !still_owned && remove_at(&mut merged, p) {
             let owned: FieldSet = others.iter().chain(new_set.iter()).cloned().collect();
             prune_empty_parents(&mut merged, p, &owned);
         }
     }
-    match all.iter_mut().find(|e| e.same_slot(req.manager, "Apply", sub)) {
+    match all
+        .iter_mut()
+        .find(|e| e.same_slot(req.manager, "Apply", sub))
+    {
         Some(e) => {
             if e.fields != new_set || e.api_version != req.api_version {
                 e.fields = new_set;
@@ -527,7 +559,14 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
 
 /// Records a non-apply write (create, update, patch) in managedFields: the manager takes the
 /// fields it changed, and fields that disappeared leave every manager.
-pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, api_version: &str, scope: Scope, now: &str) {
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    api_version: &str,
+    scope: Scope,
+    now: &str,
+) {
     let mut all = old.map(entries).unwrap_or_default();
     let old_set = old.map(|o| field_set(o, scope)).unwrap_or_default();
     let new_set = field_set(new, scope);
@@ -539,7 +578,8 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, api_ve
     let gone: FieldSet = old_set.difference(&new_set).cloned().collect();
     let sub = subresource_name(scope);
     for e in all.iter_mut() {
-        e.fields.retain(|p| !gone.contains(p) && get_at(new, p).is_some());
+        e.fields
+            .retain(|p| !gone.contains(p) && get_at(new, p).is_some());
         if !e.same_slot(manager, "Update", sub) {
             e.fields.retain(|p| !changed.contains(p));
         }
@@ -569,7 +609,14 @@ mod tests {
     use super::*;
 
     fn req<'a>(applied: &'a Value, manager: &'a str, force: bool) -> ApplyRequest<'a> {
-        ApplyRequest { applied, manager, force, api_version: "apps/v1", scope: Scope::NoStatus, now: "2026-01-01T00:00:00Z" }
+        ApplyRequest {
+            applied,
+            manager,
+            force,
+            api_version: "apps/v1",
+            scope: Scope::NoStatus,
+            now: "2026-01-01T00:00:00Z",
+        }
     }
 
     fn deploy(replicas: i64, image: &str) -> Value {
@@ -581,21 +628,33 @@ mod tests {
     fn fields_v1_round_trips() {
         let set = field_set(&deploy(1, "nginx"), Scope::All);
         let v = to_fields_v1(&set);
-        assert!(v["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["."].is_object());
+        assert!(
+            v["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["."]
+                .is_object()
+        );
         assert_eq!(from_fields_v1(&v), set);
     }
 
     #[test]
     fn reapply_is_a_no_op() {
-        let skeleton = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
+        let skeleton =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
         let first = apply(&skeleton, &req(&deploy(1, "nginx"), "op", true)).unwrap();
-        let second = apply(&first, &ApplyRequest { now: "2027-01-01T00:00:00Z", ..req(&deploy(1, "nginx"), "op", true) }).unwrap();
+        let second = apply(
+            &first,
+            &ApplyRequest {
+                now: "2027-01-01T00:00:00Z",
+                ..req(&deploy(1, "nginx"), "op", true)
+            },
+        )
+        .unwrap();
         assert_eq!(first, second);
     }
 
     #[test]
     fn conflicts_without_force_and_takes_over_with_force() {
-        let skeleton = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
+        let skeleton =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
         let a = apply(&skeleton, &req(&deploy(1, "nginx"), "a", false)).unwrap();
         let err = apply(&a, &req(&deploy(3, "nginx"), "b", false)).unwrap_err();
         let Error::ApplyConflicts(c) = err;
@@ -604,7 +663,11 @@ mod tests {
         assert_eq!(b["spec"]["replicas"], 3);
         let es = entries(&b);
         let a_entry = es.iter().find(|e| e.manager == "a").unwrap();
-        assert!(!a_entry.fields.contains(&vec![Seg::F("spec".into()), Seg::F("replicas".into())]));
+        assert!(
+            !a_entry
+                .fields
+                .contains(&vec![Seg::F("spec".into()), Seg::F("replicas".into())])
+        );
     }
 
     #[test]
@@ -612,24 +675,47 @@ mod tests {
         let skeleton = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
         let one = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
         let two = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}});
-        let r = ApplyRequest { applied: &one, manager: "m", force: true, api_version: "v1", scope: Scope::All, now: "t" };
+        let r = ApplyRequest {
+            applied: &one,
+            manager: "m",
+            force: true,
+            api_version: "v1",
+            scope: Scope::All,
+            now: "t",
+        };
         let live = apply(&skeleton, &r).unwrap();
         let live = apply(&live, &ApplyRequest { applied: &two, ..r }).unwrap();
         assert_eq!(live["data"], json!({"a": "1"}));
         // Shared with another manager: kept.
         let live = apply(&skeleton, &ApplyRequest { applied: &one, ..r }).unwrap();
-        let live = apply(&live, &ApplyRequest { applied: &one, manager: "n", ..r }).unwrap();
+        let live = apply(
+            &live,
+            &ApplyRequest {
+                applied: &one,
+                manager: "n",
+                ..r
+            },
+        )
+        .unwrap();
         let live = apply(&live, &ApplyRequest { applied: &two, ..r }).unwrap();
         assert_eq!(live["data"], json!({"a": "1", "b": "2"}));
     }
 
     #[test]
     fn updates_take_ownership_of_changed_fields() {
-        let skeleton = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
+        let skeleton =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
         let a = apply(&skeleton, &req(&deploy(1, "nginx"), "a", false)).unwrap();
         let mut scaled = a.clone();
         scaled["spec"]["replicas"] = json!(5);
-        record_update(Some(&a), &mut scaled, "kubectl", "apps/v1", Scope::NoStatus, "t");
+        record_update(
+            Some(&a),
+            &mut scaled,
+            "kubectl",
+            "apps/v1",
+            Scope::NoStatus,
+            "t",
+        );
         assert!(apply(&scaled, &req(&deploy(1, "nginx"), "a", false)).is_err());
     }
 }

@@ -4,7 +4,16 @@ use serde_json::{Value, json};
 
 use super::resources::{Registry, ResourceInfo};
 
-const VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+const VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
     let mut out = vec![json!({
@@ -29,24 +38,41 @@ pub fn core_versions() -> Value {
 
 /// `/api/v1` or `/apis/{group}/{version}`; `None` if the group/version is not served.
 pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value> {
-    let rs: Vec<&ResourceInfo> = reg.all().iter().filter(|r| r.group == group && r.version == version).collect();
+    let rs: Vec<&ResourceInfo> = reg
+        .all()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rs.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let resources: Vec<Value> = rs.iter().flat_map(|r| resource_entries(r)).collect();
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 fn group_doc(name: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
     json!({"name": name, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or(Value::Null)})
 }
 
 /// `/apis`.
 pub fn group_list(reg: &Registry) -> Value {
-    let groups: Vec<Value> =
-        reg.groups().iter().filter(|(g, _)| !g.is_empty()).map(|(g, vs)| group_doc(g, vs)).collect();
+    let groups: Vec<Value> = reg
+        .groups()
+        .iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, vs)| group_doc(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -109,12 +135,29 @@ mod tests {
     fn core_and_groups() {
         let reg = Registry::default();
         let v1 = resource_list(&reg, "", "v1").unwrap();
-        let names: Vec<&str> = v1["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = v1["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
         assert!(names.contains(&"configmaps") && names.contains(&"namespaces/status"));
         let apis = group_list(&reg);
-        assert!(apis["groups"].as_array().unwrap().iter().any(|g| g["name"] == "apps"));
+        assert!(
+            apis["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["name"] == "apps")
+        );
         assert!(resource_list(&reg, "nope", "v1").is_none());
         let agg = aggregated(&reg, false, "apidiscovery.k8s.io/v2");
-        assert!(agg["items"].as_array().unwrap().iter().any(|g| g["metadata"]["name"] == "apps"));
+        assert!(
+            agg["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|g| g["metadata"]["name"] == "apps")
+        );
     }
 }

@@ -24,7 +24,12 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 impl ApiError {
     /// Builds an error with no details.
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None }
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with_details(mut self, group: &str, kind: &str, name: &str) -> Self {
@@ -34,19 +39,31 @@ impl ApiError {
 
     /// 404 for a named object.
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, plural)))
-            .with_details(group, plural, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, plural)),
+        )
+        .with_details(group, plural, name)
     }
 
     /// 404 for a path the server does not serve.
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// 409 AlreadyExists.
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, plural)))
-            .with_details(group, plural, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, plural)),
+        )
+        .with_details(group, plural, name)
     }
 
     /// 409 Conflict for a stale resourceVersion.
@@ -63,9 +80,16 @@ impl ApiError {
     }
 
     /// 409 Conflict from server-side apply, one cause per conflicting field.
-    pub fn apply_conflict(group: &str, plural: &str, name: &str, conflicts: &[(String, String)]) -> Self {
-        let lines: Vec<String> =
-            conflicts.iter().map(|(manager, field)| format!("conflict with \"{manager}\": {field}")).collect();
+    pub fn apply_conflict(
+        group: &str,
+        plural: &str,
+        name: &str,
+        conflicts: &[(String, String)],
+    ) -> Self {
+        let lines: Vec<String> = conflicts
+            .iter()
+            .map(|(manager, field)| format!("conflict with \"{manager}\": {field}"))
+            .collect();
         let causes: Vec<Value> = conflicts
             .iter()
             .map(|(manager, field)| {
@@ -75,7 +99,11 @@ impl ApiError {
         let message = if lines.len() == 1 {
             format!("Apply failed with 1 conflict: {}", lines[0])
         } else {
-            format!("Apply failed with {} conflicts: {}", lines.len(), lines.join("\n"))
+            format!(
+                "Apply failed with {} conflicts: {}",
+                lines.len(),
+                lines.join("\n")
+            )
         };
         let mut err = Self::new(409, "Conflict", message).with_details(group, plural, name);
         if let Some(Value::Object(d)) = err.details.as_mut() {
@@ -107,7 +135,11 @@ impl ApiError {
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed() -> Self {
-        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
     }
 
     /// 410 Gone for an expired resourceVersion.
@@ -117,12 +149,22 @@ impl ApiError {
 
     /// 415 UnsupportedMediaType.
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {content_type:?}"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {content_type:?}"
+            ),
+        )
     }
 
     /// 413 RequestEntityTooLarge.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(413, "RequestEntityTooLarge", format!("the request body exceeds the limit of {limit} bytes"))
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("the request body exceeds the limit of {limit} bytes"),
+        )
     }
 
     /// 500 InternalError.
@@ -165,11 +207,19 @@ impl ApiError {
 }
 
 fn qualified(group: &str, plural: &str) -> String {
-    if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") }
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
 }
 
 fn bracket(items: &[String]) -> String {
-    if items.len() == 1 { items[0].clone() } else { format!("[{}]", items.join(", ")) }
+    if items.len() == 1 {
+        items[0].clone()
+    } else {
+        format!("[{}]", items.join(", "))
+    }
 }
 
 fn cause_reason(message: &str) -> &'static str {
@@ -204,8 +254,19 @@ mod tests {
 
     #[test]
     fn invalid_lists_causes() {
-        let e = ApiError::invalid("example.com", "WebServer", "w", &[("spec.replicas".into(), "Required value".into())]);
-        assert_eq!(e.message, "WebServer.example.com \"w\" is invalid: spec.replicas: Required value");
-        assert_eq!(e.to_status()["details"]["causes"][0]["reason"], "FieldValueRequired");
+        let e = ApiError::invalid(
+            "example.com",
+            "WebServer",
+            "w",
+            &[("spec.replicas".into(), "Required value".into())],
+        );
+        assert_eq!(
+            e.message,
+            "WebServer.example.com \"w\" is invalid: spec.replicas: Required value"
+        );
+        assert_eq!(
+            e.to_status()["details"]["causes"][0]["reason"],
+            "FieldValueRequired"
+        );
     }
 }

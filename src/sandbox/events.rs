@@ -31,7 +31,13 @@ fn is_new_api(res: &ResourceInfo) -> bool {
 /// Converts a served object into storage form (core/v1 for events).
 pub fn to_storage(res: &ResourceInfo, mut obj: Value) -> Value {
     if is_new_api(res) {
-        rename(&mut obj, RENAMES.iter().copied().chain([("deprecatedCount", "count")]));
+        rename(
+            &mut obj,
+            RENAMES
+                .iter()
+                .copied()
+                .chain([("deprecatedCount", "count")]),
+        );
         if let Some(m) = obj.as_object_mut() {
             m.insert("apiVersion".into(), Value::String("v1".into()));
         }
@@ -43,7 +49,13 @@ pub fn to_storage(res: &ResourceInfo, mut obj: Value) -> Value {
 pub fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
     let mut obj = obj.clone();
     if is_new_api(res) {
-        rename(&mut obj, RENAMES.iter().map(|(a, b)| (*b, *a)).chain([("count", "deprecatedCount")]));
+        rename(
+            &mut obj,
+            RENAMES
+                .iter()
+                .map(|(a, b)| (*b, *a))
+                .chain([("count", "deprecatedCount")]),
+        );
     }
     if let Some(m) = obj.as_object_mut() {
         m.insert("apiVersion".into(), Value::String(res.api_version()));

@@ -27,7 +27,10 @@ pub struct LoggedRequest {
 impl LoggedRequest {
     /// Whether this request was a write (create, update, patch, delete).
     pub fn is_write(&self) -> bool {
-        matches!(self.verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection")
+        matches!(
+            self.verb.as_str(),
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        )
     }
 }
 
@@ -79,7 +82,14 @@ impl Hooks {
     /// `verb` is a Kubernetes verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`) or `*`;
     /// `resource` is a plural (`configmaps`, `deployments/status`) or `*`.
     pub fn fail_next(&self, n: usize, verb: &str, resource: &str, status: u16) {
-        self.with(|i| i.failures.push(Failure { remaining: n, verb: verb.into(), resource: resource.into(), status }));
+        self.with(|i| {
+            i.failures.push(Failure {
+                remaining: n,
+                verb: verb.into(),
+                resource: resource.into(),
+                status,
+            })
+        });
     }
 
     /// Delays every request by `latency`.
@@ -123,7 +133,9 @@ impl Hooks {
     pub(crate) fn take_failure(&self, verb: &str, resource: &str) -> Option<u16> {
         self.with(|i| {
             let f = i.failures.iter_mut().find(|f| {
-                f.remaining > 0 && (f.verb == "*" || f.verb == verb) && (f.resource == "*" || f.resource == resource)
+                f.remaining > 0
+                    && (f.verb == "*" || f.verb == verb)
+                    && (f.resource == "*" || f.resource == resource)
             })?;
             f.remaining -= 1;
             let status = f.status;

@@ -46,7 +46,7 @@ pub enum Error {
         /// `kind/name`.
         object: String,
         /// The API error.
-        source: super::errors::ApiError,
+        source: Box<super::errors::ApiError>,
     },
 }
 
@@ -54,7 +54,10 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn files(path: &Path) -> Result<Vec<PathBuf>> {
-    let read = |source| Error::ReadFailed { path: path.into(), source };
+    let read = |source| Error::ReadFailed {
+        path: path.into(),
+        source,
+    };
     if path.is_file() {
         return Ok(vec![path.into()]);
     }
@@ -63,7 +66,11 @@ fn files(path: &Path) -> Result<Vec<PathBuf>> {
         let p = entry.map_err(read)?.path();
         if p.is_dir() {
             out.extend(files(&p)?);
-        } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        {
             out.push(p);
         }
     }
@@ -75,9 +82,16 @@ fn files(path: &Path) -> Result<Vec<PathBuf>> {
 pub fn load(path: &Path) -> Result<Vec<(PathBuf, usize, Value)>> {
     let mut out = Vec::new();
     for file in files(path)? {
-        let text = std::fs::read_to_string(&file).map_err(|source| Error::ReadFailed { path: file.clone(), source })?;
+        let text = std::fs::read_to_string(&file).map_err(|source| Error::ReadFailed {
+            path: file.clone(),
+            source,
+        })?;
         for (i, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
-            let parse = |message: String| Error::ParseFailed { path: file.clone(), index: i + 1, message };
+            let parse = |message: String| Error::ParseFailed {
+                path: file.clone(),
+                index: i + 1,
+                message,
+            };
             let v = serde_yaml::Value::deserialize(doc).map_err(|e| parse(e.to_string()))?;
             let v: Value = serde_json::to_value(v).map_err(|e| parse(e.to_string()))?;
             if v.is_null() {
@@ -111,11 +125,19 @@ pub fn apply_path(shared: &Shared, path: &Path) -> Result<Vec<String>> {
     docs.sort_by_key(|(_, _, v)| rank(v));
     let mut applied = Vec::new();
     for (file, index, doc) in docs {
-        let unknown = |message: String| Error::UnknownKind { path: file.clone(), index, message };
-        let (Some(av), Some(kind), Some(name)) =
-            (doc["apiVersion"].as_str(), doc["kind"].as_str(), doc["metadata"]["name"].as_str())
-        else {
-            return Err(unknown("apiVersion, kind and metadata.name are required".into()));
+        let unknown = |message: String| Error::UnknownKind {
+            path: file.clone(),
+            index,
+            message,
+        };
+        let (Some(av), Some(kind), Some(name)) = (
+            doc["apiVersion"].as_str(),
+            doc["kind"].as_str(),
+            doc["metadata"]["name"].as_str(),
+        ) else {
+            return Err(unknown(
+                "apiVersion, kind and metadata.name are required".into(),
+            ));
         };
         let mut store = shared.lock();
         let res = store
@@ -123,15 +145,40 @@ pub fn apply_path(shared: &Shared, path: &Path) -> Result<Vec<String>> {
             .find_kind(av, kind)
             .cloned()
             .ok_or_else(|| unknown(format!("no resource serves {kind} in {av}")))?;
-        let ns = if res.namespaced { doc["metadata"]["namespace"].as_str().unwrap_or("default").to_string() } else { String::new() };
+        let ns = if res.namespaced {
+            doc["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string()
+        } else {
+            String::new()
+        };
         let mut body = doc.clone();
         if res.namespaced {
             body["metadata"]["namespace"] = Value::String(ns.clone());
         }
-        let opts = WriteOptions { manager: "tera-operator-sandbox".into(), dry_run: false, force: true, now: super::now() };
+        let opts = WriteOptions {
+            manager: "tera-operator-sandbox".into(),
+            dry_run: false,
+            force: true,
+            now: super::now(),
+        };
         let object = format!("{}/{name}", kind.to_lowercase());
-        verbs::patch(&mut store, &res, &ns, name, PatchType::Apply, &body, Sub::Main, &opts)
-            .map_err(|source| Error::ApplyFailed { path: file.clone(), object: object.clone(), source })?;
+        verbs::patch(
+            &mut store,
+            &res,
+            &ns,
+            name,
+            PatchType::Apply,
+            &body,
+            Sub::Main,
+            &opts,
+        )
+        .map_err(|source| Error::ApplyFailed {
+            path: file.clone(),
+            object: object.clone(),
+            source: Box::new(source),
+        })?;
         applied.push(object);
     }
     Ok(applied)

@@ -101,7 +101,9 @@ impl Default for SandboxConfig {
 
 /// The current time as the API server writes it (RFC 3339, seconds).
 pub fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    k8s_openapi::jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// A running sandbox; dropping it stops the server.
@@ -120,9 +122,20 @@ fn seeded_store(history_limit: usize) -> Store {
     let mut store = Store::new(history_limit);
     let now = now();
     if let Some(ns) = store.registry.find("", "v1", "namespaces").cloned() {
-        let opts = verbs::WriteOptions { manager: "kube-apiserver".into(), dry_run: false, force: false, now };
+        let opts = verbs::WriteOptions {
+            manager: "kube-apiserver".into(),
+            dry_run: false,
+            force: false,
+            now,
+        };
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            let _ = verbs::create(&mut store, &ns, "", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}), &opts);
+            let _ = verbs::create(
+                &mut store,
+                &ns,
+                "",
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+                &opts,
+            );
         }
     }
     store
@@ -133,13 +146,22 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
             .await
-            .map_err(|source| Error::BindFailed { port: config.port, source })?;
-        let addr = listener.local_addr().map_err(|source| Error::BindFailed { port: config.port, source })?;
+            .map_err(|source| Error::BindFailed {
+                port: config.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::BindFailed {
+            port: config.port,
+            source,
+        })?;
         let url = format!("http://{addr}");
         let (dir, kubeconfig) = match &config.kubeconfig_path {
             Some(p) => (None, p.clone()),
             None => {
-                let dir = tempfile::Builder::new().prefix("tera-operator-sandbox-").tempdir().map_err(Error::TempDirFailed)?;
+                let dir = tempfile::Builder::new()
+                    .prefix("tera-operator-sandbox-")
+                    .tempdir()
+                    .map_err(Error::TempDirFailed)?;
                 let path = dir.path().join("kubeconfig");
                 (Some(dir), path)
             }
@@ -169,7 +191,16 @@ impl Sandbox {
                 }
             })
         };
-        Ok(Self { addr, url, shared, client, kubeconfig, _dir: dir, shutdown: Some(tx), tasks: vec![serve, sim, compactor] })
+        Ok(Self {
+            addr,
+            url,
+            shared,
+            client,
+            kubeconfig,
+            _dir: dir,
+            shutdown: Some(tx),
+            tasks: vec![serve, sim, compactor],
+        })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
@@ -252,12 +283,17 @@ impl Drop for Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("url", &self.url).field("kubeconfig", &self.kubeconfig).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("url", &self.url)
+            .field("kubeconfig", &self.kubeconfig)
+            .finish_non_exhaustive()
     }
 }
 
 fn build_client(url: &str) -> Result<kube::Client> {
-    let uri: axum::http::Uri = url.parse().map_err(|e: axum::http::uri::InvalidUri| Error::ClientFailed(e.to_string()))?;
+    let uri: axum::http::Uri = url
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| Error::ClientFailed(e.to_string()))?;
     let mut config = kube::Config::new(uri);
     config.default_namespace = "default".into();
     kube::Client::try_from(config).map_err(|e| Error::ClientFailed(e.to_string()))
@@ -268,7 +304,13 @@ fn write_kubeconfig(path: &Path, url: &str) -> Result<()> {
         "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {url}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user: {{}}\npreferences: {{}}\n"
     );
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::KubeconfigWriteFailed { path: path.into(), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| Error::KubeconfigWriteFailed {
+            path: path.into(),
+            source,
+        })?;
     }
-    std::fs::write(path, doc).map_err(|source| Error::KubeconfigWriteFailed { path: path.into(), source })
+    std::fs::write(path, doc).map_err(|source| Error::KubeconfigWriteFailed {
+        path: path.into(),
+        source,
+    })
 }

@@ -10,8 +10,15 @@ pub fn index(reg: &Registry) -> Value {
     let mut paths = Map::new();
     for (g, versions) in reg.groups() {
         for v in versions {
-            let key = if g.is_empty() { format!("api/{v}") } else { format!("apis/{g}/{v}") };
-            paths.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", reg.all().len())}));
+            let key = if g.is_empty() {
+                format!("api/{v}")
+            } else {
+                format!("apis/{g}/{v}")
+            };
+            paths.insert(
+                key.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", reg.all().len())}),
+            );
         }
     }
     json!({"paths": paths})
@@ -19,7 +26,11 @@ pub fn index(reg: &Registry) -> Value {
 
 /// `/openapi/v3/api/v1` or `/openapi/v3/apis/{group}/{version}`; `None` if not served.
 pub fn group_version(reg: &Registry, group: &str, version: &str) -> Option<Value> {
-    let rs: Vec<_> = reg.all().iter().filter(|r| r.group == group && r.version == version).collect();
+    let rs: Vec<_> = reg
+        .all()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect();
     if rs.is_empty() {
         return None;
     }
@@ -29,7 +40,11 @@ pub fn group_version(reg: &Registry, group: &str, version: &str) -> Option<Value
         .collect();
     let mut paths = Map::new();
     for r in rs {
-        let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let prefix = if group.is_empty() {
+            format!("/api/{version}")
+        } else {
+            format!("/apis/{group}/{version}")
+        };
         let path = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {
@@ -46,5 +61,7 @@ pub fn group_version(reg: &Registry, group: &str, version: &str) -> Option<Value
             }),
         );
     }
-    Some(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0-sandbox"}, "paths": paths, "components": {"schemas": {}}}))
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0-sandbox"}, "paths": paths, "components": {"schemas": {}}}),
+    )
 }

@@ -23,7 +23,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// (`patchMergeKey` / `x-kubernetes-list-map-keys`); `items` disambiguates `ports`.
 pub fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
     let key = match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "conditions" => "type",
@@ -38,7 +43,11 @@ pub fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
         }
         _ => return None,
     };
-    if items.iter().all(|i| i.get(key).is_some()) { Some(key) } else { None }
+    if items.iter().all(|i| i.get(key).is_some()) {
+        Some(key)
+    } else {
+        None
+    }
 }
 
 /// Whether a list of primitives is a set (merged, not replaced), like `finalizers`.
@@ -53,8 +62,8 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 /// Applies an RFC 6902 JSON patch.
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<()> {
-    let p: json_patch::Patch =
-        serde_json::from_value(patch.clone()).map_err(|e| Error::JsonPatchInvalid(e.to_string()))?;
+    let p: json_patch::Patch = serde_json::from_value(patch.clone())
+        .map_err(|e| Error::JsonPatchInvalid(e.to_string()))?;
     json_patch::patch(target, &p).map_err(|e| Error::JsonPatchFailed(e.to_string()))
 }
 
@@ -77,7 +86,10 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Res
             "replace" => {
                 let mut p = patch.clone();
                 p.remove("$patch");
-                *target = strip_directives(&Value::Object(p)).as_object().cloned().unwrap_or_default();
+                *target = strip_directives(&Value::Object(p))
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
                 return Ok(());
             }
             "delete" => {
@@ -85,7 +97,11 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Res
                 return Ok(());
             }
             "merge" => {}
-            other => return Err(Error::StrategicInvalid(format!("unknown $patch directive {other:?}"))),
+            other => {
+                return Err(Error::StrategicInvalid(format!(
+                    "unknown $patch directive {other:?}"
+                )));
+            }
         }
     }
     if let Some(Value::Array(keep)) = patch.get("$retainKeys") {
@@ -107,7 +123,9 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Res
                 target.remove(key);
             }
             Value::Object(po) => {
-                let entry = target.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+                let entry = target
+                    .entry(key.clone())
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if !entry.is_object() {
                     *entry = Value::Object(Map::new());
                 }
@@ -118,7 +136,11 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Res
             Value::Array(items) => {
                 let merged = match target.get(key) {
                     Some(Value::Array(live)) => merge_list(key, live, items)?,
-                    _ => items.iter().filter(|i| i.get("$patch").is_none()).map(strip_directives).collect(),
+                    _ => items
+                        .iter()
+                        .filter(|i| i.get("$patch").is_none())
+                        .map(strip_directives)
+                        .collect(),
                 };
                 target.insert(key.clone(), Value::Array(merged));
             }
@@ -131,8 +153,15 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Res
 }
 
 fn merge_list(field: &str, live: &[Value], patch: &[Value]) -> Result<Vec<Value>> {
-    if patch.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
-        return Ok(patch.iter().filter(|i| i.get("$patch").is_none()).map(strip_directives).collect());
+    if patch
+        .iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
+        return Ok(patch
+            .iter()
+            .filter(|i| i.get("$patch").is_none())
+            .map(strip_directives)
+            .collect());
     }
     if is_set_list(field) {
         let mut out = live.to_vec();
@@ -191,21 +220,35 @@ mod tests {
             "containers": [{"name": "a", "image": "a:2", "env": [{"name": "Y", "value": "2"}]},
                            {"name": "b", "$patch": "delete"}]}});
         strategic_merge_patch(&mut live, &patch).unwrap();
-        assert_eq!(live, json!({"spec": {"containers": [
-            {"name": "a", "image": "a:2", "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]}]}}));
+        assert_eq!(
+            live,
+            json!({"spec": {"containers": [
+            {"name": "a", "image": "a:2", "env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}]}]}})
+        );
     }
 
     #[test]
     fn strategic_null_deletes_and_atomic_lists_replace() {
         let mut live = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "args": ["x", "y"]});
-        strategic_merge_patch(&mut live, &json!({"metadata": {"labels": {"a": null}}, "args": ["z"]})).unwrap();
-        assert_eq!(live, json!({"metadata": {"labels": {"b": "2"}}, "args": ["z"]}));
+        strategic_merge_patch(
+            &mut live,
+            &json!({"metadata": {"labels": {"a": null}}, "args": ["z"]}),
+        )
+        .unwrap();
+        assert_eq!(
+            live,
+            json!({"metadata": {"labels": {"b": "2"}}, "args": ["z"]})
+        );
     }
 
     #[test]
     fn service_ports_merge_by_port_and_finalizers_as_set() {
         let mut live = json!({"ports": [{"port": 80, "name": "http"}], "finalizers": ["a"]});
-        strategic_merge_patch(&mut live, &json!({"ports": [{"port": 443, "name": "https"}], "finalizers": ["b", "a"]})).unwrap();
+        strategic_merge_patch(
+            &mut live,
+            &json!({"ports": [{"port": 443, "name": "https"}], "finalizers": ["b", "a"]}),
+        )
+        .unwrap();
         assert_eq!(live["ports"].as_array().unwrap().len(), 2);
         assert_eq!(live["finalizers"], json!(["a", "b"]));
     }
@@ -213,7 +256,11 @@ mod tests {
     #[test]
     fn json_patch_reports_bad_paths() {
         let mut v = json!({"a": 1});
-        json_patch(&mut v, &json!([{"op": "replace", "path": "/a", "value": 2}])).unwrap();
+        json_patch(
+            &mut v,
+            &json!([{"op": "replace", "path": "/a", "value": 2}]),
+        )
+        .unwrap();
         assert_eq!(v, json!({"a": 2}));
         assert!(json_patch(&mut v, &json!([{"op": "remove", "path": "/nope"}])).is_err());
         assert!(json_patch(&mut v, &json!({"op": "x"})).is_err());

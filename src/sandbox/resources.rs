@@ -38,7 +38,11 @@ pub struct ResourceInfo {
 impl ResourceInfo {
     /// `group/version`, or `version` for core.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 
     /// Whether writes that change nothing but metadata/status leave `generation` alone.
@@ -65,11 +69,19 @@ fn builtin(
         plural: plural.into(),
         singular: kind.to_lowercase(),
         short_names: short.iter().map(|s| s.to_string()).collect(),
-        categories: if ["pods", "services", "deployments"].contains(&plural) { vec!["all".into()] } else { vec![] },
+        categories: if ["pods", "services", "deployments"].contains(&plural) {
+            vec!["all".into()]
+        } else {
+            vec![]
+        },
         namespaced,
         status,
         scale,
-        storage: if plural == "events" { "events".into() } else { format!("{group}/{plural}") },
+        storage: if plural == "events" {
+            "events".into()
+        } else {
+            format!("{group}/{plural}")
+        },
         schema: None,
         custom: false,
         printer_columns: vec![],
@@ -79,16 +91,70 @@ fn builtin(
 /// The built-in types every sandbox serves.
 pub fn builtins() -> Vec<ResourceInfo> {
     vec![
-        builtin("", "v1", "Namespace", "namespaces", &["ns"], false, true, false),
-        builtin("", "v1", "ConfigMap", "configmaps", &["cm"], true, false, false),
+        builtin(
+            "",
+            "v1",
+            "Namespace",
+            "namespaces",
+            &["ns"],
+            false,
+            true,
+            false,
+        ),
+        builtin(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            &["cm"],
+            true,
+            false,
+            false,
+        ),
         builtin("", "v1", "Secret", "secrets", &[], true, false, false),
         builtin("", "v1", "Service", "services", &["svc"], true, true, false),
-        builtin("", "v1", "ServiceAccount", "serviceaccounts", &["sa"], true, false, false),
+        builtin(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            &["sa"],
+            true,
+            false,
+            false,
+        ),
         builtin("", "v1", "Pod", "pods", &["po"], true, true, false),
         builtin("", "v1", "Event", "events", &["ev"], true, false, false),
-        builtin("apps", "v1", "Deployment", "deployments", &["deploy"], true, true, true),
-        builtin("events.k8s.io", "v1", "Event", "events", &["ev"], true, false, false),
-        builtin("coordination.k8s.io", "v1", "Lease", "leases", &[], true, false, false),
+        builtin(
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            &["deploy"],
+            true,
+            true,
+            true,
+        ),
+        builtin(
+            "events.k8s.io",
+            "v1",
+            "Event",
+            "events",
+            &["ev"],
+            true,
+            false,
+            false,
+        ),
+        builtin(
+            "coordination.k8s.io",
+            "v1",
+            "Lease",
+            "leases",
+            &[],
+            true,
+            false,
+            false,
+        ),
         builtin(
             "apiextensions.k8s.io",
             "v1",
@@ -113,7 +179,13 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
         return vec![];
     }
     let strings = |v: &Value| -> Vec<String> {
-        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
     versions
@@ -126,7 +198,10 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
                 version: version.into(),
                 kind: kind.into(),
                 plural: plural.into(),
-                singular: names["singular"].as_str().map(String::from).unwrap_or_else(|| kind.to_lowercase()),
+                singular: names["singular"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| kind.to_lowercase()),
                 short_names: strings(&names["shortNames"]),
                 categories: strings(&names["categories"]),
                 namespaced: spec["scope"].as_str() != Some("Cluster"),
@@ -135,7 +210,10 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
                 storage: format!("{group}/{plural}"),
                 schema: v["schema"].get("openAPIV3Schema").cloned(),
                 custom: true,
-                printer_columns: v["additionalPrinterColumns"].as_array().cloned().unwrap_or_default(),
+                printer_columns: v["additionalPrinterColumns"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
             })
         })
         .collect()
@@ -149,19 +227,25 @@ pub struct Registry {
 
 impl Default for Registry {
     fn default() -> Self {
-        Self { resources: builtins() }
+        Self {
+            resources: builtins(),
+        }
     }
 }
 
 impl Registry {
     /// Finds the resource served at `group/version/plural`.
     pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceInfo> {
-        self.resources.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
     }
 
     /// Finds any served version of a group/kind (used for ownerReferences and apply bodies).
     pub fn find_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceInfo> {
-        self.resources.iter().find(|r| r.api_version() == api_version && r.kind == kind)
+        self.resources
+            .iter()
+            .find(|r| r.api_version() == api_version && r.kind == kind)
     }
 
     /// The first served resource stored under `storage`.
@@ -176,7 +260,8 @@ impl Registry {
 
     /// Replaces the resources of one CRD (by storage key) with `served`.
     pub fn set_crd(&mut self, storage: &str, served: Vec<ResourceInfo>) {
-        self.resources.retain(|r| !(r.custom && r.storage == storage));
+        self.resources
+            .retain(|r| !(r.custom && r.storage == storage));
         self.resources.extend(served);
     }
 
@@ -194,7 +279,7 @@ impl Registry {
             }
         }
         for (_, versions) in &mut out {
-            versions.sort_by(|a, b| version_priority(b).cmp(&version_priority(a)));
+            versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
         }
         out
     }
@@ -244,6 +329,9 @@ mod tests {
     #[test]
     fn events_share_one_store() {
         let reg = Registry::default();
-        assert_eq!(reg.find("", "v1", "events").unwrap().storage, reg.find("events.k8s.io", "v1", "events").unwrap().storage);
+        assert_eq!(
+            reg.find("", "v1", "events").unwrap().storage,
+            reg.find("events.k8s.io", "v1", "events").unwrap().storage
+        );
     }
 }

@@ -46,11 +46,17 @@ fn split_top(s: &str) -> Vec<String> {
         cur.push(c);
     }
     parts.push(cur);
-    parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn valid_key(k: &str) -> bool {
-    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
 fn set_values(rest: &str, req: &str) -> Result<Vec<String>> {
@@ -59,7 +65,11 @@ fn set_values(rest: &str, req: &str) -> Result<Vec<String>> {
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
         .ok_or_else(|| Error::ParseFailed(format!("{req}: expected a parenthesised set")))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 impl LabelSelector {
@@ -83,7 +93,9 @@ impl LabelSelector {
                 (req.trim().to_string(), Op::Exists)
             };
             if !valid_key(&key) {
-                return Err(Error::ParseFailed(format!("{req}: invalid label key {key:?}")));
+                return Err(Error::ParseFailed(format!(
+                    "{req}: invalid label key {key:?}"
+                )));
             }
             reqs.push((key, op));
         }
@@ -134,7 +146,10 @@ impl FieldSelector {
 
     /// The value a requirement pins `metadata.name` to, if any (used by watches of one object).
     pub fn name(&self) -> Option<&str> {
-        self.reqs.iter().find(|(k, eq, _)| k == "metadata.name" && *eq).map(|(_, _, v)| v.as_str())
+        self.reqs
+            .iter()
+            .find(|(k, eq, _)| k == "metadata.name" && *eq)
+            .map(|(_, _, v)| v.as_str())
     }
 
     /// Whether the object satisfies every requirement.
@@ -180,7 +195,11 @@ mod tests {
             ("", true),
         ];
         for (sel, want) in cases {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&o), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&o),
+                want,
+                "{sel}"
+            );
         }
     }
 
@@ -194,8 +213,15 @@ mod tests {
     fn field_selectors() {
         let o = obj(json!({}));
         assert!(FieldSelector::parse("metadata.name=a").unwrap().matches(&o));
-        assert!(!FieldSelector::parse("metadata.namespace!=ns").unwrap().matches(&o));
-        assert_eq!(FieldSelector::parse("metadata.name==a").unwrap().name(), Some("a"));
+        assert!(
+            !FieldSelector::parse("metadata.namespace!=ns")
+                .unwrap()
+                .matches(&o)
+        );
+        assert_eq!(
+            FieldSelector::parse("metadata.name==a").unwrap().name(),
+            Some("a")
+        );
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

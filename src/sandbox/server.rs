@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use super::SandboxConfig;
 use super::discovery;
-use super::openapi;
 use super::errors::{ApiError, Result};
 use super::hooks::{Hooks, LoggedRequest};
+use super::openapi;
 use super::resources::ResourceInfo;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::Store;
@@ -36,7 +36,11 @@ pub struct Shared {
 impl Shared {
     /// Wraps a store.
     pub fn new(store: Store, config: SandboxConfig) -> Self {
-        Self { store: Mutex::new(store), hooks: Hooks::default(), config }
+        Self {
+            store: Mutex::new(store),
+            hooks: Hooks::default(),
+            config,
+        }
     }
 
     /// Locks the store (a poisoned lock is recovered: every write leaves the store consistent).
@@ -62,7 +66,7 @@ enum Route {
     ResourceList(String, String),
     OpenApiIndex,
     OpenApi(String, String),
-    Resource(ResourceRoute),
+    Resource(Box<ResourceRoute>),
 }
 
 struct ResourceRoute {
@@ -96,7 +100,11 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
     };
     let reg = &store.registry;
     let (namespace, plural, name, sub) = match rest {
-        ["namespaces", ns, plural, tail @ ..] if reg.find(group, version, plural).is_some_and(|r| r.namespaced) => {
+        ["namespaces", ns, plural, tail @ ..]
+            if reg
+                .find(group, version, plural)
+                .is_some_and(|r| r.namespaced) =>
+        {
             if tail.len() > 2 {
                 return Err(ApiError::no_route());
             }
@@ -110,7 +118,10 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
         }
         [] => return Err(ApiError::no_route()),
     };
-    let res = reg.find(group, version, plural).cloned().ok_or_else(ApiError::no_route)?;
+    let res = reg
+        .find(group, version, plural)
+        .cloned()
+        .ok_or_else(ApiError::no_route)?;
     if res.namespaced && namespace.is_none() && name.is_some() {
         return Err(ApiError::no_route());
     }
@@ -120,7 +131,13 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
         Some("scale") if res.scale => Sub::Scale,
         Some(_) => return Err(ApiError::no_route()),
     };
-    Ok(Route::Resource(ResourceRoute { res, namespace, name: name.map(|n| n.to_string()), sub, watch_prefix }))
+    Ok(Route::Resource(Box::new(ResourceRoute {
+        res,
+        namespace,
+        name: name.map(|n| n.to_string()),
+        sub,
+        watch_prefix,
+    })))
 }
 
 fn verb_of(method: &Method, r: &ResourceRoute, query: &HashMap<String, String>) -> &'static str {
@@ -140,11 +157,19 @@ fn verb_of(method: &Method, r: &ResourceRoute, query: &HashMap<String, String>) 
 }
 
 fn header(h: &HeaderMap, name: &str) -> String {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn json_response(code: StatusCode, v: &Value) -> Response {
-    (code, [("content-type", "application/json")], serde_json::to_vec(v).unwrap_or_default()).into_response()
+    (
+        code,
+        [("content-type", "application/json")],
+        serde_json::to_vec(v).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -169,10 +194,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     resp
 }
 
-async fn serve(shared: &Arc<Shared>, req: Request, query_str: &str) -> (&'static str, String, Response) {
-    let query: HashMap<String, String> = serde_urlencoded::from_str::<Vec<(String, String)>>(query_str)
-        .map(|v| v.into_iter().collect())
-        .unwrap_or_default();
+async fn serve(
+    shared: &Arc<Shared>,
+    req: Request,
+    query_str: &str,
+) -> (&'static str, String, Response) {
+    let query: HashMap<String, String> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query_str)
+            .map(|v| v.into_iter().collect())
+            .unwrap_or_default();
     let route = {
         let store = shared.lock();
         parse_route(req.uri().path(), &store)
@@ -188,52 +218,84 @@ async fn serve(shared: &Arc<Shared>, req: Request, query_str: &str) -> (&'static
                 Sub::Status => "/status",
                 Sub::Scale => "/scale",
             };
-            (verb_of(req.method(), r, &query), format!("{}{sub}", r.res.plural))
+            (
+                verb_of(req.method(), r, &query),
+                format!("{}{sub}", r.res.plural),
+            )
         }
         _ => ("", String::new()),
     };
-    if !verb.is_empty() {
-        if let Some(code) = shared.hooks.take_failure(verb, &resource) {
-            return (verb, resource, ApiError::injected(code).into_response());
-        }
+    if !verb.is_empty()
+        && let Some(code) = shared.hooks.take_failure(verb, &resource)
+    {
+        return (verb, resource, ApiError::injected(code).into_response());
     }
     let accept = header(req.headers(), "accept");
     let resp = match route {
-        Route::Version => Ok(json_response(StatusCode::OK, &json!({
-            "major": "1", "minor": "32", "gitVersion": "v1.32.0-sandbox", "gitCommit": "0000000000000000000000000000000000000000",
-            "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23", "compiler": "gc", "platform": "linux/amd64",
-            "emulationMajor": "1", "emulationMinor": "32", "minCompatibilityMajor": "1", "minCompatibilityMinor": "31",
-        }))),
-        Route::Health => Ok((StatusCode::OK, [("content-type", "text/plain")], "ok").into_response()),
+        Route::Version => Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "major": "1", "minor": "32", "gitVersion": "v1.32.0-sandbox", "gitCommit": "0000000000000000000000000000000000000000",
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23", "compiler": "gc", "platform": "linux/amd64",
+                "emulationMajor": "1", "emulationMinor": "32", "minCompatibilityMajor": "1", "minCompatibilityMinor": "31",
+            }),
+        )),
+        Route::Health => {
+            Ok((StatusCode::OK, [("content-type", "text/plain")], "ok").into_response())
+        }
         Route::CoreVersions | Route::GroupList => {
             let core = matches!(route, Route::CoreVersions);
             let store = shared.lock();
             if let Some(av) = aggregated_version(&accept) {
                 let doc = discovery::aggregated(&store.registry, core, av);
-                let ct = format!("application/json;g=apidiscovery.k8s.io;v={};as=APIGroupDiscoveryList", av.trim_start_matches("apidiscovery.k8s.io/"));
-                Ok((StatusCode::OK, [("content-type", ct)], serde_json::to_vec(&doc).unwrap_or_default()).into_response())
+                let ct = format!(
+                    "application/json;g=apidiscovery.k8s.io;v={};as=APIGroupDiscoveryList",
+                    av.trim_start_matches("apidiscovery.k8s.io/")
+                );
+                Ok((
+                    StatusCode::OK,
+                    [("content-type", ct)],
+                    serde_json::to_vec(&doc).unwrap_or_default(),
+                )
+                    .into_response())
             } else if core {
                 Ok(json_response(StatusCode::OK, &discovery::core_versions()))
             } else {
-                Ok(json_response(StatusCode::OK, &discovery::group_list(&store.registry)))
+                Ok(json_response(
+                    StatusCode::OK,
+                    &discovery::group_list(&store.registry),
+                ))
             }
         }
         Route::Group(g) => {
             let store = shared.lock();
-            discovery::group(&store.registry, &g).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(ApiError::no_route)
+            discovery::group(&store.registry, &g)
+                .map(|d| json_response(StatusCode::OK, &d))
+                .ok_or_else(ApiError::no_route)
         }
         Route::ResourceList(g, v) => {
             let store = shared.lock();
-            discovery::resource_list(&store.registry, &g, &v).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(ApiError::no_route)
+            discovery::resource_list(&store.registry, &g, &v)
+                .map(|d| json_response(StatusCode::OK, &d))
+                .ok_or_else(ApiError::no_route)
         }
-        Route::OpenApiIndex => Ok(json_response(StatusCode::OK, &openapi::index(&shared.lock().registry))),
+        Route::OpenApiIndex => Ok(json_response(
+            StatusCode::OK,
+            &openapi::index(&shared.lock().registry),
+        )),
         Route::OpenApi(g, v) => {
             let store = shared.lock();
-            openapi::group_version(&store.registry, &g, &v).map(|d| json_response(StatusCode::OK, &d)).ok_or_else(ApiError::no_route)
+            openapi::group_version(&store.registry, &g, &v)
+                .map(|d| json_response(StatusCode::OK, &d))
+                .ok_or_else(ApiError::no_route)
         }
-        Route::Resource(r) => serve_resource(shared, req, r, verb, &query, &accept).await,
+        Route::Resource(r) => serve_resource(shared, req, *r, verb, &query, &accept).await,
     };
-    (verb, resource, resp.unwrap_or_else(IntoResponse::into_response))
+    (
+        verb,
+        resource,
+        resp.unwrap_or_else(IntoResponse::into_response),
+    )
 }
 
 fn aggregated_version(accept: &str) -> Option<&'static str> {
@@ -253,11 +315,18 @@ fn aggregated_version(accept: &str) -> Option<&'static str> {
 
 async fn read_body(shared: &Shared, req: Request) -> Result<Vec<u8>> {
     let limit = shared.config.body_limit;
-    let declared: Option<usize> = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let declared: Option<usize> = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
-    axum::body::to_bytes(req.into_body(), limit).await.map(|b| b.to_vec()).map_err(|_| ApiError::too_large(limit))
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|_| ApiError::too_large(limit))
 }
 
 fn decode(bytes: &[u8], content_type: &str, yaml_ok: bool) -> Result<Value> {
@@ -271,23 +340,33 @@ fn decode(bytes: &[u8], content_type: &str, yaml_ok: bool) -> Result<Value> {
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => Ok(v),
-        Err(e) if !is_yaml => Err(ApiError::bad_request(format!("the request body is not valid JSON: {e}"))),
+        Err(e) if !is_yaml => Err(ApiError::bad_request(format!(
+            "the request body is not valid JSON: {e}"
+        ))),
         Err(_) => {
-            let y: serde_yaml::Value =
-                serde_yaml::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))?;
-            serde_json::to_value(y).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+            let y: serde_yaml::Value = serde_yaml::from_slice(bytes).map_err(|e| {
+                ApiError::bad_request(format!("the request body is not valid YAML: {e}"))
+            })?;
+            serde_json::to_value(y).map_err(|e| {
+                ApiError::bad_request(format!("the request body is not valid YAML: {e}"))
+            })
         }
     }
 }
 
 fn object_body(bytes: &[u8], content_type: &str) -> Result<Value> {
     let base = content_type.split(';').next().unwrap_or_default().trim();
-    if !matches!(base, "" | "application/json" | "application/yaml" | "*/*" | "text/plain") {
+    if !matches!(
+        base,
+        "" | "application/json" | "application/yaml" | "*/*" | "text/plain"
+    ) {
         return Err(ApiError::unsupported_media_type(content_type));
     }
     let v = decode(bytes, content_type, true)?;
     if !v.is_object() {
-        return Err(ApiError::bad_request("the request body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
     }
     Ok(v)
 }
@@ -301,10 +380,20 @@ fn manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
 }
 
 fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector)> {
-    let labels = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let fields = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or_default())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let labels = LabelSelector::parse(
+        query
+            .get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let fields = FieldSelector::parse(
+        query
+            .get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
     Ok((labels, fields))
 }
 
@@ -335,7 +424,10 @@ async fn serve_resource(
                 _ => verbs::get(&store, &r.res, &ns, name)?,
             };
             if wants_table && r.sub == Sub::Main {
-                return Ok(json_response(StatusCode::OK, &table::table(&r.res, &[obj], store.rv())));
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &table::table(&r.res, &[obj], store.rv()),
+                ));
             }
             Ok(json_response(StatusCode::OK, &obj))
         }
@@ -360,22 +452,27 @@ async fn serve_resource(
         "watch" => {
             let (labels, mut fields) = selectors(query)?;
             if let Some(name) = &r.name {
-                fields = FieldSelector::parse(&format!("metadata.name={name}")).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                fields = FieldSelector::parse(&format!("metadata.name={name}"))
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
             }
             let params = WatchParams {
                 resource_version: query.get("resourceVersion").cloned().unwrap_or_default(),
                 send_initial_events: query.get("sendInitialEvents").is_some_and(|v| v == "true"),
-                bookmarks: query.get("allowWatchBookmarks").is_some_and(|v| v == "true"),
-                timeout: query.get("timeoutSeconds").and_then(|t| t.parse().ok()).map(Duration::from_secs),
+                bookmarks: query
+                    .get("allowWatchBookmarks")
+                    .is_some_and(|v| v == "true"),
+                timeout: query
+                    .get("timeoutSeconds")
+                    .and_then(|t| t.parse().ok())
+                    .map(Duration::from_secs),
                 namespace: r.namespace.clone(),
                 labels,
                 fields,
             };
             let body = watch::start(shared.clone(), r.res.clone(), params)?;
-            let ct = if wants_table { "application/json" } else { "application/json" };
             Ok(Response::builder()
                 .status(StatusCode::OK)
-                .header("content-type", ct)
+                .header("content-type", "application/json")
                 .header("transfer-encoding", "chunked")
                 .body(body)
                 .unwrap_or_else(|_| Response::new(Body::empty())))
@@ -389,11 +486,24 @@ async fn serve_resource(
         "update" => {
             let body = object_body(&read_body(shared, req).await?, &content_type)?;
             let mut store = shared.lock();
-            let obj = verbs::update(&mut store, &r.res, &ns, r.name.as_deref().unwrap_or_default(), body, r.sub, &opts)?;
+            let obj = verbs::update(
+                &mut store,
+                &r.res,
+                &ns,
+                r.name.as_deref().unwrap_or_default(),
+                body,
+                r.sub,
+                &opts,
+            )?;
             Ok(json_response(StatusCode::OK, &obj))
         }
         "patch" => {
-            let base = content_type.split(';').next().unwrap_or_default().trim().to_string();
+            let base = content_type
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
             let kind = match base.as_str() {
                 "application/merge-patch+json" => PatchType::Merge,
                 "application/json-patch+json" => PatchType::Json,
@@ -405,31 +515,80 @@ async fn serve_resource(
             let body = decode(&bytes, &content_type, kind == PatchType::Apply)?;
             let name = r.name.as_deref().unwrap_or_default();
             let mut store = shared.lock();
-            let existed = store.get(&r.res.storage, &(if r.res.namespaced { ns.clone() } else { String::new() }, name.to_string())).is_some();
+            let existed = store
+                .get(
+                    &r.res.storage,
+                    &(
+                        if r.res.namespaced {
+                            ns.clone()
+                        } else {
+                            String::new()
+                        },
+                        name.to_string(),
+                    ),
+                )
+                .is_some();
             let obj = verbs::patch(&mut store, &r.res, &ns, name, kind, &body, r.sub, &opts)?;
-            Ok(json_response(if existed { StatusCode::OK } else { StatusCode::CREATED }, &obj))
+            Ok(json_response(
+                if existed {
+                    StatusCode::OK
+                } else {
+                    StatusCode::CREATED
+                },
+                &obj,
+            ))
         }
         "delete" | "deletecollection" => {
             let bytes = read_body(shared, req).await?;
-            let body: Value = if bytes.is_empty() { json!({}) } else { decode(&bytes, "application/json", true)? };
+            let body: Value = if bytes.is_empty() {
+                json!({})
+            } else {
+                decode(&bytes, "application/json", true)?
+            };
             let dopts = DeleteOptions {
-                propagation: body["propagationPolicy"].as_str().map(String::from).or_else(|| query.get("propagationPolicy").cloned()),
+                propagation: body["propagationPolicy"]
+                    .as_str()
+                    .map(String::from)
+                    .or_else(|| query.get("propagationPolicy").cloned()),
                 uid: body["preconditions"]["uid"].as_str().map(String::from),
-                resource_version: body["preconditions"]["resourceVersion"].as_str().map(String::from),
-                dry_run: opts.dry_run || body["dryRun"].as_array().is_some_and(|a| a.iter().any(|d| d == "All")),
+                resource_version: body["preconditions"]["resourceVersion"]
+                    .as_str()
+                    .map(String::from),
+                dry_run: opts.dry_run
+                    || body["dryRun"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|d| d == "All")),
                 now,
             };
             let mut store = shared.lock();
             if verb == "delete" {
-                let obj = verbs::delete(&mut store, &r.res, &ns, r.name.as_deref().unwrap_or_default(), &dopts)?;
+                let obj = verbs::delete(
+                    &mut store,
+                    &r.res,
+                    &ns,
+                    r.name.as_deref().unwrap_or_default(),
+                    &dopts,
+                )?;
                 return Ok(json_response(StatusCode::OK, &obj));
             }
             let (labels, fields) = selectors(query)?;
-            let list = verbs::list(&store, &r.res, r.namespace.as_deref(), &ListQuery { labels, fields, ..Default::default() })?;
+            let list = verbs::list(
+                &store,
+                &r.res,
+                r.namespace.as_deref(),
+                &ListQuery {
+                    labels,
+                    fields,
+                    ..Default::default()
+                },
+            )?;
             let mut deleted = Vec::new();
             for item in list["items"].as_array().cloned().unwrap_or_default() {
                 let m = &item["metadata"];
-                let (ins, name) = (m["namespace"].as_str().unwrap_or_default(), m["name"].as_str().unwrap_or_default());
+                let (ins, name) = (
+                    m["namespace"].as_str().unwrap_or_default(),
+                    m["name"].as_str().unwrap_or_default(),
+                );
                 if let Ok(o) = verbs::delete(&mut store, &r.res, ins, name, &dopts) {
                     deleted.push(o);
                 }

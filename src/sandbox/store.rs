@@ -57,7 +57,10 @@ pub struct Store {
 /// The namespace and name of an object.
 pub fn key_of(obj: &Value) -> Key {
     let m = &obj["metadata"];
-    (m["namespace"].as_str().unwrap_or_default().to_string(), m["name"].as_str().unwrap_or_default().to_string())
+    (
+        m["namespace"].as_str().unwrap_or_default().to_string(),
+        m["name"].as_str().unwrap_or_default().to_string(),
+    )
 }
 
 impl Store {
@@ -112,7 +115,11 @@ impl Store {
     }
 
     /// Objects of a resource, in key order, optionally in one namespace.
-    pub fn list<'a>(&'a self, storage: &str, namespace: Option<&'a str>) -> impl Iterator<Item = &'a Value> + 'a {
+    pub fn list<'a>(
+        &'a self,
+        storage: &str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
         self.objects
             .get(storage)
             .into_iter()
@@ -122,7 +129,11 @@ impl Store {
     }
 
     /// Objects of a resource after `after` in key order (for `continue`).
-    pub fn list_after<'a>(&'a self, storage: &str, after: &Key) -> impl Iterator<Item = &'a Value> + 'a {
+    pub fn list_after<'a>(
+        &'a self,
+        storage: &str,
+        after: &Key,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
         let after = after.clone();
         use std::ops::Bound;
         self.objects
@@ -153,9 +164,23 @@ impl Store {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let key = key_of(&obj);
-        let old = self.objects.entry(storage.to_string()).or_default().insert(key, obj.clone());
-        let kind = if old.is_some() { ChangeType::Modified } else { ChangeType::Added };
-        self.record(Change { rv: self.rv, storage: storage.into(), kind, object: Arc::new(obj.clone()), old: old.map(Arc::new) });
+        let old = self
+            .objects
+            .entry(storage.to_string())
+            .or_default()
+            .insert(key, obj.clone());
+        let kind = if old.is_some() {
+            ChangeType::Modified
+        } else {
+            ChangeType::Added
+        };
+        self.record(Change {
+            rv: self.rv,
+            storage: storage.into(),
+            kind,
+            object: Arc::new(obj.clone()),
+            old: old.map(Arc::new),
+        });
         obj
     }
 
@@ -182,15 +207,28 @@ mod tests {
     #[test]
     fn put_bumps_rv_and_history_expires() {
         let mut s = Store::new(2);
-        let a = s.put("/configmaps", json!({"metadata": {"name": "a", "namespace": "d"}}));
+        let a = s.put(
+            "/configmaps",
+            json!({"metadata": {"name": "a", "namespace": "d"}}),
+        );
         assert_eq!(a["metadata"]["resourceVersion"], "2");
-        s.put("/configmaps", json!({"metadata": {"name": "b", "namespace": "d"}}));
-        s.put("/configmaps", json!({"metadata": {"name": "c", "namespace": "d"}}));
+        s.put(
+            "/configmaps",
+            json!({"metadata": {"name": "b", "namespace": "d"}}),
+        );
+        s.put(
+            "/configmaps",
+            json!({"metadata": {"name": "c", "namespace": "d"}}),
+        );
         assert!(s.since(1).is_none());
         assert_eq!(s.since(3).unwrap().len(), 1);
         let gone = s.remove("/configmaps", &("d".into(), "a".into())).unwrap();
         assert_eq!(gone["metadata"]["resourceVersion"], "5");
         assert_eq!(s.list("/configmaps", Some("d")).count(), 2);
-        assert_eq!(s.list_after("/configmaps", &("d".into(), "b".into())).count(), 1);
+        assert_eq!(
+            s.list_after("/configmaps", &("d".into(), "b".into()))
+                .count(),
+            1
+        );
     }
 }

@@ -7,7 +7,9 @@ use super::resources::ResourceInfo;
 
 /// A human age like kubectl prints it (`5s`, `3m`, `2h`, `4d`).
 pub fn age(created: &str) -> String {
-    let Ok(t) = created.parse::<k8s_openapi::jiff::Timestamp>() else { return "<unknown>".into() };
+    let Ok(t) = created.parse::<k8s_openapi::jiff::Timestamp>() else {
+        return "<unknown>".into();
+    };
     let secs = (k8s_openapi::jiff::Timestamp::now().as_second() - t.as_second()).max(0);
     match secs {
         s if s < 120 => format!("{s}s"),
@@ -19,7 +21,11 @@ pub fn age(created: &str) -> String {
 
 fn json_path<'a>(obj: &'a Value, path: &str) -> &'a Value {
     let mut cur = obj;
-    for seg in path.trim_start_matches('.').split('.').filter(|s| !s.is_empty()) {
+    for seg in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+    {
         cur = &cur[seg];
     }
     cur
@@ -43,7 +49,12 @@ struct Column {
 }
 
 fn col(name: &str, get: impl Fn(&Value) -> Value + 'static) -> Column {
-    Column { name: name.into(), ty: "string", priority: 0, get: Box::new(get) }
+    Column {
+        name: name.into(),
+        ty: "string",
+        priority: 0,
+        get: Box::new(get),
+    }
 }
 
 fn int(v: &Value) -> i64 {
@@ -56,22 +67,40 @@ fn count(v: &Value) -> i64 {
 
 fn age_of(field: &'static str) -> impl Fn(&Value) -> Value {
     move |o: &Value| {
-        let t = json_path(o, field).as_str().or_else(|| o["metadata"]["creationTimestamp"].as_str()).unwrap_or_default();
+        let t = json_path(o, field)
+            .as_str()
+            .or_else(|| o["metadata"]["creationTimestamp"].as_str())
+            .unwrap_or_default();
         json!(age(t))
     }
 }
 
 fn name_col(priority: i64) -> Column {
-    Column { name: "Name".into(), ty: "string", priority, get: Box::new(|o| o["metadata"]["name"].clone()) }
+    Column {
+        name: "Name".into(),
+        ty: "string",
+        priority,
+        get: Box::new(|o| o["metadata"]["name"].clone()),
+    }
 }
 
 fn columns(res: &ResourceInfo) -> Vec<Column> {
     let mut cols = vec![name_col(0)];
     match (res.group.as_str(), res.plural.as_str()) {
         ("apps", "deployments") => {
-            cols.push(col("Ready", |o| json!(format!("{}/{}", int(&o["status"]["readyReplicas"]), int(&o["spec"]["replicas"])))));
-            cols.push(col("Up-to-date", |o| json!(int(&o["status"]["updatedReplicas"]))));
-            cols.push(col("Available", |o| json!(int(&o["status"]["availableReplicas"]))));
+            cols.push(col("Ready", |o| {
+                json!(format!(
+                    "{}/{}",
+                    int(&o["status"]["readyReplicas"]),
+                    int(&o["spec"]["replicas"])
+                ))
+            }));
+            cols.push(col("Up-to-date", |o| {
+                json!(int(&o["status"]["updatedReplicas"]))
+            }));
+            cols.push(col("Available", |o| {
+                json!(int(&o["status"]["availableReplicas"]))
+            }));
         }
         ("", "services") => {
             cols.push(col("Type", |o| cell(&o["spec"]["type"])));
@@ -80,41 +109,72 @@ fn columns(res: &ResourceInfo) -> Vec<Column> {
             cols.push(col("Port(s)", |o| {
                 let ports: Vec<String> = o["spec"]["ports"]
                     .as_array()
-                    .map(|ps| ps.iter().map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))).collect())
+                    .map(|ps| {
+                        ps.iter()
+                            .map(|p| {
+                                format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP"))
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
-                json!(if ports.is_empty() { "<none>".to_string() } else { ports.join(",") })
+                json!(if ports.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    ports.join(",")
+                })
             }));
         }
-        ("", "configmaps") => cols.push(col("Data", |o| json!(count(&o["data"]) + count(&o["binaryData"])))),
+        ("", "configmaps") => cols.push(col("Data", |o| {
+            json!(count(&o["data"]) + count(&o["binaryData"]))
+        })),
         ("", "secrets") => {
             cols.push(col("Type", |o| cell(&o["type"])));
             cols.push(col("Data", |o| json!(count(&o["data"]))));
         }
         ("", "namespaces") => cols.push(col("Status", |o| cell(&o["status"]["phase"]))),
         ("", "pods") => {
-            cols.push(col("Status", |o| json!(o["status"]["phase"].as_str().unwrap_or("Pending"))));
+            cols.push(col("Status", |o| {
+                json!(o["status"]["phase"].as_str().unwrap_or("Pending"))
+            }));
         }
         ("", "events") | ("events.k8s.io", "events") => {
             let new = res.group == "events.k8s.io";
             cols = vec![
                 col("Last Seen", move |o| {
-                    let t = ["lastTimestamp", "deprecatedLastTimestamp", "eventTime"].iter().find_map(|f| o[*f].as_str()).unwrap_or_default();
+                    let t = ["lastTimestamp", "deprecatedLastTimestamp", "eventTime"]
+                        .iter()
+                        .find_map(|f| o[*f].as_str())
+                        .unwrap_or_default();
                     json!(age(t))
                 }),
                 col("Type", |o| cell(&o["type"])),
                 col("Reason", |o| cell(&o["reason"])),
                 col("Object", move |o| {
-                    let r = if new { &o["regarding"] } else { &o["involvedObject"] };
-                    json!(format!("{}/{}", r["kind"].as_str().unwrap_or_default().to_lowercase(), r["name"].as_str().unwrap_or_default()))
+                    let r = if new {
+                        &o["regarding"]
+                    } else {
+                        &o["involvedObject"]
+                    };
+                    json!(format!(
+                        "{}/{}",
+                        r["kind"].as_str().unwrap_or_default().to_lowercase(),
+                        r["name"].as_str().unwrap_or_default()
+                    ))
                 }),
-                col("Message", move |o| cell(if new { &o["note"] } else { &o["message"] })),
+                col("Message", move |o| {
+                    cell(if new { &o["note"] } else { &o["message"] })
+                }),
                 name_col(1),
             ];
             return cols;
         }
-        ("coordination.k8s.io", "leases") => cols.push(col("Holder", |o| cell(&o["spec"]["holderIdentity"]))),
+        ("coordination.k8s.io", "leases") => {
+            cols.push(col("Holder", |o| cell(&o["spec"]["holderIdentity"])))
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
-            cols.push(col("Created At", |o| cell(&o["metadata"]["creationTimestamp"])));
+            cols.push(col("Created At", |o| {
+                cell(&o["metadata"]["creationTimestamp"])
+            }));
             return cols;
         }
         _ => {
@@ -127,7 +187,11 @@ fn columns(res: &ResourceInfo) -> Vec<Column> {
                     priority: c["priority"].as_i64().unwrap_or(0),
                     get: Box::new(move |o| {
                         let v = json_path(o, &path);
-                        if date { v.as_str().map(|s| json!(age(s))).unwrap_or(json!("<none>")) } else { cell(v) }
+                        if date {
+                            v.as_str().map(|s| json!(age(s))).unwrap_or(json!("<none>"))
+                        } else {
+                            cell(v)
+                        }
                     }),
                 });
             }
@@ -171,6 +235,9 @@ mod tests {
         let t = table(res, &[d], 5);
         assert_eq!(t["rows"][0]["cells"][0], "web");
         assert_eq!(t["rows"][0]["cells"][1], "2/3");
-        assert_eq!(t["columnDefinitions"].as_array().unwrap().last().unwrap()["name"], "Age");
+        assert_eq!(
+            t["columnDefinitions"].as_array().unwrap().last().unwrap()["name"],
+            "Age"
+        );
     }
 }

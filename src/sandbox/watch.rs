@@ -40,7 +40,10 @@ struct Filter {
 
 impl Filter {
     fn matches(&self, obj: &Value) -> bool {
-        self.params.namespace.as_deref().is_none_or(|n| obj["metadata"]["namespace"].as_str() == Some(n))
+        self.params
+            .namespace
+            .as_deref()
+            .is_none_or(|n| obj["metadata"]["namespace"].as_str() == Some(n))
             && self.params.labels.matches(obj)
             && self.params.fields.matches(&to_served(&self.res, obj))
     }
@@ -97,10 +100,13 @@ pub fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams) -> Res
                 initial.push(filter.bookmark(store.rv(), true));
             }
         } else {
-            let rv: u64 = rv_param.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}")))?;
+            let rv: u64 = rv_param.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}"))
+            })?;
             match store.since(rv) {
                 Some(changes) => initial.extend(changes.iter().filter_map(|c| filter.event(c))),
-                None => initial.push(json!({"type": "ERROR", "object": ApiError::gone(rv_param).to_status()})),
+                None => initial
+                    .push(json!({"type": "ERROR", "object": ApiError::gone(rv_param).to_status()})),
             }
         }
         (rx, store.rv())

@@ -19,8 +19,12 @@ pub fn settled_status(obj: &Value, now: &str) -> Value {
     let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
     let old = &obj["status"]["conditions"];
     let cond = |ty: &str, reason: &str, message: String| {
-        let prev = old.as_array().and_then(|a| a.iter().find(|c| c["type"] == ty));
-        let same = prev.is_some_and(|p| p["status"] == "True" && p["reason"] == reason && p["message"] == message.as_str());
+        let prev = old
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["type"] == ty));
+        let same = prev.is_some_and(|p| {
+            p["status"] == "True" && p["reason"] == reason && p["message"] == message.as_str()
+        });
         let (update, transition) = match prev {
             Some(p) if same => (p["lastUpdateTime"].clone(), p["lastTransitionTime"].clone()),
             Some(p) if p["status"] == "True" => (json!(now), p["lastTransitionTime"].clone()),
@@ -40,11 +44,16 @@ pub fn settled_status(obj: &Value, now: &str) -> Value {
             cond("Progressing", "NewReplicaSetAvailable", format!("ReplicaSet \"{name}-{}\" has successfully progressed.", hash(obj))),
         ],
     });
-    if replicas == 0 {
-        if let Some(m) = status.as_object_mut() {
-            for f in ["replicas", "updatedReplicas", "readyReplicas", "availableReplicas"] {
-                m.remove(f);
-            }
+    if replicas == 0
+        && let Some(m) = status.as_object_mut()
+    {
+        for f in [
+            "replicas",
+            "updatedReplicas",
+            "readyReplicas",
+            "availableReplicas",
+        ] {
+            m.remove(f);
         }
     }
     status
@@ -53,7 +62,11 @@ pub fn settled_status(obj: &Value, now: &str) -> Value {
 fn hash(obj: &Value) -> String {
     use sha2::Digest;
     let d = sha2::Sha256::digest(obj["spec"]["template"].to_string().as_bytes());
-    d.iter().take(5).map(|b| format!("{:x}", b % 16)).collect::<String>() + "7d"
+    d.iter()
+        .take(5)
+        .map(|b| format!("{:x}", b % 16))
+        .collect::<String>()
+        + "7d"
 }
 
 fn needs_update(obj: &Value) -> bool {
@@ -79,22 +92,38 @@ fn settle(shared: &Shared, k: &Key) {
         return;
     }
     let mut store = shared.lock();
-    let Some(res) = store.registry.by_storage(STORAGE).cloned() else { return };
-    let Some(old) = store.get(STORAGE, k).cloned() else { return };
+    let Some(res) = store.registry.by_storage(STORAGE).cloned() else {
+        return;
+    };
+    let Some(old) = store.get(STORAGE, k).cloned() else {
+        return;
+    };
     if !needs_update(&old) {
         return;
     }
     let now = super::now();
     let mut new = old.clone();
     new["status"] = settled_status(&old, &now);
-    if let Err(e) = verbs::internal_commit(&mut store, &res, &old, new, Scope::Status, "kube-controller-manager", &now) {
+    if let Err(e) = verbs::internal_commit(
+        &mut store,
+        &res,
+        &old,
+        new,
+        Scope::Status,
+        "kube-controller-manager",
+        &now,
+    ) {
         tracing::warn!(error = %e, "deployment status update failed");
     }
 }
 
 fn all_pending(shared: &Shared) -> Vec<Key> {
     let store = shared.lock();
-    store.list(STORAGE, None).filter(|o| needs_update(o)).map(key_of).collect()
+    store
+        .list(STORAGE, None)
+        .filter(|o| needs_update(o))
+        .map(key_of)
+        .collect()
 }
 
 /// Runs the simulation until the store's change channel closes.
