@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 pub mod inputs;
 pub mod lint;
 pub mod render;
+pub mod sandbox;
 
 /// The tera-operator command line.
 #[derive(Debug, Parser)]
@@ -48,6 +49,10 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Check charts: metadata, values, schema, templates, and what the defaults render to.
     Lint(lint::LintArgs),
+    /// Print the version.
+    Version,
+    /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
+    Sandbox(sandbox::Args),
 }
 
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
@@ -78,5 +83,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Version => {
+            println!("tera-operator {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }
