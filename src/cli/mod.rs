@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 pub mod inputs;
 pub mod lint;
 pub mod render;
+pub mod run;
 pub mod sandbox;
 
 /// The tera-operator command line.
@@ -49,6 +50,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Check charts: metadata, values, schema, templates, and what the defaults render to.
     Lint(lint::LintArgs),
+    /// Run the operator: keep every mapped kind's resources true to their charts.
+    Run(run::RunArgs),
     /// Print the version.
     Version,
     /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Run(args) => run::run(args),
         Command::Version => {
             println!("tera-operator {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

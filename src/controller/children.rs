@@ -243,8 +243,7 @@ impl Children {
             tasks,
         });
         for store in &child.stores {
-            let waited = tokio::time::timeout(SYNC_TIMEOUT, store.wait_until_ready()).await;
-            if !matches!(waited, Ok(Ok(()))) {
+            if !wait_synced(store, SYNC_TIMEOUT).await {
                 return Err(Error::WatchNotSynced {
                     kind: gvk.kind.clone(),
                     seconds: SYNC_TIMEOUT.as_secs(),
@@ -272,6 +271,22 @@ impl Children {
             .find(|k| k.resource.api_version == api_version && k.resource.kind == kind)
             .map(|k| k.resource.clone())
     }
+}
+
+/// Waits until `store` has listed its objects, at most `timeout`; returns whether it did.
+///
+/// kube's ready signal wakes only the most recent waiter, and the controller's runner waits on
+/// its own store too, so this re-polls in short slices instead of waiting once.
+pub async fn wait_synced(store: &Store<DynamicObject>, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(result) =
+            tokio::time::timeout(Duration::from_millis(50), store.wait_until_ready()).await
+        {
+            return result.is_ok();
+        }
+    }
+    false
 }
 
 fn resource_group_version(gvk: &GroupVersionKind) -> String {

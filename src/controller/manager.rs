@@ -92,7 +92,7 @@ impl Manager {
         let ready = self.ready.clone();
         tokio::spawn(async move {
             for store in stores {
-                let _ = store.wait_until_ready().await;
+                while !super::children::wait_synced(&store, Duration::from_secs(3600)).await {}
             }
             ready.store(true, Ordering::Relaxed);
             tracing::info!("caches synced");
