@@ -93,9 +93,7 @@ pub async fn connect(
 
 /// Runs the operator with `client` until SIGTERM or SIGINT, then shuts it down cleanly.
 pub async fn run_until_signal(client: kube::Client, options: Options) -> anyhow::Result<()> {
-    let operator = Operator::start(client, options)
-        .await
-        .map_err(user_error)?;
+    let operator = Operator::start(client, options).await.map_err(user_error)?;
     shutdown_signal().await?;
     tracing::info!("shutting down");
     operator.shutdown().await;

@@ -222,15 +222,29 @@ impl Children {
                 watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
             let routes = self.routes.clone();
             let kind_name = resource.kind.clone();
-            let stream = watcher(api, config)
-                .default_backoff()
-                .reflect(writer)
-                .touched_objects();
+            let stream = watcher(api, config).default_backoff().reflect(writer);
+            let reader = store.clone();
+            let dyntype = resource.clone();
             tasks.push(tokio::spawn(async move {
                 let mut stream = std::pin::pin!(stream);
+                // Objects cached when a (re)list started: those missing once it is done were
+                // deleted while the watch was down, and their owners must hear about it.
+                let mut before_relist: Vec<Arc<DynamicObject>> = Vec::new();
                 while let Some(item) = stream.next().await {
                     match item {
-                        Ok(child) => route_to_owner(&routes, &child),
+                        Ok(watcher::Event::Apply(child) | watcher::Event::Delete(child)) => {
+                            route_to_owner(&routes, &child);
+                        }
+                        Ok(watcher::Event::InitApply(child)) => route_to_owner(&routes, &child),
+                        Ok(watcher::Event::Init) => before_relist = reader.state(),
+                        Ok(watcher::Event::InitDone) => {
+                            for gone in std::mem::take(&mut before_relist) {
+                                let key = ObjectRef::from_obj_with(&*gone, dyntype.clone());
+                                if reader.get(&key).is_none() {
+                                    route_to_owner(&routes, &gone);
+                                }
+                            }
+                        }
                         Err(e) => tracing::warn!(kind = %kind_name, error = %e, "child watch failed; retrying"),
                     }
                 }

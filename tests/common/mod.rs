@@ -146,16 +146,33 @@ impl Harness {
     }
 
     /// Server-side applies `object` as a different field manager (a user with kubectl).
-    pub async fn apply_as_user(&self, resource: &ApiResource, namespace: &str, object: Value) -> DynamicObject {
-        let name = object["metadata"]["name"].as_str().expect("name").to_string();
+    pub async fn apply_as_user(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        object: Value,
+    ) -> DynamicObject {
+        let name = object["metadata"]["name"]
+            .as_str()
+            .expect("name")
+            .to_string();
         self.api(resource, namespace)
-            .patch(&name, &PatchParams::apply("kubectl").force(), &Patch::Apply(&object))
+            .patch(
+                &name,
+                &PatchParams::apply("kubectl").force(),
+                &Patch::Apply(&object),
+            )
             .await
             .expect("apply")
     }
 
     /// Creates a custom resource from YAML text.
-    pub async fn create(&self, resource: &ApiResource, namespace: &str, yaml: &str) -> DynamicObject {
+    pub async fn create(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        yaml: &str,
+    ) -> DynamicObject {
         let object: DynamicObject = serde_yaml::from_str(yaml).expect("yaml");
         self.api(resource, namespace)
             .create(&PostParams::default(), &object)
@@ -166,10 +183,13 @@ impl Harness {
     /// Waits until `name` exists and returns it as JSON.
     pub async fn get(&self, resource: &ApiResource, namespace: &str, name: &str) -> Value {
         let api = self.api(resource, namespace);
-        eventually(&format!("{} {namespace}/{name} to exist", resource.kind), || {
-            let api = api.clone();
-            async move { api.get_opt(name).await.ok().flatten() }
-        })
+        eventually(
+            &format!("{} {namespace}/{name} to exist", resource.kind),
+            || {
+                let api = api.clone();
+                async move { api.get_opt(name).await.ok().flatten() }
+            },
+        )
         .await
         .pipe_json()
     }
@@ -185,32 +205,51 @@ impl Harness {
     ) -> Value {
         let api = self.api(resource, namespace);
         let check = &check;
-        eventually(&format!("{} {namespace}/{name}: {what}", resource.kind), || {
-            let api = api.clone();
-            async move {
-                let object = api.get_opt(name).await.ok().flatten()?.pipe_json();
-                check(&object).then_some(object)
-            }
-        })
+        eventually(
+            &format!("{} {namespace}/{name}: {what}", resource.kind),
+            || {
+                let api = api.clone();
+                async move {
+                    let object = api.get_opt(name).await.ok().flatten()?.pipe_json();
+                    check(&object).then_some(object)
+                }
+            },
+        )
         .await
     }
 
     /// Waits until `name` no longer exists.
     pub async fn wait_gone(&self, resource: &ApiResource, namespace: &str, name: &str) {
         let api = self.api(resource, namespace);
-        eventually(&format!("{} {namespace}/{name} to be gone", resource.kind), || {
-            let api = api.clone();
-            async move { matches!(api.get_opt(name).await, Ok(None)).then_some(()) }
-        })
+        eventually(
+            &format!("{} {namespace}/{name} to be gone", resource.kind),
+            || {
+                let api = api.clone();
+                async move { matches!(api.get_opt(name).await, Ok(None)).then_some(()) }
+            },
+        )
         .await
     }
 
     /// Waits until the custom resource's `Ready` condition has `status` and returns the resource.
-    pub async fn wait_condition(&self, resource: &ApiResource, namespace: &str, name: &str, status: &str, reason: &str) -> Value {
-        self.wait_for(resource, namespace, name, &format!("Ready={status} ({reason})"), |o| {
-            let ready = condition(o, "Ready");
-            ready["status"] == status && ready["reason"] == reason
-        })
+    pub async fn wait_condition(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+        status: &str,
+        reason: &str,
+    ) -> Value {
+        self.wait_for(
+            resource,
+            namespace,
+            name,
+            &format!("Ready={status} ({reason})"),
+            |o| {
+                let ready = condition(o, "Ready");
+                ready["status"] == status && ready["reason"] == reason
+            },
+        )
         .await
     }
 
@@ -237,15 +276,27 @@ pub fn condition<'a>(object: &'a Value, type_: &str) -> &'a Value {
 pub async fn create_crd(client: &kube::Client, kind: &str, plural: &str) {
     let crds: Api<DynamicObject> = Api::all_with(
         client.clone(),
-        &builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions"),
+        &builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+        ),
     );
     let object: DynamicObject = serde_json::from_value(crd(kind, plural)).expect("crd");
-    crds.create(&PostParams::default(), &object).await.expect("create crd");
+    crds.create(&PostParams::default(), &object)
+        .await
+        .expect("create crd");
     let gvk = GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", kind);
     eventually(&format!("the {kind} CRD to be served"), || {
         let client = client.clone();
         let gvk = gvk.clone();
-        async move { kube::discovery::pinned_kind(&client, &gvk).await.ok().map(|_| ()) }
+        async move {
+            kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .ok()
+                .map(|_| ())
+        }
     })
     .await;
 }
