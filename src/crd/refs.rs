@@ -1,0 +1,203 @@
+//! `$ref` inlining and `allOf` folding: turns one schema node into a single flat object.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::types::TypeSet;
+use super::{Error, Result};
+
+/// A JSON Schema object node.
+pub(crate) type Node = Map<String, Value>;
+
+/// Expands local `$ref`s and folds `allOf` branches into their parent, remembering
+/// which references are being expanded on the current path so recursion is caught.
+pub(crate) struct Flattener<'a> {
+    root: &'a Value,
+    file: &'a Path,
+    /// Decoded JSON pointers of the references expanded on the current path; the
+    /// root (`""`) is always there, so `{"$ref": "#"}` is recursive at once.
+    stack: Vec<String>,
+}
+
+impl<'a> Flattener<'a> {
+    pub(crate) fn new(root: &'a Value, file: &'a Path) -> Self {
+        Flattener {
+            root,
+            file,
+            stack: vec![String::new()],
+        }
+    }
+
+    /// Flattens `node`: its `$ref` target and `allOf` branches merged into one map.
+    /// Adds to `pushed` the references it put on the stack; the caller pops them with
+    /// [`Flattener::pop`] once the node's children are converted.
+    pub(crate) fn flatten(&mut self, node: &Node, ptr: &str, pushed: &mut usize) -> Result<Node> {
+        let mut out: Node = node
+            .iter()
+            .filter(|(k, _)| *k != "$ref" && *k != "allOf")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(reference) = node.get("$ref") {
+            let reference = reference
+                .as_str()
+                .ok_or_else(|| self.unsupported(ptr, "`$ref` must be a string"))?;
+            let (target, key) = self.resolve(reference, ptr)?;
+            if self.stack.contains(&key) {
+                return Err(Error::RefRecursive {
+                    file: self.file.to_path_buf(),
+                    pointer: ptr.to_string(),
+                    reference: reference.to_string(),
+                });
+            }
+            self.stack.push(key);
+            *pushed += 1;
+            let target = self.as_node(target, ptr)?;
+            let flat = self.flatten(&target, ptr, pushed)?;
+            merge_into(&mut out, flat).map_err(|m| self.unsupported(ptr, &m))?;
+        }
+        if let Some(all_of) = node.get("allOf") {
+            let branches = all_of
+                .as_array()
+                .ok_or_else(|| self.unsupported(ptr, "`allOf` must be an array"))?;
+            for (i, branch) in branches.iter().enumerate() {
+                let branch_ptr = format!("{ptr}/allOf/{i}");
+                let branch = self.as_node(branch, &branch_ptr)?;
+                let flat = self.flatten(&branch, &branch_ptr, pushed)?;
+                merge_into(&mut out, flat).map_err(|m| self.unsupported(ptr, &m))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets the last `count` expanded references.
+    pub(crate) fn pop(&mut self, count: usize) {
+        let keep = self.stack.len().saturating_sub(count).max(1);
+        self.stack.truncate(keep);
+    }
+
+    /// A schema value as an object node: `true` is `{}`, `false` is refused.
+    pub(crate) fn as_node(&self, schema: &Value, ptr: &str) -> Result<Node> {
+        match schema {
+            Value::Object(map) => Ok(map.clone()),
+            Value::Bool(true) => Ok(Node::new()),
+            Value::Bool(false) => Err(self.unsupported(
+                ptr,
+                "the schema `false` accepts nothing and has no CRD equivalent",
+            )),
+            _ => Err(self.unsupported(ptr, "a schema must be an object or a boolean")),
+        }
+    }
+
+    pub(crate) fn unsupported(&self, ptr: &str, message: &str) -> Error {
+        Error::SchemaUnsupported {
+            file: self.file.to_path_buf(),
+            pointer: ptr.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    fn resolve(&self, reference: &str, ptr: &str) -> Result<(&'a Value, String)> {
+        let unresolved = |reason: &str| Error::RefUnresolved {
+            file: self.file.to_path_buf(),
+            pointer: ptr.to_string(),
+            reference: reference.to_string(),
+            reason: reason.to_string(),
+        };
+        let fragment = reference.strip_prefix('#').ok_or_else(|| {
+            unresolved("only local references (`#/$defs/...`) can be inlined into a CRD")
+        })?;
+        let pointer = percent_decode(fragment).ok_or_else(|| unresolved("bad %-escape"))?;
+        if !pointer.is_empty() && !pointer.starts_with('/') {
+            return Err(unresolved(
+                "anchors are not supported; use a JSON pointer such as `#/$defs/name`",
+            ));
+        }
+        let target = self
+            .root
+            .pointer(&pointer)
+            .ok_or_else(|| unresolved("no such location in the schema"))?;
+        Ok((target, pointer))
+    }
+}
+
+/// Merges `src` into `out` as `allOf` would: properties united (a property in both
+/// becomes the `allOf` of the two), `required` united, types intersected. For other
+/// keywords present in both, `out` keeps its own: the CRD may be looser than the values
+/// schema, because the operator checks the full schema before rendering.
+pub(crate) fn merge_into(out: &mut Node, src: Node) -> std::result::Result<(), String> {
+    for (key, value) in src {
+        match (key.as_str(), out.get_mut(&key)) {
+            (_, None) => {
+                out.insert(key, value);
+            }
+            ("properties", Some(Value::Object(mine))) => {
+                if let Value::Object(theirs) = value {
+                    for (name, schema) in theirs {
+                        match mine.get_mut(&name) {
+                            Some(existing) if *existing != schema => {
+                                let both = Value::Array(vec![existing.take(), schema]);
+                                *existing =
+                                    Value::Object(Node::from_iter([("allOf".to_string(), both)]));
+                            }
+                            Some(_) => {}
+                            None => {
+                                mine.insert(name, schema);
+                            }
+                        }
+                    }
+                }
+            }
+            ("required", Some(Value::Array(mine))) => {
+                for name in value.as_array().into_iter().flatten() {
+                    if !mine.contains(name) {
+                        mine.push(name.clone());
+                    }
+                }
+            }
+            ("type", Some(mine)) => {
+                let a = TypeSet::parse(mine)?;
+                let b = TypeSet::parse(&value)?;
+                let both = a.intersect(&b);
+                if both.types.is_empty() && !both.null {
+                    return Err(format!(
+                        "allOf/$ref combine type {} with type {}, which no value satisfies",
+                        a.to_value(),
+                        b.to_value()
+                    ));
+                }
+                *mine = both.to_value();
+            }
+            ("additionalProperties" | "items", Some(mine)) if *mine != value => {
+                *mine = match (mine.take(), value) {
+                    (Value::Bool(false), _) | (_, Value::Bool(false)) => Value::Bool(false),
+                    (Value::Bool(true), other) | (other, Value::Bool(true)) => other,
+                    (a, b) => Value::Object(Node::from_iter([(
+                        "allOf".to_string(),
+                        Value::Array(vec![a, b]),
+                    )])),
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Decodes `%XX` escapes of a URI fragment.
+fn percent_decode(input: &str) -> Option<String> {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = input.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
