@@ -35,7 +35,7 @@ pub fn check_structural(schema: &Value) -> Vec<String> {
             );
         }
     }
-    node(schema, "", true, &mut push);
+    node(schema, "", false, &mut push);
     violations
 }
 
@@ -186,10 +186,10 @@ fn common(map: &serde_json::Map<String, Value>, ptr: &str, push: &mut impl FnMut
             push(ptr, format!("{key} is not allowed in a CRD schema"));
         }
     }
-    if let Some(t) = map.get("type") {
-        if !t.as_str().is_some_and(|t| TYPES.contains(&t)) {
-            push(ptr, format!("type {t} must be one of {}", TYPES.join(", ")));
-        }
+    if let Some(t) = map.get("type")
+        && !t.as_str().is_some_and(|t| TYPES.contains(&t))
+    {
+        push(ptr, format!("type {t} must be one of {}", TYPES.join(", ")));
     }
     if map.get("uniqueItems") == Some(&Value::Bool(true)) {
         push(

@@ -37,3 +37,6 @@ pub use structural::structural_schema;
 pub use validator::validator_schema;
 
 pub use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+#[cfg(test)]
+mod tests;

@@ -29,10 +29,10 @@ pub fn file_name(crd: &CustomResourceDefinition) -> String {
 fn whole_bounds(schema: &mut Value) {
     let Value::Object(map) = schema else { return };
     for key in ["minimum", "maximum", "multipleOf"] {
-        if let Some(Value::Number(n)) = map.get(key) {
-            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
-                map.insert(key.into(), Value::Number(Number::from(f as i64)));
-            }
+        if let Some(Value::Number(n)) = map.get(key)
+            && let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+        {
+            map.insert(key.into(), Value::Number(Number::from(f as i64)));
         }
     }
     for (key, child) in map.iter_mut() {

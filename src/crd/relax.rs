@@ -29,10 +29,10 @@ pub(crate) fn relax_required(schema: &mut Value, base: &Value) {
         for branch in branches.iter_mut() {
             if let Some(Value::Array(required)) = branch.get_mut("required") {
                 required.retain(|name| !supplied(name));
-                if required.is_empty() {
-                    if let Some(map) = branch.as_object_mut() {
-                        map.remove("required");
-                    }
+                if required.is_empty()
+                    && let Some(map) = branch.as_object_mut()
+                {
+                    map.remove("required");
                 }
             }
             satisfied |= branch.as_object().is_some_and(|m| m.is_empty());

@@ -113,15 +113,6 @@ impl Converter<'_> {
             }
             Shape::Typed(t) => {
                 out.insert("type".into(), t.into());
-                if t != "object" && t != "array" {
-                    if let Some(format) = flat
-                        .get("format")
-                        .and_then(Value::as_str)
-                        .filter(|f| known_format(f))
-                    {
-                        out.insert("format".into(), format.into());
-                    }
-                }
                 out.extend(self.validations(&flat, t, ptr)?);
                 for key in PASSTHROUGH_EXTENSIONS {
                     if let Some(value) = flat.get(key) {
@@ -301,6 +292,15 @@ impl Converter<'_> {
                 }
             }
         };
+        if t != "object"
+            && t != "array"
+            && let Some(format) = flat
+                .get("format")
+                .and_then(Value::as_str)
+                .filter(|f| known_format(f))
+        {
+            out.insert("format".into(), format.into());
+        }
         match t {
             "integer" | "number" => {
                 bound(flat, "minimum", "exclusiveMinimum", |e, m| e >= m, &mut out);
@@ -584,10 +584,10 @@ fn merge_structure(target: &mut Value, extra: Value) {
                 }
             }
         }
-    } else if !target.contains_key("additionalProperties") {
-        if let Some(props) = extra.get("properties") {
-            target.insert("properties".into(), props.clone());
-        }
+    } else if !target.contains_key("additionalProperties")
+        && let Some(props) = extra.get("properties")
+    {
+        target.insert("properties".into(), props.clone());
     }
     if let (Some(mine), Some(theirs)) = (target.get_mut("items"), extra.get("items")) {
         merge_structure(mine, theirs.clone());

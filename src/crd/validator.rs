@@ -66,10 +66,10 @@ pub fn validator_schema(structural: &Value) -> Value {
         ("exclusiveMinimum", "minimum"),
         ("exclusiveMaximum", "maximum"),
     ] {
-        if flag(exclusive) {
-            if let Some(bound) = out.remove(inclusive) {
-                out.insert(exclusive.into(), bound);
-            }
+        if flag(exclusive)
+            && let Some(bound) = out.remove(inclusive)
+        {
+            out.insert(exclusive.into(), bound);
         }
     }
     if flag("x-kubernetes-int-or-string") {
