@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::error::at;
 use super::keywords::{CRD_KEYS, TYPES};
 use super::structural::escape;
+use super::validator::validator_schema;
 
 /// Keywords a node inside `allOf`/`anyOf`/`oneOf`/`not` must not set.
 const FORBIDDEN_IN_JUNCTORS: [&str; 5] = [
@@ -92,6 +93,9 @@ fn node(schema: &Value, ptr: &str, needs_type: bool, push: &mut impl FnMut(&str,
         None => {}
     }
     list_type(map, ptr, push);
+    if let Some(default) = map.get("default") {
+        default_valid(map, default, ptr, push);
+    }
     for key in ["allOf", "anyOf", "oneOf"] {
         if let Some(branches) = map.get(key) {
             let Some(branches) = branches.as_array() else {
@@ -204,6 +208,26 @@ fn common(map: &serde_json::Map<String, Value>, ptr: &str, push: &mut impl FnMut
         if map.get(key).is_some_and(|v| *v != Value::Bool(true)) {
             push(ptr, format!("{key} must be true or absent"));
         }
+    }
+}
+
+/// The API server refuses a `default` its own node's schema rejects.
+fn default_valid(
+    map: &serde_json::Map<String, Value>,
+    default: &Value,
+    ptr: &str,
+    push: &mut impl FnMut(&str, String),
+) {
+    let mut schema = map.clone();
+    schema.remove("default");
+    let schema = validator_schema(&Value::Object(schema));
+    match jsonschema::validator_for(&schema) {
+        Ok(validator) => {
+            if let Some(error) = validator.iter_errors(default).next() {
+                push(ptr, format!("default {default} is invalid: {error}"));
+            }
+        }
+        Err(error) => push(ptr, format!("cannot check the default: {error}")),
     }
 }
 

@@ -25,14 +25,22 @@ pub fn file_name(crd: &CustomResourceDefinition) -> String {
     format!("{}.{}.yaml", crd.spec.names.plural, crd.spec.group)
 }
 
+/// A whole float as an integer (`1.0` → `1`); any other value unchanged.
+pub(crate) fn whole_number(value: &Value) -> Value {
+    match value.as_f64() {
+        Some(f) if value.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            Value::Number(Number::from(f as i64))
+        }
+        _ => value.clone(),
+    }
+}
+
 /// JSONSchemaProps holds minimum/maximum/multipleOf as f64: write 65535.0 as 65535.
 fn whole_bounds(schema: &mut Value) {
     let Value::Object(map) = schema else { return };
     for key in ["minimum", "maximum", "multipleOf"] {
-        if let Some(Value::Number(n)) = map.get(key)
-            && let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-        {
-            map.insert(key.into(), Value::Number(Number::from(f as i64)));
+        if let Some(value) = map.get_mut(key) {
+            *value = whole_number(value);
         }
     }
     for (key, child) in map.iter_mut() {

@@ -98,7 +98,8 @@ impl Converter<'_> {
     fn convert_flat(&mut self, mut flat: Node, ptr: &str, pushed: &mut usize) -> Result<Value> {
         let mut nullable = self.absorb_null_branches(&mut flat, ptr, pushed)?;
         let (shape, null) = self.shape(&flat, ptr)?;
-        nullable |= null;
+        // OpenAPI-style `nullable: true` written by the author counts too.
+        nullable |= null || flat.get("nullable") == Some(&Value::Bool(true));
         let mut out = Node::new();
         match shape {
             Shape::Any => {
@@ -123,6 +124,9 @@ impl Converter<'_> {
                     "object" => self.object(&flat, ptr, &mut out)?,
                     "array" => self.array(&flat, ptr, &mut out)?,
                     _ => {}
+                }
+                if flat.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+                    out.insert("x-kubernetes-preserve-unknown-fields".into(), true.into());
                 }
                 self.junctors(&flat, t, ptr, &mut out)?;
             }

@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::output::whole_number;
+
 /// Converts a structural schema (as in a CRD's openAPIV3Schema) into a JSON Schema
 /// (2020-12) that validates objects the way the API server would with strict field
 /// validation (kubectl's default): `nullable` → `type: [X, "null"]`, OpenAPI's boolean
@@ -9,8 +11,20 @@ use serde_json::{Map, Value, json};
 /// `integer` or `string`, `x-kubernetes-list-type: set` → `uniqueItems`, and an
 /// object that neither preserves unknown fields nor is a map rejects undeclared
 /// fields (`additionalProperties: false`) instead of pruning them. CEL rules
-/// (`x-kubernetes-validations`) are not evaluated and are dropped.
+/// (`x-kubernetes-validations`) are not evaluated and are dropped. At the root,
+/// `metadata` accepts any object (the API server checks ObjectMeta itself).
 pub fn validator_schema(structural: &Value) -> Value {
+    let mut out = convert(structural);
+    if let Some(metadata) = out
+        .pointer_mut("/properties/metadata")
+        .and_then(Value::as_object_mut)
+    {
+        metadata.remove("additionalProperties");
+    }
+    out
+}
+
+fn convert(structural: &Value) -> Value {
     let Some(map) = structural.as_object() else {
         return structural.clone();
     };
@@ -23,18 +37,14 @@ pub fn validator_schema(structural: &Value) -> Value {
                 let props = value.as_object().into_iter().flatten();
                 out.insert(
                     key.clone(),
-                    Value::Object(
-                        props
-                            .map(|(k, v)| (k.clone(), validator_schema(v)))
-                            .collect(),
-                    ),
+                    Value::Object(props.map(|(k, v)| (k.clone(), convert(v))).collect()),
                 );
             }
             "items" | "additionalProperties" | "not" => {
-                out.insert(key.clone(), validator_schema(value));
+                out.insert(key.clone(), convert(value));
             }
             "allOf" | "anyOf" | "oneOf" => {
-                let branches = value.as_array().into_iter().flatten().map(validator_schema);
+                let branches = value.as_array().into_iter().flatten().map(convert);
                 out.insert(key.clone(), Value::Array(branches.collect()));
             }
             "type" => {
@@ -53,6 +63,9 @@ pub fn validator_schema(structural: &Value) -> Value {
                 out.insert(key.clone(), Value::Array(values));
             }
             "exclusiveMinimum" | "exclusiveMaximum" | "nullable" | "example" => {}
+            "minimum" | "maximum" | "multipleOf" => {
+                out.insert(key.clone(), whole_number(value));
+            }
             "x-kubernetes-list-type" if value == "set" => {
                 out.insert("uniqueItems".into(), true.into());
             }

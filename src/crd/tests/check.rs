@@ -80,6 +80,10 @@ fn structural_violations_table() {
             json!({"properties": {}}),
             vec!["/: type must be object at the root"],
         ),
+        (
+            object(json!({"t": {"type": "string", "enum": ["A", "B"], "default": "C"}})),
+            vec!["/properties/t: default \"C\" is invalid"],
+        ),
     ];
     for (schema, expected) in cases {
         let violations = check_structural(&schema);

@@ -38,3 +38,24 @@ fn openapi_forms_become_json_schema() {
         assert_eq!(is_valid(&structural, instance.clone()), valid, "{instance}");
     }
 }
+
+#[test]
+fn root_metadata_is_left_to_the_api_server() {
+    let structural = json!({"type": "object", "properties": {
+        "metadata": {"type": "object"},
+        "spec": {"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 0.0}}}
+    }});
+    let schema = validator_schema(&structural);
+    assert_eq!(
+        schema["properties"]["spec"]["properties"]["replicas"]["minimum"],
+        json!(0)
+    );
+    assert!(is_valid(
+        &structural,
+        json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"replicas": 1}})
+    ));
+    assert!(!is_valid(
+        &structural,
+        json!({"metadata": {"name": "a"}, "spec": {"replicas": -1}})
+    ));
+}
