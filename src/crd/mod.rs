@@ -15,6 +15,7 @@ mod columns;
 mod definition;
 mod error;
 mod hints;
+mod junctors;
 mod keywords;
 mod names;
 mod output;

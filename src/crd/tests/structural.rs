@@ -158,6 +158,13 @@ fn conversion_table() {
                    "x-kubernetes-preserve-unknown-fields": true}),
         ),
         (
+            "branches typing a field differently make it anything",
+            json!({"type": "object", "properties": {"kind": {"type": "string"}}, "anyOf": [
+                {"properties": {"v": {"type": "string"}}}, {"properties": {"v": {"type": "integer"}}}
+            ]}),
+            json!({"type": "object", "properties": {"kind": {"type": "string"}, "v": {"x-kubernetes-preserve-unknown-fields": true}}}),
+        ),
+        (
             "if/then dropped, then-properties hoisted",
             json!({"type": "object", "properties": {"type": {"enum": ["ClusterIP", "NodePort"]}},
                    "if": {"properties": {"type": {"const": "NodePort"}}}, "then": {"properties": {"nodePort": {"type": "integer"}}}}),
