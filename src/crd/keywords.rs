@@ -42,6 +42,18 @@ pub(crate) fn known_format(format: &str) -> bool {
     FORMATS.contains(&format)
 }
 
+/// Whether the API server (Go's RE2) can compile an ECMA-262 `pattern`: no
+/// lookaround, backreferences, atomic groups or `\u` escapes. Conservative: a pattern
+/// that merely mentions these in a character class is dropped too.
+pub(crate) fn re2_compatible(pattern: &str) -> bool {
+    let unsupported = ["(?=", "(?!", "(?<=", "(?<!", "(?>", "\\k<", "\\u"];
+    let backreference = pattern
+        .as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'\\' && (b'1'..=b'9').contains(&w[1]));
+    !backreference && !unsupported.iter().any(|u| pattern.contains(u))
+}
+
 /// Every key of JSONSchemaProps that a v1 CRD schema may carry.
 pub(crate) const CRD_KEYS: [&str; 37] = [
     "type",

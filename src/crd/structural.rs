@@ -16,7 +16,8 @@
 //!   validations (`minimum`, `pattern`, …) and no type is an error; a node with no
 //!   constraint at all (`{}`, `true`) accepts anything → untyped preserve-unknown-fields.
 //! - `const` → `enum: [value]`; draft-6+ numeric `exclusiveMinimum`/`Maximum` → OpenAPI's
-//!   `minimum` + `exclusiveMinimum: true`; `format` kept only if Kubernetes knows it.
+//!   `minimum` + `exclusiveMinimum: true`; `format` kept only if Kubernetes knows it;
+//!   `pattern` kept only if Go's RE2 can compile it (no lookaround, backreferences).
 //! - Objects: `additionalProperties: false` is omitted (the API server prunes unknown
 //!   fields; kubectl's strict field validation reports them). A free-form object
 //!   (no `properties`, or `additionalProperties: true`) gets preserve-unknown-fields. A
@@ -54,6 +55,7 @@ use serde_json::{Value, json};
 
 use super::keywords::{
     ARRAY_KEYWORDS, OBJECT_KEYWORDS, PASSTHROUGH_EXTENSIONS, SCALAR_KEYWORDS, known_format,
+    re2_compatible,
 };
 use super::prune::prune;
 use super::refs::{Flattener, Node};
@@ -243,7 +245,16 @@ impl Converter<'_> {
                 bound(flat, "maximum", "exclusiveMaximum", |e, m| e <= m, &mut out);
                 copy(&mut out, &["multipleOf"]);
             }
-            "string" => copy(&mut out, &["minLength", "maxLength", "pattern"]),
+            "string" => {
+                copy(&mut out, &["minLength", "maxLength"]);
+                if let Some(pattern) = flat
+                    .get("pattern")
+                    .and_then(Value::as_str)
+                    .filter(|p| re2_compatible(p))
+                {
+                    out.insert("pattern".into(), pattern.into());
+                }
+            }
             "array" => copy(&mut out, &["minItems", "maxItems"]),
             "object" => copy(&mut out, &["minProperties", "maxProperties", "required"]),
             _ => {}

@@ -2,6 +2,7 @@
 
 mod check;
 mod generate;
+mod random;
 mod structural;
 mod validator;
 

@@ -133,6 +133,19 @@ fn conversion_table() {
             json!({"type": "object", "properties": {"u": {"type": "string"}, "d": {"type": "string", "format": "date-time"}}}),
         ),
         (
+            "patterns RE2 cannot compile dropped",
+            json!({"type": "object", "properties": {
+                "ok": {"type": "string", "pattern": "^[a-z]+\\s?$"},
+                "look": {"type": "string", "pattern": "^(?!nginx\\.conf$).*"},
+                "back": {"type": "string", "pattern": "^(a)\\1$"}
+            }}),
+            json!({"type": "object", "properties": {
+                "ok": {"type": "string", "pattern": "^[a-z]+\\s?$"},
+                "look": {"type": "string"},
+                "back": {"type": "string"}
+            }}),
+        ),
+        (
             "annotations dropped, title as description",
             json!({"type": "string", "title": "T", "$comment": "c", "examples": ["x"], "readOnly": true, "deprecated": true}),
             json!({"type": "string", "description": "T"}),
