@@ -18,7 +18,12 @@ pub(crate) struct Flattener<'a> {
     /// Decoded JSON pointers of the references expanded on the current path; the
     /// root (`""`) is always there, so `{"$ref": "#"}` is recursive at once.
     stack: Vec<String>,
+    /// `$ref`s expanded so far, checked against [`MAX_EXPANSIONS`].
+    expansions: usize,
 }
+
+/// Most `$ref` expansions one conversion may do (reuse can be exponential).
+const MAX_EXPANSIONS: usize = 20_000;
 
 impl<'a> Flattener<'a> {
     pub(crate) fn new(root: &'a Value, file: &'a Path) -> Self {
@@ -26,13 +31,26 @@ impl<'a> Flattener<'a> {
             root,
             file,
             stack: vec![String::new()],
+            expansions: 0,
         }
     }
 
     /// Flattens `node`: its `$ref` target and `allOf` branches merged into one map.
-    /// Adds to `pushed` the references it put on the stack; the caller pops them with
-    /// [`Flattener::pop`] once the node's children are converted.
+    /// The references it expanded go on the stack (their properties are converted
+    /// next, and must not lead back to them); it adds their number to `pushed`, and the
+    /// caller pops them with [`Flattener::pop`] once the node's children are converted.
     pub(crate) fn flatten(&mut self, node: &Node, ptr: &str, pushed: &mut usize) -> Result<Node> {
+        let mut expanded = Vec::new();
+        let out = self.flatten_into(node, ptr, &mut expanded)?;
+        *pushed += expanded.len();
+        self.stack.extend(expanded);
+        Ok(out)
+    }
+
+    /// Flattens `node`, recording in `expanded` every reference it expanded. A
+    /// reference is on the stack only while its own target is being flattened, so
+    /// siblings (`allOf: [{$ref: X}, {$ref: X}]`) are not mistaken for recursion.
+    fn flatten_into(&mut self, node: &Node, ptr: &str, expanded: &mut Vec<String>) -> Result<Node> {
         let mut out: Node = node
             .iter()
             .filter(|(k, _)| *k != "$ref" && *k != "allOf")
@@ -50,11 +68,20 @@ impl<'a> Flattener<'a> {
                     reference: reference.to_string(),
                 });
             }
-            self.stack.push(key);
-            *pushed += 1;
-            let target = self.as_node(target, ptr)?;
-            let flat = self.flatten(&target, ptr, pushed)?;
-            merge_into(&mut out, flat).map_err(|m| self.unsupported(ptr, &m))?;
+            self.expansions += 1;
+            if self.expansions > MAX_EXPANSIONS {
+                return Err(self.unsupported(
+                    ptr,
+                    &format!("the schema expands to more than {MAX_EXPANSIONS} $refs once inlined"),
+                ));
+            }
+            self.stack.push(key.clone());
+            let flat = self
+                .as_node(target, ptr)
+                .and_then(|target| self.flatten_into(&target, ptr, expanded));
+            self.stack.pop();
+            merge_into(&mut out, flat?).map_err(|m| self.unsupported(ptr, &m))?;
+            expanded.push(key);
         }
         if let Some(all_of) = node.get("allOf") {
             let branches = all_of
@@ -63,7 +90,7 @@ impl<'a> Flattener<'a> {
             for (i, branch) in branches.iter().enumerate() {
                 let branch_ptr = format!("{ptr}/allOf/{i}");
                 let branch = self.as_node(branch, &branch_ptr)?;
-                let flat = self.flatten(&branch, &branch_ptr, pushed)?;
+                let flat = self.flatten_into(&branch, &branch_ptr, expanded)?;
                 merge_into(&mut out, flat).map_err(|m| self.unsupported(ptr, &m))?;
             }
         }

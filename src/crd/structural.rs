@@ -70,6 +70,7 @@ pub fn structural_schema(schema: &Value, schema_file: &Path) -> Result<Value> {
     let mut converter = Converter {
         refs: Flattener::new(schema, schema_file),
         file: schema_file,
+        nodes: 0,
     };
     let out = converter.convert(schema, "")?;
     if out.get("type").and_then(Value::as_str) != Some("object") {
@@ -80,14 +81,29 @@ pub fn structural_schema(schema: &Value, schema_file: &Path) -> Result<Value> {
     Ok(out)
 }
 
+/// Most schema nodes a conversion may produce: `$ref`s reused along many paths can
+/// expand exponentially, and the API server refuses huge CRDs anyway.
+const MAX_NODES: usize = 20_000;
+
 /// Converts one values schema; carries the `$ref` state along the current path.
 pub(super) struct Converter<'a> {
     pub(super) refs: Flattener<'a>,
     pub(super) file: &'a Path,
+    /// Nodes converted so far, checked against [`MAX_NODES`].
+    nodes: usize,
 }
 
 impl Converter<'_> {
     pub(super) fn convert(&mut self, schema: &Value, ptr: &str) -> Result<Value> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(self.refs.unsupported(
+                ptr,
+                &format!(
+                    "the schema expands to more than {MAX_NODES} nodes once $refs are inlined"
+                ),
+            ));
+        }
         let node = self.refs.as_node(schema, ptr)?;
         let mut pushed = 0;
         let result = self
@@ -301,6 +317,10 @@ impl Converter<'_> {
             (None, None) => preserve = !has_properties,
         }
         self.hoist(flat, ptr, &mut properties)?;
+        if !properties.is_empty() && out.remove("additionalProperties").is_some() {
+            // Hoisted fields next to a map's value schema: Kubernetes cannot say both.
+            preserve = true;
+        }
         let is_map = out.contains_key("additionalProperties");
         if let Some(Value::Array(required)) = out.get_mut("required") {
             if !preserve && !is_map {

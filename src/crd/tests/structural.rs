@@ -178,6 +178,13 @@ fn conversion_table() {
             json!({"type": "object", "properties": {"kind": {"type": "string"}, "v": {"x-kubernetes-preserve-unknown-fields": true}}}),
         ),
         (
+            "hoisted properties next to a map's value schema",
+            json!({"type": "object", "additionalProperties": {"type": "string"},
+                   "if": {"properties": {"x": {"const": "1"}}}, "then": {"properties": {"a": {"type": "string"}}}}),
+            json!({"type": "object", "properties": {"x": {"type": "string"}, "a": {"type": "string"}},
+                   "x-kubernetes-preserve-unknown-fields": true}),
+        ),
+        (
             "if/then dropped, then-properties hoisted",
             json!({"type": "object", "properties": {"type": {"enum": ["ClusterIP", "NodePort"]}},
                    "if": {"properties": {"type": {"const": "NodePort"}}}, "then": {"properties": {"nodePort": {"type": "integer"}}}}),
@@ -223,13 +230,15 @@ fn refs_are_inlined() {
             "port": {"$ref": "#/$defs/port"},
             "ports": {"type": "array", "items": {"$ref": "#/$defs/port", "description": "a port"}},
             "name": {"$ref": "#/definitions/name"},
-            "again": {"$ref": "#/%24defs/port"}
+            "again": {"$ref": "#/%24defs/port"},
+            "twice": {"allOf": [{"$ref": "#/$defs/port"}, {"$ref": "#/$defs/port"}]}
         }
     });
     let out = super::super::structural_schema(&schema, std::path::Path::new(super::FILE)).unwrap();
     let port = json!({"type": "integer", "minimum": 1, "maximum": 65535});
     assert_eq!(out["properties"]["port"], port);
     assert_eq!(out["properties"]["again"], port);
+    assert_eq!(out["properties"]["twice"], port);
     assert_eq!(out["properties"]["ports"]["items"]["description"], "a port");
     assert_eq!(out["properties"]["name"], json!({"type": "string"}));
     assert!(out.get("$defs").is_none() && out.get("definitions").is_none());
@@ -280,9 +289,28 @@ fn errors_name_file_and_pointer() {
             "values.schema.json: the top level must be an object schema",
         ),
         (json!({}), "the top level must be an object schema"),
+        (exponential_refs(false), "nodes once $refs are inlined"),
+        (exponential_refs(true), "$refs once inlined"),
     ];
     for (schema, expected) in cases {
         let err = conversion_error(schema);
         assert!(err.contains(expected), "expected {expected:?} in {err:?}");
     }
+}
+
+/// Each definition uses the previous one twice: 2^40 nodes once inlined (through
+/// properties, or through `allOf` when `all_of`).
+fn exponential_refs(all_of: bool) -> serde_json::Value {
+    let mut defs = serde_json::Map::new();
+    defs.insert("d0".into(), json!({"type": "object"}));
+    for i in 1..40 {
+        let prev = format!("#/$defs/d{}", i - 1);
+        let def = if all_of {
+            json!({"type": "object", "allOf": [{"$ref": prev}, {"$ref": prev}]})
+        } else {
+            json!({"type": "object", "properties": {"a": {"$ref": prev}, "b": {"$ref": prev}}})
+        };
+        defs.insert(format!("d{i}"), def);
+    }
+    json!({"type": "object", "$defs": defs, "properties": {"x": {"$ref": "#/$defs/d39"}}})
 }
