@@ -81,9 +81,10 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
-    /// The generated schema is not structural (a bug here, or author-supplied
-    /// `x-kubernetes-*` extensions used wrongly).
-    #[error("{}: the generated CRD schema is not structural:\n  {}", .file.display(), .violations.join("\n  "))]
+    /// The generated schema would be refused by the API server: a `default` its own
+    /// schema rejects, author-supplied `x-kubernetes-*` extensions used wrongly (or a
+    /// bug in the conversion).
+    #[error("{}: the API server would refuse the generated CRD schema:\n  {}", .file.display(), .violations.join("\n  "))]
     NotStructural {
         /// The values schema file.
         file: PathBuf,

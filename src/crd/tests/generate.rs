@@ -231,7 +231,7 @@ fn generation_errors() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("values.schema.json: the generated CRD schema is not structural"),
+        err.contains("values.schema.json: the API server would refuse the generated CRD schema"),
         "{err}"
     );
     assert!(
