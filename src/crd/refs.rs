@@ -131,9 +131,21 @@ impl<'a> Flattener<'a> {
             reference: reference.to_string(),
             reason: reason.to_string(),
         };
-        let fragment = reference.strip_prefix('#').ok_or_else(|| {
-            unresolved("only local references (`#/$defs/...`) can be inlined into a CRD")
-        })?;
+        // `#/...`, or the schema's own `$id` (or file name) followed by `#/...`.
+        let own_id = self.root.get("$id").and_then(Value::as_str);
+        let file_name = self.file.file_name().and_then(|n| n.to_str());
+        let fragment = match reference.split_once('#') {
+            Some((base, fragment))
+                if base.is_empty() || Some(base) == own_id || Some(base) == file_name =>
+            {
+                fragment
+            }
+            _ => {
+                return Err(unresolved(
+                    "only local references (`#/$defs/...`) can be inlined into a CRD",
+                ));
+            }
+        };
         let pointer = percent_decode(fragment).ok_or_else(|| unresolved("bad %-escape"))?;
         if !pointer.is_empty() && !pointer.starts_with('/') {
             return Err(unresolved(

@@ -7,7 +7,8 @@
 //! render, so whatever Kubernetes cannot express is still enforced there.
 //!
 //! What becomes of each keyword:
-//! - `$ref` (local: `#/$defs/..`, `#/definitions/..`) is inlined; a recursive `$ref`, a
+//! - `$ref` (local: `#/$defs/..`, `#/definitions/..`, also spelled with the schema's own
+//!   `$id` or file name before the `#`) is inlined; a recursive `$ref`, a
 //!   remote one, or an anchor is an error. `allOf` is folded into its parent.
 //! - `type: [X, "null"]` → `type: X` + `nullable: true`; `[integer, string]` (or an
 //!   `anyOf`/`oneOf` of the two) → `x-kubernetes-int-or-string`; other type mixes → an

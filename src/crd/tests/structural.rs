@@ -223,6 +223,7 @@ fn int_or_string() -> serde_json::Value {
 #[test]
 fn refs_are_inlined() {
     let schema = json!({
+        "$id": "https://example.com/values.schema.json",
         "type": "object",
         "$defs": {"port": {"type": "integer", "minimum": 1, "maximum": 65535}},
         "definitions": {"name": {"type": "string"}},
@@ -231,7 +232,9 @@ fn refs_are_inlined() {
             "ports": {"type": "array", "items": {"$ref": "#/$defs/port", "description": "a port"}},
             "name": {"$ref": "#/definitions/name"},
             "again": {"$ref": "#/%24defs/port"},
-            "twice": {"allOf": [{"$ref": "#/$defs/port"}, {"$ref": "#/$defs/port"}]}
+            "twice": {"allOf": [{"$ref": "#/$defs/port"}, {"$ref": "#/$defs/port"}]},
+            "by_id": {"$ref": "https://example.com/values.schema.json#/$defs/port"},
+            "by_file": {"$ref": "values.schema.json#/$defs/port"}
         }
     });
     let out = super::super::structural_schema(&schema, std::path::Path::new(super::FILE)).unwrap();
@@ -239,6 +242,8 @@ fn refs_are_inlined() {
     assert_eq!(out["properties"]["port"], port);
     assert_eq!(out["properties"]["again"], port);
     assert_eq!(out["properties"]["twice"], port);
+    assert_eq!(out["properties"]["by_id"], port);
+    assert_eq!(out["properties"]["by_file"], port);
     assert_eq!(out["properties"]["ports"]["items"]["description"], "a port");
     assert_eq!(out["properties"]["name"], json!({"type": "string"}));
     assert!(out.get("$defs").is_none() && out.get("definitions").is_none());
