@@ -1,10 +1,11 @@
 //! Conversion of a chart's JSON Schema (draft 7, 2019-09, 2020-12) into a Kubernetes
 //! structural schema.
 //!
-//! Principle: the CRD schema may be looser than values.schema.json but must never be
-//! stricter, and must never let the API server prune a field the values schema allows.
-//! The operator validates the merged values against the full JSON Schema before every
-//! render, so whatever Kubernetes cannot express is still enforced there.
+//! Principle: the CRD schema may be looser than values.schema.json but not stricter,
+//! and the API server must not prune a field the values schema declares. (One
+//! deliberate exception: fields the schema does not declare at all are pruned; see
+//! Objects.) The operator validates the merged values against the full JSON Schema
+//! before every render, so whatever Kubernetes cannot express is still enforced there.
 //!
 //! What becomes of each keyword:
 //! - `$ref` (local: `#/$defs/..`, `#/definitions/..`, also spelled with the schema's own
