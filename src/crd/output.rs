@@ -5,9 +5,10 @@ use serde_json::{Number, Value};
 
 use super::Result;
 
-/// The CRD as one YAML document (no `---`), keys sorted, numeric bounds written as
-/// integers when they are whole: the same CRD always gives the same bytes, so a
-/// checked-in crds/ directory can be compared byte for byte.
+/// The CRD as one YAML document (no `---`), keys sorted at every level (whether or
+/// not serde_json preserves insertion order), numeric bounds written as integers when
+/// they are whole: the same CRD always gives the same bytes, so a checked-in crds/
+/// directory can be compared byte for byte.
 pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String> {
     let mut value = serde_json::to_value(crd)?;
     if let Some(Value::Array(versions)) = value.pointer_mut("/spec/versions") {
@@ -17,7 +18,20 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String> {
             }
         }
     }
-    Ok(serde_yaml::to_string(&value)?)
+    Ok(serde_yaml::to_string(&sorted(value))?)
+}
+
+/// `value` with the keys of every object in sorted order.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 /// The file name of a CRD in a crds/ directory: `<plural>.<group>.yaml`.
