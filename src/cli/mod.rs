@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod crd;
 pub mod inputs;
 pub mod lint;
 pub mod render;
@@ -48,6 +49,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Check charts: metadata, values, schema, templates, and what the defaults render to.
     Lint(lint::LintArgs),
+    /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
+    Crd(crd::CrdArgs),
 }
 
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
@@ -78,5 +81,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Crd(args) => crd::run(args),
     }
 }
