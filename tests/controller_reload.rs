@@ -150,3 +150,64 @@ async fn new_chart_and_mapping_entry_serve_a_new_kind() {
     h.wait_condition(&sites, "default", "blog", "True", "Ready")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_crds_serves_a_new_kind_and_removing_it_deletes_nothing() {
+    let h = Harness::start_full(None, Vec::new(), true).await;
+    let site_chart = h.chart_dir("site");
+    std::fs::create_dir_all(site_chart.join("templates")).expect("mkdir");
+    for file in [
+        "values.yaml",
+        "values.schema.json",
+        "templates/configmap.yaml",
+    ] {
+        std::fs::copy(h.chart_dir("webserver").join(file), site_chart.join(file)).expect("copy");
+    }
+    std::fs::write(
+        site_chart.join("Chart.yaml"),
+        "name: site\nversion: 0.1.0\n",
+    )
+    .expect("chart");
+    let entry =
+        "\n- group: web.tera-operator.io\n  version: v1alpha1\n  kind: Site\n  chart: site\n";
+    let original = std::fs::read_to_string(h.mapping_path()).expect("mapping");
+    std::fs::write(h.mapping_path(), format!("{original}{entry}")).expect("write mapping");
+
+    // The operator applies the generated CRD: nobody else creates it here.
+    let gvk = kube::core::GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", "Site");
+    let client = h.client.clone();
+    eventually("the operator to install the Site CRD", || {
+        let client = client.clone();
+        let gvk = gvk.clone();
+        async move {
+            kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .ok()
+                .map(|_| ())
+        }
+    })
+    .await;
+    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    eventually("the Site controller to run", || async {
+        metrics.is_served("web.tera-operator.io/Site").then_some(())
+    })
+    .await;
+    let sites = resource("Site", "sites");
+    h.create(
+        &sites,
+        "default",
+        "apiVersion: web.tera-operator.io/v1alpha1\nkind: Site\nmetadata:\n  name: blog\nspec: {}\n",
+    )
+    .await;
+    h.wait_condition(&sites, "default", "blog", "True", "Ready")
+        .await;
+
+    std::fs::write(h.mapping_path(), original).expect("restore mapping");
+    eventually("the Site controller to stop", || async {
+        (!metrics.is_served("web.tera-operator.io/Site")).then_some(())
+    })
+    .await;
+    assert!(metrics.is_served("web.tera-operator.io/WebServer"));
+    h.get(&configmaps(), "default", "blog").await;
+    h.get(&sites, "default", "blog").await;
+}

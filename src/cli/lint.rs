@@ -149,6 +149,7 @@ pub fn lint_chart(dir: &Path, watch: Option<&Watch>) -> Vec<Finding> {
         schema,
         templates,
     };
+    findings.extend(lint_crd(&chart, watch));
     let (allowed, overrides) = match watch {
         Some(w) => (w.allowed_kinds.clone(), w.override_values.clone()),
         None => (
@@ -176,6 +177,41 @@ pub fn lint_chart(dir: &Path, watch: Option<&Watch>) -> Vec<Finding> {
     };
     findings.extend(lint_value_sets(dir, &renderer, watch));
     findings
+}
+
+/// The chart's CRD must generate, so `crd` and `--install-crds` work.
+fn lint_crd(chart: &Chart, watch: Option<&Watch>) -> Vec<Finding> {
+    let stand_in;
+    let watch = match watch {
+        Some(w) => w,
+        None => {
+            stand_in = Watch {
+                group: "lint.tera-operator.io".to_string(),
+                version: "v1".to_string(),
+                kind: "Lint".to_string(),
+                chart_dir: chart.dir.clone(),
+                reconcile_period: crate::config::DEFAULT_RECONCILE_PERIOD,
+                max_concurrent_reconciles: 1,
+                override_values: json!({}),
+                selector: None,
+                watch_dependent_resources: true,
+                allowed_kinds: Vec::new(),
+                line: 0,
+            };
+            &stand_in
+        }
+    };
+    match crate::crd::for_chart(watch, chart) {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![
+            Finding {
+                severity: Severity::Error,
+                location: String::new(),
+                message: format!("{e} (while generating the CRD)"),
+            }
+            .relocated(),
+        ],
+    }
 }
 
 fn location(file: &str, line: Option<usize>, column: Option<usize>) -> String {

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod crd;
 pub mod inputs;
 pub mod lint;
 pub mod render;
@@ -56,6 +57,8 @@ pub enum Command {
     Version,
     /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
     Sandbox(sandbox::Args),
+    /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
+    Crd(crd::CrdArgs),
 }
 
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
@@ -92,5 +95,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Crd(args) => crd::run(args),
     }
 }

@@ -271,6 +271,7 @@ impl Manager {
             stores.push(self.start_controller(&mut running, &resource, scope.clone()));
         }
         tracing::info!(kind = %key, chart = %watch.chart_dir.display(), "serving");
+        self.shared.metrics.set_served(&key, true);
         self.running.insert(key, running);
         stores
     }
@@ -329,6 +330,7 @@ impl Manager {
         let Some(running) = self.running.remove(key) else {
             return;
         };
+        self.shared.metrics.set_served(key, false);
         for id in running.routes {
             self.shared.children.unroute(id);
         }

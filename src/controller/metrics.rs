@@ -78,6 +78,8 @@ pub struct Metrics {
     pub chart_loads: Family<ResultLabels, Counter>,
     /// 1 while a kind serves an older chart because the newest one is broken.
     pub chart_stale: Family<KindLabels, Gauge>,
+    /// 1 while a kind's controller runs.
+    pub kind_served: Family<KindLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -99,6 +101,7 @@ impl Metrics {
         let api_writes = Family::<VerbLabels, Counter>::default();
         let chart_loads = Family::<ResultLabels, Counter>::default();
         let chart_stale = Family::<KindLabels, Gauge>::default();
+        let kind_served = Family::<KindLabels, Gauge>::default();
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -135,6 +138,11 @@ impl Metrics {
             "1 while the newest chart is broken and the last good one is serving",
             chart_stale.clone(),
         );
+        registry.register(
+            "kind_served",
+            "1 while the controller of a mapped kind runs",
+            kind_served.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -145,7 +153,22 @@ impl Metrics {
             api_writes,
             chart_loads,
             chart_stale,
+            kind_served,
         }
+    }
+
+    /// Records whether a kind's controller runs.
+    pub fn set_served(&self, kind: &str, served: bool) {
+        self.kind_served
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .set(i64::from(served));
+    }
+
+    /// Whether a kind's controller runs.
+    pub fn is_served(&self, kind: &str) -> bool {
+        self.kind_served
+            .get(&KindLabels { kind: kind.into() })
+            .is_some_and(|g| g.get() == 1)
     }
 
     /// Counts one reconcile of `kind`.

@@ -1,1 +1,45 @@
-//! Stub.
+//! CustomResourceDefinition generation from a chart's values.schema.json.
+//!
+//! [`generate`] builds one CRD per mapped kind: names from the kind and the chart's
+//! `crd:` hints ([`CrdHints`]), a structural openAPIV3Schema whose `spec` is the chart's
+//! values schema converted by [`structural_schema`], a typed `status`, the status
+//! subresource and printer columns. [`to_yaml`] prints it byte-for-byte reproducibly.
+//!
+//! The CRD schema is allowed to be looser than values.schema.json, never stricter: the
+//! operator validates the merged values against the full JSON Schema before every
+//! render, so anything Kubernetes cannot express is left to that check (see
+//! `structural.rs` for every keyword and what becomes of it).
+
+mod check;
+mod columns;
+mod definition;
+mod error;
+mod from_chart;
+mod hints;
+mod junctors;
+mod keywords;
+mod names;
+mod output;
+mod prune;
+mod refs;
+mod relax;
+mod status;
+mod structural;
+mod types;
+mod validator;
+
+pub use check::check_structural;
+pub use definition::{CrdSource, generate};
+pub use error::{Error, Result};
+pub use from_chart::for_chart;
+pub use hints::{CrdHints, PrinterColumn, Scope};
+pub use names::pluralize;
+pub use output::{file_name, to_yaml};
+pub use prune::prune;
+pub use structural::structural_schema;
+pub use validator::validator_schema;
+
+pub use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+#[cfg(test)]
+mod tests;

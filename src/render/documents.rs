@@ -1,5 +1,8 @@
 //! Parsing rendered YAML into objects and putting interpolated strings back as data.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -34,12 +37,66 @@ pub struct ParsedObject {
     pub object: Value,
 }
 
+/// Parsed skeletons of rendered text, keyed by that text.
+///
+/// Interpolated strings are placeholders that carry only an index, so every custom resource
+/// whose values take the same path through a template renders the same text: its YAML is
+/// parsed once, and each render only puts its own strings back.
+#[derive(Debug, Default)]
+pub struct SkeletonCache {
+    entries: Mutex<HashMap<String, Arc<Vec<Value>>>>,
+    disabled: bool,
+}
+
+/// Skeletons kept per chart before the cache starts over.
+const SKELETON_CACHE_CAPACITY: usize = 512;
+
+impl SkeletonCache {
+    /// A cache that never keeps anything (every render parses its YAML).
+    pub fn disabled() -> Self {
+        Self {
+            entries: Mutex::default(),
+            disabled: true,
+        }
+    }
+
+    fn get_or_parse(&self, rendered: &RenderedTemplate) -> Result<Arc<Vec<Value>>, DocumentError> {
+        if let Some(hit) = self.lock().get(&rendered.text) {
+            return Ok(hit.clone());
+        }
+        let mut documents = Vec::new();
+        for document in serde_yaml::Deserializer::from_str(&rendered.text) {
+            documents.push(Value::deserialize(document).map_err(|e| yaml_error(rendered, &e))?);
+        }
+        let documents = Arc::new(documents);
+        if self.disabled {
+            return Ok(documents);
+        }
+        let mut entries = self.lock();
+        if entries.len() >= SKELETON_CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(rendered.text.clone(), documents.clone());
+        Ok(documents)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Vec<Value>>>> {
+        // A panic while holding the lock cannot leave the map inconsistent; keep using it.
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// Parses every document of a rendered template; empty documents are skipped.
-pub fn parse_documents(rendered: &RenderedTemplate) -> Result<Vec<ParsedObject>, DocumentError> {
-    let mut objects = Vec::new();
-    for (index, document) in serde_yaml::Deserializer::from_str(&rendered.text).enumerate() {
-        let value = Value::deserialize(document).map_err(|e| yaml_error(rendered, &e))?;
-        let value = restore(value, &rendered.interpolated).map_err(|message| DocumentError {
+pub fn parse_documents(
+    rendered: &RenderedTemplate,
+    cache: &SkeletonCache,
+) -> Result<Vec<ParsedObject>, DocumentError> {
+    let skeletons = cache.get_or_parse(rendered)?;
+    let mut objects = Vec::with_capacity(skeletons.len());
+    for (index, skeleton) in skeletons.iter().enumerate() {
+        let value = restore(skeleton, &rendered.interpolated).map_err(|message| DocumentError {
             file: rendered.file.clone(),
             line: None,
             message: format!("document {}: {message}", index + 1),
@@ -106,32 +163,34 @@ fn display_line(text: &str, interpolated: &[String]) -> String {
         .collect()
 }
 
-/// Replaces every placeholder in every string and key of `value` by its original string.
-fn restore(value: Value, interpolated: &[String]) -> Result<Value, String> {
+/// A copy of `value` with every placeholder in its strings and keys replaced by the original string.
+fn restore(value: &Value, interpolated: &[String]) -> Result<Value, String> {
     Ok(match value {
-        Value::String(s) if s.contains(PLACEHOLDER_OPEN) || s.contains(PLACEHOLDER_CLOSE) => {
-            Value::String(substitute(&s, interpolated)?)
-        }
+        Value::String(s) if has_placeholder(s) => Value::String(substitute(s, interpolated)?),
         Value::Array(items) => Value::Array(
             items
-                .into_iter()
+                .iter()
                 .map(|v| restore(v, interpolated))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => {
             let mut out = serde_json::Map::with_capacity(map.len());
             for (key, item) in map {
-                let key = if key.contains(PLACEHOLDER_OPEN) || key.contains(PLACEHOLDER_CLOSE) {
-                    substitute(&key, interpolated)?
+                let key = if has_placeholder(key) {
+                    substitute(key, interpolated)?
                 } else {
-                    key
+                    key.clone()
                 };
                 out.insert(key, restore(item, interpolated)?);
             }
             Value::Object(out)
         }
-        other => other,
+        other => other.clone(),
     })
+}
+
+fn has_placeholder(s: &str) -> bool {
+    s.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE])
 }
 
 /// One pass over `text`: placeholders become their strings; anything else malformed is refused.

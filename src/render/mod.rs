@@ -106,6 +106,7 @@ pub struct Renderer {
     /// The chart.
     pub chart: Arc<Chart>,
     engine: Arc<Engine>,
+    skeletons: Arc<documents::SkeletonCache>,
     allowed_kinds: Vec<String>,
     override_values: Value,
 }
@@ -138,9 +139,17 @@ impl Renderer {
         Ok(Self {
             chart: Arc::new(chart),
             engine: Arc::new(engine),
+            skeletons: Arc::default(),
             allowed_kinds,
             override_values,
         })
+    }
+
+    /// The same renderer without the skeleton cache: every render parses its YAML (for
+    /// benchmarks and tests of the uncached path).
+    pub fn without_skeleton_cache(mut self) -> Self {
+        self.skeletons = Arc::new(documents::SkeletonCache::disabled());
+        self
     }
 
     /// Renders a custom resource (as JSON) into stamped objects in apply order.
@@ -156,10 +165,12 @@ impl Renderer {
         })?;
         let mut parsed = Vec::new();
         for template in &rendered {
-            parsed.extend(documents::parse_documents(template).map_err(|mut e| {
-                e.file = self.chart.file(&e.file).display().to_string();
-                Error::OutputInvalid(e)
-            })?);
+            parsed.extend(
+                documents::parse_documents(template, &self.skeletons).map_err(|mut e| {
+                    e.file = self.chart.file(&e.file).display().to_string();
+                    Error::OutputInvalid(e)
+                })?,
+            );
         }
         let violations = policy::check(
             &parsed,

@@ -78,6 +78,15 @@ impl Harness {
 
     /// Starts everything with `mapping` (or the bundled one) and `namespaces`.
     pub async fn start_with(mapping: Option<&str>, namespaces: Vec<String>) -> Self {
+        Self::start_full(mapping, namespaces, false).await
+    }
+
+    /// Starts everything; with `install_crds` the operator applies CRDs for kinds it serves.
+    pub async fn start_full(
+        mapping: Option<&str>,
+        namespaces: Vec<String>,
+        install_crds: bool,
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -106,17 +115,17 @@ impl Harness {
             dir,
             client,
         };
-        harness.start_operator(namespaces).await;
+        harness.start_operator(namespaces, install_crds).await;
         harness
     }
 
     /// Starts (or restarts) the operator.
-    pub async fn start_operator(&mut self, namespaces: Vec<String>) {
+    pub async fn start_operator(&mut self, namespaces: Vec<String>, install_crds: bool) {
         let options = Options {
             config: self.mapping_path(),
             namespaces,
             metrics_addr: None,
-            install_crds: false,
+            install_crds,
             hot_reload: true,
         };
         let operator = Operator::start(self.client.clone(), options)

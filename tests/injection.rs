@@ -1,0 +1,183 @@
+//! YAML injection, proven: whatever string lands in any string field of a bundled example, the
+//! rendered output has the same objects with the same field paths (or the spec is refused).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use proptest::prelude::*;
+use serde_json::Value;
+use tera_operator::chart::Chart;
+use tera_operator::config::Mapping;
+use tera_operator::render::{Error, Renderer};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Loads an example CR and the renderer its mapping entry uses.
+fn example(file: &str) -> (Value, Renderer) {
+    let mapping = Mapping::load(&root().join("charts/watches.yaml")).unwrap();
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let resource: Value = serde_yaml::from_str(&text).unwrap();
+    let watch = mapping
+        .find(
+            resource["apiVersion"].as_str().unwrap(),
+            resource["kind"].as_str().unwrap(),
+        )
+        .unwrap();
+    let renderer = Renderer::new(Chart::load(&watch.chart_dir).unwrap(), watch).unwrap();
+    (resource, renderer)
+}
+
+/// JSON pointers of every string value in `value`.
+fn string_pointers(value: &Value, pointer: String, out: &mut Vec<String>) {
+    match value {
+        Value::String(_) => out.push(pointer),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                string_pointers(item, format!("{pointer}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                string_pointers(
+                    item,
+                    format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Field paths of every leaf (values excluded): what a value must never be able to change.
+fn shape(value: &Value, pointer: String, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Array(items) => {
+            out.insert(format!("{pointer}[]{}", items.len()));
+            for (i, item) in items.iter().enumerate() {
+                shape(item, format!("{pointer}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                shape(item, format!("{pointer}/{key}"), out);
+            }
+        }
+        _ => {
+            out.insert(pointer);
+        }
+    }
+}
+
+/// (kind, name, field paths) of every rendered object.
+fn signature(objects: &[Value]) -> Vec<(String, String, BTreeSet<String>)> {
+    objects
+        .iter()
+        .map(|o| {
+            let mut paths = BTreeSet::new();
+            shape(o, String::new(), &mut paths);
+            (
+                o["kind"].as_str().unwrap_or_default().to_string(),
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                paths,
+            )
+        })
+        .collect()
+}
+
+/// Strings built from the characters YAML gives meaning to, plus arbitrary Unicode.
+fn hostile_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[-:#{}\\[\\],&*!|>'\"%@`?= \\n\\ta-z0-9.]{0,48}",
+        Just("nginx\n  hostNetwork: true".to_string()),
+        Just("x\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: pwn\n".to_string()),
+        Just("\"\nevil: true\n\"".to_string()),
+        Just("|\n  injected: 1".to_string()),
+        Just("{{ values }}{% raw %}".to_string()),
+    ]
+}
+
+fn check_example(file: &str, cases: u32) {
+    let (resource, renderer) = example(file);
+    let baseline = signature(&renderer.render(&resource, "default").unwrap().objects);
+    let mut pointers = Vec::new();
+    string_pointers(&resource["spec"], "/spec".to_string(), &mut pointers);
+    assert!(!pointers.is_empty());
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(cases));
+    for pointer in pointers {
+        runner
+            .run(&hostile_string(), |s| {
+                let mut mutated = resource.clone();
+                *mutated.pointer_mut(&pointer).unwrap() = Value::String(s.clone());
+                match renderer.render(&mutated, "default") {
+                    Ok(out) => {
+                        prop_assert_eq!(
+                            signature(&out.objects),
+                            baseline.clone(),
+                            "{} = {:?}",
+                            pointer,
+                            s
+                        );
+                        // The string is carried as data, never dropped or reinterpreted.
+                    }
+                    Err(e) => prop_assert!(
+                        matches!(e, Error::InvalidSpec { .. }),
+                        "{} = {:?} failed as {} instead of being refused by the schema",
+                        pointer,
+                        s,
+                        e
+                    ),
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+}
+
+#[test]
+fn webserver_strings_never_change_structure() {
+    check_example("examples/webserver.yaml", 256);
+}
+
+#[test]
+fn balancer_strings_never_change_structure() {
+    check_example("examples/balancer.yaml", 256);
+}
+
+#[test]
+fn the_issue_examples_end_up_as_string_values() {
+    let (mut resource, renderer) = example("examples/webserver.yaml");
+    resource["spec"]["content"]["index.html"] =
+        Value::String("a\n---\nkind: ClusterRoleBinding".into());
+    resource["spec"]["extraConfig"] = Value::String("}\n  hostNetwork: true".into());
+    let out = renderer.render(&resource, "default").unwrap();
+    let cm = &out.objects[0];
+    assert_eq!(cm["data"]["index.html"], "a\n---\nkind: ClusterRoleBinding");
+    assert!(
+        cm["data"]["nginx.conf"]
+            .as_str()
+            .unwrap()
+            .contains("}\n  hostNetwork: true")
+    );
+    assert!(
+        out.objects
+            .iter()
+            .all(|o| o["kind"] != "ClusterRoleBinding")
+    );
+    let deployment = out
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .unwrap();
+    assert!(
+        deployment["spec"]["template"]["spec"]
+            .get("hostNetwork")
+            .is_none()
+    );
+}
