@@ -78,10 +78,13 @@ async fn run_serves_the_mapped_kinds_and_stops_on_sigterm() {
     assert_eq!(http_get(&addr, "/healthz").await.map(|r| r.0), Some(200));
 
     let client = sandbox.client();
-    let api = kube::Api::<kube::api::DynamicObject>::namespaced_with(client, "default", &webservers());
+    let api =
+        kube::Api::<kube::api::DynamicObject>::namespaced_with(client, "default", &webservers());
     let object: kube::api::DynamicObject =
         serde_yaml::from_str(&example("webserver")).expect("example");
-    api.create(&Default::default(), &object).await.expect("create");
+    api.create(&Default::default(), &object)
+        .await
+        .expect("create");
     eventually("webserver/hello to be Ready", || {
         let api = api.clone();
         async move {
@@ -95,7 +98,10 @@ async fn run_serves_the_mapped_kinds_and_stops_on_sigterm() {
         metrics.contains("tera_operator_reconciles_total{kind=\"web.tera-operator.io/WebServer\"}"),
         "{metrics}"
     );
-    assert!(metrics.contains("tera_operator_api_writes_total"), "{metrics}");
+    assert!(
+        metrics.contains("tera_operator_api_writes_total"),
+        "{metrics}"
+    );
 
     let status = terminate(&mut child);
     assert!(status.success(), "run exited with {status}");
@@ -106,7 +112,9 @@ async fn run_exits_1_on_a_broken_mapping() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mapping = dir.path().join("watches.yaml");
     std::fs::write(&mapping, "- group: x\n  bogus: 1\n").expect("write");
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
     let output = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
         .arg("run")
         .arg("--kubeconfig")
@@ -116,7 +124,12 @@ async fn run_exits_1_on_a_broken_mapping() {
         .args(["--metrics-addr", "127.0.0.1:0"])
         .output()
         .expect("run");
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("watches.yaml"));
 }
 
@@ -128,7 +141,12 @@ async fn sandbox_subcommand_runs_the_operator_on_the_examples() {
         .arg("sandbox")
         .arg("--kubeconfig")
         .arg(&kubeconfig)
-        .args(["--apply", "examples/webserver.yaml", "--apply", "examples/balancer.yaml"])
+        .args([
+            "--apply",
+            "examples/webserver.yaml",
+            "--apply",
+            "examples/balancer.yaml",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -42,6 +42,67 @@ pub enum Error {
 /// A `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What tera-operator last applied to each object: the desired hash and the resourceVersion the
+/// server answered with. When the live object is still at that resourceVersion, nobody has
+/// changed it since, so a difference from the desired object can only be the server's own
+/// normalization (quantities like `0.5` → `500m`) and needs no new write.
+#[derive(Debug, Default)]
+pub struct AppliedMemory {
+    applied: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+}
+
+impl AppliedMemory {
+    /// Remembers that `hash` was applied to `key` and the server answered with `resource_version`.
+    pub fn remember(&self, key: &str, hash: &str, resource_version: &str) {
+        if let Ok(mut applied) = self.applied.lock() {
+            applied.insert(
+                key.to_string(),
+                (hash.to_string(), resource_version.to_string()),
+            );
+        }
+    }
+
+    /// Whether `hash` was applied to `key` and the object is unchanged since (`resource_version`).
+    pub fn unchanged_since_apply(&self, key: &str, hash: &str, resource_version: &str) -> bool {
+        self.applied
+            .lock()
+            .ok()
+            .and_then(|a| a.get(key).cloned())
+            .is_some_and(|(h, rv)| h == hash && rv == resource_version)
+    }
+
+    /// Forgets objects whose keys fail `keep`.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        if let Ok(mut applied) = self.applied.lock() {
+            applied.retain(|k, _| keep(k));
+        }
+    }
+}
+
+/// The desired-hash annotation of an object, if set.
+pub fn desired_hash(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/annotations")?
+        .get(DESIRED_HASH_ANNOTATION)?
+        .as_str()
+}
+
+/// Whether the live object already matches the desired one: the desired object (without
+/// `apiVersion` and `kind`, which the cache key already fixes and list items may omit) is a
+/// semantic subset of the live one.
+pub fn matches_live(desired: &Value, live: &Value) -> bool {
+    match desired.as_object() {
+        Some(fields) => fields
+            .iter()
+            .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
+            .all(|(k, v)| match live.get(k) {
+                Some(l) => is_subset(v, l),
+                None => is_empty_value(v),
+            }),
+        None => is_subset(desired, live),
+    }
+}
+
 /// Adds [`DESIRED_HASH_ANNOTATION`] to a rendered object (in place).
 pub fn add_desired_hash(object: &mut Value) {
     let digest = sha2::Sha256::digest(object.to_string().as_bytes());
@@ -182,6 +243,27 @@ mod tests {
     fn empty_desired_matches_absent() {
         assert!(is_subset(&json!({"a": {}, "b": null, "c": []}), &json!({})));
         assert!(!is_subset(&json!({"a": {"x": 1}}), &json!({})));
+    }
+
+    #[test]
+    fn live_objects_without_type_fields_still_match() {
+        let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": "1"}});
+        let live = json!({"metadata": {"name": "x", "uid": "u"}, "data": {"a": "1"}});
+        assert!(matches_live(&desired, &live));
+        let drifted = json!({"metadata": {"name": "x"}, "data": {"a": "2"}});
+        assert!(!matches_live(&desired, &drifted));
+    }
+
+    #[test]
+    fn applied_memory_matches_only_the_same_hash_and_version() {
+        let memory = AppliedMemory::default();
+        memory.remember("ConfigMap/ns/x", "h1", "10");
+        assert!(memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "10"));
+        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "11"));
+        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h2", "10"));
+        assert!(!memory.unchanged_since_apply("ConfigMap/ns/y", "h1", "10"));
+        memory.retain(|k| k != "ConfigMap/ns/x");
+        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "10"));
     }
 
     #[test]

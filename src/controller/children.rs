@@ -222,7 +222,10 @@ impl Children {
                 watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
             let routes = self.routes.clone();
             let kind_name = resource.kind.clone();
-            let stream = watcher(api, config).default_backoff().reflect(writer);
+            let stream = watcher(api, config)
+                .default_backoff()
+                .modify(slim)
+                .reflect(writer);
             let reader = store.clone();
             let dyntype = resource.clone();
             tasks.push(tokio::spawn(async move {
@@ -284,6 +287,15 @@ impl Children {
             .iter()
             .find(|k| k.resource.api_version == api_version && k.resource.kind == kind)
             .map(|k| k.resource.clone())
+    }
+}
+
+/// Drops what caches never need from a watched object: managedFields and kubectl's
+/// last-applied annotation (rendered objects never set either, so comparisons are unaffected).
+pub fn slim(object: &mut DynamicObject) {
+    object.metadata.managed_fields = None;
+    if let Some(annotations) = object.metadata.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
     }
 }
 

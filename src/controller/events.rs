@@ -14,6 +14,9 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 /// Identical events for one object are sent at most once in this window.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(600);
 
+/// How many recent events are remembered before old ones are dropped.
+const MAX_REMEMBERED: usize = 10_000;
+
 /// Event reasons (a fixed set).
 pub mod reason {
     /// Objects were written by server-side apply.
@@ -56,6 +59,9 @@ impl EventSink {
             && now.duration_since(*at) < REPEAT_WINDOW
         {
             return false;
+        }
+        if last.len() >= MAX_REMEMBERED {
+            last.retain(|_, (_, at)| now.duration_since(*at) < REPEAT_WINDOW);
         }
         last.insert(key, (note.to_string(), now));
         true

@@ -12,7 +12,7 @@ use futures::channel::mpsc::UnboundedSender;
 use kube::api::{Api, DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -294,10 +294,21 @@ impl Manager {
         let (child_tx, child_rx) = futures::channel::mpsc::unbounded();
         let (resync_tx, resync_rx) = futures::channel::mpsc::unbounded();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        running
-            .routes
-            .push(self.shared.children.route(resource, scope, child_tx));
-        let controller = Controller::new_with(api, config, resource.clone())
+        // With watchDependentResources: false, children are still cached (for the comparison)
+        // but their changes do not trigger reconciles: drift waits for the next resync.
+        if running.watch.watch_dependent_resources {
+            running
+                .routes
+                .push(self.shared.children.route(resource, scope, child_tx));
+        }
+        let writer = kube::runtime::reflector::store::Writer::new(resource.clone());
+        let store = writer.as_reader();
+        let objects = watcher(api, config)
+            .default_backoff()
+            .modify(super::children::slim)
+            .reflect(writer)
+            .applied_objects();
+        let controller = Controller::for_stream_with(objects, store.clone(), resource.clone())
             .with_config(
                 controller::Config::default().concurrency(running.watch.max_concurrent_reconciles),
             )
@@ -306,7 +317,6 @@ impl Manager {
             .graceful_shutdown_on(async move {
                 let _ = stop_rx.await;
             });
-        let store = controller.store();
         let key = running.ctx.key.clone();
         let ctx = running.ctx.clone();
         running.tasks.push(tokio::spawn(async move {

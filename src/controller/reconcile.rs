@@ -10,7 +10,7 @@ use kube::runtime::controller::Action;
 use kube::{Resource as _, ResourceExt as _};
 use serde_json::{Value, json};
 
-use super::apply::{self, add_desired_hash, is_subset, server_side_apply};
+use super::apply::{self, add_desired_hash, desired_hash, matches_live, server_side_apply};
 use super::children;
 use super::context::KindContext;
 use super::events::reason;
@@ -222,16 +222,30 @@ async fn apply_all(
             .children
             .ensure(&GroupVersionKind::gvk(&group, &version, &kind))
             .await?;
-        let live = cache
-            .get(&namespace, &name)
-            .and_then(|o| serde_json::to_value(&*o).ok());
-        let current = match live {
-            Some(live) if is_subset(&object, &live) => live,
+        let live = cache.get(&namespace, &name);
+        let memory_key = format!("{api_version}/{kind}/{namespace}/{name}");
+        let hash = desired_hash(&object).unwrap_or_default().to_string();
+        let unchanged = |live: &DynamicObject| {
+            let version = live
+                .metadata
+                .resource_version
+                .as_deref()
+                .unwrap_or_default();
+            shared
+                .applied
+                .unchanged_since_apply(&memory_key, &hash, version)
+        };
+        let live_json = live.as_ref().and_then(|o| serde_json::to_value(&**o).ok());
+        let current = match (live, live_json) {
+            (Some(live), Some(json)) if matches_live(&object, &json) || unchanged(&live) => json,
             _ => {
                 let result =
                     server_side_apply(&shared.client, &cache.resource, true, &object).await;
                 shared.metrics.wrote(&ctx.key, "apply");
                 let written = result?;
+                if let Some(version) = &written.metadata.resource_version {
+                    shared.applied.remember(&memory_key, &hash, version);
+                }
                 shared
                     .metrics
                     .objects_applied
@@ -279,7 +293,21 @@ async fn prune_undesired(
     for (resource, object) in prune::select(&owned, uid, desired) {
         let result = prune::delete(&shared.client, resource, object).await;
         shared.metrics.wrote(&ctx.key, "delete");
-        result?;
+        if let Err(e) = result {
+            shared
+                .events
+                .publish(reference, true, "PruneFailed", "Prune", e.to_string())
+                .await;
+            return Err(e.into());
+        }
+        let pruned_key = format!(
+            "{}/{}/{}/{}",
+            resource.api_version,
+            resource.kind,
+            object.namespace().unwrap_or_default(),
+            object.name_any()
+        );
+        shared.applied.retain(|k| k != pruned_key);
         shared
             .metrics
             .objects_pruned
