@@ -165,6 +165,12 @@ async fn main() {
         .filter(|r| r.is_write())
         .count()
         .saturating_sub(count);
+    let mut by_kind: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in log.iter().filter(|r| r.is_write()) {
+        *by_kind
+            .entry(format!("{} {}", r.verb, r.resource))
+            .or_default() += 1;
+    }
 
     // A full periodic resync: every resource reconciled once more, nothing changed.
     sandbox.hooks().clear_request_log();
@@ -214,6 +220,7 @@ async fn main() {
         operator_writes,
         operator_writes as f64 / count as f64
     );
+    println!("  writes while creating, by verb and resource: {by_kind:?}");
     println!(
         "  reconciles until all Ready        {:>8}  ({:.1} per CR, {:.0} per s)",
         reconciles_after - reconciles_before,

@@ -42,39 +42,111 @@ pub enum Error {
 /// A `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What tera-operator last applied to each object: the desired hash and the resourceVersion the
-/// server answered with. When the live object is still at that resourceVersion, nobody has
-/// changed it since, so a difference from the desired object can only be the server's own
-/// normalization (quantities like `0.5` → `500m`) and needs no new write.
+/// One remembered write.
+#[derive(Debug, Clone)]
+struct Written {
+    hash: String,
+    version: String,
+    seen: bool,
+    not_ready: Option<String>,
+}
+
+/// What tera-operator last applied to each child, keyed `apiVersion/kind/namespace/name`.
+///
+/// It answers two questions the cache alone cannot:
+/// - the live object is still at the resourceVersion our apply returned, so a difference from
+///   the desired object can only be the server's own normalization (quantities like `0.5` →
+///   `500m`): no new write;
+/// - the cache has not caught up with our own write yet (it lags the response by one watch
+///   event): no second write of the same content.
 #[derive(Debug, Default)]
 pub struct AppliedMemory {
-    applied: std::sync::Mutex<std::collections::HashMap<String, (String, String)>>,
+    written: std::sync::Mutex<std::collections::HashMap<String, Written>>,
+}
+
+/// `apiVersion/kind/namespace/name`, the key of [`AppliedMemory`].
+pub fn memory_key(api_version: &str, kind: &str, namespace: &str, name: &str) -> String {
+    format!("{api_version}/{kind}/{namespace}/{name}")
+}
+
+fn newer(a: &str, b: &str) -> bool {
+    matches!((a.parse::<u64>(), b.parse::<u64>()), (Ok(a), Ok(b)) if a > b)
 }
 
 impl AppliedMemory {
-    /// Remembers that `hash` was applied to `key` and the server answered with `resource_version`.
-    pub fn remember(&self, key: &str, hash: &str, resource_version: &str) {
-        if let Ok(mut applied) = self.applied.lock() {
-            applied.insert(
+    /// Remembers that `hash` was applied to `key`, the server answered with
+    /// `resource_version`, and what readiness that answer had.
+    pub fn remember(
+        &self,
+        key: &str,
+        hash: &str,
+        resource_version: &str,
+        not_ready: Option<String>,
+    ) {
+        if let Ok(mut written) = self.written.lock() {
+            written.insert(
                 key.to_string(),
-                (hash.to_string(), resource_version.to_string()),
+                Written {
+                    hash: hash.to_string(),
+                    version: resource_version.to_string(),
+                    seen: false,
+                    not_ready,
+                },
             );
+        }
+    }
+
+    /// The cache saw `key` at `resource_version` (a watch event).
+    pub fn observe(&self, key: &str, resource_version: &str) {
+        if let Ok(mut written) = self.written.lock()
+            && let Some(w) = written.get_mut(key)
+            && !newer(&w.version, resource_version)
+        {
+            w.seen = true;
+        }
+    }
+
+    /// The cache relisted: whatever it holds now is authoritative for every remembered write.
+    pub fn observe_all(&self) {
+        if let Ok(mut written) = self.written.lock() {
+            for w in written.values_mut() {
+                w.seen = true;
+            }
         }
     }
 
     /// Whether `hash` was applied to `key` and the object is unchanged since (`resource_version`).
     pub fn unchanged_since_apply(&self, key: &str, hash: &str, resource_version: &str) -> bool {
-        self.applied
+        self.written
             .lock()
             .ok()
-            .and_then(|a| a.get(key).cloned())
-            .is_some_and(|(h, rv)| h == hash && rv == resource_version)
+            .and_then(|w| w.get(key).cloned())
+            .is_some_and(|w| w.hash == hash && w.version == resource_version)
+    }
+
+    /// When the cache is behind our own write of `hash` to `key` (it has not seen the object
+    /// yet, or holds an older resourceVersion), the readiness that write had; else `None`.
+    pub fn cache_behind(
+        &self,
+        key: &str,
+        hash: &str,
+        live_version: Option<&str>,
+    ) -> Option<Option<String>> {
+        let written = self.written.lock().ok()?.get(key).cloned()?;
+        if written.hash != hash {
+            return None;
+        }
+        let behind = match live_version {
+            None => !written.seen,
+            Some(live) => newer(&written.version, live),
+        };
+        behind.then_some(written.not_ready)
     }
 
     /// Forgets objects whose keys fail `keep`.
     pub fn retain(&self, keep: impl Fn(&str) -> bool) {
-        if let Ok(mut applied) = self.applied.lock() {
-            applied.retain(|k, _| keep(k));
+        if let Ok(mut written) = self.written.lock() {
+            written.retain(|k, _| keep(k));
         }
     }
 }
@@ -255,9 +327,36 @@ mod tests {
     }
 
     #[test]
+    fn applied_memory_knows_when_the_cache_is_behind() {
+        let memory = AppliedMemory::default();
+        memory.remember("k", "h1", "10", None);
+        // Not seen yet: a missing or older cached object is our own write in flight.
+        assert_eq!(memory.cache_behind("k", "h1", None), Some(None));
+        assert_eq!(memory.cache_behind("k", "h1", Some("9")), Some(None));
+        assert_eq!(memory.cache_behind("k", "h1", Some("10")), None);
+        assert_eq!(
+            memory.cache_behind("k", "h2", None),
+            None,
+            "other content must be applied"
+        );
+        // Once the cache saw it, a missing object was deleted and must be re-applied.
+        memory.observe("k", "10");
+        assert_eq!(memory.cache_behind("k", "h1", None), None);
+        memory.remember("k", "h1", "12", None);
+        memory.observe("k", "11");
+        assert_eq!(
+            memory.cache_behind("k", "h1", None),
+            Some(None),
+            "an older event is not our write"
+        );
+        memory.observe_all();
+        assert_eq!(memory.cache_behind("k", "h1", None), None);
+    }
+
+    #[test]
     fn applied_memory_matches_only_the_same_hash_and_version() {
         let memory = AppliedMemory::default();
-        memory.remember("ConfigMap/ns/x", "h1", "10");
+        memory.remember("ConfigMap/ns/x", "h1", "10", None);
         assert!(memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "10"));
         assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "11"));
         assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h2", "10"));

@@ -18,6 +18,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::task::JoinHandle;
 
+use super::apply::{AppliedMemory, memory_key};
 use crate::render::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL};
 
 /// How long a new child watch may take to list its objects before reconciles give up on it.
@@ -140,6 +141,8 @@ impl ChildKind {
 
 /// All child caches plus the routes from children to owner controllers.
 pub struct Children {
+    /// What tera-operator last applied to each child, kept in step with the caches.
+    pub applied: Arc<AppliedMemory>,
     client: kube::Client,
     scopes: Vec<Option<String>>,
     kinds: tokio::sync::Mutex<HashMap<String, Arc<ChildKind>>>,
@@ -152,6 +155,7 @@ impl Children {
     /// No caches yet; `scopes` are the namespaces watched (`None`: all).
     pub fn new(client: kube::Client, scopes: Vec<Option<String>>) -> Self {
         Self {
+            applied: Arc::default(),
             client,
             scopes,
             kinds: tokio::sync::Mutex::new(HashMap::new()),
@@ -228,6 +232,7 @@ impl Children {
                 .reflect(writer);
             let reader = store.clone();
             let dyntype = resource.clone();
+            let applied = self.applied.clone();
             tasks.push(tokio::spawn(async move {
                 let mut stream = std::pin::pin!(stream);
                 // Objects cached when a (re)list started: those missing once it is done were
@@ -235,12 +240,14 @@ impl Children {
                 let mut before_relist: Vec<Arc<DynamicObject>> = Vec::new();
                 while let Some(item) = stream.next().await {
                     match item {
-                        Ok(watcher::Event::Apply(child) | watcher::Event::Delete(child)) => {
+                        Ok(watcher::Event::Apply(child) | watcher::Event::InitApply(child)) => {
+                            observe(&applied, &dyntype, &child);
                             route_to_owner(&routes, &child);
                         }
-                        Ok(watcher::Event::InitApply(child)) => route_to_owner(&routes, &child),
+                        Ok(watcher::Event::Delete(child)) => route_to_owner(&routes, &child),
                         Ok(watcher::Event::Init) => before_relist = reader.state(),
                         Ok(watcher::Event::InitDone) => {
+                            applied.observe_all();
                             for gone in std::mem::take(&mut before_relist) {
                                 let key = ObjectRef::from_obj_with(&*gone, dyntype.clone());
                                 if reader.get(&key).is_none() {
@@ -320,6 +327,18 @@ fn resource_group_version(gvk: &GroupVersionKind) -> String {
         gvk.version.clone()
     } else {
         format!("{}/{}", gvk.group, gvk.version)
+    }
+}
+
+fn observe(applied: &AppliedMemory, resource: &ApiResource, child: &DynamicObject) {
+    if let Some(version) = &child.metadata.resource_version {
+        let key = memory_key(
+            &resource.api_version,
+            &resource.kind,
+            child.metadata.namespace.as_deref().unwrap_or_default(),
+            child.metadata.name.as_deref().unwrap_or_default(),
+        );
+        applied.observe(&key, version);
     }
 }
 

@@ -21,8 +21,6 @@ pub struct Shared {
     pub events: EventSink,
     /// Metrics.
     pub metrics: Arc<Metrics>,
-    /// What was last applied to each child.
-    pub applied: super::apply::AppliedMemory,
 }
 
 /// The chart serving a kind, and why it is stale if the newest version failed to load.

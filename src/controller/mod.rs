@@ -115,7 +115,6 @@ impl Operator {
             children: Arc::new(children::Children::new(client.clone(), scopes.clone())),
             events: events::EventSink::new(client),
             metrics: metrics.clone(),
-            applied: apply::AppliedMemory::default(),
         });
         let manager = Manager::new(
             shared,

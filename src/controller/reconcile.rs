@@ -10,7 +10,9 @@ use kube::runtime::controller::Action;
 use kube::{Resource as _, ResourceExt as _};
 use serde_json::{Value, json};
 
-use super::apply::{self, add_desired_hash, desired_hash, matches_live, server_side_apply};
+use super::apply::{
+    self, add_desired_hash, desired_hash, matches_live, memory_key, server_side_apply,
+};
 use super::children;
 use super::context::KindContext;
 use super::events::reason;
@@ -223,45 +225,54 @@ async fn apply_all(
             .ensure(&GroupVersionKind::gvk(&group, &version, &kind))
             .await?;
         let live = cache.get(&namespace, &name);
-        let memory_key = format!("{api_version}/{kind}/{namespace}/{name}");
+        let key = memory_key(&api_version, &kind, &namespace, &name);
         let hash = desired_hash(&object).unwrap_or_default().to_string();
-        let unchanged = |live: &DynamicObject| {
-            let version = live
-                .metadata
-                .resource_version
-                .as_deref()
-                .unwrap_or_default();
-            shared
-                .applied
-                .unchanged_since_apply(&memory_key, &hash, version)
-        };
+        let memory = &shared.children.applied;
+        let live_version = live
+            .as_ref()
+            .and_then(|l| l.metadata.resource_version.clone());
         let live_json = live.as_ref().and_then(|o| serde_json::to_value(&**o).ok());
-        let current = match (live, live_json) {
-            (Some(live), Some(json)) if matches_live(&object, &json) || unchanged(&live) => json,
-            _ => {
-                let result =
-                    server_side_apply(&shared.client, &cache.resource, true, &object).await;
-                shared.metrics.wrote(&ctx.key, "apply");
-                let written = result?;
-                if let Some(version) = &written.metadata.resource_version {
-                    shared.applied.remember(&memory_key, &hash, version);
+        let in_sync = live_json.as_ref().is_some_and(|json| {
+            matches_live(&object, json)
+                || live_version
+                    .as_deref()
+                    .is_some_and(|v| memory.unchanged_since_apply(&key, &hash, v))
+        });
+        let not_ready = match (in_sync, live_json) {
+            (true, Some(json)) => status::child_readiness(&json).err(),
+            _ => match memory.cache_behind(&key, &hash, live_version.as_deref()) {
+                // Our own write of this content has not reached the cache yet.
+                Some(not_ready) => not_ready,
+                None => {
+                    let result =
+                        server_side_apply(&shared.client, &cache.resource, true, &object).await;
+                    shared.metrics.wrote(&ctx.key, "apply");
+                    let written = result?;
+                    let written = serde_json::to_value(&written).unwrap_or(object.clone());
+                    let not_ready = status::child_readiness(&written).err();
+                    if let Some(version) = written
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                    {
+                        memory.remember(&key, &hash, version, not_ready.clone());
+                    }
+                    shared
+                        .metrics
+                        .objects_applied
+                        .get_or_create(&super::metrics::KindLabels {
+                            kind: ctx.key.clone(),
+                        })
+                        .inc();
+                    applied.push(format!("{kind} {name}"));
+                    not_ready
                 }
-                shared
-                    .metrics
-                    .objects_applied
-                    .get_or_create(&super::metrics::KindLabels {
-                        kind: ctx.key.clone(),
-                    })
-                    .inc();
-                applied.push(format!("{kind} {name}"));
-                serde_json::to_value(&written).unwrap_or(object.clone())
-            }
+            },
         };
         children.push(ChildStatus {
             api_version: api_version.clone(),
             kind: kind.clone(),
             name: name.clone(),
-            not_ready: status::child_readiness(&current).err(),
+            not_ready,
         });
         desired.insert((api_version, kind, namespace, name));
     }
@@ -300,14 +311,13 @@ async fn prune_undesired(
                 .await;
             return Err(e.into());
         }
-        let pruned_key = format!(
-            "{}/{}/{}/{}",
-            resource.api_version,
-            resource.kind,
-            object.namespace().unwrap_or_default(),
-            object.name_any()
+        let pruned_key = memory_key(
+            &resource.api_version,
+            &resource.kind,
+            &object.namespace().unwrap_or_default(),
+            &object.name_any(),
         );
-        shared.applied.retain(|k| k != pruned_key);
+        shared.children.applied.retain(|k| k != pruned_key);
         shared
             .metrics
             .objects_pruned
