@@ -21,7 +21,10 @@ fn checked_in_crds_are_up_to_date() {
     on_disk.sort();
     let mut names: Vec<String> = generated.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
-    assert_eq!(on_disk, names, "crds/ holds other files than `tera-operator crd` generates");
+    assert_eq!(
+        on_disk, names,
+        "crds/ holds other files than `tera-operator crd` generates"
+    );
     for (name, yaml) in generated {
         let current = std::fs::read_to_string(root().join("crds").join(&name)).unwrap();
         assert!(
@@ -36,7 +39,8 @@ fn validator_for(kind: &str) -> jsonschema::Validator {
         let crd: Value = serde_yaml::from_str(&yaml).unwrap();
         if crd["spec"]["names"]["kind"] == kind {
             let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
-            return jsonschema::validator_for(&tera_operator::crd::validator_schema(schema)).unwrap();
+            return jsonschema::validator_for(&tera_operator::crd::validator_schema(schema))
+                .unwrap();
         }
     }
     panic!("no CRD for {kind}");
@@ -54,10 +58,19 @@ fn documents(dir: &str) -> Vec<(String, Value)> {
         .flat_map(|p| {
             let text = std::fs::read_to_string(&p).unwrap();
             serde_yaml::Deserializer::from_str(&text)
-                .map(|d| (p.display().to_string(), serde::Deserialize::deserialize(d).unwrap()))
+                .map(|d| {
+                    (
+                        p.display().to_string(),
+                        serde::Deserialize::deserialize(d).unwrap(),
+                    )
+                })
                 .collect::<Vec<(String, Value)>>()
         })
-        .filter(|(_, v)| v["apiVersion"].as_str().is_some_and(|a| a.starts_with("web.tera-operator.io/")))
+        .filter(|(_, v)| {
+            v["apiVersion"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("web.tera-operator.io/"))
+        })
         .collect()
 }
 
@@ -67,7 +80,10 @@ fn crd_schemas_accept_the_examples() {
     assert_eq!(examples.len(), 2);
     for (file, cr) in examples {
         let validator = validator_for(cr["kind"].as_str().unwrap());
-        let errors: Vec<String> = validator.iter_errors(&cr).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&cr)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{file}: {errors:?}");
     }
 }
@@ -94,10 +110,22 @@ fn crd_command_prints_both_crds() {
     let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect();
-    let names: Vec<&str> = docs.iter().map(|d| d["metadata"]["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["webservers.web.tera-operator.io", "balancers.web.tera-operator.io"]);
+    let names: Vec<&str> = docs
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "webservers.web.tera-operator.io",
+            "balancers.web.tera-operator.io"
+        ]
+    );
     for d in &docs {
-        assert_eq!(d["spec"]["versions"][0]["subresources"]["status"], serde_json::json!({}));
+        assert_eq!(
+            d["spec"]["versions"][0]["subresources"]["status"],
+            serde_json::json!({})
+        );
         let columns: Vec<&str> = d["spec"]["versions"][0]["additionalPrinterColumns"]
             .as_array()
             .unwrap()
