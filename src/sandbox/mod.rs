@@ -13,6 +13,7 @@ pub mod hooks;
 pub mod manifests;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;
 pub mod schema;
 pub mod selectors;

@@ -16,6 +16,7 @@ use super::discovery;
 use super::errors::{ApiError, Result};
 use super::hooks::{Hooks, LoggedRequest};
 use super::openapi;
+use super::protobuf;
 use super::resources::ResourceInfo;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::Store;
@@ -182,6 +183,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let query_str = req.uri().query().unwrap_or_default().to_string();
     let content_type = header(req.headers(), "content-type");
     let (verb, resource, resp) = serve(&shared, req, &query_str).await;
+    tracing::debug!(%method, %path, query = %query_str, %content_type, status = resp.status().as_u16(), "request");
     shared.hooks.log(LoggedRequest {
         method: method.to_string(),
         path,
@@ -356,6 +358,12 @@ fn decode(bytes: &[u8], content_type: &str, yaml_ok: bool) -> Result<Value> {
 
 fn object_body(bytes: &[u8], content_type: &str) -> Result<Value> {
     let base = content_type.split(';').next().unwrap_or_default().trim();
+    if base == "application/vnd.kubernetes.protobuf" {
+        return protobuf::decode(bytes).map_err(|e| match e {
+            protobuf::Error::KindUnsupported(_) => ApiError::new(415, "UnsupportedMediaType", e.to_string()),
+            other => ApiError::bad_request(other.to_string()),
+        });
+    }
     if !matches!(
         base,
         "" | "application/json" | "application/yaml" | "*/*" | "text/plain"
@@ -543,7 +551,7 @@ async fn serve_resource(
             let body: Value = if bytes.is_empty() {
                 json!({})
             } else {
-                decode(&bytes, "application/json", true)?
+                object_body(&bytes, &content_type)?
             };
             let dopts = DeleteOptions {
                 propagation: body["propagationPolicy"]
