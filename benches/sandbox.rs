@@ -12,7 +12,11 @@ use tera_operator::sandbox::{Sandbox, SandboxConfig};
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -26,7 +30,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn run(n: usize) {
-    let sb = Sandbox::start(SandboxConfig { history_limit: 1000, ..Default::default() }).await.unwrap();
+    let sb = Sandbox::start(SandboxConfig {
+        history_limit: 1000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
     let rss_before = rss_kib();
 
@@ -62,12 +71,21 @@ async fn run(n: usize) {
     assert_eq!(paged, n);
 
     let rv = all.metadata.resource_version.unwrap();
-    let mut stream = api.watch(&WatchParams::default().timeout(60), &rv).await.unwrap().boxed();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(60), &rv)
+        .await
+        .unwrap()
+        .boxed();
     let mut latencies = Vec::new();
     for i in 0..500 {
         let name = format!("watched-{i}");
         let t = Instant::now();
-        api.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap()).await.unwrap();
+        api.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
+        )
+        .await
+        .unwrap();
         loop {
             if let Some(WatchEvent::Added(c)) = stream.try_next().await.unwrap() {
                 if c.metadata.name.as_deref() == Some(name.as_str()) {
@@ -79,8 +97,13 @@ async fn run(n: usize) {
     }
     latencies.sort();
 
-    println!("sandbox figures ({n} ConfigMaps of ~100 bytes, kube-rs client, 16 concurrent creates)");
-    println!("  create:           {create:?} total, {:.0} creates/s", n as f64 / create.as_secs_f64());
+    println!(
+        "sandbox figures ({n} ConfigMaps of ~100 bytes, kube-rs client, 16 concurrent creates)"
+    );
+    println!(
+        "  create:           {create:?} total, {:.0} creates/s",
+        n as f64 / create.as_secs_f64()
+    );
     println!("  list (one page):  {list:?}");
     println!("  list (500/page):  {list_paged:?}");
     println!(
@@ -101,7 +124,14 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let n = std::env::var("SANDBOX_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let n = std::env::var("SANDBOX_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run(n));
 }

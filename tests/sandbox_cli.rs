@@ -79,28 +79,54 @@ fn sandbox_command_serves_crds_and_applied_manifests() {
         }
     }
     let text = seen.join("\n");
-    assert!(text.contains(&format!("kubeconfig: {}", kubeconfig.display())), "{text}");
-    assert!(text.contains("applied webserver/site") && text.contains("installed 1 CRD(s)"), "{text}");
+    assert!(
+        text.contains(&format!("kubeconfig: {}", kubeconfig.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("applied webserver/site") && text.contains("installed 1 CRD(s)"),
+        "{text}"
+    );
     assert!(text.contains("get webservers,deploy,svc,cm"), "{text}");
 
     let kubectl = |args: &[&str]| {
-        let out = Command::new("kubectl").arg("--kubeconfig").arg(&kubeconfig).args(args).output().expect("kubectl is installed");
-        assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(args)
+            .output()
+            .expect("kubectl is installed");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    assert!(kubectl(&["get", "ws", "-n", "demo", "-o", "name"]).contains("webserver.example.com/site"));
+    assert!(
+        kubectl(&["get", "ws", "-n", "demo", "-o", "name"]).contains("webserver.example.com/site")
+    );
     assert!(kubectl(&["get", "cm", "settings", "-o", "jsonpath={.data.a}"]).contains('1'));
 
     // SIGTERM stops it cleanly.
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "the sandbox did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the sandbox did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

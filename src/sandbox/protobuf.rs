@@ -53,8 +53,12 @@ fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>> {
                 Wire::Fixed
             }
             2 => {
-                let len = usize::try_from(varint(buf, &mut pos)?).map_err(|_| Error::Malformed("length"))?;
-                let end = pos.checked_add(len).filter(|e| *e <= buf.len()).ok_or(Error::Malformed("truncated field"))?;
+                let len = usize::try_from(varint(buf, &mut pos)?)
+                    .map_err(|_| Error::Malformed("length"))?;
+                let end = pos
+                    .checked_add(len)
+                    .filter(|e| *e <= buf.len())
+                    .ok_or(Error::Malformed("truncated field"))?;
                 let b = &buf[pos..end];
                 pos = end;
                 Wire::Bytes(b)
@@ -89,8 +93,14 @@ enum Kind {
 
 type Field = (u64, &'static str, Kind);
 
-const OWNER_REF: &[Field] =
-    &[(1, "kind", Kind::Str), (3, "name", Kind::Str), (4, "uid", Kind::Str), (5, "apiVersion", Kind::Str), (6, "controller", Kind::Bool), (7, "blockOwnerDeletion", Kind::Bool)];
+const OWNER_REF: &[Field] = &[
+    (1, "kind", Kind::Str),
+    (3, "name", Kind::Str),
+    (4, "uid", Kind::Str),
+    (5, "apiVersion", Kind::Str),
+    (6, "controller", Kind::Bool),
+    (7, "blockOwnerDeletion", Kind::Bool),
+];
 const OBJECT_META: &[Field] = &[
     (1, "name", Kind::Str),
     (2, "generateName", Kind::Str),
@@ -106,13 +116,28 @@ const OBJECT_META: &[Field] = &[
     (13, "ownerReferences", Kind::RepMsg(OWNER_REF)),
     (14, "finalizers", Kind::RepStr),
 ];
-const SECRET: &[Field] =
-    &[(1, "metadata", Kind::Msg(OBJECT_META)), (2, "data", Kind::MapBytes), (3, "type", Kind::Str), (4, "stringData", Kind::MapStr), (5, "immutable", Kind::Bool)];
-const CONFIG_MAP: &[Field] =
-    &[(1, "metadata", Kind::Msg(OBJECT_META)), (2, "data", Kind::MapStr), (3, "binaryData", Kind::MapBytes), (4, "immutable", Kind::Bool)];
+const SECRET: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "data", Kind::MapBytes),
+    (3, "type", Kind::Str),
+    (4, "stringData", Kind::MapStr),
+    (5, "immutable", Kind::Bool),
+];
+const CONFIG_MAP: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "data", Kind::MapStr),
+    (3, "binaryData", Kind::MapBytes),
+    (4, "immutable", Kind::Bool),
+];
 const NAMESPACE_SPEC: &[Field] = &[(1, "finalizers", Kind::RepStr)];
-const NAMESPACE: &[Field] = &[(1, "metadata", Kind::Msg(OBJECT_META)), (2, "spec", Kind::Msg(NAMESPACE_SPEC))];
-const SERVICE_ACCOUNT: &[Field] = &[(1, "metadata", Kind::Msg(OBJECT_META)), (4, "automountServiceAccountToken", Kind::Bool)];
+const NAMESPACE: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "spec", Kind::Msg(NAMESPACE_SPEC)),
+];
+const SERVICE_ACCOUNT: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (4, "automountServiceAccountToken", Kind::Bool),
+];
 const PRECONDITIONS: &[Field] = &[(1, "uid", Kind::Str), (2, "resourceVersion", Kind::Str)];
 const DELETE_OPTIONS: &[Field] = &[
     (1, "gracePeriodSeconds", Kind::Int),
@@ -140,7 +165,9 @@ fn map_entry(b: &[u8], value_bytes: bool) -> Result<(String, Value)> {
         let raw = bytes_of(&w)?;
         match n {
             1 => key = text(raw)?,
-            2 if value_bytes => value = json!(base64::engine::general_purpose::STANDARD.encode(raw)),
+            2 if value_bytes => {
+                value = json!(base64::engine::general_purpose::STANDARD.encode(raw))
+            }
             2 => value = json!(text(raw)?),
             _ => {}
         }
@@ -155,14 +182,17 @@ fn time(b: &[u8]) -> Result<Value> {
             secs = v as i64;
         }
     }
-    let t = k8s_openapi::jiff::Timestamp::from_second(secs).map_err(|_| Error::Malformed("time out of range"))?;
+    let t = k8s_openapi::jiff::Timestamp::from_second(secs)
+        .map_err(|_| Error::Malformed("time out of range"))?;
     Ok(json!(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()))
 }
 
 fn message(b: &[u8], schema: &[Field]) -> Result<Value> {
     let mut out = Map::new();
     for (n, w) in fields(b)? {
-        let Some((_, name, kind)) = schema.iter().find(|(f, _, _)| *f == n) else { continue };
+        let Some((_, name, kind)) = schema.iter().find(|(f, _, _)| *f == n) else {
+            continue;
+        };
         let name = name.to_string();
         match (kind, &w) {
             (Kind::Bool, Wire::Varint(v)) => {
@@ -254,7 +284,12 @@ mod tests {
         let entry = [field(1, b"release"), field(2, b"\x01\x02")].concat();
         let label = [field(1, b"owner"), field(2, b"helm")].concat();
         let meta = [field(1, b"sh.helm.release.v1.demo.v1"), field(11, &label)].concat();
-        let secret = [field(1, &meta), field(2, &entry), field(3, b"helm.sh/release.v1")].concat();
+        let secret = [
+            field(1, &meta),
+            field(2, &entry),
+            field(3, b"helm.sh/release.v1"),
+        ]
+        .concat();
         let type_meta = [field(1, b"v1"), field(2, b"Secret")].concat();
         let body = [b"k8s\0".to_vec(), field(1, &type_meta), field(2, &secret)].concat();
         let v = decode(&body).unwrap();
@@ -271,6 +306,9 @@ mod tests {
         assert!(decode(b"k8s\0\x0a\xff").is_err());
         let type_meta = [field(1, b"apps/v1"), field(2, b"Deployment")].concat();
         let body = [b"k8s\0".to_vec(), field(1, &type_meta)].concat();
-        assert_eq!(decode(&body), Err(Error::KindUnsupported("Deployment".into())));
+        assert_eq!(
+            decode(&body),
+            Err(Error::KindUnsupported("Deployment".into()))
+        );
     }
 }

@@ -360,7 +360,9 @@ fn object_body(bytes: &[u8], content_type: &str) -> Result<Value> {
     let base = content_type.split(';').next().unwrap_or_default().trim();
     if base == "application/vnd.kubernetes.protobuf" {
         return protobuf::decode(bytes).map_err(|e| match e {
-            protobuf::Error::KindUnsupported(_) => ApiError::new(415, "UnsupportedMediaType", e.to_string()),
+            protobuf::Error::KindUnsupported(_) => {
+                ApiError::new(415, "UnsupportedMediaType", e.to_string())
+            }
             other => ApiError::bad_request(other.to_string()),
         });
     }
