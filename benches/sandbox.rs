@@ -87,10 +87,10 @@ async fn run(n: usize) {
         .await
         .unwrap();
         loop {
-            if let Some(WatchEvent::Added(c)) = stream.try_next().await.unwrap() {
-                if c.metadata.name.as_deref() == Some(name.as_str()) {
-                    break;
-                }
+            if let Some(WatchEvent::Added(c)) = stream.try_next().await.unwrap()
+                && c.metadata.name.as_deref() == Some(name.as_str())
+            {
+                break;
             }
         }
         latencies.push(t.elapsed());
