@@ -283,6 +283,27 @@ fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, old: O
         ("apps", "deployments") => {
             if let Some(spec) = new["spec"].as_object_mut() {
                 spec.entry("replicas").or_insert(json!(1));
+                spec.entry("revisionHistoryLimit").or_insert(json!(10));
+                spec.entry("progressDeadlineSeconds").or_insert(json!(600));
+                let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
+                if let Some(st) = strategy.as_object_mut() {
+                    st.entry("type").or_insert(json!("RollingUpdate"));
+                    if st.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+                        let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
+                        if let Some(ru) = ru.as_object_mut() {
+                            ru.entry("maxUnavailable").or_insert(json!("25%"));
+                            ru.entry("maxSurge").or_insert(json!("25%"));
+                        }
+                    }
+                }
+                if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+                    default_pod_spec(pod);
+                }
+            }
+        }
+        ("", "pods") => {
+            if let Some(pod) = new.get_mut("spec") {
+                default_pod_spec(pod);
             }
         }
         ("", "secrets") => {
@@ -344,6 +365,48 @@ fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, old: O
             });
         }
         _ => {}
+    }
+}
+
+/// The defaults the API server fills into a pod spec (and a pod template's spec).
+fn default_pod_spec(pod: &mut Value) {
+    let Some(spec) = pod.as_object_mut() else {
+        return;
+    };
+    spec.entry("restartPolicy").or_insert(json!("Always"));
+    spec.entry("terminationGracePeriodSeconds")
+        .or_insert(json!(30));
+    spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
+    spec.entry("securityContext").or_insert(json!({}));
+    spec.entry("schedulerName")
+        .or_insert(json!("default-scheduler"));
+    for list in ["containers", "initContainers"] {
+        let Some(Value::Array(cs)) = spec.get_mut(list) else {
+            continue;
+        };
+        for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+            let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
+            let tag = image
+                .rsplit('/')
+                .next()
+                .and_then(|last| last.split_once(':'))
+                .map(|(_, t)| t.to_string());
+            let pull = if tag.is_none() || tag.as_deref() == Some("latest") {
+                "Always"
+            } else {
+                "IfNotPresent"
+            };
+            c.entry("imagePullPolicy").or_insert(json!(pull));
+            c.entry("terminationMessagePath")
+                .or_insert(json!("/dev/termination-log"));
+            c.entry("terminationMessagePolicy").or_insert(json!("File"));
+            c.entry("resources").or_insert(json!({}));
+            if let Some(Value::Array(ports)) = c.get_mut("ports") {
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    p.entry("protocol").or_insert(json!("TCP"));
+                }
+            }
+        }
     }
 }
 
