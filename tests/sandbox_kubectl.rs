@@ -496,3 +496,128 @@ async fn kube_rs_events_show_in_kubectl() {
         "{describe}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_sends_protobuf_and_it_is_understood() {
+    let sb = start().await;
+    kubectl(&sb, &["create", "namespace", "shop"]).await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "configmap",
+            "cfg",
+            "-n",
+            "shop",
+            "--from-literal=k=v",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "-n",
+            "shop",
+            "--from-literal=p=s3cret",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--image=nginx:1.27",
+            "--port=80",
+            "--replicas=2",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "web",
+            "-n",
+            "shop",
+            "--tcp=80:8080",
+        ],
+    )
+    .await;
+    kubectl(&sb, &["create", "serviceaccount", "bot", "-n", "shop"]).await;
+    assert!(
+        sb.request_log().iter().any(|r| r.verb == "create"
+            && r.content_type
+                .starts_with("application/vnd.kubernetes.protobuf")),
+        "kubectl create used protobuf"
+    );
+    let cm: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "cm", "cfg", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(cm["data"]["k"], "v");
+    assert!(cm["metadata"].get("generation").is_none());
+    let secret: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "secret", "pw", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(secret["data"]["p"], "czNjcmV0");
+    assert_eq!(secret["type"], "Opaque");
+    let d: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "deploy", "web", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        (c["name"].as_str(), c["image"].as_str()),
+        (Some("nginx"), Some("nginx:1.27"))
+    );
+    assert_eq!(c["ports"][0]["containerPort"], 80);
+    assert!(
+        c.get("stdin").is_none() && c.get("workingDir").is_none(),
+        "zero values are not invented: {c}"
+    );
+    let svc: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "svc", "web", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.96."))
+    );
+    kubectl(
+        &sb,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy/web",
+            "-n",
+            "shop",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    kubectl(&sb, &["delete", "namespace", "shop"]).await;
+    let left = kubectl(
+        &sb,
+        &["get", "deploy,svc,cm,secret,sa", "-n", "shop", "-o", "name"],
+    )
+    .await;
+    assert!(
+        left.trim().is_empty(),
+        "namespace contents are gone: {left}"
+    );
+}

@@ -45,9 +45,14 @@ impl ResourceInfo {
         }
     }
 
-    /// Whether writes that change nothing but metadata/status leave `generation` alone.
+    /// Whether the type has `metadata.generation` (CRDs, custom resources, Deployments, Pods):
+    /// 1 on create, bumped by changes outside metadata and status.
     pub fn tracks_generation(&self) -> bool {
-        true
+        self.custom
+            || matches!(
+                self.plural.as_str(),
+                "deployments" | "customresourcedefinitions" | "pods"
+            )
     }
 }
 

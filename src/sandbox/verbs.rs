@@ -538,18 +538,22 @@ fn commit(
     }
     apply_defaults(store, res, &mut new, old);
     validate(store, res, &mut new)?;
-    let generation = match old {
-        None => 1,
-        Some(o) => {
-            let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
-            if spec_part(o) != spec_part(&new) {
-                g + 1
-            } else {
-                g
+    if res.tracks_generation() {
+        let generation = match old {
+            None => 1,
+            Some(o) => {
+                let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
+                if spec_part(o) != spec_part(&new) {
+                    g + 1
+                } else {
+                    g
+                }
             }
-        }
-    };
-    new["metadata"]["generation"] = json!(generation);
+        };
+        new["metadata"]["generation"] = json!(generation);
+    } else if let Some(m) = new["metadata"].as_object_mut() {
+        m.remove("generation");
+    }
     if record {
         apply::record_update(
             old,
@@ -1035,7 +1039,10 @@ mod tests {
         )
         .unwrap();
         assert!(o["metadata"]["name"].as_str().unwrap().starts_with("x-"));
-        assert_eq!(o["metadata"]["generation"], 1);
+        assert!(
+            o["metadata"].get("generation").is_none(),
+            "ConfigMaps have no generation"
+        );
         assert!(o["metadata"]["uid"].is_string());
         let name = o["metadata"]["name"].as_str().unwrap();
         let err = create(
@@ -1090,7 +1097,7 @@ mod tests {
             new["metadata"]["resourceVersion"],
             o["metadata"]["resourceVersion"]
         );
-        assert_eq!(new["metadata"]["generation"], 2);
+        assert!(new["metadata"].get("generation").is_none());
         assert_eq!(
             update(&mut s, &cm, "default", "a", changed, Sub::Main, &opts())
                 .unwrap_err()
