@@ -1040,3 +1040,81 @@ async fn streaming_list_watcher_and_leases() {
     );
     task.abort();
 }
+
+#[tokio::test]
+async fn metadata_watches_and_label_filtered_children() {
+    let sb = start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let labelled = |name: &str, owner: &str| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"owner": owner}}, "data": {"big": "x".repeat(1000)}})).unwrap()
+    };
+    api.create(&PostParams::default(), &labelled("a", "one"))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &labelled("b", "two"))
+        .await
+        .unwrap();
+    let meta = api
+        .list_metadata(&ListParams::default().labels("owner=one"))
+        .await
+        .unwrap();
+    assert_eq!(meta.items.len(), 1);
+    assert_eq!(meta.items[0].metadata.name.as_deref(), Some("a"));
+    assert_eq!(
+        meta.items[0].types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata"),
+        "served as metadata only"
+    );
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(
+            Api::<kube::core::PartialObjectMeta<ConfigMap>>::default_namespaced(sb.client()),
+            watcher::Config::default().labels("owner=one"),
+        ),
+    )
+    .default_backoff()
+    .applied_objects();
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while stream.next().await.is_some() {}
+    });
+    eventually("metadata reflector has a", || async {
+        reader.state().len() == 1
+    })
+    .await;
+    api.create(&PostParams::default(), &labelled("c", "one"))
+        .await
+        .unwrap();
+    // Relabelling b into the selector is an ADDED for this watch; relabelling a out is a DELETED.
+    api.patch(
+        "b",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"owner": "one"}}})),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"owner": "two"}}})),
+    )
+    .await
+    .unwrap();
+    eventually("metadata reflector follows the selector", || async {
+        let mut names: Vec<String> = reader
+            .state()
+            .iter()
+            .map(|m| m.metadata.name.clone().unwrap())
+            .collect();
+        names.sort();
+        names == ["b", "c"]
+    })
+    .await;
+    let raw = sb.request_log();
+    assert!(
+        raw.iter()
+            .any(|r| r.verb == "watch" && r.query.contains("labelSelector=owner"))
+    );
+    task.abort();
+}
