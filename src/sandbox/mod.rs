@@ -5,6 +5,7 @@
 //! on `127.0.0.1` and hands back a [`kube::Client`] and a kubeconfig path.
 
 pub mod apply;
+pub mod defaults;
 pub mod discovery;
 pub mod errors;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod selectors;
 pub mod server;
 pub mod store;
 pub mod table;
+pub mod validation;
 pub mod verbs;
 pub mod watch;
 pub mod workloads;
