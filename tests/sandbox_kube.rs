@@ -1118,3 +1118,83 @@ async fn metadata_watches_and_label_filtered_children() {
     );
     task.abort();
 }
+
+#[tokio::test]
+async fn no_op_writes_emit_no_watch_events() {
+    let sb = start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let pp = PatchParams::apply("operator").force();
+    let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "steady", "labels": {"a": "b"}}, "data": {"k": "v"}});
+    let first = api
+        .patch("steady", &pp, &Patch::Apply(&desired))
+        .await
+        .unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(10), &rv(&first))
+        .await
+        .unwrap()
+        .boxed();
+    // Identical apply, identical merge patch, identical replace: nothing to see.
+    api.patch("steady", &pp, &Patch::Apply(&desired))
+        .await
+        .unwrap();
+    api.patch(
+        "steady",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "v"}})),
+    )
+    .await
+    .unwrap();
+    let current = api.get("steady").await.unwrap();
+    api.replace("steady", &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert_eq!(rv(&api.get("steady").await.unwrap()), rv(&first));
+    // The next event is the sentinel's, proving none came before it.
+    api.create(&PostParams::default(), &cm("sentinel", json!({})))
+        .await
+        .unwrap();
+    match stream.try_next().await.unwrap().unwrap() {
+        WatchEvent::Added(c) => assert_eq!(c.metadata.name.as_deref(), Some("sentinel")),
+        other => panic!("a no-op write produced an event: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dry_run_and_delete_collection() {
+    let sb = start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let would = api
+        .create(&dry, &cm("dry", json!({"a": "1"})))
+        .await
+        .unwrap();
+    assert_eq!(would.data.unwrap()["a"], "1");
+    assert!(
+        api.get_opt("dry").await.unwrap().is_none(),
+        "dry run stores nothing"
+    );
+    for (name, tier) in [("x", "a"), ("y", "a"), ("z", "b")] {
+        let mut c = cm(name, json!({}));
+        c.metadata.labels = Some([("tier".to_string(), tier.to_string())].into());
+        api.create(&PostParams::default(), &c).await.unwrap();
+    }
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("tier=a"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, ["z"]);
+}
