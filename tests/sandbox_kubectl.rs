@@ -347,6 +347,33 @@ async fn kubectl_wait_and_scale() {
     .await;
     let table = kubectl(&sb, &["get", "deploy", "web"]).await;
     assert!(table.contains("4/4"), "READY column:\n{table}");
+    // The scale (an Update by "kubectl") now owns .spec.replicas: a server-side apply of the
+    // file conflicts until forced, exactly as on a cluster.
+    let app_file = dir.path().join("app.yaml").display().to_string();
+    let conflict = kubectl_raw(&sb, &["apply", "--server-side", "-f", &app_file]).await;
+    assert!(!conflict.status.success());
+    let stderr = String::from_utf8_lossy(&conflict.stderr);
+    assert!(
+        stderr.contains(r#"conflict with "kubectl" using apps/v1: .spec.replicas"#),
+        "{stderr}"
+    );
+    kubectl(
+        &sb,
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &app_file,
+        ],
+    )
+    .await;
+    let replicas = kubectl(
+        &sb,
+        &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"],
+    )
+    .await;
+    assert_eq!(replicas, "2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
