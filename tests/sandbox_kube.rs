@@ -1198,3 +1198,59 @@ async fn dry_run_and_delete_collection() {
         .collect();
     assert_eq!(left, ["z"]);
 }
+
+#[tokio::test]
+async fn bookmarks_and_watch_timeouts() {
+    let config = SandboxConfig {
+        bookmark_interval: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let sb = Sandbox::start(config).await.unwrap();
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let start_rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    api.create(&PostParams::default(), &cm("elsewhere", json!({})))
+        .await
+        .unwrap();
+    let mut s = api
+        .watch(
+            &WatchParams::default().labels("none=here").timeout(30),
+            &start_rv,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    match s.try_next().await.unwrap().unwrap() {
+        WatchEvent::Bookmark(b) => {
+            let bookmark_rv: u64 = b.metadata.resource_version.parse().unwrap();
+            assert!(
+                bookmark_rv > start_rv.parse::<u64>().unwrap(),
+                "the bookmark moves past changes the selector filtered out"
+            );
+        }
+        other => panic!("expected a bookmark, got {other:?}"),
+    }
+    // Without bookmarks, a watch with timeoutSeconds=1 ends by itself with no events.
+    let mut s = api
+        .watch(
+            &WatchParams::default().disable_bookmarks().timeout(1),
+            &start_rv,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let first = s.try_next().await.unwrap();
+    assert!(
+        matches!(first, Some(WatchEvent::Added(_))),
+        "the replayed create: {first:?}"
+    );
+    let end = tokio::time::timeout(Duration::from_secs(10), s.try_next())
+        .await
+        .expect("the server ends the watch");
+    assert!(end.unwrap().is_none());
+}
