@@ -223,6 +223,21 @@ async fn kubectl_server_side_apply_get_and_delete() {
         "printer columns:\n{table}"
     );
 
+    // kubectl asks for strict field validation: an unknown field is an error, not silently pruned.
+    let typo = write(
+        dir.path(),
+        "typo.yaml",
+        "apiVersion: example.com/v1alpha1\nkind: WebServer\nmetadata: {name: typo}\nspec: {image: x, replicaz: 2}\n",
+    );
+    let rejected = kubectl_raw(&sb, &["apply", "--server-side", "-f", &typo]).await;
+    assert!(!rejected.status.success());
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.contains(r#"unknown field "spec.replicaz""#),
+        "{stderr}"
+    );
+    assert!(webservers(&sb).get_opt("typo").await.unwrap().is_none());
+
     let out = kubectl(&sb, &["delete", "-f", &manifests]).await;
     assert!(out.contains("deployment.apps \"web\" deleted"), "{out}");
     let deploys: Api<Deployment> = Api::default_namespaced(sb.client());

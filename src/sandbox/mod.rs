@@ -130,6 +130,7 @@ fn seeded_store(history_limit: usize) -> Store {
             dry_run: false,
             force: false,
             now,
+            strict: false,
         };
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let _ = verbs::create(

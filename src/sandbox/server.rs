@@ -423,6 +423,7 @@ async fn serve_resource(
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
         force: query.get("force").is_some_and(|f| f == "true"),
         now: now.clone(),
+        strict: query.get("fieldValidation").is_some_and(|v| v == "Strict"),
     };
     let wants_table = accept.contains("as=Table");
     let wants_meta = accept.contains("as=PartialObjectMetadata");

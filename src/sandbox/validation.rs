@@ -21,7 +21,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Validates (and prunes, for custom resources) an object about to be stored; 422 Invalid on failure.
-pub fn validate(store: &Store, res: &ResourceInfo, obj: &mut Value) -> Result<()> {
+pub fn validate(store: &Store, res: &ResourceInfo, obj: &mut Value, strict: bool) -> Result<()> {
     let name = obj["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
@@ -34,7 +34,22 @@ pub fn validate(store: &Store, res: &ResourceInfo, obj: &mut Value) -> Result<()
         ));
     }
     if let Some(s) = &res.schema {
-        errs.extend(schema::check_custom_resource(obj, s));
+        let checked = schema::check_custom_resource(obj, s);
+        if strict && !checked.pruned.is_empty() {
+            let fields: Vec<String> = checked
+                .pruned
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                res.kind,
+                res.version,
+                res.kind,
+                fields.join(", ")
+            )));
+        }
+        errs.extend(checked.errors);
     }
     if res.plural == "customresourcedefinitions" && res.group == "apiextensions.k8s.io" {
         let spec = &obj["spec"];

@@ -49,6 +49,8 @@ pub struct WriteOptions {
     pub force: bool,
     /// The current time (RFC 3339).
     pub now: String,
+    /// `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned.
+    pub strict: bool,
 }
 
 /// Options of a delete.
@@ -310,7 +312,7 @@ fn commit(
         }
     }
     apply_defaults(store, res, &mut new, old);
-    validate(store, res, &mut new)?;
+    validate(store, res, &mut new, opts.strict)?;
     if res.tracks_generation() {
         let generation = match old {
             None => 1,
@@ -767,6 +769,7 @@ pub fn internal_commit(
         dry_run: false,
         force: false,
         now: now.into(),
+        strict: false,
     };
     let old = to_served(res, old);
     commit(store, res, Some(&old), new, scope, &opts, true)
@@ -782,6 +785,7 @@ mod tests {
             dry_run: false,
             force: false,
             now: "2026-01-01T00:00:00Z".into(),
+            strict: false,
         }
     }
 
