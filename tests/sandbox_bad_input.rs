@@ -260,6 +260,10 @@ fn path() -> impl Strategy<Value = String> {
         "/api/v1/namespaces/default/configmaps",
         "/api/v1/namespaces/default/configmaps/keep",
         "/apis/apps/v1/namespaces/default/deployments/d/scale",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "/apis/apps/v1/namespaces/default/deployments/d/status",
+        "/apis/apps/v1/namespaces/default/deployments/d",
+        "/api/v1/namespaces/default/secrets",
         "/api/v1/namespaces/default/services/s/status",
         "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
         "/apis/example.com/v1/namespaces/default/things",
@@ -309,6 +313,11 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         json!({"metadata": null}),
         json!({"metadata": {"name": ["x"]}}),
         json!({"spec": {"versions": 1, "names": {}, "group": 7}}),
+        json!({"spec": {"versions": [], "names": "x", "group": "g.io"}, "metadata": {"name": "xs.g.io"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": "x", "status": "y"}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1, "template": 3}}),
+        json!({"spec": {"replicas": "x"}, "status": {"conditions": 5}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": "x", "stringData": {"a": "b"}}),
         json!("string"),
         json!(null),
     ])
@@ -377,5 +386,35 @@ fn random_requests_never_crash_or_corrupt() {
     }
     let (status, _) = rt.block_on(raw(&sb, "GET", "/readyz", "", &[]));
     assert_eq!(status, 200);
+    // The workload simulation survived whatever was thrown at it.
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "after"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    let (status, _) = rt.block_on(raw(
+        &sb,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "application/json",
+        &serde_json::to_vec(&deploy).unwrap(),
+    ));
+    assert_eq!(status, 201);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = rt.block_on(raw(
+            &sb,
+            "GET",
+            "/apis/apps/v1/namespaces/default/deployments/after",
+            "",
+            &[],
+        ));
+        let d: Value = serde_json::from_slice(&body).unwrap();
+        if d["status"]["availableReplicas"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workload simulation stopped: {d}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     drop(sb);
 }

@@ -10,7 +10,7 @@ use super::store::Store;
 pub fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, old: Option<&Value>) {
     match (res.group.as_str(), res.plural.as_str()) {
         ("", "services") => {
-            let spec = new["spec"].as_object_mut();
+            let spec = new.get_mut("spec").and_then(Value::as_object_mut);
             let Some(spec) = spec else { return };
             spec.entry("type").or_insert(json!("ClusterIP"));
             spec.entry("sessionAffinity").or_insert(json!("None"));
@@ -38,7 +38,7 @@ pub fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, ol
             }
         }
         ("apps", "deployments") => {
-            if let Some(spec) = new["spec"].as_object_mut() {
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.entry("replicas").or_insert(json!(1));
                 spec.entry("revisionHistoryLimit").or_insert(json!(10));
                 spec.entry("progressDeadlineSeconds").or_insert(json!(600));
@@ -67,11 +67,12 @@ pub fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, ol
             if let Some(m) = new.as_object_mut() {
                 if let Some(Value::Object(sd)) = m.remove("stringData") {
                     let data = m.entry("data").or_insert_with(|| json!({}));
-                    for (k, v) in sd {
-                        data[k] = json!(
-                            base64::engine::general_purpose::STANDARD
-                                .encode(v.as_str().unwrap_or_default())
-                        );
+                    if let Some(data) = data.as_object_mut() {
+                        for (k, v) in sd {
+                            let encoded = base64::engine::general_purpose::STANDARD
+                                .encode(v.as_str().unwrap_or_default());
+                            data.insert(k, json!(encoded));
+                        }
                     }
                 }
                 m.entry("type").or_insert(json!("Opaque"));
@@ -82,7 +83,11 @@ pub fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, ol
         }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             let names = new["spec"]["names"].clone();
-            let mut accepted = names.clone();
+            let mut accepted = if names.is_object() {
+                names.clone()
+            } else {
+                json!({})
+            };
             if accepted["singular"].is_null()
                 && let Some(k) = names["kind"].as_str()
             {

@@ -140,6 +140,28 @@ fn scale_of(obj: &Value) -> Value {
     })
 }
 
+fn set_replicas(obj: &mut Value, replicas: Value) -> Result<()> {
+    if !replicas.is_i64() {
+        return Err(ApiError::bad_request("spec.replicas must be an integer"));
+    }
+    let Some(map) = obj.as_object_mut() else {
+        return Err(ApiError::bad_request("the object is not a JSON object"));
+    };
+    match map.entry("spec").or_insert_with(|| json!({})) {
+        Value::Object(spec) => {
+            spec.insert("replicas".into(), replicas);
+            Ok(())
+        }
+        Value::Null => {
+            map.insert("spec".into(), json!({ "replicas": replicas }));
+            Ok(())
+        }
+        _ => Err(ApiError::bad_request(
+            "the object's spec is not a JSON object",
+        )),
+    }
+}
+
 fn encode_continue(k: &Key) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([k.0, k.1]).to_string())
 }
@@ -542,7 +564,7 @@ pub fn update(
             return Err(ApiError::conflict(&res.group, &res.plural, name));
         }
         let mut new = old.clone();
-        new["spec"]["replicas"] = json!(replicas);
+        set_replicas(&mut new, json!(replicas))?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
         return Ok(scale_of(&out));
     }
@@ -610,7 +632,7 @@ pub fn patch(
     }
     if sub == Sub::Scale {
         let mut new = old.clone();
-        new["spec"]["replicas"] = target["spec"]["replicas"].clone();
+        set_replicas(&mut new, target["spec"]["replicas"].clone())?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
         return Ok(scale_of(&out));
     }
