@@ -1254,3 +1254,52 @@ async fn bookmarks_and_watch_timeouts() {
         .expect("the server ends the watch");
     assert!(end.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn custom_resource_scale_subresource() {
+    let sb = start().await;
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "pools.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "pools", "kind": "Pool"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.size", "statusReplicasPath": ".status.ready", "labelSelectorPath": ".status.selector"}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap();
+    Api::<CustomResourceDefinition>::all(sb.client())
+        .create(&PostParams::default(), &crd)
+        .await
+        .unwrap();
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Pool"),
+        "pools",
+    );
+    let api: Api<DynamicObject> = Api::default_namespaced_with(sb.client(), &ar);
+    let mut pool = DynamicObject::new("p", &ar);
+    pool.data = json!({"spec": {"size": 2}});
+    api.create(&PostParams::default(), &pool).await.unwrap();
+    api.patch_status(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"ready": 2, "selector": "app=p"}})),
+    )
+    .await
+    .unwrap();
+    let scale = api.get_scale("p").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(2));
+    let status = scale.status.unwrap();
+    assert_eq!(
+        (status.replicas, status.selector.as_deref()),
+        (2, Some("app=p"))
+    );
+    api.patch_scale(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(api.get("p").await.unwrap().data["spec"]["size"], 5);
+}

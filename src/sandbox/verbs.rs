@@ -117,49 +117,73 @@ pub fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Va
 /// Reads the `scale` subresource of an object.
 pub fn get_scale(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
     let obj = get(store, res, ns, name)?;
-    Ok(scale_of(&obj))
+    Ok(scale_of(res, &obj))
 }
 
-fn scale_of(obj: &Value) -> Value {
+fn path_get<'a>(obj: &'a Value, path: &str) -> &'a Value {
+    path.trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .fold(obj, |cur, seg| &cur[seg])
+}
+
+fn scale_of(res: &ResourceInfo, obj: &Value) -> Value {
     let m = &obj["metadata"];
-    let selector = obj["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .map(|l| {
-            l.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
+    let (spec_path, status_path, selector_path) = &res.scale_paths;
+    let selector = match selector_path {
+        Some(p) => path_get(obj, p).as_str().unwrap_or_default().to_string(),
+        None => obj["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|l| {
+                l.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+    };
     json!({
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
                      "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
-        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
-        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+        "spec": {"replicas": path_get(obj, spec_path).as_i64().unwrap_or(if res.custom { 0 } else { 1 })},
+        "status": {"replicas": path_get(obj, status_path).as_i64().unwrap_or(0), "selector": selector},
     })
 }
 
-fn set_replicas(obj: &mut Value, replicas: Value) -> Result<()> {
+/// Writes `replicas` at the resource's spec replicas path, creating objects on the way.
+fn set_replicas(res: &ResourceInfo, obj: &mut Value, replicas: Value) -> Result<()> {
     if !replicas.is_i64() {
         return Err(ApiError::bad_request("spec.replicas must be an integer"));
     }
-    let Some(map) = obj.as_object_mut() else {
-        return Err(ApiError::bad_request("the object is not a JSON object"));
+    let segs: Vec<&str> = res
+        .scale_paths
+        .0
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let Some((last, parents)) = segs.split_last() else {
+        return Err(ApiError::bad_request("the resource has no replicas path"));
     };
-    match map.entry("spec").or_insert_with(|| json!({})) {
-        Value::Object(spec) => {
-            spec.insert("replicas".into(), replicas);
-            Ok(())
+    let mut cur = obj;
+    for seg in parents {
+        let Some(map) = cur.as_object_mut() else {
+            return Err(ApiError::bad_request(format!("{seg} is not a JSON object")));
+        };
+        let next = map.entry(seg.to_string()).or_insert_with(|| json!({}));
+        if next.is_null() {
+            *next = json!({});
         }
-        Value::Null => {
-            map.insert("spec".into(), json!({ "replicas": replicas }));
-            Ok(())
-        }
-        _ => Err(ApiError::bad_request(
-            "the object's spec is not a JSON object",
-        )),
+        cur = next;
     }
+    let Some(map) = cur.as_object_mut() else {
+        return Err(ApiError::bad_request(format!(
+            "the parent of {last} is not a JSON object"
+        )));
+    };
+    map.insert(last.to_string(), replicas);
+    Ok(())
 }
 
 fn encode_continue(k: &Key) -> String {
@@ -564,9 +588,9 @@ pub fn update(
             return Err(ApiError::conflict(&res.group, &res.plural, name));
         }
         let mut new = old.clone();
-        set_replicas(&mut new, json!(replicas))?;
+        set_replicas(res, &mut new, json!(replicas))?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
-        return Ok(scale_of(&out));
+        return Ok(scale_of(res, &out));
     }
     check_type(res, &body)?;
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
@@ -615,7 +639,7 @@ pub fn patch(
     }
     let old = old.ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
     let mut target = if sub == Sub::Scale {
-        scale_of(&old)
+        scale_of(res, &old)
     } else {
         old.clone()
     };
@@ -632,9 +656,9 @@ pub fn patch(
     }
     if sub == Sub::Scale {
         let mut new = old.clone();
-        set_replicas(&mut new, target["spec"]["replicas"].clone())?;
+        set_replicas(res, &mut new, target["spec"]["replicas"].clone())?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
-        return Ok(scale_of(&out));
+        return Ok(scale_of(res, &out));
     }
     commit(
         store,
