@@ -34,6 +34,9 @@ impl LoggedRequest {
     }
 }
 
+/// How many requests the log keeps (a long-running sandbox must not grow without bound).
+pub const REQUEST_LOG_LIMIT: usize = 100_000;
+
 #[derive(Debug, Clone)]
 struct Failure {
     remaining: usize,
@@ -46,7 +49,7 @@ struct Failure {
 struct Inner {
     failures: Vec<Failure>,
     latency: Duration,
-    log: Vec<LoggedRequest>,
+    log: std::collections::VecDeque<LoggedRequest>,
 }
 
 /// Fault injection and observation handles for tests.
@@ -144,13 +147,19 @@ impl Hooks {
         })
     }
 
+    /// Records a request, keeping at most [`REQUEST_LOG_LIMIT`] entries (oldest dropped first).
     pub(crate) fn log(&self, entry: LoggedRequest) {
-        self.with(|i| i.log.push(entry));
+        self.with(|i| {
+            if i.log.len() >= REQUEST_LOG_LIMIT {
+                i.log.pop_front();
+            }
+            i.log.push_back(entry);
+        });
     }
 
     /// Every request so far.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
-        self.with(|i| i.log.clone())
+        self.with(|i| i.log.iter().cloned().collect())
     }
 
     /// Forgets the requests logged so far.
@@ -158,7 +167,7 @@ impl Hooks {
         self.with(|i| i.log.clear());
     }
 
-    /// How many write requests (create/update/patch/delete) were made so far.
+    /// How many write requests (create/update/patch/delete) are in the log.
     pub fn write_count(&self) -> usize {
         self.with(|i| i.log.iter().filter(|r| r.is_write()).count())
     }
