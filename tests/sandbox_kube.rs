@@ -630,16 +630,16 @@ async fn raw_watch_events_and_expired_resource_version() {
     }
     assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
 
-    sb.hooks().expire_history();
-    eventually("history expired", || async {
-        let mut s = api
-            .watch(&WatchParams::default().timeout(2), &start_rv)
-            .await
-            .unwrap()
-            .boxed();
-        matches!(s.try_next().await, Ok(Some(WatchEvent::Error(e))) if e.code == 410)
-    })
-    .await;
+    sb.expire_history();
+    let mut s = api
+        .watch(&WatchParams::default().timeout(2), &start_rv)
+        .await
+        .unwrap()
+        .boxed();
+    match s.try_next().await {
+        Ok(Some(WatchEvent::Error(e))) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
 
     // Streaming lists: initial events then a bookmark marking their end.
     api.create(&PostParams::default(), &cm("x", json!({})))
@@ -710,7 +710,7 @@ async fn reflector_survives_forced_watch_restarts() {
         "the watcher re-watched after the forced closes ({watches} watches)"
     );
     // With the history expired, the watcher relists after a 410 and still converges.
-    sb.hooks().expire_history();
+    sb.expire_history();
     sb.hooks().close_watches();
     api.create(&PostParams::default(), &cm("after-expiry", json!({})))
         .await

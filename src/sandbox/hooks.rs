@@ -58,7 +58,6 @@ pub struct Hooks {
     inner: Mutex<Inner>,
     close: watch::Sender<u64>,
     paused: watch::Sender<bool>,
-    compact: watch::Sender<u64>,
 }
 
 impl Default for Hooks {
@@ -67,7 +66,6 @@ impl Default for Hooks {
             inner: Mutex::default(),
             close: watch::channel(0).0,
             paused: watch::channel(false).0,
-            compact: watch::channel(0).0,
         }
     }
 }
@@ -115,21 +113,12 @@ impl Hooks {
         self.paused.send_replace(paused);
     }
 
-    /// Drops the store's change history so every older resourceVersion is expired (410 Gone).
-    pub fn expire_history(&self) {
-        self.compact.send_modify(|n| *n += 1);
-    }
-
     pub(crate) fn close_signal(&self) -> watch::Receiver<u64> {
         self.close.subscribe()
     }
 
     pub(crate) fn paused_signal(&self) -> watch::Receiver<bool> {
         self.paused.subscribe()
-    }
-
-    pub(crate) fn compact_signal(&self) -> watch::Receiver<u64> {
-        self.compact.subscribe()
     }
 
     /// Consumes one matching injected failure, returning its status.
