@@ -663,3 +663,66 @@ async fn kubectl_create_sends_protobuf_and_it_is_understood() {
         "namespace contents are gone: {left}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_watch_prints_table_rows() {
+    let sb = start().await;
+    let child = tokio::process::Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig_path())
+        .args(["get", "deployments", "--watch", "--request-timeout=6s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !sb
+        .request_log()
+        .iter()
+        .any(|r| r.verb == "watch" && r.resource == "deployments")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kubectl never started watching"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    kubectl(
+        &sb,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            &write(dir.path(), "crd.yaml", CRD),
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            &write(dir.path(), "app.yaml", &app("nginx", "x", false)),
+        ],
+    )
+    .await;
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("kubectl watch ends")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let header = stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("READY") && header.contains("UP-TO-DATE") && header.contains("AVAILABLE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("web ") && l.contains("2/2")),
+        "the rollout shows in the watch:\n{stdout}"
+    );
+}

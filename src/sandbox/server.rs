@@ -495,6 +495,7 @@ async fn serve_resource(
                 labels,
                 fields,
                 metadata_only: wants_meta,
+                table: wants_table,
             };
             let body = watch::start(shared.clone(), r.res.clone(), params)?;
             Ok(Response::builder()

@@ -13,7 +13,7 @@ use super::resources::ResourceInfo;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::server::Shared;
 use super::store::{Change, ChangeType};
-use super::table::partial_metadata;
+use super::table::{partial_metadata, table};
 
 /// Parameters of a watch request.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,8 @@ pub struct WatchParams {
     pub fields: FieldSelector,
     /// Send objects as `PartialObjectMetadata`.
     pub metadata_only: bool,
+    /// Send objects as one-row `Table`s (what `kubectl get --watch` asks for).
+    pub table: bool,
 }
 
 struct Filter {
@@ -71,7 +73,13 @@ impl Filter {
 
     fn render(&self, obj: &Value) -> Value {
         let served = to_served(&self.res, obj);
-        if self.params.metadata_only {
+        if self.params.table {
+            let rv = served["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            table(&self.res, &[served], rv)
+        } else if self.params.metadata_only {
             partial_metadata(&served)
         } else {
             served
