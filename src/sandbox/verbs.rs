@@ -745,6 +745,14 @@ pub fn delete(
     name: &str,
     opts: &DeleteOptions,
 ) -> Result<Value> {
+    if res.group.is_empty()
+        && res.plural == "namespaces"
+        && ["default", "kube-system", "kube-public"].contains(&name)
+    {
+        return Err(ApiError::forbidden(format!(
+            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )));
+    }
     let k = key(res, ns, name);
     let old = store
         .get(&res.storage, &k)
