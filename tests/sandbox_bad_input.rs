@@ -344,7 +344,7 @@ fn random_requests_never_crash_or_corrupt() {
     assert_eq!(status, 201);
     // Deterministic by default so CI is stable; SANDBOX_FUZZ_RANDOM=1 explores new inputs.
     let config = Config {
-        cases: 300,
+        cases: 1000,
         failure_persistence: None,
         ..Config::default()
     };
