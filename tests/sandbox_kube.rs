@@ -67,7 +67,7 @@ fn webserver_crd() -> CustomResourceDefinition {
             "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": {"status": {}},
                 "schema": {"openAPIV3Schema": {"type": "object", "properties": {
                     "spec": {"type": "object", "required": ["image"], "properties": {
-                        "replicas": {"type": "integer", "minimum": 0},
+                        "replicas": {"type": "integer", "minimum": 0, "default": 1},
                         "image": {"type": "string", "minLength": 1}}},
                     "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}
     }))
@@ -524,6 +524,7 @@ async fn crd_schema_validation() {
         .await
         .unwrap();
     assert!(ok.data["spec"].get("bogus").is_none());
+    assert_eq!(ok.data["spec"]["replicas"], 1, "schema defaults are applied");
 }
 
 #[tokio::test]

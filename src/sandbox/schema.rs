@@ -224,6 +224,39 @@ pub fn prune(v: &mut Value, schema: &Value, path: &str, removed: &mut Vec<String
     }
 }
 
+/// Fills `default` values of the schema into objects that lack the field (structural-schema
+/// defaulting, as the API server does after pruning and before validation).
+pub fn apply_defaults(v: &mut Value, schema: &Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(props) = schema["properties"].as_object() {
+                for (k, ps) in props {
+                    if let Some(d) = ps.get("default").filter(|_| !map.contains_key(k)) {
+                        map.insert(k.clone(), d.clone());
+                    }
+                }
+                for (k, cv) in map.iter_mut() {
+                    if let Some(ps) = props.get(k) {
+                        apply_defaults(cv, ps);
+                    }
+                }
+            } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                for cv in map.values_mut() {
+                    apply_defaults(cv, ap);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(is) = schema.get("items").filter(|s| s.is_object()) {
+                for item in items {
+                    apply_defaults(item, is);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// What checking a custom resource found.
 #[derive(Debug, Default, PartialEq)]
 pub struct Checked {
@@ -247,12 +280,18 @@ pub fn check_custom_resource(obj: &mut Value, schema: &Value) -> Checked {
             }
             keep
         });
+        for (k, ps) in props {
+            if let Some(d) = ps.get("default").filter(|_| !map.contains_key(k)) {
+                map.insert(k.clone(), d.clone());
+            }
+        }
         for (k, cv) in map.iter_mut() {
             if k == "metadata" || k == "apiVersion" || k == "kind" {
                 continue;
             }
             if let Some(ps) = props.get(k) {
                 prune(cv, ps, k, &mut out.pruned);
+                apply_defaults(cv, ps);
                 validate(cv, ps, k, &mut out.errors);
             }
         }
@@ -296,6 +335,21 @@ mod tests {
             "Unsupported value: \"c\": supported values: \"a\", \"b\"".into()
         )));
         assert!(errs.iter().any(|(f, _)| f == "spec.ports[0].port"));
+    }
+
+    #[test]
+    fn defaults_fill_missing_fields() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "default": {}, "properties": {
+            "replicas": {"type": "integer", "default": 1, "minimum": 0},
+            "image": {"type": "string", "default": "nginx"},
+            "ports": {"type": "array", "items": {"type": "object", "properties": {"protocol": {"type": "string", "default": "TCP"}}}}}}}});
+        let mut obj = json!({"metadata": {}, "spec": {"replicas": 3, "ports": [{}]}});
+        let checked = check_custom_resource(&mut obj, &schema);
+        assert!(checked.errors.is_empty());
+        assert_eq!(
+            obj["spec"],
+            json!({"replicas": 3, "image": "nginx", "ports": [{"protocol": "TCP"}]})
+        );
     }
 
     #[test]
