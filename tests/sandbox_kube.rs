@@ -524,7 +524,10 @@ async fn crd_schema_validation() {
         .await
         .unwrap();
     assert!(ok.data["spec"].get("bogus").is_none());
-    assert_eq!(ok.data["spec"]["replicas"], 1, "schema defaults are applied");
+    assert_eq!(
+        ok.data["spec"]["replicas"], 1,
+        "schema defaults are applied"
+    );
 }
 
 #[tokio::test]
