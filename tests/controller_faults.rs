@@ -30,7 +30,7 @@ async fn converges_despite_errors_conflicts_and_closed_watches() {
     );
 
     // Watches closed and history expired: the caches relist and drift is still corrected.
-    hooks.expire_history();
+    h.sandbox.expire_history();
     hooks.close_watches();
     let service = h.get(&services(), "default", "hello").await;
     h.api(&services(), "default")

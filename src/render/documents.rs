@@ -189,9 +189,15 @@ fn restore(value: &Value, interpolated: &[String]) -> Result<Value, String> {
     })
 }
 
-fn has_placeholder(s: &str) -> bool {
-    s.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE])
+/// Whether `s` may hold a placeholder: both placeholder characters start with byte 0xEE in
+/// UTF-8, so one byte scan rules most strings out.
+pub fn has_placeholder(s: &str) -> bool {
+    s.as_bytes().contains(&PLACEHOLDER_LEAD_BYTE)
+        && s.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE])
 }
+
+/// The first UTF-8 byte of both placeholder characters.
+const PLACEHOLDER_LEAD_BYTE: u8 = 0xEE;
 
 /// One pass over `text`: placeholders become their strings; anything else malformed is refused.
 fn substitute(text: &str, interpolated: &[String]) -> Result<String, String> {

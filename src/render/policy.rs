@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::documents::ParsedObject;
-use super::engine::{PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN};
+use super::documents::has_placeholder;
 
 /// Kinds that live outside namespaces; a chart may emit them only when its mapping allows them.
 pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
@@ -199,11 +199,11 @@ fn is_label_name(s: &str) -> bool {
 
 fn contains_placeholder(value: &Value) -> bool {
     match value {
-        Value::String(s) => s.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE]),
+        Value::String(s) => has_placeholder(s),
         Value::Array(items) => items.iter().any(contains_placeholder),
-        Value::Object(map) => map.iter().any(|(k, v)| {
-            k.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE]) || contains_placeholder(v)
-        }),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| has_placeholder(k) || contains_placeholder(v)),
         _ => false,
     }
 }

@@ -2,8 +2,6 @@
 
 use serde_json::{Map, Value};
 
-use super::engine::{PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN};
-
 /// `defaults ⊕ spec ⊕ overrides`: maps merge key by key, anything else (lists included) is
 /// replaced by the layer above; a `null` in an upper layer removes the key, as in Helm.
 pub fn merge_values(defaults: &Value, spec: &Value, overrides: &Value) -> Value {
@@ -43,12 +41,23 @@ fn merge_into(base: &mut Value, overlay: &Value) {
 /// placeholders; such values are refused rather than risk confusion.
 pub fn reserved_character_paths(value: &Value) -> Vec<String> {
     let mut found = Vec::new();
-    walk(value, &mut String::new(), &mut found);
+    if any_reserved(value) {
+        walk(value, &mut String::new(), &mut found);
+    }
     found
 }
 
 fn has_reserved(s: &str) -> bool {
-    s.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE])
+    super::documents::has_placeholder(s)
+}
+
+fn any_reserved(value: &Value) -> bool {
+    match value {
+        Value::String(s) => has_reserved(s),
+        Value::Array(items) => items.iter().any(any_reserved),
+        Value::Object(map) => map.iter().any(|(k, v)| has_reserved(k) || any_reserved(v)),
+        _ => false,
+    }
 }
 
 fn walk(value: &Value, pointer: &mut String, found: &mut Vec<String>) {
@@ -141,7 +150,7 @@ mod tests {
         let value = json!({"ok": "x", "bad": "a\u{E000}b", "list": ["y", "\u{E001}"], "k\u{E000}": 1, "a/b": {"c": "\u{E000}"}});
         assert_eq!(
             reserved_character_paths(&value),
-            ["/bad", "/list/1", "/k\u{E000}", "/a~1b/c"]
+            ["/a~1b/c", "/bad", "/k\u{E000}", "/list/1"]
         );
     }
 }

@@ -16,6 +16,7 @@ use super::discovery;
 use super::errors::{ApiError, Result};
 use super::hooks::{Hooks, LoggedRequest};
 use super::openapi;
+use super::protobuf;
 use super::resources::ResourceInfo;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::Store;
@@ -182,6 +183,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let query_str = req.uri().query().unwrap_or_default().to_string();
     let content_type = header(req.headers(), "content-type");
     let (verb, resource, resp) = serve(&shared, req, &query_str).await;
+    tracing::debug!(%method, %path, query = %query_str, %content_type, status = resp.status().as_u16(), "request");
     shared.hooks.log(LoggedRequest {
         method: method.to_string(),
         path,
@@ -356,6 +358,14 @@ fn decode(bytes: &[u8], content_type: &str, yaml_ok: bool) -> Result<Value> {
 
 fn object_body(bytes: &[u8], content_type: &str) -> Result<Value> {
     let base = content_type.split(';').next().unwrap_or_default().trim();
+    if base == "application/vnd.kubernetes.protobuf" {
+        return protobuf::decode(bytes).map_err(|e| match e {
+            protobuf::Error::KindUnsupported(_) => {
+                ApiError::new(415, "UnsupportedMediaType", e.to_string())
+            }
+            other => ApiError::bad_request(other.to_string()),
+        });
+    }
     if !matches!(
         base,
         "" | "application/json" | "application/yaml" | "*/*" | "text/plain"
@@ -413,8 +423,10 @@ async fn serve_resource(
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
         force: query.get("force").is_some_and(|f| f == "true"),
         now: now.clone(),
+        strict: query.get("fieldValidation").is_some_and(|v| v == "Strict"),
     };
     let wants_table = accept.contains("as=Table");
+    let wants_meta = accept.contains("as=PartialObjectMetadata");
     match verb {
         "get" => {
             let store = shared.lock();
@@ -427,6 +439,12 @@ async fn serve_resource(
                 return Ok(json_response(
                     StatusCode::OK,
                     &table::table(&r.res, &[obj], store.rv()),
+                ));
+            }
+            if wants_meta && r.sub == Sub::Main {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &table::partial_metadata(&obj),
                 ));
             }
             Ok(json_response(StatusCode::OK, &obj))
@@ -446,6 +464,14 @@ async fn serve_resource(
                 let mut t = table::table(&r.res, &items, store.rv());
                 t["metadata"] = list["metadata"].clone();
                 return Ok(json_response(StatusCode::OK, &t));
+            }
+            if wants_meta {
+                let items: Vec<Value> = list["items"]
+                    .as_array()
+                    .map(|a| a.iter().map(table::partial_metadata).collect())
+                    .unwrap_or_default();
+                let meta_list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list["metadata"], "items": items});
+                return Ok(json_response(StatusCode::OK, &meta_list));
             }
             Ok(json_response(StatusCode::OK, &list))
         }
@@ -468,6 +494,8 @@ async fn serve_resource(
                 namespace: r.namespace.clone(),
                 labels,
                 fields,
+                metadata_only: wants_meta,
+                table: wants_table,
             };
             let body = watch::start(shared.clone(), r.res.clone(), params)?;
             Ok(Response::builder()
@@ -543,7 +571,7 @@ async fn serve_resource(
             let body: Value = if bytes.is_empty() {
                 json!({})
             } else {
-                decode(&bytes, "application/json", true)?
+                object_body(&bytes, &content_type)?
             };
             let dopts = DeleteOptions {
                 propagation: body["propagationPolicy"]
