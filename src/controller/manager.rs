@@ -226,9 +226,10 @@ impl Manager {
             tracing::warn!(kind = %key, error = %e, "chart changes will not be noticed");
         }
         let gvk = GroupVersionKind::gvk(&watch.group, &watch.version, &watch.kind);
+        // Retried while the kind waits in `pending` (a failed install may be transient); logged once.
         if self.install_crds
-            && !self.pending.contains_key(&key)
             && let Err(e) = crds::install(&self.shared.client, &watch, &renderer.chart).await
+            && !self.pending.contains_key(&key)
         {
             tracing::error!(kind = %key, error = %e, "installing the CRD failed");
         }
