@@ -108,6 +108,28 @@ impl AppliedMemory {
         }
     }
 
+    /// A child watch delivered the deletion of `key` at `resource_version`: forget it, unless
+    /// we have written a newer incarnation since (keeps the memory bounded under churn).
+    pub fn deleted(&self, key: &str, resource_version: &str) {
+        let Ok(version) = resource_version.parse::<u64>() else {
+            return;
+        };
+        if let Ok(mut memory) = self.memory.lock() {
+            let newer_write = memory
+                .written
+                .get(key)
+                .and_then(|w| w.version.parse::<u64>().ok())
+                .is_none_or(|written| written > version);
+            if newer_write && memory.written.contains_key(key) {
+                let seen = memory.observed.entry(key.to_string()).or_insert(0);
+                *seen = (*seen).max(version);
+            } else {
+                memory.written.remove(key);
+                memory.observed.remove(key);
+            }
+        }
+    }
+
     /// A child watch relisted: the cache is authoritative again for every remembered write.
     pub fn observe_all(&self) {
         if let Ok(mut memory) = self.memory.lock() {
@@ -359,6 +381,23 @@ mod tests {
             None,
             "opaque versions fall back to the cache"
         );
+    }
+
+    #[test]
+    fn deletions_forget_old_writes_but_not_newer_ones() {
+        let memory = AppliedMemory::default();
+        memory.remember("k", "h1", "10", None);
+        memory.deleted("k", "11");
+        assert_eq!(memory.cache_behind("k", "h1"), None);
+        assert!(!memory.unchanged_since_apply("k", "h1", "10"));
+        memory.remember("k", "h1", "20", None);
+        memory.deleted("k", "15");
+        assert!(
+            memory.cache_behind("k", "h1").is_some(),
+            "our newer write is still in flight"
+        );
+        memory.observe("k", "20");
+        assert_eq!(memory.cache_behind("k", "h1"), None);
     }
 
     #[test]

@@ -245,7 +245,7 @@ impl Children {
                             route_to_owner(&routes, &child);
                         }
                         Ok(watcher::Event::Delete(child)) => {
-                            observe(&applied, &dyntype, &child);
+                            forget(&applied, &dyntype, &child);
                             route_to_owner(&routes, &child);
                         }
                         Ok(watcher::Event::Init) => before_relist = reader.state(),
@@ -342,6 +342,18 @@ fn observe(applied: &AppliedMemory, resource: &ApiResource, child: &DynamicObjec
             child.metadata.name.as_deref().unwrap_or_default(),
         );
         applied.observe(&key, version);
+    }
+}
+
+fn forget(applied: &AppliedMemory, resource: &ApiResource, child: &DynamicObject) {
+    if let Some(version) = &child.metadata.resource_version {
+        let key = memory_key(
+            &resource.api_version,
+            &resource.kind,
+            child.metadata.namespace.as_deref().unwrap_or_default(),
+            child.metadata.name.as_deref().unwrap_or_default(),
+        );
+        applied.deleted(&key, version);
     }
 }
 

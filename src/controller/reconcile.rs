@@ -124,16 +124,15 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
     let reference = object.object_ref(&ctx.resource);
     let stale = chart.stale.as_deref();
     if let Some(why) = stale {
-        ctx.shared
-            .events
-            .publish(
-                &reference,
-                true,
-                reason::CHART_STALE,
-                "Reload",
-                why.to_string(),
-            )
-            .await;
+        publish(
+            ctx,
+            &reference,
+            true,
+            reason::CHART_STALE,
+            "Reload",
+            why.to_string(),
+        )
+        .await;
     }
     let resource_json = serde_json::to_value(object).map_err(|source| Error::EncodeFailed {
         name: name.clone(),
@@ -149,10 +148,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                 reason: why.to_string(),
                 message: e.to_string(),
             };
-            ctx.shared
-                .events
-                .publish(&reference, true, why, "Render", e.to_string())
-                .await;
+            publish(ctx, &reference, true, why, "Render", e.to_string()).await;
             write_status(ctx, object, &outcome, stale).await?;
             // Retrying cannot help until the resource or the chart changes (both trigger a reconcile).
             return Ok(Action::requeue(period));
@@ -176,21 +172,39 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                 reason: REASON_APPLY_FAILED.to_string(),
                 message: e.to_string(),
             };
-            ctx.shared
-                .events
-                .publish(
-                    &reference,
-                    true,
-                    REASON_APPLY_FAILED,
-                    "Apply",
-                    e.to_string(),
-                )
-                .await;
+            publish(
+                ctx,
+                &reference,
+                true,
+                REASON_APPLY_FAILED,
+                "Apply",
+                e.to_string(),
+            )
+            .await;
             if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
                 tracing::warn!(error = %status_error, "could not report the apply failure in status");
             }
             Err(e)
         }
+    }
+}
+
+/// Publishes an event about the resource (de-duplicated) and counts the write it cost.
+async fn publish(
+    ctx: &KindContext,
+    reference: &ObjectReference,
+    warning: bool,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    if ctx
+        .shared
+        .events
+        .publish(reference, warning, reason, action, note)
+        .await
+    {
+        ctx.shared.metrics.wrote(&ctx.key, "event");
     }
 }
 
@@ -278,16 +292,15 @@ async fn apply_all(
     }
     if !applied.is_empty() {
         tracing::info!(kind = %ctx.key, object = ?reference.name, applied = ?applied, "applied");
-        shared
-            .events
-            .publish(
-                reference,
-                false,
-                reason::APPLIED,
-                "Apply",
-                format!("applied {}", applied.join(", ")),
-            )
-            .await;
+        publish(
+            ctx,
+            reference,
+            false,
+            reason::APPLIED,
+            "Apply",
+            format!("applied {}", applied.join(", ")),
+        )
+        .await;
     }
     Ok((children, desired))
 }
@@ -305,10 +318,7 @@ async fn prune_undesired(
         let result = prune::delete(&shared.client, resource, object).await;
         shared.metrics.wrote(&ctx.key, "delete");
         if let Err(e) = result {
-            shared
-                .events
-                .publish(reference, true, "PruneFailed", "Prune", e.to_string())
-                .await;
+            publish(ctx, reference, true, "PruneFailed", "Prune", e.to_string()).await;
             return Err(e.into());
         }
         let pruned_key = memory_key(
@@ -329,16 +339,15 @@ async fn prune_undesired(
     }
     if !pruned.is_empty() {
         tracing::info!(kind = %ctx.key, object = ?reference.name, pruned = ?pruned, "pruned");
-        shared
-            .events
-            .publish(
-                reference,
-                false,
-                reason::PRUNED,
-                "Prune",
-                format!("pruned {}", pruned.join(", ")),
-            )
-            .await;
+        publish(
+            ctx,
+            reference,
+            false,
+            reason::PRUNED,
+            "Prune",
+            format!("pruned {}", pruned.join(", ")),
+        )
+        .await;
     }
     Ok(())
 }
