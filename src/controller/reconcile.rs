@@ -156,7 +156,11 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
     };
 
     match apply_all(ctx, &reference, rendered.objects).await {
-        Ok((children, desired)) => {
+        Ok(None) => {
+            tracing::debug!(kind = %ctx.key, object = %object_key(object), "deleted meanwhile; nothing applied");
+            Ok(Action::await_change())
+        }
+        Ok(Some((children, desired))) => {
             prune_undesired(ctx, &reference, &uid, &desired).await?;
             let outcome = Outcome::Applied { children };
             let ready = outcome.is_ready();
@@ -189,6 +193,24 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
     }
 }
 
+/// Whether the resource `reference` names still exists with the same uid (a live read).
+/// A failed read counts as existing: the apply that follows reports the real error.
+async fn owner_exists(ctx: &KindContext, reference: &ObjectReference) -> bool {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.shared.client.clone(),
+        reference.namespace.as_deref().unwrap_or_default(),
+        &ctx.resource,
+    );
+    match api
+        .get_opt(reference.name.as_deref().unwrap_or_default())
+        .await
+    {
+        Ok(Some(live)) => live.metadata.uid == reference.uid,
+        Ok(None) => false,
+        Err(_) => true,
+    }
+}
+
 /// Publishes an event about the resource (de-duplicated) and counts the write it cost.
 async fn publish(
     ctx: &KindContext,
@@ -210,12 +232,15 @@ async fn publish(
 
 /// Applies every rendered object that differs from its live version, in order; returns the
 /// children's readiness and the set of desired object keys.
+/// `Ok(None)` when the resource turned out to be gone (deleted while the cache still held it):
+/// nothing is created for an owner that no longer exists.
 async fn apply_all(
     ctx: &KindContext,
     reference: &ObjectReference,
     objects: Vec<Value>,
-) -> Result<(Vec<ChildStatus>, BTreeSet<ObjectKey>)> {
+) -> Result<Option<(Vec<ChildStatus>, BTreeSet<ObjectKey>)>> {
     let shared = &ctx.shared;
+    let mut owner_checked = false;
     let mut children = Vec::with_capacity(objects.len());
     let mut desired = BTreeSet::new();
     let mut applied = Vec::new();
@@ -258,6 +283,14 @@ async fn apply_all(
                 // Our own write of this content has not reached the cache yet.
                 Some(not_ready) => not_ready,
                 None => {
+                    // Creating a child: make sure the owner still exists first (the cache may
+                    // still hold a resource whose deletion is taking its children with it).
+                    if live_version.is_none() && !owner_checked {
+                        if !owner_exists(ctx, reference).await {
+                            return Ok(None);
+                        }
+                        owner_checked = true;
+                    }
                     let result =
                         server_side_apply(&shared.client, &cache.resource, true, &object).await;
                     shared.metrics.wrote(&ctx.key, "apply");
@@ -302,7 +335,7 @@ async fn apply_all(
         )
         .await;
     }
-    Ok((children, desired))
+    Ok(Some((children, desired)))
 }
 
 async fn prune_undesired(
