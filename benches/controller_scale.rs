@@ -64,11 +64,13 @@ async fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // `cargo bench` passes --bench; under `cargo test --all-targets` this is a small smoke run.
+    let full = std::env::args().any(|a| a == "--bench");
     let count: usize = std::env::var("BENCH_CRS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let resync_period = 30;
+        .unwrap_or(if full { 1000 } else { 20 });
+    let resync_period = if full { 30 } else { 2 };
     let sandbox = Sandbox::start(SandboxConfig {
         workload_delay: Duration::from_millis(50),
         ..Default::default()
