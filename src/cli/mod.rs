@@ -8,6 +8,7 @@ pub mod crd;
 pub mod inputs;
 pub mod lint;
 pub mod render;
+pub mod sandbox;
 
 /// The tera-operator command line.
 #[derive(Debug, Parser)]
@@ -51,6 +52,8 @@ pub enum Command {
     Lint(lint::LintArgs),
     /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
     Crd(crd::CrdArgs),
+    /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
+    Sandbox(sandbox::Args),
 }
 
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
@@ -82,5 +85,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Crd(args) => crd::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }

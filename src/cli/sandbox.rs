@@ -1,0 +1,101 @@
+//! `tera-operator sandbox`: run the in-memory API server, install CRDs, apply manifests, wait for Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::sandbox::{Sandbox, SandboxConfig};
+
+/// Arguments of `tera-operator sandbox`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Port on 127.0.0.1 (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Where to write the kubeconfig (default: under a temporary state directory).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Files or directories of manifests to apply after start (multi-document YAML).
+    #[arg(long = "apply", value_name = "PATH")]
+    pub apply: Vec<PathBuf>,
+    /// Directory of CRDs to install first (skipped if missing).
+    #[arg(long, default_value = "crds")]
+    pub crds: PathBuf,
+    /// Do not run the operator against the sandbox (reserved: the operator does not exist yet).
+    #[arg(long)]
+    pub no_operator: bool,
+}
+
+/// The seam for running the operator against the sandbox (issue 4): called with a client for
+/// the sandbox once CRDs and manifests are in; returns when the operator stops.
+pub async fn run_operator(_client: kube::Client) -> anyhow::Result<()> {
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
+    rt.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<ExitCode> {
+    let config = SandboxConfig {
+        port: args.port,
+        kubeconfig_path: args.kubeconfig.clone(),
+        ..Default::default()
+    };
+    let sandbox = Sandbox::start(config).await.map_err(super::user_error)?;
+    let crds = sandbox
+        .install_crds(&args.crds)
+        .map_err(super::user_error)?;
+    for path in &args.apply {
+        let applied = sandbox.apply_path(path).map_err(super::user_error)?;
+        for a in applied {
+            println!("applied {a}");
+        }
+    }
+    let kc = sandbox.kubeconfig_path().display().to_string();
+    println!("sandbox API server listening on {}", sandbox.url());
+    println!("kubeconfig: {kc}");
+    if !crds.is_empty() {
+        println!(
+            "installed {} CRD(s) from {}",
+            crds.len(),
+            args.crds.display()
+        );
+    }
+    println!("try: kubectl --kubeconfig {kc} get webservers,deploy,svc,cm");
+    println!("press Ctrl-C to stop");
+    let operator = async {
+        if args.no_operator {
+            std::future::pending::<anyhow::Result<()>>().await
+        } else {
+            run_operator(sandbox.client()).await
+        }
+    };
+    tokio::select! {
+        r = shutdown_signal() => r?,
+        r = operator => r?,
+    }
+    sandbox.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler failed")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C failed")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C failed")?;
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! API errors as `metav1.Status` objects with the code and reason a real API server sends.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// An API error, rendered as a `metav1.Status` body.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code} {reason}: {message}")]
+pub struct ApiError {
+    /// HTTP status code.
+    pub code: u16,
+    /// The machine-readable reason (`NotFound`, `Conflict`, …).
+    pub reason: &'static str,
+    /// The human-readable message.
+    pub message: String,
+    /// Optional `details` (name, group, kind, causes).
+    pub details: Option<Value>,
+}
+
+/// Results of API operations.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+impl ApiError {
+    /// Builds an error with no details.
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    fn with_details(mut self, group: &str, kind: &str, name: &str) -> Self {
+        self.details = Some(json!({"name": name, "group": group, "kind": kind}));
+        self
+    }
+
+    /// 404 for a named object.
+    pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, plural)),
+        )
+        .with_details(group, plural, name)
+    }
+
+    /// 404 for a path the server does not serve.
+    pub fn no_route() -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    }
+
+    /// 409 AlreadyExists.
+    pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, plural)),
+        )
+        .with_details(group, plural, name)
+    }
+
+    /// 409 Conflict for a stale resourceVersion.
+    pub fn conflict(group: &str, plural: &str, name: &str) -> Self {
+        Self::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                qualified(group, plural)
+            ),
+        )
+        .with_details(group, plural, name)
+    }
+
+    /// 409 Conflict from server-side apply, one cause per conflicting field.
+    pub fn apply_conflict(
+        group: &str,
+        plural: &str,
+        name: &str,
+        conflicts: &[(String, String)],
+    ) -> Self {
+        let lines: Vec<String> = conflicts
+            .iter()
+            .map(|(manager, field)| format!("conflict with \"{manager}\": {field}"))
+            .collect();
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|(manager, field)| {
+                json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field})
+            })
+            .collect();
+        let message = if lines.len() == 1 {
+            format!("Apply failed with 1 conflict: {}", lines[0])
+        } else {
+            format!(
+                "Apply failed with {} conflicts: {}",
+                lines.len(),
+                lines.join("\n")
+            )
+        };
+        let mut err = Self::new(409, "Conflict", message).with_details(group, plural, name);
+        if let Some(Value::Object(d)) = err.details.as_mut() {
+            d.insert("causes".into(), Value::Array(causes));
+        }
+        err
+    }
+
+    /// 422 Invalid with one cause per field error (`(field, message)`).
+    pub fn invalid(group: &str, kind: &str, name: &str, causes: &[(String, String)]) -> Self {
+        let joined: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
+        let message = format!("{kind}.{group} \"{name}\" is invalid: {}", bracket(&joined));
+        let message = message.replace(&format!("{kind}. \""), &format!("{kind} \""));
+        let mut err = Self::new(422, "Invalid", message).with_details(group, kind, name);
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|(f, m)| json!({"reason": cause_reason(m), "message": m, "field": f}))
+            .collect();
+        if let Some(Value::Object(d)) = err.details.as_mut() {
+            d.insert("causes".into(), Value::Array(causes));
+        }
+        err
+    }
+
+    /// 400 BadRequest.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    /// 405 MethodNotAllowed.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+    }
+
+    /// 410 Gone for an expired resourceVersion.
+    pub fn gone(rv: &str) -> Self {
+        Self::new(410, "Expired", format!("too old resource version: {rv}"))
+    }
+
+    /// 415 UnsupportedMediaType.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {content_type:?}"
+            ),
+        )
+    }
+
+    /// 413 RequestEntityTooLarge.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("the request body exceeds the limit of {limit} bytes"),
+        )
+    }
+
+    /// 500 InternalError.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "InternalError", message)
+    }
+
+    /// An error with an arbitrary status code, as injected by test hooks.
+    pub fn injected(code: u16) -> Self {
+        let reason = match code {
+            400 => "BadRequest",
+            404 => "NotFound",
+            409 => "Conflict",
+            410 => "Expired",
+            422 => "Invalid",
+            429 => "TooManyRequests",
+            503 => "ServiceUnavailable",
+            504 => "Timeout",
+            _ => "InternalError",
+        };
+        Self::new(code, reason, format!("injected failure ({code} {reason})"))
+    }
+
+    /// The `metav1.Status` object.
+    pub fn to_status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let (Some(details), Value::Object(s)) = (&self.details, &mut status) {
+            s.insert("details".into(), details.clone());
+        }
+        status
+    }
+}
+
+fn qualified(group: &str, plural: &str) -> String {
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
+}
+
+fn bracket(items: &[String]) -> String {
+    if items.len() == 1 {
+        items[0].clone()
+    } else {
+        format!("[{}]", items.join(", "))
+    }
+}
+
+fn cause_reason(message: &str) -> &'static str {
+    if message.starts_with("Required value") {
+        "FieldValueRequired"
+    } else if message.starts_with("Unsupported value") {
+        "FieldValueNotSupported"
+    } else {
+        "FieldValueInvalid"
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
+        (code, [("content-type", "application/json")], body).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_names_the_resource() {
+        let e = ApiError::not_found("apps", "deployments", "web");
+        assert_eq!(e.code, 404);
+        assert_eq!(e.message, "deployments.apps \"web\" not found");
+        assert_eq!(e.to_status()["details"]["kind"], "deployments");
+    }
+
+    #[test]
+    fn invalid_lists_causes() {
+        let e = ApiError::invalid(
+            "example.com",
+            "WebServer",
+            "w",
+            &[("spec.replicas".into(), "Required value".into())],
+        );
+        assert_eq!(
+            e.message,
+            "WebServer.example.com \"w\" is invalid: spec.replicas: Required value"
+        );
+        assert_eq!(
+            e.to_status()["details"]["causes"][0]["reason"],
+            "FieldValueRequired"
+        );
+    }
+}

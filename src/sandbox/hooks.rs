@@ -1,0 +1,182 @@
+//! Test hooks: injected failures, latency, forced watch closes, pausing the workload simulation, the request log.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// One request as the server saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    pub path: String,
+    /// Raw query string.
+    pub query: String,
+    /// The request's content type (empty if none).
+    pub content_type: String,
+    /// The response status code.
+    pub status: u16,
+    /// The Kubernetes verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, …; empty for non-resource paths).
+    pub verb: String,
+    /// The resource plural (with `/status` or `/scale` for subresources; empty for non-resource paths).
+    pub resource: String,
+}
+
+impl LoggedRequest {
+    /// Whether this request was a write (create, update, patch, delete).
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self.verb.as_str(),
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Failure {
+    remaining: usize,
+    verb: String,
+    resource: String,
+    status: u16,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    failures: Vec<Failure>,
+    latency: Duration,
+    log: Vec<LoggedRequest>,
+}
+
+/// Fault injection and observation handles for tests.
+#[derive(Debug)]
+pub struct Hooks {
+    inner: Mutex<Inner>,
+    close: watch::Sender<u64>,
+    paused: watch::Sender<bool>,
+    compact: watch::Sender<u64>,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            close: watch::channel(0).0,
+            paused: watch::channel(false).0,
+            compact: watch::channel(0).0,
+        }
+    }
+}
+
+impl Hooks {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut guard = match self.inner.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+
+    /// Fails the next `n` requests matching `verb` and `resource` with `status` (500, 429, 409, …).
+    /// `verb` is a Kubernetes verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`) or `*`;
+    /// `resource` is a plural (`configmaps`, `deployments/status`) or `*`.
+    pub fn fail_next(&self, n: usize, verb: &str, resource: &str, status: u16) {
+        self.with(|i| {
+            i.failures.push(Failure {
+                remaining: n,
+                verb: verb.into(),
+                resource: resource.into(),
+                status,
+            })
+        });
+    }
+
+    /// Delays every request by `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        self.with(|i| i.latency = latency);
+    }
+
+    /// The configured latency.
+    pub fn latency(&self) -> Duration {
+        self.with(|i| i.latency)
+    }
+
+    /// Ends every open watch (clients see the stream close and must re-watch).
+    pub fn close_watches(&self) {
+        self.close.send_modify(|n| *n += 1);
+    }
+
+    /// Pauses or resumes the workload simulation.
+    pub fn pause_workloads(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    /// Drops the store's change history so every older resourceVersion is expired (410 Gone).
+    pub fn expire_history(&self) {
+        self.compact.send_modify(|n| *n += 1);
+    }
+
+    pub(crate) fn close_signal(&self) -> watch::Receiver<u64> {
+        self.close.subscribe()
+    }
+
+    pub(crate) fn paused_signal(&self) -> watch::Receiver<bool> {
+        self.paused.subscribe()
+    }
+
+    pub(crate) fn compact_signal(&self) -> watch::Receiver<u64> {
+        self.compact.subscribe()
+    }
+
+    /// Consumes one matching injected failure, returning its status.
+    pub(crate) fn take_failure(&self, verb: &str, resource: &str) -> Option<u16> {
+        self.with(|i| {
+            let f = i.failures.iter_mut().find(|f| {
+                f.remaining > 0
+                    && (f.verb == "*" || f.verb == verb)
+                    && (f.resource == "*" || f.resource == resource)
+            })?;
+            f.remaining -= 1;
+            let status = f.status;
+            i.failures.retain(|f| f.remaining > 0);
+            Some(status)
+        })
+    }
+
+    pub(crate) fn log(&self, entry: LoggedRequest) {
+        self.with(|i| i.log.push(entry));
+    }
+
+    /// Every request so far.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.with(|i| i.log.clone())
+    }
+
+    /// Forgets the requests logged so far.
+    pub fn clear_request_log(&self) {
+        self.with(|i| i.log.clear());
+    }
+
+    /// How many write requests (create/update/patch/delete) were made so far.
+    pub fn write_count(&self) -> usize {
+        self.with(|i| i.log.iter().filter(|r| r.is_write()).count())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_consumed_in_order() {
+        let h = Hooks::default();
+        h.fail_next(2, "create", "configmaps", 500);
+        assert_eq!(h.take_failure("get", "configmaps"), None);
+        assert_eq!(h.take_failure("create", "configmaps"), Some(500));
+        assert_eq!(h.take_failure("create", "configmaps"), Some(500));
+        assert_eq!(h.take_failure("create", "configmaps"), None);
+        h.fail_next(1, "*", "*", 429);
+        assert_eq!(h.take_failure("list", "pods"), Some(429));
+    }
+}

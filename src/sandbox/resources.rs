@@ -1,0 +1,337 @@
+//! The registry of served resource types: built-ins plus the kinds CRDs add.
+
+use serde_json::Value;
+
+/// One served resource (one group/version/plural).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceInfo {
+    /// API group ("" for core).
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Kind, e.g. `ConfigMap`.
+    pub kind: String,
+    /// Plural resource name, e.g. `configmaps`.
+    pub plural: String,
+    /// Singular name.
+    pub singular: String,
+    /// Short names (`cm`, `deploy`).
+    pub short_names: Vec<String>,
+    /// Categories (`all`).
+    pub categories: Vec<String>,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+    /// Whether the type has a `status` subresource.
+    pub status: bool,
+    /// Whether the type has a `scale` subresource.
+    pub scale: bool,
+    /// The store this resource lives in (shared by resources that are one type, like events).
+    pub storage: String,
+    /// The CRD's openAPIV3Schema for this version, if any.
+    pub schema: Option<Value>,
+    /// Whether this resource comes from a CRD.
+    pub custom: bool,
+    /// The version's additionalPrinterColumns (CRDs only).
+    pub printer_columns: Vec<Value>,
+}
+
+impl ResourceInfo {
+    /// `group/version`, or `version` for core.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// Whether writes that change nothing but metadata/status leave `generation` alone.
+    pub fn tracks_generation(&self) -> bool {
+        true
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn builtin(
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+    short: &[&str],
+    namespaced: bool,
+    status: bool,
+    scale: bool,
+) -> ResourceInfo {
+    ResourceInfo {
+        group: group.into(),
+        version: version.into(),
+        kind: kind.into(),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        short_names: short.iter().map(|s| s.to_string()).collect(),
+        categories: if ["pods", "services", "deployments"].contains(&plural) {
+            vec!["all".into()]
+        } else {
+            vec![]
+        },
+        namespaced,
+        status,
+        scale,
+        storage: if plural == "events" {
+            "events".into()
+        } else {
+            format!("{group}/{plural}")
+        },
+        schema: None,
+        custom: false,
+        printer_columns: vec![],
+    }
+}
+
+/// The built-in types every sandbox serves.
+pub fn builtins() -> Vec<ResourceInfo> {
+    vec![
+        builtin(
+            "",
+            "v1",
+            "Namespace",
+            "namespaces",
+            &["ns"],
+            false,
+            true,
+            false,
+        ),
+        builtin(
+            "",
+            "v1",
+            "ConfigMap",
+            "configmaps",
+            &["cm"],
+            true,
+            false,
+            false,
+        ),
+        builtin("", "v1", "Secret", "secrets", &[], true, false, false),
+        builtin("", "v1", "Service", "services", &["svc"], true, true, false),
+        builtin(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            &["sa"],
+            true,
+            false,
+            false,
+        ),
+        builtin("", "v1", "Pod", "pods", &["po"], true, true, false),
+        builtin("", "v1", "Event", "events", &["ev"], true, false, false),
+        builtin(
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            &["deploy"],
+            true,
+            true,
+            true,
+        ),
+        builtin(
+            "events.k8s.io",
+            "v1",
+            "Event",
+            "events",
+            &["ev"],
+            true,
+            false,
+            false,
+        ),
+        builtin(
+            "coordination.k8s.io",
+            "v1",
+            "Lease",
+            "leases",
+            &[],
+            true,
+            false,
+            false,
+        ),
+        builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            &["crd", "crds"],
+            false,
+            true,
+            false,
+        ),
+    ]
+}
+
+/// Turns a CRD object into the resources it serves (one per served version).
+pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
+    let spec = &crd["spec"];
+    let group = spec["group"].as_str().unwrap_or_default();
+    let names = &spec["names"];
+    let plural = names["plural"].as_str().unwrap_or_default();
+    let kind = names["kind"].as_str().unwrap_or_default();
+    if group.is_empty() || plural.is_empty() || kind.is_empty() {
+        return vec![];
+    }
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+    versions
+        .iter()
+        .filter(|v| v["served"].as_bool().unwrap_or(true))
+        .filter_map(|v| {
+            let version = v["name"].as_str()?;
+            Some(ResourceInfo {
+                group: group.into(),
+                version: version.into(),
+                kind: kind.into(),
+                plural: plural.into(),
+                singular: names["singular"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| kind.to_lowercase()),
+                short_names: strings(&names["shortNames"]),
+                categories: strings(&names["categories"]),
+                namespaced: spec["scope"].as_str() != Some("Cluster"),
+                status: !v["subresources"]["status"].is_null(),
+                scale: !v["subresources"]["scale"].is_null(),
+                storage: format!("{group}/{plural}"),
+                schema: v["schema"].get("openAPIV3Schema").cloned(),
+                custom: true,
+                printer_columns: v["additionalPrinterColumns"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The set of served resources.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    resources: Vec<ResourceInfo>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            resources: builtins(),
+        }
+    }
+}
+
+impl Registry {
+    /// Finds the resource served at `group/version/plural`.
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceInfo> {
+        self.resources
+            .iter()
+            .find(|r| r.group == group && r.version == version && r.plural == plural)
+    }
+
+    /// Finds any served version of a group/kind (used for ownerReferences and apply bodies).
+    pub fn find_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceInfo> {
+        self.resources
+            .iter()
+            .find(|r| r.api_version() == api_version && r.kind == kind)
+    }
+
+    /// The first served resource stored under `storage`.
+    pub fn by_storage(&self, storage: &str) -> Option<&ResourceInfo> {
+        self.resources.iter().find(|r| r.storage == storage)
+    }
+
+    /// Every served resource.
+    pub fn all(&self) -> &[ResourceInfo] {
+        &self.resources
+    }
+
+    /// Replaces the resources of one CRD (by storage key) with `served`.
+    pub fn set_crd(&mut self, storage: &str, served: Vec<ResourceInfo>) {
+        self.resources
+            .retain(|r| !(r.custom && r.storage == storage));
+        self.resources.extend(served);
+    }
+
+    /// Groups in discovery order with their versions (preferred first).
+    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for r in &self.resources {
+            match out.iter_mut().find(|(g, _)| *g == r.group) {
+                Some((_, versions)) => {
+                    if !versions.contains(&r.version) {
+                        versions.push(r.version.clone());
+                    }
+                }
+                None => out.push((r.group.clone(), vec![r.version.clone()])),
+            }
+        }
+        for (_, versions) in &mut out {
+            versions.sort_by_key(|v| std::cmp::Reverse(version_priority(v)));
+        }
+        out
+    }
+}
+
+/// Kubernetes version ordering: GA > beta > alpha, higher numbers first.
+fn version_priority(v: &str) -> (u8, u32, u32) {
+    let re = v.strip_prefix('v').unwrap_or(v);
+    let digits: String = re.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let major = digits.parse().unwrap_or(0);
+    let rest = &re[digits.len()..];
+    if rest.is_empty() {
+        return (3, major, 0);
+    }
+    let (stage, n) = if let Some(n) = rest.strip_prefix("beta") {
+        (2, n)
+    } else if let Some(n) = rest.strip_prefix("alpha") {
+        (1, n)
+    } else {
+        (0, "0")
+    };
+    (stage, major, n.parse().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn crd_serves_each_served_version() {
+        let crd = json!({"spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "webservers", "kind": "WebServer", "shortNames": ["ws"]},
+            "versions": [{"name": "v1alpha1", "served": true, "subresources": {"status": {}}},
+                         {"name": "v1", "served": true}, {"name": "v0", "served": false}]}});
+        let rs = from_crd(&crd);
+        assert_eq!(rs.len(), 2);
+        assert!(rs[0].status && !rs[1].status);
+        assert_eq!(rs[0].singular, "webserver");
+        let mut reg = Registry::default();
+        reg.set_crd("example.com/webservers", rs);
+        let groups = reg.groups();
+        let (_, versions) = groups.iter().find(|(g, _)| g == "example.com").unwrap();
+        assert_eq!(versions, &vec!["v1".to_string(), "v1alpha1".to_string()]);
+    }
+
+    #[test]
+    fn events_share_one_store() {
+        let reg = Registry::default();
+        assert_eq!(
+            reg.find("", "v1", "events").unwrap().storage,
+            reg.find("events.k8s.io", "v1", "events").unwrap().storage
+        );
+    }
+}
