@@ -10,5 +10,6 @@ pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod crd;
+pub mod deploy;
 pub mod render;
 pub mod sandbox;

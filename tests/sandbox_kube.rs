@@ -986,23 +986,54 @@ async fn dynamic_api_and_namespaces() {
 #[tokio::test]
 async fn streaming_list_watcher_and_leases() {
     let sb = start().await;
-    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::default_namespaced(sb.client());
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::default_namespaced(sb.client());
     leases
-        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "leader"}, "spec": {"holderIdentity": "me"}})).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(
+                json!({"metadata": {"name": "leader"}, "spec": {"holderIdentity": "me"}}),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap();
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(leases.clone(), watcher::Config::default().streaming_lists())).default_backoff().applied_objects();
+    let stream = reflector(
+        writer,
+        watcher(leases.clone(), watcher::Config::default().streaming_lists()),
+    )
+    .default_backoff()
+    .applied_objects();
     let task = tokio::spawn(async move {
         futures::pin_mut!(stream);
         while stream.next().await.is_some() {}
     });
-    eventually("streaming list delivers the lease", || async { reader.state().len() == 1 }).await;
-    leases.patch("leader", &PatchParams::default(), &Patch::Merge(json!({"spec": {"holderIdentity": "you"}}))).await.unwrap();
-    eventually("update seen", || async {
-        reader.state().first().and_then(|l| l.spec.as_ref()?.holder_identity.clone()).as_deref() == Some("you")
+    eventually("streaming list delivers the lease", || async {
+        reader.state().len() == 1
     })
     .await;
-    assert!(sb.request_log().iter().any(|r| r.verb == "watch" && r.query.contains("sendInitialEvents=true")));
+    leases
+        .patch(
+            "leader",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"holderIdentity": "you"}})),
+        )
+        .await
+        .unwrap();
+    eventually("update seen", || async {
+        reader
+            .state()
+            .first()
+            .and_then(|l| l.spec.as_ref()?.holder_identity.clone())
+            .as_deref()
+            == Some("you")
+    })
+    .await;
+    assert!(
+        sb.request_log()
+            .iter()
+            .any(|r| r.verb == "watch" && r.query.contains("sendInitialEvents=true"))
+    );
     task.abort();
 }

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 pub mod crd;
 pub mod inputs;
 pub mod lint;
+pub mod manifests;
 pub mod render;
 pub mod sandbox;
 
@@ -52,6 +53,8 @@ pub enum Command {
     Lint(lint::LintArgs),
     /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
     Crd(crd::CrdArgs),
+    /// Print everything needed to run the operator in a cluster: RBAC, Deployment, CRDs.
+    Manifests(manifests::ManifestsArgs),
     /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
     Sandbox(sandbox::Args),
 }
@@ -85,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Crd(args) => crd::run(args),
+        Command::Manifests(args) => manifests::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     }
 }
