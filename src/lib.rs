@@ -11,5 +11,6 @@ pub mod cli;
 pub mod config;
 pub mod crd;
 pub mod deploy;
+pub mod leader;
 pub mod render;
 pub mod sandbox;

@@ -42,7 +42,7 @@ pub enum Error {
         /// The mapped kind.
         kind: String,
         /// Why.
-        source: crate::chart::Error,
+        source: Box<crate::chart::Error>,
     },
     /// A mapped kind's CRD could not be generated.
     #[error("{mapping}:{line}: kind {kind}: generating the CRD failed: {source}")]
@@ -54,7 +54,7 @@ pub enum Error {
         /// The mapped kind.
         kind: String,
         /// Why.
-        source: crate::crd::Error,
+        source: Box<crate::crd::Error>,
     },
     /// A chart may emit a kind whose API group and resource are unknown, so no RBAC rule can be written.
     #[error(
@@ -156,14 +156,14 @@ pub fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value>> {
             mapping: mapping_path.clone(),
             line: watch.line,
             kind: watch.kind.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let crd =
             crate::crd::for_chart(watch, &chart).map_err(|source| Error::CrdGenerationFailed {
                 mapping: mapping_path.clone(),
                 line: watch.line,
                 kind: watch.kind.clone(),
-                source,
+                source: Box::new(source),
             })?;
         kinds.push(MappedKind {
             group: watch.group.clone(),
@@ -226,7 +226,7 @@ fn crd_value(
         mapping: mapping.to_string(),
         line,
         kind: kind.to_string(),
-        source,
+        source: Box::new(source),
     };
     let yaml = crate::crd::to_yaml(crd).map_err(failed)?;
     serde_yaml::from_str(&yaml).map_err(|source| Error::SerializeFailed {
