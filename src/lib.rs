@@ -9,6 +9,7 @@
 pub mod chart;
 pub mod cli;
 pub mod config;
+pub mod controller;
 pub mod crd;
 pub mod deploy;
 pub mod leader;
