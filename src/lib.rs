@@ -13,5 +13,6 @@ pub mod controller;
 pub mod crd;
 pub mod deploy;
 pub mod leader;
+pub mod migrate;
 pub mod render;
 pub mod sandbox;

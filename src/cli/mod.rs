@@ -4,10 +4,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod cluster;
 pub mod crd;
 pub mod inputs;
 pub mod lint;
 pub mod manifests;
+pub mod migrate;
 pub mod render;
 pub mod sandbox;
 
@@ -55,6 +57,8 @@ pub enum Command {
     Crd(crd::CrdArgs),
     /// Print everything needed to run the operator in a cluster: RBAC, Deployment, CRDs.
     Manifests(manifests::ManifestsArgs),
+    /// Migrate to tera-operator: print the custom resource that replaces a Helm release.
+    Migrate(migrate::MigrateArgs),
     /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
     Sandbox(sandbox::Args),
 }
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Crd(args) => crd::run(args),
         Command::Manifests(args) => manifests::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     }
 }
