@@ -188,3 +188,52 @@ fn check_round_trip(resource: &ApiResource, sent: &Value, live: &Value) {
         }
     }
 }
+
+/// The image and the install manifests agree: charts where `run --config` looks, the user the
+/// pod runs as, the metrics port; the build is locked and the context keeps what cargo needs.
+#[test]
+fn dockerfile_matches_the_install_manifests() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
+    assert!(dockerfile.contains("cargo build --release --locked"));
+    assert!(dockerfile.contains(&format!(
+        "COPY --chown=0:0 charts/ {}/",
+        tera_operator::deploy::IMAGE_CHARTS_DIR
+    )));
+    assert!(
+        tera_operator::deploy::IMAGE_CONFIG_PATH
+            .starts_with(tera_operator::deploy::IMAGE_CHARTS_DIR)
+    );
+    assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/tera-operator\"]"));
+    assert!(dockerfile.contains(&format!("EXPOSE {}", tera_operator::deploy::METRICS_PORT)));
+    let docs = documents(&generate(&default_args()).unwrap());
+    let pod = &docs.iter().find(|d| d["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"];
+    let uid = pod["securityContext"]["runAsUser"].as_u64().unwrap();
+    let gid = pod["securityContext"]["runAsGroup"].as_u64().unwrap();
+    assert!(dockerfile.contains(&format!("USER {uid}:{gid}")));
+    assert!(
+        dockerfile.contains(":nonroot"),
+        "a runtime image with a non-root user"
+    );
+    let ignored: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .collect();
+    assert!(ignored.contains(&"target/"));
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/",
+        "charts/",
+        "benches/",
+        "tests/",
+    ] {
+        assert!(
+            !ignored
+                .iter()
+                .any(|p| needed.starts_with(p.trim_start_matches("**/"))),
+            ".dockerignore drops {needed}, which the build needs"
+        );
+    }
+}
