@@ -11,6 +11,7 @@ pub mod lint;
 pub mod manifests;
 pub mod migrate;
 pub mod render;
+pub mod run;
 pub mod sandbox;
 
 /// The tera-operator command line.
@@ -53,14 +54,18 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Check charts: metadata, values, schema, templates, and what the defaults render to.
     Lint(lint::LintArgs),
+    /// Run the operator: keep every mapped kind's resources true to their charts.
+    Run(run::RunArgs),
+    /// Print the version.
+    Version,
+    /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
+    Sandbox(sandbox::Args),
     /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
     Crd(crd::CrdArgs),
     /// Print everything needed to run the operator in a cluster: RBAC, Deployment, CRDs.
     Manifests(manifests::ManifestsArgs),
     /// Migrate to tera-operator: print the custom resource that replaces a Helm release.
     Migrate(migrate::MigrateArgs),
-    /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
-    Sandbox(sandbox::Args),
 }
 
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
@@ -91,9 +96,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Version => {
+            println!("tera-operator {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sandbox(args) => sandbox::run(args),
         Command::Crd(args) => crd::run(args),
         Command::Manifests(args) => manifests::run(args),
         Command::Migrate(args) => migrate::run(args),
-        Command::Sandbox(args) => sandbox::run(args),
     }
 }

@@ -22,16 +22,33 @@ pub struct Args {
     /// Directory of CRDs to install first (skipped if missing).
     #[arg(long, default_value = "crds")]
     pub crds: PathBuf,
-    /// Do not run the operator against the sandbox (reserved: the operator does not exist yet).
+    /// Serve the bare API server, without running the operator against it.
     #[arg(long)]
     pub no_operator: bool,
+    /// The operator's mapping file (as for `run`).
+    #[arg(long, default_value = super::inputs::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Where the operator serves /healthz, /readyz and /metrics (default: nowhere).
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
-/// The seam for running the operator against the sandbox (issue 4): called with a client for
-/// the sandbox once CRDs and manifests are in; returns when the operator stops.
-pub async fn run_operator(_client: kube::Client) -> anyhow::Result<()> {
-    std::future::pending::<()>().await;
-    Ok(())
+/// Starts the operator against the sandbox: the mapping in `args.config`, every namespace,
+/// CRDs generated and applied for kinds the sandbox does not serve yet.
+pub async fn start_operator(
+    client: kube::Client,
+    args: &Args,
+) -> anyhow::Result<crate::controller::Operator> {
+    let options = crate::controller::Options {
+        config: args.config.clone(),
+        namespaces: Vec::new(),
+        metrics_addr: args.metrics_addr,
+        install_crds: true,
+        hot_reload: true,
+    };
+    crate::controller::Operator::start(client, options)
+        .await
+        .map_err(super::user_error)
 }
 
 /// Runs the command.
@@ -68,16 +85,15 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     }
     println!("try: kubectl --kubeconfig {kc} get webservers,deploy,svc,cm");
     println!("press Ctrl-C to stop");
-    let operator = async {
-        if args.no_operator {
-            std::future::pending::<anyhow::Result<()>>().await
-        } else {
-            run_operator(sandbox.client()).await
-        }
+    let operator = if args.no_operator {
+        None
+    } else {
+        println!("operator serving the kinds in {}", args.config.display());
+        Some(start_operator(sandbox.client(), &args).await?)
     };
-    tokio::select! {
-        r = shutdown_signal() => r?,
-        r = operator => r?,
+    shutdown_signal().await?;
+    if let Some(operator) = operator {
+        operator.shutdown().await;
     }
     sandbox.shutdown().await;
     Ok(ExitCode::SUCCESS)

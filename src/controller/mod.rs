@@ -1,3 +1,177 @@
-//! Keeping a cluster true to the rendered objects; on this branch only adoption of existing objects.
+//! The controller: keeps every mapped kind true — apply, prune, drift correction, status, hot reload.
+//!
+//! [`Operator::start`] loads the mapping file and runs one kube-runtime `Controller` over
+//! `DynamicObject` per mapped kind (and per namespace when restricted), all in one process.
+//! Children are watched through shared, label-filtered caches ([`children`]) that route
+//! changes to the owning resource; each reconcile ([`reconcile`]) renders the resource,
+//! applies only what differs from the cache ([`apply`]), prunes what is no longer rendered
+//! ([`prune`]) and writes status only when it changed ([`status`]).
 
 pub mod adopt;
+pub mod apply;
+pub mod backoff;
+pub mod children;
+pub mod context;
+pub mod crds;
+pub mod events;
+pub mod health;
+pub mod manager;
+pub mod metrics;
+pub mod prune;
+pub mod reconcile;
+pub mod reload;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Mapping;
+use context::Shared;
+use manager::Manager;
+use metrics::Metrics;
+
+/// Errors starting the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The mapping file could not be loaded.
+    #[error(transparent)]
+    MappingLoadFailed(#[from] crate::config::Error),
+    /// The metrics and health endpoints could not be served.
+    #[error(transparent)]
+    HealthServeFailed(#[from] health::Error),
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How to run the operator.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The mapping file.
+    pub config: PathBuf,
+    /// Namespaces to watch; empty means all.
+    pub namespaces: Vec<String>,
+    /// Where to serve `/healthz`, `/readyz` and `/metrics` (port 0 picks one); `None`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Apply each kind's generated CRD before serving it.
+    pub install_crds: bool,
+    /// Watch the mapping file and charts for changes.
+    pub hot_reload: bool,
+}
+
+impl Options {
+    /// Options for `config`, all namespaces, no metrics endpoint, hot reload on.
+    pub fn new(config: impl Into<PathBuf>) -> Self {
+        Self {
+            config: config.into(),
+            namespaces: Vec::new(),
+            metrics_addr: None,
+            install_crds: false,
+            hot_reload: true,
+        }
+    }
+}
+
+/// A running operator.
+pub struct Operator {
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    metrics_addr: Option<SocketAddr>,
+    stop: Option<oneshot::Sender<()>>,
+    stop_health: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    health_task: Option<JoinHandle<()>>,
+}
+
+impl Operator {
+    /// Loads the mapping and starts serving every mapped kind with `client`.
+    pub async fn start(client: kube::Client, options: Options) -> Result<Self> {
+        let mapping = Mapping::load(&options.config)?;
+        let metrics = Arc::new(Metrics::new());
+        let ready = Arc::new(AtomicBool::new(false));
+        let (stop_health, health_rx) = oneshot::channel::<()>();
+        let (metrics_addr, health_task) = match options.metrics_addr {
+            Some(addr) => {
+                let (bound, task) = health::serve(addr, metrics.clone(), ready.clone(), async {
+                    let _ = health_rx.await;
+                })
+                .await?;
+                tracing::info!(addr = %bound, "serving /healthz, /readyz and /metrics");
+                (Some(bound), Some(task))
+            }
+            None => (None, None),
+        };
+        let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
+            vec![None]
+        } else {
+            options.namespaces.iter().cloned().map(Some).collect()
+        };
+        let shared = Arc::new(Shared {
+            client: client.clone(),
+            children: Arc::new(children::Children::new(client.clone(), scopes.clone())),
+            events: events::EventSink::new(client),
+            metrics: metrics.clone(),
+        });
+        let manager = Manager::new(
+            shared,
+            options.config.clone(),
+            scopes,
+            options.install_crds,
+            ready.clone(),
+        );
+        let (stop, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(manager.run(mapping, options.hot_reload, stop_rx));
+        Ok(Self {
+            metrics,
+            ready,
+            metrics_addr,
+            stop: Some(stop),
+            stop_health: Some(stop_health),
+            task,
+            health_task,
+        })
+    }
+
+    /// The operator's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Whether the initial caches have synced.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Stops every controller (running reconciles finish) and the endpoints.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        if let Some(stop) = self.stop_health.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.health_task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Some(task) = &self.health_task {
+            task.abort();
+        }
+    }
+}

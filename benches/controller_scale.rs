@@ -1,0 +1,248 @@
+//! Scale figures of the controller (printed, not asserted): 1,000 WebServers against the sandbox.
+//!
+//! The operator runs as its own process (`tera-operator run`) so its peak RSS is its own. Prints
+//! time until all are Ready, API requests per resource while creating, write requests during a
+//! full periodic resync (target 0), the operator's peak RSS and reconciles per second.
+//!
+//! `cargo bench --bench controller_scale` (set `BENCH_CRS` to change the count).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
+use kube::core::GroupVersionKind;
+use serde_json::{Value, json};
+use tera_operator::sandbox::{Sandbox, SandboxConfig};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+async fn scrape(addr: &str, metric: &str) -> Option<f64> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.ok()?;
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with(metric))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
+}
+
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn ready_count(list: &[DynamicObject]) -> usize {
+    list.iter()
+        .filter(|o| {
+            o.data["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        })
+        .count()
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let count: usize = std::env::var("BENCH_CRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let resync_period = 30;
+    let sandbox = Sandbox::start(SandboxConfig {
+        workload_delay: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    sandbox.install_crds(&root().join("crds")).expect("crds");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapping = dir.path().join("watches.yaml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: {}\n  reconcilePeriod: {resync_period}s\n  maxConcurrentReconciles: 8\n",
+            root().join("charts/webserver").display()
+        ),
+    )
+    .expect("mapping");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let addr = format!("127.0.0.1:{port}");
+    let mut operator = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(sandbox.kubeconfig_path())
+        .arg("--config")
+        .arg(&mapping)
+        .args(["--metrics-addr", &addr, "--no-hot-reload"])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the operator");
+    while scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .is_none()
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", "WebServer"),
+        "webservers",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(sandbox.client(), "default", &resource);
+    sandbox.hooks().clear_request_log();
+    let reconciles_before = scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0);
+    let started = Instant::now();
+    futures::stream::iter(0..count)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                let object: DynamicObject = serde_json::from_value(json!({
+                    "apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                    "metadata": {"name": format!("ws-{i:04}")},
+                    "spec": {"replicas": 1, "image": "nginx:1.28"}
+                }))
+                .expect("object");
+                api.create(&PostParams::default(), &object)
+                    .await
+                    .expect("create");
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    let created = started.elapsed();
+    let mut polls = 0usize;
+    loop {
+        polls += 1;
+        let list = api.list(&ListParams::default()).await.expect("list");
+        if ready_count(&list.items) == count {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            println!(
+                "gave up: only {} of {count} Ready after 600 s",
+                ready_count(&list.items)
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let all_ready = started.elapsed();
+    let reconciles_after = scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0);
+    let log = sandbox.request_log();
+    let own = count + polls; // the bench's creates and lists
+    let operator_requests = log.len().saturating_sub(own);
+    let operator_writes = log
+        .iter()
+        .filter(|r| r.is_write())
+        .count()
+        .saturating_sub(count);
+    let mut by_kind: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in log.iter().filter(|r| r.is_write()) {
+        *by_kind
+            .entry(format!("{} {}", r.verb, r.resource))
+            .or_default() += 1;
+    }
+
+    // A full periodic resync: every resource reconciled once more, nothing changed.
+    sandbox.hooks().clear_request_log();
+    let resync_start = scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0);
+    let resync_started = Instant::now();
+    while scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0)
+        < resync_start + count as f64
+        && resync_started.elapsed() < Duration::from_secs(resync_period * 4)
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let resync_reconciles = scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0)
+        - resync_start;
+    let resync_writes: Vec<Value> = sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.is_write())
+        .map(|r| json!(format!("{} {}", r.method, r.path)))
+        .collect();
+    let rss = peak_rss_kib(operator.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &operator.id().to_string()])
+        .status();
+    let _ = operator.wait();
+
+    println!(
+        "controller_scale: {count} WebServers against the sandbox (operator in its own process)"
+    );
+    println!(
+        "  created in                        {:>8.2} s",
+        created.as_secs_f64()
+    );
+    println!(
+        "  all Ready after                   {:>8.2} s",
+        all_ready.as_secs_f64()
+    );
+    println!(
+        "  API requests per CR (creation)    {:>8.2}  ({} requests, {} writes = {:.2} per CR)",
+        operator_requests as f64 / count as f64,
+        operator_requests,
+        operator_writes,
+        operator_writes as f64 / count as f64
+    );
+    println!("  writes while creating, by verb and resource: {by_kind:?}");
+    println!(
+        "  reconciles until all Ready        {:>8}  ({:.1} per CR, {:.0} per s)",
+        reconciles_after - reconciles_before,
+        (reconciles_after - reconciles_before) / count as f64,
+        (reconciles_after - reconciles_before) / all_ready.as_secs_f64()
+    );
+    println!(
+        "  writes during a full resync       {:>8}  ({} reconciles observed)",
+        resync_writes.len(),
+        resync_reconciles
+    );
+    match rss {
+        Some(kib) => println!(
+            "  operator peak RSS                 {:>8.1} MiB",
+            kib as f64 / 1024.0
+        ),
+        None => println!("  operator peak RSS                 unknown"),
+    }
+    if !resync_writes.is_empty() {
+        println!(
+            "  first resync writes: {:?}",
+            &resync_writes[..resync_writes.len().min(5)]
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! `tera-operator run`: connect to a cluster and keep every mapped kind true until SIGTERM/SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::inputs::DEFAULT_CONFIG;
+use super::user_error;
+use crate::controller::{Operator, Options};
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The mapping file (which kinds, which charts).
+    #[arg(long, default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// The kubeconfig to use (default: in-cluster, then KUBECONFIG, then ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Only watch this namespace (repeatable; default: all namespaces).
+    #[arg(short = 'n', long = "namespace")]
+    pub namespaces: Vec<String>,
+    /// Where to serve /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Apply each kind's CRD, generated from its chart's values schema, before serving it.
+    #[arg(long)]
+    pub install_crds: bool,
+    /// Do not watch the mapping file and charts for changes.
+    #[arg(long)]
+    pub no_hot_reload: bool,
+}
+
+impl RunArgs {
+    /// The controller options these arguments ask for.
+    pub fn options(&self) -> Options {
+        Options {
+            config: self.config.clone(),
+            namespaces: self.namespaces.clone(),
+            metrics_addr: Some(self.metrics_addr),
+            install_crds: self.install_crds,
+            hot_reload: !self.no_hot_reload,
+        }
+    }
+}
+
+/// Runs `run`.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
+    runtime.block_on(async {
+        let client = connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        run_until_signal(client, args.options()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Builds a client from `--kubeconfig` / `--context`, or the usual resolution.
+pub async fn connect(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> anyhow::Result<kube::Client> {
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading the kubeconfig {}", path.display()))
+                .map_err(user_error)?;
+            kube::Config::from_custom_kubeconfig(file, &options)
+                .await
+                .with_context(|| format!("loading the kubeconfig {}", path.display()))
+                .map_err(user_error)?
+        }
+        None if context.is_some() => kube::Config::from_kubeconfig(&options)
+            .await
+            .context("loading the kubeconfig")
+            .map_err(user_error)?,
+        None => kube::Config::infer()
+            .await
+            .context("finding a cluster (in-cluster, KUBECONFIG, ~/.kube/config)")
+            .map_err(user_error)?,
+    };
+    kube::Client::try_from(config).context("building the API client failed")
+}
+
+/// Runs the operator with `client` until SIGTERM or SIGINT, then shuts it down cleanly.
+pub async fn run_until_signal(client: kube::Client, options: Options) -> anyhow::Result<()> {
+    let operator = Operator::start(client, options).await.map_err(user_error)?;
+    shutdown_signal().await?;
+    tracing::info!("shutting down");
+    operator.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler failed")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C failed")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C failed")?;
+    Ok(())
+}

@@ -1,0 +1,381 @@
+//! Applying one rendered object: compare it with the live object, server-side apply only on a difference.
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use serde_json::Value;
+use sha2::Digest as _;
+
+/// The field manager every write of tera-operator uses.
+pub const FIELD_MANAGER: &str = "tera-operator";
+
+/// Annotation carrying a hash of the whole desired object, so that a field the chart stops
+/// setting (which a subset comparison cannot see) still causes an apply that removes it.
+pub const DESIRED_HASH_ANNOTATION: &str = "tera-operator.io/desired-hash";
+
+/// Errors applying one object.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The rendered object cannot be turned into a request.
+    #[error("{kind} {name}: the rendered object is not a valid object: {source}")]
+    ObjectInvalid {
+        /// Kind of the object.
+        kind: String,
+        /// Name of the object.
+        name: String,
+        /// The decoding error.
+        source: serde_json::Error,
+    },
+    /// The API server refused the server-side apply.
+    #[error("applying {kind} {namespace}/{name} failed: {source}")]
+    ApplyFailed {
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object.
+        namespace: String,
+        /// Name of the object.
+        name: String,
+        /// The API error.
+        source: kube::Error,
+    },
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One remembered write.
+#[derive(Debug, Clone)]
+struct Written {
+    hash: String,
+    version: String,
+    seen: bool,
+    not_ready: Option<String>,
+}
+
+/// What tera-operator last applied to each child, keyed `apiVersion/kind/namespace/name`.
+///
+/// It answers two questions the cache alone cannot:
+/// - the live object is still at the resourceVersion our apply returned, so a difference from
+///   the desired object can only be the server's own normalization (quantities like `0.5` →
+///   `500m`): no new write;
+/// - the cache has not caught up with our own write yet (it lags the response by one watch
+///   event): no second write of the same content.
+#[derive(Debug, Default)]
+pub struct AppliedMemory {
+    written: std::sync::Mutex<std::collections::HashMap<String, Written>>,
+}
+
+/// `apiVersion/kind/namespace/name`, the key of [`AppliedMemory`].
+pub fn memory_key(api_version: &str, kind: &str, namespace: &str, name: &str) -> String {
+    format!("{api_version}/{kind}/{namespace}/{name}")
+}
+
+fn newer(a: &str, b: &str) -> bool {
+    matches!((a.parse::<u64>(), b.parse::<u64>()), (Ok(a), Ok(b)) if a > b)
+}
+
+impl AppliedMemory {
+    /// Remembers that `hash` was applied to `key`, the server answered with
+    /// `resource_version`, and what readiness that answer had.
+    pub fn remember(
+        &self,
+        key: &str,
+        hash: &str,
+        resource_version: &str,
+        not_ready: Option<String>,
+    ) {
+        if let Ok(mut written) = self.written.lock() {
+            written.insert(
+                key.to_string(),
+                Written {
+                    hash: hash.to_string(),
+                    version: resource_version.to_string(),
+                    seen: false,
+                    not_ready,
+                },
+            );
+        }
+    }
+
+    /// The cache saw `key` at `resource_version` (a watch event).
+    pub fn observe(&self, key: &str, resource_version: &str) {
+        if let Ok(mut written) = self.written.lock()
+            && let Some(w) = written.get_mut(key)
+            && !newer(&w.version, resource_version)
+        {
+            w.seen = true;
+        }
+    }
+
+    /// The cache relisted: whatever it holds now is authoritative for every remembered write.
+    pub fn observe_all(&self) {
+        if let Ok(mut written) = self.written.lock() {
+            for w in written.values_mut() {
+                w.seen = true;
+            }
+        }
+    }
+
+    /// Whether `hash` was applied to `key` and the object is unchanged since (`resource_version`).
+    pub fn unchanged_since_apply(&self, key: &str, hash: &str, resource_version: &str) -> bool {
+        self.written
+            .lock()
+            .ok()
+            .and_then(|w| w.get(key).cloned())
+            .is_some_and(|w| w.hash == hash && w.version == resource_version)
+    }
+
+    /// When the cache is behind our own write of `hash` to `key` (it has not seen the object
+    /// yet, or holds an older resourceVersion), the readiness that write had; else `None`.
+    pub fn cache_behind(
+        &self,
+        key: &str,
+        hash: &str,
+        live_version: Option<&str>,
+    ) -> Option<Option<String>> {
+        let written = self.written.lock().ok()?.get(key).cloned()?;
+        if written.hash != hash {
+            return None;
+        }
+        let behind = match live_version {
+            None => !written.seen,
+            Some(live) => newer(&written.version, live),
+        };
+        behind.then_some(written.not_ready)
+    }
+
+    /// Forgets objects whose keys fail `keep`.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        if let Ok(mut written) = self.written.lock() {
+            written.retain(|k, _| keep(k));
+        }
+    }
+}
+
+/// The desired-hash annotation of an object, if set.
+pub fn desired_hash(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/annotations")?
+        .get(DESIRED_HASH_ANNOTATION)?
+        .as_str()
+}
+
+/// Whether the live object already matches the desired one: the desired object (without
+/// `apiVersion` and `kind`, which the cache key already fixes and list items may omit) is a
+/// semantic subset of the live one.
+pub fn matches_live(desired: &Value, live: &Value) -> bool {
+    match desired.as_object() {
+        Some(fields) => fields
+            .iter()
+            .filter(|(k, _)| *k != "apiVersion" && *k != "kind")
+            .all(|(k, v)| match live.get(k) {
+                Some(l) => is_subset(v, l),
+                None => is_empty_value(v),
+            }),
+        None => is_subset(desired, live),
+    }
+}
+
+/// Adds [`DESIRED_HASH_ANNOTATION`] to a rendered object (in place).
+pub fn add_desired_hash(object: &mut Value) {
+    let digest = sha2::Sha256::digest(object.to_string().as_bytes());
+    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let Some(metadata) = object
+        .as_object_mut()
+        .and_then(|o| o.get_mut("metadata"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let annotations = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(annotations) = annotations.as_object_mut() {
+        annotations.insert(DESIRED_HASH_ANNOTATION.into(), Value::String(hash));
+    }
+}
+
+/// Whether `desired` is a semantic subset of `live`: every field the desired object sets has
+/// the same value in the live one. Lists must have the same length and match element-wise;
+/// numbers compare by value (`3` equals `3.0`); fields only the live object has are ignored.
+pub fn is_subset(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(key, dv)| match l.get(key) {
+            Some(lv) => is_subset(dv, lv),
+            // An explicit null or an empty collection in the desired object matches absence.
+            None => is_empty_value(dv),
+        }),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
+        }
+        (Value::Number(d), Value::Number(l)) => match (d.as_i64(), l.as_i64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => d.as_f64() == l.as_f64(),
+        },
+        (Value::Null, Value::Null) => true,
+        (d, Value::Null) => is_empty_value(d),
+        (d, l) => d == l,
+    }
+}
+
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Object(o) => o.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Server-side applies `object` (field manager [`FIELD_MANAGER`], forced) and returns the live result.
+pub async fn server_side_apply(
+    client: &kube::Client,
+    resource: &ApiResource,
+    namespaced: bool,
+    object: &Value,
+) -> Result<DynamicObject> {
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let namespace = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let api: Api<DynamicObject> = if namespaced {
+        Api::namespaced_with(client.clone(), &namespace, resource)
+    } else {
+        Api::all_with(client.clone(), resource)
+    };
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    api.patch(&name, &params, &Patch::Apply(object))
+        .await
+        .map_err(|source| Error::ApplyFailed {
+            kind,
+            namespace,
+            name,
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn equal_objects_are_subsets() {
+        let o = json!({"a": 1, "b": [1, 2], "c": {"d": "x"}});
+        assert!(is_subset(&o, &o));
+    }
+
+    #[test]
+    fn live_may_have_more_fields() {
+        let desired = json!({"spec": {"replicas": 3, "ports": [{"port": 80}]}});
+        let live = json!({"spec": {"replicas": 3, "ports": [{"port": 80, "protocol": "TCP"}],
+            "strategy": {}}, "status": {"x": 1}});
+        assert!(is_subset(&desired, &live));
+    }
+
+    #[test]
+    fn changed_scalar_is_not_subset() {
+        let desired = json!({"spec": {"replicas": 3}});
+        let live = json!({"spec": {"replicas": 5}});
+        assert!(!is_subset(&desired, &live));
+    }
+
+    #[test]
+    fn missing_field_is_not_subset() {
+        let desired = json!({"data": {"nginx.conf": "x"}});
+        let live = json!({"data": {}});
+        assert!(!is_subset(&desired, &live));
+    }
+
+    #[test]
+    fn list_length_must_match() {
+        let desired = json!({"ports": [{"port": 80}]});
+        let live = json!({"ports": [{"port": 80}, {"port": 81}]});
+        assert!(!is_subset(&desired, &live));
+        assert!(!is_subset(&live, &desired));
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(is_subset(&json!(3), &json!(3.0)));
+        assert!(!is_subset(&json!(3), &json!("3")));
+    }
+
+    #[test]
+    fn empty_desired_matches_absent() {
+        assert!(is_subset(&json!({"a": {}, "b": null, "c": []}), &json!({})));
+        assert!(!is_subset(&json!({"a": {"x": 1}}), &json!({})));
+    }
+
+    #[test]
+    fn live_objects_without_type_fields_still_match() {
+        let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"a": "1"}});
+        let live = json!({"metadata": {"name": "x", "uid": "u"}, "data": {"a": "1"}});
+        assert!(matches_live(&desired, &live));
+        let drifted = json!({"metadata": {"name": "x"}, "data": {"a": "2"}});
+        assert!(!matches_live(&desired, &drifted));
+    }
+
+    #[test]
+    fn applied_memory_knows_when_the_cache_is_behind() {
+        let memory = AppliedMemory::default();
+        memory.remember("k", "h1", "10", None);
+        // Not seen yet: a missing or older cached object is our own write in flight.
+        assert_eq!(memory.cache_behind("k", "h1", None), Some(None));
+        assert_eq!(memory.cache_behind("k", "h1", Some("9")), Some(None));
+        assert_eq!(memory.cache_behind("k", "h1", Some("10")), None);
+        assert_eq!(
+            memory.cache_behind("k", "h2", None),
+            None,
+            "other content must be applied"
+        );
+        // Once the cache saw it, a missing object was deleted and must be re-applied.
+        memory.observe("k", "10");
+        assert_eq!(memory.cache_behind("k", "h1", None), None);
+        memory.remember("k", "h1", "12", None);
+        memory.observe("k", "11");
+        assert_eq!(
+            memory.cache_behind("k", "h1", None),
+            Some(None),
+            "an older event is not our write"
+        );
+        memory.observe_all();
+        assert_eq!(memory.cache_behind("k", "h1", None), None);
+    }
+
+    #[test]
+    fn applied_memory_matches_only_the_same_hash_and_version() {
+        let memory = AppliedMemory::default();
+        memory.remember("ConfigMap/ns/x", "h1", "10", None);
+        assert!(memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "10"));
+        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "11"));
+        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h2", "10"));
+        assert!(!memory.unchanged_since_apply("ConfigMap/ns/y", "h1", "10"));
+        memory.retain(|k| k != "ConfigMap/ns/x");
+        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "10"));
+    }
+
+    #[test]
+    fn desired_hash_changes_with_content_and_is_stable() {
+        let mut a = json!({"metadata": {"name": "x"}, "data": {"k": "1"}});
+        let mut b = a.clone();
+        let mut c = json!({"metadata": {"name": "x"}, "data": {"k": "2"}});
+        add_desired_hash(&mut a);
+        add_desired_hash(&mut b);
+        add_desired_hash(&mut c);
+        let hash = |v: &Value| v["metadata"]["annotations"][DESIRED_HASH_ANNOTATION].clone();
+        assert_eq!(hash(&a), hash(&b));
+        assert_ne!(hash(&a), hash(&c));
+        assert!(hash(&a).is_string());
+    }
+}

@@ -1,0 +1,91 @@
+//! What a reconcile needs: the client, caches, metrics and events shared by all kinds, plus one kind's chart.
+
+use std::sync::{Arc, RwLock};
+
+use kube::discovery::ApiResource;
+
+use super::backoff::{BASE_DELAY, Backoff, MAX_DELAY};
+use super::children::Children;
+use super::events::EventSink;
+use super::metrics::Metrics;
+use crate::config::Watch;
+use crate::render::Renderer;
+
+/// Dependencies shared by the controllers of every kind.
+pub struct Shared {
+    /// The API client.
+    pub client: kube::Client,
+    /// Child caches and owner routing.
+    pub children: Arc<Children>,
+    /// Event publisher.
+    pub events: EventSink,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The chart serving a kind, and why it is stale if the newest version failed to load.
+#[derive(Clone)]
+pub struct ChartState {
+    /// The last good chart.
+    pub renderer: Arc<Renderer>,
+    /// Set while the newest chart on disk is broken: what is wrong with it.
+    pub stale: Option<String>,
+}
+
+/// Everything the reconcile of one mapped kind needs.
+pub struct KindContext {
+    /// Shared dependencies.
+    pub shared: Arc<Shared>,
+    /// The mapping entry.
+    pub watch: Watch,
+    /// The custom resource's API resource.
+    pub resource: ApiResource,
+    /// `group/Kind`, the kind's label in metrics and logs.
+    pub key: String,
+    chart: RwLock<ChartState>,
+    /// Per-object failure backoff.
+    pub backoff: Backoff,
+}
+
+impl KindContext {
+    /// A context serving `watch` with `renderer`.
+    pub fn new(
+        shared: Arc<Shared>,
+        watch: Watch,
+        resource: ApiResource,
+        renderer: Renderer,
+    ) -> Self {
+        let key = format!("{}/{}", watch.group, watch.kind);
+        Self {
+            shared,
+            watch,
+            resource,
+            key,
+            chart: RwLock::new(ChartState {
+                renderer: Arc::new(renderer),
+                stale: None,
+            }),
+            backoff: Backoff::new(BASE_DELAY, MAX_DELAY),
+        }
+    }
+
+    /// The chart currently serving.
+    pub fn chart(&self) -> Option<ChartState> {
+        self.chart.read().ok().map(|c| c.clone())
+    }
+
+    /// Replaces the chart with a newly loaded good one.
+    pub fn replace_chart(&self, renderer: Renderer) {
+        if let Ok(mut chart) = self.chart.write() {
+            chart.renderer = Arc::new(renderer);
+            chart.stale = None;
+        }
+    }
+
+    /// Records that the newest chart is broken; the last good one keeps serving.
+    pub fn mark_stale(&self, reason: String) {
+        if let Ok(mut chart) = self.chart.write() {
+            chart.stale = Some(reason);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Kubernetes Events (events.k8s.io/v1) about custom resources, de-duplicated.
+//!
+//! kube's [`Recorder`] already folds repeats into an event series, but every repeat is still a
+//! write. Here an event identical to the last one published for the same object (same type,
+//! reason and note) within [`REPEAT_WINDOW`] is not sent at all.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+
+/// Identical events for one object are sent at most once in this window.
+pub const REPEAT_WINDOW: Duration = Duration::from_secs(600);
+
+/// How many recent events are remembered before old ones are dropped.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// Event reasons (a fixed set).
+pub mod reason {
+    /// Objects were written by server-side apply.
+    pub const APPLIED: &str = "Applied";
+    /// Objects the chart no longer renders were deleted.
+    pub const PRUNED: &str = "Pruned";
+    /// The newest chart is broken; the last good one keeps serving.
+    pub const CHART_STALE: &str = "ChartReloadFailed";
+}
+
+type Key = (String, bool, String);
+
+/// Publishes events through kube's recorder, skipping recent duplicates.
+pub struct EventSink {
+    recorder: Recorder,
+    last: Mutex<HashMap<Key, (String, Instant)>>,
+}
+
+impl EventSink {
+    /// A sink reporting as `tera-operator`.
+    pub fn new(client: kube::Client) -> Self {
+        let reporter = Reporter {
+            controller: crate::render::MANAGED_BY.to_string(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client, reporter),
+            last: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether an event should be sent now (and remembers it if so).
+    fn should_send(&self, key: Key, note: &str) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        if let Some((previous, at)) = last.get(&key)
+            && previous == note
+            && now.duration_since(*at) < REPEAT_WINDOW
+        {
+            return false;
+        }
+        if last.len() >= MAX_REMEMBERED {
+            last.retain(|_, (_, at)| now.duration_since(*at) < REPEAT_WINDOW);
+        }
+        last.insert(key, (note.to_string(), now));
+        true
+    }
+
+    /// Forgets everything remembered about the object with `uid` (it was deleted).
+    pub fn forget(&self, uid: &str) {
+        if let Ok(mut last) = self.last.lock() {
+            last.retain(|k, _| k.0 != uid);
+        }
+    }
+
+    /// Publishes an event about `regarding`; returns whether a request was sent. Failures are
+    /// logged, never returned: an event is not worth failing a reconcile for.
+    pub async fn publish(
+        &self,
+        regarding: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) -> bool {
+        let uid = regarding.uid.clone().unwrap_or_default();
+        if !self.should_send((uid, warning, reason.to_string()), &note) {
+            return false;
+        }
+        let mut note = note;
+        if note.len() > 1000 {
+            let mut cut = 997;
+            while !note.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            note.truncate(cut);
+            note.push_str("...");
+        }
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(note),
+            action: action.to_string(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, regarding).await {
+            tracing::warn!(reason, error = %e, "publishing an event failed");
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink() -> Option<EventSink> {
+        // A client is never used by should_send; build one against an unroutable address.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().ok()?);
+        let client = kube::Client::try_from(config).ok()?;
+        Some(EventSink::new(client))
+    }
+
+    #[tokio::test]
+    async fn identical_events_are_sent_once() {
+        let Some(sink) = sink() else {
+            panic!("could not build a client");
+        };
+        let key = || ("uid-1".to_string(), true, "InvalidSpec".to_string());
+        assert!(sink.should_send(key(), "bad replicas"));
+        assert!(!sink.should_send(key(), "bad replicas"));
+        assert!(
+            sink.should_send(key(), "bad image"),
+            "a different note is a new event"
+        );
+        assert!(sink.should_send(("uid-2".into(), true, "InvalidSpec".into()), "bad image"));
+        sink.forget("uid-1");
+        assert!(sink.should_send(key(), "bad image"));
+    }
+}

@@ -1,0 +1,360 @@
+//! Running the mapped kinds: one kube-runtime Controller per kind and namespace scope, started,
+//! reloaded and stopped as the mapping file and charts change.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use futures::channel::mpsc::UnboundedSender;
+use kube::api::{Api, DynamicObject, GroupVersionKind};
+use kube::discovery::ApiResource;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::children::builtin_gvk;
+use super::context::{KindContext, Shared};
+use super::crds;
+use super::reconcile::{error_policy, reconcile};
+use super::reload::{self, FileWatcher};
+use crate::config::{Mapping, Watch};
+
+/// How often kinds whose custom resource is not served yet are looked up again.
+pub const PENDING_RETRY: Duration = Duration::from_secs(2);
+
+/// A kind being served.
+struct RunningKind {
+    watch: Watch,
+    ctx: Arc<KindContext>,
+    fingerprint: String,
+    resync: Vec<UnboundedSender<()>>,
+    stop: Vec<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+    routes: Vec<u64>,
+}
+
+/// What the manager needs to start kinds.
+pub struct Manager {
+    shared: Arc<Shared>,
+    mapping_path: PathBuf,
+    scopes: Vec<Option<String>>,
+    install_crds: bool,
+    running: HashMap<String, RunningKind>,
+    pending: HashMap<String, Watch>,
+    files: Option<FileWatcher>,
+    ready: Arc<AtomicBool>,
+}
+
+fn kind_key(watch: &Watch) -> String {
+    format!("{}/{}", watch.group, watch.kind)
+}
+
+impl Manager {
+    /// A manager with nothing running yet.
+    pub fn new(
+        shared: Arc<Shared>,
+        mapping_path: PathBuf,
+        scopes: Vec<Option<String>>,
+        install_crds: bool,
+        ready: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            shared,
+            mapping_path,
+            scopes,
+            install_crds,
+            running: HashMap::new(),
+            pending: HashMap::new(),
+            files: None,
+            ready,
+        }
+    }
+
+    /// Serves `mapping`, then follows file changes until `stop` fires; then stops every kind.
+    pub async fn run(
+        mut self,
+        mapping: Mapping,
+        watch_files: bool,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let (reload_tx, mut reload_rx) = mpsc::unbounded_channel();
+        if watch_files {
+            match FileWatcher::start(&self.mapping_path, reload_tx) {
+                Ok(files) => self.files = Some(files),
+                Err(e) => tracing::error!(error = %e, "hot reload is off"),
+            }
+        }
+        let stores = self.apply_mapping(mapping).await;
+        let ready = self.ready.clone();
+        tokio::spawn(async move {
+            for store in stores {
+                while !super::children::wait_synced(&store, Duration::from_secs(3600)).await {}
+            }
+            ready.store(true, Ordering::Relaxed);
+            tracing::info!("caches synced");
+        });
+        let mut retry = tokio::time::interval(PENDING_RETRY);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                Some(()) = reload_rx.recv() => {
+                    while reload_rx.try_recv().is_ok() {}
+                    self.reload().await;
+                }
+                _ = retry.tick() => {
+                    if !self.pending.is_empty() {
+                        let pending: Vec<Watch> = self.pending.values().cloned().collect();
+                        for watch in pending {
+                            self.start_kind(watch).await;
+                        }
+                    }
+                }
+            }
+        }
+        let keys: Vec<String> = self.running.keys().cloned().collect();
+        for key in keys {
+            self.stop_kind(&key).await;
+        }
+    }
+
+    /// Starts every entry of `mapping`; returns the custom resource stores to wait for.
+    async fn apply_mapping(
+        &mut self,
+        mapping: Mapping,
+    ) -> Vec<kube::runtime::reflector::Store<DynamicObject>> {
+        let mut stores = Vec::new();
+        for watch in mapping.watches {
+            stores.extend(self.start_kind(watch).await);
+        }
+        stores
+    }
+
+    /// Re-reads the mapping file and charts: starts new kinds, restarts changed entries,
+    /// reloads changed charts (keeping the last good one when the new one is broken) and
+    /// stops removed kinds, deleting nothing.
+    async fn reload(&mut self) {
+        let mapping = match Mapping::load(&self.mapping_path) {
+            Ok(mapping) => mapping,
+            Err(e) => {
+                tracing::error!(error = %e, "the mapping file is invalid; keeping the running kinds");
+                self.shared.metrics.chart_loaded("mapping", false);
+                return;
+            }
+        };
+        let wanted: Vec<String> = mapping.watches.iter().map(kind_key).collect();
+        let removed: Vec<String> = self
+            .running
+            .keys()
+            .filter(|k| !wanted.contains(k))
+            .cloned()
+            .collect();
+        for key in removed {
+            tracing::info!(kind = %key, "mapping entry removed; stopping its controller (nothing is deleted)");
+            self.stop_kind(&key).await;
+        }
+        self.pending.retain(|k, _| wanted.contains(k));
+        for watch in mapping.watches {
+            let key = kind_key(&watch);
+            let same_entry = self.running.get(&key).map(|r| r.watch == watch);
+            match same_entry {
+                Some(true) => self.reload_chart(&key),
+                Some(false) => {
+                    tracing::info!(kind = %key, "mapping entry changed; restarting its controller");
+                    self.stop_kind(&key).await;
+                    self.start_kind(watch).await;
+                }
+                None => {
+                    self.start_kind(watch).await;
+                }
+            }
+        }
+    }
+
+    /// Reloads the chart of a running kind if its files changed, then re-reconciles every resource.
+    fn reload_chart(&mut self, key: &str) {
+        let Some(running) = self.running.get_mut(key) else {
+            return;
+        };
+        let fingerprint = reload::fingerprint(&running.watch.chart_dir);
+        if fingerprint == running.fingerprint {
+            return;
+        }
+        running.fingerprint = fingerprint;
+        match reload::load_renderer(&running.watch) {
+            Ok(renderer) => {
+                tracing::info!(kind = %key, chart = %running.watch.chart_dir.display(), "chart reloaded");
+                running.ctx.replace_chart(renderer);
+                self.shared.metrics.chart_loaded(key, true);
+            }
+            Err(e) => {
+                tracing::error!(kind = %key, error = %e, "the new chart is broken; the last good chart keeps serving");
+                running.ctx.mark_stale(e.to_string());
+                self.shared.metrics.chart_loaded(key, false);
+            }
+        }
+        for tx in &running.resync {
+            let _ = tx.unbounded_send(());
+        }
+    }
+
+    /// Starts serving one kind; a kind whose custom resource is not served yet waits in
+    /// `pending`. Returns the custom resource stores of the new controllers.
+    async fn start_kind(
+        &mut self,
+        watch: Watch,
+    ) -> Vec<kube::runtime::reflector::Store<DynamicObject>> {
+        let key = kind_key(&watch);
+        let fingerprint = reload::fingerprint(&watch.chart_dir);
+        let renderer = match reload::load_renderer(&watch) {
+            Ok(r) => r,
+            Err(e) => {
+                if !self.pending.contains_key(&key) {
+                    tracing::error!(kind = %key, error = %e, "the chart is broken; the kind is not served until it is fixed");
+                }
+                self.shared.metrics.chart_loaded(&key, false);
+                self.pending.remove(&key);
+                return Vec::new();
+            }
+        };
+        if let Some(files) = &mut self.files
+            && let Err(e) = files.add(&watch.chart_dir)
+        {
+            tracing::warn!(kind = %key, error = %e, "chart changes will not be noticed");
+        }
+        let gvk = GroupVersionKind::gvk(&watch.group, &watch.version, &watch.kind);
+        if self.install_crds
+            && !self.pending.contains_key(&key)
+            && let Err(e) = crds::install(&self.shared.client, &watch, &renderer.chart).await
+        {
+            tracing::error!(kind = %key, error = %e, "installing the CRD failed");
+        }
+        let resource = match kube::discovery::pinned_kind(&self.shared.client, &gvk).await {
+            Ok((resource, _)) => resource,
+            Err(e) => {
+                if !self.pending.contains_key(&key) {
+                    tracing::warn!(kind = %key, error = %e, "the kind is not served by the API server (is its CRD installed? try --install-crds); waiting for it");
+                }
+                self.pending.insert(key, watch);
+                return Vec::new();
+            }
+        };
+        self.pending.remove(&key);
+        self.shared.metrics.chart_loaded(&key, true);
+        for kind in &watch.allowed_kinds {
+            if let Some(child) = builtin_gvk(kind)
+                && let Err(e) = self.shared.children.ensure(&child).await
+            {
+                tracing::warn!(kind = %key, child = %kind, error = %e, "cannot watch a child kind yet");
+            }
+        }
+        let ctx = Arc::new(KindContext::new(
+            self.shared.clone(),
+            watch.clone(),
+            resource.clone(),
+            renderer,
+        ));
+        let mut running = RunningKind {
+            watch: watch.clone(),
+            ctx: ctx.clone(),
+            fingerprint,
+            resync: Vec::new(),
+            stop: Vec::new(),
+            tasks: Vec::new(),
+            routes: Vec::new(),
+        };
+        let mut stores = Vec::new();
+        for scope in &self.scopes {
+            stores.push(self.start_controller(&mut running, &resource, scope.clone()));
+        }
+        tracing::info!(kind = %key, chart = %watch.chart_dir.display(), "serving");
+        self.shared.metrics.set_served(&key, true);
+        self.running.insert(key, running);
+        stores
+    }
+
+    fn start_controller(
+        &self,
+        running: &mut RunningKind,
+        resource: &ApiResource,
+        scope: Option<String>,
+    ) -> kube::runtime::reflector::Store<DynamicObject> {
+        let client = self.shared.client.clone();
+        let api: Api<DynamicObject> = match &scope {
+            Some(ns) => Api::namespaced_with(client, ns, resource),
+            None => Api::all_with(client, resource),
+        };
+        let mut config = watcher::Config::default();
+        if let Some(selector) = &running.watch.selector {
+            config = config.labels(&selector.to_query());
+        }
+        let (child_tx, child_rx) = futures::channel::mpsc::unbounded();
+        let (resync_tx, resync_rx) = futures::channel::mpsc::unbounded();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        // With watchDependentResources: false, children are still cached (for the comparison)
+        // but their changes do not trigger reconciles: drift waits for the next resync.
+        if running.watch.watch_dependent_resources {
+            running
+                .routes
+                .push(self.shared.children.route(resource, scope, child_tx));
+        }
+        let writer = kube::runtime::reflector::store::Writer::new(resource.clone());
+        let store = writer.as_reader();
+        let objects = watcher(api, config)
+            .default_backoff()
+            .modify(super::children::slim)
+            .reflect(writer)
+            .applied_objects();
+        let controller = Controller::for_stream_with(objects, store.clone(), resource.clone())
+            .with_config(
+                controller::Config::default().concurrency(running.watch.max_concurrent_reconciles),
+            )
+            .reconcile_on(child_rx)
+            .reconcile_all_on(resync_rx)
+            .graceful_shutdown_on(async move {
+                let _ = stop_rx.await;
+            });
+        let key = running.ctx.key.clone();
+        let ctx = running.ctx.clone();
+        running.tasks.push(tokio::spawn(async move {
+            controller
+                .run(reconcile, error_policy, ctx)
+                .for_each(|result| {
+                    if let Err(e) = result {
+                        tracing::debug!(kind = %key, error = %e, "controller event");
+                    }
+                    futures::future::ready(())
+                })
+                .await;
+        }));
+        running.resync.push(resync_tx);
+        running.stop.push(stop_tx);
+        store
+    }
+
+    /// Stops a kind's controllers (running reconciles finish); deletes nothing.
+    async fn stop_kind(&mut self, key: &str) {
+        let Some(running) = self.running.remove(key) else {
+            return;
+        };
+        self.shared.metrics.set_served(key, false);
+        for id in running.routes {
+            self.shared.children.unroute(id);
+        }
+        for stop in running.stop {
+            let _ = stop.send(());
+        }
+        for task in running.tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! One reconcile of one custom resource: render, apply what differs, prune, write status.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource as _, ResourceExt as _};
+use serde_json::{Value, json};
+
+use super::apply::{
+    self, add_desired_hash, desired_hash, matches_live, memory_key, server_side_apply,
+};
+use super::children;
+use super::context::KindContext;
+use super::events::reason;
+use super::prune::{self, ObjectKey};
+use super::status::{self, ChildStatus, Outcome, REASON_APPLY_FAILED};
+
+/// How soon a resource whose children are not ready yet is looked at again (child events
+/// usually trigger a reconcile sooner).
+pub const PROGRESS_RECHECK: Duration = Duration::from_secs(30);
+
+/// Errors of one reconcile; each is retried with per-object backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The custom resource could not be encoded as JSON.
+    #[error("encoding {name} as JSON failed: {source}")]
+    EncodeFailed {
+        /// Name of the custom resource.
+        name: String,
+        /// The encoding error.
+        source: serde_json::Error,
+    },
+    /// A child kind could not be watched, so its live state is unknown.
+    #[error(transparent)]
+    ChildWatchFailed(#[from] children::Error),
+    /// Server-side apply of a child failed.
+    #[error(transparent)]
+    ApplyFailed(#[from] apply::Error),
+    /// Deleting a child the chart no longer renders failed.
+    #[error(transparent)]
+    PruneFailed(#[from] prune::Error),
+    /// The status subresource could not be written.
+    #[error("writing the status of {namespace}/{name} failed: {source}")]
+    StatusWriteFailed {
+        /// Namespace of the custom resource.
+        namespace: String,
+        /// Name of the custom resource.
+        name: String,
+        /// The API error.
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    /// The metric / condition reason for this error (a fixed set).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::EncodeFailed { .. } => "EncodeFailed",
+            Error::ChildWatchFailed(_) | Error::ApplyFailed(_) => REASON_APPLY_FAILED,
+            Error::PruneFailed(_) => "PruneFailed",
+            Error::StatusWriteFailed { .. } => "StatusWriteFailed",
+        }
+    }
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The key used for per-object backoff and logs: `namespace/name`.
+pub fn object_key(object: &DynamicObject) -> String {
+    format!(
+        "{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
+}
+
+/// Reconciles one custom resource (kube-runtime reconciler).
+pub async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action> {
+    let started = Instant::now();
+    let result = reconcile_inner(&object, &ctx).await;
+    let metrics = &ctx.shared.metrics;
+    metrics.reconciled(&ctx.key, started.elapsed().as_secs_f64());
+    match &result {
+        Ok(_) => ctx.backoff.succeeded(&object_key(&object)),
+        Err(e) => metrics.failed(&ctx.key, e.reason()),
+    }
+    result
+}
+
+/// Decides when a failed reconcile is retried: per-object exponential backoff with a cap.
+pub fn error_policy(object: Arc<DynamicObject>, error: &Error, ctx: Arc<KindContext>) -> Action {
+    let key = object_key(&object);
+    let delay = ctx.backoff.failed(&key);
+    tracing::warn!(kind = %ctx.key, object = %key, error = %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Action> {
+    let period = ctx.watch.reconcile_period;
+    if object.metadata.deletion_timestamp.is_some() {
+        if let Some(uid) = &object.metadata.uid {
+            ctx.shared.events.forget(uid);
+        }
+        return Ok(Action::await_change());
+    }
+    if let Some(selector) = &ctx.watch.selector
+        && !selector.matches(object.labels())
+    {
+        return Ok(Action::await_change());
+    }
+    let Some(uid) = object.metadata.uid.clone() else {
+        return Ok(Action::await_change());
+    };
+    let Some(chart) = ctx.chart() else {
+        return Ok(Action::requeue(period));
+    };
+    let namespace = object.namespace().unwrap_or_else(|| "default".to_string());
+    let name = object.name_any();
+    let reference = object.object_ref(&ctx.resource);
+    let stale = chart.stale.as_deref();
+    if let Some(why) = stale {
+        ctx.shared
+            .events
+            .publish(
+                &reference,
+                true,
+                reason::CHART_STALE,
+                "Reload",
+                why.to_string(),
+            )
+            .await;
+    }
+    let resource_json = serde_json::to_value(object).map_err(|source| Error::EncodeFailed {
+        name: name.clone(),
+        source,
+    })?;
+    let rendered = match chart.renderer.render(&resource_json, &namespace) {
+        Ok(rendered) => rendered,
+        Err(e) => {
+            let why = e.reason();
+            ctx.shared.metrics.failed(&ctx.key, why);
+            tracing::info!(kind = %ctx.key, object = %object_key(object), reason = why, error = %e, "not applying");
+            let outcome = Outcome::Failed {
+                reason: why.to_string(),
+                message: e.to_string(),
+            };
+            ctx.shared
+                .events
+                .publish(&reference, true, why, "Render", e.to_string())
+                .await;
+            write_status(ctx, object, &outcome, stale).await?;
+            // Retrying cannot help until the resource or the chart changes (both trigger a reconcile).
+            return Ok(Action::requeue(period));
+        }
+    };
+
+    match apply_all(ctx, &reference, rendered.objects).await {
+        Ok((children, desired)) => {
+            prune_undesired(ctx, &reference, &uid, &desired).await?;
+            let outcome = Outcome::Applied { children };
+            let ready = outcome.is_ready();
+            write_status(ctx, object, &outcome, stale).await?;
+            Ok(Action::requeue(if ready {
+                period
+            } else {
+                period.min(PROGRESS_RECHECK)
+            }))
+        }
+        Err(e) => {
+            let outcome = Outcome::Failed {
+                reason: REASON_APPLY_FAILED.to_string(),
+                message: e.to_string(),
+            };
+            ctx.shared
+                .events
+                .publish(
+                    &reference,
+                    true,
+                    REASON_APPLY_FAILED,
+                    "Apply",
+                    e.to_string(),
+                )
+                .await;
+            if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
+                tracing::warn!(error = %status_error, "could not report the apply failure in status");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Applies every rendered object that differs from its live version, in order; returns the
+/// children's readiness and the set of desired object keys.
+async fn apply_all(
+    ctx: &KindContext,
+    reference: &ObjectReference,
+    objects: Vec<Value>,
+) -> Result<(Vec<ChildStatus>, BTreeSet<ObjectKey>)> {
+    let shared = &ctx.shared;
+    let mut children = Vec::with_capacity(objects.len());
+    let mut desired = BTreeSet::new();
+    let mut applied = Vec::new();
+    for mut object in objects {
+        add_desired_hash(&mut object);
+        let field = |pointer: &str| {
+            object
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let (api_version, kind) = (field("/apiVersion"), field("/kind"));
+        let (namespace, name) = (field("/metadata/namespace"), field("/metadata/name"));
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), api_version.clone()),
+        };
+        let cache = shared
+            .children
+            .ensure(&GroupVersionKind::gvk(&group, &version, &kind))
+            .await?;
+        let live = cache.get(&namespace, &name);
+        let key = memory_key(&api_version, &kind, &namespace, &name);
+        let hash = desired_hash(&object).unwrap_or_default().to_string();
+        let memory = &shared.children.applied;
+        let live_version = live
+            .as_ref()
+            .and_then(|l| l.metadata.resource_version.clone());
+        let live_json = live.as_ref().and_then(|o| serde_json::to_value(&**o).ok());
+        let in_sync = live_json.as_ref().is_some_and(|json| {
+            matches_live(&object, json)
+                || live_version
+                    .as_deref()
+                    .is_some_and(|v| memory.unchanged_since_apply(&key, &hash, v))
+        });
+        let not_ready = match (in_sync, live_json) {
+            (true, Some(json)) => status::child_readiness(&json).err(),
+            _ => match memory.cache_behind(&key, &hash, live_version.as_deref()) {
+                // Our own write of this content has not reached the cache yet.
+                Some(not_ready) => not_ready,
+                None => {
+                    let result =
+                        server_side_apply(&shared.client, &cache.resource, true, &object).await;
+                    shared.metrics.wrote(&ctx.key, "apply");
+                    let written = result?;
+                    let written = serde_json::to_value(&written).unwrap_or(object.clone());
+                    let not_ready = status::child_readiness(&written).err();
+                    if let Some(version) = written
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                    {
+                        memory.remember(&key, &hash, version, not_ready.clone());
+                    }
+                    shared
+                        .metrics
+                        .objects_applied
+                        .get_or_create(&super::metrics::KindLabels {
+                            kind: ctx.key.clone(),
+                        })
+                        .inc();
+                    applied.push(format!("{kind} {name}"));
+                    not_ready
+                }
+            },
+        };
+        children.push(ChildStatus {
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+            name: name.clone(),
+            not_ready,
+        });
+        desired.insert((api_version, kind, namespace, name));
+    }
+    if !applied.is_empty() {
+        tracing::info!(kind = %ctx.key, object = ?reference.name, applied = ?applied, "applied");
+        shared
+            .events
+            .publish(
+                reference,
+                false,
+                reason::APPLIED,
+                "Apply",
+                format!("applied {}", applied.join(", ")),
+            )
+            .await;
+    }
+    Ok((children, desired))
+}
+
+async fn prune_undesired(
+    ctx: &KindContext,
+    reference: &ObjectReference,
+    uid: &str,
+    desired: &BTreeSet<ObjectKey>,
+) -> Result<()> {
+    let shared = &ctx.shared;
+    let owned = shared.children.owned_by(uid);
+    let mut pruned = Vec::new();
+    for (resource, object) in prune::select(&owned, uid, desired) {
+        let result = prune::delete(&shared.client, resource, object).await;
+        shared.metrics.wrote(&ctx.key, "delete");
+        if let Err(e) = result {
+            shared
+                .events
+                .publish(reference, true, "PruneFailed", "Prune", e.to_string())
+                .await;
+            return Err(e.into());
+        }
+        let pruned_key = memory_key(
+            &resource.api_version,
+            &resource.kind,
+            &object.namespace().unwrap_or_default(),
+            &object.name_any(),
+        );
+        shared.children.applied.retain(|k| k != pruned_key);
+        shared
+            .metrics
+            .objects_pruned
+            .get_or_create(&super::metrics::KindLabels {
+                kind: ctx.key.clone(),
+            })
+            .inc();
+        pruned.push(format!("{} {}", resource.kind, object.name_any()));
+    }
+    if !pruned.is_empty() {
+        tracing::info!(kind = %ctx.key, object = ?reference.name, pruned = ?pruned, "pruned");
+        shared
+            .events
+            .publish(
+                reference,
+                false,
+                reason::PRUNED,
+                "Prune",
+                format!("pruned {}", pruned.join(", ")),
+            )
+            .await;
+    }
+    Ok(())
+}
+
+/// Writes the status for `outcome` through the status subresource, only if it changed.
+async fn write_status(
+    ctx: &KindContext,
+    object: &DynamicObject,
+    outcome: &Outcome,
+    stale: Option<&str>,
+) -> Result<()> {
+    let previous = object.data.get("status").filter(|s| s.is_object());
+    let desired = status::desired_status(
+        previous,
+        object.metadata.generation,
+        outcome,
+        stale
+            .map(|why| format!("the newest chart is broken, the last good one is serving: {why}"))
+            .as_deref(),
+        &status::now(),
+    );
+    if !status::status_changed(previous, &desired) {
+        return Ok(());
+    }
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(ctx.shared.client.clone(), &namespace, &ctx.resource);
+    let result = api
+        .patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": desired })),
+        )
+        .await;
+    ctx.shared.metrics.wrote(&ctx.key, "status");
+    result.map_err(|source| Error::StatusWriteFailed {
+        namespace,
+        name,
+        source,
+    })?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Hot reload: watch the mapping file and chart directories (debounced) and load charts safely.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify_debouncer_full::notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use sha2::Digest as _;
+use tokio::sync::mpsc;
+
+use crate::chart::Chart;
+use crate::config::Watch;
+use crate::render::Renderer;
+
+/// How long file changes settle before a reload.
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Errors watching files or loading a chart.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file watcher could not be created or could not watch a path.
+    #[error("watching {path} for changes failed: {source}")]
+    WatchFailed {
+        /// The path.
+        path: PathBuf,
+        /// The notify error.
+        source: notify_debouncer_full::notify::Error,
+    },
+    /// The chart could not be loaded.
+    #[error("loading chart {dir} failed: {source}")]
+    ChartLoadFailed {
+        /// The chart directory.
+        dir: PathBuf,
+        /// What was wrong.
+        source: crate::chart::Error,
+    },
+    /// The chart's templates did not compile.
+    #[error("compiling chart {dir} failed: {source}")]
+    ChartCompileFailed {
+        /// The chart directory.
+        dir: PathBuf,
+        /// What was wrong.
+        source: crate::render::Error,
+    },
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Loads and compiles the chart of `watch`, checked in full before it may replace another.
+pub fn load_renderer(watch: &Watch) -> Result<Renderer> {
+    let chart = Chart::load(&watch.chart_dir).map_err(|source| Error::ChartLoadFailed {
+        dir: watch.chart_dir.clone(),
+        source,
+    })?;
+    Renderer::new(chart, watch).map_err(|source| Error::ChartCompileFailed {
+        dir: watch.chart_dir.clone(),
+        source,
+    })
+}
+
+/// A hash of every file under `dir` (paths and contents), to tell whether a chart changed.
+pub fn fingerprint(dir: &Path) -> String {
+    let mut files = BTreeSet::new();
+    collect_files(dir, &mut files, 0);
+    let mut hasher = sha2::Sha256::new();
+    for file in files {
+        hasher.update(file.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        match std::fs::read(&file) {
+            Ok(bytes) => hasher.update(&bytes),
+            Err(_) => hasher.update(b"\xffunreadable"),
+        }
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn collect_files(dir: &Path, files: &mut BTreeSet<PathBuf>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, files, depth + 1);
+        } else {
+            files.insert(path);
+        }
+    }
+}
+
+/// Watches the mapping file's directory and chart directories; every settled batch of changes
+/// sends one `()` on the channel.
+pub struct FileWatcher {
+    debouncer: Debouncer<notify_debouncer_full::notify::RecommendedWatcher, RecommendedCache>,
+    watched: BTreeSet<PathBuf>,
+}
+
+impl FileWatcher {
+    /// Starts watching `mapping`'s directory; changes are signalled on `tx`.
+    pub fn start(mapping: &Path, tx: mpsc::UnboundedSender<()>) -> Result<Self> {
+        let debouncer =
+            new_debouncer(
+                DEBOUNCE,
+                None,
+                move |result: DebounceEventResult| match result {
+                    Ok(events) if events.iter().any(|e| !e.kind.is_access()) => {
+                        let _ = tx.send(());
+                    }
+                    Ok(_) => {}
+                    Err(errors) => {
+                        for e in errors {
+                            tracing::warn!(error = %e, "file watch error");
+                        }
+                    }
+                },
+            )
+            .map_err(|source| Error::WatchFailed {
+                path: mapping.to_path_buf(),
+                source,
+            })?;
+        let mut watcher = Self {
+            debouncer,
+            watched: BTreeSet::new(),
+        };
+        let dir = mapping
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| Path::new("."));
+        watcher.add(dir)?;
+        Ok(watcher)
+    }
+
+    /// Also watches `dir` (recursively) unless it is already covered.
+    pub fn add(&mut self, dir: &Path) -> Result<()> {
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        if self.watched.iter().any(|w| dir.starts_with(w)) {
+            return Ok(());
+        }
+        self.debouncer
+            .watch(&dir, RecursiveMode::Recursive)
+            .map_err(|source| Error::WatchFailed {
+                path: dir.clone(),
+                source,
+            })?;
+        self.watched.insert(dir);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_changes_with_any_file() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir(dir.path().join("templates"))?;
+        std::fs::write(dir.path().join("values.yaml"), "a: 1\n")?;
+        std::fs::write(dir.path().join("templates/x.yaml"), "kind: X\n")?;
+        let first = fingerprint(dir.path());
+        assert_eq!(first, fingerprint(dir.path()));
+        std::fs::write(dir.path().join("templates/x.yaml"), "kind: Y\n")?;
+        let second = fingerprint(dir.path());
+        assert_ne!(first, second);
+        std::fs::write(dir.path().join("templates/y.yaml"), "")?;
+        assert_ne!(second, fingerprint(dir.path()));
+        Ok(())
+    }
+}

@@ -1,0 +1,478 @@
+//! Status of a custom resource: kstatus conditions, observedGeneration and per-child readiness.
+
+use serde_json::{Map, Value, json};
+
+/// Condition reason when every child is ready.
+pub const REASON_READY: &str = "Ready";
+/// Condition reason while children are applied but not yet ready.
+pub const REASON_PROGRESSING: &str = "Progressing";
+/// Condition reason when an API write failed.
+pub const REASON_APPLY_FAILED: &str = "ApplyFailed";
+
+/// Errors of this module (status computation is pure; only encoding can fail).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A child object in the cache could not be turned into JSON.
+    #[error("encoding {kind} {name} as JSON failed: {source}")]
+    EncodeFailed {
+        /// Kind of the child.
+        kind: String,
+        /// Name of the child.
+        name: String,
+        /// The encoding error.
+        source: serde_json::Error,
+    },
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One rendered child and whether it is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildStatus {
+    /// apiVersion of the child.
+    pub api_version: String,
+    /// Kind of the child.
+    pub kind: String,
+    /// Name of the child.
+    pub name: String,
+    /// `None` when ready, else why not.
+    pub not_ready: Option<String>,
+}
+
+impl ChildStatus {
+    fn to_json(&self) -> Value {
+        json!({
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "ready": self.not_ready.is_none(),
+        })
+    }
+}
+
+/// How a reconcile ended, as the status should tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything applied; `children` says which are ready.
+    Applied {
+        /// Every rendered child, in apply order.
+        children: Vec<ChildStatus>,
+    },
+    /// The reconcile failed before or while applying; existing children were left alone
+    /// (or partly applied for `ApplyFailed`).
+    Failed {
+        /// `InvalidSpec`, `RenderFailed`, `PolicyViolation` or `ApplyFailed`.
+        reason: String,
+        /// What failed and where.
+        message: String,
+    },
+}
+
+impl Outcome {
+    /// Whether every child is ready.
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Outcome::Applied { children } if children.iter().all(|c| c.not_ready.is_none()))
+    }
+}
+
+/// Whether a live child is ready; `Err` says why not.
+pub fn child_readiness(object: &Value) -> Result<(), String> {
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+    let int = |pointer: &str| object.pointer(pointer).and_then(Value::as_i64);
+    match kind {
+        "Deployment" | "StatefulSet" | "ReplicaSet" => {
+            let generation = int("/metadata/generation").unwrap_or(0);
+            let observed = int("/status/observedGeneration").unwrap_or(0);
+            if observed < generation {
+                return Err(format!(
+                    "{kind} has not observed generation {generation} yet (observed {observed})"
+                ));
+            }
+            let wanted = int("/spec/replicas").unwrap_or(1);
+            let updated = int("/status/updatedReplicas").unwrap_or(0);
+            let replicas = int("/status/replicas").unwrap_or(0);
+            let ready_field = if kind == "Deployment" {
+                "/status/availableReplicas"
+            } else {
+                "/status/readyReplicas"
+            };
+            let available = int(ready_field).unwrap_or(0);
+            let updated_ok = kind == "ReplicaSet" || updated == wanted;
+            if !(updated_ok && replicas == wanted && available == wanted) {
+                return Err(format!(
+                    "{available} of {wanted} replicas available, {updated} updated"
+                ));
+            }
+            if kind == "Deployment" {
+                let available_condition = object
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .and_then(|cs| {
+                        cs.iter()
+                            .find(|c| c.get("type").and_then(Value::as_str) == Some("Available"))
+                    })
+                    .and_then(|c| c.get("status").and_then(Value::as_str));
+                if available_condition != Some("True") {
+                    return Err("condition Available is not True".to_string());
+                }
+            }
+            Ok(())
+        }
+        "DaemonSet" => {
+            let desired = int("/status/desiredNumberScheduled").unwrap_or(0);
+            let ready = int("/status/numberReady").unwrap_or(0);
+            if ready < desired {
+                return Err(format!("{ready} of {desired} pods ready"));
+            }
+            Ok(())
+        }
+        "Job" => {
+            let done = object
+                .pointer("/status/succeeded")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if done < 1 {
+                return Err("not complete".to_string());
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A `Ready` / `Reconciling` / `Stalled` condition set plus the `Ready` message, for an outcome.
+fn conditions_for(
+    outcome: &Outcome,
+    chart_warning: Option<&str>,
+) -> Vec<(String, bool, String, String)> {
+    let with_warning = |message: String| match chart_warning {
+        Some(w) => format!("{message}; {w}"),
+        None => message,
+    };
+    match outcome {
+        Outcome::Applied { children } => {
+            let not_ready: Vec<String> = children
+                .iter()
+                .filter_map(|c| {
+                    c.not_ready
+                        .as_ref()
+                        .map(|why| format!("{} {}: {why}", c.kind, c.name))
+                })
+                .collect();
+            if not_ready.is_empty() {
+                let message = with_warning(format!("all {} objects are ready", children.len()));
+                vec![
+                    ("Ready".into(), true, REASON_READY.into(), message),
+                    (
+                        "Reconciling".into(),
+                        false,
+                        REASON_READY.into(),
+                        String::new(),
+                    ),
+                    ("Stalled".into(), false, REASON_READY.into(), String::new()),
+                ]
+            } else {
+                let message = with_warning(format!(
+                    "{} of {} objects ready; waiting for {}",
+                    children.len() - not_ready.len(),
+                    children.len(),
+                    not_ready.join("; ")
+                ));
+                vec![
+                    (
+                        "Ready".into(),
+                        false,
+                        REASON_PROGRESSING.into(),
+                        message.clone(),
+                    ),
+                    (
+                        "Reconciling".into(),
+                        true,
+                        REASON_PROGRESSING.into(),
+                        message,
+                    ),
+                    (
+                        "Stalled".into(),
+                        false,
+                        REASON_PROGRESSING.into(),
+                        String::new(),
+                    ),
+                ]
+            }
+        }
+        Outcome::Failed { reason, message } => {
+            let message = with_warning(message.clone());
+            // An API failure is retried (still reconciling); a spec, chart or policy failure
+            // cannot progress until someone changes the resource or the chart (stalled).
+            let stalled = reason != REASON_APPLY_FAILED;
+            vec![
+                ("Ready".into(), false, reason.clone(), message.clone()),
+                (
+                    "Reconciling".into(),
+                    !stalled,
+                    reason.clone(),
+                    if stalled {
+                        String::new()
+                    } else {
+                        message.clone()
+                    },
+                ),
+                (
+                    "Stalled".into(),
+                    stalled,
+                    reason.clone(),
+                    if stalled { message } else { String::new() },
+                ),
+            ]
+        }
+    }
+}
+
+/// The status to write for `outcome`, reusing `lastTransitionTime` of conditions whose status
+/// did not change, and the previous children list when the reconcile failed.
+pub fn desired_status(
+    previous: Option<&Value>,
+    generation: Option<i64>,
+    outcome: &Outcome,
+    chart_warning: Option<&str>,
+    now: &str,
+) -> Value {
+    let previous_conditions: Vec<&Value> = previous
+        .and_then(|s| s.get("conditions"))
+        .and_then(Value::as_array)
+        .map(|cs| cs.iter().collect())
+        .unwrap_or_default();
+    let conditions: Vec<Value> = conditions_for(outcome, chart_warning)
+        .into_iter()
+        .map(|(type_, status, reason, message)| {
+            let status = if status { "True" } else { "False" };
+            let transition = previous_conditions
+                .iter()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some(type_.as_str()))
+                .filter(|c| c.get("status").and_then(Value::as_str) == Some(status))
+                .and_then(|c| c.get("lastTransitionTime").cloned())
+                .unwrap_or_else(|| Value::String(now.to_string()));
+            let mut condition = Map::new();
+            condition.insert("type".into(), type_.into());
+            condition.insert("status".into(), status.into());
+            condition.insert("reason".into(), reason.into());
+            condition.insert("message".into(), message.into());
+            condition.insert("lastTransitionTime".into(), transition);
+            if let Some(g) = generation {
+                condition.insert("observedGeneration".into(), g.into());
+            }
+            Value::Object(condition)
+        })
+        .collect();
+    let children = match outcome {
+        Outcome::Applied { children } => {
+            Value::Array(children.iter().map(ChildStatus::to_json).collect())
+        }
+        Outcome::Failed { .. } => previous
+            .and_then(|s| s.get("children"))
+            .cloned()
+            .unwrap_or_else(|| json!([])),
+    };
+    let mut status = Map::new();
+    if let Some(g) = generation {
+        status.insert("observedGeneration".into(), g.into());
+    }
+    status.insert("conditions".into(), Value::Array(conditions));
+    status.insert("children".into(), children);
+    Value::Object(status)
+}
+
+/// Whether writing `desired` would change `previous` (so a write is needed).
+pub fn status_changed(previous: Option<&Value>, desired: &Value) -> bool {
+    match previous {
+        None => true,
+        Some(previous) => !super::apply::is_subset(desired, previous),
+    }
+}
+
+/// Current time as Kubernetes writes it in conditions (RFC 3339, seconds).
+pub fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(
+        generation: i64,
+        observed: i64,
+        replicas: i64,
+        updated: i64,
+        available: i64,
+    ) -> Value {
+        json!({
+            "kind": "Deployment",
+            "metadata": {"name": "d", "generation": generation},
+            "spec": {"replicas": replicas},
+            "status": {
+                "observedGeneration": observed,
+                "replicas": replicas,
+                "updatedReplicas": updated,
+                "availableReplicas": available,
+                "conditions": [{"type": "Available", "status": "True"}]
+            }
+        })
+    }
+
+    fn child(kind: &str, not_ready: Option<&str>) -> ChildStatus {
+        ChildStatus {
+            api_version: "v1".into(),
+            kind: kind.into(),
+            name: "x".into(),
+            not_ready: not_ready.map(str::to_string),
+        }
+    }
+
+    fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+        status["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
+            .unwrap_or(&Value::Null)
+    }
+
+    #[test]
+    fn settled_deployment_is_ready() {
+        assert_eq!(child_readiness(&deployment(2, 2, 3, 3, 3)), Ok(()));
+    }
+
+    #[test]
+    fn deployment_readiness_table() {
+        for (case, object) in [
+            ("old generation", deployment(3, 2, 3, 3, 3)),
+            ("not all updated", deployment(2, 2, 3, 1, 3)),
+            ("not all available", deployment(2, 2, 3, 3, 2)),
+        ] {
+            assert!(child_readiness(&object).is_err(), "{case}");
+        }
+        let mut unavailable = deployment(1, 1, 1, 1, 1);
+        unavailable["status"]["conditions"][0]["status"] = json!("False");
+        assert!(child_readiness(&unavailable).is_err());
+        let no_status =
+            json!({"kind": "Deployment", "metadata": {"generation": 1}, "spec": {"replicas": 1}});
+        assert!(child_readiness(&no_status).is_err());
+    }
+
+    #[test]
+    fn config_maps_and_services_are_ready_once_they_exist() {
+        assert_eq!(child_readiness(&json!({"kind": "ConfigMap"})), Ok(()));
+        assert_eq!(child_readiness(&json!({"kind": "Service"})), Ok(()));
+    }
+
+    #[test]
+    fn all_children_ready_gives_ready_true() {
+        let outcome = Outcome::Applied {
+            children: vec![child("ConfigMap", None), child("Deployment", None)],
+        };
+        assert!(outcome.is_ready());
+        let status = desired_status(None, Some(4), &outcome, None, "T0");
+        assert_eq!(status["observedGeneration"], 4);
+        assert_eq!(condition(&status, "Ready")["status"], "True");
+        assert_eq!(condition(&status, "Reconciling")["status"], "False");
+        assert_eq!(condition(&status, "Stalled")["status"], "False");
+        assert_eq!(status["children"][1]["ready"], true);
+    }
+
+    #[test]
+    fn unready_child_gives_progressing() {
+        let outcome = Outcome::Applied {
+            children: vec![
+                child("ConfigMap", None),
+                child("Deployment", Some("1 of 3 replicas available")),
+            ],
+        };
+        assert!(!outcome.is_ready());
+        let status = desired_status(None, Some(1), &outcome, None, "T0");
+        let ready = condition(&status, "Ready");
+        assert_eq!(ready["status"], "False");
+        assert_eq!(ready["reason"], "Progressing");
+        assert!(
+            ready["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("1 of 3 replicas")
+        );
+        assert_eq!(condition(&status, "Reconciling")["status"], "True");
+    }
+
+    #[test]
+    fn spec_failures_stall_and_keep_previous_children() {
+        let previous = json!({"children": [{"kind": "ConfigMap", "name": "x", "ready": true}]});
+        let outcome = Outcome::Failed {
+            reason: "InvalidSpec".into(),
+            message: "/spec/replicas: -1 is less than the minimum of 0".into(),
+        };
+        let status = desired_status(Some(&previous), Some(2), &outcome, None, "T0");
+        assert_eq!(condition(&status, "Ready")["reason"], "InvalidSpec");
+        assert_eq!(condition(&status, "Stalled")["status"], "True");
+        assert_eq!(condition(&status, "Reconciling")["status"], "False");
+        assert_eq!(status["children"], previous["children"]);
+    }
+
+    #[test]
+    fn apply_failures_keep_reconciling() {
+        let outcome = Outcome::Failed {
+            reason: REASON_APPLY_FAILED.into(),
+            message: "boom".into(),
+        };
+        let status = desired_status(None, Some(2), &outcome, None, "T0");
+        assert_eq!(condition(&status, "Reconciling")["status"], "True");
+        assert_eq!(condition(&status, "Stalled")["status"], "False");
+    }
+
+    #[test]
+    fn unchanged_status_keeps_transition_times_and_needs_no_write() {
+        let outcome = Outcome::Applied {
+            children: vec![child("ConfigMap", None)],
+        };
+        let first = desired_status(None, Some(1), &outcome, None, "T0");
+        let second = desired_status(Some(&first), Some(1), &outcome, None, "T1");
+        assert_eq!(first, second);
+        assert!(!status_changed(Some(&first), &second));
+        let third = desired_status(Some(&first), Some(2), &outcome, None, "T2");
+        assert!(status_changed(Some(&first), &third));
+        assert_eq!(condition(&third, "Ready")["lastTransitionTime"], "T0");
+    }
+
+    #[test]
+    fn flipped_condition_gets_new_transition_time() {
+        let ok = Outcome::Applied {
+            children: vec![child("ConfigMap", None)],
+        };
+        let bad = Outcome::Failed {
+            reason: "RenderFailed".into(),
+            message: "x".into(),
+        };
+        let first = desired_status(None, Some(1), &ok, None, "T0");
+        let second = desired_status(Some(&first), Some(1), &bad, None, "T1");
+        assert_eq!(condition(&second, "Ready")["lastTransitionTime"], "T1");
+        assert!(status_changed(Some(&first), &second));
+    }
+
+    #[test]
+    fn chart_warning_is_in_ready_message() {
+        let ok = Outcome::Applied {
+            children: vec![child("ConfigMap", None)],
+        };
+        let status = desired_status(None, None, &ok, Some("chart reload failed: boom"), "T0");
+        assert!(
+            condition(&status, "Ready")["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("chart reload failed: boom")
+        );
+    }
+
+    #[test]
+    fn missing_status_needs_a_write() {
+        assert!(status_changed(None, &json!({})));
+    }
+}

@@ -1,0 +1,122 @@
+//! The controller under faults and in restricted namespaces: API errors, conflicts, closed
+//! watches, expired history, a bad resource next to good ones, two kinds in two namespaces.
+
+mod common;
+
+use common::*;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, PostParams};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn converges_despite_errors_conflicts_and_closed_watches() {
+    let h = Harness::start().await;
+    let hooks = h.sandbox.hooks();
+    hooks.fail_next(3, "patch", "deployments", 500);
+    hooks.fail_next(2, "patch", "configmaps", 409);
+    hooks.fail_next(2, "patch", "webservers/status", 500);
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let failed = h
+        .sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.status >= 409 && r.is_write())
+        .count();
+    assert!(
+        failed >= 7,
+        "the injected failures were not all hit ({failed})"
+    );
+
+    // Watches closed and history expired: the caches relist and drift is still corrected.
+    hooks.expire_history();
+    hooks.close_watches();
+    let service = h.get(&services(), "default", "hello").await;
+    h.api(&services(), "default")
+        .delete("hello", &DeleteParams::default())
+        .await
+        .expect("delete");
+    h.wait_for(
+        &services(),
+        "default",
+        "hello",
+        "recreated after the watch restart",
+        |s| s["metadata"]["uid"] != service["metadata"]["uid"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_resource_does_not_block_the_others() {
+    let h = Harness::start().await;
+    let bad = example("webserver")
+        .replace("name: hello", "name: bad")
+        .replace("replicas: 3", "replicas: -5")
+        .replace("nodePort: 30080", "nodePort: 30081");
+    h.create(&webservers(), "default", &bad).await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let cr = h
+        .wait_condition(&webservers(), "default", "bad", "False", "InvalidSpec")
+        .await;
+    assert!(
+        condition(&cr, "Ready")["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/spec/replicas")
+    );
+    assert!(
+        h.api(&deployments(), "default")
+            .get_opt("bad")
+            .await
+            .expect("get")
+            .is_none(),
+        "an invalid resource got children"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_kinds_in_two_namespaces() {
+    let h = Harness::start_with(None, vec!["team-a".into(), "team-b".into()]).await;
+    let namespaces: Api<Namespace> = Api::all(h.client.clone());
+    for ns in ["team-a", "team-b", "team-c"] {
+        let object: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns");
+        namespaces
+            .create(&PostParams::default(), &object)
+            .await
+            .expect("namespace");
+    }
+    h.create(&webservers(), "team-a", &example("webserver"))
+        .await;
+    h.create(&balancers(), "team-b", &example("balancer")).await;
+    h.create(&webservers(), "team-c", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "team-a", "hello", "True", "Ready")
+        .await;
+    h.wait_condition(&balancers(), "team-b", "echo", "True", "Ready")
+        .await;
+    let deployment = h.get(&deployments(), "team-a", "hello").await;
+    assert_eq!(deployment["metadata"]["namespace"], "team-a");
+    h.get(&services(), "team-b", "echo-v1-backend").await;
+    // The unwatched namespace was never touched.
+    assert!(
+        h.api(&deployments(), "team-c")
+            .get_opt("hello")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    let unwatched = h
+        .api(&webservers(), "team-c")
+        .get("hello")
+        .await
+        .expect("get");
+    assert!(
+        unwatched.data.get("status").is_none_or(|s| s.is_null()),
+        "{unwatched:?}"
+    );
+}

@@ -1,0 +1,440 @@
+//! The controller against the sandbox: create, update, drift, deletion, invalid specs, prune.
+
+mod common;
+
+use common::*;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::{Value, json};
+
+const CHECKSUM: &str = "configmap.checksum.tera-operator.io/hello";
+
+fn owner_uid(object: &Value) -> Option<String> {
+    object["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == true)
+        .and_then(|r| r["uid"].as_str())
+        .map(str::to_string)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_renders_children_and_becomes_ready() {
+    let h = Harness::start().await;
+    let cr = h
+        .create(&webservers(), "default", &example("webserver"))
+        .await;
+    let uid = cr.metadata.uid.clone().expect("uid");
+
+    let deployment = h.get(&deployments(), "default", "hello").await;
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.28"
+    );
+    assert_eq!(owner_uid(&deployment).as_deref(), Some(uid.as_str()));
+    assert_eq!(
+        deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "tera-operator"
+    );
+    let service = h.get(&services(), "default", "hello").await;
+    assert_eq!(service["spec"]["type"], "NodePort");
+    assert_eq!(owner_uid(&service).as_deref(), Some(uid.as_str()));
+    let configmap = h.get(&configmaps(), "default", "hello").await;
+    assert!(
+        configmap["data"]["index.html"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Hello from tera-operator")
+    );
+    assert!(
+        configmap["data"]["nginx.conf"]
+            .as_str()
+            .unwrap_or("")
+            .contains("location /healthz")
+    );
+    assert_eq!(owner_uid(&configmap).as_deref(), Some(uid.as_str()));
+
+    let ready = h
+        .wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    assert_eq!(
+        ready["status"]["observedGeneration"],
+        ready["metadata"]["generation"]
+    );
+    assert_eq!(condition(&ready, "Stalled")["status"], "False");
+    assert_eq!(condition(&ready, "Reconciling")["status"], "False");
+    let children = ready["status"]["children"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(children.len(), 3, "{children:?}");
+    assert!(children.iter().all(|c| c["ready"] == true));
+
+    // kubectl sees the same condition.
+    let kubeconfig = h.sandbox.kubeconfig_path().to_path_buf();
+    let output = tokio::process::Command::new("kubectl")
+        .args(["--kubeconfig"])
+        .arg(&kubeconfig)
+        .args([
+            "wait",
+            "--for=condition=Ready",
+            "webserver/hello",
+            "--timeout=20s",
+            "-n",
+            "default",
+        ])
+        .output()
+        .await
+        .expect("kubectl runs");
+    assert!(
+        output.status.success(),
+        "kubectl wait failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_update_updates_children_and_rolls_the_checksum() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    let before = h
+        .wait_for(&deployments(), "default", "hello", "has a checksum", |d| {
+            d["spec"]["template"]["metadata"]["annotations"][CHECKSUM].is_string()
+        })
+        .await;
+    let old_sum = before["spec"]["template"]["metadata"]["annotations"][CHECKSUM].clone();
+
+    h.api(&webservers(), "default")
+        .patch(
+            "hello",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"image": "nginx:1.29", "content": {"index.html": "changed"}}}),
+            ),
+        )
+        .await
+        .expect("patch");
+
+    let after = h
+        .wait_for(
+            &deployments(),
+            "default",
+            "hello",
+            "new image and checksum",
+            |d| {
+                d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.29"
+                    && d["spec"]["template"]["metadata"]["annotations"][CHECKSUM] != old_sum
+            },
+        )
+        .await;
+    assert!(after["spec"]["template"]["metadata"]["annotations"][CHECKSUM].is_string());
+    h.wait_for(&configmaps(), "default", "hello", "new content", |c| {
+        c["data"]["index.html"] == "changed"
+    })
+    .await;
+    let cr = h
+        .wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    assert_eq!(
+        cr["status"]["observedGeneration"],
+        cr["metadata"]["generation"]
+    );
+    assert_eq!(cr["metadata"]["generation"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_child_is_recreated() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    let service = h.get(&services(), "default", "hello").await;
+    let old_uid = service["metadata"]["uid"].clone();
+    h.api(&services(), "default")
+        .delete("hello", &DeleteParams::default())
+        .await
+        .expect("delete");
+    h.wait_for(&services(), "default", "hello", "recreated", |s| {
+        s["metadata"]["uid"] != old_uid
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_field_edits_are_reverted_and_other_fields_kept() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+
+    // replicas
+    h.api(&deployments(), "default")
+        .patch(
+            "hello",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 1}})),
+        )
+        .await
+        .expect("scale");
+    h.wait_for(
+        &deployments(),
+        "default",
+        "hello",
+        "replicas back to 3",
+        |d| d["spec"]["replicas"] == 3,
+    )
+    .await;
+
+    // image (a JSON patch, as `kubectl set image` would send a strategic one)
+    h.api(&deployments(), "default")
+        .patch(
+            "hello",
+            &PatchParams::default(),
+            &Patch::<()>::Json(
+                serde_json::from_value(json!([{"op": "replace",
+                    "path": "/spec/template/spec/containers/0/image", "value": "evil:latest"}]))
+                .expect("json patch"),
+            ),
+        )
+        .await
+        .expect("set image");
+    h.wait_for(
+        &deployments(),
+        "default",
+        "hello",
+        "image back to nginx:1.28",
+        |d| d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28",
+    )
+    .await;
+
+    // nginx.conf data, plus a key and a label the chart does not set
+    h.api(&configmaps(), "default")
+        .patch(
+            "hello",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "web"}},
+                "data": {"nginx.conf": "broken", "extra": "mine"}})),
+        )
+        .await
+        .expect("edit configmap");
+    let configmap = h
+        .wait_for(
+            &configmaps(),
+            "default",
+            "hello",
+            "nginx.conf restored",
+            |c| {
+                c["data"]["nginx.conf"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("worker_processes"))
+            },
+        )
+        .await;
+    assert_eq!(
+        configmap["data"]["extra"], "mine",
+        "a key the chart does not set was removed"
+    );
+    assert_eq!(
+        configmap["metadata"]["labels"]["team"], "web",
+        "a foreign label was removed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_spec_is_reported_and_children_are_left_alone() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let before = h.get(&deployments(), "default", "hello").await;
+
+    h.api(&webservers(), "default")
+        .patch(
+            "hello",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": -1}})),
+        )
+        .await
+        .expect("patch");
+    let cr = h
+        .wait_condition(&webservers(), "default", "hello", "False", "InvalidSpec")
+        .await;
+    let message = condition(&cr, "Ready")["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(message.contains("/spec/replicas"), "{message}");
+    assert_eq!(condition(&cr, "Stalled")["status"], "True");
+    assert_eq!(cr["status"]["observedGeneration"], 2);
+    let after = h.get(&deployments(), "default", "hello").await;
+    assert_eq!(
+        after["metadata"]["resourceVersion"],
+        before["metadata"]["resourceVersion"]
+    );
+    assert_eq!(after["spec"]["replicas"], 3);
+
+    // Fixing the spec recovers.
+    h.api(&webservers(), "default")
+        .patch(
+            "hello",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 2}})),
+        )
+        .await
+        .expect("patch");
+    h.wait_for(&deployments(), "default", "hello", "2 replicas", |d| {
+        d["spec"]["replicas"] == 2
+    })
+    .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_resource_garbage_collects_children() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    h.api(&webservers(), "default")
+        .delete("hello", &DeleteParams::default())
+        .await
+        .expect("delete");
+    h.wait_gone(&deployments(), "default", "hello").await;
+    h.wait_gone(&services(), "default", "hello").await;
+    h.wait_gone(&configmaps(), "default", "hello").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_backend_is_pruned_and_foreign_objects_are_not() {
+    let h = Harness::start().await;
+    let cr = h
+        .create(&balancers(), "default", &example("balancer"))
+        .await;
+    let uid = cr.metadata.uid.clone().expect("uid");
+    for name in [
+        "echo",
+        "echo-v1-backend",
+        "echo-v2-backend",
+        "echo-v3-backend",
+    ] {
+        h.get(&services(), "default", name).await;
+    }
+    // Two look-alikes that are not owned: the owner label without the ownerReference, and a
+    // managed-by label with another owner.
+    let labels =
+        json!({"app.kubernetes.io/managed-by": "tera-operator", "tera-operator.io/owner-uid": uid});
+    h.apply_as_user(
+        &services(),
+        "default",
+        json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "lookalike", "labels": labels},
+        "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+    // An object carrying this resource's owner label but controlled by something else that
+    // exists (a ConfigMap), so the cluster's garbage collector keeps it.
+    let owner = h
+        .apply_as_user(
+            &configmaps(),
+            "default",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "someone"}, "data": {}}),
+        )
+        .await;
+    h.apply_as_user(
+        &services(),
+        "default",
+        json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "other-owner", "labels": labels,
+            "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap",
+                "name": "someone", "uid": owner.metadata.uid, "controller": true}]},
+        "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+
+    h.api(&balancers(), "default")
+        .patch(
+            "echo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"backends": [
+                {"name": "v1", "weight": 1, "selector": {"version": "v1"}},
+                {"name": "v2", "weight": 2, "selector": {"version": "v2"}}]}})),
+        )
+        .await
+        .expect("patch");
+    h.wait_gone(&services(), "default", "echo-v3-backend").await;
+    let cr = h
+        .wait_condition(&balancers(), "default", "echo", "True", "Ready")
+        .await;
+    assert!(
+        !cr["status"]["children"]
+            .to_string()
+            .contains("echo-v3-backend")
+    );
+    for name in [
+        "echo",
+        "echo-v1-backend",
+        "echo-v2-backend",
+        "lookalike",
+        "other-owner",
+    ] {
+        h.get(&services(), "default", name).await;
+    }
+    let proxy = h.get(&configmaps(), "default", "echo-proxy").await;
+    assert!(
+        !proxy["data"]["nginx.conf"]
+            .as_str()
+            .unwrap_or("")
+            .contains("echo-v3-backend")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_resync_sends_no_writes() {
+    let mapping = "\
+- group: web.tera-operator.io
+  version: v1alpha1
+  kind: WebServer
+  chart: webserver
+  reconcilePeriod: 1s
+- group: web.tera-operator.io
+  version: v1alpha1
+  kind: Balancer
+  chart: balancer
+  reconcilePeriod: 1s
+";
+    let h = Harness::start_with(Some(mapping), Vec::new()).await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.create(&balancers(), "default", &example("balancer"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    h.wait_condition(&balancers(), "default", "echo", "True", "Ready")
+        .await;
+    // Let the events of the last writes settle: wait for one reconcile of each after Ready.
+    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let count = || {
+        metrics.reconcile_count("web.tera-operator.io/WebServer")
+            + metrics.reconcile_count("web.tera-operator.io/Balancer")
+    };
+    let settle = count() + 2;
+    eventually("a reconcile after Ready", || async {
+        (count() >= settle).then_some(())
+    })
+    .await;
+
+    h.sandbox.hooks().clear_request_log();
+    let start = count();
+    // Two full periodic resyncs of both resources.
+    eventually("two full resyncs", || async {
+        (count() >= start + 4).then_some(())
+    })
+    .await;
+    let writes = h.writes();
+    assert!(writes.is_empty(), "steady state sent writes: {writes:#?}");
+}

@@ -1,0 +1,213 @@
+//! Hot reload against the sandbox: a broken chart keeps the last good one serving; a new
+//! chart plus mapping entry serves a new kind without a restart.
+
+mod common;
+
+use common::*;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_chart_keeps_the_last_good_chart_serving() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+
+    let template = h.chart_dir("webserver").join("templates/deployment.yaml");
+    let good = std::fs::read_to_string(&template).expect("template");
+    std::fs::write(&template, "{{ values.replicas \n").expect("break the chart");
+
+    let cr = h
+        .wait_for(
+            &webservers(),
+            "default",
+            "hello",
+            "the condition says the chart is broken",
+            |o| {
+                condition(o, "Ready")["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("last good one is serving"))
+            },
+        )
+        .await;
+    assert!(
+        condition(&cr, "Ready")["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("deployment.yaml"),
+        "{cr}"
+    );
+    let metrics = h
+        .operator
+        .as_ref()
+        .expect("operator")
+        .metrics()
+        .encode()
+        .expect("metrics");
+    assert!(
+        metrics.contains("tera_operator_chart_stale{kind=\"web.tera-operator.io/WebServer\"} 1"),
+        "{metrics}"
+    );
+    let events: Api<DynamicObject> = Api::namespaced_with(
+        h.client.clone(),
+        "default",
+        &builtin("events.k8s.io", "v1", "Event", "events"),
+    );
+    eventually("a ChartReloadFailed warning event", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&ListParams::default()).await.ok()?;
+            list.items
+                .iter()
+                .any(|e| e.data["reason"] == "ChartReloadFailed" && e.data["type"] == "Warning")
+                .then_some(())
+        }
+    })
+    .await;
+
+    // The last good chart still renders spec changes.
+    h.api(&webservers(), "default")
+        .patch(
+            "hello",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 2}})),
+        )
+        .await
+        .expect("patch");
+    h.wait_for(&deployments(), "default", "hello", "2 replicas", |d| {
+        d["spec"]["replicas"] == 2
+    })
+    .await;
+
+    // A fixed (and changed) chart replaces it and clears the warning.
+    let fixed = good.replacen(
+        "app.kubernetes.io/component: server",
+        "app.kubernetes.io/component: server\n    tier: web",
+        1,
+    );
+    assert_ne!(fixed, good);
+    std::fs::write(&template, fixed).expect("fix the chart");
+    h.wait_for(
+        &deployments(),
+        "default",
+        "hello",
+        "the new chart's label",
+        |d| d["metadata"]["labels"]["tier"] == "web",
+    )
+    .await;
+    h.wait_for(
+        &webservers(),
+        "default",
+        "hello",
+        "the warning to clear",
+        |o| {
+            condition(o, "Ready")["status"] == "True"
+                && !condition(o, "Ready")["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("last good")
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_chart_and_mapping_entry_serve_a_new_kind() {
+    let h = Harness::start().await;
+    let site_chart = h.chart_dir("site");
+    std::fs::create_dir_all(site_chart.join("templates")).expect("mkdir");
+    for file in [
+        "Chart.yaml",
+        "values.yaml",
+        "values.schema.json",
+        "templates/configmap.yaml",
+    ] {
+        std::fs::copy(h.chart_dir("webserver").join(file), site_chart.join(file)).expect("copy");
+    }
+    create_crd(&h.client, "Site", "sites").await;
+    let mut mapping = std::fs::read_to_string(h.mapping_path()).expect("mapping");
+    mapping.push_str(
+        "\n- group: web.tera-operator.io\n  version: v1alpha1\n  kind: Site\n  chart: site\n",
+    );
+    std::fs::write(h.mapping_path(), mapping).expect("write mapping");
+
+    let sites = resource("Site", "sites");
+    let cr = h
+        .create(
+            &sites,
+            "default",
+            "apiVersion: web.tera-operator.io/v1alpha1\nkind: Site\nmetadata:\n  name: blog\nspec: {}\n",
+        )
+        .await;
+    let configmap = h.get(&configmaps(), "default", "blog").await;
+    assert_eq!(configmap["metadata"]["ownerReferences"][0]["kind"], "Site");
+    assert_eq!(
+        configmap["metadata"]["ownerReferences"][0]["uid"].as_str(),
+        cr.metadata.uid.as_deref()
+    );
+    h.wait_condition(&sites, "default", "blog", "True", "Ready")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_crds_serves_a_new_kind_and_removing_it_deletes_nothing() {
+    let h = Harness::start_full(None, Vec::new(), true).await;
+    let site_chart = h.chart_dir("site");
+    std::fs::create_dir_all(site_chart.join("templates")).expect("mkdir");
+    for file in [
+        "values.yaml",
+        "values.schema.json",
+        "templates/configmap.yaml",
+    ] {
+        std::fs::copy(h.chart_dir("webserver").join(file), site_chart.join(file)).expect("copy");
+    }
+    std::fs::write(
+        site_chart.join("Chart.yaml"),
+        "name: site\nversion: 0.1.0\n",
+    )
+    .expect("chart");
+    let entry =
+        "\n- group: web.tera-operator.io\n  version: v1alpha1\n  kind: Site\n  chart: site\n";
+    let original = std::fs::read_to_string(h.mapping_path()).expect("mapping");
+    std::fs::write(h.mapping_path(), format!("{original}{entry}")).expect("write mapping");
+
+    // The operator applies the generated CRD: nobody else creates it here.
+    let gvk = kube::core::GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", "Site");
+    let client = h.client.clone();
+    eventually("the operator to install the Site CRD", || {
+        let client = client.clone();
+        let gvk = gvk.clone();
+        async move {
+            kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .ok()
+                .map(|_| ())
+        }
+    })
+    .await;
+    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    eventually("the Site controller to run", || async {
+        metrics.is_served("web.tera-operator.io/Site").then_some(())
+    })
+    .await;
+    let sites = resource("Site", "sites");
+    h.create(
+        &sites,
+        "default",
+        "apiVersion: web.tera-operator.io/v1alpha1\nkind: Site\nmetadata:\n  name: blog\nspec: {}\n",
+    )
+    .await;
+    h.wait_condition(&sites, "default", "blog", "True", "Ready")
+        .await;
+
+    std::fs::write(h.mapping_path(), original).expect("restore mapping");
+    eventually("the Site controller to stop", || async {
+        (!metrics.is_served("web.tera-operator.io/Site")).then_some(())
+    })
+    .await;
+    assert!(metrics.is_served("web.tera-operator.io/WebServer"));
+    h.get(&configmaps(), "default", "blog").await;
+    h.get(&sites, "default", "blog").await;
+}
