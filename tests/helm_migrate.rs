@@ -8,6 +8,8 @@
 //! `TERA_OPERATOR_HELM_PYTHON`, or have `.venv/bin/python` or `python3` with it; the test
 //! fails loudly, never skips, without one.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
-use kube::api::{Api, ListParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::{Value, json};
 use tera_operator::chart::Chart;
 use tera_operator::config::Mapping;
@@ -351,4 +353,109 @@ fn tera_render(cr: &Value) -> BTreeMap<String, Value> {
         .into_iter()
         .map(|o| (key(&o), o))
         .collect()
+}
+
+/// The rest of the switch-over, with the operator running: apply the printed WebServer, it
+/// becomes Ready having taken every object over in place (same uids, now owned by it), Helm's
+/// release records are dropped, nothing is deleted, and the operator keeps the objects true.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_takes_the_release_over_in_place() {
+    let python = python();
+    let h = common::Harness::start().await;
+    let kubeconfig = h.sandbox.kubeconfig_path().to_path_buf();
+    helm(&python, &kubeconfig, "install", &json!({"replicas": 1})).await;
+    helm(&python, &kubeconfig, "upgrade", &final_values()).await;
+
+    let kinds = [
+        common::builtin("apps", "v1", "Deployment", "deployments"),
+        common::builtin("", "v1", "ConfigMap", "configmaps"),
+        common::builtin("", "v1", "Service", "services"),
+    ];
+    let mut uids = BTreeMap::new();
+    for kind in &kinds {
+        let object = h.get(kind, NAMESPACE, RELEASE).await;
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "Helm"
+        );
+        uids.insert(kind.kind.clone(), object["metadata"]["uid"].clone());
+    }
+
+    let out = migrate(&kubeconfig, &["--plan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cr: Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    let webservers = common::resource("WebServer", "webservers");
+    let applied = h.apply_as_user(&webservers, NAMESPACE, cr).await;
+    let cr_uid = applied.metadata.uid.clone().unwrap();
+    h.wait_condition(&webservers, NAMESPACE, RELEASE, "True", "Ready")
+        .await;
+
+    let check_taken_over = |object: &Value, kind: &str| {
+        assert_eq!(
+            object["metadata"]["uid"], uids[kind],
+            "{kind} was recreated"
+        );
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"], "tera-operator",
+            "{kind}"
+        );
+        assert_eq!(
+            object["metadata"]["labels"]["tera-operator.io/owner-uid"],
+            cr_uid.as_str(),
+            "{kind}"
+        );
+        let owners = object["metadata"]["ownerReferences"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            owners
+                .iter()
+                .any(|o| o["uid"] == cr_uid.as_str() && o["controller"] == true),
+            "{kind} is not controlled by the WebServer: {owners:?}"
+        );
+    };
+    for kind in &kinds {
+        let object = h.get(kind, NAMESPACE, RELEASE).await;
+        check_taken_over(&object, &kind.kind);
+    }
+    let deployment = h.get(&kinds[0], NAMESPACE, RELEASE).await;
+    assert_eq!(deployment["spec"]["replicas"], 2);
+
+    // Drop Helm's release records: only Secrets go.
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), NAMESPACE);
+    secrets
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("owner=helm,name=site"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        secrets
+            .list(&ListParams::default().labels("owner=helm"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // The operator is in charge: a spec change reaches the adopted Deployment, in place.
+    let patch = json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                       "metadata": {"name": RELEASE, "namespace": NAMESPACE}, "spec": {"replicas": 3}});
+    h.apply_as_user(&webservers, NAMESPACE, patch).await;
+    h.wait_for(&kinds[0], NAMESPACE, RELEASE, "3 replicas", |d| {
+        d["spec"]["replicas"] == 3
+    })
+    .await;
+    h.wait_condition(&webservers, NAMESPACE, RELEASE, "True", "Ready")
+        .await;
+    for kind in &kinds {
+        let object = h.get(kind, NAMESPACE, RELEASE).await;
+        check_taken_over(&object, &kind.kind);
+    }
 }
