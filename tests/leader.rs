@@ -1,6 +1,8 @@
 //! Leader election against the sandbox: two electors share one Lease; only one leads, and the
 //! other takes over when the leader releases the Lease, stops renewing, or cannot renew.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -226,4 +228,110 @@ async fn leader_that_sees_another_holder_stops_leading() {
         Some("intruder"),
         "not released: not ours"
     );
+}
+
+/// Two operator instances behind `run --leader-elect`: one reconciles; when it shuts down,
+/// the other takes over and reconciles the next change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_operators_one_leads_and_the_other_takes_over() {
+    use kube::api::{DynamicObject, Patch, PatchParams};
+    use serde_json::json;
+    use tera_operator::cli::leader_election::run_operator;
+    use tera_operator::controller::Options;
+
+    let sb = Sandbox::start(SandboxConfig {
+        workload_delay: Duration::from_millis(50),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = sb.client();
+    common::create_crd(&client, "WebServer", "webservers").await;
+    let options = Options {
+        config: concat!(env!("CARGO_MANIFEST_DIR"), "/charts/watches.yaml").into(),
+        namespaces: Vec::new(),
+        metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
+        install_crds: false,
+        hot_reload: false,
+    };
+    let mut stops = std::collections::BTreeMap::new();
+    let mut tasks = std::collections::BTreeMap::new();
+    for identity in ["operator-a", "operator-b"] {
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(run_operator(
+            client.clone(),
+            options.clone(),
+            Some(config(identity)),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        stops.insert(identity, tx);
+        tasks.insert(identity, task);
+    }
+
+    let webservers: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &common::resource("WebServer", "webservers"),
+    );
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "default");
+    let apply = |replicas: i64| {
+        let webservers = webservers.clone();
+        async move {
+            let cr = json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                            "metadata": {"name": "hello", "namespace": "default"},
+                            "spec": {"replicas": replicas}});
+            webservers
+                .patch(
+                    "hello",
+                    &PatchParams::apply("test").force(),
+                    &Patch::Apply(&cr),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let replicas_are = |n: i32| {
+        let deployments = deployments.clone();
+        move || {
+            let deployments = deployments.clone();
+            async move {
+                let d = deployments.get_opt("hello").await.ok().flatten()?;
+                (d.spec.replicas == Some(n)).then_some(())
+            }
+        }
+    };
+
+    apply(2).await;
+    common::eventually("the leader to reconcile", replicas_are(2)).await;
+    let first = holder(&sb).await.expect("a leader holds the lease");
+    let other = if first == "operator-a" {
+        "operator-b"
+    } else {
+        "operator-a"
+    };
+    assert!(!tasks[other].is_finished(), "the standby waits");
+
+    // The leader shuts down (SIGTERM): its operator stops, the lease is released.
+    let _ = stops.remove(first.as_str()).unwrap().send(());
+    let leader_task = tasks.remove(first.as_str()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), leader_task)
+        .await
+        .expect("the leader shuts down")
+        .unwrap()
+        .unwrap();
+
+    apply(3).await;
+    common::eventually("the new leader to reconcile", replicas_are(3)).await;
+    assert_eq!(holder(&sb).await.as_deref(), Some(other));
+
+    let _ = stops.remove(other).unwrap().send(());
+    tokio::time::timeout(Duration::from_secs(10), tasks.remove(other).unwrap())
+        .await
+        .expect("the second leader shuts down")
+        .unwrap()
+        .unwrap();
+    assert_eq!(holder(&sb).await, None);
 }

@@ -237,3 +237,57 @@ fn dockerfile_matches_the_install_manifests() {
         );
     }
 }
+
+/// The Deployment's command line is one `run` accepts once `run` flattens the leader-election
+/// flags (`tera_operator::cli::leader_election::LeaderElectionArgs`) into its arguments.
+#[test]
+fn deployment_args_parse_as_run_with_leader_election() {
+    use clap::Parser;
+    use tera_operator::cli::GlobalArgs;
+    use tera_operator::cli::leader_election::LeaderElectionArgs;
+    use tera_operator::cli::run::RunArgs;
+
+    #[derive(Debug, Parser)]
+    struct Run {
+        #[command(flatten)]
+        global: GlobalArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
+        leader: LeaderElectionArgs,
+    }
+
+    for install_crds in [false, true] {
+        let args = ManifestsArgs {
+            install_crds,
+            ..default_args()
+        };
+        let docs = documents(&generate(&args).unwrap());
+        let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+        let argv: Vec<String> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().replace("$(POD_NAMESPACE)", "ops"))
+            .collect();
+        assert_eq!(argv[0], "run");
+        let parsed = Run::try_parse_from(
+            std::iter::once("run".to_string()).chain(argv[1..].iter().cloned()),
+        )
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        assert_eq!(
+            parsed.run.config,
+            Path::new("/etc/tera-operator/charts/watches.yaml")
+        );
+        assert_eq!(parsed.run.metrics_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(parsed.run.install_crds, install_crds);
+        let lease = parsed.leader.lease_config().expect("--leader-elect");
+        assert_eq!(
+            (lease.namespace.as_str(), lease.name.as_str()),
+            ("ops", "tera-operator")
+        );
+        assert_eq!(lease.lease_duration, std::time::Duration::from_secs(15));
+        assert_eq!(lease.renew_deadline, std::time::Duration::from_secs(10));
+        assert_eq!(lease.retry_period, std::time::Duration::from_secs(2));
+    }
+}

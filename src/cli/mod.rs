@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 pub mod cluster;
 pub mod crd;
 pub mod inputs;
+pub mod leader_election;
 pub mod lint;
 pub mod manifests;
 pub mod migrate;
