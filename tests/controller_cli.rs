@@ -134,19 +134,13 @@ async fn run_exits_1_on_a_broken_mapping() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sandbox_subcommand_runs_the_operator_on_the_examples() {
+async fn sandbox_subcommand_applies_the_examples_and_runs_the_operator() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("kubeconfig");
     let mut child = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
         .arg("sandbox")
         .arg("--kubeconfig")
         .arg(&kubeconfig)
-        .args([
-            "--apply",
-            "examples/webserver.yaml",
-            "--apply",
-            "examples/balancer.yaml",
-        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

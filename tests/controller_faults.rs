@@ -30,7 +30,7 @@ async fn converges_despite_errors_conflicts_and_closed_watches() {
     );
 
     // Watches closed and history expired: the caches relist and drift is still corrected.
-    hooks.expire_history();
+    h.sandbox.expire_history();
     hooks.close_watches();
     let service = h.get(&services(), "default", "hello").await;
     h.api(&services(), "default")
@@ -118,5 +118,45 @@ async fn two_kinds_in_two_namespaces() {
     assert!(
         unwatched.data.get("status").is_none_or(|s| s.is_null()),
         "{unwatched:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mapping_selector_limits_which_resources_are_served() {
+    let mapping = "\
+- group: web.tera-operator.io
+  version: v1alpha1
+  kind: WebServer
+  chart: webserver
+  selector:
+    matchLabels:
+      tier: web
+";
+    let h = Harness::start_with(Some(mapping), Vec::new()).await;
+    let plain = example("webserver")
+        .replace("name: hello", "name: plain")
+        .replace("nodePort: 30080", "nodePort: 30081");
+    h.create(&webservers(), "default", &plain).await;
+    let labelled =
+        example("webserver").replace("name: hello", "name: hello\n  labels:\n    tier: web");
+    h.create(&webservers(), "default", &labelled).await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    assert!(
+        h.api(&deployments(), "default")
+            .get_opt("plain")
+            .await
+            .expect("get")
+            .is_none(),
+        "a resource outside the selector got children"
+    );
+    let plain = h
+        .api(&webservers(), "default")
+        .get("plain")
+        .await
+        .expect("get");
+    assert!(
+        plain.data.get("status").is_none_or(|s| s.is_null()),
+        "{plain:?}"
     );
 }

@@ -75,6 +75,9 @@ async fn create_renders_children_and_becomes_ready() {
     let output = tokio::process::Command::new("kubectl")
         .args(["--kubeconfig"])
         .arg(&kubeconfig)
+        // A private discovery cache: another sandbox may have used this port before.
+        .arg("--cache-dir")
+        .arg(h.dir.path().join("kube-cache"))
         .args([
             "wait",
             "--for=condition=Ready",

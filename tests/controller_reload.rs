@@ -211,3 +211,30 @@ async fn install_crds_serves_a_new_kind_and_removing_it_deletes_nothing() {
     h.get(&configmaps(), "default", "blog").await;
     h.get(&sites, "default", "blog").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_mapping_file_keeps_the_running_kinds() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    std::fs::write(h.mapping_path(), "- group: [not, a, mapping\n").expect("break the mapping");
+    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    eventually("the mapping reload to fail", || async {
+        let text = metrics.encode().ok()?;
+        text.contains("tera_operator_chart_loads_total{kind=\"mapping\",result=\"failure\"}")
+            .then_some(())
+    })
+    .await;
+    assert!(metrics.is_served("web.tera-operator.io/WebServer"));
+    let service = h.get(&services(), "default", "hello").await;
+    h.api(&services(), "default")
+        .delete("hello", &Default::default())
+        .await
+        .expect("delete");
+    h.wait_for(&services(), "default", "hello", "recreated", |s| {
+        s["metadata"]["uid"] != service["metadata"]["uid"]
+    })
+    .await;
+}

@@ -4,11 +4,12 @@
 //! from the cluster and prints the WebServer that replaces it, whose objects Helm and
 //! tera-operator render alike and which the adoption rules take over in place.
 //!
-//! A Python with `helm_python` importable is required (`.ci/run` installs it): set
-//! `TERA_OPERATOR_HELM_PYTHON`, or have `.venv/bin/python` or `python3` with it; the test
-//! fails loudly, never skips, without one.
+//! The Python with `helm_python` comes from `$TERA_OPERATOR_HELM_PYTHON` or `.venv`, installed
+//! there on first use (tests/support/helm_python.rs); never skipped.
 
 mod common;
+#[path = "support/helm_python.rs"]
+mod helm_python;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -52,23 +53,7 @@ fn twin() -> std::path::PathBuf {
 }
 
 fn python() -> String {
-    let mut candidates: Vec<String> = std::env::var("TERA_OPERATOR_HELM_PYTHON")
-        .into_iter()
-        .collect();
-    candidates.push(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string());
-    candidates.push("python3".to_string());
-    for c in &candidates {
-        let ok = Command::new(c)
-            .args(["-c", "import helm_python"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return c.clone();
-        }
-    }
-    panic!(
-        "no Python with helm_python found (tried {candidates:?}); install it: pip install helm-python-sdk==0.2.2, or set TERA_OPERATOR_HELM_PYTHON"
-    );
+    helm_python::python()
 }
 
 async fn helm(python: &str, kubeconfig: &Path, phase: &str, values: &Value) -> String {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Value, json};
 use tera_operator::sandbox::{Sandbox, SandboxConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -260,6 +260,10 @@ fn path() -> impl Strategy<Value = String> {
         "/api/v1/namespaces/default/configmaps",
         "/api/v1/namespaces/default/configmaps/keep",
         "/apis/apps/v1/namespaces/default/deployments/d/scale",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "/apis/apps/v1/namespaces/default/deployments/d/status",
+        "/apis/apps/v1/namespaces/default/deployments/d",
+        "/api/v1/namespaces/default/secrets",
         "/api/v1/namespaces/default/services/s/status",
         "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
         "/apis/example.com/v1/namespaces/default/things",
@@ -309,6 +313,11 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         json!({"metadata": null}),
         json!({"metadata": {"name": ["x"]}}),
         json!({"spec": {"versions": 1, "names": {}, "group": 7}}),
+        json!({"spec": {"versions": [], "names": "x", "group": "g.io"}, "metadata": {"name": "xs.g.io"}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": "x", "status": "y"}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 1, "template": 3}}),
+        json!({"spec": {"replicas": "x"}, "status": {"conditions": 5}}),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": "x", "stringData": {"a": "b"}}),
         json!("string"),
         json!(null),
     ])
@@ -333,11 +342,17 @@ fn random_requests_never_crash_or_corrupt() {
         &serde_json::to_vec(&keep).unwrap(),
     ));
     assert_eq!(status, 201);
-    let mut runner = TestRunner::new(Config {
-        cases: 300,
+    // Deterministic by default so CI is stable; SANDBOX_FUZZ_RANDOM=1 explores new inputs.
+    let config = Config {
+        cases: 1000,
         failure_persistence: None,
         ..Config::default()
-    });
+    };
+    let mut runner = if std::env::var_os("SANDBOX_FUZZ_RANDOM").is_some() {
+        TestRunner::new(config)
+    } else {
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
+    };
     runner
         .run(
             &(method(), path(), content_type(), body()),
@@ -377,5 +392,37 @@ fn random_requests_never_crash_or_corrupt() {
     }
     let (status, _) = rt.block_on(raw(&sb, "GET", "/readyz", "", &[]));
     assert_eq!(status, 200);
+    let (status, body) = rt.block_on(raw(&sb, "DELETE", "/api/v1/namespaces/default", "", &[]));
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    // The workload simulation survived whatever was thrown at it.
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "after"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    let (status, _) = rt.block_on(raw(
+        &sb,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "application/json",
+        &serde_json::to_vec(&deploy).unwrap(),
+    ));
+    assert_eq!(status, 201);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = rt.block_on(raw(
+            &sb,
+            "GET",
+            "/apis/apps/v1/namespaces/default/deployments/after",
+            "",
+            &[],
+        ));
+        let d: Value = serde_json::from_slice(&body).unwrap();
+        if d["status"]["availableReplicas"] == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workload simulation stopped: {d}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     drop(sb);
 }

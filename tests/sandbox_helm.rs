@@ -1,10 +1,11 @@
 //! Helm v4 (the real engine, via the `helm-python-sdk` package) installs, upgrades and
-//! uninstalls a chart in the sandbox. A Python with `helm_python` importable is required: set
-//! `TERA_OPERATOR_HELM_PYTHON`, or have `.venv/bin/python` (`python3 -m venv .venv &&
-//! .venv/bin/pip install helm-python-sdk`); the test fails loudly, never skips, without one.
+//! uninstalls a chart in the sandbox. The Python with `helm_python` comes from
+//! `$TERA_OPERATOR_HELM_PYTHON` or `.venv`, installed there on first use; never skipped.
+
+#[path = "support/helm_python.rs"]
+mod helm_python;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -28,23 +29,7 @@ elif phase == "uninstall":
 "#;
 
 fn python() -> String {
-    let mut candidates: Vec<String> = std::env::var("TERA_OPERATOR_HELM_PYTHON")
-        .into_iter()
-        .collect();
-    candidates.push(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string());
-    candidates.push("python3".to_string());
-    for c in &candidates {
-        let ok = Command::new(c)
-            .args(["-c", "import helm_python"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return c.clone();
-        }
-    }
-    panic!(
-        "no Python with helm_python found (tried {candidates:?}); install it: python3 -m venv .venv && .venv/bin/pip install helm-python-sdk, or set TERA_OPERATOR_HELM_PYTHON"
-    );
+    helm_python::python()
 }
 
 fn write_chart(dir: &Path) {

@@ -67,7 +67,7 @@ fn webserver_crd() -> CustomResourceDefinition {
             "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": {"status": {}},
                 "schema": {"openAPIV3Schema": {"type": "object", "properties": {
                     "spec": {"type": "object", "required": ["image"], "properties": {
-                        "replicas": {"type": "integer", "minimum": 0},
+                        "replicas": {"type": "integer", "minimum": 0, "default": 1},
                         "image": {"type": "string", "minLength": 1}}},
                     "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}]}
     }))
@@ -113,7 +113,10 @@ async fn typed_configmap_crud() {
         .unwrap();
     let meta = &created.metadata;
     assert!(meta.uid.is_some() && meta.creation_timestamp.is_some());
-    assert_eq!(meta.generation, Some(1));
+    assert_eq!(
+        meta.generation, None,
+        "ConfigMaps have no generation, as on a real cluster"
+    );
     let err = api_error(
         api.create(&PostParams::default(), &cm("a", json!({})))
             .await
@@ -521,6 +524,10 @@ async fn crd_schema_validation() {
         .await
         .unwrap();
     assert!(ok.data["spec"].get("bogus").is_none());
+    assert_eq!(
+        ok.data["spec"]["replicas"], 1,
+        "schema defaults are applied"
+    );
 }
 
 #[tokio::test]
@@ -627,16 +634,16 @@ async fn raw_watch_events_and_expired_resource_version() {
     }
     assert_eq!(kinds, ["ADDED", "MODIFIED", "DELETED"]);
 
-    sb.hooks().expire_history();
-    eventually("history expired", || async {
-        let mut s = api
-            .watch(&WatchParams::default().timeout(2), &start_rv)
-            .await
-            .unwrap()
-            .boxed();
-        matches!(s.try_next().await, Ok(Some(WatchEvent::Error(e))) if e.code == 410)
-    })
-    .await;
+    sb.expire_history();
+    let mut s = api
+        .watch(&WatchParams::default().timeout(2), &start_rv)
+        .await
+        .unwrap()
+        .boxed();
+    match s.try_next().await {
+        Ok(Some(WatchEvent::Error(e))) => assert_eq!((e.code, e.reason.as_str()), (410, "Expired")),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
 
     // Streaming lists: initial events then a bookmark marking their end.
     api.create(&PostParams::default(), &cm("x", json!({})))
@@ -707,7 +714,7 @@ async fn reflector_survives_forced_watch_restarts() {
         "the watcher re-watched after the forced closes ({watches} watches)"
     );
     // With the history expired, the watcher relists after a 410 and still converges.
-    sb.hooks().expire_history();
+    sb.expire_history();
     sb.hooks().close_watches();
     api.create(&PostParams::default(), &cm("after-expiry", json!({})))
         .await
@@ -1036,4 +1043,267 @@ async fn streaming_list_watcher_and_leases() {
             .any(|r| r.verb == "watch" && r.query.contains("sendInitialEvents=true"))
     );
     task.abort();
+}
+
+#[tokio::test]
+async fn metadata_watches_and_label_filtered_children() {
+    let sb = start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let labelled = |name: &str, owner: &str| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": name, "labels": {"owner": owner}}, "data": {"big": "x".repeat(1000)}})).unwrap()
+    };
+    api.create(&PostParams::default(), &labelled("a", "one"))
+        .await
+        .unwrap();
+    api.create(&PostParams::default(), &labelled("b", "two"))
+        .await
+        .unwrap();
+    let meta = api
+        .list_metadata(&ListParams::default().labels("owner=one"))
+        .await
+        .unwrap();
+    assert_eq!(meta.items.len(), 1);
+    assert_eq!(meta.items[0].metadata.name.as_deref(), Some("a"));
+    assert_eq!(
+        meta.items[0].types.as_ref().map(|t| t.kind.as_str()),
+        Some("PartialObjectMetadata"),
+        "served as metadata only"
+    );
+    let (reader, writer) = reflector::store();
+    let stream = reflector(
+        writer,
+        watcher(
+            Api::<kube::core::PartialObjectMeta<ConfigMap>>::default_namespaced(sb.client()),
+            watcher::Config::default().labels("owner=one"),
+        ),
+    )
+    .default_backoff()
+    .applied_objects();
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while stream.next().await.is_some() {}
+    });
+    eventually("metadata reflector has a", || async {
+        reader.state().len() == 1
+    })
+    .await;
+    api.create(&PostParams::default(), &labelled("c", "one"))
+        .await
+        .unwrap();
+    // Relabelling b into the selector is an ADDED for this watch; relabelling a out is a DELETED.
+    api.patch(
+        "b",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"owner": "one"}}})),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "a",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"owner": "two"}}})),
+    )
+    .await
+    .unwrap();
+    eventually("metadata reflector follows the selector", || async {
+        let mut names: Vec<String> = reader
+            .state()
+            .iter()
+            .map(|m| m.metadata.name.clone().unwrap())
+            .collect();
+        names.sort();
+        names == ["b", "c"]
+    })
+    .await;
+    let raw = sb.request_log();
+    assert!(
+        raw.iter()
+            .any(|r| r.verb == "watch" && r.query.contains("labelSelector=owner"))
+    );
+    task.abort();
+}
+
+#[tokio::test]
+async fn no_op_writes_emit_no_watch_events() {
+    let sb = start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let pp = PatchParams::apply("operator").force();
+    let desired = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "steady", "labels": {"a": "b"}}, "data": {"k": "v"}});
+    let first = api
+        .patch("steady", &pp, &Patch::Apply(&desired))
+        .await
+        .unwrap();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(10), &rv(&first))
+        .await
+        .unwrap()
+        .boxed();
+    // Identical apply, identical merge patch, identical replace: nothing to see.
+    api.patch("steady", &pp, &Patch::Apply(&desired))
+        .await
+        .unwrap();
+    api.patch(
+        "steady",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"k": "v"}})),
+    )
+    .await
+    .unwrap();
+    let current = api.get("steady").await.unwrap();
+    api.replace("steady", &PostParams::default(), &current)
+        .await
+        .unwrap();
+    assert_eq!(rv(&api.get("steady").await.unwrap()), rv(&first));
+    // The next event is the sentinel's, proving none came before it.
+    api.create(&PostParams::default(), &cm("sentinel", json!({})))
+        .await
+        .unwrap();
+    match stream.try_next().await.unwrap().unwrap() {
+        WatchEvent::Added(c) => assert_eq!(c.metadata.name.as_deref(), Some("sentinel")),
+        other => panic!("a no-op write produced an event: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dry_run_and_delete_collection() {
+    let sb = start().await;
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let would = api
+        .create(&dry, &cm("dry", json!({"a": "1"})))
+        .await
+        .unwrap();
+    assert_eq!(would.data.unwrap()["a"], "1");
+    assert!(
+        api.get_opt("dry").await.unwrap().is_none(),
+        "dry run stores nothing"
+    );
+    for (name, tier) in [("x", "a"), ("y", "a"), ("z", "b")] {
+        let mut c = cm(name, json!({}));
+        c.metadata.labels = Some([("tier".to_string(), tier.to_string())].into());
+        api.create(&PostParams::default(), &c).await.unwrap();
+    }
+    api.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("tier=a"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<String> = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|c| c.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, ["z"]);
+}
+
+#[tokio::test]
+async fn bookmarks_and_watch_timeouts() {
+    let config = SandboxConfig {
+        bookmark_interval: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let sb = Sandbox::start(config).await.unwrap();
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let start_rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    api.create(&PostParams::default(), &cm("elsewhere", json!({})))
+        .await
+        .unwrap();
+    let mut s = api
+        .watch(
+            &WatchParams::default().labels("none=here").timeout(30),
+            &start_rv,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    match s.try_next().await.unwrap().unwrap() {
+        WatchEvent::Bookmark(b) => {
+            let bookmark_rv: u64 = b.metadata.resource_version.parse().unwrap();
+            assert!(
+                bookmark_rv > start_rv.parse::<u64>().unwrap(),
+                "the bookmark moves past changes the selector filtered out"
+            );
+        }
+        other => panic!("expected a bookmark, got {other:?}"),
+    }
+    // Without bookmarks, a watch with timeoutSeconds=1 ends by itself with no events.
+    let mut s = api
+        .watch(
+            &WatchParams::default().disable_bookmarks().timeout(1),
+            &start_rv,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let first = s.try_next().await.unwrap();
+    assert!(
+        matches!(first, Some(WatchEvent::Added(_))),
+        "the replayed create: {first:?}"
+    );
+    let end = tokio::time::timeout(Duration::from_secs(10), s.try_next())
+        .await
+        .expect("the server ends the watch");
+    assert!(end.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn custom_resource_scale_subresource() {
+    let sb = start().await;
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "pools.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "pools", "kind": "Pool"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.size", "statusReplicasPath": ".status.ready", "labelSelectorPath": ".status.selector"}},
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap();
+    Api::<CustomResourceDefinition>::all(sb.client())
+        .create(&PostParams::default(), &crd)
+        .await
+        .unwrap();
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Pool"),
+        "pools",
+    );
+    let api: Api<DynamicObject> = Api::default_namespaced_with(sb.client(), &ar);
+    let mut pool = DynamicObject::new("p", &ar);
+    pool.data = json!({"spec": {"size": 2}});
+    api.create(&PostParams::default(), &pool).await.unwrap();
+    api.patch_status(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"ready": 2, "selector": "app=p"}})),
+    )
+    .await
+    .unwrap();
+    let scale = api.get_scale("p").await.unwrap();
+    assert_eq!(scale.spec.unwrap().replicas, Some(2));
+    let status = scale.status.unwrap();
+    assert_eq!(
+        (status.replicas, status.selector.as_deref()),
+        (2, Some("app=p"))
+    );
+    api.patch_scale(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 5}})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(api.get("p").await.unwrap().data["spec"]["size"], 5);
 }

@@ -223,6 +223,21 @@ async fn kubectl_server_side_apply_get_and_delete() {
         "printer columns:\n{table}"
     );
 
+    // kubectl asks for strict field validation: an unknown field is an error, not silently pruned.
+    let typo = write(
+        dir.path(),
+        "typo.yaml",
+        "apiVersion: example.com/v1alpha1\nkind: WebServer\nmetadata: {name: typo}\nspec: {image: x, replicaz: 2}\n",
+    );
+    let rejected = kubectl_raw(&sb, &["apply", "--server-side", "-f", &typo]).await;
+    assert!(!rejected.status.success());
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.contains(r#"unknown field "spec.replicaz""#),
+        "{stderr}"
+    );
+    assert!(webservers(&sb).get_opt("typo").await.unwrap().is_none());
+
     let out = kubectl(&sb, &["delete", "-f", &manifests]).await;
     assert!(out.contains("deployment.apps \"web\" deleted"), "{out}");
     let deploys: Api<Deployment> = Api::default_namespaced(sb.client());
@@ -347,6 +362,33 @@ async fn kubectl_wait_and_scale() {
     .await;
     let table = kubectl(&sb, &["get", "deploy", "web"]).await;
     assert!(table.contains("4/4"), "READY column:\n{table}");
+    // The scale (an Update by "kubectl") now owns .spec.replicas: a server-side apply of the
+    // file conflicts until forced, exactly as on a cluster.
+    let app_file = dir.path().join("app.yaml").display().to_string();
+    let conflict = kubectl_raw(&sb, &["apply", "--server-side", "-f", &app_file]).await;
+    assert!(!conflict.status.success());
+    let stderr = String::from_utf8_lossy(&conflict.stderr);
+    assert!(
+        stderr.contains(r#"conflict with "kubectl" using apps/v1: .spec.replicas"#),
+        "{stderr}"
+    );
+    kubectl(
+        &sb,
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &app_file,
+        ],
+    )
+    .await;
+    let replicas = kubectl(
+        &sb,
+        &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"],
+    )
+    .await;
+    assert_eq!(replicas, "2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -494,5 +536,193 @@ async fn kube_rs_events_show_in_kubectl() {
     assert!(
         describe.contains("Applied") && describe.contains("applied 3 objects"),
         "{describe}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_sends_protobuf_and_it_is_understood() {
+    let sb = start().await;
+    kubectl(&sb, &["create", "namespace", "shop"]).await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "configmap",
+            "cfg",
+            "-n",
+            "shop",
+            "--from-literal=k=v",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "-n",
+            "shop",
+            "--from-literal=p=s3cret",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--image=nginx:1.27",
+            "--port=80",
+            "--replicas=2",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "web",
+            "-n",
+            "shop",
+            "--tcp=80:8080",
+        ],
+    )
+    .await;
+    kubectl(&sb, &["create", "serviceaccount", "bot", "-n", "shop"]).await;
+    assert!(
+        sb.request_log().iter().any(|r| r.verb == "create"
+            && r.content_type
+                .starts_with("application/vnd.kubernetes.protobuf")),
+        "kubectl create used protobuf"
+    );
+    let cm: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "cm", "cfg", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(cm["data"]["k"], "v");
+    assert!(cm["metadata"].get("generation").is_none());
+    let secret: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "secret", "pw", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(secret["data"]["p"], "czNjcmV0");
+    assert_eq!(secret["type"], "Opaque");
+    let d: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "deploy", "web", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        (c["name"].as_str(), c["image"].as_str()),
+        (Some("nginx"), Some("nginx:1.27"))
+    );
+    assert_eq!(c["ports"][0]["containerPort"], 80);
+    assert!(
+        c.get("stdin").is_none() && c.get("workingDir").is_none(),
+        "zero values are not invented: {c}"
+    );
+    let svc: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "svc", "web", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.96."))
+    );
+    kubectl(
+        &sb,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy/web",
+            "-n",
+            "shop",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    kubectl(&sb, &["delete", "namespace", "shop"]).await;
+    let left = kubectl(
+        &sb,
+        &["get", "deploy,svc,cm,secret,sa", "-n", "shop", "-o", "name"],
+    )
+    .await;
+    assert!(
+        left.trim().is_empty(),
+        "namespace contents are gone: {left}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_watch_prints_table_rows() {
+    let sb = start().await;
+    let child = tokio::process::Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig_path())
+        .args(["get", "deployments", "--watch", "--request-timeout=6s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !sb
+        .request_log()
+        .iter()
+        .any(|r| r.verb == "watch" && r.resource == "deployments")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kubectl never started watching"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    kubectl(
+        &sb,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            &write(dir.path(), "crd.yaml", CRD),
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "apply",
+            "--server-side",
+            "-f",
+            &write(dir.path(), "app.yaml", &app("nginx", "x", false)),
+        ],
+    )
+    .await;
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("kubectl watch ends")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let header = stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("READY") && header.contains("UP-TO-DATE") && header.contains("AVAILABLE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("web ") && l.contains("2/2")),
+        "the rollout shows in the watch:\n{stdout}"
     );
 }

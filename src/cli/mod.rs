@@ -57,8 +57,6 @@ pub enum Command {
     Lint(lint::LintArgs),
     /// Run the operator: keep every mapped kind's resources true to their charts.
     Run(run::RunArgs),
-    /// Print the version.
-    Version,
     /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
     Sandbox(sandbox::Args),
     /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
@@ -98,12 +96,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),
         Command::Run(args) => run::run(args),
-        Command::Version => {
-            println!("tera-operator {}", env!("CARGO_PKG_VERSION"));
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Sandbox(args) => sandbox::run(args),
         Command::Crd(args) => crd::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
         Command::Manifests(args) => manifests::run(args),
         Command::Migrate(args) => migrate::run(args),
     }

@@ -17,7 +17,7 @@ pub struct RunArgs {
     /// The mapping file (which kinds, which charts).
     #[arg(long, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
-    /// The kubeconfig to use (default: in-cluster, then KUBECONFIG, then ~/.kube/config).
+    /// The kubeconfig to use (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use.
@@ -85,7 +85,7 @@ pub async fn connect(
             .map_err(user_error)?,
         None => kube::Config::infer()
             .await
-            .context("finding a cluster (in-cluster, KUBECONFIG, ~/.kube/config)")
+            .context("finding a cluster (KUBECONFIG, ~/.kube/config, in-cluster)")
             .map_err(user_error)?,
     };
     kube::Client::try_from(config).context("building the API client failed")

@@ -16,9 +16,13 @@ pub struct Args {
     /// Where to write the kubeconfig (default: under a temporary state directory).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
-    /// Files or directories of manifests to apply after start (multi-document YAML).
+    /// Files or directories of manifests to apply after start (multi-document YAML; default:
+    /// the bundled examples webserver.yaml, balancer.yaml and http-echo.yaml, when present).
     #[arg(long = "apply", value_name = "PATH")]
     pub apply: Vec<PathBuf>,
+    /// Apply nothing by default (only what `--apply` names).
+    #[arg(long)]
+    pub no_examples: bool,
     /// Directory of CRDs to install first (skipped if missing).
     #[arg(long, default_value = "crds")]
     pub crds: PathBuf,
@@ -51,6 +55,25 @@ pub async fn start_operator(
         .map_err(super::user_error)
 }
 
+/// The bundled examples applied when `--apply` names nothing.
+pub const DEFAULT_EXAMPLES: [&str; 3] = [
+    "examples/webserver.yaml",
+    "examples/balancer.yaml",
+    "examples/http-echo.yaml",
+];
+
+/// What to apply: `--apply`, else the bundled examples that exist (unless `--no-examples`).
+fn manifests(args: &Args) -> Vec<PathBuf> {
+    if !args.apply.is_empty() || args.no_examples {
+        return args.apply.clone();
+    }
+    DEFAULT_EXAMPLES
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect()
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
@@ -67,7 +90,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     let crds = sandbox
         .install_crds(&args.crds)
         .map_err(super::user_error)?;
-    for path in &args.apply {
+    for path in &manifests(&args) {
         let applied = sandbox.apply_path(path).map_err(super::user_error)?;
         for a in applied {
             println!("applied {a}");

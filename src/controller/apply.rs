@@ -47,8 +47,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 struct Written {
     hash: String,
     version: String,
-    seen: bool,
     not_ready: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Memory {
+    written: std::collections::HashMap<String, Written>,
+    /// The newest resourceVersion the child watches delivered per key (deletes included).
+    observed: std::collections::HashMap<String, u64>,
 }
 
 /// What tera-operator last applied to each child, keyed `apiVersion/kind/namespace/name`.
@@ -57,20 +63,16 @@ struct Written {
 /// - the live object is still at the resourceVersion our apply returned, so a difference from
 ///   the desired object can only be the server's own normalization (quantities like `0.5` →
 ///   `500m`): no new write;
-/// - the cache has not caught up with our own write yet (it lags the response by one watch
-///   event): no second write of the same content.
+/// - the child watch has not delivered our own write yet (the cache lags the response by one
+///   watch event): no second write of the same content.
 #[derive(Debug, Default)]
 pub struct AppliedMemory {
-    written: std::sync::Mutex<std::collections::HashMap<String, Written>>,
+    memory: std::sync::Mutex<Memory>,
 }
 
 /// `apiVersion/kind/namespace/name`, the key of [`AppliedMemory`].
 pub fn memory_key(api_version: &str, kind: &str, namespace: &str, name: &str) -> String {
     format!("{api_version}/{kind}/{namespace}/{name}")
-}
-
-fn newer(a: &str, b: &str) -> bool {
-    matches!((a.parse::<u64>(), b.parse::<u64>()), (Ok(a), Ok(b)) if a > b)
 }
 
 impl AppliedMemory {
@@ -83,70 +85,69 @@ impl AppliedMemory {
         resource_version: &str,
         not_ready: Option<String>,
     ) {
-        if let Ok(mut written) = self.written.lock() {
-            written.insert(
+        if let Ok(mut memory) = self.memory.lock() {
+            memory.written.insert(
                 key.to_string(),
                 Written {
                     hash: hash.to_string(),
                     version: resource_version.to_string(),
-                    seen: false,
                     not_ready,
                 },
             );
         }
     }
 
-    /// The cache saw `key` at `resource_version` (a watch event).
+    /// A child watch delivered `key` at `resource_version` (added, modified or deleted).
     pub fn observe(&self, key: &str, resource_version: &str) {
-        if let Ok(mut written) = self.written.lock()
-            && let Some(w) = written.get_mut(key)
-            && !newer(&w.version, resource_version)
-        {
-            w.seen = true;
+        let Ok(version) = resource_version.parse::<u64>() else {
+            return;
+        };
+        if let Ok(mut memory) = self.memory.lock() {
+            let seen = memory.observed.entry(key.to_string()).or_insert(0);
+            *seen = (*seen).max(version);
         }
     }
 
-    /// The cache relisted: whatever it holds now is authoritative for every remembered write.
+    /// A child watch relisted: the cache is authoritative again for every remembered write.
     pub fn observe_all(&self) {
-        if let Ok(mut written) = self.written.lock() {
-            for w in written.values_mut() {
-                w.seen = true;
+        if let Ok(mut memory) = self.memory.lock() {
+            let Memory { written, observed } = &mut *memory;
+            for (key, w) in written.iter() {
+                if let Ok(version) = w.version.parse::<u64>() {
+                    let seen = observed.entry(key.clone()).or_insert(0);
+                    *seen = (*seen).max(version);
+                }
             }
         }
     }
 
     /// Whether `hash` was applied to `key` and the object is unchanged since (`resource_version`).
     pub fn unchanged_since_apply(&self, key: &str, hash: &str, resource_version: &str) -> bool {
-        self.written
+        self.memory
             .lock()
             .ok()
-            .and_then(|w| w.get(key).cloned())
+            .and_then(|m| m.written.get(key).cloned())
             .is_some_and(|w| w.hash == hash && w.version == resource_version)
     }
 
-    /// When the cache is behind our own write of `hash` to `key` (it has not seen the object
-    /// yet, or holds an older resourceVersion), the readiness that write had; else `None`.
-    pub fn cache_behind(
-        &self,
-        key: &str,
-        hash: &str,
-        live_version: Option<&str>,
-    ) -> Option<Option<String>> {
-        let written = self.written.lock().ok()?.get(key).cloned()?;
+    /// When the child watch has not yet delivered our own write of `hash` to `key`, the
+    /// readiness that write had; else `None` (the cache is current: trust it).
+    pub fn cache_behind(&self, key: &str, hash: &str) -> Option<Option<String>> {
+        let memory = self.memory.lock().ok()?;
+        let written = memory.written.get(key)?;
         if written.hash != hash {
             return None;
         }
-        let behind = match live_version {
-            None => !written.seen,
-            Some(live) => newer(&written.version, live),
-        };
-        behind.then_some(written.not_ready)
+        let version = written.version.parse::<u64>().ok()?;
+        let behind = memory.observed.get(key).is_none_or(|seen| *seen < version);
+        behind.then(|| written.not_ready.clone())
     }
 
     /// Forgets objects whose keys fail `keep`.
     pub fn retain(&self, keep: impl Fn(&str) -> bool) {
-        if let Ok(mut written) = self.written.lock() {
-            written.retain(|k, _| keep(k));
+        if let Ok(mut memory) = self.memory.lock() {
+            memory.written.retain(|k, _| keep(k));
+            memory.observed.retain(|k, _| keep(k));
         }
     }
 }
@@ -329,28 +330,35 @@ mod tests {
     #[test]
     fn applied_memory_knows_when_the_cache_is_behind() {
         let memory = AppliedMemory::default();
-        memory.remember("k", "h1", "10", None);
-        // Not seen yet: a missing or older cached object is our own write in flight.
-        assert_eq!(memory.cache_behind("k", "h1", None), Some(None));
-        assert_eq!(memory.cache_behind("k", "h1", Some("9")), Some(None));
-        assert_eq!(memory.cache_behind("k", "h1", Some("10")), None);
+        memory.remember("k", "h1", "10", Some("not yet".into()));
+        // Nothing delivered yet: the cached state is older than our write.
+        assert_eq!(memory.cache_behind("k", "h1"), Some(Some("not yet".into())));
+        memory.observe("k", "9");
+        assert!(memory.cache_behind("k", "h1").is_some());
         assert_eq!(
-            memory.cache_behind("k", "h2", None),
+            memory.cache_behind("k", "h2"),
             None,
             "other content must be applied"
         );
-        // Once the cache saw it, a missing object was deleted and must be re-applied.
+        // Delivered (even before the apply answer was remembered): the cache is current.
         memory.observe("k", "10");
-        assert_eq!(memory.cache_behind("k", "h1", None), None);
-        memory.remember("k", "h1", "12", None);
-        memory.observe("k", "11");
+        assert_eq!(memory.cache_behind("k", "h1"), None);
+        memory.remember("k", "h1", "8", None);
         assert_eq!(
-            memory.cache_behind("k", "h1", None),
-            Some(None),
-            "an older event is not our write"
+            memory.cache_behind("k", "h1"),
+            None,
+            "an event newer than the write"
         );
+        memory.remember("k", "h1", "12", None);
+        assert!(memory.cache_behind("k", "h1").is_some());
         memory.observe_all();
-        assert_eq!(memory.cache_behind("k", "h1", None), None);
+        assert_eq!(memory.cache_behind("k", "h1"), None);
+        memory.remember("k", "h1", "not-a-number", None);
+        assert_eq!(
+            memory.cache_behind("k", "h1"),
+            None,
+            "opaque versions fall back to the cache"
+        );
     }
 
     #[test]

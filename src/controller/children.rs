@@ -244,7 +244,10 @@ impl Children {
                             observe(&applied, &dyntype, &child);
                             route_to_owner(&routes, &child);
                         }
-                        Ok(watcher::Event::Delete(child)) => route_to_owner(&routes, &child),
+                        Ok(watcher::Event::Delete(child)) => {
+                            observe(&applied, &dyntype, &child);
+                            route_to_owner(&routes, &child);
+                        }
                         Ok(watcher::Event::Init) => before_relist = reader.state(),
                         Ok(watcher::Event::InitDone) => {
                             applied.observe_all();

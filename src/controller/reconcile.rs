@@ -240,7 +240,7 @@ async fn apply_all(
         });
         let not_ready = match (in_sync, live_json) {
             (true, Some(json)) => status::child_readiness(&json).err(),
-            _ => match memory.cache_behind(&key, &hash, live_version.as_deref()) {
+            _ => match memory.cache_behind(&key, &hash) {
                 // Our own write of this content has not reached the cache yet.
                 Some(not_ready) => not_ready,
                 None => {

@@ -36,9 +36,9 @@ pub enum Scope {
 /// Server-side apply failed because other managers own fields with different values.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Conflicts: `(manager, field path)`.
+    /// Conflicts: `(manager, the manager's apiVersion, field path)`.
     #[error("apply conflicts with other field managers")]
-    ApplyConflicts(Vec<(String, String)>),
+    ApplyConflicts(Vec<(String, String, String)>),
 }
 
 /// Result alias for this module.
@@ -482,7 +482,7 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
     let mut all = entries(live);
     let mut conflicts = Vec::new();
     for e in &all {
-        if e.manager == req.manager {
+        if e.same_slot(req.manager, "Apply", sub) {
             continue;
         }
         for p in new_set.intersection(&e.fields) {
@@ -490,7 +490,7 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
             let is_leaf =
                 a.is_some_and(|v| !v.is_object() || v.as_object().is_some_and(Map::is_empty));
             if is_leaf && get_at(live, p) != a {
-                conflicts.push((e.manager.clone(), path_string(p)));
+                conflicts.push((e.manager.clone(), e.api_version.clone(), path_string(p)));
             }
         }
     }
@@ -499,16 +499,19 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
         conflicts.dedup();
         return Err(Error::ApplyConflicts(conflicts));
     }
-    let conflicting: BTreeSet<String> = conflicts.iter().map(|(_, p)| p.clone()).collect();
+    let conflicting: BTreeSet<(String, String)> = conflicts
+        .iter()
+        .map(|(m, _, p)| (m.clone(), p.clone()))
+        .collect();
     for e in all.iter_mut() {
         if e.same_slot(req.manager, "Apply", sub) {
             continue;
         }
-        if e.manager == req.manager {
-            e.fields.retain(|p| !new_set.contains(p));
-        } else if req.force {
-            e.fields
-                .retain(|p| !(new_set.contains(p) && conflicting.contains(&path_string(p))));
+        if req.force {
+            let manager = e.manager.clone();
+            e.fields.retain(|p| {
+                !(new_set.contains(p) && conflicting.contains(&(manager.clone(), path_string(p))))
+            });
         }
     }
     let old_set = all
@@ -658,6 +661,7 @@ mod tests {
         let a = apply(&skeleton, &req(&deploy(1, "nginx"), "a", false)).unwrap();
         let err = apply(&a, &req(&deploy(3, "nginx"), "b", false)).unwrap_err();
         let Error::ApplyConflicts(c) = err;
+        let c: Vec<(String, String)> = c.into_iter().map(|(m, _, p)| (m, p)).collect();
         assert_eq!(c, vec![("a".to_string(), ".spec.replicas".to_string())]);
         let b = apply(&a, &req(&deploy(3, "nginx"), "b", true)).unwrap();
         assert_eq!(b["spec"]["replicas"], 3);
@@ -699,6 +703,32 @@ mod tests {
         .unwrap();
         let live = apply(&live, &ApplyRequest { applied: &two, ..r }).unwrap();
         assert_eq!(live["data"], json!({"a": "1", "b": "2"}));
+    }
+
+    #[test]
+    fn an_update_by_the_same_manager_name_is_another_manager() {
+        let skeleton =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
+        let a = apply(&skeleton, &req(&deploy(1, "nginx"), "kubectl", false)).unwrap();
+        let mut scaled = a.clone();
+        scaled["spec"]["replicas"] = json!(5);
+        record_update(
+            Some(&a),
+            &mut scaled,
+            "kubectl",
+            "apps/v1",
+            Scope::NoStatus,
+            "t",
+        );
+        let err = apply(&scaled, &req(&deploy(1, "nginx"), "kubectl", false)).unwrap_err();
+        let Error::ApplyConflicts(c) = err;
+        let c: Vec<(String, String)> = c.into_iter().map(|(m, _, p)| (m, p)).collect();
+        assert_eq!(
+            c,
+            vec![("kubectl".to_string(), ".spec.replicas".to_string())]
+        );
+        let forced = apply(&scaled, &req(&deploy(1, "nginx"), "kubectl", true)).unwrap();
+        assert_eq!(forced["spec"]["replicas"], 1);
     }
 
     #[test]

@@ -79,21 +79,22 @@ impl ApiError {
         .with_details(group, plural, name)
     }
 
-    /// 409 Conflict from server-side apply, one cause per conflicting field.
+    /// 409 Conflict from server-side apply, one cause per conflicting field
+    /// (`(manager, its apiVersion, field path)`).
     pub fn apply_conflict(
         group: &str,
         plural: &str,
         name: &str,
-        conflicts: &[(String, String)],
+        conflicts: &[(String, String, String)],
     ) -> Self {
         let lines: Vec<String> = conflicts
             .iter()
-            .map(|(manager, field)| format!("conflict with \"{manager}\": {field}"))
+            .map(|(manager, av, field)| format!("conflict with \"{manager}\" using {av}: {field}"))
             .collect();
         let causes: Vec<Value> = conflicts
             .iter()
-            .map(|(manager, field)| {
-                json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\""), "field": field})
+            .map(|(manager, av, field)| {
+                json!({"reason": "FieldManagerConflict", "message": format!("conflict with \"{manager}\" using {av}"), "field": field})
             })
             .collect();
         let message = if lines.len() == 1 {
@@ -131,6 +132,11 @@ impl ApiError {
     /// 400 BadRequest.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message)
     }
 
     /// 405 MethodNotAllowed.

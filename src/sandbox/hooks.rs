@@ -34,6 +34,9 @@ impl LoggedRequest {
     }
 }
 
+/// How many requests the log keeps (a long-running sandbox must not grow without bound).
+pub const REQUEST_LOG_LIMIT: usize = 100_000;
+
 #[derive(Debug, Clone)]
 struct Failure {
     remaining: usize,
@@ -46,7 +49,7 @@ struct Failure {
 struct Inner {
     failures: Vec<Failure>,
     latency: Duration,
-    log: Vec<LoggedRequest>,
+    log: std::collections::VecDeque<LoggedRequest>,
 }
 
 /// Fault injection and observation handles for tests.
@@ -55,7 +58,6 @@ pub struct Hooks {
     inner: Mutex<Inner>,
     close: watch::Sender<u64>,
     paused: watch::Sender<bool>,
-    compact: watch::Sender<u64>,
 }
 
 impl Default for Hooks {
@@ -64,7 +66,6 @@ impl Default for Hooks {
             inner: Mutex::default(),
             close: watch::channel(0).0,
             paused: watch::channel(false).0,
-            compact: watch::channel(0).0,
         }
     }
 }
@@ -112,21 +113,12 @@ impl Hooks {
         self.paused.send_replace(paused);
     }
 
-    /// Drops the store's change history so every older resourceVersion is expired (410 Gone).
-    pub fn expire_history(&self) {
-        self.compact.send_modify(|n| *n += 1);
-    }
-
     pub(crate) fn close_signal(&self) -> watch::Receiver<u64> {
         self.close.subscribe()
     }
 
     pub(crate) fn paused_signal(&self) -> watch::Receiver<bool> {
         self.paused.subscribe()
-    }
-
-    pub(crate) fn compact_signal(&self) -> watch::Receiver<u64> {
-        self.compact.subscribe()
     }
 
     /// Consumes one matching injected failure, returning its status.
@@ -144,13 +136,19 @@ impl Hooks {
         })
     }
 
+    /// Records a request, keeping at most [`REQUEST_LOG_LIMIT`] entries (oldest dropped first).
     pub(crate) fn log(&self, entry: LoggedRequest) {
-        self.with(|i| i.log.push(entry));
+        self.with(|i| {
+            if i.log.len() >= REQUEST_LOG_LIMIT {
+                i.log.pop_front();
+            }
+            i.log.push_back(entry);
+        });
     }
 
     /// Every request so far.
     pub fn request_log(&self) -> Vec<LoggedRequest> {
-        self.with(|i| i.log.clone())
+        self.with(|i| i.log.iter().cloned().collect())
     }
 
     /// Forgets the requests logged so far.
@@ -158,7 +156,7 @@ impl Hooks {
         self.with(|i| i.log.clear());
     }
 
-    /// How many write requests (create/update/patch/delete) were made so far.
+    /// How many write requests (create/update/patch/delete) are in the log.
     pub fn write_count(&self) -> usize {
         self.with(|i| i.log.iter().filter(|r| r.is_write()).count())
     }

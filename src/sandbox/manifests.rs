@@ -162,6 +162,7 @@ pub fn apply_path(shared: &Shared, path: &Path) -> Result<Vec<String>> {
             dry_run: false,
             force: true,
             now: super::now(),
+            strict: false,
         };
         let object = format!("{}/{name}", kind.to_lowercase());
         verbs::patch(

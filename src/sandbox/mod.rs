@@ -5,6 +5,7 @@
 //! on `127.0.0.1` and hands back a [`kube::Client`] and a kubeconfig path.
 
 pub mod apply;
+pub mod defaults;
 pub mod discovery;
 pub mod errors;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod selectors;
 pub mod server;
 pub mod store;
 pub mod table;
+pub mod validation;
 pub mod verbs;
 pub mod watch;
 pub mod workloads;
@@ -128,6 +130,7 @@ fn seeded_store(history_limit: usize) -> Store {
             dry_run: false,
             force: false,
             now,
+            strict: false,
         };
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let _ = verbs::create(
@@ -183,15 +186,6 @@ impl Sandbox {
             }
         });
         let sim = tokio::spawn(workloads::run(shared.clone()));
-        let compactor = {
-            let shared = shared.clone();
-            let mut signal = shared.hooks.compact_signal();
-            tokio::spawn(async move {
-                while signal.changed().await.is_ok() {
-                    shared.lock().compact();
-                }
-            })
-        };
         Ok(Self {
             addr,
             url,
@@ -200,7 +194,7 @@ impl Sandbox {
             kubeconfig,
             _dir: dir,
             shutdown: Some(tx),
-            tasks: vec![serve, sim, compactor],
+            tasks: vec![serve, sim],
         })
     }
 
@@ -242,6 +236,12 @@ impl Sandbox {
     /// The current resourceVersion of the store.
     pub fn resource_version(&self) -> u64 {
         self.shared.lock().rv()
+    }
+
+    /// Drops the change history, so every resourceVersion up to now is expired: watches resuming
+    /// from one get a 410 Gone ERROR event (and kube-runtime's watcher relists).
+    pub fn expire_history(&self) {
+        self.shared.lock().compact();
     }
 
     /// Server-side applies every object in `path` (a file or a directory, multi-document YAML);

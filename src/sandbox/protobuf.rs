@@ -1,6 +1,7 @@
 //! Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) for the
-//! few types typed Go clients send that way here: Secrets and ConfigMaps (Helm's release storage,
-//! `kubectl create`), Namespaces, ServiceAccounts and DeleteOptions. Responses stay JSON.
+//! types typed Go clients send that way (Helm's release Secrets, `kubectl create` of ConfigMaps,
+//! Secrets, Namespaces, ServiceAccounts, Deployments, Services, DeleteOptions); fields outside the
+//! decoded subset are refused (415), never dropped. Responses stay JSON.
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
@@ -17,6 +18,14 @@ pub enum Error {
     /// The kind has no decoder here.
     #[error("protobuf bodies of kind {0:?} are not supported by the sandbox; send JSON")]
     KindUnsupported(String),
+    /// The body sets a field this decoder does not know (rather than dropping it silently).
+    #[error("protobuf field {field} of {message} is not supported by the sandbox; send JSON")]
+    FieldUnsupported {
+        /// The message (JSON field path).
+        message: String,
+        /// The protobuf field number.
+        field: u64,
+    },
 }
 
 /// Result alias for this module.
@@ -81,9 +90,18 @@ fn fields(buf: &[u8]) -> Result<Vec<(u64, Wire<'_>)>> {
 enum Kind {
     Str,
 
+    /// A non-pointer bool (omitted when false, like `omitempty`).
     Bool,
+    /// A pointer bool (kept when false).
+    OptBool,
+    /// A non-pointer integer (omitted when zero).
     Int,
+    /// A pointer integer (kept when zero).
+    OptInt,
     Time,
+    IntOrString,
+    MapQuantity,
+    Skip,
     MapStr,
     MapBytes,
     RepStr,
@@ -110,39 +128,157 @@ const OBJECT_META: &[Field] = &[
     (7, "generation", Kind::Int),
     (8, "creationTimestamp", Kind::Time),
     (9, "deletionTimestamp", Kind::Time),
-    (10, "deletionGracePeriodSeconds", Kind::Int),
+    (10, "deletionGracePeriodSeconds", Kind::OptInt),
     (11, "labels", Kind::MapStr),
     (12, "annotations", Kind::MapStr),
     (13, "ownerReferences", Kind::RepMsg(OWNER_REF)),
     (14, "finalizers", Kind::RepStr),
+    (4, "selfLink", Kind::Skip),
+    (17, "managedFields", Kind::Skip),
 ];
 const SECRET: &[Field] = &[
     (1, "metadata", Kind::Msg(OBJECT_META)),
     (2, "data", Kind::MapBytes),
     (3, "type", Kind::Str),
     (4, "stringData", Kind::MapStr),
-    (5, "immutable", Kind::Bool),
+    (5, "immutable", Kind::OptBool),
 ];
 const CONFIG_MAP: &[Field] = &[
     (1, "metadata", Kind::Msg(OBJECT_META)),
     (2, "data", Kind::MapStr),
     (3, "binaryData", Kind::MapBytes),
-    (4, "immutable", Kind::Bool),
+    (4, "immutable", Kind::OptBool),
 ];
 const NAMESPACE_SPEC: &[Field] = &[(1, "finalizers", Kind::RepStr)];
 const NAMESPACE: &[Field] = &[
     (1, "metadata", Kind::Msg(OBJECT_META)),
     (2, "spec", Kind::Msg(NAMESPACE_SPEC)),
+    (3, "status", Kind::Skip),
 ];
 const SERVICE_ACCOUNT: &[Field] = &[
     (1, "metadata", Kind::Msg(OBJECT_META)),
-    (4, "automountServiceAccountToken", Kind::Bool),
+    (4, "automountServiceAccountToken", Kind::OptBool),
+];
+const LABEL_REQUIREMENT: &[Field] = &[
+    (1, "key", Kind::Str),
+    (2, "operator", Kind::Str),
+    (3, "values", Kind::RepStr),
+];
+const LABEL_SELECTOR: &[Field] = &[
+    (1, "matchLabels", Kind::MapStr),
+    (2, "matchExpressions", Kind::RepMsg(LABEL_REQUIREMENT)),
+];
+const CONTAINER_PORT: &[Field] = &[
+    (1, "name", Kind::Str),
+    (2, "hostPort", Kind::Int),
+    (3, "containerPort", Kind::Int),
+    (4, "protocol", Kind::Str),
+    (5, "hostIP", Kind::Str),
+];
+const ENV_VAR: &[Field] = &[(1, "name", Kind::Str), (2, "value", Kind::Str)];
+const RESOURCES: &[Field] = &[
+    (1, "limits", Kind::MapQuantity),
+    (2, "requests", Kind::MapQuantity),
+];
+const CONTAINER: &[Field] = &[
+    (1, "name", Kind::Str),
+    (2, "image", Kind::Str),
+    (3, "command", Kind::RepStr),
+    (4, "args", Kind::RepStr),
+    (5, "workingDir", Kind::Str),
+    (6, "ports", Kind::RepMsg(CONTAINER_PORT)),
+    (7, "env", Kind::RepMsg(ENV_VAR)),
+    (8, "resources", Kind::Msg(RESOURCES)),
+    (13, "terminationMessagePath", Kind::Str),
+    (14, "imagePullPolicy", Kind::Str),
+    (16, "stdin", Kind::Bool),
+    (17, "stdinOnce", Kind::Bool),
+    (18, "tty", Kind::Bool),
+    (20, "terminationMessagePolicy", Kind::Str),
+];
+const POD_SPEC: &[Field] = &[
+    (2, "containers", Kind::RepMsg(CONTAINER)),
+    (3, "restartPolicy", Kind::Str),
+    (4, "terminationGracePeriodSeconds", Kind::OptInt),
+    (5, "activeDeadlineSeconds", Kind::OptInt),
+    (6, "dnsPolicy", Kind::Str),
+    (7, "nodeSelector", Kind::MapStr),
+    (8, "serviceAccountName", Kind::Str),
+    (9, "serviceAccount", Kind::Str),
+    (10, "nodeName", Kind::Str),
+    (11, "hostNetwork", Kind::Bool),
+    (12, "hostPID", Kind::Bool),
+    (13, "hostIPC", Kind::Bool),
+    (16, "hostname", Kind::Str),
+    (17, "subdomain", Kind::Str),
+    (19, "schedulerName", Kind::Str),
+    (20, "initContainers", Kind::RepMsg(CONTAINER)),
+    (21, "automountServiceAccountToken", Kind::OptBool),
+    (24, "priorityClassName", Kind::Str),
+];
+const POD_TEMPLATE: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "spec", Kind::Msg(POD_SPEC)),
+];
+const ROLLING_UPDATE: &[Field] = &[
+    (1, "maxUnavailable", Kind::IntOrString),
+    (2, "maxSurge", Kind::IntOrString),
+];
+const STRATEGY: &[Field] = &[
+    (1, "type", Kind::Str),
+    (2, "rollingUpdate", Kind::Msg(ROLLING_UPDATE)),
+];
+const DEPLOYMENT_SPEC: &[Field] = &[
+    (1, "replicas", Kind::OptInt),
+    (2, "selector", Kind::Msg(LABEL_SELECTOR)),
+    (3, "template", Kind::Msg(POD_TEMPLATE)),
+    (4, "strategy", Kind::Msg(STRATEGY)),
+    (5, "minReadySeconds", Kind::Int),
+    (6, "revisionHistoryLimit", Kind::OptInt),
+    (7, "paused", Kind::Bool),
+    (9, "progressDeadlineSeconds", Kind::OptInt),
+];
+const DEPLOYMENT: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "spec", Kind::Msg(DEPLOYMENT_SPEC)),
+    (3, "status", Kind::Skip),
+];
+const SERVICE_PORT: &[Field] = &[
+    (1, "name", Kind::Str),
+    (2, "protocol", Kind::Str),
+    (3, "port", Kind::Int),
+    (4, "targetPort", Kind::IntOrString),
+    (5, "nodePort", Kind::Int),
+    (6, "appProtocol", Kind::Str),
+];
+const SERVICE_SPEC: &[Field] = &[
+    (1, "ports", Kind::RepMsg(SERVICE_PORT)),
+    (2, "selector", Kind::MapStr),
+    (3, "clusterIP", Kind::Str),
+    (4, "type", Kind::Str),
+    (5, "externalIPs", Kind::RepStr),
+    (7, "sessionAffinity", Kind::Str),
+    (8, "loadBalancerIP", Kind::Str),
+    (10, "externalName", Kind::Str),
+    (11, "externalTrafficPolicy", Kind::Str),
+    (12, "healthCheckNodePort", Kind::Int),
+    (13, "publishNotReadyAddresses", Kind::Bool),
+    (18, "clusterIPs", Kind::RepStr),
+    (19, "ipFamilies", Kind::RepStr),
+    (17, "ipFamilyPolicy", Kind::Str),
+    (20, "allocateLoadBalancerNodePorts", Kind::OptBool),
+    (22, "internalTrafficPolicy", Kind::Str),
+];
+const SERVICE: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "spec", Kind::Msg(SERVICE_SPEC)),
+    (3, "status", Kind::Skip),
 ];
 const PRECONDITIONS: &[Field] = &[(1, "uid", Kind::Str), (2, "resourceVersion", Kind::Str)];
 const DELETE_OPTIONS: &[Field] = &[
-    (1, "gracePeriodSeconds", Kind::Int),
+    (1, "gracePeriodSeconds", Kind::OptInt),
     (2, "preconditions", Kind::Msg(PRECONDITIONS)),
-    (3, "orphanDependents", Kind::Bool),
+    (3, "orphanDependents", Kind::OptBool),
     (4, "propagationPolicy", Kind::Str),
     (5, "dryRun", Kind::RepStr),
 ];
@@ -175,37 +311,105 @@ fn map_entry(b: &[u8], value_bytes: bool) -> Result<(String, Value)> {
     Ok((key, value))
 }
 
-fn time(b: &[u8]) -> Result<Value> {
+fn time(b: &[u8]) -> Result<Option<Value>> {
     let mut secs = 0i64;
     for (n, w) in fields(b)? {
         if let (1, Wire::Varint(v)) = (n, w) {
             secs = v as i64;
         }
     }
+    if secs == 0 {
+        return Ok(None);
+    }
     let t = k8s_openapi::jiff::Timestamp::from_second(secs)
         .map_err(|_| Error::Malformed("time out of range"))?;
-    Ok(json!(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()))
+    Ok(Some(json!(t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())))
 }
 
-fn message(b: &[u8], schema: &[Field]) -> Result<Value> {
+fn int_or_string(b: &[u8]) -> Result<Value> {
+    let (mut ty, mut int, mut s) = (0, 0i64, String::new());
+    for (n, w) in fields(b)? {
+        match (n, &w) {
+            (1, Wire::Varint(v)) => ty = *v,
+            (2, Wire::Varint(v)) => int = *v as i32 as i64,
+            (3, _) => s = text(bytes_of(&w)?)?,
+            _ => {}
+        }
+    }
+    Ok(if ty == 1 { json!(s) } else { json!(int) })
+}
+
+fn quantity_entry(b: &[u8]) -> Result<(String, Value)> {
+    let mut key = String::new();
+    let mut value = String::new();
+    for (n, w) in fields(b)? {
+        match n {
+            1 => key = text(bytes_of(&w)?)?,
+            2 => {
+                for (qn, qw) in fields(bytes_of(&w)?)? {
+                    if qn == 1 {
+                        value = text(bytes_of(&qw)?)?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((key, json!(value)))
+}
+
+fn message(b: &[u8], schema: &[Field], path: &str) -> Result<Value> {
     let mut out = Map::new();
     for (n, w) in fields(b)? {
         let Some((_, name, kind)) = schema.iter().find(|(f, _, _)| *f == n) else {
-            continue;
+            return Err(Error::FieldUnsupported {
+                message: path.into(),
+                field: n,
+            });
         };
         let name = name.to_string();
+        let here = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path}.{name}")
+        };
         match (kind, &w) {
-            (Kind::Bool, Wire::Varint(v)) => {
-                out.insert(name, json!(*v != 0));
+            (Kind::Skip, _) => {}
+            (Kind::IntOrString, _) => {
+                out.insert(name, int_or_string(bytes_of(&w)?)?);
             }
-            (Kind::Int, Wire::Varint(v)) => {
-                out.insert(name, json!(*v as i64));
+            (Kind::MapQuantity, _) => {
+                let (k, v) = quantity_entry(bytes_of(&w)?)?;
+                if let Value::Object(m) = out.entry(name).or_insert_with(|| json!({})) {
+                    m.insert(k, v);
+                }
+            }
+            (Kind::Bool | Kind::OptBool, Wire::Varint(v)) => {
+                if *v != 0 || matches!(kind, Kind::OptBool) {
+                    out.insert(name, json!(*v != 0));
+                }
+            }
+            (Kind::Int | Kind::OptInt, Wire::Varint(v)) => {
+                let n = *v as i64;
+                let n = if n > i64::from(i32::MAX) || n < i64::from(i32::MIN) {
+                    n
+                } else {
+                    n as i32 as i64
+                };
+                if n != 0 || matches!(kind, Kind::OptInt) {
+                    out.insert(name, json!(n));
+                }
             }
             (Kind::Str, _) => {
-                out.insert(name, json!(text(bytes_of(&w)?)?));
+                let t = text(bytes_of(&w)?)?;
+                if !t.is_empty() {
+                    out.insert(name, json!(t));
+                }
             }
             (Kind::Time, _) => {
-                out.insert(name, time(bytes_of(&w)?)?);
+                if let Some(t) = time(bytes_of(&w)?)? {
+                    out.insert(name, t);
+                }
             }
             (Kind::MapStr | Kind::MapBytes, _) => {
                 let (k, v) = map_entry(bytes_of(&w)?, matches!(kind, Kind::MapBytes))?;
@@ -220,10 +424,10 @@ fn message(b: &[u8], schema: &[Field]) -> Result<Value> {
                 }
             }
             (Kind::Msg(inner), _) => {
-                out.insert(name, message(bytes_of(&w)?, inner)?);
+                out.insert(name, message(bytes_of(&w)?, inner, &here)?);
             }
             (Kind::RepMsg(inner), _) => {
-                let m = message(bytes_of(&w)?, inner)?;
+                let m = message(bytes_of(&w)?, inner, &here)?;
                 if let Value::Array(a) = out.entry(name).or_insert_with(|| json!([])) {
                     a.push(m);
                 }
@@ -258,10 +462,12 @@ pub fn decode(body: &[u8]) -> Result<Value> {
         ("v1", "ConfigMap") => CONFIG_MAP,
         ("v1", "Namespace") => NAMESPACE,
         ("v1", "ServiceAccount") => SERVICE_ACCOUNT,
+        ("v1", "Service") => SERVICE,
+        ("apps/v1", "Deployment") => DEPLOYMENT,
         (_, "DeleteOptions") => DELETE_OPTIONS,
         _ => return Err(Error::KindUnsupported(kind)),
     };
-    let mut obj = message(raw, schema)?;
+    let mut obj = message(raw, schema, "")?;
     if let Some(m) = obj.as_object_mut() {
         m.insert("apiVersion".into(), json!(api_version));
         m.insert("kind".into(), json!(kind));
@@ -304,11 +510,22 @@ mod tests {
     fn rejects_garbage() {
         assert_eq!(decode(b"nope"), Err(Error::EnvelopeMissing));
         assert!(decode(b"k8s\0\x0a\xff").is_err());
-        let type_meta = [field(1, b"apps/v1"), field(2, b"Deployment")].concat();
+        let type_meta = [field(1, b"batch/v1"), field(2, b"Job")].concat();
         let body = [b"k8s\0".to_vec(), field(1, &type_meta)].concat();
+        assert_eq!(decode(&body), Err(Error::KindUnsupported("Job".into())));
+        let type_meta = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
+        let body = [
+            b"k8s\0".to_vec(),
+            field(1, &type_meta),
+            field(2, &field(9, b"x")),
+        ]
+        .concat();
         assert_eq!(
             decode(&body),
-            Err(Error::KindUnsupported("Deployment".into()))
+            Err(Error::FieldUnsupported {
+                message: String::new(),
+                field: 9
+            })
         );
     }
 }

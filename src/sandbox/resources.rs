@@ -25,6 +25,9 @@ pub struct ResourceInfo {
     pub status: bool,
     /// Whether the type has a `scale` subresource.
     pub scale: bool,
+    /// Where the scale subresource reads and writes (`.spec.replicas`, `.status.replicas`, and
+    /// the label selector path; `None` means the Deployment-style `spec.selector.matchLabels`).
+    pub scale_paths: (String, String, Option<String>),
     /// The store this resource lives in (shared by resources that are one type, like events).
     pub storage: String,
     /// The CRD's openAPIV3Schema for this version, if any.
@@ -45,9 +48,14 @@ impl ResourceInfo {
         }
     }
 
-    /// Whether writes that change nothing but metadata/status leave `generation` alone.
+    /// Whether the type has `metadata.generation` (CRDs, custom resources, Deployments, Pods):
+    /// 1 on create, bumped by changes outside metadata and status.
     pub fn tracks_generation(&self) -> bool {
-        true
+        self.custom
+            || matches!(
+                self.plural.as_str(),
+                "deployments" | "customresourcedefinitions" | "pods"
+            )
     }
 }
 
@@ -77,6 +85,7 @@ fn builtin(
         namespaced,
         status,
         scale,
+        scale_paths: (".spec.replicas".into(), ".status.replicas".into(), None),
         storage: if plural == "events" {
             "events".into()
         } else {
@@ -207,6 +216,25 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
                 namespaced: spec["scope"].as_str() != Some("Cluster"),
                 status: !v["subresources"]["status"].is_null(),
                 scale: !v["subresources"]["scale"].is_null(),
+                scale_paths: {
+                    let sc = &v["subresources"]["scale"];
+                    (
+                        sc["specReplicasPath"]
+                            .as_str()
+                            .unwrap_or(".spec.replicas")
+                            .to_string(),
+                        sc["statusReplicasPath"]
+                            .as_str()
+                            .unwrap_or(".status.replicas")
+                            .to_string(),
+                        Some(
+                            sc["labelSelectorPath"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string(),
+                        ),
+                    )
+                },
                 storage: format!("{group}/{plural}"),
                 schema: v["schema"].get("openAPIV3Schema").cloned(),
                 custom: true,

@@ -182,8 +182,9 @@ pub fn validate(v: &Value, schema: &Value, path: &str, errs: &mut Vec<FieldError
     }
 }
 
-/// Removes fields the schema does not know (unless `x-kubernetes-preserve-unknown-fields`).
-pub fn prune(v: &mut Value, schema: &Value) {
+/// Removes fields the schema does not know (unless `x-kubernetes-preserve-unknown-fields`),
+/// recording the path of each removed field in `removed`.
+pub fn prune(v: &mut Value, schema: &Value, path: &str, removed: &mut Vec<String>) {
     if schema["x-kubernetes-preserve-unknown-fields"].as_bool() == Some(true)
         && schema.get("properties").is_none()
     {
@@ -197,20 +198,25 @@ pub fn prune(v: &mut Value, schema: &Value) {
                 .filter(|a| a.is_object() || a.as_bool() == Some(true));
             let preserve = schema["x-kubernetes-preserve-unknown-fields"].as_bool() == Some(true);
             map.retain(|k, _| {
-                preserve || additional.is_some() || props.is_some_and(|p| p.contains_key(k))
+                let keep =
+                    preserve || additional.is_some() || props.is_some_and(|p| p.contains_key(k));
+                if !keep {
+                    removed.push(child(path, k));
+                }
+                keep
             });
             for (k, cv) in map.iter_mut() {
                 if let Some(ps) = props.and_then(|p| p.get(k)) {
-                    prune(cv, ps);
+                    prune(cv, ps, &child(path, k), removed);
                 } else if let Some(ap) = additional.filter(|a| a.is_object()) {
-                    prune(cv, ap);
+                    prune(cv, ap, &format!("{path}[{k}]"), removed);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(is) = schema.get("items").filter(|s| s.is_object()) {
-                for item in items {
-                    prune(item, is);
+                for (i, item) in items.iter_mut().enumerate() {
+                    prune(item, is, &format!("{path}[{i}]"), removed);
                 }
             }
         }
@@ -218,34 +224,86 @@ pub fn prune(v: &mut Value, schema: &Value) {
     }
 }
 
-/// Prunes and validates a custom resource against its root schema; returns the field errors.
-pub fn check_custom_resource(obj: &mut Value, schema: &Value) -> Vec<FieldError> {
-    let mut errs = Vec::new();
+/// Fills `default` values of the schema into objects that lack the field (structural-schema
+/// defaulting, as the API server does after pruning and before validation).
+pub fn apply_defaults(v: &mut Value, schema: &Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(props) = schema["properties"].as_object() {
+                for (k, ps) in props {
+                    if let Some(d) = ps.get("default").filter(|_| !map.contains_key(k)) {
+                        map.insert(k.clone(), d.clone());
+                    }
+                }
+                for (k, cv) in map.iter_mut() {
+                    if let Some(ps) = props.get(k) {
+                        apply_defaults(cv, ps);
+                    }
+                }
+            } else if let Some(ap) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+                for cv in map.values_mut() {
+                    apply_defaults(cv, ap);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(is) = schema.get("items").filter(|s| s.is_object()) {
+                for item in items {
+                    apply_defaults(item, is);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What checking a custom resource found.
+#[derive(Debug, Default, PartialEq)]
+pub struct Checked {
+    /// Schema violations (a 422 Invalid).
+    pub errors: Vec<FieldError>,
+    /// Paths of the unknown fields that were pruned (a 400 under `fieldValidation=Strict`).
+    pub pruned: Vec<String>,
+}
+
+/// Prunes and validates a custom resource against its root schema.
+pub fn check_custom_resource(obj: &mut Value, schema: &Value) -> Checked {
+    let mut out = Checked::default();
     if let (Some(map), Some(props)) = (obj.as_object_mut(), schema["properties"].as_object()) {
         let preserve = schema["x-kubernetes-preserve-unknown-fields"].as_bool() == Some(true);
         map.retain(|k, _| {
-            preserve
+            let keep = preserve
                 || matches!(k.as_str(), "apiVersion" | "kind" | "metadata")
-                || props.contains_key(k)
+                || props.contains_key(k);
+            if !keep {
+                out.pruned.push(k.clone());
+            }
+            keep
         });
+        for (k, ps) in props {
+            if let Some(d) = ps.get("default").filter(|_| !map.contains_key(k)) {
+                map.insert(k.clone(), d.clone());
+            }
+        }
         for (k, cv) in map.iter_mut() {
             if k == "metadata" || k == "apiVersion" || k == "kind" {
                 continue;
             }
             if let Some(ps) = props.get(k) {
-                prune(cv, ps);
-                validate(cv, ps, k, &mut errs);
+                prune(cv, ps, k, &mut out.pruned);
+                apply_defaults(cv, ps);
+                validate(cv, ps, k, &mut out.errors);
             }
         }
         if let Some(req) = schema["required"].as_array() {
             for r in req.iter().filter_map(Value::as_str) {
                 if !map.contains_key(r) {
-                    errs.push((r.to_string(), "Required value".into()));
+                    out.errors.push((r.to_string(), "Required value".into()));
                 }
             }
         }
     }
-    errs
+    out
 }
 
 #[cfg(test)]
@@ -266,7 +324,7 @@ mod tests {
     #[test]
     fn reports_paths_like_the_api_server() {
         let mut obj = json!({"metadata": {"name": "x"}, "spec": {"replicas": -1, "mode": "c", "ports": [{"port": 70000}]}});
-        let errs = check_custom_resource(&mut obj, &schema());
+        let errs = check_custom_resource(&mut obj, &schema()).errors;
         assert!(errs.contains(&(
             "spec.replicas".into(),
             "Invalid value: -1: spec.replicas in body should be greater than or equal to 0".into()
@@ -280,9 +338,29 @@ mod tests {
     }
 
     #[test]
+    fn defaults_fill_missing_fields() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "default": {}, "properties": {
+            "replicas": {"type": "integer", "default": 1, "minimum": 0},
+            "image": {"type": "string", "default": "nginx"},
+            "ports": {"type": "array", "items": {"type": "object", "properties": {"protocol": {"type": "string", "default": "TCP"}}}}}}}});
+        let mut obj = json!({"metadata": {}, "spec": {"replicas": 3, "ports": [{}]}});
+        let checked = check_custom_resource(&mut obj, &schema);
+        assert!(checked.errors.is_empty());
+        assert_eq!(
+            obj["spec"],
+            json!({"replicas": 3, "image": "nginx", "ports": [{"protocol": "TCP"}]})
+        );
+    }
+
+    #[test]
     fn wrong_type_and_pruning() {
         let mut obj = json!({"metadata": {}, "spec": {"image": "x", "replicas": "two", "unknown": 1, "extra": {"kept": 1}}, "junk": 1});
-        let errs = check_custom_resource(&mut obj, &schema());
+        let checked = check_custom_resource(&mut obj, &schema());
+        assert_eq!(
+            checked.pruned,
+            vec!["junk".to_string(), "spec.unknown".to_string()]
+        );
+        let errs = checked.errors;
         assert_eq!(errs, vec![("spec.replicas".to_string(), "Invalid value: \"string\": spec.replicas in body must be of type integer: \"string\"".to_string())]);
         assert!(obj.get("junk").is_none());
         assert!(obj["spec"].get("unknown").is_none());

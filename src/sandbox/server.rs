@@ -423,8 +423,10 @@ async fn serve_resource(
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
         force: query.get("force").is_some_and(|f| f == "true"),
         now: now.clone(),
+        strict: query.get("fieldValidation").is_some_and(|v| v == "Strict"),
     };
     let wants_table = accept.contains("as=Table");
+    let wants_meta = accept.contains("as=PartialObjectMetadata");
     match verb {
         "get" => {
             let store = shared.lock();
@@ -437,6 +439,12 @@ async fn serve_resource(
                 return Ok(json_response(
                     StatusCode::OK,
                     &table::table(&r.res, &[obj], store.rv()),
+                ));
+            }
+            if wants_meta && r.sub == Sub::Main {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &table::partial_metadata(&obj),
                 ));
             }
             Ok(json_response(StatusCode::OK, &obj))
@@ -456,6 +464,14 @@ async fn serve_resource(
                 let mut t = table::table(&r.res, &items, store.rv());
                 t["metadata"] = list["metadata"].clone();
                 return Ok(json_response(StatusCode::OK, &t));
+            }
+            if wants_meta {
+                let items: Vec<Value> = list["items"]
+                    .as_array()
+                    .map(|a| a.iter().map(table::partial_metadata).collect())
+                    .unwrap_or_default();
+                let meta_list = json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list["metadata"], "items": items});
+                return Ok(json_response(StatusCode::OK, &meta_list));
             }
             Ok(json_response(StatusCode::OK, &list))
         }
@@ -478,6 +494,8 @@ async fn serve_resource(
                 namespace: r.namespace.clone(),
                 labels,
                 fields,
+                metadata_only: wants_meta,
+                table: wants_table,
             };
             let body = watch::start(shared.clone(), r.res.clone(), params)?;
             Ok(Response::builder()

@@ -1,5 +1,5 @@
-//! `meta.k8s.io/v1` Table responses for `kubectl get`: the columns a real server prints for the
-//! built-in types, and a CRD's additionalPrinterColumns.
+//! `meta.k8s.io/v1` representations: Tables for `kubectl get` (the columns a real server prints
+//! for built-in types, a CRD's additionalPrinterColumns) and PartialObjectMetadata for metadata watches.
 
 use serde_json::{Value, json};
 
@@ -199,6 +199,11 @@ fn columns(res: &ResourceInfo) -> Vec<Column> {
     }
     cols.push(col("Age", age_of("metadata.creationTimestamp")));
     cols
+}
+
+/// An object reduced to `PartialObjectMetadata` (what `Accept: …;as=PartialObjectMetadata` asks for).
+pub fn partial_metadata(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }
 
 /// A Table of `items` for `res`.

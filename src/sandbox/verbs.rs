@@ -4,14 +4,15 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::apply::{self, ApplyRequest, Scope};
+use super::defaults::apply_defaults;
 use super::errors::{ApiError, Result};
 use super::events::{to_served, to_storage};
 use super::gc;
 use super::patch;
 use super::resources::{self, ResourceInfo};
-use super::schema;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::store::{Key, Store, key_of};
+use super::validation::validate;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub struct WriteOptions {
     pub force: bool,
     /// The current time (RFC 3339).
     pub now: String,
+    /// `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned.
+    pub strict: bool,
 }
 
 /// Options of a delete.
@@ -114,27 +117,73 @@ pub fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Va
 /// Reads the `scale` subresource of an object.
 pub fn get_scale(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
     let obj = get(store, res, ns, name)?;
-    Ok(scale_of(&obj))
+    Ok(scale_of(res, &obj))
 }
 
-fn scale_of(obj: &Value) -> Value {
+fn path_get<'a>(obj: &'a Value, path: &str) -> &'a Value {
+    path.trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .fold(obj, |cur, seg| &cur[seg])
+}
+
+fn scale_of(res: &ResourceInfo, obj: &Value) -> Value {
     let m = &obj["metadata"];
-    let selector = obj["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .map(|l| {
-            l.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
+    let (spec_path, status_path, selector_path) = &res.scale_paths;
+    let selector = match selector_path {
+        Some(p) => path_get(obj, p).as_str().unwrap_or_default().to_string(),
+        None => obj["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|l| {
+                l.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+    };
     json!({
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
                      "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
-        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
-        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+        "spec": {"replicas": path_get(obj, spec_path).as_i64().unwrap_or(if res.custom { 0 } else { 1 })},
+        "status": {"replicas": path_get(obj, status_path).as_i64().unwrap_or(0), "selector": selector},
     })
+}
+
+/// Writes `replicas` at the resource's spec replicas path, creating objects on the way.
+fn set_replicas(res: &ResourceInfo, obj: &mut Value, replicas: Value) -> Result<()> {
+    if !replicas.is_i64() {
+        return Err(ApiError::bad_request("spec.replicas must be an integer"));
+    }
+    let segs: Vec<&str> = res
+        .scale_paths
+        .0
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let Some((last, parents)) = segs.split_last() else {
+        return Err(ApiError::bad_request("the resource has no replicas path"));
+    };
+    let mut cur = obj;
+    for seg in parents {
+        let Some(map) = cur.as_object_mut() else {
+            return Err(ApiError::bad_request(format!("{seg} is not a JSON object")));
+        };
+        let next = map.entry(seg.to_string()).or_insert_with(|| json!({}));
+        if next.is_null() {
+            *next = json!({});
+        }
+        cur = next;
+    }
+    let Some(map) = cur.as_object_mut() else {
+        return Err(ApiError::bad_request(format!(
+            "the parent of {last} is not a JSON object"
+        )));
+    };
+    map.insert(last.to_string(), replicas);
+    Ok(())
 }
 
 fn encode_continue(k: &Key) -> String {
@@ -187,19 +236,6 @@ pub fn list(store: &Store, res: &ResourceInfo, ns: Option<&str>, q: &ListQuery) 
     )
 }
 
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|part| {
-            !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                && !part.starts_with('-')
-                && !part.ends_with('-')
-        })
-}
-
 fn random_suffix(n: usize) -> String {
     const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     (0..n)
@@ -248,221 +284,6 @@ fn without_rv(v: &Value) -> Value {
         m.remove("resourceVersion");
     }
     v
-}
-
-fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, old: Option<&Value>) {
-    match (res.group.as_str(), res.plural.as_str()) {
-        ("", "services") => {
-            let spec = new["spec"].as_object_mut();
-            let Some(spec) = spec else { return };
-            spec.entry("type").or_insert(json!("ClusterIP"));
-            spec.entry("sessionAffinity").or_insert(json!("None"));
-            if spec.get("type").and_then(Value::as_str) != Some("ExternalName")
-                && !spec.contains_key("clusterIP")
-            {
-                let ip = match old.and_then(|o| o["spec"]["clusterIP"].as_str()) {
-                    Some(ip) => ip.to_string(),
-                    None => {
-                        let n = store.next_cluster_ip;
-                        store.next_cluster_ip += 1;
-                        format!("10.96.{}.{}", n / 250, n % 250 + 1)
-                    }
-                };
-                spec.insert("clusterIP".into(), json!(ip));
-                spec.insert("clusterIPs".into(), json!([ip]));
-            }
-            if let Some(Value::Array(ports)) = spec.get_mut("ports") {
-                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-                    p.entry("protocol").or_insert(json!("TCP"));
-                    if let Some(port) = p.get("port").cloned() {
-                        p.entry("targetPort").or_insert(port);
-                    }
-                }
-            }
-        }
-        ("apps", "deployments") => {
-            if let Some(spec) = new["spec"].as_object_mut() {
-                spec.entry("replicas").or_insert(json!(1));
-                spec.entry("revisionHistoryLimit").or_insert(json!(10));
-                spec.entry("progressDeadlineSeconds").or_insert(json!(600));
-                let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
-                if let Some(st) = strategy.as_object_mut() {
-                    st.entry("type").or_insert(json!("RollingUpdate"));
-                    if st.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-                        let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
-                        if let Some(ru) = ru.as_object_mut() {
-                            ru.entry("maxUnavailable").or_insert(json!("25%"));
-                            ru.entry("maxSurge").or_insert(json!("25%"));
-                        }
-                    }
-                }
-                if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
-                    default_pod_spec(pod);
-                }
-            }
-        }
-        ("", "pods") => {
-            if let Some(pod) = new.get_mut("spec") {
-                default_pod_spec(pod);
-            }
-        }
-        ("", "secrets") => {
-            if let Some(m) = new.as_object_mut() {
-                if let Some(Value::Object(sd)) = m.remove("stringData") {
-                    let data = m.entry("data").or_insert_with(|| json!({}));
-                    for (k, v) in sd {
-                        data[k] = json!(
-                            base64::engine::general_purpose::STANDARD
-                                .encode(v.as_str().unwrap_or_default())
-                        );
-                    }
-                }
-                m.entry("type").or_insert(json!("Opaque"));
-            }
-        }
-        ("", "namespaces") => {
-            new["status"] = json!({"phase": if new["metadata"]["deletionTimestamp"].is_null() { "Active" } else { "Terminating" }});
-        }
-        ("apiextensions.k8s.io", "customresourcedefinitions") => {
-            let names = new["spec"]["names"].clone();
-            let mut accepted = names.clone();
-            if accepted["singular"].is_null()
-                && let Some(k) = names["kind"].as_str()
-            {
-                accepted["singular"] = json!(k.to_lowercase());
-            }
-            if accepted["listKind"].is_null()
-                && let Some(k) = names["kind"].as_str()
-            {
-                accepted["listKind"] = json!(format!("{k}List"));
-            }
-            let stored: Vec<Value> = new["spec"]["versions"]
-                .as_array()
-                .map(|vs| {
-                    vs.iter()
-                        .filter(|v| v["storage"].as_bool() == Some(true))
-                        .map(|v| v["name"].clone())
-                        .collect()
-                })
-                .unwrap_or_default();
-            let t = old
-                .and_then(|o| o["status"]["conditions"][0]["lastTransitionTime"].as_str())
-                .map(String::from);
-            let t = t
-                .or_else(|| {
-                    new["metadata"]["creationTimestamp"]
-                        .as_str()
-                        .map(String::from)
-                })
-                .unwrap_or_default();
-            new["status"] = json!({
-                "conditions": [
-                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": t},
-                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": t},
-                ],
-                "acceptedNames": accepted,
-                "storedVersions": stored,
-            });
-        }
-        _ => {}
-    }
-}
-
-/// The defaults the API server fills into a pod spec (and a pod template's spec).
-fn default_pod_spec(pod: &mut Value) {
-    let Some(spec) = pod.as_object_mut() else {
-        return;
-    };
-    spec.entry("restartPolicy").or_insert(json!("Always"));
-    spec.entry("terminationGracePeriodSeconds")
-        .or_insert(json!(30));
-    spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
-    spec.entry("securityContext").or_insert(json!({}));
-    spec.entry("schedulerName")
-        .or_insert(json!("default-scheduler"));
-    for list in ["containers", "initContainers"] {
-        let Some(Value::Array(cs)) = spec.get_mut(list) else {
-            continue;
-        };
-        for c in cs.iter_mut().filter_map(Value::as_object_mut) {
-            let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
-            let tag = image
-                .rsplit('/')
-                .next()
-                .and_then(|last| last.split_once(':'))
-                .map(|(_, t)| t.to_string());
-            let pull = if tag.is_none() || tag.as_deref() == Some("latest") {
-                "Always"
-            } else {
-                "IfNotPresent"
-            };
-            c.entry("imagePullPolicy").or_insert(json!(pull));
-            c.entry("terminationMessagePath")
-                .or_insert(json!("/dev/termination-log"));
-            c.entry("terminationMessagePolicy").or_insert(json!("File"));
-            c.entry("resources").or_insert(json!({}));
-            if let Some(Value::Array(ports)) = c.get_mut("ports") {
-                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-                    p.entry("protocol").or_insert(json!("TCP"));
-                }
-            }
-        }
-    }
-}
-
-fn validate(store: &Store, res: &ResourceInfo, obj: &mut Value) -> Result<()> {
-    let name = obj["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut errs = Vec::new();
-    if !valid_name(&name) && res.storage != "events" {
-        errs.push((
-            "metadata.name".to_string(),
-            format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
-        ));
-    }
-    if let Some(s) = &res.schema {
-        errs.extend(schema::check_custom_resource(obj, s));
-    }
-    if res.plural == "customresourcedefinitions" && res.group == "apiextensions.k8s.io" {
-        let spec = &obj["spec"];
-        let want = format!(
-            "{}.{}",
-            spec["names"]["plural"].as_str().unwrap_or_default(),
-            spec["group"].as_str().unwrap_or_default()
-        );
-        if want != name {
-            errs.push((
-                "metadata.name".into(),
-                format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
-            ));
-        }
-        if resources::from_crd(obj).is_empty() && errs.is_empty() {
-            errs.push(("spec.versions".into(), "Invalid value: \"null\": must have exactly one version marked as storage version and names.plural, names.kind, group set".into()));
-        }
-        let storage = format!(
-            "{}/{}",
-            spec["group"].as_str().unwrap_or_default(),
-            spec["names"]["plural"].as_str().unwrap_or_default()
-        );
-        if store
-            .registry
-            .all()
-            .iter()
-            .any(|r| !r.custom && r.storage == storage)
-        {
-            errs.push((
-                "spec.names.plural".into(),
-                "Invalid value: conflicts with a built-in resource".into(),
-            ));
-        }
-    }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(&res.group, &res.kind, &name, &errs))
-    }
 }
 
 /// Commits a computed object: keeps immutable metadata, honours the status subresource,
@@ -537,19 +358,23 @@ fn commit(
         }
     }
     apply_defaults(store, res, &mut new, old);
-    validate(store, res, &mut new)?;
-    let generation = match old {
-        None => 1,
-        Some(o) => {
-            let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
-            if spec_part(o) != spec_part(&new) {
-                g + 1
-            } else {
-                g
+    validate(store, res, &mut new, opts.strict)?;
+    if res.tracks_generation() {
+        let generation = match old {
+            None => 1,
+            Some(o) => {
+                let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
+                if spec_part(o) != spec_part(&new) {
+                    g + 1
+                } else {
+                    g
+                }
             }
-        }
-    };
-    new["metadata"]["generation"] = json!(generation);
+        };
+        new["metadata"]["generation"] = json!(generation);
+    } else if let Some(m) = new["metadata"].as_object_mut() {
+        m.remove("generation");
+    }
     if record {
         apply::record_update(
             old,
@@ -763,9 +588,9 @@ pub fn update(
             return Err(ApiError::conflict(&res.group, &res.plural, name));
         }
         let mut new = old.clone();
-        new["spec"]["replicas"] = json!(replicas);
+        set_replicas(res, &mut new, json!(replicas))?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
-        return Ok(scale_of(&out));
+        return Ok(scale_of(res, &out));
     }
     check_type(res, &body)?;
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
@@ -814,7 +639,7 @@ pub fn patch(
     }
     let old = old.ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
     let mut target = if sub == Sub::Scale {
-        scale_of(&old)
+        scale_of(res, &old)
     } else {
         old.clone()
     };
@@ -831,9 +656,9 @@ pub fn patch(
     }
     if sub == Sub::Scale {
         let mut new = old.clone();
-        new["spec"]["replicas"] = target["spec"]["replicas"].clone();
+        set_replicas(res, &mut new, target["spec"]["replicas"].clone())?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
-        return Ok(scale_of(&out));
+        return Ok(scale_of(res, &out));
     }
     commit(
         store,
@@ -920,6 +745,14 @@ pub fn delete(
     name: &str,
     opts: &DeleteOptions,
 ) -> Result<Value> {
+    if res.group.is_empty()
+        && res.plural == "namespaces"
+        && ["default", "kube-system", "kube-public"].contains(&name)
+    {
+        return Err(ApiError::forbidden(format!(
+            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )));
+    }
     let k = key(res, ns, name);
     let old = store
         .get(&res.storage, &k)
@@ -990,6 +823,7 @@ pub fn internal_commit(
         dry_run: false,
         force: false,
         now: now.into(),
+        strict: false,
     };
     let old = to_served(res, old);
     commit(store, res, Some(&old), new, scope, &opts, true)
@@ -1005,6 +839,7 @@ mod tests {
             dry_run: false,
             force: false,
             now: "2026-01-01T00:00:00Z".into(),
+            strict: false,
         }
     }
 
@@ -1035,7 +870,10 @@ mod tests {
         )
         .unwrap();
         assert!(o["metadata"]["name"].as_str().unwrap().starts_with("x-"));
-        assert_eq!(o["metadata"]["generation"], 1);
+        assert!(
+            o["metadata"].get("generation").is_none(),
+            "ConfigMaps have no generation"
+        );
         assert!(o["metadata"]["uid"].is_string());
         let name = o["metadata"]["name"].as_str().unwrap();
         let err = create(
@@ -1090,7 +928,7 @@ mod tests {
             new["metadata"]["resourceVersion"],
             o["metadata"]["resourceVersion"]
         );
-        assert_eq!(new["metadata"]["generation"], 2);
+        assert!(new["metadata"].get("generation").is_none());
         assert_eq!(
             update(&mut s, &cm, "default", "a", changed, Sub::Main, &opts())
                 .unwrap_err()

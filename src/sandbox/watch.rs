@@ -13,6 +13,7 @@ use super::resources::ResourceInfo;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::server::Shared;
 use super::store::{Change, ChangeType};
+use super::table::{partial_metadata, table};
 
 /// Parameters of a watch request.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +32,10 @@ pub struct WatchParams {
     pub labels: LabelSelector,
     /// `fieldSelector`.
     pub fields: FieldSelector,
+    /// Send objects as `PartialObjectMetadata`.
+    pub metadata_only: bool,
+    /// Send objects as one-row `Table`s (what `kubectl get --watch` asks for).
+    pub table: bool,
 }
 
 struct Filter {
@@ -63,7 +68,22 @@ impl Filter {
             (ChangeType::Deleted, _, true) => "DELETED",
             _ => return None,
         };
-        Some(json!({"type": kind, "object": to_served(&self.res, &c.object)}))
+        Some(json!({"type": kind, "object": self.render(&c.object)}))
+    }
+
+    fn render(&self, obj: &Value) -> Value {
+        let served = to_served(&self.res, obj);
+        if self.params.table {
+            let rv = served["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            table(&self.res, &[served], rv)
+        } else if self.params.metadata_only {
+            partial_metadata(&served)
+        } else {
+            served
+        }
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Value {
@@ -93,7 +113,7 @@ pub fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams) -> Res
         if snapshot {
             for o in store.list(&filter.res.storage, filter.params.namespace.as_deref()) {
                 if filter.matches(o) {
-                    initial.push(json!({"type": "ADDED", "object": to_served(&filter.res, o)}));
+                    initial.push(json!({"type": "ADDED", "object": filter.render(o)}));
                 }
             }
             if filter.params.send_initial_events && filter.params.bookmarks {

@@ -78,7 +78,7 @@ fn needs_update(obj: &Value) -> bool {
 
 fn strip_times(v: &Value) -> Value {
     let mut v = v.clone();
-    if let Some(cs) = v["conditions"].as_array_mut() {
+    if let Some(cs) = v.get_mut("conditions").and_then(Value::as_array_mut) {
         for c in cs.iter_mut().filter_map(Value::as_object_mut) {
             c.remove("lastUpdateTime");
             c.remove("lastTransitionTime");
