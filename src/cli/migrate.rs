@@ -87,6 +87,7 @@ pub async fn helm_release(args: &HelmReleaseArgs) -> anyhow::Result<String> {
         let helm_objects = migrate::manifest_objects(&release.manifest);
         out.push_str(&migrate::plan(
             &release,
+            &watch.kind,
             &args.namespace,
             &helm_objects,
             rendered.as_ref(),

@@ -44,6 +44,7 @@ pub fn object_key(object: &Value) -> Option<String> {
 /// alone, and how to drop Helm's release records without deleting any object.
 pub fn plan(
     release: &Release,
+    kind: &str,
     namespace: &str,
     helm_objects: &BTreeSet<String>,
     rendered: Option<&BTreeSet<String>>,
@@ -93,7 +94,8 @@ pub fn plan(
         "Steps:".to_string(),
         "  1. kubectl apply -f <this file>".to_string(),
         format!(
-            "  2. kubectl wait --for=condition=Ready -n {namespace} <kind>/{} --timeout=5m",
+            "  2. kubectl wait --for=condition=Ready -n {namespace} {}/{} --timeout=5m",
+            kind.to_lowercase(),
             release.name
         ),
         "  3. drop Helm's release records (Secrets only: no object of the release is deleted):"

@@ -136,6 +136,7 @@ fn plan_sorts_objects_and_says_how_to_drop_the_release_records() {
     ]);
     let text = plan(
         &release,
+        "WebServer",
         "web",
         &helm,
         Some(&rendered),
@@ -150,6 +151,10 @@ fn plan_sorts_objects_and_says_how_to_drop_the_release_records() {
     );
     assert!(
         text.contains("kubectl delete secret -n web -l owner=helm,name=site\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl wait --for=condition=Ready -n web webserver/site --timeout=5m"),
         "{text}"
     );
     assert!(
