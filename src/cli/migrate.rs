@@ -135,7 +135,8 @@ async fn read_release(
     let list = secrets
         .list(&ListParams::default().labels(&selector))
         .await
-        .with_context(|| format!("listing Secrets -l {selector} in namespace {namespace}"))?;
+        .with_context(|| format!("listing Secrets -l {selector} in namespace {namespace}"))
+        .map_err(user_error)?;
     let mut found: Vec<(u64, bool, &Secret)> = list
         .items
         .iter()
@@ -153,11 +154,10 @@ async fn read_release(
         })
         .collect();
     found.sort_by_key(|(version, _, _)| *version);
-    let mut names: Vec<String> = found
+    let names: Vec<String> = found
         .iter()
         .filter_map(|(_, _, s)| s.metadata.name.clone())
         .collect();
-    names.dedup();
     let chosen = found
         .iter()
         .rev()
