@@ -20,9 +20,9 @@ fn config(identity: &str) -> LeaseConfig {
         namespace: "default".into(),
         name: "tera-operator".into(),
         identity: identity.into(),
-        lease_duration: Duration::from_secs(2),
-        renew_deadline: Duration::from_millis(1500),
-        retry_period: Duration::from_millis(200),
+        lease_duration: Duration::from_secs(3),
+        renew_deadline: Duration::from_secs(2),
+        retry_period: Duration::from_millis(250),
     }
 }
 
@@ -125,8 +125,8 @@ async fn released_lease_is_taken_over_by_the_standby() {
         .unwrap();
     assert_eq!(ended, Ended::Shutdown);
     assert!(!*leader.is_leader.borrow());
-    // Released: the standby does not wait for the lease to expire, only for its next retry.
-    until_leading(&mut standby, Duration::from_secs(2)).await;
+    // Released: the standby does not wait for the lease (3s) to expire, only for its next retry.
+    until_leading(&mut standby, Duration::from_millis(2500)).await;
     let next = holder(&sb).await.unwrap();
     assert_ne!(next, first);
     assert_eq!(
@@ -138,7 +138,7 @@ async fn released_lease_is_taken_over_by_the_standby() {
     let leases: Api<Lease> = Api::namespaced(sb.client(), "default");
     let spec = leases.get("tera-operator").await.unwrap().spec.unwrap();
     assert_eq!(spec.lease_transitions, Some(1));
-    assert_eq!(spec.lease_duration_seconds, Some(2));
+    assert_eq!(spec.lease_duration_seconds, Some(3));
 
     let _ = standby.shutdown.take().unwrap().send(());
     let ended = tokio::time::timeout(Duration::from_secs(5), &mut standby.task)
@@ -164,8 +164,8 @@ async fn crashed_leader_is_replaced_after_the_lease_expires() {
         Some(first),
         "a crash releases nothing"
     );
-    // Within the lease duration (2s) plus one retry period and the standby's first sighting.
-    until_leading(&mut standby, Duration::from_secs(6)).await;
+    // After the lease duration (3s) from the standby's last sighting of a renewal.
+    until_leading(&mut standby, Duration::from_secs(10)).await;
     assert_ne!(holder(&sb).await.as_deref(), Some(first));
     assert_eq!(
         leaders.most.load(Ordering::SeqCst),
