@@ -4,12 +4,17 @@
 //! renders each of them. [`render`] turns one custom resource into the objects to apply,
 //! [`crd`] turns a chart's values schema into a CustomResourceDefinition, [`controller`]
 //! keeps a cluster true to the rendered objects, and [`sandbox`] is an in-memory API
-//! server for tests and local previews. [`cli`] holds one module per subcommand.
+//! server for tests and local previews. [`deploy`] derives the install manifests from the
+//! mapping, [`leader`] elects one active replica through a Lease, and [`migrate`] turns a Helm
+//! release into the custom resource that replaces it. [`cli`] holds one module per subcommand.
 
 pub mod chart;
 pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod crd;
+pub mod deploy;
+pub mod leader;
+pub mod migrate;
 pub mod render;
 pub mod sandbox;

@@ -196,6 +196,7 @@ fn lint_crd(chart: &Chart, watch: Option<&Watch>) -> Vec<Finding> {
                 selector: None,
                 watch_dependent_resources: true,
                 allowed_kinds: Vec::new(),
+                adopt_helm_releases: false,
                 line: 0,
             };
             &stand_in

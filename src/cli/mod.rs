@@ -4,9 +4,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod cluster;
 pub mod crd;
 pub mod inputs;
+pub mod leader_election;
 pub mod lint;
+pub mod manifests;
+pub mod migrate;
 pub mod render;
 pub mod run;
 pub mod sandbox;
@@ -57,6 +61,10 @@ pub enum Command {
     Sandbox(sandbox::Args),
     /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
     Crd(crd::CrdArgs),
+    /// Print everything needed to run the operator in a cluster: RBAC, Deployment, CRDs.
+    Manifests(manifests::ManifestsArgs),
+    /// Migrate to tera-operator: print the custom resource that replaces a Helm release.
+    Migrate(migrate::MigrateArgs),
 }
 
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
@@ -90,5 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Crd(args) => crd::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Manifests(args) => manifests::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }

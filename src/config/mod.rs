@@ -71,6 +71,8 @@ struct RawEntry {
     watch_dependent_resources: Option<bool>,
     #[serde(default)]
     allowed_kinds: Option<Vec<String>>,
+    #[serde(default)]
+    adopt_helm_releases: Option<bool>,
 }
 
 /// One mapped kind: the custom resource it watches and the chart that renders it.
@@ -96,6 +98,9 @@ pub struct Watch {
     pub watch_dependent_resources: bool,
     /// Kinds the chart may emit.
     pub allowed_kinds: Vec<String>,
+    /// Whether every resource of this kind may take over the objects of the Helm release of its
+    /// name, as the `tera-operator.io/adopt: "true"` annotation lets one resource do.
+    pub adopt_helm_releases: bool,
     /// 1-based line of the entry in the mapping file.
     pub line: usize,
 }
@@ -273,6 +278,7 @@ fn build_watch(
         selector: entry.selector,
         watch_dependent_resources: entry.watch_dependent_resources.unwrap_or(true),
         allowed_kinds,
+        adopt_helm_releases: entry.adopt_helm_releases.unwrap_or(false),
         line,
     })
 }

@@ -26,8 +26,21 @@ fn parses_operator_sdk_fields_and_defaults() {
     assert!(!w.watch_dependent_resources);
     assert_eq!(w.allowed_kinds, ["ConfigMap", "Deployment", "Service"]);
     assert_eq!(w.line, 2);
+    assert!(!w.adopt_helm_releases);
     assert!(mapping.find("web.example.com/v1", "WebServer").is_some());
     assert!(mapping.find("web.example.com/v2", "WebServer").is_none());
+}
+
+#[test]
+fn adopt_helm_releases_is_a_mapping_opt_in() {
+    let (_dir, mapping) = mapping_in_tempdir(
+        "- group: web.example.com\n  version: v1\n  kind: WebServer\n  chart: web\n  adoptHelmReleases: true\n",
+    );
+    assert!(mapping.unwrap().watches[0].adopt_helm_releases);
+    let (_dir, mapping) = mapping_in_tempdir(
+        "- group: web.example.com\n  version: v1\n  kind: WebServer\n  chart: web\n  adoptHelmReleases: yes please\n",
+    );
+    assert!(mapping.unwrap_err().to_string().contains("line 5"));
 }
 
 #[test]

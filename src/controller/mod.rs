@@ -7,6 +7,7 @@
 //! applies only what differs from the cache ([`apply`]), prunes what is no longer rendered
 //! ([`prune`]) and writes status only when it changed ([`status`]).
 
+pub mod adopt;
 pub mod apply;
 pub mod backoff;
 pub mod children;

@@ -1,0 +1,304 @@
+//! Adoption: whether an object that already exists may be applied over, taken over, or must be left alone.
+//!
+//! Before a rendered object is applied, the live object of the same name (if any) is judged by
+//! [`decide`]: an object this custom resource already owns is applied as usual; one a Helm
+//! release manages is taken over in place (server-side apply with force keeps its uid: never
+//! deleted and recreated) when the custom resource opts in with [`ADOPT_ANNOTATION`]` = "true"`
+//! or its mapping entry does; anything else is refused, and the refusal's reason belongs in the
+//! custom resource's status. The function is pure: it reads three JSON objects and a flag.
+
+use serde_json::Value;
+
+use crate::render::{MANAGED_BY_LABEL, OWNER_UID_LABEL};
+
+/// The custom resource annotation that opts in to adopting Helm-managed objects.
+pub const ADOPT_ANNOTATION: &str = "tera-operator.io/adopt";
+/// The `app.kubernetes.io/managed-by` value Helm writes.
+pub const HELM_MANAGED_BY: &str = "Helm";
+/// The annotation naming the Helm release an object belongs to.
+pub const HELM_RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
+/// The annotation naming the namespace of that Helm release.
+pub const HELM_RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
+
+/// What to do with one rendered object, given what already exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Nothing of that name exists: apply (create) it.
+    Create,
+    /// It is already this custom resource's: apply as usual.
+    Owned,
+    /// It belongs to a Helm release and the custom resource opted in: server-side apply with
+    /// force takes it over in place (same uid), adding our labels and ownerReference.
+    Adopt {
+        /// The Helm release it belonged to.
+        release: String,
+    },
+    /// It exists and is not ours to change: apply nothing, say why in the status.
+    Refuse {
+        /// Why, naming the object and what owns it.
+        reason: String,
+    },
+}
+
+/// Whether `owner` (a custom resource) opts in to adoption: its [`ADOPT_ANNOTATION`] is `"true"`,
+/// or the mapping entry opts in for every resource of its kind.
+pub fn opted_in(owner: &Value, mapping_opt_in: bool) -> bool {
+    mapping_opt_in || annotation(owner, ADOPT_ANNOTATION) == Some("true")
+}
+
+/// Decides what to do with `desired` (a rendered object) given the `live` object of the same
+/// kind, namespace and name (`None` if there is none), the owning custom resource `owner`,
+/// and whether the mapping entry opts in to adoption.
+///
+/// - ours: a controller ownerReference with the owner's uid, or our owner-uid label with no
+///   controller ownerReference at all (someone removed it; applying restores it) → [`Decision::Owned`];
+/// - a controller ownerReference to anything else → refused: another controller owns it;
+/// - Helm's `managed-by` label and release-name annotation, the release named like the custom
+///   resource (as `tera-operator migrate helm-release` writes it) and the owner opted in →
+///   [`Decision::Adopt`]; without the opt-in, or for another release, refused;
+/// - anything else that exists → refused: it was made by hand or by another tool.
+pub fn decide(
+    live: Option<&Value>,
+    desired: &Value,
+    owner: &Value,
+    mapping_opt_in: bool,
+) -> Decision {
+    let Some(live) = live else {
+        return Decision::Create;
+    };
+    let object = format!(
+        "{} {}",
+        str_at(desired, "/kind").unwrap_or("object"),
+        str_at(desired, "/metadata/name").unwrap_or("?")
+    );
+    let owner_uid = str_at(owner, "/metadata/uid").unwrap_or_default();
+    let owner_name = str_at(owner, "/metadata/name").unwrap_or_default();
+    let owner_kind = str_at(owner, "/kind").unwrap_or("custom resource");
+    if let Some(reference) = controller_reference(live) {
+        if !owner_uid.is_empty() && str_at(reference, "/uid") == Some(owner_uid) {
+            return Decision::Owned;
+        }
+        return Decision::Refuse {
+            reason: format!(
+                "{object} already exists and is controlled by {} {} (uid {}), not by this {owner_kind}",
+                str_at(reference, "/kind").unwrap_or("?"),
+                str_at(reference, "/name").unwrap_or("?"),
+                str_at(reference, "/uid").unwrap_or("?"),
+            ),
+        };
+    }
+    if !owner_uid.is_empty() && label(live, OWNER_UID_LABEL) == Some(owner_uid) {
+        return Decision::Owned;
+    }
+    let release = annotation(live, HELM_RELEASE_NAME_ANNOTATION);
+    match (label(live, MANAGED_BY_LABEL), release) {
+        (Some(HELM_MANAGED_BY), Some(release)) => {
+            if release != owner_name {
+                Decision::Refuse {
+                    reason: format!(
+                        "{object} already exists and belongs to Helm release {release}, not to release {owner_name}: only the {owner_kind} named like the release adopts its objects"
+                    ),
+                }
+            } else if opted_in(owner, mapping_opt_in) {
+                Decision::Adopt {
+                    release: release.to_string(),
+                }
+            } else {
+                Decision::Refuse {
+                    reason: format!(
+                        "{object} already exists and is managed by Helm release {release}; annotate the {owner_kind} with {ADOPT_ANNOTATION}: \"true\" to take it over in place"
+                    ),
+                }
+            }
+        }
+        _ => Decision::Refuse {
+            reason: format!(
+                "{object} already exists and is not managed by tera-operator or Helm; delete or rename it, or let the chart render another name"
+            ),
+        },
+    }
+}
+
+/// The live object's ownerReference with `controller: true`, if any.
+fn controller_reference(object: &Value) -> Option<&Value> {
+    object
+        .pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+}
+
+fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str)
+}
+
+fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object.pointer("/metadata/labels")?.get(key)?.as_str()
+}
+
+fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object.pointer("/metadata/annotations")?.get(key)?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const UID: &str = "cr-uid-1";
+
+    fn cr(annotations: Value) -> Value {
+        json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+               "metadata": {"name": "site", "namespace": "web", "uid": UID, "annotations": annotations}})
+    }
+
+    fn desired() -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "site", "namespace": "web"}})
+    }
+
+    fn live(labels: Value, annotations: Value, owners: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "site", "namespace": "web", "uid": "live-uid",
+                            "labels": labels, "annotations": annotations, "ownerReferences": owners}})
+    }
+
+    fn helm(release: &str) -> Value {
+        live(
+            json!({"app.kubernetes.io/managed-by": "Helm"}),
+            json!({"meta.helm.sh/release-name": release, "meta.helm.sh/release-namespace": "web"}),
+            json!([]),
+        )
+    }
+
+    fn ours() -> Value {
+        json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer", "name": "site",
+               "uid": UID, "controller": true, "blockOwnerDeletion": true})
+    }
+
+    fn refused(decision: Decision) -> String {
+        match decision {
+            Decision::Refuse { reason } => reason,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn absent_objects_are_created() {
+        assert_eq!(
+            decide(None, &desired(), &cr(json!({})), false),
+            Decision::Create
+        );
+    }
+
+    #[test]
+    fn our_objects_are_owned() {
+        let both = live(json!({OWNER_UID_LABEL: UID}), json!({}), json!([ours()]));
+        assert_eq!(
+            decide(Some(&both), &desired(), &cr(json!({})), false),
+            Decision::Owned
+        );
+        let reference_only = live(json!({}), json!({}), json!([ours()]));
+        assert_eq!(
+            decide(Some(&reference_only), &desired(), &cr(json!({})), false),
+            Decision::Owned
+        );
+        let label_only = live(json!({OWNER_UID_LABEL: UID}), json!({}), json!([]));
+        assert_eq!(
+            decide(Some(&label_only), &desired(), &cr(json!({})), false),
+            Decision::Owned
+        );
+    }
+
+    #[test]
+    fn helm_objects_are_adopted_only_with_an_opt_in() {
+        let opt_in = cr(json!({ADOPT_ANNOTATION: "true"}));
+        let adopt = Decision::Adopt {
+            release: "site".into(),
+        };
+        assert_eq!(
+            decide(Some(&helm("site")), &desired(), &opt_in, false),
+            adopt
+        );
+        assert_eq!(
+            decide(Some(&helm("site")), &desired(), &cr(json!({})), true),
+            adopt
+        );
+
+        let reason = refused(decide(
+            Some(&helm("site")),
+            &desired(),
+            &cr(json!({})),
+            false,
+        ));
+        assert!(reason.contains("Deployment site"), "{reason}");
+        assert!(reason.contains("managed by Helm release site"), "{reason}");
+        assert!(
+            reason.contains("tera-operator.io/adopt: \"true\""),
+            "{reason}"
+        );
+
+        let not_true = cr(json!({ADOPT_ANNOTATION: "yes"}));
+        refused(decide(Some(&helm("site")), &desired(), &not_true, false));
+    }
+
+    #[test]
+    fn another_release_is_never_adopted() {
+        let opt_in = cr(json!({ADOPT_ANNOTATION: "true"}));
+        let reason = refused(decide(Some(&helm("other")), &desired(), &opt_in, true));
+        assert!(
+            reason.contains("Helm release other, not to release site"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn helm_label_without_release_annotation_is_not_helm() {
+        let half = live(
+            json!({"app.kubernetes.io/managed-by": "Helm"}),
+            json!({}),
+            json!([]),
+        );
+        let opt_in = cr(json!({ADOPT_ANNOTATION: "true"}));
+        let reason = refused(decide(Some(&half), &desired(), &opt_in, false));
+        assert!(
+            reason.contains("not managed by tera-operator or Helm"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn objects_of_another_controller_are_refused_even_with_an_opt_in() {
+        let theirs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+                            "uid": "other", "controller": true});
+        let mut object = helm("site");
+        object["metadata"]["ownerReferences"] = json!([theirs]);
+        let opt_in = cr(json!({ADOPT_ANNOTATION: "true"}));
+        let reason = refused(decide(Some(&object), &desired(), &opt_in, true));
+        assert!(
+            reason.contains("controlled by ReplicaSet rs (uid other)"),
+            "{reason}"
+        );
+        // Our label does not make another controller's object ours.
+        object["metadata"]["labels"][OWNER_UID_LABEL] = json!(UID);
+        refused(decide(Some(&object), &desired(), &opt_in, true));
+    }
+
+    #[test]
+    fn unmanaged_objects_are_refused() {
+        let plain = live(json!({}), json!({}), json!([]));
+        let opt_in = cr(json!({ADOPT_ANNOTATION: "true"}));
+        let reason = refused(decide(Some(&plain), &desired(), &opt_in, true));
+        assert!(
+            reason.contains("Deployment site already exists"),
+            "{reason}"
+        );
+        // Another resource's owner label is not ours either.
+        let other = live(
+            json!({OWNER_UID_LABEL: "someone-else"}),
+            json!({}),
+            json!([]),
+        );
+        refused(decide(Some(&other), &desired(), &cr(json!({})), false));
+    }
+}

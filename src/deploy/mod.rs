@@ -1,0 +1,283 @@
+//! Install manifests: everything needed to run the operator in a cluster, derived from the mapping.
+//!
+//! [`generate`] turns a mapping file into the objects `tera-operator manifests` prints:
+//! Namespace, the mapped kinds' CRDs, ServiceAccount, least-privilege RBAC ([`rbac`]), the
+//! Deployment and its metrics Service ([`workload`]). [`to_yaml`] prints them byte-for-byte
+//! reproducibly. Nothing here talks to a cluster.
+
+pub mod kinds;
+pub mod rbac;
+pub mod workload;
+
+use serde_json::{Value, json};
+
+use crate::chart::Chart;
+use crate::config::Mapping;
+use kinds::ResourceRef;
+use rbac::MappedKind;
+
+/// Where the image keeps the bundled charts and their mapping file.
+pub const IMAGE_CHARTS_DIR: &str = "/etc/tera-operator/charts";
+/// The mapping file inside the image.
+pub const IMAGE_CONFIG_PATH: &str = "/etc/tera-operator/charts/watches.yaml";
+/// The port serving /metrics, /healthz and /readyz.
+pub const METRICS_PORT: u16 = 8080;
+/// The default image (`docker build -t tera-operator:<version> .`).
+pub const DEFAULT_IMAGE: &str = concat!("tera-operator:", env!("CARGO_PKG_VERSION"));
+/// The default namespace the operator is installed into.
+pub const DEFAULT_NAMESPACE: &str = "tera-operator-system";
+/// The name of every object of the install (and of the leader-election Lease).
+pub const DEFAULT_NAME: &str = "tera-operator";
+
+/// Errors generating install manifests; each names the mapping entry or object concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A mapped chart could not be loaded.
+    #[error("{mapping}:{line}: kind {kind}: loading the chart failed: {source}")]
+    ChartLoadFailed {
+        /// The mapping file.
+        mapping: String,
+        /// The entry's line.
+        line: usize,
+        /// The mapped kind.
+        kind: String,
+        /// Why.
+        source: Box<crate::chart::Error>,
+    },
+    /// A mapped kind's CRD could not be generated.
+    #[error("{mapping}:{line}: kind {kind}: generating the CRD failed: {source}")]
+    CrdGenerationFailed {
+        /// The mapping file.
+        mapping: String,
+        /// The entry's line.
+        line: usize,
+        /// The mapped kind.
+        kind: String,
+        /// Why.
+        source: Box<crate::crd::Error>,
+    },
+    /// A chart may emit a kind whose API group and resource are unknown, so no RBAC rule can be written.
+    #[error(
+        "{mapping}:{line}: kind {owner}: allowedKinds lists {kind}, whose API group and resource are unknown (known: {known})"
+    )]
+    UnknownKind {
+        /// The mapping file.
+        mapping: String,
+        /// The entry's line.
+        line: usize,
+        /// The mapped kind whose chart lists it.
+        owner: String,
+        /// The unknown kind.
+        kind: String,
+        /// The kinds that are known.
+        known: String,
+    },
+    /// An option is not a valid Kubernetes name.
+    #[error("--{option} {value:?} is not a valid DNS-1123 label")]
+    InvalidName {
+        /// The option.
+        option: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// An object could not be written as YAML.
+    #[error("writing {object} as YAML failed: {source}")]
+    SerializeFailed {
+        /// `kind/name`.
+        object: String,
+        /// Why.
+        source: serde_yaml::Error,
+    },
+}
+
+/// A `Result` with this module's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to install.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Namespace of the operator.
+    pub namespace: String,
+    /// Image of the operator.
+    pub image: String,
+    /// Grant CRD privileges and let the operator install its CRDs (`run --install-crds`).
+    pub install_crds: bool,
+    /// Name of every object (ServiceAccount, ClusterRole, Deployment, …).
+    pub name: String,
+    /// Name of the leader-election Lease.
+    pub lease_name: String,
+    /// Replicas of the Deployment (one leads at a time).
+    pub replicas: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            namespace: DEFAULT_NAMESPACE.to_string(),
+            image: DEFAULT_IMAGE.to_string(),
+            install_crds: false,
+            name: DEFAULT_NAME.to_string(),
+            lease_name: DEFAULT_NAME.to_string(),
+            replicas: 2,
+        }
+    }
+}
+
+/// The labels of every object of the install.
+pub fn labels(options: &Options) -> Value {
+    json!({
+        "app.kubernetes.io/name": options.name,
+        "app.kubernetes.io/component": "operator",
+        "app.kubernetes.io/part-of": "tera-operator",
+    })
+}
+
+/// The labels the Deployment selects its pods by (never changes across upgrades).
+pub fn selector(options: &Options) -> Value {
+    json!({"app.kubernetes.io/name": options.name, "app.kubernetes.io/component": "operator"})
+}
+
+/// Every object of the install, in apply order: Namespace, CRDs, ServiceAccount, RBAC,
+/// metrics Service, Deployment.
+pub fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value>> {
+    for (option, value) in [("namespace", &options.namespace), ("name", &options.name)] {
+        if !crate::config::is_dns_label(value) {
+            return Err(Error::InvalidName {
+                option,
+                value: value.clone(),
+            });
+        }
+    }
+    let mapping_path = mapping.path.display().to_string();
+    let mut crds = Vec::new();
+    let mut kinds = Vec::new();
+    for watch in &mapping.watches {
+        let chart = Chart::load(&watch.chart_dir).map_err(|source| Error::ChartLoadFailed {
+            mapping: mapping_path.clone(),
+            line: watch.line,
+            kind: watch.kind.clone(),
+            source: Box::new(source),
+        })?;
+        let crd =
+            crate::crd::for_chart(watch, &chart).map_err(|source| Error::CrdGenerationFailed {
+                mapping: mapping_path.clone(),
+                line: watch.line,
+                kind: watch.kind.clone(),
+                source: Box::new(source),
+            })?;
+        kinds.push(MappedKind {
+            group: watch.group.clone(),
+            plural: crd.spec.names.plural.clone(),
+            crd_name: crd.metadata.name.clone().unwrap_or_default(),
+        });
+        crds.push(crd_value(&crd, &watch.kind, &mapping_path, watch.line)?);
+    }
+    let plural_of = |kind: &str| {
+        mapping
+            .watches
+            .iter()
+            .position(|w| w.kind == kind)
+            .and_then(|i| kinds.get(i))
+            .map(|k| k.plural.clone())
+    };
+    let mut children: Vec<ResourceRef> = Vec::new();
+    for watch in &mapping.watches {
+        for kind in &watch.allowed_kinds {
+            let target =
+                kinds::resolve(kind, mapping, &plural_of).ok_or_else(|| Error::UnknownKind {
+                    mapping: mapping_path.clone(),
+                    line: watch.line,
+                    owner: watch.kind.clone(),
+                    kind: kind.clone(),
+                    known: kinds::BUILTIN_KINDS
+                        .iter()
+                        .map(|(k, _, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            if !children.contains(&target) {
+                children.push(target);
+            }
+        }
+    }
+    let rules = rbac::cluster_rules(&kinds, &children, options);
+    let mut objects = vec![workload::namespace(options)];
+    objects.extend(crds);
+    objects.extend([
+        rbac::service_account(options),
+        rbac::cluster_role(options, rules),
+        rbac::cluster_role_binding(options),
+        rbac::leader_election_role(options),
+        rbac::leader_election_binding(options),
+        workload::metrics_service(options),
+        workload::deployment(options),
+    ]);
+    Ok(objects)
+}
+
+/// The CRD as a value, exactly as `tera-operator crd` writes it.
+fn crd_value(
+    crd: &crate::crd::CustomResourceDefinition,
+    kind: &str,
+    mapping: &str,
+    line: usize,
+) -> Result<Value> {
+    let failed = |source| Error::CrdGenerationFailed {
+        mapping: mapping.to_string(),
+        line,
+        kind: kind.to_string(),
+        source: Box::new(source),
+    };
+    let yaml = crate::crd::to_yaml(crd).map_err(failed)?;
+    serde_yaml::from_str(&yaml).map_err(|source| Error::SerializeFailed {
+        object: format!(
+            "CustomResourceDefinition/{}",
+            crd.metadata.name.as_deref().unwrap_or(kind)
+        ),
+        source,
+    })
+}
+
+/// The objects as multi-document YAML (`---` before each), keys sorted at every level.
+pub fn to_yaml(objects: &[Value]) -> Result<String> {
+    let mut out = String::new();
+    for object in objects {
+        let yaml =
+            serde_yaml::to_string(&sorted(object)).map_err(|source| Error::SerializeFailed {
+                object: object_name(object),
+                source,
+            })?;
+        out.push_str("---\n");
+        out.push_str(&yaml);
+    }
+    Ok(out)
+}
+
+/// `Kind/name` of an object, for messages.
+pub fn object_name(object: &Value) -> String {
+    format!(
+        "{}/{}",
+        object["kind"].as_str().unwrap_or("?"),
+        object["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
+
+fn sorted(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+//! The operator's identity and privileges: ServiceAccount, ClusterRole, Role and bindings.
+//!
+//! The ClusterRole grants exactly what the mapping needs: the custom resources (and their
+//! status and finalizers), every kind a chart may emit, events, and, with `--install-crds`,
+//! the mapped kinds' CRDs. The leader-election Lease is granted by a Role in the operator's
+//! own namespace, limited to the one Lease by name where RBAC allows it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::kinds::ResourceRef;
+use super::{Options, labels};
+
+/// Verbs on the custom resources themselves.
+pub const CR_VERBS: &[&str] = &["get", "list", "watch", "patch", "update"];
+/// Verbs on the custom resources' status subresource.
+pub const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
+/// Verbs on the custom resources' finalizers subresource (ownerReferences with
+/// `blockOwnerDeletion` need it where OwnerReferencesPermissionEnforcement is on).
+pub const FINALIZER_VERBS: &[&str] = &["update"];
+/// Verbs on every kind a chart may emit.
+pub const CHILD_VERBS: &[&str] = &[
+    "get", "list", "watch", "create", "patch", "update", "delete",
+];
+/// Verbs on events (core and events.k8s.io).
+pub const EVENT_VERBS: &[&str] = &["create", "patch"];
+
+/// One mapped custom resource kind, as RBAC and CRD installation see it.
+#[derive(Debug, Clone)]
+pub struct MappedKind {
+    /// API group.
+    pub group: String,
+    /// Plural resource name.
+    pub plural: String,
+    /// The CRD's name, `<plural>.<group>`.
+    pub crd_name: String,
+}
+
+/// The rules of the operator's ClusterRole.
+pub fn cluster_rules(
+    kinds: &[MappedKind],
+    children: &[ResourceRef],
+    options: &Options,
+) -> Vec<Value> {
+    let mut verbs: BTreeMap<ResourceRef, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut grant = |group: &str, resource: String, list: &[&'static str]| {
+        verbs
+            .entry(ResourceRef {
+                group: group.to_string(),
+                resource,
+            })
+            .or_default()
+            .extend(list.iter().copied());
+    };
+    for kind in kinds {
+        grant(&kind.group, kind.plural.clone(), CR_VERBS);
+        grant(&kind.group, format!("{}/status", kind.plural), STATUS_VERBS);
+        grant(
+            &kind.group,
+            format!("{}/finalizers", kind.plural),
+            FINALIZER_VERBS,
+        );
+    }
+    for child in children {
+        grant(&child.group, child.resource.clone(), CHILD_VERBS);
+    }
+    grant("", "events".to_string(), EVENT_VERBS);
+    grant("events.k8s.io", "events".to_string(), EVENT_VERBS);
+
+    // One rule per (group, verb set), resources sorted: stable, short, easy to review.
+    let mut grouped: BTreeMap<(String, Vec<&'static str>), Vec<String>> = BTreeMap::new();
+    for (target, set) in verbs {
+        let mut list: Vec<&'static str> = set.into_iter().collect();
+        list.sort_by_key(|v| verb_rank(v));
+        grouped
+            .entry((target.group, list))
+            .or_default()
+            .push(target.resource);
+    }
+    let mut rules: Vec<Value> = grouped
+        .into_iter()
+        .map(|((group, verbs), resources)| {
+            json!({"apiGroups": [group], "resources": resources, "verbs": verbs})
+        })
+        .collect();
+    if options.install_crds {
+        let names: Vec<&str> = kinds.iter().map(|k| k.crd_name.as_str()).collect();
+        rules.push(json!({
+            "apiGroups": ["apiextensions.k8s.io"],
+            "resources": ["customresourcedefinitions"],
+            "resourceNames": names,
+            "verbs": ["get", "patch"],
+        }));
+        // RBAC cannot limit `create` by name: the name is not known when it is authorized.
+        rules.push(json!({
+            "apiGroups": ["apiextensions.k8s.io"],
+            "resources": ["customresourcedefinitions"],
+            "verbs": ["create"],
+        }));
+    }
+    rules
+}
+
+/// Verbs in the order Kubernetes documentation lists them.
+fn verb_rank(verb: &str) -> usize {
+    const ORDER: &[&str] = &[
+        "get", "list", "watch", "create", "patch", "update", "delete",
+    ];
+    ORDER.iter().position(|v| *v == verb).unwrap_or(ORDER.len())
+}
+
+/// The ServiceAccount the operator runs as.
+pub fn service_account(options: &Options) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": options.name, "namespace": options.namespace, "labels": labels(options)},
+    })
+}
+
+/// The ClusterRole with `rules`.
+pub fn cluster_role(options: &Options, rules: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": options.name, "labels": labels(options)},
+        "rules": rules,
+    })
+}
+
+/// Binds the ClusterRole to the ServiceAccount.
+pub fn cluster_role_binding(options: &Options) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": options.name, "labels": labels(options)},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": options.name},
+        "subjects": [{"kind": "ServiceAccount", "name": options.name, "namespace": options.namespace}],
+    })
+}
+
+/// The Role for leader election: the one Lease, in the operator's namespace.
+pub fn leader_election_role(options: &Options) -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": leader_election_name(options), "namespace": options.namespace, "labels": labels(options)},
+        "rules": [
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "resourceNames": [options.lease_name],
+                "verbs": ["get", "update"],
+            },
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "verbs": ["create"],
+            },
+        ],
+    })
+}
+
+/// Binds the leader-election Role to the ServiceAccount.
+pub fn leader_election_binding(options: &Options) -> Value {
+    let name = leader_election_name(options);
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name, "namespace": options.namespace, "labels": labels(options)},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": options.name, "namespace": options.namespace}],
+    })
+}
+
+fn leader_election_name(options: &Options) -> String {
+    format!("{}-leader-election", options.name)
+}

@@ -1,0 +1,59 @@
+//! The Lease record and the pure decision: acquire it, renew it, or wait for its holder.
+
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+
+/// What a Lease says about its holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The holder (`None` when nobody holds it, e.g. after a release).
+    pub holder: Option<String>,
+    /// How long the holder's claim lasts after its last renewal.
+    pub lease_duration: Duration,
+    /// The last renewal, as the holder's clock wrote it (used only to notice changes).
+    pub renew_time: Option<String>,
+    /// How many times the lease changed hands.
+    pub transitions: i32,
+}
+
+impl Record {
+    /// The record of a Lease object.
+    pub fn of(lease: &Lease) -> Self {
+        let spec = lease.spec.clone().unwrap_or_default();
+        Self {
+            holder: spec.holder_identity.filter(|h| !h.is_empty()),
+            lease_duration: Duration::from_secs(
+                u64::try_from(spec.lease_duration_seconds.unwrap_or(0)).unwrap_or(0),
+            ),
+            renew_time: spec.renew_time.map(|t| t.0.to_string()),
+            transitions: spec.lease_transitions.unwrap_or(0),
+        }
+    }
+}
+
+/// What to do with a Lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// We hold it: write a new renew time.
+    Renew,
+    /// Nobody holds it, or its holder let it expire: take it over.
+    Acquire,
+    /// Another replica holds it and it has not expired.
+    Wait {
+        /// The current holder.
+        holder: String,
+    },
+}
+
+/// Decides what `identity` does with `record`, given how long ago (by the local clock)
+/// the record was last seen to change.
+pub fn decide(record: &Record, identity: &str, unchanged_for: Duration) -> Decision {
+    match &record.holder {
+        Some(holder) if holder == identity => Decision::Renew,
+        Some(holder) if unchanged_for < record.lease_duration => Decision::Wait {
+            holder: holder.clone(),
+        },
+        _ => Decision::Acquire,
+    }
+}

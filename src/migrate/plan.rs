@@ -1,0 +1,127 @@
+//! The custom resource that replaces a Helm release, and the plan for switching over.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::release::Release;
+use crate::config::Watch;
+use crate::controller::adopt::ADOPT_ANNOTATION;
+
+/// The custom resource for `release`: the mapping entry's apiVersion and kind, the release's
+/// name and namespace, its user-supplied values as spec, and the adopt annotation so the
+/// operator takes over the release's objects in place.
+pub fn custom_resource(release: &Release, watch: &Watch, namespace: &str) -> Value {
+    json!({
+        "apiVersion": watch.api_version(),
+        "kind": watch.kind,
+        "metadata": {
+            "name": release.name,
+            "namespace": namespace,
+            "annotations": {ADOPT_ANNOTATION: "true"},
+        },
+        "spec": release.config,
+    })
+}
+
+/// `kind/name` of every object in a multi-document YAML manifest (documents that do not parse
+/// or have no kind are skipped: Helm applied them, but they are not objects we can match).
+pub fn manifest_objects(manifest: &str) -> BTreeSet<String> {
+    serde_yaml::Deserializer::from_str(manifest)
+        .filter_map(|doc| serde::Deserialize::deserialize(doc).ok())
+        .filter_map(|doc: Value| object_key(&doc))
+        .collect()
+}
+
+/// `kind/name` of an object.
+pub fn object_key(object: &Value) -> Option<String> {
+    let kind = object.get("kind")?.as_str()?;
+    let name = object.pointer("/metadata/name")?.as_str()?;
+    Some(format!("{kind}/{name}"))
+}
+
+/// The switch-over plan as `#` comment lines: which objects are adopted, created or left
+/// alone, and how to drop Helm's release records without deleting any object.
+pub fn plan(
+    release: &Release,
+    kind: &str,
+    namespace: &str,
+    helm_objects: &BTreeSet<String>,
+    rendered: Option<&BTreeSet<String>>,
+    revisions: &[String],
+) -> String {
+    let mut lines = vec![
+        format!(
+            "Plan: migrate Helm release {}/{} (revision {}, chart {}-{}, {})",
+            namespace,
+            release.name,
+            release.version,
+            release.chart_name,
+            release.chart_version,
+            release.status
+        ),
+        String::new(),
+    ];
+    match rendered {
+        Some(rendered) => {
+            let list = |title: &str, items: Vec<&String>, lines: &mut Vec<String>| {
+                lines.push(format!("{title} ({}):", items.len()));
+                lines.extend(items.iter().map(|i| format!("  {i}")));
+            };
+            list(
+                "Adopted in place (same uid; labels and ownerReference added)",
+                helm_objects.intersection(rendered).collect(),
+                &mut lines,
+            );
+            list(
+                "Created (the chart renders them, the release did not)",
+                rendered.difference(helm_objects).collect(),
+                &mut lines,
+            );
+            list(
+                "Left alone (the release had them, the chart does not render them; delete by hand if unwanted)",
+                helm_objects.difference(rendered).collect(),
+                &mut lines,
+            );
+        }
+        None => lines.push(
+            "The chart could not render this resource (see the warning on stderr): fix the spec before applying."
+                .to_string(),
+        ),
+    }
+    lines.extend([
+        String::new(),
+        "Steps:".to_string(),
+        "  1. kubectl apply -f <this file>".to_string(),
+        format!(
+            "  2. kubectl wait --for=condition=Ready -n {namespace} {}/{} --timeout=5m",
+            kind.to_lowercase(),
+            release.name
+        ),
+        "  3. drop Helm's release records (Secrets only: no object of the release is deleted):"
+            .to_string(),
+        format!(
+            "     kubectl delete secret -n {namespace} -l owner=helm,name={}",
+            release.name
+        ),
+    ]);
+    if !revisions.is_empty() {
+        lines.push(format!("     (removes {})", revisions.join(", ")));
+    }
+    lines.push(
+        "  Never run `helm uninstall` on this release: it deletes the objects the operator now owns."
+            .to_string(),
+    );
+    let mut out: String = lines
+        .iter()
+        .map(|l| {
+            if l.is_empty() {
+                "#\n".to_string()
+            } else {
+                format!("# {l}\n")
+            }
+        })
+        .collect();
+    out.push_str("#\n");
+    out
+}

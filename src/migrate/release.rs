@@ -1,0 +1,122 @@
+//! Decoding a Helm release record as Helm's Secret storage driver writes it.
+//!
+//! Helm stores release `vN` of `RELEASE` in the Secret `sh.helm.release.v1.RELEASE.vN`
+//! (labels `owner=helm`, `name=RELEASE`, `version=N`, `status`), its `release` key holding
+//! base64 of the gzipped release JSON — which the Secret's own base64 wraps once more on the
+//! wire. Older releases may be stored without gzip; both are read.
+
+use std::io::Read as _;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::Error;
+
+/// Prefix of Helm's release Secret names.
+pub const SECRET_PREFIX: &str = "sh.helm.release.v1.";
+/// The Secret data key holding the encoded release.
+pub const RELEASE_KEY: &str = "release";
+/// The gzip magic number (with the deflate method byte), as Helm checks it.
+const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
+
+/// The parts of a Helm release a migration needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    /// Release name.
+    pub name: String,
+    /// Release namespace.
+    pub namespace: String,
+    /// Release revision.
+    pub version: u64,
+    /// The values the user supplied (`--set`, `-f`): Helm's `config`, without chart defaults.
+    pub config: Value,
+    /// The chart's name.
+    pub chart_name: String,
+    /// The chart's version.
+    pub chart_version: String,
+    /// Status of the revision (`deployed`, `superseded`, `failed`, …).
+    pub status: String,
+    /// The rendered manifest Helm applied.
+    pub manifest: String,
+}
+
+/// Decodes the `release` value of a release Secret (the bytes after the Secret's own base64):
+/// base64, then gzip if it starts with gzip's magic number, then JSON.
+pub fn decode(secret: &str, data: &[u8]) -> Result<Release, Error> {
+    let text = std::str::from_utf8(data).map_err(|_| Error::DecodeFailed {
+        secret: secret.to_string(),
+        step: "base64",
+        reason: "the release data is not text".to_string(),
+    })?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| Error::DecodeFailed {
+            secret: secret.to_string(),
+            step: "base64",
+            reason: e.to_string(),
+        })?;
+    let json = if bytes.starts_with(&GZIP_MAGIC) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| Error::DecodeFailed {
+                secret: secret.to_string(),
+                step: "gzip",
+                reason: e.to_string(),
+            })?;
+        out
+    } else {
+        bytes
+    };
+    let value: Value = serde_json::from_slice(&json).map_err(|e| Error::DecodeFailed {
+        secret: secret.to_string(),
+        step: "JSON",
+        reason: e.to_string(),
+    })?;
+    from_json(secret, &value)
+}
+
+/// Reads the fields of a release JSON document.
+fn from_json(secret: &str, value: &Value) -> Result<Release, Error> {
+    let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+    let name = text("/name").ok_or_else(|| Error::DecodeFailed {
+        secret: secret.to_string(),
+        step: "JSON",
+        reason: "the release has no name".to_string(),
+    })?;
+    let config = match value.get("config") {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(v @ Value::Object(_)) => v.clone(),
+        Some(_) => {
+            return Err(Error::DecodeFailed {
+                secret: secret.to_string(),
+                step: "JSON",
+                reason: "the release's config (user-supplied values) is not a mapping".to_string(),
+            });
+        }
+    };
+    Ok(Release {
+        name: name.to_string(),
+        namespace: text("/namespace").unwrap_or_default().to_string(),
+        version: value.get("version").and_then(Value::as_u64).unwrap_or(0),
+        config,
+        chart_name: text("/chart/metadata/name").unwrap_or_default().to_string(),
+        chart_version: text("/chart/metadata/version")
+            .unwrap_or_default()
+            .to_string(),
+        status: text("/info/status").unwrap_or_default().to_string(),
+        manifest: text("/manifest").unwrap_or_default().to_string(),
+    })
+}
+
+/// The revision of a release Secret: its `version` label, else the `.vN` suffix of its name.
+pub fn revision(name: &str, version_label: Option<&str>) -> Option<u64> {
+    version_label
+        .and_then(|v| v.parse().ok())
+        .or_else(|| name.rsplit_once(".v").and_then(|(_, n)| n.parse().ok()))
+}
+
+/// The Secret name of revision `version` of `release`.
+pub fn secret_name(release: &str, version: u64) -> String {
+    format!("{SECRET_PREFIX}{release}.v{version}")
+}

@@ -1,0 +1,164 @@
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::Path;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::config::Mapping;
+
+fn release_json() -> Value {
+    json!({
+        "name": "site",
+        "namespace": "web",
+        "version": 3,
+        "config": {"replicas": 2, "content": {"index.html": "<h1>hi</h1>"}},
+        "chart": {"metadata": {"name": "webserver", "version": "0.1.0"}, "values": {"replicas": 1}},
+        "info": {"status": "deployed"},
+        "manifest": "---\n# Source: webserver/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: site\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: site\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: site-extra\n",
+    })
+}
+
+/// Encodes like Helm's storage driver: JSON, gzip, base64.
+fn helm_encode(value: &Value) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(value.to_string().as_bytes()).unwrap();
+    let zipped = gz.finish().unwrap();
+    base64::engine::general_purpose::STANDARD
+        .encode(zipped)
+        .into_bytes()
+}
+
+#[test]
+fn decodes_a_gzipped_release_like_helm_stores_it() {
+    let release = decode("sh.helm.release.v1.site.v3", &helm_encode(&release_json())).unwrap();
+    assert_eq!(release.name, "site");
+    assert_eq!(release.namespace, "web");
+    assert_eq!(release.version, 3);
+    assert_eq!(release.config, release_json()["config"]);
+    assert_eq!(release.chart_name, "webserver");
+    assert_eq!(release.status, "deployed");
+}
+
+#[test]
+fn decodes_an_uncompressed_release() {
+    let plain = base64::engine::general_purpose::STANDARD.encode(release_json().to_string());
+    let release = decode("s", plain.as_bytes()).unwrap();
+    assert_eq!(release.config["replicas"], 2);
+}
+
+#[test]
+fn empty_config_becomes_an_empty_spec() {
+    let mut value = release_json();
+    value["config"] = Value::Null;
+    let release = decode("s", &helm_encode(&value)).unwrap();
+    assert_eq!(release.config, json!({}));
+}
+
+#[test]
+fn decode_errors_name_the_secret_and_the_step() {
+    let err = decode("sh.helm.release.v1.x.v1", b"!!not base64!!").unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "Secret sh.helm.release.v1.x.v1: decoding the Helm release failed at the base64 step"
+        ),
+        "{err}"
+    );
+    let mut broken = base64::engine::general_purpose::STANDARD
+        .decode(helm_encode(&release_json()))
+        .unwrap();
+    broken.truncate(20);
+    let err = decode(
+        "s",
+        base64::engine::general_purpose::STANDARD
+            .encode(broken)
+            .as_bytes(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("gzip step"), "{err}");
+    let not_json = base64::engine::general_purpose::STANDARD.encode("{nope");
+    let err = decode("s", not_json.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("JSON step"), "{err}");
+    let no_name = base64::engine::general_purpose::STANDARD.encode("{}");
+    let err = decode("s", no_name.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("no name"), "{err}");
+}
+
+#[test]
+fn revisions_come_from_the_label_or_the_name() {
+    assert_eq!(revision("sh.helm.release.v1.site.v12", None), Some(12));
+    assert_eq!(
+        revision("sh.helm.release.v1.site.v12", Some("13")),
+        Some(13)
+    );
+    assert_eq!(revision("odd", None), None);
+    assert_eq!(secret_name("site", 4), "sh.helm.release.v1.site.v4");
+}
+
+#[test]
+fn custom_resource_takes_the_mapping_apiversion_and_the_user_values() {
+    let mapping =
+        Mapping::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/watches.yaml")).unwrap();
+    let watch = mapping
+        .watches
+        .iter()
+        .find(|w| w.kind == "WebServer")
+        .unwrap();
+    let release = decode("s", &helm_encode(&release_json())).unwrap();
+    assert_eq!(
+        custom_resource(&release, watch, "web"),
+        json!({
+            "apiVersion": "web.tera-operator.io/v1alpha1",
+            "kind": "WebServer",
+            "metadata": {"name": "site", "namespace": "web", "annotations": {"tera-operator.io/adopt": "true"}},
+            "spec": {"replicas": 2, "content": {"index.html": "<h1>hi</h1>"}},
+        })
+    );
+}
+
+#[test]
+fn plan_sorts_objects_and_says_how_to_drop_the_release_records() {
+    let release = decode("s", &helm_encode(&release_json())).unwrap();
+    let helm = manifest_objects(&release.manifest);
+    assert_eq!(
+        helm,
+        BTreeSet::from([
+            "ConfigMap/site-extra".to_string(),
+            "Deployment/site".into(),
+            "Service/site".into()
+        ])
+    );
+    let rendered = BTreeSet::from([
+        "ConfigMap/site".to_string(),
+        "Deployment/site".into(),
+        "Service/site".into(),
+    ]);
+    let text = plan(
+        &release,
+        "WebServer",
+        "web",
+        &helm,
+        Some(&rendered),
+        &["sh.helm.release.v1.site.v3".into()],
+    );
+    assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
+    assert!(text.contains("# Adopted in place (same uid; labels and ownerReference added) (2):\n#   Deployment/site\n#   Service/site\n"), "{text}");
+    assert!(text.contains("(1):\n#   ConfigMap/site\n"), "{text}");
+    assert!(
+        text.contains("delete by hand if unwanted) (1):\n#   ConfigMap/site-extra\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl delete secret -n web -l owner=helm,name=site\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl wait --for=condition=Ready -n web webserver/site --timeout=5m"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(removes sh.helm.release.v1.site.v3)"),
+        "{text}"
+    );
+}
