@@ -136,14 +136,18 @@ async fn spec_update_updates_children_and_rolls_the_checksum() {
         c["data"]["index.html"] == "changed"
     })
     .await;
+    // Ready again for the new generation (not the Ready of generation 1).
     let cr = h
-        .wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .wait_for(
+            &webservers(),
+            "default",
+            "hello",
+            "Ready for generation 2",
+            |o| condition(o, "Ready")["status"] == "True" && o["status"]["observedGeneration"] == 2,
+        )
         .await;
-    assert_eq!(
-        cr["status"]["observedGeneration"],
-        cr["metadata"]["generation"]
-    );
     assert_eq!(cr["metadata"]["generation"], 2);
+    assert_eq!(condition(&cr, "Ready")["observedGeneration"], 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,7 +375,13 @@ async fn removed_backend_is_pruned_and_foreign_objects_are_not() {
         .expect("patch");
     h.wait_gone(&services(), "default", "echo-v3-backend").await;
     let cr = h
-        .wait_condition(&balancers(), "default", "echo", "True", "Ready")
+        .wait_for(
+            &balancers(),
+            "default",
+            "echo",
+            "Ready for generation 2",
+            |o| condition(o, "Ready")["status"] == "True" && o["status"]["observedGeneration"] == 2,
+        )
         .await;
     assert!(
         !cr["status"]["children"]
