@@ -175,3 +175,91 @@ async fn sandbox_subcommand_applies_the_examples_and_runs_the_operator() {
     let status = terminate(&mut child);
     assert!(status.success(), "sandbox exited with {status}");
 }
+
+fn spawn_leader_elected_run(kubeconfig: &std::path::Path) -> Child {
+    let addr = format!("127.0.0.1:{}", free_port());
+    Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--config", "charts/watches.yaml", "--metrics-addr", &addr])
+        .args(["--leader-elect", "--leader-election-namespace", "default"])
+        .args(["--leader-election-id", "tera-operator-cli-test"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn")
+}
+
+async fn lease_holder(client: &kube::Client) -> Option<String> {
+    let leases = kube::Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
+        client.clone(),
+        "default",
+    );
+    let lease = leases.get("tera-operator-cli-test").await.ok()?;
+    lease
+        .spec?
+        .holder_identity
+        .filter(|holder| !holder.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_leader_elect_leads_reconciles_and_hands_over_on_sigterm() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        workload_delay: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .expect("sandbox");
+    sandbox
+        .install_crds(std::path::Path::new("crds"))
+        .expect("crds");
+    let client = sandbox.client();
+    let mut first = spawn_leader_elected_run(sandbox.kubeconfig_path());
+    let c = client.clone();
+    let leader = eventually("the first instance to take the Lease", || {
+        let c = c.clone();
+        async move { lease_holder(&c).await }
+    })
+    .await;
+
+    let api = kube::Api::<kube::api::DynamicObject>::namespaced_with(
+        client.clone(),
+        "default",
+        &webservers(),
+    );
+    let object: kube::api::DynamicObject =
+        serde_yaml::from_str(&example("webserver")).expect("example");
+    api.create(&Default::default(), &object)
+        .await
+        .expect("create");
+    eventually("the leader to make webserver/hello Ready", || {
+        let api = api.clone();
+        async move {
+            let o = serde_json::to_value(api.get("hello").await.ok()?).ok()?;
+            (condition(&o, "Ready")["status"] == "True").then_some(())
+        }
+    })
+    .await;
+
+    let mut second = spawn_leader_elected_run(sandbox.kubeconfig_path());
+    // While the first leads, the second stands by: the holder does not change.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        lease_holder(&client).await.as_deref(),
+        Some(leader.as_str())
+    );
+
+    let status = terminate(&mut first);
+    assert!(status.success(), "the leader exited with {status}");
+    let c = client.clone();
+    let old = leader.clone();
+    let next = eventually("the standby to take the released Lease", || {
+        let (c, old) = (c.clone(), old.clone());
+        async move { lease_holder(&c).await.filter(|h| *h != old) }
+    })
+    .await;
+    assert_ne!(next, leader);
+    let status = terminate(&mut second);
+    assert!(status.success(), "the second instance exited with {status}");
+}

@@ -117,14 +117,30 @@ fn check_example(file: &str, cases: u32) {
                 *mutated.pointer_mut(&pointer).unwrap() = Value::String(s.clone());
                 match renderer.render(&mutated, "default") {
                     Ok(out) => {
-                        prop_assert_eq!(
-                            signature(&out.objects),
-                            baseline.clone(),
-                            "{} = {:?}",
-                            pointer,
-                            s
-                        );
-                        // The string is carried as data, never dropped or reinterpreted.
+                        let original = resource
+                            .pointer(&pointer)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        let got = signature(&out.objects);
+                        prop_assert_eq!(got.len(), baseline.len(), "{} = {:?}", pointer, s);
+                        for ((kind, name, paths), (base_kind, base_name, base_paths)) in
+                            got.iter().zip(&baseline)
+                        {
+                            prop_assert_eq!(kind, base_kind, "{} = {:?}", pointer, s);
+                            prop_assert_eq!(paths, base_paths, "{} = {:?}", pointer, s);
+                            // A field that names objects (a backend's name) may rename them, and
+                            // only by standing in for the original string.
+                            let renamed = base_name.replace(original, &s);
+                            prop_assert!(
+                                name == base_name || (!original.is_empty() && *name == renamed),
+                                "{} = {:?}: {} {} became {}",
+                                pointer,
+                                s,
+                                kind,
+                                base_name,
+                                name
+                            );
+                        }
                     }
                     Err(e) => prop_assert!(
                         matches!(e, Error::InvalidSpec { .. }),
@@ -180,4 +196,29 @@ fn the_issue_examples_end_up_as_string_values() {
             .get("hostNetwork")
             .is_none()
     );
+}
+
+#[test]
+fn a_backend_name_renames_only_its_own_service() {
+    let (mut resource, renderer) = example("examples/balancer.yaml");
+    let baseline = signature(&renderer.render(&resource, "default").unwrap().objects);
+    resource["spec"]["backends"][0]["name"] = Value::String("a".into());
+    let renamed = signature(&renderer.render(&resource, "default").unwrap().objects);
+    let names = |sig: &[(String, String, BTreeSet<String>)]| {
+        sig.iter()
+            .map(|(k, n, _)| format!("{k}/{n}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&renamed),
+        names(&baseline)
+            .iter()
+            .map(|n| n.replace("echo-v1-backend", "echo-a-backend"))
+            .collect::<Vec<_>>()
+    );
+    resource["spec"]["backends"][0]["name"] = Value::String("a\nkind: Secret".into());
+    assert!(matches!(
+        renderer.render(&resource, "default"),
+        Err(Error::InvalidSpec { .. })
+    ));
 }

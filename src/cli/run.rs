@@ -35,6 +35,9 @@ pub struct RunArgs {
     /// Do not watch the mapping file and charts for changes.
     #[arg(long)]
     pub no_hot_reload: bool,
+    /// Leader election (`--leader-elect` and its settings).
+    #[command(flatten)]
+    pub leader: super::leader_election::LeaderElectionArgs,
 }
 
 impl RunArgs {
@@ -53,11 +56,20 @@ impl RunArgs {
 /// Runs `run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let client = connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
-        run_until_signal(client, args.options()).await?;
+        let lease = args.leader.lease_config();
+        let shutdown = async {
+            if let Err(e) = shutdown_signal().await {
+                tracing::error!(error = %e, "waiting for a shutdown signal failed; shutting down");
+            }
+        };
+        super::leader_election::run_operator(client, args.options(), lease, shutdown).await?;
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    // Blocking work still in flight (a DNS lookup, a file read) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 /// Builds a client from `--kubeconfig` / `--context`, or the usual resolution.

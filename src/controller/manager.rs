@@ -115,10 +115,18 @@ impl Manager {
                 }
             }
         }
+        // Stop every kind at once, against one deadline, so shutdown takes seconds, not
+        // seconds per kind.
         let keys: Vec<String> = self.running.keys().cloned().collect();
-        for key in keys {
-            self.stop_kind(&key).await;
-        }
+        futures::future::join_all(
+            keys.iter()
+                .filter_map(|key| self.running.remove(key).map(|r| (key.clone(), r)))
+                .map(|(key, running)| {
+                    self.shared.metrics.set_served(&key, false);
+                    stop_running(&self.shared, running)
+                }),
+        )
+        .await;
     }
 
     /// Starts every entry of `mapping`; returns the custom resource stores to wait for.
@@ -342,20 +350,29 @@ impl Manager {
             return;
         };
         self.shared.metrics.set_served(key, false);
-        for id in running.routes {
-            self.shared.children.unroute(id);
-        }
-        for stop in running.stop {
-            let _ = stop.send(());
-        }
-        for task in running.tasks {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(10), task)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
+        stop_running(&self.shared, running).await;
+    }
+}
+
+/// How long stopping controllers wait for running reconciles before aborting them.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Signals a kind's controllers to stop and waits for them, aborting what is still running
+/// after [`STOP_GRACE`] (an interrupted apply is simply redone by the next reconcile).
+async fn stop_running(shared: &Shared, running: RunningKind) {
+    for id in running.routes {
+        shared.children.unroute(id);
+    }
+    for stop in running.stop {
+        let _ = stop.send(());
+    }
+    let aborts: Vec<_> = running.tasks.iter().map(|t| t.abort_handle()).collect();
+    if tokio::time::timeout(STOP_GRACE, futures::future::join_all(running.tasks))
+        .await
+        .is_err()
+    {
+        for abort in aborts {
+            abort.abort();
         }
     }
 }
