@@ -5,8 +5,7 @@
 //! full periodic resync (target 0), the operator's peak RSS and reconciles per second.
 //!
 //! `cargo bench --bench controller_scale` (set `BENCH_CRS` to change the count). The operator
-//! process inherits the environment, so allocator settings can be compared, e.g.
-//! `MIMALLOC_ARENA_EAGER_COMMIT=0 MIMALLOC_PURGE_DELAY=0` for mimalloc's peak RSS.
+//! process inherits the environment (e.g. `MALLOC_ARENA_MAX` for glibc's allocator).
 
 use std::path::Path;
 use std::process::{Command, Stdio};

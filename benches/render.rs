@@ -3,9 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use tera_operator::chart::{Chart, ChartMeta, TemplateFile};

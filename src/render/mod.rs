@@ -91,6 +91,11 @@ impl Error {
 /// A `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The value at a path of object keys (a cheaper `Value::pointer` for literal paths).
+pub(crate) fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
 /// The objects one custom resource renders to, stamped and in apply order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
@@ -233,7 +238,7 @@ impl Renderer {
                 "name": owner.name,
                 "namespace": owner.namespace,
                 "uid": owner.uid.clone().unwrap_or_default(),
-                "generation": resource.pointer("/metadata/generation").cloned().unwrap_or(json!(0)),
+                "generation": at(resource, &["metadata", "generation"]).cloned().unwrap_or(json!(0)),
                 "service": stamp::MANAGED_BY,
             }),
         );
@@ -270,7 +275,10 @@ impl Renderer {
 }
 
 fn owner_of(resource: &Value, default_namespace: &str, chart: &str) -> Result<Owner> {
-    let field = |pointer: &str| resource.pointer(pointer).and_then(Value::as_str);
+    let field = |pointer: &str| {
+        let path: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+        at(resource, &path).and_then(Value::as_str)
+    };
     let missing = |what: &str| Error::ResourceInvalid(format!("the custom resource has no {what}"));
     let name = field("/metadata/name").ok_or_else(|| missing("metadata.name"))?;
     if !crate::config::is_dns_subdomain(name) {

@@ -69,8 +69,7 @@ pub fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<PolicyViolati
     for parsed in objects {
         let object = &parsed.object;
         let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-        let name = object
-            .pointer("/metadata/name")
+        let name = super::at(object, &["metadata", "name"])
             .and_then(Value::as_str)
             .unwrap_or("");
         let mut violation = |message: String| {
@@ -106,7 +105,7 @@ pub fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<PolicyViolati
         } else if let Some(reason) = name_problem(kind, name) {
             violation(reason);
         }
-        if let Some(ns) = object.pointer("/metadata/namespace") {
+        if let Some(ns) = super::at(object, &["metadata", "namespace"]) {
             match ns.as_str() {
                 Some(ns) if is_cluster_scoped(kind) => violation(format!(
                     "{kind} is cluster-scoped and cannot have namespace {ns:?}"

@@ -116,7 +116,7 @@ fn config_checksums(objects: &[Value]) -> BTreeMap<(String, String), String> {
         if kind != "ConfigMap" && kind != "Secret" {
             continue;
         }
-        let Some(name) = object.pointer("/metadata/name").and_then(Value::as_str) else {
+        let Some(name) = super::at(object, &["metadata", "name"]).and_then(Value::as_str) else {
             continue;
         };
         let content = json!({
@@ -184,22 +184,28 @@ fn referenced_configs(pod_spec: &Value) -> std::collections::BTreeSet<(String, S
         }
     };
     for volume in array(pod_spec.get("volumes")) {
-        add("ConfigMap", volume.pointer("/configMap/name"));
-        add("Secret", volume.pointer("/secret/secretName"));
-        for source in array(volume.pointer("/projected/sources")) {
-            add("ConfigMap", source.pointer("/configMap/name"));
-            add("Secret", source.pointer("/secret/name"));
+        add("ConfigMap", super::at(volume, &["configMap", "name"]));
+        add("Secret", super::at(volume, &["secret", "secretName"]));
+        for source in array(super::at(volume, &["projected", "sources"])) {
+            add("ConfigMap", super::at(source, &["configMap", "name"]));
+            add("Secret", super::at(source, &["secret", "name"]));
         }
     }
     for list in ["containers", "initContainers"] {
         for container in array(pod_spec.get(list)) {
             for from in array(container.get("envFrom")) {
-                add("ConfigMap", from.pointer("/configMapRef/name"));
-                add("Secret", from.pointer("/secretRef/name"));
+                add("ConfigMap", super::at(from, &["configMapRef", "name"]));
+                add("Secret", super::at(from, &["secretRef", "name"]));
             }
             for env in array(container.get("env")) {
-                add("ConfigMap", env.pointer("/valueFrom/configMapKeyRef/name"));
-                add("Secret", env.pointer("/valueFrom/secretKeyRef/name"));
+                add(
+                    "ConfigMap",
+                    super::at(env, &["valueFrom", "configMapKeyRef", "name"]),
+                );
+                add(
+                    "Secret",
+                    super::at(env, &["valueFrom", "secretKeyRef", "name"]),
+                );
             }
         }
     }
@@ -229,8 +235,7 @@ pub fn sort_for_apply(objects: &mut [Value]) {
 
 fn sort_key(object: &Value) -> (u8, &str, &str) {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-    let name = object
-        .pointer("/metadata/name")
+    let name = super::at(object, &["metadata", "name"])
         .and_then(Value::as_str)
         .unwrap_or("");
     (kind_rank(kind), kind, name)
