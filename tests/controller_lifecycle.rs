@@ -451,3 +451,73 @@ async fn steady_state_resync_sends_no_writes() {
     let writes = h.writes();
     assert!(writes.is_empty(), "steady state sent writes: {writes:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_objects_are_refused_unless_helm_managed_and_opted_in() {
+    let h = Harness::start().await;
+    // A ConfigMap made by hand, with the name the chart renders: never taken over.
+    h.create(
+        &configmaps(),
+        "default",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\ndata:\n  mine: \"yes\"\n",
+    )
+    .await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    let cr = h
+        .wait_condition(
+            &webservers(),
+            "default",
+            "hello",
+            "False",
+            "AdoptionRefused",
+        )
+        .await;
+    let message = condition(&cr, "Ready")["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(message.contains("ConfigMap"), "{message}");
+    let cm = h.get(&configmaps(), "default", "hello").await;
+    assert_eq!(
+        cm["data"],
+        json!({"mine": "yes"}),
+        "the refused object was changed"
+    );
+    assert!(
+        h.api(&deployments(), "default")
+            .get_opt("hello")
+            .await
+            .expect("get")
+            .is_none(),
+        "nothing may be applied while an object is refused"
+    );
+
+    // A Helm-managed ConfigMap of release "site", and a CR named "site" that opts in: adopted
+    // in place (same uid), with our labels and ownerReference.
+    let helm_cm = h
+        .create(
+            &configmaps(),
+            "default",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: site\n  labels:\n    app.kubernetes.io/managed-by: Helm\n  annotations:\n    meta.helm.sh/release-name: site\n    meta.helm.sh/release-namespace: default\ndata:\n  old: \"1\"\n",
+        )
+        .await;
+    let site = example("webserver").replace(
+        "name: hello",
+        "name: site\n  annotations:\n    tera-operator.io/adopt: \"true\"",
+    );
+    h.create(&webservers(), "default", &site).await;
+    h.wait_condition(&webservers(), "default", "site", "True", "Ready")
+        .await;
+    let adopted = h.get(&configmaps(), "default", "site").await;
+    assert_eq!(adopted["metadata"]["uid"], json!(helm_cm.metadata.uid));
+    assert_eq!(
+        adopted["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "tera-operator"
+    );
+    assert_eq!(
+        adopted["metadata"]["ownerReferences"][0]["kind"],
+        "WebServer"
+    );
+    assert!(adopted["data"]["nginx.conf"].is_string());
+}

@@ -10,6 +10,7 @@ use kube::runtime::controller::Action;
 use kube::{Resource as _, ResourceExt as _};
 use serde_json::{Value, json};
 
+use super::adopt;
 use super::apply::{
     self, add_desired_hash, desired_hash, matches_live, memory_key, server_side_apply,
 };
@@ -43,6 +44,13 @@ pub enum Error {
     /// Deleting a child the chart no longer renders failed.
     #[error(transparent)]
     PruneFailed(#[from] prune::Error),
+    /// Rendered objects already exist and are not this resource's to change (see
+    /// [`super::adopt`]); nothing was applied.
+    #[error("{}", .reasons.join("; "))]
+    AdoptionRefused {
+        /// One reason per refused object.
+        reasons: Vec<String>,
+    },
     /// The status subresource could not be written.
     #[error("writing the status of {namespace}/{name} failed: {source}")]
     StatusWriteFailed {
@@ -62,6 +70,7 @@ impl Error {
             Error::EncodeFailed { .. } => "EncodeFailed",
             Error::ChildWatchFailed(_) | Error::ApplyFailed(_) => REASON_APPLY_FAILED,
             Error::PruneFailed(_) => "PruneFailed",
+            Error::AdoptionRefused { .. } => REASON_ADOPTION_REFUSED,
             Error::StatusWriteFailed { .. } => "StatusWriteFailed",
         }
     }
@@ -69,6 +78,9 @@ impl Error {
 
 /// A `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Condition reason when existing objects are not ours to take over.
+pub const REASON_ADOPTION_REFUSED: &str = "AdoptionRefused";
 
 /// The key used for per-object backoff and logs: `namespace/name`.
 pub fn object_key(object: &DynamicObject) -> String {
@@ -155,12 +167,48 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
         }
     };
 
+    let adopted = match check_adoption(ctx, &resource_json, &rendered.objects).await {
+        Ok(adopted) => adopted,
+        Err(e @ Error::AdoptionRefused { .. }) => {
+            ctx.shared.metrics.failed(&ctx.key, REASON_ADOPTION_REFUSED);
+            tracing::info!(kind = %ctx.key, object = %object_key(object), error = %e, "not applying");
+            let outcome = Outcome::Failed {
+                reason: REASON_ADOPTION_REFUSED.to_string(),
+                message: e.to_string(),
+            };
+            publish(
+                ctx,
+                &reference,
+                true,
+                REASON_ADOPTION_REFUSED,
+                "Adopt",
+                e.to_string(),
+            )
+            .await;
+            write_status(ctx, object, &outcome, stale).await?;
+            // The resource's annotation (or the objects' owners) must change first.
+            return Ok(Action::requeue(period.min(PROGRESS_RECHECK)));
+        }
+        Err(e) => return Err(e),
+    };
+
     match apply_all(ctx, &reference, rendered.objects).await {
         Ok(None) => {
             tracing::debug!(kind = %ctx.key, object = %object_key(object), "deleted meanwhile; nothing applied");
             Ok(Action::await_change())
         }
         Ok(Some((children, desired))) => {
+            for (what, release) in adopted {
+                publish(
+                    ctx,
+                    &reference,
+                    false,
+                    "Adopted",
+                    "Adopt",
+                    format!("took over {what} from Helm release {release} in place"),
+                )
+                .await;
+            }
             prune_undesired(ctx, &reference, &uid, &desired).await?;
             let outcome = Outcome::Applied { children };
             let ready = outcome.is_ready();
@@ -190,6 +238,63 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
             }
             Err(e)
         }
+    }
+}
+
+/// Rendered objects that exist but are not in our caches (so not labelled as ours) are judged
+/// by [`adopt::decide`]: Helm-managed ones are adopted when the resource opts in, anything else
+/// refuses the whole apply. Returns `(Kind name, release)` of each object to adopt. Costs one
+/// read per rendered object missing from the caches, so nothing in the steady state.
+async fn check_adoption(
+    ctx: &KindContext,
+    owner: &Value,
+    objects: &[Value],
+) -> Result<Vec<(String, String)>> {
+    let mut adopted = Vec::new();
+    let mut refused = Vec::new();
+    for object in objects {
+        let text = |path: &[&str]| {
+            path.iter()
+                .try_fold(object, |v, key| v.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        let (api_version, kind) = (text(&["apiVersion"]), text(&["kind"]));
+        let (namespace, name) = (
+            text(&["metadata", "namespace"]),
+            text(&["metadata", "name"]),
+        );
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let cache = ctx
+            .shared
+            .children
+            .ensure(&GroupVersionKind::gvk(group, version, kind))
+            .await?;
+        if cache.get(namespace, name).is_some() {
+            continue;
+        }
+        let api: Api<DynamicObject> = if namespace.is_empty() {
+            Api::all_with(ctx.shared.client.clone(), &cache.resource)
+        } else {
+            Api::namespaced_with(ctx.shared.client.clone(), namespace, &cache.resource)
+        };
+        // A failed read is left to the apply that follows, which reports the real error.
+        let Ok(Some(live)) = api.get_opt(name).await else {
+            continue;
+        };
+        let Ok(live) = serde_json::to_value(&live) else {
+            continue;
+        };
+        match adopt::decide(Some(&live), object, owner, ctx.watch.adopt_helm_releases) {
+            adopt::Decision::Create | adopt::Decision::Owned => {}
+            adopt::Decision::Adopt { release } => adopted.push((format!("{kind} {name}"), release)),
+            adopt::Decision::Refuse { reason } => refused.push(reason),
+        }
+    }
+    if refused.is_empty() {
+        Ok(adopted)
+    } else {
+        Err(Error::AdoptionRefused { reasons: refused })
     }
 }
 
