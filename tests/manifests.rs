@@ -243,19 +243,7 @@ fn dockerfile_matches_the_install_manifests() {
 #[test]
 fn deployment_args_parse_as_run_with_leader_election() {
     use clap::Parser;
-    use tera_operator::cli::GlobalArgs;
-    use tera_operator::cli::leader_election::LeaderElectionArgs;
-    use tera_operator::cli::run::RunArgs;
-
-    #[derive(Debug, Parser)]
-    struct Run {
-        #[command(flatten)]
-        global: GlobalArgs,
-        #[command(flatten)]
-        run: RunArgs,
-        #[command(flatten)]
-        leader: LeaderElectionArgs,
-    }
+    use tera_operator::cli::{Cli, Command};
 
     for install_crds in [false, true] {
         let args = ManifestsArgs {
@@ -271,17 +259,21 @@ fn deployment_args_parse_as_run_with_leader_election() {
             .map(|a| a.as_str().unwrap().replace("$(POD_NAMESPACE)", "ops"))
             .collect();
         assert_eq!(argv[0], "run");
-        let parsed = Run::try_parse_from(
-            std::iter::once("run".to_string()).chain(argv[1..].iter().cloned()),
+        // The real command line, exactly as the Deployment passes it.
+        let cli = Cli::try_parse_from(
+            std::iter::once("tera-operator".to_string()).chain(argv.iter().cloned()),
         )
         .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        let Command::Run(run) = cli.command else {
+            panic!("{argv:?} is not `run`");
+        };
         assert_eq!(
-            parsed.run.config,
+            run.config,
             Path::new("/etc/tera-operator/charts/watches.yaml")
         );
-        assert_eq!(parsed.run.metrics_addr.to_string(), "0.0.0.0:8080");
-        assert_eq!(parsed.run.install_crds, install_crds);
-        let lease = parsed.leader.lease_config().expect("--leader-elect");
+        assert_eq!(run.metrics_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(run.install_crds, install_crds);
+        let lease = run.leader.lease_config().expect("--leader-elect");
         assert_eq!(
             (lease.namespace.as_str(), lease.name.as_str()),
             ("ops", "tera-operator")
