@@ -31,6 +31,82 @@ fn json_path<'a>(obj: &'a Value, path: &str) -> &'a Value {
     cur
 }
 
+/// Evaluates the JSONPath subset CRD printer columns use: `.field`, `[N]`, `[*]` and
+/// `[?(@.field=="value")]`; every match, in order.
+fn json_path_all<'a>(obj: &'a Value, path: &str) -> Vec<&'a Value> {
+    let mut current = vec![obj];
+    let mut rest = path.trim();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let field = &after[..end];
+            if !field.is_empty() {
+                current = current.into_iter().filter_map(|v| v.get(field)).collect();
+            }
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let Some(end) = after.find(']') else {
+                return Vec::new();
+            };
+            let selector = &after[..end];
+            rest = &after[end + 1..];
+            current = current
+                .into_iter()
+                .flat_map(|v| select(v, selector))
+                .collect();
+        } else {
+            return Vec::new();
+        }
+    }
+    current
+}
+
+/// One bracket selector applied to `value`.
+fn select<'a>(value: &'a Value, selector: &str) -> Vec<&'a Value> {
+    let items: Vec<&Value> = value
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default();
+    if selector == "*" {
+        return items;
+    }
+    if let Ok(index) = selector.parse::<usize>() {
+        return items.get(index).copied().into_iter().collect();
+    }
+    let Some(filter) = selector
+        .strip_prefix("?(@.")
+        .and_then(|f| f.strip_suffix(')'))
+    else {
+        return Vec::new();
+    };
+    let Some((field, expected)) = filter.split_once("==") else {
+        return Vec::new();
+    };
+    let expected = expected.trim().trim_matches(|c| c == '"' || c == '\'');
+    items
+        .into_iter()
+        .filter(|item| json_path(item, field.trim()).as_str() == Some(expected))
+        .collect()
+}
+
+/// A printer column's cell: the single match, or the matches joined with spaces.
+fn column_value(obj: &Value, path: &str) -> Value {
+    let found = json_path_all(obj, path);
+    match found.as_slice() {
+        [] => Value::Null,
+        [one] => (*one).clone(),
+        many => Value::String(
+            many.iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    }
+}
+
 fn cell(v: &Value) -> Value {
     match v {
         Value::Null => json!("<none>"),
@@ -186,11 +262,11 @@ fn columns(res: &ResourceInfo) -> Vec<Column> {
                     ty: "string",
                     priority: c["priority"].as_i64().unwrap_or(0),
                     get: Box::new(move |o| {
-                        let v = json_path(o, &path);
+                        let v = column_value(o, &path);
                         if date {
                             v.as_str().map(|s| json!(age(s))).unwrap_or(json!("<none>"))
                         } else {
-                            cell(v)
+                            cell(&v)
                         }
                     }),
                 });
@@ -231,6 +307,25 @@ pub fn table(res: &ResourceInfo, items: &[Value], rv: u64) -> Value {
 mod tests {
     use super::*;
     use crate::sandbox::resources::Registry;
+
+    #[test]
+    fn printer_column_json_paths() {
+        let o = json!({
+            "spec": {"backends": [{"name": "v1"}, {"name": "v2"}], "replicas": 3},
+            "status": {"conditions": [
+                {"type": "Reconciling", "status": "False"},
+                {"type": "Ready", "status": "True"}
+            ]}
+        });
+        assert_eq!(column_value(&o, ".spec.replicas"), json!(3));
+        assert_eq!(column_value(&o, ".spec.backends[*].name"), json!("v1 v2"));
+        assert_eq!(column_value(&o, ".spec.backends[1].name"), json!("v2"));
+        assert_eq!(
+            column_value(&o, ".status.conditions[?(@.type==\"Ready\")].status"),
+            json!("True")
+        );
+        assert_eq!(column_value(&o, ".status.missing"), Value::Null);
+    }
 
     #[test]
     fn deployment_ready_column() {
