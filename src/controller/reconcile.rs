@@ -278,8 +278,9 @@ async fn check_adoption(
         } else {
             Api::namespaced_with(ctx.shared.client.clone(), namespace, &cache.resource)
         };
-        // A failed read is left to the apply that follows, which reports the real error.
-        let Ok(Some(live)) = api.get_opt(name).await else {
+        // Only metadata decides (labels, annotations, ownerReferences). A failed read is left
+        // to the apply that follows, which reports the real error.
+        let Ok(Some(live)) = api.get_metadata_opt(name).await else {
             continue;
         };
         let Ok(live) = serde_json::to_value(&live) else {
