@@ -222,3 +222,40 @@ fn a_backend_name_renames_only_its_own_service() {
         Err(Error::InvalidSpec { .. })
     ));
 }
+
+#[test]
+fn numeric_looking_strings_stay_strings_in_the_bundled_charts() {
+    let (mut balancer, renderer) = example("examples/balancer.yaml");
+    balancer["spec"]["selector"] = serde_json::json!({"app": "7"});
+    balancer["spec"]["backends"][0]["selector"] = serde_json::json!({"version": "1"});
+    let out = renderer.render(&balancer, "default").unwrap();
+    let backend = out
+        .objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == "echo-v1-backend")
+        .unwrap();
+    assert_eq!(
+        backend["spec"]["selector"],
+        serde_json::json!({"app": "7", "version": "1"})
+    );
+
+    let (mut webserver, renderer) = example("examples/webserver.yaml");
+    webserver["spec"]["image"] = Value::String("123".into());
+    webserver["spec"]["content"] = serde_json::json!({"404.html": "404"});
+    let out = renderer.render(&webserver, "default").unwrap();
+    let cm = out
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "ConfigMap")
+        .unwrap();
+    assert_eq!(cm["data"]["404.html"], "404");
+    let deployment = out
+        .objects
+        .iter()
+        .find(|o| o["kind"] == "Deployment")
+        .unwrap();
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "123"
+    );
+}
