@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod render;
 pub mod run;
 pub mod sandbox;
+pub mod signals;
 
 /// The tera-operator command line.
 #[derive(Debug, Parser)]

@@ -8,8 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::inputs::DEFAULT_CONFIG;
-use super::user_error;
-use crate::controller::{Operator, Options};
+use crate::controller::Options;
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -57,10 +56,11 @@ impl RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
     let result = runtime.block_on(async {
-        let client = connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let client =
+            super::cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let lease = args.leader.lease_config();
         let shutdown = async {
-            if let Err(e) = shutdown_signal().await {
+            if let Err(e) = super::signals::shutdown_signal().await {
                 tracing::error!(error = %e, "waiting for a shutdown signal failed; shutting down");
             }
         };
@@ -70,61 +70,4 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Blocking work still in flight (a DNS lookup, a file read) must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     result
-}
-
-/// Builds a client from `--kubeconfig` / `--context`, or the usual resolution.
-pub async fn connect(
-    kubeconfig: Option<&std::path::Path>,
-    context: Option<&str>,
-) -> anyhow::Result<kube::Client> {
-    let options = kube::config::KubeConfigOptions {
-        context: context.map(str::to_string),
-        ..Default::default()
-    };
-    let config = match kubeconfig {
-        Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading the kubeconfig {}", path.display()))
-                .map_err(user_error)?;
-            kube::Config::from_custom_kubeconfig(file, &options)
-                .await
-                .with_context(|| format!("loading the kubeconfig {}", path.display()))
-                .map_err(user_error)?
-        }
-        None if context.is_some() => kube::Config::from_kubeconfig(&options)
-            .await
-            .context("loading the kubeconfig")
-            .map_err(user_error)?,
-        None => kube::Config::infer()
-            .await
-            .context("finding a cluster (KUBECONFIG, ~/.kube/config, in-cluster)")
-            .map_err(user_error)?,
-    };
-    kube::Client::try_from(config).context("building the API client failed")
-}
-
-/// Runs the operator with `client` until SIGTERM or SIGINT, then shuts it down cleanly.
-pub async fn run_until_signal(client: kube::Client, options: Options) -> anyhow::Result<()> {
-    let operator = Operator::start(client, options).await.map_err(user_error)?;
-    shutdown_signal().await?;
-    tracing::info!("shutting down");
-    operator.shutdown().await;
-    Ok(())
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler failed")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C failed")?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C failed")?;
-    Ok(())
 }

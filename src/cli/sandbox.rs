@@ -114,27 +114,10 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
         println!("operator serving the kinds in {}", args.config.display());
         Some(start_operator(sandbox.client(), &args).await?)
     };
-    shutdown_signal().await?;
+    super::signals::shutdown_signal().await?;
     if let Some(operator) = operator {
         operator.shutdown().await;
     }
     sandbox.shutdown().await;
     Ok(ExitCode::SUCCESS)
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("installing the SIGTERM handler failed")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C failed")?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C failed")?;
-    Ok(())
 }

@@ -201,7 +201,7 @@ pub fn matches_live(desired: &Value, live: &Value) -> bool {
 /// Adds [`DESIRED_HASH_ANNOTATION`] to a rendered object (in place).
 pub fn add_desired_hash(object: &mut Value) {
     let digest = sha2::Sha256::digest(object.to_string().as_bytes());
-    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hash = crate::render::hex(&digest[..8]);
     let Some(metadata) = object
         .as_object_mut()
         .and_then(|o| o.get_mut("metadata"))

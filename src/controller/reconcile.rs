@@ -253,34 +253,28 @@ async fn check_adoption(
     let mut adopted = Vec::new();
     let mut refused = Vec::new();
     for object in objects {
-        let text = |path: &[&str]| {
-            path.iter()
-                .try_fold(object, |v, key| v.get(key))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        };
-        let (api_version, kind) = (text(&["apiVersion"]), text(&["kind"]));
-        let (namespace, name) = (
-            text(&["metadata", "namespace"]),
-            text(&["metadata", "name"]),
-        );
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let Identity {
+            api_version,
+            kind,
+            namespace,
+            name,
+        } = Identity::of(object);
         let cache = ctx
             .shared
             .children
-            .ensure(&GroupVersionKind::gvk(group, version, kind))
+            .ensure(&gvk_of(&api_version, &kind))
             .await?;
-        if cache.get(namespace, name).is_some() {
+        if cache.get(&namespace, &name).is_some() {
             continue;
         }
         let api: Api<DynamicObject> = if namespace.is_empty() {
             Api::all_with(ctx.shared.client.clone(), &cache.resource)
         } else {
-            Api::namespaced_with(ctx.shared.client.clone(), namespace, &cache.resource)
+            Api::namespaced_with(ctx.shared.client.clone(), &namespace, &cache.resource)
         };
         // Only metadata decides (labels, annotations, ownerReferences). A failed read is left
         // to the apply that follows, which reports the real error.
-        let Ok(Some(live)) = api.get_metadata_opt(name).await else {
+        let Ok(Some(live)) = api.get_metadata_opt(&name).await else {
             continue;
         };
         let Ok(live) = serde_json::to_value(&live) else {
@@ -297,6 +291,38 @@ async fn check_adoption(
     } else {
         Err(Error::AdoptionRefused { reasons: refused })
     }
+}
+
+/// Where a rendered object lives: its apiVersion, kind, namespace and name (empty when absent).
+struct Identity {
+    api_version: String,
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+impl Identity {
+    fn of(object: &Value) -> Self {
+        let text = |path: &[&str]| {
+            path.iter()
+                .try_fold(object, |v, key| v.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        Self {
+            api_version: text(&["apiVersion"]),
+            kind: text(&["kind"]),
+            namespace: text(&["metadata", "namespace"]),
+            name: text(&["metadata", "name"]),
+        }
+    }
+}
+
+/// The group/version/kind of `apiVersion` + `kind` (`v1` is the core group).
+fn gvk_of(api_version: &str, kind: &str) -> GroupVersionKind {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    GroupVersionKind::gvk(group, version, kind)
 }
 
 /// Whether the resource `reference` names still exists with the same uid (a live read).
@@ -352,23 +378,14 @@ async fn apply_all(
     let mut applied = Vec::new();
     for mut object in objects {
         add_desired_hash(&mut object);
-        let field = |pointer: &str| {
-            object
-                .pointer(pointer)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let (api_version, kind) = (field("/apiVersion"), field("/kind"));
-        let (namespace, name) = (field("/metadata/namespace"), field("/metadata/name"));
-        let (group, version) = match api_version.rsplit_once('/') {
-            Some((g, v)) => (g.to_string(), v.to_string()),
-            None => (String::new(), api_version.clone()),
-        };
-        let cache = shared
-            .children
-            .ensure(&GroupVersionKind::gvk(&group, &version, &kind))
-            .await?;
+        let Identity {
+            api_version,
+            kind,
+            namespace,
+            name,
+        } = Identity::of(&object);
+        let gvk = gvk_of(&api_version, &kind);
+        let cache = shared.children.ensure(&gvk).await?;
         let live = cache.get(&namespace, &name);
         let key = memory_key(&api_version, &kind, &namespace, &name);
         let hash = desired_hash(&object).unwrap_or_default().to_string();

@@ -74,11 +74,7 @@ pub fn fingerprint(dir: &Path) -> String {
         }
         hasher.update([0]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::render::hex(&hasher.finalize())
 }
 
 fn collect_files(dir: &Path, files: &mut BTreeSet<PathBuf>, depth: usize) {

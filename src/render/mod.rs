@@ -20,6 +20,7 @@ use crate::config::Watch;
 
 pub use documents::DocumentError;
 pub use engine::{Engine, TemplateError, is_plain_number_or_bool};
+pub use filters::hex;
 pub use policy::{CLUSTER_SCOPED_KINDS, PolicyViolation, is_cluster_scoped, label_problem};
 pub use stamp::{
     CONFIGMAP_CHECKSUM_PREFIX, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL,
