@@ -11,15 +11,15 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::task::JoinHandle;
 
 use super::apply::{AppliedMemory, memory_key};
-use crate::render::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL};
+use super::child_store::{CachedChild, ChildStore};
+use crate::render::{MANAGED_BY, MANAGED_BY_LABEL};
 
 /// How long a new child watch may take to list its objects before reconciles give up on it.
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
@@ -56,28 +56,6 @@ pub fn kind_key(api_version: &str, kind: &str) -> String {
     format!("{group}/{kind}")
 }
 
-/// The controller ownerReference of an object, if any.
-pub fn controller_owner(object: &DynamicObject) -> Option<&OwnerReference> {
-    object
-        .metadata
-        .owner_references
-        .as_ref()?
-        .iter()
-        .find(|r| r.controller == Some(true))
-}
-
-/// Whether `object` is owned by the custom resource with `uid`: it carries the owner-uid label
-/// **and** a controller ownerReference to that uid. Only such objects are ever pruned.
-pub fn is_owned_by(object: &DynamicObject, uid: &str) -> bool {
-    let labelled = object
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(OWNER_UID_LABEL))
-        .is_some_and(|v| v == uid);
-    labelled && controller_owner(object).is_some_and(|r| r.uid == uid)
-}
-
 /// The well-known group/version of common child kinds, so they can be watched before discovery.
 pub fn builtin_gvk(kind: &str) -> Option<GroupVersionKind> {
     let (group, version) = match kind {
@@ -110,7 +88,7 @@ type Routes = Arc<RwLock<HashMap<String, Vec<Route>>>>;
 pub struct ChildKind {
     /// The child's API resource.
     pub resource: ApiResource,
-    stores: Vec<Store<DynamicObject>>,
+    stores: Vec<Arc<ChildStore>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -124,16 +102,15 @@ impl Drop for ChildKind {
 
 impl ChildKind {
     /// The cached object, if any.
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
-        let key = ObjectRef::new_with(name, self.resource.clone()).within(namespace);
-        self.stores.iter().find_map(|s| s.get(&key))
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<CachedChild>> {
+        self.stores.iter().find_map(|s| s.get(namespace, name))
     }
 
-    /// Every cached object owned by `uid` (see [`is_owned_by`]), with its resource.
-    pub fn owned_by(&self, uid: &str) -> Vec<(ApiResource, Arc<DynamicObject>)> {
+    /// Every cached object owned by `uid` (see [`CachedChild::is_owned_by`]), with its resource.
+    pub fn owned_by(&self, uid: &str) -> Vec<(ApiResource, Arc<CachedChild>)> {
         self.stores
             .iter()
-            .flat_map(|s| s.state_filter(|o| is_owned_by(o, uid)))
+            .flat_map(|s| s.owned_by(uid))
             .map(|o| (self.resource.clone(), o))
             .collect()
     }
@@ -220,48 +197,17 @@ impl Children {
                 Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
                 None => Api::all_with(self.client.clone(), &resource),
             };
-            let writer = reflector::store::Writer::new(resource.clone());
-            let store = writer.as_reader();
+            let store = Arc::new(ChildStore::default());
             let config =
                 watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
-            let routes = self.routes.clone();
-            let kind_name = resource.kind.clone();
-            let stream = watcher(api, config)
-                .default_backoff()
-                .modify(slim)
-                .reflect(writer);
-            let reader = store.clone();
-            let dyntype = resource.clone();
-            let applied = self.applied.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut stream = std::pin::pin!(stream);
-                // Objects cached when a (re)list started: those missing once it is done were
-                // deleted while the watch was down, and their owners must hear about it.
-                let mut before_relist: Vec<Arc<DynamicObject>> = Vec::new();
-                while let Some(item) = stream.next().await {
-                    match item {
-                        Ok(watcher::Event::Apply(child) | watcher::Event::InitApply(child)) => {
-                            observe(&applied, &dyntype, &child);
-                            route_to_owner(&routes, &child);
-                        }
-                        Ok(watcher::Event::Delete(child)) => {
-                            forget(&applied, &dyntype, &child);
-                            route_to_owner(&routes, &child);
-                        }
-                        Ok(watcher::Event::Init) => before_relist = reader.state(),
-                        Ok(watcher::Event::InitDone) => {
-                            applied.observe_all();
-                            for gone in std::mem::take(&mut before_relist) {
-                                let key = ObjectRef::from_obj_with(&*gone, dyntype.clone());
-                                if reader.get(&key).is_none() {
-                                    route_to_owner(&routes, &gone);
-                                }
-                            }
-                        }
-                        Err(e) => tracing::warn!(kind = %kind_name, error = %e, "child watch failed; retrying"),
-                    }
-                }
-            }));
+            let stream = watcher(api, config).default_backoff();
+            tasks.push(tokio::spawn(follow_watch(
+                stream,
+                store.clone(),
+                resource.clone(),
+                self.applied.clone(),
+                self.routes.clone(),
+            )));
             stores.push(store);
         }
         let child = Arc::new(ChildKind {
@@ -270,7 +216,7 @@ impl Children {
             tasks,
         });
         for store in &child.stores {
-            if !wait_synced(store, SYNC_TIMEOUT).await {
+            if !store.wait_synced(SYNC_TIMEOUT).await {
                 return Err(Error::WatchNotSynced {
                     kind: gvk.kind.clone(),
                     seconds: SYNC_TIMEOUT.as_secs(),
@@ -285,7 +231,7 @@ impl Children {
     }
 
     /// Every cached object, of every watched child kind, owned by `uid`.
-    pub fn owned_by(&self, uid: &str) -> Vec<(ApiResource, Arc<DynamicObject>)> {
+    pub fn owned_by(&self, uid: &str) -> Vec<(ApiResource, Arc<CachedChild>)> {
         let kinds = self.snapshot.read().map(|s| s.clone()).unwrap_or_default();
         kinds.iter().flat_map(|k| k.owned_by(uid)).collect()
     }
@@ -300,12 +246,48 @@ impl Children {
     }
 }
 
-/// Drops what caches never need from a watched object: managedFields and kubectl's
-/// last-applied annotation (rendered objects never set either, so comparisons are unaffected).
-pub fn slim(object: &mut DynamicObject) {
-    object.metadata.managed_fields = None;
-    if let Some(annotations) = object.metadata.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+/// Keeps `store` in step with a child watch: caches every object, remembers observed
+/// resourceVersions for [`AppliedMemory`], and tells the owner of every changed child.
+async fn follow_watch(
+    stream: impl futures::Stream<Item = watcher::Result<watcher::Event<DynamicObject>>>,
+    store: Arc<ChildStore>,
+    resource: ApiResource,
+    applied: Arc<AppliedMemory>,
+    routes: Routes,
+) {
+    let mut stream = std::pin::pin!(stream);
+    // Objects of a (re)list in progress; those cached before but missing once it is done were
+    // deleted while the watch was down, and their owners must hear about it.
+    let mut listed: Vec<CachedChild> = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(watcher::Event::Apply(object)) => {
+                let child = store.apply(object);
+                observe(&applied, &resource, &child);
+                route_to_owner(&routes, &child);
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                let child = store.delete(object);
+                forget(&applied, &resource, &child);
+                route_to_owner(&routes, &child);
+            }
+            Ok(watcher::Event::Init) => listed.clear(),
+            Ok(watcher::Event::InitApply(object)) => {
+                let child = CachedChild::new(object);
+                observe(&applied, &resource, &child);
+                route_to_owner(&routes, &child);
+                listed.push(child);
+            }
+            Ok(watcher::Event::InitDone) => {
+                for gone in store.replace_all(std::mem::take(&mut listed)) {
+                    route_to_owner(&routes, &gone);
+                }
+                applied.observe_all();
+            }
+            Err(e) => {
+                tracing::warn!(kind = %resource.kind, error = %e, "child watch failed; retrying")
+            }
+        }
     }
 }
 
@@ -333,43 +315,42 @@ fn resource_group_version(gvk: &GroupVersionKind) -> String {
     }
 }
 
-fn observe(applied: &AppliedMemory, resource: &ApiResource, child: &DynamicObject) {
-    if let Some(version) = &child.metadata.resource_version {
+fn observe(applied: &AppliedMemory, resource: &ApiResource, child: &CachedChild) {
+    if let Some(version) = &child.resource_version {
         let key = memory_key(
             &resource.api_version,
             &resource.kind,
-            child.metadata.namespace.as_deref().unwrap_or_default(),
-            child.metadata.name.as_deref().unwrap_or_default(),
+            &child.namespace,
+            &child.name,
         );
         applied.observe(&key, version);
     }
 }
 
-fn forget(applied: &AppliedMemory, resource: &ApiResource, child: &DynamicObject) {
-    if let Some(version) = &child.metadata.resource_version {
+fn forget(applied: &AppliedMemory, resource: &ApiResource, child: &CachedChild) {
+    if let Some(version) = &child.resource_version {
         let key = memory_key(
             &resource.api_version,
             &resource.kind,
-            child.metadata.namespace.as_deref().unwrap_or_default(),
-            child.metadata.name.as_deref().unwrap_or_default(),
+            &child.namespace,
+            &child.name,
         );
         applied.deleted(&key, version);
     }
 }
 
-fn route_to_owner(routes: &Routes, child: &DynamicObject) {
-    let Some(owner) = controller_owner(child) else {
+fn route_to_owner(routes: &Routes, child: &CachedChild) {
+    let Some(owner) = &child.controller else {
         return;
     };
-    let namespace = child.metadata.namespace.clone().unwrap_or_default();
+    let namespace = &child.namespace;
     let key = kind_key(&owner.api_version, &owner.kind);
     let Ok(routes) = routes.read() else {
         return;
     };
     for route in routes.get(&key).into_iter().flatten() {
-        if route.namespace.as_ref().is_none_or(|ns| *ns == namespace) {
-            let target =
-                ObjectRef::new_with(&owner.name, route.resource.clone()).within(&namespace);
+        if route.namespace.as_ref().is_none_or(|ns| ns == namespace) {
+            let target = ObjectRef::new_with(&owner.name, route.resource.clone()).within(namespace);
             let _ = route.sender.unbounded_send(target);
         }
     }
@@ -380,42 +361,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn object(labels: serde_json::Value, owners: serde_json::Value) -> DynamicObject {
-        serde_json::from_value(json!({
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": "s", "namespace": "ns", "labels": labels, "ownerReferences": owners}
-        }))
-        .unwrap_or_else(|e| panic!("{e}"))
+    fn object(labels: serde_json::Value, owners: serde_json::Value) -> CachedChild {
+        CachedChild::new(
+            serde_json::from_value(json!({
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "s", "namespace": "ns", "labels": labels, "ownerReferences": owners}
+            }))
+            .unwrap_or_else(|e| panic!("{e}")),
+        )
     }
 
     fn owner_ref(uid: &str, controller: bool) -> serde_json::Value {
         json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
                "name": "hello", "uid": uid, "controller": controller})
-    }
-
-    #[test]
-    fn owned_needs_label_and_controller_reference() {
-        let both = object(
-            json!({OWNER_UID_LABEL: "u1"}),
-            json!([owner_ref("u1", true)]),
-        );
-        assert!(is_owned_by(&both, "u1"));
-        assert!(!is_owned_by(&both, "u2"));
-        let label_only = object(json!({OWNER_UID_LABEL: "u1"}), json!([]));
-        assert!(!is_owned_by(&label_only, "u1"));
-        let ref_only = object(json!({}), json!([owner_ref("u1", true)]));
-        assert!(!is_owned_by(&ref_only, "u1"));
-        let not_controller = object(
-            json!({OWNER_UID_LABEL: "u1"}),
-            json!([owner_ref("u1", false)]),
-        );
-        assert!(!is_owned_by(&not_controller, "u1"));
-        let other_uid_ref = object(
-            json!({OWNER_UID_LABEL: "u1"}),
-            json!([owner_ref("u2", true)]),
-        );
-        assert!(!is_owned_by(&other_uid_ref, "u1"));
     }
 
     #[test]

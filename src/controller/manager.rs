@@ -314,7 +314,7 @@ impl Manager {
         let store = writer.as_reader();
         let objects = watcher(api, config)
             .default_backoff()
-            .modify(super::children::slim)
+            .modify(super::child_store::slim)
             .reflect(writer)
             .applied_objects();
         let controller = Controller::for_stream_with(objects, store.clone(), resource.clone())

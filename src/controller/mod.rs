@@ -10,6 +10,7 @@
 pub mod adopt;
 pub mod apply;
 pub mod backoff;
+pub mod child_store;
 pub mod children;
 pub mod context;
 pub mod crds;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kube::api::{Api, DeleteParams, DynamicObject};
 use kube::discovery::ApiResource;
 
-use super::children::is_owned_by;
+use super::child_store::CachedChild;
 
 /// Errors deleting a child.
 #[derive(Debug, thiserror::Error)]
@@ -33,22 +33,20 @@ pub type ObjectKey = (String, String, String, String);
 
 /// The objects to delete: owned by `uid` (label and controller ownerReference), not desired.
 pub fn select<'a>(
-    owned: &'a [(ApiResource, Arc<DynamicObject>)],
+    owned: &'a [(ApiResource, Arc<CachedChild>)],
     uid: &str,
     desired: &BTreeSet<ObjectKey>,
-) -> Vec<&'a (ApiResource, Arc<DynamicObject>)> {
+) -> Vec<&'a (ApiResource, Arc<CachedChild>)> {
     owned
         .iter()
         .filter(|(resource, object)| {
             let key = (
                 resource.api_version.clone(),
                 resource.kind.clone(),
-                object.metadata.namespace.clone().unwrap_or_default(),
-                object.metadata.name.clone().unwrap_or_default(),
+                object.namespace.clone(),
+                object.name.clone(),
             );
-            is_owned_by(object, uid)
-                && object.metadata.deletion_timestamp.is_none()
-                && !desired.contains(&key)
+            object.is_owned_by(uid) && !object.deleting && !desired.contains(&key)
         })
         .collect()
 }
@@ -57,14 +55,14 @@ pub fn select<'a>(
 pub async fn delete(
     client: &kube::Client,
     resource: &ApiResource,
-    object: &DynamicObject,
+    object: &CachedChild,
 ) -> Result<()> {
-    let namespace = object.metadata.namespace.clone().unwrap_or_default();
-    let name = object.metadata.name.clone().unwrap_or_default();
+    let namespace = object.namespace.clone();
+    let name = object.name.clone();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, resource);
     let mut params = DeleteParams::background();
     // Delete exactly the object that was judged owned, not a namesake created since.
-    if let Some(uid) = &object.metadata.uid {
+    if let Some(uid) = &object.uid {
         params.preconditions = Some(kube::api::Preconditions {
             uid: Some(uid.clone()),
             resource_version: None,
@@ -93,7 +91,7 @@ mod tests {
         name: &str,
         label_uid: Option<&str>,
         ref_uid: Option<&str>,
-    ) -> (ApiResource, Arc<DynamicObject>) {
+    ) -> (ApiResource, Arc<CachedChild>) {
         let labels = match label_uid {
             Some(u) => json!({OWNER_UID_LABEL: u}),
             None => json!({}),
@@ -110,7 +108,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         (
             ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Service")),
-            Arc::new(object),
+            Arc::new(CachedChild::new(object)),
         )
     }
 
@@ -130,7 +128,7 @@ mod tests {
         let desired: BTreeSet<ObjectKey> = [key("keep")].into_iter().collect();
         let names: Vec<String> = select(&owned, "u", &desired)
             .iter()
-            .filter_map(|(_, o)| o.metadata.name.clone())
+            .map(|(_, o)| o.name.clone())
             .collect();
         assert_eq!(names, ["gone"]);
     }

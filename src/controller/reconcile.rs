@@ -390,10 +390,8 @@ async fn apply_all(
         let key = memory_key(&api_version, &kind, &namespace, &name);
         let hash = desired_hash(&object).unwrap_or_default().to_string();
         let memory = &shared.children.applied;
-        let live_version = live
-            .as_ref()
-            .and_then(|l| l.metadata.resource_version.clone());
-        let live_json = live.as_ref().and_then(|o| serde_json::to_value(&**o).ok());
+        let live_version = live.as_ref().and_then(|l| l.resource_version.clone());
+        let live_json = live.as_ref().map(|o| o.to_value());
         let in_sync = live_json.as_ref().is_some_and(|json| {
             matches_live(&object, json)
                 || live_version
@@ -480,8 +478,8 @@ async fn prune_undesired(
         let pruned_key = memory_key(
             &resource.api_version,
             &resource.kind,
-            &object.namespace().unwrap_or_default(),
-            &object.name_any(),
+            &object.namespace,
+            &object.name,
         );
         shared.children.applied.retain(|k| k != pruned_key);
         shared
@@ -491,7 +489,7 @@ async fn prune_undesired(
                 kind: ctx.key.clone(),
             })
             .inc();
-        pruned.push(format!("{} {}", resource.kind, object.name_any()));
+        pruned.push(format!("{} {}", resource.kind, object.name));
     }
     if !pruned.is_empty() {
         tracing::info!(kind = %ctx.key, object = ?reference.name, pruned = ?pruned, "pruned");
