@@ -1,11 +1,13 @@
 //! The controller under faults and in restricted namespaces: API errors, conflicts, closed
-//! watches, expired history, a bad resource next to good ones, two kinds in two namespaces.
+//! watches, expired history, failed prunes, a bad resource next to good ones, two kinds in two
+//! namespaces.
 
 mod common;
 
 use common::*;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converges_despite_errors_conflicts_and_closed_watches() {
@@ -159,4 +161,77 @@ async fn the_mapping_selector_limits_which_resources_are_served() {
         plain.data.get("status").is_none_or(|s| s.is_null()),
         "{plain:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_prune_is_reported_and_retried() {
+    let h = Harness::start().await;
+    h.create(&balancers(), "default", &example("balancer"))
+        .await;
+    h.wait_condition(&balancers(), "default", "echo", "True", "Ready")
+        .await;
+    let hooks = h.sandbox.hooks();
+    hooks.fail_next(usize::MAX, "delete", "services", 500);
+    h.api(&balancers(), "default")
+        .patch(
+            "echo",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"backends": [
+                {"name": "v1", "weight": 1, "selector": {"version": "v1"}},
+                {"name": "v2", "weight": 2, "selector": {"version": "v2"}}]}})),
+        )
+        .await
+        .expect("patch");
+    let cr = h
+        .wait_condition(&balancers(), "default", "echo", "False", "PruneFailed")
+        .await;
+    let message = condition(&cr, "Ready")["message"].as_str().unwrap_or("");
+    assert!(message.contains("echo-v3-backend"), "{message}");
+    assert_eq!(
+        condition(&cr, "Reconciling")["status"],
+        "True",
+        "a failed prune is retried"
+    );
+    assert_eq!(condition(&cr, "Stalled")["status"], "False");
+    let kind = "web.tera-operator.io/Balancer";
+    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    eventually("the resource to be counted as backing off", || async {
+        (metrics.backing_off_count(kind) == 1).then_some(())
+    })
+    .await;
+
+    hooks.clear_failures();
+    h.wait_gone(&services(), "default", "echo-v3-backend").await;
+    h.wait_condition(&balancers(), "default", "echo", "True", "Ready")
+        .await;
+    eventually("the backoff to be forgotten after success", || async {
+        (metrics.backing_off_count(kind) == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_resource_leaves_no_backoff_behind() {
+    let h = Harness::start().await;
+    h.sandbox
+        .hooks()
+        .fail_next(usize::MAX, "patch", "deployments", 500);
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "False", "ApplyFailed")
+        .await;
+    let kind = "web.tera-operator.io/WebServer";
+    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    eventually("the resource to be counted as backing off", || async {
+        (metrics.backing_off_count(kind) == 1).then_some(())
+    })
+    .await;
+    h.api(&webservers(), "default")
+        .delete("hello", &DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually("the deleted resource's backoff to be dropped", || async {
+        (metrics.backing_off_count(kind) == 0).then_some(())
+    })
+    .await;
 }

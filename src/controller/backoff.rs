@@ -47,6 +47,16 @@ impl Backoff {
         }
     }
 
+    /// How many keys have failures recorded.
+    pub fn len(&self) -> usize {
+        self.failures.lock().map(|f| f.len()).unwrap_or(0)
+    }
+
+    /// Whether no key has failures recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Consecutive failures recorded for `key`.
     pub fn failures(&self, key: &str) -> u32 {
         self.failures
@@ -84,7 +94,9 @@ mod tests {
         b.failed("ns/a");
         assert_eq!(b.failed("ns/b"), Duration::from_millis(100));
         assert_eq!(b.failures("ns/a"), 2);
+        assert_eq!(b.len(), 2);
         b.succeeded("ns/a");
+        assert_eq!(b.len(), 1);
         assert_eq!(b.failures("ns/a"), 0);
         assert_eq!(b.failed("ns/a"), Duration::from_millis(100));
     }

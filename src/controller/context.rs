@@ -43,7 +43,8 @@ pub struct KindContext {
     /// `group/Kind`, the kind's label in metrics and logs.
     pub key: String,
     chart: RwLock<ChartState>,
-    /// Per-object failure backoff.
+    /// Per-object failure backoff (change it through [`KindContext::reconcile_failed`] and
+    /// [`KindContext::reconcile_settled`], which keep the metric in step).
     pub backoff: Backoff,
 }
 
@@ -79,6 +80,25 @@ impl KindContext {
         if let Ok(mut chart) = self.chart.write() {
             chart.renderer = Arc::new(renderer);
             chart.stale = None;
+        }
+    }
+
+    /// Records a failed reconcile of `key`; returns how long to wait before retrying it.
+    pub fn reconcile_failed(&self, key: &str) -> std::time::Duration {
+        let delay = self.backoff.failed(key);
+        self.shared
+            .metrics
+            .set_backing_off(&self.key, self.backoff.len());
+        delay
+    }
+
+    /// Forgets the failures of `key`: it reconciled, or it was deleted.
+    pub fn reconcile_settled(&self, key: &str) {
+        if self.backoff.failures(key) > 0 {
+            self.backoff.succeeded(key);
+            self.shared
+                .metrics
+                .set_backing_off(&self.key, self.backoff.len());
         }
     }
 

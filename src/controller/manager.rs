@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use futures::channel::mpsc::UnboundedSender;
+use futures::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Api, DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::{self, Controller};
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::children::builtin_gvk;
 use super::context::{KindContext, Shared};
 use super::crds;
-use super::reconcile::{error_policy, reconcile};
+use super::reconcile::{error_policy, object_key, reconcile};
 use super::reload::{self, FileWatcher};
 use crate::config::{Mapping, Watch};
 
@@ -312,10 +312,16 @@ impl Manager {
         }
         let writer = kube::runtime::reflector::store::Writer::new(resource.clone());
         let store = writer.as_reader();
+        let forget_ctx = running.ctx.clone();
         let objects = watcher(api, config)
             .default_backoff()
             .modify(super::child_store::slim)
             .reflect(writer)
+            .inspect_ok(move |event| {
+                if let watcher::Event::Delete(object) = event {
+                    forget_deleted(&forget_ctx, object);
+                }
+            })
             .applied_objects();
         let controller = Controller::for_stream_with(objects, store.clone(), resource.clone())
             .with_config(
@@ -351,6 +357,15 @@ impl Manager {
         };
         self.shared.metrics.set_served(key, false);
         stop_running(&self.shared, running).await;
+    }
+}
+
+/// Drops what was remembered about a deleted custom resource: its failure backoff and its
+/// recent events (a resource deleted without a finalizer is never reconciled again).
+fn forget_deleted(ctx: &KindContext, object: &DynamicObject) {
+    ctx.reconcile_settled(&object_key(object));
+    if let Some(uid) = &object.metadata.uid {
+        ctx.shared.events.forget(uid);
     }
 }
 

@@ -80,6 +80,8 @@ pub struct Metrics {
     pub chart_stale: Family<KindLabels, Gauge>,
     /// 1 while a kind's controller runs.
     pub kind_served: Family<KindLabels, Gauge>,
+    /// Custom resources whose last reconcile failed and that wait for a retry, by kind.
+    pub backing_off: Family<KindLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -102,6 +104,7 @@ impl Metrics {
         let chart_loads = Family::<ResultLabels, Counter>::default();
         let chart_stale = Family::<KindLabels, Gauge>::default();
         let kind_served = Family::<KindLabels, Gauge>::default();
+        let backing_off = Family::<KindLabels, Gauge>::default();
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -143,6 +146,11 @@ impl Metrics {
             "1 while the controller of a mapped kind runs",
             kind_served.clone(),
         );
+        registry.register(
+            "backing_off",
+            "Custom resources whose last reconcile failed, waiting for a retry",
+            backing_off.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -154,7 +162,22 @@ impl Metrics {
             chart_loads,
             chart_stale,
             kind_served,
+            backing_off,
         }
+    }
+
+    /// Sets how many resources of `kind` are in failure backoff.
+    pub fn set_backing_off(&self, kind: &str, count: usize) {
+        self.backing_off
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// How many resources of `kind` are in failure backoff.
+    pub fn backing_off_count(&self, kind: &str) -> i64 {
+        self.backing_off
+            .get(&KindLabels { kind: kind.into() })
+            .map_or(0, |g| g.get())
     }
 
     /// Records whether a kind's controller runs.

@@ -18,7 +18,7 @@ use super::children;
 use super::context::KindContext;
 use super::events::reason;
 use super::prune::{self, ObjectKey};
-use super::status::{self, ChildStatus, Outcome, REASON_APPLY_FAILED};
+use super::status::{self, ChildStatus, Outcome, REASON_APPLY_FAILED, REASON_PRUNE_FAILED};
 
 /// How soon a resource whose children are not ready yet is looked at again (child events
 /// usually trigger a reconcile sooner).
@@ -69,7 +69,7 @@ impl Error {
         match self {
             Error::EncodeFailed { .. } => "EncodeFailed",
             Error::ChildWatchFailed(_) | Error::ApplyFailed(_) => REASON_APPLY_FAILED,
-            Error::PruneFailed(_) => "PruneFailed",
+            Error::PruneFailed(_) => REASON_PRUNE_FAILED,
             Error::AdoptionRefused { .. } => REASON_ADOPTION_REFUSED,
             Error::StatusWriteFailed { .. } => "StatusWriteFailed",
         }
@@ -98,7 +98,7 @@ pub async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Res
     let metrics = &ctx.shared.metrics;
     metrics.reconciled(&ctx.key, started.elapsed().as_secs_f64());
     match &result {
-        Ok(_) => ctx.backoff.succeeded(&object_key(&object)),
+        Ok(_) => ctx.reconcile_settled(&object_key(&object)),
         Err(e) => metrics.failed(&ctx.key, e.reason()),
     }
     result
@@ -107,7 +107,7 @@ pub async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Res
 /// Decides when a failed reconcile is retried: per-object exponential backoff with a cap.
 pub fn error_policy(object: Arc<DynamicObject>, error: &Error, ctx: Arc<KindContext>) -> Action {
     let key = object_key(&object);
-    let delay = ctx.backoff.failed(&key);
+    let delay = ctx.reconcile_failed(&key);
     tracing::warn!(kind = %ctx.key, object = %key, error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
@@ -209,7 +209,16 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                 )
                 .await;
             }
-            prune_undesired(ctx, &reference, &uid, &desired).await?;
+            if let Err(e) = prune_undesired(ctx, &reference, &uid, &desired).await {
+                let outcome = Outcome::Failed {
+                    reason: REASON_PRUNE_FAILED.to_string(),
+                    message: e.to_string(),
+                };
+                if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
+                    tracing::warn!(error = %status_error, "could not report the prune failure in status");
+                }
+                return Err(e);
+            }
             let outcome = Outcome::Applied { children };
             let ready = outcome.is_ready();
             write_status(ctx, object, &outcome, stale).await?;

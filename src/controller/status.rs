@@ -8,6 +8,8 @@ pub const REASON_READY: &str = "Ready";
 pub const REASON_PROGRESSING: &str = "Progressing";
 /// Condition reason when an API write failed.
 pub const REASON_APPLY_FAILED: &str = "ApplyFailed";
+/// Condition reason when deleting a child the chart no longer renders failed.
+pub const REASON_PRUNE_FAILED: &str = "PruneFailed";
 
 /// Errors of this module (status computation is pure; only encoding can fail).
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +64,8 @@ pub enum Outcome {
     /// The reconcile failed before or while applying; existing children were left alone
     /// (or partly applied for `ApplyFailed`).
     Failed {
-        /// `InvalidSpec`, `RenderFailed`, `PolicyViolation` or `ApplyFailed`.
+        /// `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `AdoptionRefused`, `ApplyFailed`
+        /// or `PruneFailed`.
         reason: String,
         /// What failed and where.
         message: String,
@@ -205,7 +208,7 @@ fn conditions_for(
             let message = with_warning(message.clone());
             // An API failure is retried (still reconciling); a spec, chart or policy failure
             // cannot progress until someone changes the resource or the chart (stalled).
-            let stalled = reason != REASON_APPLY_FAILED;
+            let stalled = reason != REASON_APPLY_FAILED && reason != REASON_PRUNE_FAILED;
             vec![
                 ("Ready".into(), false, reason.clone(), message.clone()),
                 (

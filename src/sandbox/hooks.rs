@@ -93,6 +93,11 @@ impl Hooks {
         });
     }
 
+    /// Drops every injected failure not consumed yet.
+    pub fn clear_failures(&self) {
+        self.with(|i| i.failures.clear());
+    }
+
     /// Delays every request by `latency`.
     pub fn set_latency(&self, latency: Duration) {
         self.with(|i| i.latency = latency);
