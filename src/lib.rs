@@ -6,7 +6,8 @@
 //! keeps a cluster true to the rendered objects, and [`sandbox`] is an in-memory API
 //! server for tests and local previews. [`deploy`] derives the install manifests from the
 //! mapping, [`leader`] elects one active replica through a Lease, and [`migrate`] turns a Helm
-//! release into the custom resource that replaces it. [`cli`] holds one module per subcommand.
+//! release into the custom resource that replaces it. [`quantity`] puts resource quantities in
+//! the API server's canonical form. [`cli`] holds one module per subcommand.
 
 pub mod chart;
 pub mod cli;
@@ -16,5 +17,6 @@ pub mod crd;
 pub mod deploy;
 pub mod leader;
 pub mod migrate;
+pub mod quantity;
 pub mod render;
 pub mod sandbox;

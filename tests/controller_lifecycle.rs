@@ -521,3 +521,33 @@ async fn existing_objects_are_refused_unless_helm_managed_and_opted_in() {
     );
     assert!(adopted["data"]["nginx.conf"].is_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_operator_writes_nothing_for_settled_resources() {
+    let mut h = Harness::start().await;
+    // Quantities the API server rewrites (0.1 → 100m, 1024Mi → 1Gi, 1 → "1"): after a restart
+    // the operator has no memory of its writes, so only canonical comparison avoids a rewrite.
+    let webserver = example("webserver").replace(
+        "  image: nginx:1.28\n",
+        "  image: nginx:1.28\n  resources:\n    requests: {cpu: \"0.1\", memory: 1024Mi}\n    limits: {cpu: 1}\n",
+    );
+    h.create(&webservers(), "default", &webserver).await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let deployment = h.get(&deployments(), "default", "hello").await;
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["resources"],
+        json!({"requests": {"cpu": "100m", "memory": "1Gi"}, "limits": {"cpu": "1"}})
+    );
+
+    h.operator.take().expect("operator").shutdown().await;
+    h.sandbox.hooks().clear_request_log();
+    h.start_operator(Vec::new(), false).await;
+    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    eventually("a reconcile by the restarted operator", || async {
+        (metrics.reconcile_count("web.tera-operator.io/WebServer") >= 1).then_some(())
+    })
+    .await;
+    let writes = h.writes();
+    assert!(writes.is_empty(), "the restart caused writes: {writes:#?}");
+}

@@ -1,4 +1,4 @@
-//! Defaulting, as the API server fills fields a client left out (Services, Deployments, Pods, Secrets, Namespaces, CRD status).
+//! Defaulting, as the API server fills fields a client left out (Services, Deployments, Pods, Secrets, Namespaces, CRD status) and canonicalizes quantities.
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -8,6 +8,9 @@ use super::store::Store;
 
 /// Fills the defaults of `res` into `new` (`old` is the stored object on updates).
 pub fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, old: Option<&Value>) {
+    if crate::quantity::is_builtin_group(&res.group) {
+        crate::quantity::canonicalize_builtin(&res.kind, new);
+    }
     match (res.group.as_str(), res.plural.as_str()) {
         ("", "services") => {
             let spec = new.get_mut("spec").and_then(Value::as_object_mut);
@@ -203,5 +206,24 @@ mod tests {
         assert_eq!(pod["containers"][0]["imagePullPolicy"], "Always");
         assert_eq!(pod["containers"][1]["imagePullPolicy"], "IfNotPresent");
         assert_eq!(pod["restartPolicy"], "Always");
+    }
+
+    #[test]
+    fn quantities_are_stored_in_canonical_form() {
+        let mut store = Store::new(10);
+        let res = store
+            .registry
+            .find("apps", "v1", "deployments")
+            .cloned()
+            .unwrap();
+        let mut deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx",
+                "resources": {"limits": {"cpu": 0.5, "memory": "1024Mi"}}}]}}}});
+        apply_defaults(&mut store, &res, &mut deployment, None);
+        assert_eq!(
+            deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"],
+            json!({"cpu": "500m", "memory": "1Gi"})
+        );
     }
 }
