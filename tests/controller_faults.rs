@@ -6,8 +6,7 @@ mod common;
 
 use common::*;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use serde_json::json;
+use kube::api::{Api, DeleteParams, PostParams};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converges_despite_errors_conflicts_and_closed_watches() {
@@ -172,16 +171,7 @@ async fn a_failed_prune_is_reported_and_retried() {
         .await;
     let hooks = h.sandbox.hooks();
     hooks.fail_next(usize::MAX, "delete", "services", 500);
-    h.api(&balancers(), "default")
-        .patch(
-            "echo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"backends": [
-                {"name": "v1", "weight": 1, "selector": {"version": "v1"}},
-                {"name": "v2", "weight": 2, "selector": {"version": "v2"}}]}})),
-        )
-        .await
-        .expect("patch");
+    h.drop_third_backend().await;
     let cr = h
         .wait_condition(&balancers(), "default", "echo", "False", "PruneFailed")
         .await;

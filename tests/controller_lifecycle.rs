@@ -363,16 +363,7 @@ async fn removed_backend_is_pruned_and_foreign_objects_are_not() {
     )
     .await;
 
-    h.api(&balancers(), "default")
-        .patch(
-            "echo",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"backends": [
-                {"name": "v1", "weight": 1, "selector": {"version": "v1"}},
-                {"name": "v2", "weight": 2, "selector": {"version": "v2"}}]}})),
-        )
-        .await
-        .expect("patch");
+    h.drop_third_backend().await;
     h.wait_gone(&services(), "default", "echo-v3-backend").await;
     let cr = h
         .wait_for(

@@ -46,12 +46,9 @@ pub struct HelmReleaseArgs {
     /// The mapping file.
     #[arg(long, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
-    /// The kubeconfig to use (default: in-cluster, then KUBECONFIG, then ~/.kube/config).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
-    #[arg(long)]
-    pub context: Option<String>,
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub cluster: super::cluster::ClusterArgs,
     /// Also print (as comments) what the switch-over adopts, creates and leaves alone, and how
     /// to drop Helm's release records without deleting any object.
     #[arg(long)]
@@ -78,7 +75,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
 pub async fn helm_release(args: &HelmReleaseArgs) -> anyhow::Result<String> {
     let mapping = inputs::load_mapping(&args.config)?;
     let watch = find_kind(&mapping, &args.kind)?;
-    let client = cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    let client = cluster::connect(&args.cluster).await?;
     let (release, revisions) = read_release(client, &args.release, &args.namespace).await?;
     let cr = migrate::custom_resource(&release, watch, &args.namespace);
     let rendered = render_check(watch, &cr, &args.namespace);

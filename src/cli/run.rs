@@ -16,12 +16,9 @@ pub struct RunArgs {
     /// The mapping file (which kinds, which charts).
     #[arg(long, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
-    /// The kubeconfig to use (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use.
-    #[arg(long)]
-    pub context: Option<String>,
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub cluster: super::cluster::ClusterArgs,
     /// Only watch this namespace (repeatable; default: all namespaces).
     #[arg(short = 'n', long = "namespace")]
     pub namespaces: Vec<String>,
@@ -56,8 +53,7 @@ impl RunArgs {
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
     let result = runtime.block_on(async {
-        let client =
-            super::cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+        let client = super::cluster::connect(&args.cluster).await?;
         let lease = args.leader.lease_config();
         let shutdown = async {
             if let Err(e) = super::signals::shutdown_signal().await {

@@ -315,27 +315,25 @@ fn resource_group_version(gvk: &GroupVersionKind) -> String {
     }
 }
 
+/// The [`AppliedMemory`] key of a cached child.
+fn child_key(resource: &ApiResource, child: &CachedChild) -> String {
+    memory_key(
+        &resource.api_version,
+        &resource.kind,
+        &child.namespace,
+        &child.name,
+    )
+}
+
 fn observe(applied: &AppliedMemory, resource: &ApiResource, child: &CachedChild) {
     if let Some(version) = &child.resource_version {
-        let key = memory_key(
-            &resource.api_version,
-            &resource.kind,
-            &child.namespace,
-            &child.name,
-        );
-        applied.observe(&key, version);
+        applied.observe(&child_key(resource, child), version);
     }
 }
 
 fn forget(applied: &AppliedMemory, resource: &ApiResource, child: &CachedChild) {
     if let Some(version) = &child.resource_version {
-        let key = memory_key(
-            &resource.api_version,
-            &resource.kind,
-            &child.namespace,
-            &child.name,
-        );
-        applied.deleted(&key, version);
+        applied.deleted(&child_key(resource, child), version);
     }
 }
 

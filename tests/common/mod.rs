@@ -262,6 +262,20 @@ impl Harness {
         .await
     }
 
+    /// Removes the example Balancer `echo`'s third backend (v3), so its Service is pruned.
+    pub async fn drop_third_backend(&self) {
+        self.api(&balancers(), "default")
+            .patch(
+                "echo",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"backends": [
+                    {"name": "v1", "weight": 1, "selector": {"version": "v1"}},
+                    {"name": "v2", "weight": 2, "selector": {"version": "v2"}}]}})),
+            )
+            .await
+            .expect("patch");
+    }
+
     /// Write requests logged by the sandbox so far.
     pub fn writes(&self) -> Vec<String> {
         self.sandbox
