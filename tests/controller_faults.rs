@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converges_despite_errors_conflicts_and_closed_watches() {
@@ -224,4 +225,53 @@ async fn a_deleted_resource_leaves_no_backoff_behind() {
         (metrics.backing_off_count(kind) == 0).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_failing_after_its_resource_was_deleted_keeps_no_backoff() {
+    use std::time::Duration;
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let kind = "web.tera-operator.io/WebServer";
+    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let reconciles = metrics.reconcile_count(kind);
+    // Every request now waits 1 s before it is served. The spec change (served at ~1 s) makes
+    // the operator apply the Deployment (served, and failed, at ~2 s); the deletion sent at
+    // 0.5 s is served at ~1.5 s, while that apply is still in flight.
+    let hooks = h.sandbox.hooks();
+    hooks.fail_next(usize::MAX, "patch", "deployments", 500);
+    hooks.set_latency(Duration::from_secs(1));
+    let api = h.api(&webservers(), "default");
+    let params = PatchParams::default();
+    let two_replicas = Patch::Merge(json!({"spec": {"replicas": 2}}));
+    let change = api.patch("hello", &params, &two_replicas);
+    let delete = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        api.delete("hello", &DeleteParams::default()).await
+    };
+    let (changed, deleted) = tokio::join!(change, delete);
+    changed.expect("patch");
+    deleted.expect("delete");
+    hooks.set_latency(Duration::ZERO);
+    eventually("the in-flight reconcile to finish", || async {
+        h.sandbox
+            .request_log()
+            .iter()
+            .any(|r| r.status == 500 && r.resource == "deployments")
+            .then_some(())
+    })
+    .await;
+    eventually("the reconcile to be counted", || async {
+        (metrics.reconcile_count(kind) > reconciles).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        metrics.backing_off_count(kind),
+        0,
+        "a failure of a deleted resource was kept for retries"
+    );
 }

@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, RwLock};
 
+use kube::api::DynamicObject;
 use kube::discovery::ApiResource;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::backoff::{BASE_DELAY, Backoff, MAX_DELAY};
 use super::children::Children;
@@ -43,6 +45,8 @@ pub struct KindContext {
     /// `group/Kind`, the kind's label in metrics and logs.
     pub key: String,
     chart: RwLock<ChartState>,
+    /// The caches of this kind's custom resources (one per namespace scope).
+    stores: RwLock<Vec<Store<DynamicObject>>>,
     /// Per-object failure backoff (change it through [`KindContext::reconcile_failed`] and
     /// [`KindContext::reconcile_settled`], which keep the metric in step).
     pub backoff: Backoff,
@@ -66,8 +70,26 @@ impl KindContext {
                 renderer: Arc::new(renderer),
                 stale: None,
             }),
+            stores: RwLock::default(),
             backoff: Backoff::new(BASE_DELAY, MAX_DELAY),
         }
+    }
+
+    /// Adds the cache of one namespace scope's custom resources.
+    pub fn add_store(&self, store: Store<DynamicObject>) {
+        if let Ok(mut stores) = self.stores.write() {
+            stores.push(store);
+        }
+    }
+
+    /// Whether `object` is still cached (a deleted resource is gone from the cache before its
+    /// Delete event is handled).
+    pub fn is_cached(&self, object: &DynamicObject) -> bool {
+        let key = ObjectRef::from_obj_with(object, self.resource.clone());
+        self.stores
+            .read()
+            .map(|stores| stores.iter().any(|s| s.get(&key).is_some()))
+            .unwrap_or(true)
     }
 
     /// The chart currently serving.

@@ -312,6 +312,7 @@ impl Manager {
         }
         let writer = kube::runtime::reflector::store::Writer::new(resource.clone());
         let store = writer.as_reader();
+        running.ctx.add_store(store.clone());
         let forget_ctx = running.ctx.clone();
         let objects = watcher(api, config)
             .default_backoff()

@@ -107,6 +107,11 @@ pub async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Res
 /// Decides when a failed reconcile is retried: per-object exponential backoff with a cap.
 pub fn error_policy(object: Arc<DynamicObject>, error: &Error, ctx: Arc<KindContext>) -> Action {
     let key = object_key(&object);
+    if !ctx.is_cached(&object) {
+        // Deleted while this reconcile ran: nothing to retry, and no backoff to keep.
+        tracing::debug!(kind = %ctx.key, object = %key, error = %error, "reconcile of a deleted resource failed");
+        return Action::await_change();
+    }
     let delay = ctx.reconcile_failed(&key);
     tracing::warn!(kind = %ctx.key, object = %key, error = %error, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
