@@ -174,19 +174,7 @@ async fn install_crds_serves_a_new_kind_and_removing_it_deletes_nothing() {
     std::fs::write(h.mapping_path(), format!("{original}{entry}")).expect("write mapping");
 
     // The operator applies the generated CRD: nobody else creates it here.
-    let gvk = kube::core::GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", "Site");
-    let client = h.client.clone();
-    eventually("the operator to install the Site CRD", || {
-        let client = client.clone();
-        let gvk = gvk.clone();
-        async move {
-            kube::discovery::pinned_kind(&client, &gvk)
-                .await
-                .ok()
-                .map(|_| ())
-        }
-    })
-    .await;
+    wait_served(&h.client, "Site", "the operator to install the Site CRD").await;
     let metrics = h.operator.as_ref().expect("operator").metrics().clone();
     eventually("the Site controller to run", || async {
         metrics.is_served("web.tera-operator.io/Site").then_some(())

@@ -53,6 +53,13 @@ impl CachedChild {
     /// last-applied annotation (rendered objects never set either).
     pub fn new(mut object: DynamicObject) -> Self {
         slim(&mut object);
+        // Serializing a DynamicObject cannot fail: its data is already JSON.
+        let json = serde_json::to_string(&object).unwrap_or_default();
+        Self::describe(&object, json.into_boxed_str())
+    }
+
+    /// The looked-up fields of `object`, with `json` as its content.
+    fn describe(object: &DynamicObject, json: Box<str>) -> Self {
         let metadata = &object.metadata;
         let controller = metadata
             .owner_references
@@ -77,10 +84,7 @@ impl CachedChild {
                 .as_ref()
                 .and_then(|l| l.get(OWNER_UID_LABEL))
                 .cloned(),
-            // Serializing a DynamicObject cannot fail: its data is already JSON.
-            json: serde_json::to_string(&object)
-                .unwrap_or_default()
-                .into_boxed_str(),
+            json,
         }
     }
 
@@ -94,11 +98,6 @@ impl CachedChild {
     /// The whole cached object as JSON (parsed on each call).
     pub fn to_value(&self) -> Value {
         serde_json::from_str(&self.json).unwrap_or(Value::Null)
-    }
-
-    /// Size of the cached JSON text in bytes.
-    pub fn json_len(&self) -> usize {
-        self.json.len()
     }
 }
 
@@ -206,9 +205,10 @@ impl ChildStore {
         child
     }
 
-    /// Forgets a deleted object; returns it as it was last seen.
+    /// Forgets a deleted object; returns its identity and final resourceVersion (its content,
+    /// never compared again, is not kept).
     pub fn delete(&self, object: DynamicObject) -> Arc<CachedChild> {
-        let child = Arc::new(CachedChild::new(object));
+        let child = Arc::new(CachedChild::describe(&object, Box::default()));
         if let Ok(mut index) = self.index.write() {
             index.remove(&(child.namespace.clone(), child.name.clone()));
         }

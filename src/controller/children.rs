@@ -13,7 +13,7 @@ use futures::StreamExt as _;
 use futures::channel::mpsc::UnboundedSender;
 use kube::api::{Api, DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::task::JoinHandle;
 
@@ -289,22 +289,6 @@ async fn follow_watch(
             }
         }
     }
-}
-
-/// Waits until `store` has listed its objects, at most `timeout`; returns whether it did.
-///
-/// kube's ready signal wakes only the most recent waiter, and the controller's runner waits on
-/// its own store too, so this re-polls in short slices instead of waiting once.
-pub async fn wait_synced(store: &Store<DynamicObject>, timeout: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(result) =
-            tokio::time::timeout(Duration::from_millis(50), store.wait_until_ready()).await
-        {
-            return result.is_ok();
-        }
-    }
-    false
 }
 
 fn resource_group_version(gvk: &GroupVersionKind) -> String {

@@ -47,9 +47,9 @@ pub struct KindContext {
     chart: RwLock<ChartState>,
     /// The caches of this kind's custom resources (one per namespace scope).
     stores: RwLock<Vec<Store<DynamicObject>>>,
-    /// Per-object failure backoff (change it through [`KindContext::reconcile_failed`] and
-    /// [`KindContext::reconcile_settled`], which keep the metric in step).
-    pub backoff: Backoff,
+    /// Per-object failure backoff, changed only through [`KindContext::reconcile_failed`] and
+    /// [`KindContext::reconcile_settled`], which keep the metric in step.
+    backoff: Backoff,
 }
 
 impl KindContext {

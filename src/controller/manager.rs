@@ -12,6 +12,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Api, DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -92,7 +93,7 @@ impl Manager {
         let ready = self.ready.clone();
         tokio::spawn(async move {
             for store in stores {
-                while !super::children::wait_synced(&store, Duration::from_secs(3600)).await {}
+                while !wait_synced(&store, Duration::from_secs(3600)).await {}
             }
             ready.store(true, Ordering::Relaxed);
             tracing::info!("caches synced");
@@ -130,10 +131,7 @@ impl Manager {
     }
 
     /// Starts every entry of `mapping`; returns the custom resource stores to wait for.
-    async fn apply_mapping(
-        &mut self,
-        mapping: Mapping,
-    ) -> Vec<kube::runtime::reflector::Store<DynamicObject>> {
+    async fn apply_mapping(&mut self, mapping: Mapping) -> Vec<Store<DynamicObject>> {
         let mut stores = Vec::new();
         for watch in mapping.watches {
             stores.extend(self.start_kind(watch).await);
@@ -211,10 +209,7 @@ impl Manager {
 
     /// Starts serving one kind; a kind whose custom resource is not served yet waits in
     /// `pending`. Returns the custom resource stores of the new controllers.
-    async fn start_kind(
-        &mut self,
-        watch: Watch,
-    ) -> Vec<kube::runtime::reflector::Store<DynamicObject>> {
+    async fn start_kind(&mut self, watch: Watch) -> Vec<Store<DynamicObject>> {
         let key = kind_key(&watch);
         let fingerprint = reload::fingerprint(&watch.chart_dir);
         let renderer = match reload::load_renderer(&watch) {
@@ -290,7 +285,7 @@ impl Manager {
         running: &mut RunningKind,
         resource: &ApiResource,
         scope: Option<String>,
-    ) -> kube::runtime::reflector::Store<DynamicObject> {
+    ) -> Store<DynamicObject> {
         let client = self.shared.client.clone();
         let api: Api<DynamicObject> = match &scope {
             Some(ns) => Api::namespaced_with(client, ns, resource),
@@ -359,6 +354,22 @@ impl Manager {
         self.shared.metrics.set_served(key, false);
         stop_running(&self.shared, running).await;
     }
+}
+
+/// Waits until `store` has listed its objects, at most `timeout`; returns whether it did.
+///
+/// kube's ready signal wakes only the most recent waiter, and the controller's runner waits on
+/// its own store too, so this re-polls in short slices instead of waiting once.
+async fn wait_synced(store: &Store<DynamicObject>, timeout: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(result) =
+            tokio::time::timeout(Duration::from_millis(50), store.wait_until_ready()).await
+        {
+            return result.is_ok();
+        }
+    }
+    false
 }
 
 /// Drops what was remembered about a deleted custom resource: its failure backoff and its

@@ -310,8 +310,13 @@ pub async fn create_crd(client: &kube::Client, kind: &str, plural: &str) {
     crds.create(&PostParams::default(), &object)
         .await
         .expect("create crd");
+    wait_served(client, kind, &format!("the {kind} CRD to be served")).await;
+}
+
+/// Waits until discovery serves `web.tera-operator.io/v1alpha1` `kind`.
+pub async fn wait_served(client: &kube::Client, kind: &str, what: &str) {
     let gvk = GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", kind);
-    eventually(&format!("the {kind} CRD to be served"), || {
+    eventually(what, || {
         let client = client.clone();
         let gvk = gvk.clone();
         async move {
