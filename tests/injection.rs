@@ -111,48 +111,59 @@ fn check_example(file: &str, cases: u32) {
     assert!(!pointers.is_empty());
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(cases));
     for pointer in pointers {
-        runner
-            .run(&hostile_string(), |s| {
-                let mut mutated = resource.clone();
-                *mutated.pointer_mut(&pointer).unwrap() = Value::String(s.clone());
-                match renderer.render(&mutated, "default") {
-                    Ok(out) => {
-                        let original = resource
-                            .pointer(&pointer)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default();
-                        let got = signature(&out.objects);
-                        prop_assert_eq!(got.len(), baseline.len(), "{} = {:?}", pointer, s);
-                        for ((kind, name, paths), (base_kind, base_name, base_paths)) in
-                            got.iter().zip(&baseline)
-                        {
-                            prop_assert_eq!(kind, base_kind, "{} = {:?}", pointer, s);
-                            prop_assert_eq!(paths, base_paths, "{} = {:?}", pointer, s);
-                            // A field that names objects (a backend's name) may rename them, and
-                            // only by standing in for the original string.
-                            let renamed = base_name.replace(original, &s);
-                            prop_assert!(
-                                name == base_name || (!original.is_empty() && *name == renamed),
-                                "{} = {:?}: {} {} became {}",
-                                pointer,
-                                s,
-                                kind,
-                                base_name,
-                                name
-                            );
-                        }
+        let check = |s: String| -> Result<(), TestCaseError> {
+            let mut mutated = resource.clone();
+            *mutated.pointer_mut(&pointer).unwrap() = Value::String(s.clone());
+            match renderer.render(&mutated, "default") {
+                Ok(out) => {
+                    let original = resource
+                        .pointer(&pointer)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let got = signature(&out.objects);
+                    prop_assert_eq!(got.len(), baseline.len(), "{} = {:?}", pointer, s);
+                    // Objects are sorted by name, so a renamed one may move: match by identity.
+                    let mut unmatched: Vec<_> = got.iter().collect();
+                    for (base_kind, base_name, base_paths) in &baseline {
+                        // A field that names objects (a backend's name) may rename them, and
+                        // only by standing in for the original string.
+                        let renamed = base_name.replace(original, &s);
+                        let found = unmatched.iter().position(|(kind, name, _)| {
+                            kind == base_kind
+                                && (name == base_name || (!original.is_empty() && *name == renamed))
+                        });
+                        prop_assert!(
+                            found.is_some(),
+                            "{} = {:?}: no {} {} (or {}) among {:?}",
+                            pointer,
+                            s,
+                            base_kind,
+                            base_name,
+                            renamed,
+                            got.iter()
+                                .map(|(k, n, _)| format!("{k} {n}"))
+                                .collect::<Vec<_>>()
+                        );
+                        let (_, _, paths) = unmatched.remove(found.unwrap_or_default());
+                        prop_assert_eq!(paths, base_paths, "{} = {:?}", pointer, s);
                     }
-                    Err(e) => prop_assert!(
-                        matches!(e, Error::InvalidSpec { .. }),
-                        "{} = {:?} failed as {} instead of being refused by the schema",
-                        pointer,
-                        s,
-                        e
-                    ),
                 }
-                Ok(())
-            })
-            .unwrap();
+                Err(e) => prop_assert!(
+                    matches!(e, Error::InvalidSpec { .. }),
+                    "{} = {:?} failed as {} instead of being refused by the schema",
+                    pointer,
+                    s,
+                    e
+                ),
+            }
+            Ok(())
+        };
+        // Fixed cases first, so a known tricky input never depends on the random draw: a valid
+        // name sorting after every sibling moves its object to the end of the sorted output.
+        for fixed in ["zz-last", "0", ""] {
+            check(fixed.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        }
+        runner.run(&hostile_string(), check).unwrap();
     }
 }
 
