@@ -108,16 +108,13 @@ async fn spec_update_updates_children_and_rolls_the_checksum() {
         .await;
     let old_sum = before["spec"]["template"]["metadata"]["annotations"][CHECKSUM].clone();
 
-    h.api(&webservers(), "default")
-        .patch(
-            "hello",
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"spec": {"image": "nginx:1.29", "content": {"index.html": "changed"}}}),
-            ),
-        )
-        .await
-        .expect("patch");
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"image": "nginx:1.29", "content": {"index.html": "changed"}}}),
+    )
+    .await;
 
     let after = h
         .wait_for(
@@ -176,14 +173,13 @@ async fn managed_field_edits_are_reverted_and_other_fields_kept() {
         .await;
 
     // replicas
-    h.api(&deployments(), "default")
-        .patch(
-            "hello",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 1}})),
-        )
-        .await
-        .expect("scale");
+    h.merge_patch(
+        &deployments(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": 1}}),
+    )
+    .await;
     h.wait_for(
         &deployments(),
         "default",
@@ -216,15 +212,14 @@ async fn managed_field_edits_are_reverted_and_other_fields_kept() {
     .await;
 
     // nginx.conf data, plus a key and a label the chart does not set
-    h.api(&configmaps(), "default")
-        .patch(
-            "hello",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"team": "web"}},
-                "data": {"nginx.conf": "broken", "extra": "mine"}})),
-        )
-        .await
-        .expect("edit configmap");
+    h.merge_patch(
+        &configmaps(),
+        "default",
+        "hello",
+        json!({"metadata": {"labels": {"team": "web"}},
+                "data": {"nginx.conf": "broken", "extra": "mine"}}),
+    )
+    .await;
     let configmap = h
         .wait_for(
             &configmaps(),
@@ -257,14 +252,13 @@ async fn invalid_spec_is_reported_and_children_are_left_alone() {
         .await;
     let before = h.get(&deployments(), "default", "hello").await;
 
-    h.api(&webservers(), "default")
-        .patch(
-            "hello",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": -1}})),
-        )
-        .await
-        .expect("patch");
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": -1}}),
+    )
+    .await;
     let cr = h
         .wait_condition(&webservers(), "default", "hello", "False", "InvalidSpec")
         .await;
@@ -283,14 +277,13 @@ async fn invalid_spec_is_reported_and_children_are_left_alone() {
     assert_eq!(after["spec"]["replicas"], 3);
 
     // Fixing the spec recovers.
-    h.api(&webservers(), "default")
-        .patch(
-            "hello",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 2}})),
-        )
-        .await
-        .expect("patch");
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": 2}}),
+    )
+    .await;
     h.wait_for(&deployments(), "default", "hello", "2 replicas", |d| {
         d["spec"]["replicas"] == 2
     })

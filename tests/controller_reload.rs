@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,14 +68,13 @@ async fn broken_chart_keeps_the_last_good_chart_serving() {
     .await;
 
     // The last good chart still renders spec changes.
-    h.api(&webservers(), "default")
-        .patch(
-            "hello",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 2}})),
-        )
-        .await
-        .expect("patch");
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": 2}}),
+    )
+    .await;
     h.wait_for(&deployments(), "default", "hello", "2 replicas", |d| {
         d["spec"]["replicas"] == 2
     })

@@ -175,6 +175,20 @@ impl Harness {
             .expect("apply")
     }
 
+    /// JSON-merge-patches `name` (as a user would with `kubectl patch --type merge`).
+    pub async fn merge_patch(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+        patch: Value,
+    ) -> DynamicObject {
+        self.api(resource, namespace)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_or_else(|e| panic!("patch {} {namespace}/{name}: {e}", resource.kind))
+    }
+
     /// Creates a custom resource from YAML text.
     pub async fn create(
         &self,
