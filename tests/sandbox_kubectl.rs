@@ -141,6 +141,15 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
+/// Writes `text` to `dir/name` and `kubectl apply --server-side`s it; returns kubectl's output.
+async fn apply_file(sb: &Sandbox, dir: &Path, name: &str, text: &str) -> String {
+    kubectl(
+        sb,
+        &["apply", "--server-side", "-f", &write(dir, name, text)],
+    )
+    .await
+}
+
 fn webservers(sb: &Sandbox) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("example.com", "v1alpha1", "WebServer"),
@@ -312,26 +321,8 @@ async fn kubectl_client_side_apply_twice() {
 async fn kubectl_wait_and_scale() {
     let sb = start().await;
     let dir = tempfile::tempdir().unwrap();
-    kubectl(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            &write(dir.path(), "crd.yaml", CRD),
-        ],
-    )
-    .await;
-    kubectl(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            &write(dir.path(), "app.yaml", &app("nginx", "x", false)),
-        ],
-    )
-    .await;
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
+    apply_file(&sb, dir.path(), "app.yaml", &app("nginx", "x", false)).await;
     let out = kubectl(
         &sb,
         &[
@@ -461,16 +452,7 @@ async fn kubectl_api_resources_lists_builtins_and_crds() {
         assert!(before.contains(r), "{r} missing:\n{before}");
     }
     assert!(before.contains("events.k8s.io/v1"));
-    kubectl(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            &write(dir.path(), "crd.yaml", CRD),
-        ],
-    )
-    .await;
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
     let after = kubectl(&sb, &["api-resources", "--api-group=example.com"]).await;
     let line = after
         .lines()
@@ -489,26 +471,8 @@ async fn kubectl_api_resources_lists_builtins_and_crds() {
 async fn kube_rs_events_show_in_kubectl() {
     let sb = start().await;
     let dir = tempfile::tempdir().unwrap();
-    kubectl(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            &write(dir.path(), "crd.yaml", CRD),
-        ],
-    )
-    .await;
-    kubectl(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            &write(dir.path(), "app.yaml", &app("nginx", "x", false)),
-        ],
-    )
-    .await;
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
+    apply_file(&sb, dir.path(), "app.yaml", &app("nginx", "x", false)).await;
     let d = Api::<Deployment>::default_namespaced(sb.client())
         .get("web")
         .await
@@ -689,26 +653,8 @@ async fn kubectl_watch_prints_table_rows() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let dir = tempfile::tempdir().unwrap();
-    kubectl(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            &write(dir.path(), "crd.yaml", CRD),
-        ],
-    )
-    .await;
-    kubectl(
-        &sb,
-        &[
-            "apply",
-            "--server-side",
-            "-f",
-            &write(dir.path(), "app.yaml", &app("nginx", "x", false)),
-        ],
-    )
-    .await;
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
+    apply_file(&sb, dir.path(), "app.yaml", &app("nginx", "x", false)).await;
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("kubectl watch ends")
