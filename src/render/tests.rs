@@ -360,3 +360,16 @@ fn partials_define_components_and_are_not_rendered() {
     assert_eq!(out.objects.len(), 1);
     assert_eq!(out.objects[0]["metadata"]["labels"]["app"], "site");
 }
+
+#[test]
+fn a_self_recursive_component_is_a_render_error_not_a_crash() {
+    let partial = "{% component rec(n) %}x{{<rec n={n}/>}}{% endcomponent rec %}";
+    let template =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: \"{{<rec n={1}/>}}\"\n";
+    let r = renderer(&[("_helpers.tera", partial), ("cm.yaml", template)]);
+    let err = r.render(&cr(json!({})), "default").unwrap_err().to_string();
+    assert!(
+        err.contains("templates/cm.yaml") && err.contains("recursion"),
+        "{err}"
+    );
+}
