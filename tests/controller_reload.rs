@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,6 +153,27 @@ async fn new_chart_and_mapping_entry_serve_a_new_kind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_crds_serves_a_new_kind_and_removing_it_deletes_nothing() {
     let h = Harness::start_full(None, Vec::new(), true).await;
+
+    // The CRD the operator installed is the checked-in one: a user applying crds/ with kubectl
+    // afterwards shares its fields instead of conflicting (no --force-conflicts needed).
+    let checked_in = std::fs::read_to_string("crds/webservers.web.tera-operator.io.yaml")
+        .expect("checked-in CRD");
+    let checked_in: serde_json::Value = serde_yaml::from_str(&checked_in).expect("CRD yaml");
+    let crds = builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+    );
+    Api::<DynamicObject>::all_with(h.client.clone(), &crds)
+        .patch(
+            "webservers.web.tera-operator.io",
+            &PatchParams::apply("kubectl"),
+            &Patch::Apply(&checked_in),
+        )
+        .await
+        .expect("kubectl's apply of crds/ does not conflict with the operator's");
+
     let site_chart = h.chart_dir("site");
     std::fs::create_dir_all(site_chart.join("templates")).expect("mkdir");
     for file in [

@@ -224,6 +224,46 @@ async fn list_selectors_and_pagination() {
     assert_eq!(all, (0..7).map(|i| format!("cm-{i}")).collect::<Vec<_>>());
 }
 
+/// k8s-openapi writes a CRD's numeric bounds as floats (`0.0`), kubectl as integers (`0`). The
+/// server reads both as one number: the same apply by two managers shares the fields instead of
+/// conflicting, and the number reads back as `0`, as Go writes it.
+#[tokio::test]
+async fn whole_floats_and_integers_are_the_same_number() {
+    let sb = start().await;
+    let name = "webservers.example.com";
+    let minimum =
+        "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/replicas/minimum";
+    let crds: Api<CustomResourceDefinition> = Api::all(sb.client());
+    let as_operator = serde_json::to_value(webserver_crd()).unwrap();
+    assert!(as_operator.pointer(minimum).unwrap().is_f64());
+    crds.patch(
+        name,
+        &PatchParams::apply("operator").force(),
+        &Patch::Apply(&as_operator),
+    )
+    .await
+    .unwrap();
+
+    let mut as_kubectl = as_operator.clone();
+    *as_kubectl.pointer_mut(minimum).unwrap() = json!(0);
+    crds.patch(
+        name,
+        &PatchParams::apply("kubectl"),
+        &Patch::Apply(&as_kubectl),
+    )
+    .await
+    .expect("identical values do not conflict");
+
+    let resource = ApiResource::erase::<CustomResourceDefinition>(&());
+    let live = Api::<DynamicObject>::all_with(sb.client(), &resource)
+        .get(name)
+        .await
+        .unwrap();
+    let stored = serde_json::to_value(&live).unwrap();
+    assert_eq!(stored.pointer(minimum), Some(&json!(0)));
+    assert!(stored.pointer(minimum).unwrap().is_u64());
+}
+
 #[tokio::test]
 async fn server_side_apply_semantics() {
     let sb = start().await;

@@ -86,7 +86,10 @@ pub async fn install(client: &kube::Client, watch: &Watch, chart: &Chart) -> Res
             kind: format!("{}/{}", watch.group, watch.kind),
         });
     }
-    let mut body = serde_json::to_value(&crd).unwrap_or_default();
+    let mut body = crate::crd::to_json(&crd).map_err(|source| Error::GenerateFailed {
+        kind: watch.kind.clone(),
+        source,
+    })?;
     if let Some(object) = body.as_object_mut() {
         object.insert("apiVersion".into(), "apiextensions.k8s.io/v1".into());
         object.insert("kind".into(), "CustomResourceDefinition".into());

@@ -10,6 +10,12 @@ use super::Result;
 /// they are whole: the same CRD always gives the same bytes, so a checked-in crds/
 /// directory can be compared byte for byte.
 pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String> {
+    Ok(serde_yaml::to_string(&sorted(to_json(crd)?))?)
+}
+
+/// The CRD as JSON, numeric bounds written as integers when they are whole (`1`, not the
+/// `1.0` k8s-openapi writes): what `tera-operator crd` prints and `--install-crds` applies.
+pub fn to_json(crd: &CustomResourceDefinition) -> Result<Value> {
     let mut value = serde_json::to_value(crd)?;
     if let Some(Value::Array(versions)) = value.pointer_mut("/spec/versions") {
         for version in versions {
@@ -18,7 +24,7 @@ pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String> {
             }
         }
     }
-    Ok(serde_yaml::to_string(&sorted(value))?)
+    Ok(value)
 }
 
 /// `value` with the keys of every object in sorted order.

@@ -340,6 +340,13 @@ fn decode(bytes: &[u8], content_type: &str, yaml_ok: bool) -> Result<Value> {
     if bytes.is_empty() {
         return Err(ApiError::bad_request("the request body is empty"));
     }
+    let mut value = decode_text(bytes, is_yaml)?;
+    whole_floats_as_integers(&mut value);
+    Ok(value)
+}
+
+/// Parses a JSON body, or a YAML one where YAML is acceptable.
+fn decode_text(bytes: &[u8], is_yaml: bool) -> Result<Value> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => Ok(v),
         Err(e) if !is_yaml => Err(ApiError::bad_request(format!(
@@ -353,6 +360,25 @@ fn decode(bytes: &[u8], content_type: &str, yaml_ok: bool) -> Result<Value> {
                 ApiError::bad_request(format!("the request body is not valid YAML: {e}"))
             })
         }
+    }
+}
+
+/// Whole floats become integers (`1.0` → `1`), as the real API server's Go decoding and encoding
+/// turn them: without this, `1.0` from one client and `1` from another would differ, and a
+/// server-side apply of identical values would conflict.
+fn whole_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n
+                .as_f64()
+                .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15)
+            {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
     }
 }
 

@@ -5,8 +5,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::super::{
-    CrdHints, CrdSource, PrinterColumn, Scope, check_structural, file_name, generate, to_yaml,
-    validator_schema,
+    CrdHints, CrdSource, PrinterColumn, Scope, check_structural, file_name, generate, to_json,
+    to_yaml, validator_schema,
 };
 use super::FILE;
 
@@ -239,5 +239,23 @@ fn generation_errors() {
             "/properties/spec/properties/l: x-kubernetes-list-type: map needs object items"
         ),
         "{err}"
+    );
+}
+
+#[test]
+fn json_output_writes_whole_bounds_as_integers() {
+    let schema = webserver_schema();
+    let hints = hints();
+    let crd = generate(&source(&schema, &hints, None)).unwrap();
+    let json = to_json(&crd).unwrap();
+    let spec = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties";
+    let port = json.pointer(&format!("{spec}/port")).unwrap();
+    assert_eq!(port["minimum"], json!(1));
+    assert!(port["maximum"].is_u64(), "{port}");
+    assert_eq!(port["maximum"], json!(65535));
+    assert!(
+        json.pointer(&format!("{spec}/replicas/minimum"))
+            .unwrap()
+            .is_u64()
     );
 }
