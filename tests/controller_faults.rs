@@ -49,6 +49,54 @@ async fn converges_despite_errors_conflicts_and_closed_watches() {
     .await;
 }
 
+/// A CRD deleted under the operator (its resources and their children go with it) and installed
+/// again: the kind's watch fails into 404s, backs off, and serves the kind again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_and_recreated_crd_is_served_again() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let first = h.get(&deployments(), "default", "hello").await;
+
+    let crds = builtin(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+    );
+    Api::<kube::api::DynamicObject>::all_with(h.client.clone(), &crds)
+        .delete("webservers.web.tera-operator.io", &DeleteParams::default())
+        .await
+        .expect("delete the CRD");
+    h.wait_gone(&deployments(), "default", "hello").await;
+    eventually("the WebServer watch to fail", || async {
+        h.sandbox
+            .request_log()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("/webservers") && r.status == 404)
+            .then_some(())
+    })
+    .await;
+
+    create_crd(&h.client, "WebServer", "webservers").await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let second = h.get(&deployments(), "default", "hello").await;
+    assert_ne!(second["metadata"]["uid"], first["metadata"]["uid"]);
+    // Balancers were never interrupted.
+    assert!(
+        h.operator
+            .as_ref()
+            .expect("operator")
+            .metrics()
+            .is_served("web.tera-operator.io/Balancer")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_resource_does_not_block_the_others() {
     let h = Harness::start().await;

@@ -568,10 +568,30 @@ async fn discovery_follows_crds() {
     )
     .await
     .unwrap();
+    let created = api.get("w").await.unwrap();
+    let mut events = api
+        .watch(&WatchParams::default(), &rv(&created))
+        .await
+        .unwrap()
+        .boxed();
     let crds: Api<CustomResourceDefinition> = Api::all(sb.client());
     crds.delete("webservers.example.com", &DeleteParams::default())
         .await
         .unwrap();
+    // A watch sees its objects deleted, then ends: the kind is no longer served.
+    let seen: Vec<_> = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut seen = Vec::new();
+        while let Some(event) = events.next().await {
+            seen.push(match event.unwrap() {
+                WatchEvent::Deleted(o) => format!("DELETED {}", o.metadata.name.unwrap()),
+                other => format!("{other:?}"),
+            });
+        }
+        seen
+    })
+    .await
+    .expect("the watch ends");
+    assert_eq!(seen, vec!["DELETED w"]);
     let gone = kube::Discovery::new(sb.client()).run().await.unwrap();
     assert!(gone.resolve_gvk(&gvk).is_none());
     assert_eq!(api_error(api.get("w").await.unwrap_err()).code, 404);

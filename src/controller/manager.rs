@@ -335,7 +335,7 @@ impl Manager {
                 .run(reconcile, error_policy, ctx)
                 .for_each(|result| {
                     if let Err(e) = result {
-                        tracing::debug!(kind = %key, error = %e, "controller event");
+                        log_controller_error(&key, &e);
                     }
                     futures::future::ready(())
                 })
@@ -353,6 +353,22 @@ impl Manager {
         };
         self.shared.metrics.set_served(key, false);
         stop_running(&self.shared, running).await;
+    }
+}
+
+/// Logs what a kind's controller stream reports. A failing watch (the CRD deleted, RBAC
+/// withdrawn, the API server unreachable) is a warning: the watch retries with backoff and
+/// nothing else would tell. Reconcile failures were already logged and evented where they
+/// happened.
+fn log_controller_error<E: std::error::Error, Q: std::error::Error>(
+    key: &str,
+    error: &controller::Error<E, Q>,
+) {
+    match error {
+        controller::Error::QueueError(e) => {
+            tracing::warn!(kind = %key, error = %e, "watching the custom resources failed; retrying with backoff");
+        }
+        other => tracing::debug!(kind = %key, error = %other, "controller event"),
     }
 }
 

@@ -372,6 +372,15 @@ fn version_priority(v: &str) -> (u8, u32, u32) {
     (stage, major, n.parse().unwrap_or(0))
 }
 
+/// The storage key of the objects a CRD serves: `<group>/<plural>`.
+pub fn crd_storage(crd: &Value) -> String {
+    format!(
+        "{}/{}",
+        crd["spec"]["group"].as_str().unwrap_or_default(),
+        crd["spec"]["names"]["plural"].as_str().unwrap_or_default()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

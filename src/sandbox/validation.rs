@@ -67,11 +67,7 @@ pub fn validate(store: &Store, res: &ResourceInfo, obj: &mut Value, strict: bool
         if resources::from_crd(obj).is_empty() && errs.is_empty() {
             errs.push(("spec.versions".into(), "Invalid value: \"null\": must have exactly one version marked as storage version and names.plural, names.kind, group set".into()));
         }
-        let storage = format!(
-            "{}/{}",
-            spec["group"].as_str().unwrap_or_default(),
-            spec["names"]["plural"].as_str().unwrap_or_default()
-        );
+        let storage = resources::crd_storage(obj);
         if store
             .registry
             .all()

@@ -425,37 +425,35 @@ fn commit(
         return Ok(to_served(res, &gone));
     }
     let stored = store.put(&res.storage, new);
-    if res.plural == "customresourcedefinitions" && res.group == "apiextensions.k8s.io" {
+    if is_crd(res) {
         let served = resources::from_crd(&stored);
-        let storage = format!(
-            "{}/{}",
-            stored["spec"]["group"].as_str().unwrap_or_default(),
-            stored["spec"]["names"]["plural"]
-                .as_str()
-                .unwrap_or_default()
-        );
-        store.registry.set_crd(&storage, served);
+        store
+            .registry
+            .set_crd(&resources::crd_storage(&stored), served);
     }
     Ok(to_served(res, &stored))
 }
 
-/// Removes an object for good, with what that implies (a CRD's objects go too), then collects garbage.
+/// Removes an object for good, with what that implies (a CRD's objects go first, then the CRD,
+/// as the real server's cleanup finalizer orders it), then collects garbage.
 fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
-    let gone = store.remove(&res.storage, k)?;
-    if res.plural == "customresourcedefinitions" && res.group == "apiextensions.k8s.io" {
-        let storage = format!(
-            "{}/{}",
-            gone["spec"]["group"].as_str().unwrap_or_default(),
-            gone["spec"]["names"]["plural"].as_str().unwrap_or_default()
-        );
-        store.registry.set_crd(&storage, vec![]);
+    if is_crd(res)
+        && let Some(storage) = store.get(&res.storage, k).map(resources::crd_storage)
+    {
         let keys: Vec<Key> = store.list(&storage, None).map(key_of).collect();
         for k in keys {
             store.remove(&storage, &k);
         }
+        store.registry.set_crd(&storage, vec![]);
     }
+    let gone = store.remove(&res.storage, k)?;
     gc::sweep(store);
     Some(gone)
+}
+
+/// Whether `res` is CustomResourceDefinitions.
+fn is_crd(res: &ResourceInfo) -> bool {
+    res.plural == "customresourcedefinitions" && res.group == "apiextensions.k8s.io"
 }
 
 fn prepare_new(

@@ -9,7 +9,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::errors::{ApiError, Result};
 use super::events::to_served;
-use super::resources::ResourceInfo;
+use super::resources::{ResourceInfo, crd_storage};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::server::Shared;
 use super::store::{Change, ChangeType};
@@ -69,6 +69,15 @@ impl Filter {
             _ => return None,
         };
         Some(json!({"type": kind, "object": self.render(&c.object)}))
+    }
+
+    /// Whether `c` deletes the CRD serving this watch's resource: the real server then ends the
+    /// watch (after the DELETED events of its objects), and clients relist into a 404.
+    fn ends_watch(&self, c: &Change) -> bool {
+        self.res.custom
+            && c.kind == ChangeType::Deleted
+            && c.storage == "apiextensions.k8s.io/customresourcedefinitions"
+            && crd_storage(&c.object) == self.res.storage
     }
 
     fn render(&self, obj: &Value) -> Value {
@@ -163,6 +172,9 @@ pub fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams) -> Res
                         last_rv = c.rv;
                         if let Some(e) = filter.event(&c) {
                             yield Ok(line(&e));
+                        }
+                        if filter.ends_watch(&c) {
+                            break;
                         }
                     }
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
