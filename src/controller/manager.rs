@@ -240,7 +240,11 @@ impl Manager {
             Ok((resource, _)) => resource,
             Err(e) => {
                 if !self.pending.contains_key(&key) {
-                    tracing::warn!(kind = %key, error = %e, "the kind is not served by the API server (is its CRD installed? try --install-crds); waiting for it");
+                    if is_not_served(&e) {
+                        tracing::warn!(kind = %key, error = %e, "the kind is not served by the API server (is its CRD installed? try --install-crds); waiting for it");
+                    } else {
+                        tracing::warn!(kind = %key, error = %e, "discovering the kind failed (is the API server reachable?); retrying");
+                    }
                 }
                 self.pending.insert(key, watch);
                 return Vec::new();
@@ -356,6 +360,16 @@ impl Manager {
     }
 }
 
+/// Whether a discovery error says the kind is not served (no such group, version or kind), as
+/// opposed to the API server being unreachable or refusing the request.
+fn is_not_served(error: &kube::Error) -> bool {
+    match error {
+        kube::Error::Discovery(_) => true,
+        kube::Error::Api(status) => status.code == 404,
+        _ => false,
+    }
+}
+
 /// Logs what a kind's controller stream reports. A failing watch (the CRD deleted, RBAC
 /// withdrawn, the API server unreachable) is a warning: the watch retries with backoff and
 /// nothing else would tell. Reconcile failures were already logged and evented where they
@@ -417,5 +431,26 @@ async fn stop_running(shared: &Shared, running: RunningKind) {
         for abort in aborts {
             abort.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_missing_kind_reads_as_not_served() {
+        let missing = kube::error::DiscoveryError::MissingKind("Site".into());
+        assert!(is_not_served(&kube::Error::Discovery(missing)));
+        let status = |code| {
+            kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                ..Default::default()
+            }))
+        };
+        assert!(is_not_served(&status(404)));
+        assert!(!is_not_served(&status(403)));
+        let unreachable = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(!is_not_served(&kube::Error::ReadEvents(unreachable)));
     }
 }
