@@ -103,15 +103,14 @@ impl Manager {
             tokio::select! {
                 _ = &mut stop => break,
                 Some(()) = reload_rx.recv() => {
-                    while reload_rx.try_recv().is_ok() {}
+                    super::reload::settle(&mut reload_rx).await;
                     self.reload().await;
                 }
-                _ = retry.tick() => {
-                    if !self.pending.is_empty() {
-                        let pending: Vec<Watch> = self.pending.values().cloned().collect();
-                        for watch in pending {
-                            self.start_kind(watch).await;
-                        }
+                // Only ticks while a kind waits for its CRD: an idle operator never wakes.
+                _ = retry.tick(), if !self.pending.is_empty() => {
+                    let pending: Vec<Watch> = self.pending.values().cloned().collect();
+                    for watch in pending {
+                        self.start_kind(watch).await;
                     }
                 }
             }

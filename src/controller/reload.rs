@@ -4,8 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify_debouncer_full::notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use sha2::Digest as _;
 use tokio::sync::mpsc;
 
@@ -16,6 +15,9 @@ use crate::render::Renderer;
 /// How long file changes settle before a reload.
 pub const DEBOUNCE: Duration = Duration::from_millis(300);
 
+/// The longest a reload waits for changes to settle (files written without pause).
+pub const MAX_SETTLE: Duration = Duration::from_secs(3);
+
 /// Errors watching files or loading a chart.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -25,7 +27,7 @@ pub enum Error {
         /// The path.
         path: PathBuf,
         /// The notify error.
-        source: notify_debouncer_full::notify::Error,
+        source: notify::Error,
     },
     /// The chart could not be loaded.
     #[error("loading chart {dir} failed: {source}")]
@@ -94,30 +96,25 @@ fn collect_files(dir: &Path, files: &mut BTreeSet<PathBuf>, depth: usize) {
     }
 }
 
-/// Watches the mapping file's directory and chart directories; every settled batch of changes
-/// sends one `()` on the channel.
+/// Watches the mapping file's directory and chart directories; every change (other than a
+/// read) sends one `()` on the channel. Debouncing is [`settle`]'s job, on the receiving side,
+/// so an idle watcher costs nothing: no ticking thread, only a blocked inotify read.
 pub struct FileWatcher {
-    debouncer: Debouncer<notify_debouncer_full::notify::RecommendedWatcher, RecommendedCache>,
+    watcher: RecommendedWatcher,
     watched: BTreeSet<PathBuf>,
 }
 
 impl FileWatcher {
     /// Starts watching `mapping`'s directory; changes are signalled on `tx`.
     pub fn start(mapping: &Path, tx: mpsc::UnboundedSender<()>) -> Result<Self> {
-        let debouncer =
-            new_debouncer(
-                DEBOUNCE,
-                None,
-                move |result: DebounceEventResult| match result {
-                    Ok(events) if events.iter().any(|e| !e.kind.is_access()) => {
+        let watcher =
+            notify::recommended_watcher(
+                move |result: notify::Result<notify::Event>| match result {
+                    Ok(event) if !event.kind.is_access() => {
                         let _ = tx.send(());
                     }
                     Ok(_) => {}
-                    Err(errors) => {
-                        for e in errors {
-                            tracing::warn!(error = %e, "file watch error");
-                        }
-                    }
+                    Err(e) => tracing::warn!(error = %e, "file watch error"),
                 },
             )
             .map_err(|source| Error::WatchFailed {
@@ -125,7 +122,7 @@ impl FileWatcher {
                 source,
             })?;
         let mut watcher = Self {
-            debouncer,
+            watcher,
             watched: BTreeSet::new(),
         };
         let dir = mapping
@@ -142,7 +139,7 @@ impl FileWatcher {
         if self.watched.iter().any(|w| dir.starts_with(w)) {
             return Ok(());
         }
-        self.debouncer
+        self.watcher
             .watch(&dir, RecursiveMode::Recursive)
             .map_err(|source| Error::WatchFailed {
                 path: dir.clone(),
@@ -153,9 +150,64 @@ impl FileWatcher {
     }
 }
 
+/// After a first change signal: waits until no further signal arrives for [`DEBOUNCE`] (at most
+/// [`MAX_SETTLE`] in all), so an editor's save or a `cp -r` of a chart is one reload.
+pub async fn settle(rx: &mut mpsc::UnboundedReceiver<()>) {
+    let deadline = tokio::time::Instant::now() + MAX_SETTLE;
+    loop {
+        let quiet = tokio::time::Instant::now() + DEBOUNCE;
+        tokio::select! {
+            signal = rx.recv() => {
+                if signal.is_none() {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(quiet.min(deadline)) => return,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn settle_waits_for_quiet_but_not_forever() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let start = tokio::time::Instant::now();
+        settle(&mut rx).await;
+        assert_eq!(start.elapsed(), DEBOUNCE, "no further change: one debounce");
+
+        // A change every 100 ms for 1 s: settles 300 ms after the last one.
+        let sender = tx.clone();
+        tokio::spawn(async move {
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = sender.send(());
+            }
+        });
+        let start = tokio::time::Instant::now();
+        settle(&mut rx).await;
+        assert_eq!(start.elapsed(), Duration::from_millis(1300));
+
+        // Changes that never stop: the reload happens anyway after MAX_SETTLE.
+        let sender = tx.clone();
+        let writer = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if sender.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        let start = tokio::time::Instant::now();
+        settle(&mut rx).await;
+        assert_eq!(start.elapsed(), MAX_SETTLE);
+        writer.abort();
+    }
 
     #[test]
     fn fingerprint_changes_with_any_file() -> std::io::Result<()> {
