@@ -47,6 +47,15 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// CPU time (user + system) the process has used so far, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name: state, ppid, …; utime and stime are the 12th and 13th.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
 fn ready_count(list: &[DynamicObject]) -> usize {
     list.iter()
         .filter(|o| {
@@ -199,6 +208,15 @@ async fn main() {
         .filter(|r| r.is_write())
         .map(|r| json!(format!("{} {}", r.method, r.path)))
         .collect();
+    // Settled and between resyncs: what an idle operator costs.
+    let idle_window = Duration::from_secs((resync_period / 3).max(1));
+    let idle_before = cpu_ticks(operator.id());
+    sandbox.hooks().clear_request_log();
+    tokio::time::sleep(idle_window).await;
+    let idle_ticks = cpu_ticks(operator.id())
+        .zip(idle_before)
+        .map(|(a, b)| a - b);
+    let idle_requests = sandbox.request_log().len();
     let rss = peak_rss_kib(operator.id());
     let _ = Command::new("kill")
         .args(["-TERM", &operator.id().to_string()])
@@ -235,6 +253,15 @@ async fn main() {
         resync_writes.len(),
         resync_reconciles
     );
+    match idle_ticks {
+        Some(ticks) => println!(
+            "  operator CPU while idle           {:>8.0} ms over {} s  ({} API requests)",
+            ticks as f64 * 10.0,
+            idle_window.as_secs(),
+            idle_requests
+        ),
+        None => println!("  operator CPU while idle           unknown"),
+    }
     match rss {
         Some(kib) => println!(
             "  operator peak RSS                 {:>8.1} MiB",
