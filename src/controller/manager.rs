@@ -99,6 +99,9 @@ impl Manager {
             tracing::info!("caches synced");
         });
         let mut retry = tokio::time::interval(PENDING_RETRY);
+        // Polled only while a kind is pending: after a long quiet spell, one retry, not a burst
+        // of the ticks "missed" meanwhile.
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = &mut stop => break,
