@@ -284,11 +284,20 @@ async fn follow_watch(
                 }
                 applied.observe_all();
             }
+            Err(e) if history_expired(&e) => {
+                tracing::debug!(kind = %resource.kind, error = %e, "child watch history expired; relisting")
+            }
             Err(e) => {
                 tracing::warn!(kind = %resource.kind, error = %e, "child watch failed; retrying")
             }
         }
     }
+}
+
+/// Whether a watch error is the routine 410 Gone (the server compacted the history the watch
+/// was at): the watcher relists at once, so it is no failure worth a warning.
+pub(super) fn history_expired(error: &watcher::Error) -> bool {
+    matches!(error, watcher::Error::WatchError(status) if status.code == 410)
 }
 
 fn resource_group_version(gvk: &GroupVersionKind) -> String {
@@ -423,5 +432,19 @@ mod tests {
             Some(GroupVersionKind::gvk("", "v1", "ConfigMap"))
         );
         assert_eq!(builtin_gvk("Widget"), None);
+    }
+
+    #[test]
+    fn only_a_410_is_an_expired_history() {
+        let status = |code| {
+            watcher::Error::WatchError(Box::new(kube::core::Status {
+                code,
+                ..Default::default()
+            }))
+        };
+        assert!(history_expired(&status(410)));
+        assert!(!history_expired(&status(403)));
+        assert!(!history_expired(&status(500)));
+        assert!(!history_expired(&watcher::Error::NoResourceVersion));
     }
 }

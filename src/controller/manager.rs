@@ -374,14 +374,14 @@ fn is_not_served(error: &kube::Error) -> bool {
 
 /// Logs what a kind's controller stream reports. A failing watch (the CRD deleted, RBAC
 /// withdrawn, the API server unreachable) is a warning: the watch retries with backoff and
-/// nothing else would tell. Reconcile failures were already logged and evented where they
-/// happened.
-fn log_controller_error<E: std::error::Error, Q: std::error::Error>(
+/// nothing else would tell. An expired watch history is routine (the watcher relists at once).
+/// Reconcile failures were already logged and evented where they happened.
+fn log_controller_error<E: std::error::Error>(
     key: &str,
-    error: &controller::Error<E, Q>,
+    error: &controller::Error<E, watcher::Error>,
 ) {
     match error {
-        controller::Error::QueueError(e) => {
+        controller::Error::QueueError(e) if !super::children::history_expired(e) => {
             tracing::warn!(kind = %key, error = %e, "watching the custom resources failed; retrying with backoff");
         }
         other => tracing::debug!(kind = %key, error = %other, "controller event"),
