@@ -246,3 +246,74 @@ async fn broken_mapping_file_keeps_the_running_kinds() {
     })
     .await;
 }
+
+/// Charts mounted from a ConfigMap: kubelet writes each version into a fresh `..<timestamp>`
+/// directory and swaps the `..data` symlink atomically; the mapping and chart paths are symlinks
+/// through it. One swap is one reload of what changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charts_mounted_from_a_configmap_reload_on_the_symlink_swap() {
+    let mut h = Harness::start().await;
+    h.operator.take().expect("operator").shutdown().await;
+    let mount = h.mapping_path().parent().expect("charts dir").to_path_buf();
+    let first = mount.join("..2026_11_23_v1");
+    std::fs::create_dir(&first).expect("mkdir");
+    for entry in ["watches.yaml", "webserver", "balancer"] {
+        std::fs::rename(mount.join(entry), first.join(entry)).expect("move into the version dir");
+    }
+    std::os::unix::fs::symlink("..2026_11_23_v1", mount.join("..data")).expect("..data");
+    for entry in ["watches.yaml", "webserver", "balancer"] {
+        std::os::unix::fs::symlink(format!("..data/{entry}"), mount.join(entry)).expect("link");
+    }
+    h.start_operator(Vec::new(), false).await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let before = h.get(&configmaps(), "default", "hello").await;
+
+    // The next version of the ConfigMap: a changed nginx.conf template.
+    let second = mount.join("..2026_11_23_v2");
+    std::fs::create_dir(&second).expect("mkdir");
+    std::fs::copy(first.join("watches.yaml"), second.join("watches.yaml")).expect("copy");
+    copy_dir(&first.join("webserver"), &second.join("webserver"));
+    copy_dir(&first.join("balancer"), &second.join("balancer"));
+    let template = second.join("webserver/templates/configmap.yaml");
+    let text = std::fs::read_to_string(&template).expect("template");
+    let marked = text.replacen("server {", "# version 2\n    server {", 1);
+    assert_ne!(marked, text, "the template has a server block to mark");
+    std::fs::write(&template, marked).expect("write");
+    std::os::unix::fs::symlink("..2026_11_23_v2", mount.join("..data_tmp")).expect("..data_tmp");
+    std::fs::rename(mount.join("..data_tmp"), mount.join("..data")).expect("swap ..data");
+
+    h.wait_for(
+        &configmaps(),
+        "default",
+        "hello",
+        "nginx.conf from the swapped-in chart",
+        |cm| {
+            cm["data"]["nginx.conf"]
+                .as_str()
+                .is_some_and(|conf| conf.contains("# version 2"))
+        },
+    )
+    .await;
+    assert!(
+        !before["data"]["nginx.conf"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("# version 2")
+    );
+    let metrics = h
+        .operator
+        .as_ref()
+        .expect("operator")
+        .metrics()
+        .encode()
+        .expect("metrics");
+    assert!(
+        metrics.contains(
+            "tera_operator_chart_loads_total{kind=\"web.tera-operator.io/Balancer\",result=\"success\"} 1"
+        ),
+        "the unchanged Balancer chart was not reloaded:\n{metrics}"
+    );
+}

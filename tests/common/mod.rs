@@ -343,7 +343,8 @@ pub async fn wait_served(client: &kube::Client, kind: &str, what: &str) {
     .await;
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read charts") {
         let entry = entry.expect("entry");
