@@ -164,6 +164,89 @@ async fn deleted_child_is_recreated() {
     .await;
 }
 
+/// `tera-operator.io/paused: "true"` stops reconciling one resource: drift and spec changes are
+/// left alone and the status says so; removing it catches up at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_resource_is_left_alone_until_resumed() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    let ready = h
+        .wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    let generation = ready["metadata"]["generation"].clone();
+
+    let paused = json!({"metadata": {"annotations": {"tera-operator.io/paused": "true"}}});
+    h.merge_patch(&webservers(), "default", "hello", paused)
+        .await;
+    let cr = h
+        .wait_for(&webservers(), "default", "hello", "Paused=True", |o| {
+            condition(o, "Paused")["status"] == "True"
+        })
+        .await;
+    assert!(
+        condition(&cr, "Paused")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tera-operator.io/paused")),
+        "{cr}"
+    );
+    assert_eq!(
+        condition(&cr, "Ready")["status"],
+        "True",
+        "Ready is kept: {cr}"
+    );
+
+    // Drift and a spec change while paused: nothing is done about either.
+    h.api(&services(), "default")
+        .delete("hello", &DeleteParams::default())
+        .await
+        .expect("delete");
+    h.merge_patch(
+        &deployments(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": 1}}),
+    )
+    .await;
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": 2}}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let deployment = h.get(&deployments(), "default", "hello").await;
+    assert_eq!(deployment["spec"]["replicas"], 1, "the edit was left alone");
+    let service = h.api(&services(), "default").get_opt("hello").await;
+    assert!(matches!(service, Ok(None)), "the Service stayed deleted");
+    let cr = h.get(&webservers(), "default", "hello").await;
+    assert_eq!(
+        cr["status"]["observedGeneration"], generation,
+        "the new spec was not observed: {cr}"
+    );
+
+    // Resumed: the new spec applies, the Service is back, the Paused condition is gone.
+    let resumed = json!({"metadata": {"annotations": {"tera-operator.io/paused": null}}});
+    h.merge_patch(&webservers(), "default", "hello", resumed)
+        .await;
+    h.get(&services(), "default", "hello").await;
+    h.wait_for(&deployments(), "default", "hello", "2 replicas", |d| {
+        d["spec"]["replicas"] == 2
+    })
+    .await;
+    let cr = h
+        .wait_for(
+            &webservers(),
+            "default",
+            "hello",
+            "Ready, not paused",
+            |o| condition(o, "Ready")["status"] == "True" && condition(o, "Paused").is_null(),
+        )
+        .await;
+    assert_ne!(cr["status"]["observedGeneration"], generation);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_field_edits_are_reverted_and_other_fields_kept() {
     let h = Harness::start().await;

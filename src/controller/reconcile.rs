@@ -79,6 +79,10 @@ impl Error {
 /// A `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The annotation that pauses reconciliation of one resource (`"true"`), as Flux's `suspend`
+/// or Cluster API's `paused` do.
+pub const PAUSED_ANNOTATION: &str = "tera-operator.io/paused";
+
 /// Condition reason when existing objects are not ours to take over.
 pub const REASON_ADOPTION_REFUSED: &str = "AdoptionRefused";
 
@@ -133,6 +137,9 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
     let Some(uid) = object.metadata.uid.clone() else {
         return Ok(Action::await_change());
     };
+    if is_paused(object) {
+        return pause(ctx, object).await;
+    }
     let Some(chart) = ctx.chart() else {
         return Ok(Action::requeue(period));
     };
@@ -539,6 +546,36 @@ async fn write_status(
             .as_deref(),
         &status::now(),
     );
+    patch_status(ctx, object, desired).await
+}
+
+/// Whether the resource carries `tera-operator.io/paused: "true"`.
+fn is_paused(object: &DynamicObject) -> bool {
+    object
+        .annotations()
+        .get(PAUSED_ANNOTATION)
+        .is_some_and(|v| v == "true")
+}
+
+/// A paused resource: nothing is rendered, applied or pruned, and drift is left alone; the
+/// status says so (once). Removing the annotation is a change, which reconciles it again.
+async fn pause(ctx: &KindContext, object: &DynamicObject) -> Result<Action> {
+    let message = format!(
+        "reconciliation is paused by the {PAUSED_ANNOTATION} annotation: the children are left as they are"
+    );
+    let previous = object.data.get("status").filter(|s| s.is_object());
+    let desired = status::paused_status(previous, &message, &status::now());
+    if status::status_changed(previous, &desired) {
+        let reference = object.object_ref(&ctx.resource);
+        publish(ctx, &reference, false, status::PAUSED, "Reconcile", message).await;
+    }
+    patch_status(ctx, object, desired).await?;
+    Ok(Action::await_change())
+}
+
+/// Writes `desired` through the status subresource unless the live status already says it.
+async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value) -> Result<()> {
+    let previous = object.data.get("status").filter(|s| s.is_object());
     if !status::status_changed(previous, &desired) {
         return Ok(());
     }

@@ -286,6 +286,39 @@ pub fn desired_status(
     Value::Object(status)
 }
 
+/// The `Paused` condition's type and reason.
+pub const PAUSED: &str = "Paused";
+
+/// The status while reconciliation is paused: the previous status as it was (observedGeneration
+/// too, since a spec changed meanwhile has not been acted on) plus a `Paused` condition. The
+/// next normal reconcile writes the status afresh, without it.
+pub fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Value {
+    let mut status = previous
+        .filter(|s| s.is_object())
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let mut conditions: Vec<Value> = status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let since = conditions
+        .iter()
+        .find(|c| c["type"] == PAUSED && c["status"] == "True")
+        .and_then(|c| c.get("lastTransitionTime").cloned())
+        .unwrap_or_else(|| Value::String(now.to_string()));
+    conditions.retain(|c| c["type"] != PAUSED);
+    conditions.push(json!({
+        "type": PAUSED,
+        "status": "True",
+        "reason": PAUSED,
+        "message": message,
+        "lastTransitionTime": since,
+    }));
+    status["conditions"] = Value::Array(conditions);
+    status
+}
+
 /// Whether writing `desired` would change `previous` (so a write is needed).
 pub fn status_changed(previous: Option<&Value>, desired: &Value) -> bool {
     match previous {
@@ -477,5 +510,34 @@ mod tests {
     #[test]
     fn missing_status_needs_a_write() {
         assert!(status_changed(None, &json!({})));
+    }
+
+    #[test]
+    fn paused_status_keeps_the_rest_and_its_own_transition_time() {
+        let previous = json!({
+            "observedGeneration": 2,
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Ready", "message": "ok",
+                "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+            "children": [{"kind": "Service", "name": "s", "ready": true}],
+        });
+        let paused = paused_status(Some(&previous), "paused by x", "2026-02-02T00:00:00Z");
+        assert_eq!(paused["observedGeneration"], 2);
+        assert_eq!(paused["children"], previous["children"]);
+        assert_eq!(paused["conditions"][0], previous["conditions"][0]);
+        assert_eq!(paused["conditions"][1]["type"], PAUSED);
+        assert_eq!(paused["conditions"][1]["status"], "True");
+        assert_eq!(paused["conditions"][1]["message"], "paused by x");
+        assert_eq!(
+            paused["conditions"][1]["lastTransitionTime"],
+            "2026-02-02T00:00:00Z"
+        );
+
+        // Paused again later: nothing changes, so nothing is written.
+        let again = paused_status(Some(&paused), "paused by x", "2026-03-03T00:00:00Z");
+        assert_eq!(again, paused);
+        assert!(!status_changed(Some(&paused), &again));
+        // A resource never reconciled before gets just the condition.
+        let fresh = paused_status(None, "m", "2026-02-02T00:00:00Z");
+        assert_eq!(fresh["conditions"].as_array().map(Vec::len), Some(1));
     }
 }
