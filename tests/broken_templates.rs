@@ -1,13 +1,13 @@
 //! Broken charts, fuzzed: whatever an edit does to a bundled chart's templates, loading and
 //! rendering returns the objects or an error naming the template file — never a panic.
 
-use std::path::Path;
+#[path = "support/examples.rs"]
+mod examples;
 
+use examples::example_and_watch;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use serde_json::Value;
 use tera_operator::chart::Chart;
-use tera_operator::config::Mapping;
 use tera_operator::render::Renderer;
 
 /// Fragments that mean something to Tera or YAML, and expressions that fail at render time.
@@ -82,16 +82,7 @@ fn apply(chart: &mut Chart, (t, at, len, fragment, op): Edit) {
 }
 
 fn fuzz(example: &str, cases: u32) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mapping = Mapping::load(&root.join("charts/watches.yaml")).unwrap();
-    let text = std::fs::read_to_string(root.join(example)).unwrap();
-    let resource: Value = serde_yaml::from_str(&text).unwrap();
-    let watch = mapping
-        .find(
-            resource["apiVersion"].as_str().unwrap(),
-            resource["kind"].as_str().unwrap(),
-        )
-        .unwrap();
+    let (resource, watch) = example_and_watch(example);
     let pristine = Chart::load(&watch.chart_dir).unwrap();
     let edits = prop::collection::vec(
         (
@@ -116,7 +107,7 @@ fn fuzz(example: &str, cases: u32) {
             }
             let sources: Vec<_> = chart.templates.iter().map(|t| t.source.clone()).collect();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Renderer::new(chart, watch).and_then(|r| r.render(&resource, "default"))
+                Renderer::new(chart, &watch).and_then(|r| r.render(&resource, "default"))
             }));
             let Ok(outcome) = outcome else {
                 return Err(TestCaseError::fail(format!("panicked on {sources:#?}")));

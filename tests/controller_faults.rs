@@ -88,13 +88,7 @@ async fn a_deleted_and_recreated_crd_is_served_again() {
     let second = h.get(&deployments(), "default", "hello").await;
     assert_ne!(second["metadata"]["uid"], first["metadata"]["uid"]);
     // Balancers were never interrupted.
-    assert!(
-        h.operator
-            .as_ref()
-            .expect("operator")
-            .metrics()
-            .is_served("web.tera-operator.io/Balancer")
-    );
+    assert!(h.metrics().is_served("web.tera-operator.io/Balancer"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,7 +227,7 @@ async fn a_failed_prune_is_reported_and_retried() {
     );
     assert_eq!(condition(&cr, "Stalled")["status"], "False");
     let kind = "web.tera-operator.io/Balancer";
-    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let metrics = h.metrics();
     eventually("the resource to be counted as backing off", || async {
         (metrics.backing_off_count(kind) == 1).then_some(())
     })
@@ -260,7 +254,7 @@ async fn a_deleted_resource_leaves_no_backoff_behind() {
     h.wait_condition(&webservers(), "default", "hello", "False", "ApplyFailed")
         .await;
     let kind = "web.tera-operator.io/WebServer";
-    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let metrics = h.metrics();
     eventually("the resource to be counted as backing off", || async {
         (metrics.backing_off_count(kind) == 1).then_some(())
     })
@@ -284,7 +278,7 @@ async fn a_reconcile_failing_after_its_resource_was_deleted_keeps_no_backoff() {
     h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
         .await;
     let kind = "web.tera-operator.io/WebServer";
-    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let metrics = h.metrics();
     let reconciles = metrics.reconcile_count(kind);
     // Every request now waits 1 s before it is served. The spec change (served at ~1 s) makes
     // the operator apply the Deployment (served, and failed, at ~2 s); the deletion sent at

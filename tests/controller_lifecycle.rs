@@ -497,7 +497,7 @@ async fn steady_state_resync_sends_no_writes() {
     h.wait_condition(&balancers(), "default", "echo", "True", "Ready")
         .await;
     // Let the events of the last writes settle: wait for one reconcile of each after Ready.
-    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let metrics = h.metrics();
     let count = || {
         metrics.reconcile_count("web.tera-operator.io/WebServer")
             + metrics.reconcile_count("web.tera-operator.io/Balancer")
@@ -610,7 +610,7 @@ async fn a_restarted_operator_writes_nothing_for_settled_resources() {
     h.operator.take().expect("operator").shutdown().await;
     h.sandbox.hooks().clear_request_log();
     h.start_operator(Vec::new(), false).await;
-    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let metrics = h.metrics();
     eventually("a reconcile by the restarted operator", || async {
         (metrics.reconcile_count("web.tera-operator.io/WebServer") >= 1).then_some(())
     })

@@ -39,13 +39,7 @@ async fn broken_chart_keeps_the_last_good_chart_serving() {
             .contains("deployment.yaml"),
         "{cr}"
     );
-    let metrics = h
-        .operator
-        .as_ref()
-        .expect("operator")
-        .metrics()
-        .encode()
-        .expect("metrics");
+    let metrics = h.metrics().encode().expect("metrics");
     assert!(
         metrics.contains("tera_operator_chart_stale{kind=\"web.tera-operator.io/WebServer\"} 1"),
         "{metrics}"
@@ -195,7 +189,7 @@ async fn install_crds_serves_a_new_kind_and_removing_it_deletes_nothing() {
 
     // The operator applies the generated CRD: nobody else creates it here.
     wait_served(&h.client, "Site", "the operator to install the Site CRD").await;
-    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let metrics = h.metrics();
     eventually("the Site controller to run", || async {
         metrics.is_served("web.tera-operator.io/Site").then_some(())
     })
@@ -228,7 +222,7 @@ async fn broken_mapping_file_keeps_the_running_kinds() {
     h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
         .await;
     std::fs::write(h.mapping_path(), "- group: [not, a, mapping\n").expect("break the mapping");
-    let metrics = h.operator.as_ref().expect("operator").metrics().clone();
+    let metrics = h.metrics();
     eventually("the mapping reload to fail", || async {
         let text = metrics.encode().ok()?;
         text.contains("tera_operator_chart_loads_total{kind=\"mapping\",result=\"failure\"}")
@@ -303,13 +297,7 @@ async fn charts_mounted_from_a_configmap_reload_on_the_symlink_swap() {
             .unwrap_or_default()
             .contains("# version 2")
     );
-    let metrics = h
-        .operator
-        .as_ref()
-        .expect("operator")
-        .metrics()
-        .encode()
-        .expect("metrics");
+    let metrics = h.metrics().encode().expect("metrics");
     assert!(
         metrics.contains(
             "tera_operator_chart_loads_total{kind=\"web.tera-operator.io/Balancer\",result=\"success\"} 1"

@@ -2,30 +2,20 @@
 //! rendered output has the same objects with the same field paths (or the spec is refused).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
+#[path = "support/examples.rs"]
+mod examples;
+
+use examples::example_and_watch;
 use proptest::prelude::*;
 use serde_json::Value;
 use tera_operator::chart::Chart;
-use tera_operator::config::Mapping;
 use tera_operator::render::{Error, Renderer};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Loads an example CR and the renderer its mapping entry uses.
 fn example(file: &str) -> (Value, Renderer) {
-    let mapping = Mapping::load(&root().join("charts/watches.yaml")).unwrap();
-    let text = std::fs::read_to_string(root().join(file)).unwrap();
-    let resource: Value = serde_yaml::from_str(&text).unwrap();
-    let watch = mapping
-        .find(
-            resource["apiVersion"].as_str().unwrap(),
-            resource["kind"].as_str().unwrap(),
-        )
-        .unwrap();
-    let renderer = Renderer::new(Chart::load(&watch.chart_dir).unwrap(), watch).unwrap();
+    let (resource, watch) = example_and_watch(file);
+    let renderer = Renderer::new(Chart::load(&watch.chart_dir).unwrap(), &watch).unwrap();
     (resource, renderer)
 }
 

@@ -139,6 +139,11 @@ impl Harness {
         self.operator = Some(operator);
     }
 
+    /// The running operator's metrics.
+    pub fn metrics(&self) -> std::sync::Arc<tera_operator::controller::metrics::Metrics> {
+        self.operator.as_ref().expect("operator").metrics().clone()
+    }
+
     /// The mapping file of this harness.
     pub fn mapping_path(&self) -> PathBuf {
         self.dir.path().join("charts/watches.yaml")
