@@ -359,12 +359,51 @@ async fn invalid_spec_is_reported_and_children_are_left_alone() {
     );
     assert_eq!(after["spec"]["replicas"], 3);
 
+    // Another mistake is another event, with its own message (not "x2" on the first one's).
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": 1, "image": ""}}),
+    )
+    .await;
+    h.wait_for(&webservers(), "default", "hello", "the image error", |o| {
+        condition(o, "Ready")["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("/spec/image"))
+    })
+    .await;
+    let events: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        h.client.clone(),
+        "default",
+        &builtin("events.k8s.io", "v1", "Event", "events"),
+    );
+    let notes = eventually("both InvalidSpec events", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.ok()?;
+            let notes: Vec<String> = list
+                .items
+                .iter()
+                .filter(|e| e.data["reason"] == "InvalidSpec")
+                .filter_map(|e| e.data["note"].as_str().map(str::to_string))
+                .collect();
+            (notes.len() >= 2).then_some(notes)
+        }
+    })
+    .await;
+    assert!(
+        notes.iter().any(|n| n.contains("/spec/replicas")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().any(|n| n.contains("/spec/image")), "{notes:?}");
+
     // Fixing the spec recovers.
     h.merge_patch(
         &webservers(),
         "default",
         "hello",
-        json!({"spec": {"replicas": 2}}),
+        json!({"spec": {"replicas": 2, "image": "nginx:1.28"}}),
     )
     .await;
     h.wait_for(&deployments(), "default", "hello", "2 replicas", |d| {

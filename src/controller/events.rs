@@ -1,15 +1,19 @@
 //! Kubernetes Events (events.k8s.io/v1) about custom resources, de-duplicated.
 //!
-//! kube's [`Recorder`] already folds repeats into an event series, but every repeat is still a
-//! write. Here an event identical to the last one published for the same object (same type,
-//! reason and note) within [`REPEAT_WINDOW`] is not sent at all.
+//! An event identical to the last one published for the same object (same type, reason and
+//! note) within [`REPEAT_WINDOW`] is not sent at all; any other is a new Event object. (kube's
+//! `Recorder` folds every repeat of a type and reason into a series of the *first* event, so a
+//! new failure would show the old failure's message, "x2".)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, PostParams};
 
 /// Identical events for one object are sent at most once in this window.
 pub const REPEAT_WINDOW: Duration = Duration::from_secs(600);
@@ -29,21 +33,21 @@ pub mod reason {
 
 type Key = (String, bool, String);
 
-/// Publishes events through kube's recorder, skipping recent duplicates.
+/// Publishes events (events.k8s.io/v1), skipping recent duplicates.
 pub struct EventSink {
-    recorder: Recorder,
+    client: kube::Client,
+    /// `reportingInstance`: the pod name when known.
+    instance: String,
     last: Mutex<HashMap<Key, (String, Instant)>>,
 }
 
 impl EventSink {
     /// A sink reporting as `tera-operator`.
     pub fn new(client: kube::Client) -> Self {
-        let reporter = Reporter {
-            controller: crate::render::MANAGED_BY.to_string(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Self {
-            recorder: Recorder::new(client, reporter),
+            client,
+            instance: std::env::var("POD_NAME")
+                .unwrap_or_else(|_| crate::render::MANAGED_BY.to_string()),
             last: Mutex::new(HashMap::new()),
         }
     }
@@ -97,21 +101,54 @@ impl EventSink {
             note.truncate(cut);
             note.push_str("...");
         }
-        let event = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.to_string(),
-            note: Some(note),
-            action: action.to_string(),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&event, regarding).await {
+        let event = self.event(regarding, warning, reason, action, note);
+        let namespace = event.metadata.namespace.clone().unwrap_or_default();
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        if let Err(e) = api.create(&PostParams::default(), &event).await {
             tracing::warn!(reason, error = %e, "publishing an event failed");
         }
         true
+    }
+
+    /// The Event object, named as kubectl and client-go name theirs: `<object>.<hex time>`.
+    fn event(
+        &self,
+        regarding: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) -> Event {
+        let now = Timestamp::now();
+        Event {
+            metadata: ObjectMeta {
+                name: Some(format!(
+                    "{}.{:x}",
+                    regarding
+                        .name
+                        .as_deref()
+                        .unwrap_or(crate::render::MANAGED_BY),
+                    now.as_nanosecond()
+                )),
+                // A cluster-scoped object's events go to `default`, as the API server expects.
+                namespace: Some(
+                    regarding
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| "default".to_string()),
+                ),
+                ..ObjectMeta::default()
+            },
+            action: Some(action.to_string()),
+            reason: Some(reason.to_string()),
+            note: Some(note),
+            type_: Some(if warning { "Warning" } else { "Normal" }.to_string()),
+            regarding: Some(regarding.clone()),
+            event_time: Some(MicroTime(now)),
+            reporting_controller: Some(crate::render::MANAGED_BY.to_string()),
+            reporting_instance: Some(self.instance.clone()),
+            ..Event::default()
+        }
     }
 }
 
