@@ -546,7 +546,8 @@ async fn write_status(
             .as_deref(),
         &status::now(),
     );
-    patch_status(ctx, object, desired).await
+    patch_status(ctx, object, desired).await?;
+    Ok(())
 }
 
 /// Whether the resource carries `tera-operator.io/paused: "true"`.
@@ -565,19 +566,19 @@ async fn pause(ctx: &KindContext, object: &DynamicObject) -> Result<Action> {
     );
     let previous = object.data.get("status").filter(|s| s.is_object());
     let desired = status::paused_status(previous, &message, &status::now());
-    if status::status_changed(previous, &desired) {
+    if patch_status(ctx, object, desired).await? {
         let reference = object.object_ref(&ctx.resource);
         publish(ctx, &reference, false, status::PAUSED, "Reconcile", message).await;
     }
-    patch_status(ctx, object, desired).await?;
     Ok(Action::await_change())
 }
 
-/// Writes `desired` through the status subresource unless the live status already says it.
-async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value) -> Result<()> {
+/// Writes `desired` through the status subresource unless the live status already says it;
+/// returns whether it wrote.
+async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value) -> Result<bool> {
     let previous = object.data.get("status").filter(|s| s.is_object());
     if !status::status_changed(previous, &desired) {
-        return Ok(());
+        return Ok(false);
     }
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
@@ -596,5 +597,5 @@ async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value)
         name,
         source,
     })?;
-    Ok(())
+    Ok(true)
 }

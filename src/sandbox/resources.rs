@@ -372,6 +372,14 @@ fn version_priority(v: &str) -> (u8, u32, u32) {
     (stage, major, n.parse().unwrap_or(0))
 }
 
+/// The storage key of CustomResourceDefinitions themselves.
+pub const CRD_STORAGE: &str = "apiextensions.k8s.io/customresourcedefinitions";
+
+/// Whether `res` is CustomResourceDefinitions.
+pub fn is_crd(res: &ResourceInfo) -> bool {
+    res.storage == CRD_STORAGE
+}
+
 /// The storage key of the objects a CRD serves: `<group>/<plural>`.
 pub fn crd_storage(crd: &Value) -> String {
     format!(

@@ -368,14 +368,7 @@ fn decode_text(bytes: &[u8], is_yaml: bool) -> Result<Value> {
 /// server-side apply of identical values would conflict.
 fn whole_floats_as_integers(value: &mut Value) {
     match value {
-        Value::Number(n) => {
-            if let Some(f) = n
-                .as_f64()
-                .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15)
-            {
-                *n = serde_json::Number::from(f as i64);
-            }
-        }
+        Value::Number(_) => *value = crate::crd::whole_number(value),
         Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
         Value::Object(map) => map.values_mut().for_each(whole_floats_as_integers),
         _ => {}

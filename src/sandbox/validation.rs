@@ -51,7 +51,7 @@ pub fn validate(store: &Store, res: &ResourceInfo, obj: &mut Value, strict: bool
         }
         errs.extend(checked.errors);
     }
-    if res.plural == "customresourcedefinitions" && res.group == "apiextensions.k8s.io" {
+    if resources::is_crd(res) {
         let spec = &obj["spec"];
         let want = format!(
             "{}.{}",

@@ -425,7 +425,7 @@ fn commit(
         return Ok(to_served(res, &gone));
     }
     let stored = store.put(&res.storage, new);
-    if is_crd(res) {
+    if resources::is_crd(res) {
         let served = resources::from_crd(&stored);
         store
             .registry
@@ -437,7 +437,7 @@ fn commit(
 /// Removes an object for good, with what that implies (a CRD's objects go first, then the CRD,
 /// as the real server's cleanup finalizer orders it), then collects garbage.
 fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
-    if is_crd(res)
+    if resources::is_crd(res)
         && let Some(storage) = store.get(&res.storage, k).map(resources::crd_storage)
     {
         let keys: Vec<Key> = store.list(&storage, None).map(key_of).collect();
@@ -449,11 +449,6 @@ fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
     let gone = store.remove(&res.storage, k)?;
     gc::sweep(store);
     Some(gone)
-}
-
-/// Whether `res` is CustomResourceDefinitions.
-fn is_crd(res: &ResourceInfo) -> bool {
-    res.plural == "customresourcedefinitions" && res.group == "apiextensions.k8s.io"
 }
 
 fn prepare_new(

@@ -9,7 +9,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::errors::{ApiError, Result};
 use super::events::to_served;
-use super::resources::{ResourceInfo, crd_storage};
+use super::resources::{CRD_STORAGE, ResourceInfo, crd_storage};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::server::Shared;
 use super::store::{Change, ChangeType};
@@ -76,7 +76,7 @@ impl Filter {
     fn ends_watch(&self, c: &Change) -> bool {
         self.res.custom
             && c.kind == ChangeType::Deleted
-            && c.storage == "apiextensions.k8s.io/customresourcedefinitions"
+            && c.storage == CRD_STORAGE
             && crd_storage(&c.object) == self.res.storage
     }
 
