@@ -15,7 +15,7 @@ use futures::StreamExt as _;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
 use kube::core::GroupVersionKind;
 use serde_json::{Value, json};
-use tera_operator::sandbox::{Sandbox, SandboxConfig};
+use tera_sandbox::{Sandbox, SandboxConfig};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

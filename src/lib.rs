@@ -3,11 +3,13 @@
 //! A mapping file ([`config`]) lists custom resource kinds and the chart ([`chart`]) that
 //! renders each of them. [`render`] turns one custom resource into the objects to apply,
 //! [`crd`] turns a chart's values schema into a CustomResourceDefinition, [`controller`]
-//! keeps a cluster true to the rendered objects, and [`sandbox`] is an in-memory API
-//! server for tests and local previews. [`deploy`] derives the install manifests from the
+//! keeps a cluster true to the rendered objects. [`deploy`] derives the install manifests from the
 //! mapping, [`leader`] elects one active replica through a Lease, and [`migrate`] turns a Helm
-//! release into the custom resource that replaces it. [`quantity`] puts resource quantities in
-//! the API server's canonical form. [`cli`] holds one module per subcommand.
+//! release into the custom resource that replaces it. [`cli`] holds one module per subcommand.
+//!
+//! The in-memory API server used by tests and `tera-operator sandbox` is the `tera-sandbox`
+//! crate; the Kubernetes rules both follow (names, quantities, built-in kinds, structural
+//! schemas) are the `k8s-rules` crate.
 
 pub mod chart;
 pub mod cli;
@@ -17,6 +19,4 @@ pub mod crd;
 pub mod deploy;
 pub mod leader;
 pub mod migrate;
-pub mod quantity;
 pub mod render;
-pub mod sandbox;

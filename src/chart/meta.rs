@@ -76,7 +76,7 @@ impl ChartMeta {
 
     /// Checks the name is a DNS label and the version is SemVer.
     pub fn check(&self) -> Result<(), String> {
-        if !crate::config::is_dns_label(&self.name) {
+        if !k8s_rules::names::is_dns_label(&self.name) {
             return Err(format!(
                 "name: {:?} must be a DNS label (lowercase letters, digits, '-')",
                 self.name

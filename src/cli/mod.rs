@@ -13,6 +13,7 @@ pub mod manifests;
 pub mod migrate;
 pub mod render;
 pub mod run;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod signals;
 
@@ -59,6 +60,7 @@ pub enum Command {
     /// Run the operator: keep every mapped kind's resources true to their charts.
     Run(run::RunArgs),
     /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
+    #[cfg(feature = "sandbox")]
     Sandbox(sandbox::Args),
     /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
     Crd(crd::CrdArgs),
@@ -98,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Run(args) => run::run(args),
         Command::Crd(args) => crd::run(args),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args),
         Command::Manifests(args) => manifests::run(args),
         Command::Migrate(args) => migrate::run(args),

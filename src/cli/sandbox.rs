@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::sandbox::{Sandbox, SandboxConfig};
+use tera_sandbox::{Sandbox, SandboxConfig};
 
 /// Arguments of `tera-operator sandbox`.
 #[derive(Debug, clap::Args)]

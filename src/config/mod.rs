@@ -203,7 +203,7 @@ fn build_watch(
             return Err(invalid(field, format!("`{field}` must not be empty")));
         }
     }
-    if !is_dns_subdomain(&entry.group) {
+    if !k8s_rules::names::is_dns_subdomain(&entry.group) {
         return Err(invalid(
             "group",
             format!("group {:?} is not a valid DNS subdomain", entry.group),
@@ -281,21 +281,6 @@ fn build_watch(
         adopt_helm_releases: entry.adopt_helm_releases.unwrap_or(false),
         line,
     })
-}
-
-/// Whether `s` is a DNS-1123 subdomain (lowercase, dots, ≤ 253 characters).
-pub fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-/// Whether `s` is a DNS-1123 label (lowercase alphanumerics and `-`, ≤ 63 characters).
-pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }
 
 /// Renders a serde_yaml error as "line L column C: reason".

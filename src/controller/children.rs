@@ -58,19 +58,8 @@ pub fn kind_key(api_version: &str, kind: &str) -> String {
 
 /// The well-known group/version of common child kinds, so they can be watched before discovery.
 pub fn builtin_gvk(kind: &str) -> Option<GroupVersionKind> {
-    let (group, version) = match kind {
-        "ConfigMap" | "Secret" | "Service" | "ServiceAccount" | "PersistentVolumeClaim" | "Pod" => {
-            ("", "v1")
-        }
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => ("apps", "v1"),
-        "Job" | "CronJob" => ("batch", "v1"),
-        "Ingress" | "NetworkPolicy" => ("networking.k8s.io", "v1"),
-        "Role" | "RoleBinding" => ("rbac.authorization.k8s.io", "v1"),
-        "PodDisruptionBudget" => ("policy", "v1"),
-        "HorizontalPodAutoscaler" => ("autoscaling", "v2"),
-        _ => return None,
-    };
-    Some(GroupVersionKind::gvk(group, version, kind))
+    let builtin = k8s_rules::kinds::find(kind).filter(|k| k.namespaced)?;
+    Some(GroupVersionKind::gvk(builtin.group, builtin.version, kind))
 }
 
 /// Where a reconcile request for an owner kind goes.

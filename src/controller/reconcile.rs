@@ -399,7 +399,7 @@ async fn apply_all(
     let mut applied = Vec::new();
     for mut object in objects {
         // As the API server will store it, so that the live object can match.
-        crate::quantity::canonicalize_object(&mut object);
+        k8s_rules::quantity::canonicalize_object(&mut object);
         add_desired_hash(&mut object);
         let Identity {
             api_version,

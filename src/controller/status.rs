@@ -327,12 +327,7 @@ pub fn status_changed(previous: Option<&Value>, desired: &Value) -> bool {
     }
 }
 
-/// Current time as Kubernetes writes it in conditions (RFC 3339, seconds).
-pub fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
-}
+pub use k8s_rules::now;
 
 #[cfg(test)]
 mod tests {

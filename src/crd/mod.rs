@@ -20,7 +20,6 @@ mod junctors;
 mod keywords;
 mod names;
 mod output;
-mod prune;
 mod refs;
 mod relax;
 mod status;
@@ -34,9 +33,7 @@ pub use error::{Error, Result};
 pub use from_chart::for_chart;
 pub use hints::{CrdHints, PrinterColumn, Scope};
 pub use names::pluralize;
-pub(crate) use output::whole_number;
 pub use output::{file_name, to_json, to_yaml};
-pub use prune::prune;
 pub use structural::structural_schema;
 pub use validator::validator_schema;
 

@@ -62,7 +62,7 @@ pub(crate) fn check_group(group: &str) -> Result<()> {
         return Err(invalid("must be at most 253 characters"));
     }
     for part in group.split('.') {
-        if label_problem(part, false).is_some() {
+        if k8s_rules::names::label_problem(part, false).is_some() {
             return Err(invalid(
                 "must be a lowercase DNS subdomain (a-z, 0-9, '-' and '.')",
             ));
@@ -90,7 +90,7 @@ fn check_kind(kind: &str) -> Result<()> {
 }
 
 fn check_label(field: &'static str, value: &str) -> Result<()> {
-    match label_problem(value, true) {
+    match k8s_rules::names::label_problem(value, true) {
         None => Ok(()),
         Some(reason) => Err(Error::InvalidName {
             field,
@@ -98,24 +98,6 @@ fn check_label(field: &'static str, value: &str) -> Result<()> {
             reason: reason.to_string(),
         }),
     }
-}
-
-/// Why `value` is not a lowercase DNS label (DNS-1035 when `letter_first`).
-fn label_problem(value: &str, letter_first: bool) -> Option<&'static str> {
-    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-    if value.is_empty() || value.len() > 63 {
-        return Some("must be 1 to 63 characters");
-    }
-    if !value.chars().all(ok_char) {
-        return Some("must contain only lowercase letters, digits and '-'");
-    }
-    if value.starts_with('-') || value.ends_with('-') {
-        return Some("must start and end with a letter or digit");
-    }
-    if letter_first && !value.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Some("must start with a lowercase letter");
-    }
-    None
 }
 
 fn non_empty(list: &[String]) -> Option<Vec<String>> {

@@ -1,7 +1,7 @@
 //! Deterministic YAML of a CRD and its file name.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use serde_json::{Number, Value};
+use serde_json::Value;
 
 use super::Result;
 
@@ -45,15 +45,7 @@ pub fn file_name(crd: &CustomResourceDefinition) -> String {
     format!("{}.{}.yaml", crd.spec.names.plural, crd.spec.group)
 }
 
-/// A whole float as an integer (`1.0` → `1`); any other value unchanged.
-pub(crate) fn whole_number(value: &Value) -> Value {
-    match value.as_f64() {
-        Some(f) if value.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
-            Value::Number(Number::from(f as i64))
-        }
-        _ => value.clone(),
-    }
-}
+use k8s_rules::whole_number;
 
 /// JSONSchemaProps holds minimum/maximum/multipleOf as f64: write 65535.0 as 65535.
 fn whole_bounds(schema: &mut Value) {

@@ -59,10 +59,10 @@ use super::keywords::{
     ARRAY_KEYWORDS, OBJECT_KEYWORDS, PASSTHROUGH_EXTENSIONS, SCALAR_KEYWORDS, known_format,
     re2_compatible,
 };
-use super::prune::prune;
 use super::refs::{Flattener, Node};
 use super::types::{Shape, TypeSet};
 use super::{Error, Result};
+use k8s_rules::structural::prune;
 
 /// Convert a JSON Schema (draft 7 / 2019-09 / 2020-12 as written by chart authors) into
 /// a Kubernetes structural schema (returned as a `serde_json::Value` shaped like

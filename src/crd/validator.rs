@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::output::whole_number;
+use k8s_rules::whole_number;
 
 /// Converts a structural schema (as in a CRD's openAPIV3Schema) into a JSON Schema
 /// (2020-12) that validates objects the way the API server would with strict field

@@ -11,31 +11,13 @@ pub struct ResourceRef {
     pub resource: String,
 }
 
-/// The built-in kinds charts commonly emit: `(kind, group, plural)`.
-pub const BUILTIN_KINDS: &[(&str, &str, &str)] = &[
-    ("ConfigMap", "", "configmaps"),
-    ("Secret", "", "secrets"),
-    ("Service", "", "services"),
-    ("ServiceAccount", "", "serviceaccounts"),
-    ("PersistentVolumeClaim", "", "persistentvolumeclaims"),
-    ("Pod", "", "pods"),
-    ("Deployment", "apps", "deployments"),
-    ("StatefulSet", "apps", "statefulsets"),
-    ("DaemonSet", "apps", "daemonsets"),
-    ("ReplicaSet", "apps", "replicasets"),
-    ("Job", "batch", "jobs"),
-    ("CronJob", "batch", "cronjobs"),
-    ("Ingress", "networking.k8s.io", "ingresses"),
-    ("NetworkPolicy", "networking.k8s.io", "networkpolicies"),
-    ("Role", "rbac.authorization.k8s.io", "roles"),
-    ("RoleBinding", "rbac.authorization.k8s.io", "rolebindings"),
-    ("PodDisruptionBudget", "policy", "poddisruptionbudgets"),
-    (
-        "HorizontalPodAutoscaler",
-        "autoscaling",
-        "horizontalpodautoscalers",
-    ),
-];
+/// The namespaced built-in kinds a chart may emit, by name (for error messages).
+pub fn namespaced_builtin_kinds() -> impl Iterator<Item = &'static str> {
+    k8s_rules::kinds::BUILTIN
+        .iter()
+        .filter(|k| k.namespaced)
+        .map(|k| k.kind)
+}
 
 /// The group and resource of a kind a chart emits: a built-in kind, or a kind served by
 /// another entry of the mapping (`plural_of` gives that entry's plural). `None` when unknown.
@@ -44,10 +26,10 @@ pub fn resolve(
     mapping: &Mapping,
     plural_of: &dyn Fn(&str) -> Option<String>,
 ) -> Option<ResourceRef> {
-    if let Some((_, group, resource)) = BUILTIN_KINDS.iter().find(|(k, _, _)| *k == kind) {
+    if let Some(builtin) = k8s_rules::kinds::find(kind).filter(|k| k.namespaced) {
         return Some(ResourceRef {
-            group: group.to_string(),
-            resource: resource.to_string(),
+            group: builtin.group.to_string(),
+            resource: builtin.plural.to_string(),
         });
     }
     let watch = mapping.watches.iter().find(|w| w.kind == kind)?;

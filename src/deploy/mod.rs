@@ -141,7 +141,7 @@ pub fn selector(options: &Options) -> Value {
 /// metrics Service, Deployment.
 pub fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value>> {
     for (option, value) in [("namespace", &options.namespace), ("name", &options.name)] {
-        if !crate::config::is_dns_label(value) {
+        if !k8s_rules::names::is_dns_label(value) {
             return Err(Error::InvalidName {
                 option,
                 value: value.clone(),
@@ -189,9 +189,7 @@ pub fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value>> {
                     line: watch.line,
                     owner: watch.kind.clone(),
                     kind: kind.clone(),
-                    known: kinds::BUILTIN_KINDS
-                        .iter()
-                        .map(|(k, _, _)| *k)
+                    known: kinds::namespaced_builtin_kinds()
                         .collect::<Vec<_>>()
                         .join(", "),
                 })?;

@@ -21,7 +21,7 @@ use crate::config::Watch;
 pub use documents::DocumentError;
 pub use engine::{Engine, TemplateError, is_plain_number_or_bool};
 pub use filters::hex;
-pub use policy::{CLUSTER_SCOPED_KINDS, PolicyViolation, is_cluster_scoped, label_problem};
+pub use policy::{PolicyViolation, is_cluster_scoped, label_problem};
 pub use stamp::{
     CONFIGMAP_CHECKSUM_PREFIX, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL,
     Owner, SECRET_CHECKSUM_PREFIX, kind_rank, label_value, sort_for_apply,
@@ -282,7 +282,7 @@ fn owner_of(resource: &Value, default_namespace: &str, chart: &str) -> Result<Ow
     };
     let missing = |what: &str| Error::ResourceInvalid(format!("the custom resource has no {what}"));
     let name = field("/metadata/name").ok_or_else(|| missing("metadata.name"))?;
-    if !crate::config::is_dns_subdomain(name) {
+    if !k8s_rules::names::is_dns_subdomain(name) {
         return Err(Error::ResourceInvalid(format!(
             "metadata.name {name:?} is not a valid Kubernetes name"
         )));

@@ -7,35 +7,8 @@ use serde_json::Value;
 use super::documents::ParsedObject;
 use super::documents::has_placeholder;
 
-/// Kinds that live outside namespaces; a chart may emit them only when its mapping allows them.
-pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
-    "APIService",
-    "CertificateSigningRequest",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CSIDriver",
-    "CSINode",
-    "CustomResourceDefinition",
-    "FlowSchema",
-    "IngressClass",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "StorageClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-];
-
-/// Whether objects of `kind` are cluster-scoped.
-pub fn is_cluster_scoped(kind: &str) -> bool {
-    CLUSTER_SCOPED_KINDS.contains(&kind)
-}
+pub use k8s_rules::kinds::is_cluster_scoped;
+pub use k8s_rules::names::label_problem_of as label_problem;
 
 /// One broken rule, located by template and object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,44 +129,17 @@ pub fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<PolicyViolati
 
 fn name_problem(kind: &str, name: &str) -> Option<String> {
     if kind == "Service" || kind == "Namespace" {
-        let starts_with_letter = name.starts_with(|c: char| c.is_ascii_lowercase());
-        if !crate::config::is_dns_label(name) || !starts_with_letter {
+        if !k8s_rules::names::is_dns1035_label(name) {
             return Some(format!(
                 "name {name:?} must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, at most 63 characters)"
             ));
         }
-    } else if !crate::config::is_dns_subdomain(name) {
+    } else if !k8s_rules::names::is_dns_subdomain(name) {
         return Some(format!(
             "name {name:?} must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)"
         ));
     }
     None
-}
-
-/// Why a label key/value pair is invalid, if it is.
-pub fn label_problem(key: &str, value: &str) -> Option<String> {
-    let (prefix, name) = match key.rsplit_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    if prefix.is_some_and(|p| !crate::config::is_dns_subdomain(p)) || !is_label_name(name) {
-        return Some(format!("label key {key:?} is invalid"));
-    }
-    if !value.is_empty() && !is_label_name(value) {
-        return Some(format!(
-            "label {key}: value {value:?} is invalid (at most 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric)"
-        ));
-    }
-    None
-}
-
-fn is_label_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 fn contains_placeholder(value: &Value) -> bool {

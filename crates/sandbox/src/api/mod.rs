@@ -1,0 +1,13 @@
+//! API semantics: the object store, the verbs on it, and the rules objects must follow.
+
+pub(crate) mod apply;
+pub(crate) mod defaults;
+pub(crate) mod errors;
+pub(crate) mod events;
+pub(crate) mod patch;
+pub(crate) mod resources;
+pub(crate) mod schema;
+pub(crate) mod selectors;
+pub(crate) mod store;
+pub(crate) mod validation;
+pub(crate) mod verbs;

@@ -1,0 +1,75 @@
+//! Validation of writes: object names, custom resources against their CRD's schema, CRD names.
+
+use serde_json::Value;
+
+use crate::api::errors::{ApiError, Result};
+use crate::api::resources::{self, ResourceInfo};
+use crate::api::schema;
+use crate::api::store::Store;
+
+/// Validates (and prunes, for custom resources) an object about to be stored; 422 Invalid on failure.
+pub fn validate(store: &Store, res: &ResourceInfo, obj: &mut Value, strict: bool) -> Result<()> {
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut errs = Vec::new();
+    if !k8s_rules::names::is_dns_subdomain(&name) && res.storage != "events" {
+        errs.push((
+            "metadata.name".to_string(),
+            format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
+        ));
+    }
+    if let Some(s) = &res.schema {
+        let checked = schema::check_custom_resource(obj, s);
+        if strict && !checked.pruned.is_empty() {
+            let fields: Vec<String> = checked
+                .pruned
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect();
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                res.kind,
+                res.version,
+                res.kind,
+                fields.join(", ")
+            )));
+        }
+        errs.extend(checked.errors);
+    }
+    if resources::is_crd(res) {
+        let spec = &obj["spec"];
+        let want = format!(
+            "{}.{}",
+            spec["names"]["plural"].as_str().unwrap_or_default(),
+            spec["group"].as_str().unwrap_or_default()
+        );
+        if want != name {
+            errs.push((
+                "metadata.name".into(),
+                format!("Invalid value: {name:?}: must be spec.names.plural+\".\"+spec.group"),
+            ));
+        }
+        if resources::from_crd(obj).is_empty() && errs.is_empty() {
+            errs.push(("spec.versions".into(), "Invalid value: \"null\": must have exactly one version marked as storage version and names.plural, names.kind, group set".into()));
+        }
+        let storage = resources::crd_storage(obj);
+        if store
+            .registry
+            .all()
+            .iter()
+            .any(|r| !r.custom && r.storage == storage)
+        {
+            errs.push((
+                "spec.names.plural".into(),
+                "Invalid value: conflicts with a built-in resource".into(),
+            ));
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&res.group, &res.kind, &name, &errs))
+    }
+}

@@ -1,0 +1,932 @@
+//! The API verbs on the store: get, list, create, update, patch (incl. server-side apply), delete.
+
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+use crate::api::apply::{self, ApplyRequest, Scope};
+use crate::api::defaults::apply_defaults;
+use crate::api::errors::{ApiError, Result};
+use crate::api::events::{to_served, to_storage};
+use crate::api::patch;
+use crate::api::resources::{self, ResourceInfo};
+use crate::api::selectors::{FieldSelector, LabelSelector};
+use crate::api::store::{Key, Store, key_of};
+use crate::api::validation::validate;
+use crate::sim::gc;
+
+/// Which part of an object a request addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sub {
+    /// The object itself.
+    Main,
+    /// The `status` subresource.
+    Status,
+    /// The `scale` subresource.
+    Scale,
+}
+
+/// The patch content types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    /// `application/merge-patch+json`.
+    Merge,
+    /// `application/json-patch+json`.
+    Json,
+    /// `application/strategic-merge-patch+json`.
+    Strategic,
+    /// `application/apply-patch+yaml` (server-side apply).
+    Apply,
+}
+
+/// Options common to writes.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// The field manager (from `fieldManager` or the user agent).
+    pub manager: String,
+    /// `dryRun=All`: compute the result but store nothing.
+    pub dry_run: bool,
+    /// `force=true` for server-side apply.
+    pub force: bool,
+    /// The current time (RFC 3339).
+    pub now: String,
+    /// `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned.
+    pub strict: bool,
+}
+
+/// Options of a delete.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `Background` (default), `Foreground` or `Orphan`.
+    pub propagation: Option<String>,
+    /// Precondition on the uid.
+    pub uid: Option<String>,
+    /// Precondition on the resourceVersion.
+    pub resource_version: Option<String>,
+    /// Compute but do not delete.
+    pub dry_run: bool,
+    /// The current time (RFC 3339).
+    pub now: String,
+}
+
+/// Parameters of a list.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// `labelSelector`.
+    pub labels: LabelSelector,
+    /// `fieldSelector`.
+    pub fields: FieldSelector,
+    /// `limit`.
+    pub limit: Option<usize>,
+    /// `continue`.
+    pub continue_token: Option<String>,
+}
+
+fn key(res: &ResourceInfo, ns: &str, name: &str) -> Key {
+    (
+        if res.namespaced {
+            ns.to_string()
+        } else {
+            String::new()
+        },
+        name.to_string(),
+    )
+}
+
+fn scope_for(res: &ResourceInfo, sub: Sub) -> Scope {
+    match (sub, res.status) {
+        (Sub::Status, _) => Scope::Status,
+        (_, true) => Scope::NoStatus,
+        (_, false) => Scope::All,
+    }
+}
+
+fn rv_of(v: &Value) -> Option<&str> {
+    v["metadata"]["resourceVersion"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+}
+
+/// Reads one object.
+pub fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+    store
+        .get(&res.storage, &key(res, ns, name))
+        .map(|o| to_served(res, o))
+        .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))
+}
+
+/// Reads the `scale` subresource of an object.
+pub fn get_scale(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+    let obj = get(store, res, ns, name)?;
+    Ok(scale_of(res, &obj))
+}
+
+fn path_get<'a>(obj: &'a Value, path: &str) -> &'a Value {
+    path.trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .fold(obj, |cur, seg| &cur[seg])
+}
+
+fn scale_of(res: &ResourceInfo, obj: &Value) -> Value {
+    let m = &obj["metadata"];
+    let (spec_path, status_path, selector_path) = &res.scale_paths;
+    let selector = match selector_path {
+        Some(p) => path_get(obj, p).as_str().unwrap_or_default().to_string(),
+        None => obj["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|l| {
+                l.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+    };
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
+                     "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
+        "spec": {"replicas": path_get(obj, spec_path).as_i64().unwrap_or(if res.custom { 0 } else { 1 })},
+        "status": {"replicas": path_get(obj, status_path).as_i64().unwrap_or(0), "selector": selector},
+    })
+}
+
+/// Writes `replicas` at the resource's spec replicas path, creating objects on the way.
+fn set_replicas(res: &ResourceInfo, obj: &mut Value, replicas: Value) -> Result<()> {
+    if !replicas.is_i64() {
+        return Err(ApiError::bad_request("spec.replicas must be an integer"));
+    }
+    let segs: Vec<&str> = res
+        .scale_paths
+        .0
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let Some((last, parents)) = segs.split_last() else {
+        return Err(ApiError::bad_request("the resource has no replicas path"));
+    };
+    let mut cur = obj;
+    for seg in parents {
+        let Some(map) = cur.as_object_mut() else {
+            return Err(ApiError::bad_request(format!("{seg} is not a JSON object")));
+        };
+        let next = map.entry(seg.to_string()).or_insert_with(|| json!({}));
+        if next.is_null() {
+            *next = json!({});
+        }
+        cur = next;
+    }
+    let Some(map) = cur.as_object_mut() else {
+        return Err(ApiError::bad_request(format!(
+            "the parent of {last} is not a JSON object"
+        )));
+    };
+    map.insert(last.to_string(), replicas);
+    Ok(())
+}
+
+fn encode_continue(k: &Key) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([k.0, k.1]).to_string())
+}
+
+fn decode_continue(token: &str) -> Result<Key> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| ApiError::bad_request("invalid continue token"))?;
+    let (ns, name): (String, String) = serde_json::from_slice(&bytes)
+        .map_err(|_| ApiError::bad_request("invalid continue token"))?;
+    Ok((ns, name))
+}
+
+/// Lists objects as a `…List` object.
+pub fn list(store: &Store, res: &ResourceInfo, ns: Option<&str>, q: &ListQuery) -> Result<Value> {
+    let ns = ns.filter(|_| res.namespaced);
+    let matches = |o: &&Value| {
+        ns.is_none_or(|n| o["metadata"]["namespace"].as_str() == Some(n))
+            && q.labels.matches(o)
+            && {
+                let served = to_served(res, o);
+                q.fields.matches(&served)
+            }
+    };
+    let candidates: Box<dyn Iterator<Item = &Value>> = match &q.continue_token {
+        Some(t) => Box::new(store.list_after(&res.storage, &decode_continue(t)?)),
+        None => Box::new(store.list(&res.storage, ns)),
+    };
+    let mut filtered = candidates.filter(matches);
+    let mut items = Vec::new();
+    let limit = q.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+    for o in filtered.by_ref() {
+        items.push(to_served(res, o));
+        if items.len() >= limit {
+            break;
+        }
+    }
+    let remaining = filtered.count();
+    let mut metadata = json!({"resourceVersion": store.rv().to_string()});
+    if remaining > 0
+        && let Some(last) = items.last()
+    {
+        metadata["continue"] = json!(encode_continue(&key_of(last)));
+        metadata["remainingItemCount"] = json!(remaining);
+    }
+    Ok(
+        json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": metadata, "items": items}),
+    )
+}
+
+fn random_suffix(n: usize) -> String {
+    const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    (0..n)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+fn new_uid() -> String {
+    let b: [u8; 16] = rand::random();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn check_type(res: &ResourceInfo, body: &Value) -> Result<()> {
+    let av = body["apiVersion"].as_str().unwrap_or_default();
+    let kind = body["kind"].as_str().unwrap_or_default();
+    if (!av.is_empty() && av != res.api_version()) || (!kind.is_empty() && kind != res.kind) {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({av}) does not match the expected API version ({})",
+            res.api_version()
+        )));
+    }
+    Ok(())
+}
+
+fn spec_part(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        for k in ["metadata", "status", "apiVersion", "kind"] {
+            m.remove(k);
+        }
+    }
+    v
+}
+
+fn without_rv(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+    }
+    v
+}
+
+/// Commits a computed object: keeps immutable metadata, honours the status subresource,
+/// defaults, validates, bumps generation, records managedFields, skips no-op writes, and
+/// completes deletions whose finalizers are gone.
+fn commit(
+    store: &mut Store,
+    res: &ResourceInfo,
+    old: Option<&Value>,
+    new: Value,
+    scope: Scope,
+    opts: &WriteOptions,
+    record: bool,
+) -> Result<Value> {
+    let mut new = to_storage(res, new);
+    if !new.is_object() || !new["metadata"].is_object() {
+        return Err(ApiError::bad_request("the object has no metadata"));
+    }
+    new["apiVersion"] = json!(if res.storage == "events" {
+        "v1".to_string()
+    } else {
+        res.api_version()
+    });
+    new["kind"] = json!(res.kind);
+    if let Some(old) = old {
+        for f in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "name",
+            "namespace",
+        ] {
+            match old["metadata"].get(f) {
+                Some(v) => new["metadata"][f] = v.clone(),
+                None => {
+                    if let Some(m) = new["metadata"].as_object_mut() {
+                        m.remove(f);
+                    }
+                }
+            }
+        }
+        if res.status {
+            match scope {
+                Scope::NoStatus => match old.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = new.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                },
+                Scope::Status => {
+                    let status = new.get("status").cloned();
+                    let managed = new["metadata"].get("managedFields").cloned();
+                    new = old.clone();
+                    match status {
+                        Some(s) => new["status"] = s,
+                        None => {
+                            if let Some(m) = new.as_object_mut() {
+                                m.remove("status");
+                            }
+                        }
+                    }
+                    if let (Some(mf), false) = (managed, record) {
+                        new["metadata"]["managedFields"] = mf;
+                    }
+                }
+                Scope::All => {}
+            }
+        }
+    }
+    apply_defaults(store, res, &mut new, old);
+    validate(store, res, &mut new, opts.strict)?;
+    if res.tracks_generation() {
+        let generation = match old {
+            None => 1,
+            Some(o) => {
+                let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
+                if spec_part(o) != spec_part(&new) {
+                    g + 1
+                } else {
+                    g
+                }
+            }
+        };
+        new["metadata"]["generation"] = json!(generation);
+    } else if let Some(m) = new["metadata"].as_object_mut() {
+        m.remove("generation");
+    }
+    if record {
+        apply::record_update(
+            old,
+            &mut new,
+            &opts.manager,
+            &res.api_version(),
+            scope,
+            &opts.now,
+        );
+    }
+    if let Some(m) = new["metadata"].as_object_mut() {
+        if m.get("finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty)
+        {
+            m.remove("finalizers");
+        }
+        if m.get("labels")
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+            && old.is_none_or(|o| o["metadata"].get("labels").is_none())
+        {
+            m.remove("labels");
+        }
+    }
+    if let Some(old) = old
+        && without_rv(old) == without_rv(&new)
+    {
+        return Ok(to_served(res, old));
+    }
+    if opts.dry_run {
+        if let (Some(o), Some(m)) = (old, new["metadata"].as_object_mut()) {
+            m.insert(
+                "resourceVersion".into(),
+                o["metadata"]["resourceVersion"].clone(),
+            );
+        }
+        return Ok(to_served(res, &new));
+    }
+    let finished = !new["metadata"]["deletionTimestamp"].is_null()
+        && new["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(Vec::is_empty);
+    if finished {
+        let k = key_of(&new);
+        store.put(&res.storage, new);
+        let gone = remove(store, res, &k).unwrap_or(Value::Null);
+        return Ok(to_served(res, &gone));
+    }
+    let stored = store.put(&res.storage, new);
+    if resources::is_crd(res) {
+        let served = resources::from_crd(&stored);
+        store
+            .registry
+            .set_crd(&resources::crd_storage(&stored), served);
+    }
+    Ok(to_served(res, &stored))
+}
+
+/// Removes an object for good, with what that implies (a CRD's objects go first, then the CRD,
+/// as the real server's cleanup finalizer orders it), then collects garbage.
+fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
+    if resources::is_crd(res)
+        && let Some(storage) = store.get(&res.storage, k).map(resources::crd_storage)
+    {
+        let keys: Vec<Key> = store.list(&storage, None).map(key_of).collect();
+        for k in keys {
+            store.remove(&storage, &k);
+        }
+        store.registry.set_crd(&storage, vec![]);
+    }
+    let gone = store.remove(&res.storage, k)?;
+    gc::sweep(store);
+    Some(gone)
+}
+
+fn prepare_new(
+    store: &Store,
+    res: &ResourceInfo,
+    ns: &str,
+    mut body: Value,
+    now: &str,
+) -> Result<Value> {
+    check_type(res, &body)?;
+    let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return Err(ApiError::invalid(
+            &res.group,
+            &res.kind,
+            "",
+            &[(
+                "metadata.name".into(),
+                "Required value: name or generateName is required".into(),
+            )],
+        ));
+    };
+    let has_name = meta
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    if !has_name {
+        match meta.get("generateName").and_then(Value::as_str) {
+            Some(prefix) if !prefix.is_empty() => {
+                let name = format!("{prefix}{}", random_suffix(5));
+                meta.insert("name".into(), json!(name));
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    &res.group,
+                    &res.kind,
+                    "",
+                    &[(
+                        "metadata.name".into(),
+                        "Required value: name or generateName is required".into(),
+                    )],
+                ));
+            }
+        }
+    }
+    if res.namespaced {
+        match meta.get("namespace").and_then(Value::as_str) {
+            Some(n) if !n.is_empty() && n != ns => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            _ => {
+                meta.insert("namespace".into(), json!(ns));
+            }
+        }
+        if store
+            .get("/namespaces", &(String::new(), ns.to_string()))
+            .is_none()
+        {
+            return Err(ApiError::not_found("", "namespaces", ns));
+        }
+    } else {
+        meta.remove("namespace");
+    }
+    for f in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "managedFields",
+    ] {
+        meta.remove(f);
+    }
+    meta.insert("uid".into(), json!(new_uid()));
+    meta.insert("creationTimestamp".into(), json!(now));
+    if res.status
+        && res.plural != "namespaces"
+        && let Some(m) = body.as_object_mut()
+    {
+        m.remove("status");
+    }
+    Ok(body)
+}
+
+/// Creates an object (POST).
+pub fn create(
+    store: &mut Store,
+    res: &ResourceInfo,
+    ns: &str,
+    body: Value,
+    opts: &WriteOptions,
+) -> Result<Value> {
+    let body = prepare_new(store, res, ns, body, &opts.now)?;
+    let k = key_of(&body);
+    if store.get(&res.storage, &k).is_some() {
+        return Err(ApiError::already_exists(&res.group, &res.plural, &k.1));
+    }
+    commit(
+        store,
+        res,
+        None,
+        body,
+        scope_for(res, Sub::Main),
+        opts,
+        true,
+    )
+}
+
+/// Replaces an object (PUT), honouring the resourceVersion precondition.
+pub fn update(
+    store: &mut Store,
+    res: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    body: Value,
+    sub: Sub,
+    opts: &WriteOptions,
+) -> Result<Value> {
+    let old = store
+        .get(&res.storage, &key(res, ns, name))
+        .map(|o| to_served(res, o))
+        .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
+    if sub == Sub::Scale {
+        let replicas = body["spec"]["replicas"]
+            .as_i64()
+            .ok_or_else(|| ApiError::bad_request("spec.replicas is required"))?;
+        if let Some(rv) = rv_of(&body)
+            && Some(rv) != rv_of(&old)
+        {
+            return Err(ApiError::conflict(&res.group, &res.plural, name));
+        }
+        let mut new = old.clone();
+        set_replicas(res, &mut new, json!(replicas))?;
+        let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
+        return Ok(scale_of(res, &out));
+    }
+    check_type(res, &body)?;
+    if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
+        return Err(ApiError::bad_request(
+            "the name of the object does not match the name on the URL",
+        ));
+    }
+    if let Some(rv) = rv_of(&body)
+        && Some(rv) != rv_of(&old)
+    {
+        return Err(ApiError::conflict(&res.group, &res.plural, name));
+    }
+    commit(
+        store,
+        res,
+        Some(&old),
+        body,
+        scope_for(res, sub),
+        opts,
+        true,
+    )
+}
+
+/// Patches an object (PATCH) with any of the four patch types.
+#[allow(clippy::too_many_arguments)]
+pub fn patch(
+    store: &mut Store,
+    res: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    kind: PatchType,
+    body: &Value,
+    sub: Sub,
+    opts: &WriteOptions,
+) -> Result<Value> {
+    let old = store
+        .get(&res.storage, &key(res, ns, name))
+        .map(|o| to_served(res, o));
+    if kind == PatchType::Apply {
+        return server_side_apply(store, res, ns, name, old, body, sub, opts);
+    }
+    if kind == PatchType::Strategic && res.custom {
+        return Err(ApiError::unsupported_media_type(
+            "application/strategic-merge-patch+json",
+        ));
+    }
+    let old = old.ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
+    let mut target = if sub == Sub::Scale {
+        scale_of(res, &old)
+    } else {
+        old.clone()
+    };
+    match kind {
+        PatchType::Merge => patch::merge_patch(&mut target, body),
+        PatchType::Json => patch::json_patch(&mut target, body)
+            .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
+        PatchType::Strategic => patch::strategic_merge_patch(&mut target, body)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        PatchType::Apply => {}
+    }
+    if rv_of(&target).is_some_and(|rv| Some(rv) != rv_of(&old)) {
+        return Err(ApiError::conflict(&res.group, &res.plural, name));
+    }
+    if sub == Sub::Scale {
+        let mut new = old.clone();
+        set_replicas(res, &mut new, target["spec"]["replicas"].clone())?;
+        let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
+        return Ok(scale_of(res, &out));
+    }
+    commit(
+        store,
+        res,
+        Some(&old),
+        target,
+        scope_for(res, sub),
+        opts,
+        true,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn server_side_apply(
+    store: &mut Store,
+    res: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    old: Option<Value>,
+    body: &Value,
+    sub: Sub,
+    opts: &WriteOptions,
+) -> Result<Value> {
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "the applied configuration must be an object",
+        ));
+    }
+    if body["apiVersion"].as_str().is_none() || body["kind"].as_str().is_none() {
+        return Err(ApiError::bad_request(
+            "apiVersion and kind must be set in an applied configuration",
+        ));
+    }
+    check_type(res, body)?;
+    if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
+        return Err(ApiError::bad_request(
+            "the name of the object does not match the name on the URL",
+        ));
+    }
+    if opts.manager.is_empty() {
+        return Err(ApiError::bad_request(
+            "PATCH, application/apply-patch+yaml requests require a fieldManager",
+        ));
+    }
+    let skeleton = json!({"apiVersion": res.api_version(), "kind": res.kind, "metadata": {"name": name, "namespace": ns}});
+    let live = old.clone().unwrap_or(skeleton);
+    let req = ApplyRequest {
+        applied: body,
+        manager: &opts.manager,
+        force: opts.force,
+        api_version: &res.api_version(),
+        scope: scope_for(res, sub),
+        now: &opts.now,
+    };
+    let merged = apply::apply(&live, &req).map_err(|apply::Error::ApplyConflicts(c)| {
+        ApiError::apply_conflict(&res.group, &res.plural, name, &c)
+    })?;
+    match old {
+        Some(old) => {
+            if let Some(rv) = rv_of(body)
+                && Some(rv) != rv_of(&old)
+            {
+                return Err(ApiError::conflict(&res.group, &res.plural, name));
+            }
+            commit(store, res, Some(&old), merged, req.scope, opts, false)
+        }
+        None => {
+            if sub != Sub::Main {
+                return Err(ApiError::not_found(&res.group, &res.plural, name));
+            }
+            let managed = merged["metadata"]["managedFields"].clone();
+            let mut merged = prepare_new(store, res, ns, merged, &opts.now)?;
+            merged["metadata"]["managedFields"] = managed;
+            commit(store, res, None, merged, req.scope, opts, false)
+        }
+    }
+}
+
+/// Deletes an object: finalizers defer it, propagation decides what happens to dependents.
+pub fn delete(
+    store: &mut Store,
+    res: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<Value> {
+    if res.group.is_empty()
+        && res.plural == "namespaces"
+        && ["default", "kube-system", "kube-public"].contains(&name)
+    {
+        return Err(ApiError::forbidden(format!(
+            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )));
+    }
+    let k = key(res, ns, name);
+    let old = store
+        .get(&res.storage, &k)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
+    if opts
+        .uid
+        .as_deref()
+        .is_some_and(|u| Some(u) != old["metadata"]["uid"].as_str())
+        || opts
+            .resource_version
+            .as_deref()
+            .is_some_and(|rv| Some(rv) != rv_of(&old))
+    {
+        return Err(ApiError::conflict(&res.group, &res.plural, name));
+    }
+    if opts.dry_run {
+        return Ok(to_served(res, &old));
+    }
+    let uid = old["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let policy = opts.propagation.as_deref().unwrap_or("Background");
+    if policy == "Orphan" {
+        gc::orphan_dependents(store, &uid, &opts.now);
+    }
+    let mut finalizers: Vec<Value> = old["metadata"]["finalizers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if policy == "Foreground"
+        && gc::has_dependents(store, &uid)
+        && !finalizers.contains(&json!("foregroundDeletion"))
+    {
+        finalizers.push(json!("foregroundDeletion"));
+    }
+    if finalizers.is_empty() {
+        let gone = remove(store, res, &k).unwrap_or(Value::Null);
+        return Ok(to_served(res, &gone));
+    }
+    let mut new = old.clone();
+    new["metadata"]["finalizers"] = Value::Array(finalizers);
+    if new["metadata"]["deletionTimestamp"].is_null() {
+        new["metadata"]["deletionTimestamp"] = json!(opts.now);
+        new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+    }
+    let stored = store.put(&res.storage, new);
+    gc::sweep(store);
+    Ok(to_served(
+        res,
+        store.get(&res.storage, &k).unwrap_or(&stored),
+    ))
+}
+
+/// Internal: finishes or advances a write made by the server itself (GC, simulation).
+pub fn internal_commit(
+    store: &mut Store,
+    res: &ResourceInfo,
+    old: &Value,
+    new: Value,
+    scope: Scope,
+    manager: &str,
+    now: &str,
+) -> Result<Value> {
+    let opts = WriteOptions {
+        manager: manager.into(),
+        dry_run: false,
+        force: false,
+        now: now.into(),
+        strict: false,
+    };
+    let old = to_served(res, old);
+    commit(store, res, Some(&old), new, scope, &opts, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> WriteOptions {
+        WriteOptions {
+            manager: "test".into(),
+            dry_run: false,
+            force: false,
+            now: "2026-01-01T00:00:00Z".into(),
+            strict: false,
+        }
+    }
+
+    fn setup() -> (Store, ResourceInfo) {
+        let mut s = Store::new(100);
+        let ns = s.registry.find("", "v1", "namespaces").unwrap().clone();
+        create(
+            &mut s,
+            &ns,
+            "",
+            json!({"metadata": {"name": "default"}}),
+            &opts(),
+        )
+        .unwrap();
+        let cm = s.registry.find("", "v1", "configmaps").unwrap().clone();
+        (s, cm)
+    }
+
+    #[test]
+    fn create_sets_metadata_and_rejects_duplicates() {
+        let (mut s, cm) = setup();
+        let o = create(
+            &mut s,
+            &cm,
+            "default",
+            json!({"metadata": {"generateName": "x-"}, "data": {"a": "1"}}),
+            &opts(),
+        )
+        .unwrap();
+        assert!(o["metadata"]["name"].as_str().unwrap().starts_with("x-"));
+        assert!(
+            o["metadata"].get("generation").is_none(),
+            "ConfigMaps have no generation"
+        );
+        assert!(o["metadata"]["uid"].is_string());
+        let name = o["metadata"]["name"].as_str().unwrap();
+        let err = create(
+            &mut s,
+            &cm,
+            "default",
+            json!({"metadata": {"name": name}}),
+            &opts(),
+        )
+        .unwrap_err();
+        assert_eq!(err.reason, "AlreadyExists");
+        let err = create(
+            &mut s,
+            &cm,
+            "nope",
+            json!({"metadata": {"name": "a"}}),
+            &opts(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, 404);
+    }
+
+    #[test]
+    fn noop_update_keeps_resource_version_and_stale_rv_conflicts() {
+        let (mut s, cm) = setup();
+        let o = create(
+            &mut s,
+            &cm,
+            "default",
+            json!({"metadata": {"name": "a"}, "data": {"a": "1"}}),
+            &opts(),
+        )
+        .unwrap();
+        let same = update(&mut s, &cm, "default", "a", o.clone(), Sub::Main, &opts()).unwrap();
+        assert_eq!(
+            same["metadata"]["resourceVersion"],
+            o["metadata"]["resourceVersion"]
+        );
+        let mut changed = o.clone();
+        changed["data"]["a"] = json!("2");
+        let new = update(
+            &mut s,
+            &cm,
+            "default",
+            "a",
+            changed.clone(),
+            Sub::Main,
+            &opts(),
+        )
+        .unwrap();
+        assert_ne!(
+            new["metadata"]["resourceVersion"],
+            o["metadata"]["resourceVersion"]
+        );
+        assert!(new["metadata"].get("generation").is_none());
+        assert_eq!(
+            update(&mut s, &cm, "default", "a", changed, Sub::Main, &opts())
+                .unwrap_err()
+                .reason,
+            "Conflict"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Watch streams: initial events, replay from a resourceVersion, live changes, bookmarks, 410 Gone, timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::errors::{ApiError, Result};
+use crate::api::events::to_served;
+use crate::api::resources::{CRD_STORAGE, ResourceInfo, crd_storage};
+use crate::api::selectors::{FieldSelector, LabelSelector};
+use crate::api::store::{Change, ChangeType};
+use crate::http::server::Shared;
+use crate::http::table::{partial_metadata, table};
+
+/// Parameters of a watch request.
+#[derive(Debug, Clone, Default)]
+pub struct WatchParams {
+    /// `resourceVersion` (empty: start now with the current state as ADDED events).
+    pub resource_version: String,
+    /// `sendInitialEvents=true`.
+    pub send_initial_events: bool,
+    /// `allowWatchBookmarks=true`.
+    pub bookmarks: bool,
+    /// `timeoutSeconds`.
+    pub timeout: Option<Duration>,
+    /// Only this namespace.
+    pub namespace: Option<String>,
+    /// `labelSelector`.
+    pub labels: LabelSelector,
+    /// `fieldSelector`.
+    pub fields: FieldSelector,
+    /// Send objects as `PartialObjectMetadata`.
+    pub metadata_only: bool,
+    /// Send objects as one-row `Table`s (what `kubectl get --watch` asks for).
+    pub table: bool,
+}
+
+struct Filter {
+    res: ResourceInfo,
+    params: WatchParams,
+}
+
+impl Filter {
+    fn matches(&self, obj: &Value) -> bool {
+        self.params
+            .namespace
+            .as_deref()
+            .is_none_or(|n| obj["metadata"]["namespace"].as_str() == Some(n))
+            && self.params.labels.matches(obj)
+            && self.params.fields.matches(&to_served(&self.res, obj))
+    }
+
+    /// The event a change produces for this watcher, if any.
+    fn event(&self, c: &Change) -> Option<Value> {
+        if c.storage != self.res.storage {
+            return None;
+        }
+        let now = self.matches(&c.object);
+        let before = c.old.as_ref().is_some_and(|o| self.matches(o));
+        let kind = match (c.kind, before, now) {
+            (ChangeType::Added, _, true) => "ADDED",
+            (ChangeType::Modified, true, true) => "MODIFIED",
+            (ChangeType::Modified, false, true) => "ADDED",
+            (ChangeType::Modified, true, false) => "DELETED",
+            (ChangeType::Deleted, _, true) => "DELETED",
+            _ => return None,
+        };
+        Some(json!({"type": kind, "object": self.render(&c.object)}))
+    }
+
+    /// Whether `c` deletes the CRD serving this watch's resource: the real server then ends the
+    /// watch (after the DELETED events of its objects), and clients relist into a 404.
+    fn ends_watch(&self, c: &Change) -> bool {
+        self.res.custom
+            && c.kind == ChangeType::Deleted
+            && c.storage == CRD_STORAGE
+            && crd_storage(&c.object) == self.res.storage
+    }
+
+    fn render(&self, obj: &Value) -> Value {
+        let served = to_served(&self.res, obj);
+        if self.params.table {
+            let rv = served["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            table(&self.res, &[served], rv)
+        } else if self.params.metadata_only {
+            partial_metadata(&served)
+        } else {
+            served
+        }
+    }
+
+    fn bookmark(&self, rv: u64, initial_end: bool) -> Value {
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if initial_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        json!({"type": "BOOKMARK", "object": {"kind": self.res.kind, "apiVersion": self.res.api_version(), "metadata": meta}})
+    }
+}
+
+fn line(v: &Value) -> Bytes {
+    let mut b = serde_json::to_vec(v).unwrap_or_default();
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
+/// Starts a watch; the returned body streams newline-delimited watch events.
+pub fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams) -> Result<Body> {
+    let filter = Filter { res, params };
+    let mut initial: Vec<Value> = Vec::new();
+    let (mut rx, start_rv) = {
+        let store = shared.lock();
+        let rx = store.subscribe();
+        let rv_param = filter.params.resource_version.as_str();
+        let snapshot = filter.params.send_initial_events || rv_param.is_empty() || rv_param == "0";
+        if snapshot {
+            for o in store.list(&filter.res.storage, filter.params.namespace.as_deref()) {
+                if filter.matches(o) {
+                    initial.push(json!({"type": "ADDED", "object": filter.render(o)}));
+                }
+            }
+            if filter.params.send_initial_events && filter.params.bookmarks {
+                initial.push(filter.bookmark(store.rv(), true));
+            }
+        } else {
+            let rv: u64 = rv_param.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}"))
+            })?;
+            match store.since(rv) {
+                Some(changes) => initial.extend(changes.iter().filter_map(|c| filter.event(c))),
+                None => initial
+                    .push(json!({"type": "ERROR", "object": ApiError::gone(rv_param).to_status()})),
+            }
+        }
+        (rx, store.rv())
+    };
+    let gone = initial.last().is_some_and(|e| e["type"] == "ERROR");
+    let mut close = shared.hooks.close_signal();
+    close.borrow_and_update();
+    let timeout = filter.params.timeout.unwrap_or(Duration::from_secs(1800));
+    let bookmark_every = shared.config.bookmark_interval;
+    let stream = async_stream::stream! {
+        for e in initial {
+            yield Ok::<Bytes, std::convert::Infallible>(line(&e));
+        }
+        if gone {
+            return;
+        }
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(bookmark_every);
+        ticker.tick().await;
+        let mut last_rv = start_rv;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = close.changed() => break,
+                _ = ticker.tick(), if filter.params.bookmarks => {
+                    yield Ok(line(&filter.bookmark(last_rv, false)));
+                }
+                msg = rx.recv() => match msg {
+                    Ok(c) => {
+                        if c.rv <= start_rv {
+                            continue;
+                        }
+                        last_rv = c.rv;
+                        if let Some(e) = filter.event(&c) {
+                            yield Ok(line(&e));
+                        }
+                        if filter.ends_watch(&c) {
+                            break;
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
+                },
+            }
+        }
+    };
+    Ok(Body::from_stream(stream))
+}

@@ -1,0 +1,296 @@
+//! An in-memory Kubernetes API server over HTTP on loopback, for tests and local previews.
+//!
+//! [`Sandbox::start`] serves the real wire protocol (discovery, CRUD, list/watch, patches,
+//! server-side apply, status/scale subresources, CRDs, finalizers and garbage collection)
+//! on `127.0.0.1` and hands back a [`kube::Client`] and a kubeconfig path.
+
+mod api;
+mod hooks;
+mod http;
+mod manifests;
+mod sim;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use api::store::Store;
+use api::verbs;
+pub use hooks::{Hooks, LoggedRequest};
+use http::server::{self, Shared};
+use sim::workloads;
+
+/// A failure starting or feeding the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listening socket could not be bound.
+    #[error("binding 127.0.0.1:{port} failed: {source}")]
+    BindFailed {
+        /// The requested port.
+        port: u16,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The kubeconfig could not be written.
+    #[error("writing the kubeconfig {path} failed: {source}")]
+    KubeconfigWriteFailed {
+        /// Where.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The temporary state directory could not be created.
+    #[error("creating a temporary directory failed: {0}")]
+    TempDirFailed(std::io::Error),
+    /// A kube client for the sandbox could not be built.
+    #[error("building a kube client failed: {0}")]
+    ClientFailed(String),
+    /// Loading or applying manifests failed.
+    #[error(transparent)]
+    Manifests(#[from] manifests::Error),
+}
+
+/// Result alias for this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How to run a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Port on 127.0.0.1 (0: pick a free one).
+    pub port: u16,
+    /// Where to write the kubeconfig (default: a temporary directory owned by the sandbox).
+    pub kubeconfig_path: Option<PathBuf>,
+    /// How long the workload simulation takes to bring a Deployment's status up to date.
+    pub workload_delay: Duration,
+    /// How many changes are kept for watches to resume from (older resourceVersions get 410 Gone).
+    pub history_limit: usize,
+    /// The largest request body accepted (bigger ones get 413).
+    pub body_limit: usize,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            kubeconfig_path: None,
+            workload_delay: Duration::from_millis(200),
+            history_limit: 10_000,
+            body_limit: 3 * 1024 * 1024,
+            bookmark_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A running sandbox; dropping it stops the server.
+pub struct Sandbox {
+    addr: SocketAddr,
+    url: String,
+    shared: Arc<Shared>,
+    client: kube::Client,
+    kubeconfig: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn seeded_store(history_limit: usize) -> Store {
+    let mut store = Store::new(history_limit);
+    let now = k8s_rules::now();
+    if let Some(ns) = store.registry.find("", "v1", "namespaces").cloned() {
+        let opts = verbs::WriteOptions {
+            manager: "kube-apiserver".into(),
+            dry_run: false,
+            force: false,
+            now,
+            strict: false,
+        };
+        for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            let _ = verbs::create(
+                &mut store,
+                &ns,
+                "",
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+                &opts,
+            );
+        }
+    }
+    store
+}
+
+impl Sandbox {
+    /// Starts a sandbox on 127.0.0.1 and writes its kubeconfig.
+    pub async fn start(config: SandboxConfig) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| Error::BindFailed {
+                port: config.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::BindFailed {
+            port: config.port,
+            source,
+        })?;
+        let url = format!("http://{addr}");
+        let (dir, kubeconfig) = match &config.kubeconfig_path {
+            Some(p) => (None, p.clone()),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("tera-operator-sandbox-")
+                    .tempdir()
+                    .map_err(Error::TempDirFailed)?;
+                let path = dir.path().join("kubeconfig");
+                (Some(dir), path)
+            }
+        };
+        write_kubeconfig(&kubeconfig, &url)?;
+        let client = build_client(&url)?;
+        let shared = Arc::new(Shared::new(seeded_store(config.history_limit), config));
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = server::router(shared.clone());
+        let serve = tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "sandbox server stopped");
+            }
+        });
+        let sim = tokio::spawn(workloads::run(shared.clone()));
+        Ok(Self {
+            addr,
+            url,
+            shared,
+            client,
+            kubeconfig,
+            _dir: dir,
+            shutdown: Some(tx),
+            tasks: vec![serve, sim],
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The kubeconfig file pointing at this sandbox (`kubectl --kubeconfig …`).
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// A kube client talking HTTP to the sandbox (default namespace `default`).
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// Test hooks: injected failures, latency, watch closes, workload pause, request log.
+    pub fn hooks(&self) -> &Hooks {
+        &self.shared.hooks
+    }
+
+    /// Every request so far.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.shared.hooks.request_log()
+    }
+
+    /// How many write requests were made so far.
+    pub fn write_count(&self) -> usize {
+        self.shared.hooks.write_count()
+    }
+
+    /// The current resourceVersion of the store.
+    pub fn resource_version(&self) -> u64 {
+        self.shared.lock().rv()
+    }
+
+    /// Drops the change history, so every resourceVersion up to now is expired: watches resuming
+    /// from one get a 410 Gone ERROR event (and kube-runtime's watcher relists).
+    pub fn expire_history(&self) {
+        self.shared.lock().compact();
+    }
+
+    /// Server-side applies every object in `path` (a file or a directory, multi-document YAML);
+    /// CRDs and namespaces first. Returns `kind/name` of each applied object.
+    pub fn apply_path(&self, path: &Path) -> Result<Vec<String>> {
+        Ok(manifests::apply_path(&self.shared, path)?)
+    }
+
+    /// Installs the CRDs found in `dir` (every `*.yaml`/`*.yml`/`*.json`); a missing dir installs nothing.
+    pub fn install_crds(&self, dir: &Path) -> Result<Vec<String>> {
+        if !dir.exists() {
+            return Ok(vec![]);
+        }
+        self.apply_path(dir)
+    }
+
+    /// Stops the server and the simulation.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.shared.hooks.close_watches();
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.shared.hooks.close_watches();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("url", &self.url)
+            .field("kubeconfig", &self.kubeconfig)
+            .finish_non_exhaustive()
+    }
+}
+
+fn build_client(url: &str) -> Result<kube::Client> {
+    let uri: axum::http::Uri = url
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| Error::ClientFailed(e.to_string()))?;
+    let mut config = kube::Config::new(uri);
+    config.default_namespace = "default".into();
+    kube::Client::try_from(config).map_err(|e| Error::ClientFailed(e.to_string()))
+}
+
+fn write_kubeconfig(path: &Path, url: &str) -> Result<()> {
+    let doc = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {url}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user: {{}}\npreferences: {{}}\n"
+    );
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| Error::KubeconfigWriteFailed {
+            path: path.into(),
+            source,
+        })?;
+    }
+    std::fs::write(path, doc).map_err(|source| Error::KubeconfigWriteFailed {
+        path: path.into(),
+        source,
+    })
+}

@@ -1,0 +1,445 @@
+//! Migrating from Helm, with the real Helm v4 client (the `helm-python-sdk` package) against the
+//! sandbox: `helm install` + `helm upgrade` a Helm-syntax twin of the bundled webserver chart
+//! (tests/helm/webserver), then `tera-operator migrate helm-release` reads the newest release
+//! from the cluster and prints the WebServer that replaces it, whose objects Helm and
+//! tera-operator render alike and which the adoption rules take over in place.
+//!
+//! The Python with `helm_python` comes from `$TERA_OPERATOR_HELM_PYTHON` or `.venv`, installed
+//! there on first use (tests/it/support/helm_python.rs); never skipped.
+
+use crate::support as common;
+use crate::support::helm_python;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use kube::api::{Api, DeleteParams, ListParams};
+use serde_json::{Value, json};
+use tera_operator::chart::Chart;
+use tera_operator::config::Mapping;
+use tera_operator::controller::adopt::{self, Decision};
+use tera_operator::render::Renderer;
+use tera_sandbox::{Sandbox, SandboxConfig};
+
+const NAMESPACE: &str = "shop";
+const RELEASE: &str = "site";
+
+const SCRIPT: &str = r#"
+import json, sys
+import helm_python as helm
+kubeconfig, phase, chart, values = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+if phase == "render":
+    out = helm.Chart.load(chart).render(values, name="site", namespace="shop")
+    print(json.dumps(out))
+    sys.exit(0)
+cfg = helm.Config(kubeconfig_path=kubeconfig, namespace="shop")
+if phase == "install":
+    cfg.install(chart, "site", values, timeout=60, create_namespace=True)
+elif phase == "upgrade":
+    cfg.upgrade(chart, "site", values, timeout=60)
+"#;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn twin() -> std::path::PathBuf {
+    root().join("tests/helm/webserver")
+}
+
+fn python() -> String {
+    helm_python::python()
+}
+
+async fn helm(python: &str, kubeconfig: &Path, phase: &str, values: &Value) -> String {
+    let out = tokio::process::Command::new(python)
+        .args(["-c", SCRIPT])
+        .arg(kubeconfig)
+        .arg(phase)
+        .arg(twin())
+        .arg(values.to_string())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), out)
+        .await
+        .expect("helm finishes")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm {phase} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The values of the last `helm upgrade`: what the WebServer's spec must be.
+fn final_values() -> Value {
+    json!({
+        "replicas": 2,
+        "service": {"port": 8081},
+        "content": {"index.html": "<h1>migrated</h1>\n"},
+        "extraConfig": "location /healthz {\n  return 200 \"ok\";\n}\n",
+    })
+}
+
+fn migrate(kubeconfig: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .args([
+            "migrate",
+            "helm-release",
+            RELEASE,
+            "--namespace",
+            NAMESPACE,
+            "--kind",
+            "WebServer",
+        ])
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(extra)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_release_migrates_to_a_webserver() {
+    let python = python();
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let kubeconfig = sb.kubeconfig_path().to_path_buf();
+
+    helm(&python, &kubeconfig, "install", &json!({"replicas": 1})).await;
+    helm(&python, &kubeconfig, "upgrade", &final_values()).await;
+    let secrets: Api<Secret> = Api::namespaced(sb.client(), NAMESPACE);
+    let records = secrets
+        .list(&ListParams::default().labels("owner=helm,name=site"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(records.len(), 2, "two revisions stored");
+
+    // The printed custom resource: the newest revision's user-supplied values as spec.
+    let out = migrate(&kubeconfig, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cr: Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        cr,
+        json!({
+            "apiVersion": "web.tera-operator.io/v1alpha1",
+            "kind": "WebServer",
+            "metadata": {"name": RELEASE, "namespace": NAMESPACE,
+                         "annotations": {"tera-operator.io/adopt": "true"}},
+            "spec": final_values(),
+        })
+    );
+
+    // --plan: comments first (the output still applies as is), then the same resource.
+    let out = migrate(&kubeconfig, &["--plan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(serde_yaml::from_str::<Value>(&text).unwrap(), cr);
+    assert!(
+        text.contains(
+            "# Plan: migrate Helm release shop/site (revision 2, chart webserver-0.1.0, deployed)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("(3):\n#   ConfigMap/site\n#   Deployment/site\n#   Service/site\n"),
+        "every Helm object is adopted: {text}"
+    );
+    assert!(
+        text.contains("# Created (the chart renders them, the release did not) (0):"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubectl delete secret -n shop -l owner=helm,name=site\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(removes sh.helm.release.v1.site.v1, sh.helm.release.v1.site.v2)"),
+        "{text}"
+    );
+
+    // The live objects Helm made are adopted, in place, by that resource (and only with the opt-in).
+    let mut owner = cr.clone();
+    owner["metadata"]["uid"] = json!("0b6e1f4e-0000-4000-8000-000000000001");
+    let deployment: Api<Deployment> = Api::namespaced(sb.client(), NAMESPACE);
+    let configmaps: Api<ConfigMap> = Api::namespaced(sb.client(), NAMESPACE);
+    let services: Api<Service> = Api::namespaced(sb.client(), NAMESPACE);
+    let live = [
+        serde_json::to_value(deployment.get(RELEASE).await.unwrap()).unwrap(),
+        serde_json::to_value(configmaps.get(RELEASE).await.unwrap()).unwrap(),
+        serde_json::to_value(services.get(RELEASE).await.unwrap()).unwrap(),
+    ];
+    let rendered = tera_render(&owner);
+    for object in &live {
+        let key = format!(
+            "{}/{}",
+            object["kind"].as_str().unwrap(),
+            object["metadata"]["name"].as_str().unwrap()
+        );
+        let desired = &rendered[&key];
+        assert_eq!(
+            adopt::decide(Some(object), desired, &owner, false),
+            Decision::Adopt {
+                release: RELEASE.into()
+            },
+            "{key}"
+        );
+        let mut without_opt_in = owner.clone();
+        without_opt_in["metadata"]["annotations"] = json!({});
+        assert!(matches!(
+            adopt::decide(Some(object), desired, &without_opt_in, false),
+            Decision::Refuse { .. }
+        ));
+    }
+
+    // A missing release is the user's error, named.
+    let out = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .args([
+            "migrate",
+            "helm-release",
+            "absent",
+            "-n",
+            NAMESPACE,
+            "--kind",
+            "WebServer",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no Helm release absent in namespace shop"),
+        "{stderr}"
+    );
+    // An unmapped kind too.
+    let out = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .args([
+            "migrate",
+            "helm-release",
+            RELEASE,
+            "-n",
+            NAMESPACE,
+            "--kind",
+            "Gadget",
+        ])
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no mapping entry serves kind Gadget (mapped: WebServer, Balancer)"),
+        "{stderr}"
+    );
+}
+
+/// The Helm twin and the bundled chart render the same objects for the same values: the
+/// objects a migrated release already has are what the operator would apply (bar labels and
+/// annotations it adds), so adoption changes nothing a workload depends on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_twin_renders_like_the_bundled_chart() {
+    let python = python();
+    let dir = tempfile::tempdir().unwrap();
+    for values in [
+        json!({}),
+        final_values(),
+        json!({"service": {"type": "NodePort", "nodePort": 30080}}),
+    ] {
+        let out = helm(&python, &dir.path().join("unused"), "render", &values).await;
+        let files: BTreeMap<String, String> = serde_json::from_str(&out).unwrap();
+        let mut helm_objects = BTreeMap::new();
+        for text in files.values() {
+            for doc in serde_yaml::Deserializer::from_str(text) {
+                let object: Value = serde::Deserialize::deserialize(doc).unwrap();
+                if !object.is_null() {
+                    helm_objects.insert(key(&object), object);
+                }
+            }
+        }
+        let cr = json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                        "metadata": {"name": RELEASE, "namespace": NAMESPACE, "uid": "u-1"},
+                        "spec": values});
+        let tera = tera_render(&cr);
+        assert_eq!(
+            helm_objects.keys().collect::<Vec<_>>(),
+            tera.keys().collect::<Vec<_>>(),
+            "values {values}"
+        );
+        for (key, helm_object) in &helm_objects {
+            let ours = &tera[key];
+            assert_eq!(body(helm_object), body(ours), "{key} with values {values}");
+            for labels in ["/metadata/labels", "/spec/template/metadata/labels"] {
+                if let Some(Value::Object(theirs)) = helm_object.pointer(labels) {
+                    for (k, v) in theirs {
+                        assert_eq!(
+                            ours.pointer(labels).and_then(|l| l.get(k)),
+                            Some(v),
+                            "{key} {labels} {k}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn key(object: &Value) -> String {
+    format!(
+        "{}/{}",
+        object["kind"].as_str().unwrap(),
+        object["metadata"]["name"].as_str().unwrap()
+    )
+}
+
+/// An object without its metadata and its pod template's metadata (labels, annotations,
+/// ownerReferences and namespace are the operator's stamp).
+fn body(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(map) = object.as_object_mut() {
+        map.remove("metadata");
+    }
+    if let Some(Value::Object(template)) = object.pointer_mut("/spec/template") {
+        template.remove("metadata");
+    }
+    object
+}
+
+/// The bundled chart's objects for a WebServer, by `kind/name`.
+fn tera_render(cr: &Value) -> BTreeMap<String, Value> {
+    let mapping = Mapping::load(&root().join("charts/watches.yaml")).unwrap();
+    let watch = mapping
+        .find("web.tera-operator.io/v1alpha1", "WebServer")
+        .unwrap();
+    let renderer = Renderer::new(Chart::load(&watch.chart_dir).unwrap(), watch).unwrap();
+    renderer
+        .render(cr, NAMESPACE)
+        .unwrap()
+        .objects
+        .into_iter()
+        .map(|o| (key(&o), o))
+        .collect()
+}
+
+/// The rest of the switch-over, with the operator running: apply the printed WebServer, it
+/// becomes Ready having taken every object over in place (same uids, now owned by it), Helm's
+/// release records are dropped, nothing is deleted, and the operator keeps the objects true.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_takes_the_release_over_in_place() {
+    let python = python();
+    let h = common::Harness::start().await;
+    let kubeconfig = h.sandbox.kubeconfig_path().to_path_buf();
+    helm(&python, &kubeconfig, "install", &json!({"replicas": 1})).await;
+    helm(&python, &kubeconfig, "upgrade", &final_values()).await;
+
+    let kinds = [
+        common::builtin("apps", "v1", "Deployment", "deployments"),
+        common::builtin("", "v1", "ConfigMap", "configmaps"),
+        common::builtin("", "v1", "Service", "services"),
+    ];
+    let mut uids = BTreeMap::new();
+    for kind in &kinds {
+        let object = h.get(kind, NAMESPACE, RELEASE).await;
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "Helm"
+        );
+        uids.insert(kind.kind.clone(), object["metadata"]["uid"].clone());
+    }
+
+    let out = migrate(&kubeconfig, &["--plan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cr: Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    let webservers = common::resource("WebServer", "webservers");
+    let applied = h.apply_as_user(&webservers, NAMESPACE, cr).await;
+    let cr_uid = applied.metadata.uid.clone().unwrap();
+    h.wait_condition(&webservers, NAMESPACE, RELEASE, "True", "Ready")
+        .await;
+
+    let check_taken_over = |object: &Value, kind: &str| {
+        assert_eq!(
+            object["metadata"]["uid"], uids[kind],
+            "{kind} was recreated"
+        );
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"], "tera-operator",
+            "{kind}"
+        );
+        assert_eq!(
+            object["metadata"]["labels"]["tera-operator.io/owner-uid"],
+            cr_uid.as_str(),
+            "{kind}"
+        );
+        let owners = object["metadata"]["ownerReferences"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            owners
+                .iter()
+                .any(|o| o["uid"] == cr_uid.as_str() && o["controller"] == true),
+            "{kind} is not controlled by the WebServer: {owners:?}"
+        );
+    };
+    for kind in &kinds {
+        let object = h.get(kind, NAMESPACE, RELEASE).await;
+        check_taken_over(&object, &kind.kind);
+    }
+    let deployment = h.get(&kinds[0], NAMESPACE, RELEASE).await;
+    assert_eq!(deployment["spec"]["replicas"], 2);
+
+    // Drop Helm's release records: only Secrets go.
+    let secrets: Api<Secret> = Api::namespaced(h.client.clone(), NAMESPACE);
+    secrets
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("owner=helm,name=site"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        secrets
+            .list(&ListParams::default().labels("owner=helm"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    // The operator is in charge: a spec change reaches the adopted Deployment, in place.
+    let patch = json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                       "metadata": {"name": RELEASE, "namespace": NAMESPACE}, "spec": {"replicas": 3}});
+    h.apply_as_user(&webservers, NAMESPACE, patch).await;
+    h.wait_for(&kinds[0], NAMESPACE, RELEASE, "3 replicas", |d| {
+        d["spec"]["replicas"] == 3
+    })
+    .await;
+    h.wait_condition(&webservers, NAMESPACE, RELEASE, "True", "Ready")
+        .await;
+    for kind in &kinds {
+        let object = h.get(kind, NAMESPACE, RELEASE).await;
+        check_taken_over(&object, &kind.kind);
+    }
+}

@@ -1,0 +1,21 @@
+//! Integration tests, one binary: the operator's subcommands, controller and leader election
+//! against the sandbox; the sandbox against kube-rs, kubectl and Helm; rendering properties.
+
+mod support;
+
+mod broken_templates;
+mod cli_render;
+mod controller_cli;
+mod controller_faults;
+mod controller_lifecycle;
+mod controller_reload;
+mod crds;
+mod helm_migrate;
+mod injection;
+mod leader;
+mod manifests;
+mod sandbox_bad_input;
+mod sandbox_cli;
+mod sandbox_helm;
+mod sandbox_kube;
+mod sandbox_kubectl;

@@ -1,0 +1,269 @@
+//! `tera-operator manifests`: the checked-in install manifests are current, the command's
+//! errors are the user's, and the sandbox API server accepts every object it prints.
+
+use std::path::Path;
+use std::process::Command;
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::{ApiResource, Discovery, Scope};
+use serde_json::Value;
+use tera_operator::cli::manifests::{ManifestsArgs, generate};
+use tera_operator::deploy::{DEFAULT_IMAGE, DEFAULT_NAMESPACE};
+use tera_sandbox::{Sandbox, SandboxConfig};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn default_args() -> ManifestsArgs {
+    ManifestsArgs {
+        config: root().join("charts/watches.yaml"),
+        namespace: DEFAULT_NAMESPACE.to_string(),
+        image: DEFAULT_IMAGE.to_string(),
+        install_crds: false,
+        replicas: 2,
+    }
+}
+
+fn documents(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &Value| !v.is_null())
+        .collect()
+}
+
+#[test]
+fn checked_in_install_manifests_are_up_to_date() {
+    let generated = generate(&default_args()).unwrap();
+    let path = root().join("examples/deploy/tera-operator.yaml");
+    let current = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        current == generated,
+        "examples/deploy/tera-operator.yaml is stale: run `cargo run -- manifests > examples/deploy/tera-operator.yaml`"
+    );
+}
+
+#[test]
+fn manifests_command_prints_the_install_and_refuses_unknown_kinds() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .args([
+            "manifests",
+            "--namespace",
+            "ops",
+            "--image",
+            "example/op:1",
+            "--install-crds",
+        ])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = documents(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(docs[0]["kind"], "Namespace");
+    assert_eq!(docs[0]["metadata"]["name"], "ops");
+    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "example/op:1");
+    assert!(
+        container["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "--install-crds")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("watches.yaml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: {}\n  allowedKinds: [ConfigMap, Gadget]\n",
+            root().join("charts/webserver").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .arg("manifests")
+        .arg("--config")
+        .arg(&mapping)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("allowedKinds lists Gadget"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_accepts_every_install_object() {
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = sb.client();
+    let text = std::fs::read_to_string(root().join("examples/deploy/tera-operator.yaml")).unwrap();
+    let docs = documents(&text);
+    assert_eq!(docs.len(), 10);
+    let mut applied = Vec::new();
+    for doc in &docs {
+        let kind = doc["kind"].as_str().unwrap().to_string();
+        let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+        // Discover after each apply: the CRDs add kinds as they go.
+        let discovery = Discovery::new(client.clone()).run().await.unwrap();
+        let (group, version) = match doc["apiVersion"].as_str().unwrap().split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (
+                String::new(),
+                doc["apiVersion"].as_str().unwrap().to_string(),
+            ),
+        };
+        let found = discovery
+            .groups()
+            .filter(|g| g.name() == group)
+            .flat_map(|g| g.versioned_resources(&version))
+            .find(|(r, _)| r.kind == kind);
+        let Some((resource, caps)) = found else {
+            panic!("the sandbox does not serve {kind} ({group}/{version})");
+        };
+        let api: Api<DynamicObject> = match caps.scope {
+            Scope::Namespaced => Api::namespaced_with(
+                client.clone(),
+                doc["metadata"]["namespace"].as_str().unwrap(),
+                &resource,
+            ),
+            Scope::Cluster => Api::all_with(client.clone(), &resource),
+        };
+        let live = api
+            .patch(
+                &name,
+                &PatchParams::apply("tera-operator-test").force(),
+                &Patch::Apply(doc),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("the sandbox refused {kind}/{name}: {e}"));
+        assert!(live.metadata.uid.is_some(), "{kind}/{name} has no uid");
+        check_round_trip(&resource, doc, &serde_json::to_value(&live).unwrap());
+        applied.push(kind);
+    }
+    assert_eq!(applied.len(), docs.len(), "applied {applied:?}");
+    for kind in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"] {
+        assert!(applied.iter().any(|k| k == kind), "{kind} was not applied");
+    }
+}
+
+/// The stored object keeps what the manifest said (the server may add defaults).
+fn check_round_trip(resource: &ApiResource, sent: &Value, live: &Value) {
+    for pointer in [
+        "/metadata/labels",
+        "/spec/template/spec/containers/0/securityContext",
+        "/spec/template/spec/containers/0/args",
+        "/spec/names",
+        "/rules",
+    ] {
+        if let Some(want) = sent.pointer(pointer) {
+            assert_eq!(
+                live.pointer(pointer),
+                Some(want),
+                "{} {}: {pointer} changed on the server",
+                resource.kind,
+                sent["metadata"]["name"]
+            );
+        }
+    }
+}
+
+/// The image and the install manifests agree: charts where `run --config` looks, the user the
+/// pod runs as, the metrics port; the build is locked and the context keeps what cargo needs.
+#[test]
+fn dockerfile_matches_the_install_manifests() {
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
+    assert!(dockerfile.contains("cargo build --release --locked"));
+    assert!(dockerfile.contains(&format!(
+        "COPY --chown=0:0 charts/ {}/",
+        tera_operator::deploy::IMAGE_CHARTS_DIR
+    )));
+    assert!(
+        tera_operator::deploy::IMAGE_CONFIG_PATH
+            .starts_with(tera_operator::deploy::IMAGE_CHARTS_DIR)
+    );
+    assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/tera-operator\"]"));
+    assert!(dockerfile.contains(&format!("EXPOSE {}", tera_operator::deploy::METRICS_PORT)));
+    let docs = documents(&generate(&default_args()).unwrap());
+    let pod = &docs.iter().find(|d| d["kind"] == "Deployment").unwrap()["spec"]["template"]["spec"];
+    let uid = pod["securityContext"]["runAsUser"].as_u64().unwrap();
+    let gid = pod["securityContext"]["runAsGroup"].as_u64().unwrap();
+    assert!(dockerfile.contains(&format!("USER {uid}:{gid}")));
+    assert!(
+        dockerfile.contains(":nonroot"),
+        "a runtime image with a non-root user"
+    );
+    let ignored: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .collect();
+    assert!(ignored.contains(&"target/"));
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/",
+        "charts/",
+        "benches/",
+        "tests/",
+    ] {
+        assert!(
+            !ignored
+                .iter()
+                .any(|p| needed.starts_with(p.trim_start_matches("**/"))),
+            ".dockerignore drops {needed}, which the build needs"
+        );
+    }
+}
+
+/// The Deployment's command line is one `run` accepts once `run` flattens the leader-election
+/// flags (`tera_operator::cli::leader_election::LeaderElectionArgs`) into its arguments.
+#[test]
+fn deployment_args_parse_as_run_with_leader_election() {
+    use clap::Parser;
+    use tera_operator::cli::{Cli, Command};
+
+    for install_crds in [false, true] {
+        let args = ManifestsArgs {
+            install_crds,
+            ..default_args()
+        };
+        let docs = documents(&generate(&args).unwrap());
+        let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
+        let argv: Vec<String> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().replace("$(POD_NAMESPACE)", "ops"))
+            .collect();
+        assert_eq!(argv[0], "run");
+        // The real command line, exactly as the Deployment passes it.
+        let cli = Cli::try_parse_from(
+            std::iter::once("tera-operator".to_string()).chain(argv.iter().cloned()),
+        )
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        let Command::Run(run) = cli.command else {
+            panic!("{argv:?} is not `run`");
+        };
+        assert_eq!(
+            run.config,
+            Path::new("/etc/tera-operator/charts/watches.yaml")
+        );
+        assert_eq!(run.metrics_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(run.install_crds, install_crds);
+        let lease = run.leader.lease_config().expect("--leader-elect");
+        assert_eq!(
+            (lease.namespace.as_str(), lease.name.as_str()),
+            ("ops", "tera-operator")
+        );
+        assert_eq!(lease.lease_duration, std::time::Duration::from_secs(15));
+        assert_eq!(lease.renew_deadline, std::time::Duration::from_secs(10));
+        assert_eq!(lease.retry_period, std::time::Duration::from_secs(2));
+    }
+}

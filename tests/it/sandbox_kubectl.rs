@@ -1,0 +1,674 @@
+//! The sandbox as kubectl sees it: apply (server- and client-side), get, watch, delete, wait,
+//! scale, api-resources, events and describe. kubectl must be installed: these tests fail
+//! loudly, never skip, when it is missing.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Resource;
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use kube::core::GroupVersionKind;
+use kube::runtime::events::{Event, EventType, Recorder};
+use serde_json::{Value, json};
+use tera_sandbox::{Sandbox, SandboxConfig};
+
+const CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: webservers.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: webservers, singular: webserver, kind: WebServer, shortNames: [ws]}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Image, type: string, jsonPath: .spec.image}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              replicas: {type: integer, minimum: 0}
+              image: {type: string}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"#;
+
+fn app(image: &str, data: &str, extra_label: bool) -> String {
+    let label = if extra_label {
+        "\n    extra: \"yes\""
+    } else {
+        ""
+    };
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web{label}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: nginx
+        image: {image}
+        ports: [{{containerPort: 80}}]
+        env: [{{name: MODE, value: demo}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 80}}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: web-config}}
+data: {{greeting: "{data}"}}
+---
+apiVersion: example.com/v1alpha1
+kind: WebServer
+metadata: {{name: site}}
+spec: {{image: "{image}", replicas: 1}}
+"#
+    )
+}
+
+fn kubectl_path() -> String {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/local/bin", "/usr/bin"])
+    {
+        let p = Path::new(dir).join("kubectl");
+        if p.is_file() {
+            return p.display().to_string();
+        }
+    }
+    panic!(
+        "kubectl is not installed: the sandbox's kubectl tests need it on PATH (they never skip)"
+    );
+}
+
+async fn start() -> Sandbox {
+    let config = SandboxConfig {
+        workload_delay: Duration::from_millis(50),
+        ..Default::default()
+    };
+    Sandbox::start(config).await.expect("sandbox starts")
+}
+
+async fn kubectl_raw(sb: &Sandbox, args: &[&str]) -> Output {
+    tokio::process::Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig_path())
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("kubectl runs")
+}
+
+async fn kubectl(sb: &Sandbox, args: &[&str]) -> String {
+    let out = kubectl_raw(sb, args).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    stdout
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+/// Writes `text` to `dir/name` and `kubectl apply --server-side`s it; returns kubectl's output.
+async fn apply_file(sb: &Sandbox, dir: &Path, name: &str, text: &str) -> String {
+    kubectl(
+        sb,
+        &["apply", "--server-side", "-f", &write(dir, name, text)],
+    )
+    .await
+}
+
+fn webservers(sb: &Sandbox) -> Api<DynamicObject> {
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1alpha1", "WebServer"),
+        "webservers",
+    );
+    Api::default_namespaced_with(sb.client(), &ar)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_get_and_delete() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let crd = write(dir.path(), "crd.yaml", CRD);
+    kubectl(&sb, &["apply", "--server-side", "-f", &crd]).await;
+    kubectl(
+        &sb,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/webservers.example.com",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    let manifests = write(dir.path(), "app.yaml", &app("nginx:1.25", "hello", false));
+    let out = kubectl(&sb, &["apply", "--server-side", "-f", &manifests]).await;
+    assert!(
+        out.contains("deployment.apps/web serverside-applied"),
+        "{out}"
+    );
+    assert!(
+        out.contains("webserver.example.com/site serverside-applied"),
+        "{out}"
+    );
+    // Once the simulated rollout is done, re-applying the same files changes nothing.
+    kubectl(
+        &sb,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy/web",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    let rv = sb.resource_version();
+    kubectl(&sb, &["apply", "--server-side", "-f", &manifests]).await;
+    assert_eq!(
+        sb.resource_version(),
+        rv,
+        "an identical server-side apply commits nothing"
+    );
+
+    let yaml = kubectl(&sb, &["get", "deploy", "web", "-o", "yaml"]).await;
+    let d: Value = serde_yaml::from_str(&yaml).unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1.25"
+    );
+    assert_eq!(d["metadata"]["generation"], 1);
+    let json_out = kubectl(
+        &sb,
+        &["get", "ws", "site", "-o", "json", "--show-managed-fields"],
+    )
+    .await;
+    let ws: Value = serde_json::from_str(&json_out).unwrap();
+    assert_eq!(ws["spec"]["image"], "nginx:1.25");
+    assert_eq!(ws["metadata"]["managedFields"][0]["manager"], "kubectl");
+    let table = kubectl(&sb, &["get", "webservers,deploy,svc,cm"]).await;
+    for name in [
+        "webserver.example.com/site",
+        "deployment.apps/web",
+        "service/web",
+        "configmap/web-config",
+    ] {
+        assert!(table.contains(name), "{name} missing from:\n{table}");
+    }
+    assert!(
+        table.contains("IMAGE") && table.contains("nginx:1.25"),
+        "printer columns:\n{table}"
+    );
+
+    // kubectl asks for strict field validation: an unknown field is an error, not silently pruned.
+    let typo = write(
+        dir.path(),
+        "typo.yaml",
+        "apiVersion: example.com/v1alpha1\nkind: WebServer\nmetadata: {name: typo}\nspec: {image: x, replicaz: 2}\n",
+    );
+    let rejected = kubectl_raw(&sb, &["apply", "--server-side", "-f", &typo]).await;
+    assert!(!rejected.status.success());
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.contains(r#"unknown field "spec.replicaz""#),
+        "{stderr}"
+    );
+    assert!(webservers(&sb).get_opt("typo").await.unwrap().is_none());
+
+    let out = kubectl(&sb, &["delete", "-f", &manifests]).await;
+    assert!(out.contains("deployment.apps \"web\" deleted"), "{out}");
+    let deploys: Api<Deployment> = Api::default_namespaced(sb.client());
+    assert!(deploys.get_opt("web").await.unwrap().is_none());
+    assert!(webservers(&sb).get_opt("site").await.unwrap().is_none());
+    let missing = kubectl_raw(&sb, &["get", "deploy", "web"]).await;
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NotFound"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_client_side_apply_twice() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    kubectl(
+        &sb,
+        &[
+            "apply",
+            "-f",
+            &write(dir.path(), "crd.yaml", CRD),
+            "--validate=false",
+        ],
+    )
+    .await;
+    let manifests = write(dir.path(), "app.yaml", &app("nginx:1.25", "hello", true));
+    let out = kubectl(&sb, &["apply", "-f", &manifests, "--validate=false"]).await;
+    assert!(out.contains("deployment.apps/web created"), "{out}");
+    write(dir.path(), "app.yaml", &app("nginx:1.26", "bye", false));
+    let out = kubectl(&sb, &["apply", "-f", &manifests, "--validate=false"]).await;
+    assert!(out.contains("deployment.apps/web configured"), "{out}");
+    assert!(out.contains("service/web unchanged"), "{out}");
+
+    let log = sb.request_log();
+    assert!(
+        log.iter().any(|r| r.verb == "patch"
+            && r.resource == "deployments"
+            && r.content_type
+                .starts_with("application/strategic-merge-patch+json")),
+        "client-side apply of a built-in type uses a strategic merge patch"
+    );
+    assert!(log.iter().any(|r| r.verb == "patch"
+        && r.resource == "webservers"
+        && r.content_type.starts_with("application/merge-patch+json")));
+
+    let d = Api::<Deployment>::default_namespaced(sb.client())
+        .get("web")
+        .await
+        .unwrap();
+    let c = &d.spec.template.spec.as_ref().unwrap().containers[0];
+    assert_eq!(c.image.as_deref(), Some("nginx:1.26"));
+    assert_eq!(c.env.as_ref().unwrap()[0].name, "MODE");
+    assert_eq!(d.metadata.generation, Some(2));
+    let labels = d.metadata.labels.clone().unwrap();
+    assert!(
+        !labels.contains_key("extra"),
+        "a label dropped from the file is removed (three-way merge)"
+    );
+    let last = &d.metadata.annotations.unwrap()["kubectl.kubernetes.io/last-applied-configuration"];
+    assert!(last.contains("nginx:1.26"));
+    let cm = Api::<ConfigMap>::default_namespaced(sb.client())
+        .get("web-config")
+        .await
+        .unwrap();
+    assert_eq!(cm.data.unwrap()["greeting"], "bye");
+    assert_eq!(
+        webservers(&sb).get("site").await.unwrap().data["spec"]["image"],
+        "nginx:1.26"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_wait_and_scale() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
+    apply_file(&sb, dir.path(), "app.yaml", &app("nginx", "x", false)).await;
+    let out = kubectl(
+        &sb,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy/web",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    assert!(out.contains("condition met"), "{out}");
+    let out = kubectl(&sb, &["scale", "deploy", "web", "--replicas=4"]).await;
+    assert!(out.contains("scaled"), "{out}");
+    assert!(
+        sb.request_log()
+            .iter()
+            .any(|r| r.resource == "deployments/scale" && r.status == 200)
+    );
+    kubectl(
+        &sb,
+        &[
+            "wait",
+            "--for=jsonpath={.status.availableReplicas}=4",
+            "deploy/web",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    let table = kubectl(&sb, &["get", "deploy", "web"]).await;
+    assert!(table.contains("4/4"), "READY column:\n{table}");
+    // The scale (an Update by "kubectl") now owns .spec.replicas: a server-side apply of the
+    // file conflicts until forced, exactly as on a cluster.
+    let app_file = dir.path().join("app.yaml").display().to_string();
+    let conflict = kubectl_raw(&sb, &["apply", "--server-side", "-f", &app_file]).await;
+    assert!(!conflict.status.success());
+    let stderr = String::from_utf8_lossy(&conflict.stderr);
+    assert!(
+        stderr.contains(r#"conflict with "kubectl" using apps/v1: .spec.replicas"#),
+        "{stderr}"
+    );
+    kubectl(
+        &sb,
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &app_file,
+        ],
+    )
+    .await;
+    let replicas = kubectl(
+        &sb,
+        &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"],
+    )
+    .await;
+    assert_eq!(replicas, "2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_watch_is_bounded_and_sees_changes() {
+    let sb = start().await;
+    let child = tokio::process::Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig_path())
+        .args([
+            "get",
+            "configmaps",
+            "--watch",
+            "-o",
+            "name",
+            "--request-timeout=8s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !sb
+        .request_log()
+        .iter()
+        .any(|r| r.verb == "watch" && r.resource == "configmaps")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kubectl never started watching"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    for name in ["w1", "w2"] {
+        api.create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": name}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("kubectl watch ends")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("configmap/w1") && stdout.contains("configmap/w2"),
+        "watch output: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_api_resources_lists_builtins_and_crds() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let before = kubectl(&sb, &["api-resources"]).await;
+    assert!(!before.contains("webservers"));
+    for r in [
+        "configmaps",
+        "deployments",
+        "leases",
+        "customresourcedefinitions",
+        "serviceaccounts",
+        "secrets",
+        "pods",
+        "services",
+    ] {
+        assert!(before.contains(r), "{r} missing:\n{before}");
+    }
+    assert!(before.contains("events.k8s.io/v1"));
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
+    let after = kubectl(&sb, &["api-resources", "--api-group=example.com"]).await;
+    let line = after
+        .lines()
+        .find(|l| l.starts_with("webservers"))
+        .unwrap_or_else(|| panic!("no webservers in:\n{after}"));
+    assert!(
+        line.contains("ws")
+            && line.contains("example.com/v1alpha1")
+            && line.contains("true")
+            && line.contains("WebServer"),
+        "{line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_events_show_in_kubectl() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
+    apply_file(&sb, dir.path(), "app.yaml", &app("nginx", "x", false)).await;
+    let d = Api::<Deployment>::default_namespaced(sb.client())
+        .get("web")
+        .await
+        .unwrap();
+    let recorder = Recorder::new(sb.client(), "tera-operator".into());
+    let ev = Event {
+        type_: EventType::Normal,
+        reason: "Applied".into(),
+        note: Some("applied 3 objects".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&ev, &d.object_ref(&())).await.unwrap();
+    recorder.publish(&ev, &d.object_ref(&())).await.unwrap();
+    let events = kubectl(&sb, &["get", "events"]).await;
+    assert!(events.contains("Applied"), "{events}");
+    let new_api = kubectl(&sb, &["get", "events.v1.events.k8s.io", "-o", "json"]).await;
+    let list: Value = serde_json::from_str(&new_api).unwrap();
+    assert_eq!(list["items"][0]["note"], "applied 3 objects");
+    assert_eq!(
+        list["items"][0]["series"]["count"], 2,
+        "the repeat was recorded as a series"
+    );
+    let describe = kubectl(&sb, &["describe", "deploy", "web"]).await;
+    assert!(
+        describe.contains("Applied") && describe.contains("applied 3 objects"),
+        "{describe}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_create_sends_protobuf_and_it_is_understood() {
+    let sb = start().await;
+    kubectl(&sb, &["create", "namespace", "shop"]).await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "configmap",
+            "cfg",
+            "-n",
+            "shop",
+            "--from-literal=k=v",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "secret",
+            "generic",
+            "pw",
+            "-n",
+            "shop",
+            "--from-literal=p=s3cret",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "deployment",
+            "web",
+            "-n",
+            "shop",
+            "--image=nginx:1.27",
+            "--port=80",
+            "--replicas=2",
+        ],
+    )
+    .await;
+    kubectl(
+        &sb,
+        &[
+            "create",
+            "service",
+            "clusterip",
+            "web",
+            "-n",
+            "shop",
+            "--tcp=80:8080",
+        ],
+    )
+    .await;
+    kubectl(&sb, &["create", "serviceaccount", "bot", "-n", "shop"]).await;
+    assert!(
+        sb.request_log().iter().any(|r| r.verb == "create"
+            && r.content_type
+                .starts_with("application/vnd.kubernetes.protobuf")),
+        "kubectl create used protobuf"
+    );
+    let cm: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "cm", "cfg", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(cm["data"]["k"], "v");
+    assert!(cm["metadata"].get("generation").is_none());
+    let secret: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "secret", "pw", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(secret["data"]["p"], "czNjcmV0");
+    assert_eq!(secret["type"], "Opaque");
+    let d: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "deploy", "web", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "web");
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        (c["name"].as_str(), c["image"].as_str()),
+        (Some("nginx"), Some("nginx:1.27"))
+    );
+    assert_eq!(c["ports"][0]["containerPort"], 80);
+    assert!(
+        c.get("stdin").is_none() && c.get("workingDir").is_none(),
+        "zero values are not invented: {c}"
+    );
+    let svc: Value = serde_json::from_str(
+        &kubectl(&sb, &["get", "svc", "web", "-n", "shop", "-o", "json"]).await,
+    )
+    .unwrap();
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.96."))
+    );
+    kubectl(
+        &sb,
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy/web",
+            "-n",
+            "shop",
+            "--timeout=20s",
+        ],
+    )
+    .await;
+    kubectl(&sb, &["delete", "namespace", "shop"]).await;
+    let left = kubectl(
+        &sb,
+        &["get", "deploy,svc,cm,secret,sa", "-n", "shop", "-o", "name"],
+    )
+    .await;
+    assert!(
+        left.trim().is_empty(),
+        "namespace contents are gone: {left}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_watch_prints_table_rows() {
+    let sb = start().await;
+    let child = tokio::process::Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig_path())
+        .args(["get", "deployments", "--watch", "--request-timeout=6s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !sb
+        .request_log()
+        .iter()
+        .any(|r| r.verb == "watch" && r.resource == "deployments")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "kubectl never started watching"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
+    apply_file(&sb, dir.path(), "app.yaml", &app("nginx", "x", false)).await;
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("kubectl watch ends")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let header = stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("READY") && header.contains("UP-TO-DATE") && header.contains("AVAILABLE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("web ") && l.contains("2/2")),
+        "the rollout shows in the watch:\n{stdout}"
+    );
+}
