@@ -125,7 +125,7 @@ impl Engine {
             INTERPOLATED.with(|table| table.borrow_mut().clear());
             let result = self.tera.render(name, context);
             let interpolated = INTERPOLATED.with(|table| std::mem::take(&mut *table.borrow_mut()));
-            let text = result.map_err(|e| template_error(name, &e))?;
+            let text = super::yaml_text::align(result.map_err(|e| template_error(name, &e))?);
             out.push(RenderedTemplate {
                 file: name.clone(),
                 text,

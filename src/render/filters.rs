@@ -5,12 +5,15 @@ use base64::Engine as _;
 use sha2::Digest as _;
 use tera::{Kwargs, State, StringInput, Tera, TeraResult, Value};
 
+use super::yaml_text;
+
 /// Registers the helper filters on `tera` and disables `safe`, which would let values
 /// through unescaped.
 pub fn register(tera: &mut Tera) {
     tera.register_filter("to_yaml", to_yaml);
     tera.register_filter("to_json", to_json);
     tera.register_filter("nindent", nindent);
+    tera.register_filter("indent", indent);
     tera.register_filter("quote", quote);
     tera.register_filter("b64encode", b64encode);
     tera.register_filter("b64decode", b64decode);
@@ -28,35 +31,32 @@ fn to_json_value(value: &Value) -> TeraResult<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| tera::Error::message(format!("not serializable: {e}")))
 }
 
-/// `{{ values.labels | to_yaml }}`: the value as block YAML (no trailing newline). Strings are
-/// quoted by the serializer wherever YAML needs it, so the output is structure only where the
-/// value itself is a map or a list.
+/// `{{ values.labels | to_yaml }}`: the value as block YAML (no trailing newline), every string
+/// double-quoted on one line (see [`yaml_text`]), so the output is structure only where the
+/// value itself is a map or a list, and only at the place the template puts it.
 fn to_yaml(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
     let json = to_json_value(&value)?;
-    let text =
-        serde_yaml::to_string(&json).map_err(|e| tera::Error::message(format!("to_yaml: {e}")))?;
-    Ok(Value::safe_string(text.trim_end_matches('\n')))
+    Ok(Value::safe_string(&yaml_text::marked(&yaml_text::block(
+        &json,
+    ))))
 }
 
 /// `{{ values.ports | to_json }}`: compact JSON, which is also valid flow-style YAML.
 fn to_json(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     let json = to_json_value(&value)?;
     let pretty = kwargs.get::<bool>("pretty")?.unwrap_or(false);
-    let text = if pretty {
-        serde_json::to_string_pretty(&json)
-    } else {
-        serde_json::to_string(&json)
-    }
-    .map_err(|e| tera::Error::message(format!("to_json: {e}")))?;
-    Ok(Value::safe_string(&text))
+    Ok(Value::safe_string(&yaml_text::marked(&yaml_text::json(
+        &json, pretty,
+    ))))
 }
 
 /// `{{ x | nindent(width=4) }}`: a newline, then every line indented (Helm's nindent).
 fn nindent(value: StringInput, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     let width = kwargs.get::<usize>("width")?.unwrap_or(4).min(256);
     let pad = " ".repeat(width);
-    let mut out = String::with_capacity(value.as_str().len() + 16);
-    for line in value.as_str().lines() {
+    let text = yaml_text::unmarked(value.as_str());
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.lines() {
         out.push('\n');
         if !line.is_empty() {
             out.push_str(&pad);
@@ -66,19 +66,40 @@ fn nindent(value: StringInput, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     Ok(value.inherit_safety(out))
 }
 
-/// `{{ x | quote }}`: a double-quoted YAML string (JSON escaping), whatever `x` holds.
+/// `{{ x | indent(width=4, first=false, blank=false) }}`: every line indented but the first
+/// (unless `first`), blank lines only with `blank` (Tera's `indent`, reading `to_yaml` output
+/// as the text it stands for).
+fn indent(value: StringInput, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let width = kwargs.get::<usize>("width")?.unwrap_or(4).min(256);
+    let first = kwargs.get::<bool>("first")?.unwrap_or(false);
+    let blank = kwargs.get::<bool>("blank")?.unwrap_or(false);
+    let pad = " ".repeat(width);
+    let text = yaml_text::unmarked(value.as_str());
+    let mut out = String::with_capacity(text.len() + 16);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if (i > 0 || first) && (blank || !line.trim().is_empty()) {
+            out.push_str(&pad);
+        }
+        out.push_str(line);
+    }
+    Ok(value.inherit_safety(out))
+}
+
+/// `{{ x | quote }}`: a double-quoted YAML string, whatever `x` holds (see [`yaml_text::quoted`]).
 fn quote(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
     let text = match value.as_str() {
-        Some(s) => s.to_string(),
+        Some(s) => yaml_text::unmarked(s).into_owned(),
         None => to_json_value(&value)?.to_string(),
     };
-    let quoted =
-        serde_json::to_string(&text).map_err(|e| tera::Error::message(format!("quote: {e}")))?;
-    Ok(Value::safe_string(&quoted))
+    Ok(Value::safe_string(&yaml_text::quoted(&text)))
 }
 
 fn b64encode(value: StringInput, _: Kwargs, _: &State) -> Value {
-    Value::from(base64::engine::general_purpose::STANDARD.encode(value.as_str()))
+    let text = yaml_text::unmarked(value.as_str());
+    Value::from(base64::engine::general_purpose::STANDARD.encode(text.as_bytes()))
 }
 
 fn b64decode(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
@@ -91,7 +112,7 @@ fn b64decode(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
 }
 
 fn sha256(value: StringInput, _: Kwargs, _: &State) -> Value {
-    let digest = sha2::Sha256::digest(value.as_str().as_bytes());
+    let digest = sha2::Sha256::digest(yaml_text::unmarked(value.as_str()).as_bytes());
     Value::from(hex(&digest))
 }
 
@@ -119,11 +140,13 @@ fn required(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     Ok(value)
 }
 
-/// `{{ x | trunc(length=63) }}`: at most `length` characters.
+/// `{{ x | trunc(length=63) }}`: at most `length` characters. The result is always a value
+/// (never YAML text, even when `x` was): cutting `quote` or `to_yaml` output short could leave a
+/// quote open.
 fn trunc(value: StringInput, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     let length = kwargs.must_get::<usize>("length")?;
-    let truncated: String = value.as_str().chars().take(length).collect();
-    Ok(value.inherit_safety(truncated))
+    let text = yaml_text::unmarked(value.as_str());
+    Ok(Value::from(text.chars().take(length).collect::<String>()))
 }
 
 /// `{{ x | dns_label }}`: lowercase, runs of other characters turned into `-`, trimmed to

@@ -9,6 +9,7 @@ mod filters;
 mod policy;
 mod stamp;
 mod values;
+mod yaml_text;
 
 use std::path::PathBuf;
 use std::sync::Arc;

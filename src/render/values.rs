@@ -47,8 +47,9 @@ pub fn reserved_character_paths(value: &Value) -> Vec<String> {
     found
 }
 
+/// Placeholders and the alignment marks of multi-line filter output.
 fn has_reserved(s: &str) -> bool {
-    super::documents::has_placeholder(s)
+    s.as_bytes().contains(&0xEE) && s.chars().any(|c| ('\u{E000}'..='\u{E003}').contains(&c))
 }
 
 fn any_reserved(value: &Value) -> bool {

@@ -245,3 +245,26 @@ fn lint_reports_every_broken_file_with_locations() {
     assert!(err.contains("kind ClusterRole is not allowed"), "{err}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn yaml_aliases_that_expand_without_bound_are_refused() {
+    // The "billion laughs": nine levels of nine aliases would expand to 387 million strings.
+    let mut doc = String::from(
+        "apiVersion: web.tera-operator.io/v1alpha1\nkind: WebServer\nmetadata:\n  name: lol\nspec:\n  l0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+    );
+    for level in 1..9 {
+        let previous = format!("*l{}", level - 1);
+        let items = [previous.as_str(); 9].join(", ");
+        doc.push_str(&format!("  l{level}: &l{level} [{items}]\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("laughs.yaml");
+    std::fs::write(&file, doc).unwrap();
+    let out = tera_operator(&["render", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("laughs.yaml") && stderr(&out).contains("repetition limit"),
+        "{}",
+        stderr(&out)
+    );
+}

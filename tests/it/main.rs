@@ -10,6 +10,7 @@ mod controller_faults;
 mod controller_lifecycle;
 mod controller_reload;
 mod crds;
+mod filter_injection;
 mod helm_migrate;
 mod injection;
 mod leader;
