@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::api::verbs::{self, PatchType, Sub, WriteOptions};
-use crate::http::server::Shared;
+use crate::api::verbs::{PatchType, Sub, WriteOptions};
+use crate::shared::Shared;
+use crate::writes;
 
 /// A manifest that could not be read, parsed or applied.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +166,7 @@ pub fn apply_path(shared: &Shared, path: &Path) -> Result<Vec<String>> {
             strict: false,
         };
         let object = format!("{}/{name}", kind.to_lowercase());
-        verbs::patch(
+        writes::patch(
             &mut store,
             &res,
             &ns,

@@ -50,8 +50,6 @@ pub struct Store {
     pub registry: Registry,
     /// Cluster IPs handed out to Services.
     pub next_cluster_ip: u32,
-    /// Set while garbage collection runs (nested deletes do not start another sweep).
-    pub collecting: bool,
 }
 
 /// The namespace and name of an object.
@@ -76,7 +74,6 @@ impl Store {
             tx,
             registry: Registry::default(),
             next_cluster_ip: 1,
-            collecting: false,
         }
     }
 

@@ -7,12 +7,12 @@ use crate::api::apply::{self, ApplyRequest, Scope};
 use crate::api::defaults::apply_defaults;
 use crate::api::errors::{ApiError, Result};
 use crate::api::events::{to_served, to_storage};
+use crate::api::owners::{has_dependents, owner_uids};
 use crate::api::patch;
 use crate::api::resources::{self, ResourceInfo};
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Key, Store, key_of};
 use crate::api::validation::validate;
-use crate::sim::gc;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,8 @@ pub struct ListQuery {
     pub continue_token: Option<String>,
 }
 
-fn key(res: &ResourceInfo, ns: &str, name: &str) -> Key {
+/// The store key of `name` (in `ns`, if the resource is namespaced).
+pub(crate) fn key(res: &ResourceInfo, ns: &str, name: &str) -> Key {
     (
         if res.namespaced {
             ns.to_string()
@@ -435,7 +436,8 @@ fn commit(
 }
 
 /// Removes an object for good, with what that implies (a CRD's objects go first, then the CRD,
-/// as the real server's cleanup finalizer orders it), then collects garbage.
+/// as the real server's cleanup finalizer orders it). Collecting its dependents is the caller's
+/// business: verbs never collect garbage.
 fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
     if resources::is_crd(res)
         && let Some(storage) = store.get(&res.storage, k).map(resources::crd_storage)
@@ -446,9 +448,7 @@ fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
         }
         store.registry.set_crd(&storage, vec![]);
     }
-    let gone = store.remove(&res.storage, k)?;
-    gc::sweep(store);
-    Some(gone)
+    store.remove(&res.storage, k)
 }
 
 fn prepare_new(
@@ -771,14 +771,14 @@ pub fn delete(
         .to_string();
     let policy = opts.propagation.as_deref().unwrap_or("Background");
     if policy == "Orphan" {
-        gc::orphan_dependents(store, &uid, &opts.now);
+        orphan_dependents(store, &uid, &opts.now);
     }
     let mut finalizers: Vec<Value> = old["metadata"]["finalizers"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     if policy == "Foreground"
-        && gc::has_dependents(store, &uid)
+        && has_dependents(store, &uid)
         && !finalizers.contains(&json!("foregroundDeletion"))
     {
         finalizers.push(json!("foregroundDeletion"));
@@ -794,11 +794,48 @@ pub fn delete(
         new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
     }
     let stored = store.put(&res.storage, new);
-    gc::sweep(store);
-    Ok(to_served(
-        res,
-        store.get(&res.storage, &k).unwrap_or(&stored),
-    ))
+    Ok(to_served(res, &stored))
+}
+
+/// Removes the ownerReferences to `uid` from every dependent (propagationPolicy=Orphan), as
+/// kube-controller-manager; a dependent that cannot be written keeps its reference (and is logged).
+fn orphan_dependents(store: &mut Store, uid: &str, now: &str) {
+    let mut todo: Vec<(String, Value)> = Vec::new();
+    for s in store.storages() {
+        for o in store.list(&s, None) {
+            if owner_uids(o).contains(&uid) {
+                todo.push((s.clone(), o.clone()));
+            }
+        }
+    }
+    for (s, old) in todo {
+        let Some(res) = store.registry.by_storage(&s).cloned() else {
+            continue;
+        };
+        let mut new = old.clone();
+        if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
+            refs.retain(|r| r["uid"].as_str() != Some(uid));
+        }
+        if new["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            && let Some(m) = new["metadata"].as_object_mut()
+        {
+            m.remove("ownerReferences");
+        }
+        if let Err(e) = internal_commit(
+            store,
+            &res,
+            &old,
+            new,
+            Scope::NoStatus,
+            "kube-controller-manager",
+            now,
+        ) {
+            let (namespace, name) = key_of(&old);
+            tracing::warn!(storage = %s, %namespace, %name, owner = uid, error = %e, "orphaning a dependent failed");
+        }
+    }
 }
 
 /// Internal: finishes or advances a write made by the server itself (GC, simulation).

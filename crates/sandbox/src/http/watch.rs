@@ -12,8 +12,8 @@ use crate::api::events::to_served;
 use crate::api::resources::{CRD_STORAGE, ResourceInfo, crd_storage};
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Change, ChangeType};
-use crate::http::server::Shared;
 use crate::http::table::{partial_metadata, table};
+use crate::shared::Shared;
 
 /// Parameters of a watch request.
 #[derive(Debug, Clone, Default)]

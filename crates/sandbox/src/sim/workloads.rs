@@ -7,8 +7,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::apply::Scope;
 use crate::api::store::{ChangeType, Key, key_of};
-use crate::api::verbs;
-use crate::http::server::Shared;
+use crate::shared::Shared;
+use crate::writes;
 
 const STORAGE: &str = "apps/deployments";
 
@@ -104,7 +104,7 @@ fn settle(shared: &Shared, k: &Key) {
     let now = k8s_rules::now();
     let mut new = old.clone();
     new["status"] = settled_status(&old, &now);
-    if let Err(e) = verbs::internal_commit(
+    if let Err(e) = writes::internal_commit(
         &mut store,
         &res,
         &old,
