@@ -8,17 +8,17 @@ use crate::hooks::Hooks;
 
 /// State shared by every request, watch and simulation task.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     store: Mutex<Store>,
     /// Test hooks and the request log.
-    pub hooks: Hooks,
+    pub(crate) hooks: Hooks,
     /// The sandbox configuration.
-    pub config: SandboxConfig,
+    pub(crate) config: SandboxConfig,
 }
 
 impl Shared {
     /// Wraps a store.
-    pub fn new(store: Store, config: SandboxConfig) -> Self {
+    pub(crate) fn new(store: Store, config: SandboxConfig) -> Self {
         Self {
             store: Mutex::new(store),
             hooks: Hooks::default(),
@@ -27,7 +27,7 @@ impl Shared {
     }
 
     /// Locks the store (a poisoned lock is recovered: every write leaves the store consistent).
-    pub fn lock(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
         match self.store.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),

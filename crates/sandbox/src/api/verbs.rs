@@ -16,7 +16,7 @@ use crate::api::validation::validate;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sub {
+pub(crate) enum Sub {
     /// The object itself.
     Main,
     /// The `status` subresource.
@@ -27,7 +27,7 @@ pub enum Sub {
 
 /// The patch content types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchType {
+pub(crate) enum PatchType {
     /// `application/merge-patch+json`.
     Merge,
     /// `application/json-patch+json`.
@@ -40,45 +40,45 @@ pub enum PatchType {
 
 /// Options common to writes.
 #[derive(Debug, Clone)]
-pub struct WriteOptions {
+pub(crate) struct WriteOptions {
     /// The field manager (from `fieldManager` or the user agent).
-    pub manager: String,
+    pub(crate) manager: String,
     /// `dryRun=All`: compute the result but store nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// `force=true` for server-side apply.
-    pub force: bool,
+    pub(crate) force: bool,
     /// The current time (RFC 3339).
-    pub now: String,
+    pub(crate) now: String,
     /// `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned.
-    pub strict: bool,
+    pub(crate) strict: bool,
 }
 
 /// Options of a delete.
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
+pub(crate) struct DeleteOptions {
     /// `Background` (default), `Foreground` or `Orphan`.
-    pub propagation: Option<String>,
+    pub(crate) propagation: Option<String>,
     /// Precondition on the uid.
-    pub uid: Option<String>,
+    pub(crate) uid: Option<String>,
     /// Precondition on the resourceVersion.
-    pub resource_version: Option<String>,
+    pub(crate) resource_version: Option<String>,
     /// Compute but do not delete.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// The current time (RFC 3339).
-    pub now: String,
+    pub(crate) now: String,
 }
 
 /// Parameters of a list.
 #[derive(Debug, Clone, Default)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// `labelSelector`.
-    pub labels: LabelSelector,
+    pub(crate) labels: LabelSelector,
     /// `fieldSelector`.
-    pub fields: FieldSelector,
+    pub(crate) fields: FieldSelector,
     /// `limit`.
-    pub limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// `continue`.
-    pub continue_token: Option<String>,
+    pub(crate) continue_token: Option<String>,
 }
 
 /// The store key of `name` (in `ns`, if the resource is namespaced).
@@ -108,7 +108,7 @@ fn rv_of(v: &Value) -> Option<&str> {
 }
 
 /// Reads one object.
-pub fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+pub(crate) fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
     store
         .get(&res.storage, &key(res, ns, name))
         .map(|o| to_served(res, o))
@@ -116,7 +116,7 @@ pub fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Va
 }
 
 /// Reads the `scale` subresource of an object.
-pub fn get_scale(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+pub(crate) fn get_scale(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
     let obj = get(store, res, ns, name)?;
     Ok(scale_of(res, &obj))
 }
@@ -201,7 +201,12 @@ fn decode_continue(token: &str) -> Result<Key> {
 }
 
 /// Lists objects as a `…List` object.
-pub fn list(store: &Store, res: &ResourceInfo, ns: Option<&str>, q: &ListQuery) -> Result<Value> {
+pub(crate) fn list(
+    store: &Store,
+    res: &ResourceInfo,
+    ns: Option<&str>,
+    q: &ListQuery,
+) -> Result<Value> {
     let ns = ns.filter(|_| res.namespaced);
     let matches = |o: &&Value| {
         ns.is_none_or(|n| o["metadata"]["namespace"].as_str() == Some(n))
@@ -534,7 +539,7 @@ fn prepare_new(
 }
 
 /// Creates an object (POST).
-pub fn create(
+pub(crate) fn create(
     store: &mut Store,
     res: &ResourceInfo,
     ns: &str,
@@ -558,7 +563,7 @@ pub fn create(
 }
 
 /// Replaces an object (PUT), honouring the resourceVersion precondition.
-pub fn update(
+pub(crate) fn update(
     store: &mut Store,
     res: &ResourceInfo,
     ns: &str,
@@ -609,7 +614,7 @@ pub fn update(
 
 /// Patches an object (PATCH) with any of the four patch types.
 #[allow(clippy::too_many_arguments)]
-pub fn patch(
+pub(crate) fn patch(
     store: &mut Store,
     res: &ResourceInfo,
     ns: &str,
@@ -731,7 +736,7 @@ fn server_side_apply(
 }
 
 /// Deletes an object: finalizers defer it, propagation decides what happens to dependents.
-pub fn delete(
+pub(crate) fn delete(
     store: &mut Store,
     res: &ResourceInfo,
     ns: &str,
@@ -839,7 +844,7 @@ fn orphan_dependents(store: &mut Store, uid: &str, now: &str) {
 }
 
 /// Internal: finishes or advances a write made by the server itself (GC, simulation).
-pub fn internal_commit(
+pub(crate) fn internal_commit(
     store: &mut Store,
     res: &ResourceInfo,
     old: &Value,

@@ -26,7 +26,7 @@ use crate::shared::Shared;
 use crate::writes;
 
 /// The router serving the API.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 

@@ -13,7 +13,7 @@ use crate::writes;
 const STORAGE: &str = "apps/deployments";
 
 /// The status a Deployment reaches once its (simulated) pods are all up.
-pub fn settled_status(obj: &Value, now: &str) -> Value {
+pub(crate) fn settled_status(obj: &Value, now: &str) -> Value {
     let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
     let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -127,7 +127,7 @@ fn all_pending(shared: &Shared) -> Vec<Key> {
 }
 
 /// Runs the simulation until the store's change channel closes.
-pub async fn run(shared: Arc<Shared>) {
+pub(crate) async fn run(shared: Arc<Shared>) {
     let mut rx = shared.lock().subscribe();
     let mut paused = shared.hooks.paused_signal();
     let delay = shared.config.workload_delay;
