@@ -35,7 +35,7 @@ impl LoggedRequest {
 }
 
 /// How many requests the log keeps (a long-running sandbox must not grow without bound).
-pub const REQUEST_LOG_LIMIT: usize = 100_000;
+pub(crate) const REQUEST_LOG_LIMIT: usize = 100_000;
 
 #[derive(Debug, Clone)]
 struct Failure {
@@ -118,10 +118,12 @@ impl Hooks {
         self.paused.send_replace(paused);
     }
 
+    /// Changes whenever [`Hooks::close_watches`] is called (open watches end on it).
     pub(crate) fn close_signal(&self) -> watch::Receiver<u64> {
         self.close.subscribe()
     }
 
+    /// Whether the workload simulation is paused, and its changes.
     pub(crate) fn paused_signal(&self) -> watch::Receiver<bool> {
         self.paused.subscribe()
     }

@@ -5,24 +5,28 @@
 //! on `127.0.0.1` and hands back a [`kube::Client`] and a kubeconfig path.
 
 mod api;
+mod config;
 mod hooks;
 mod http;
 mod manifests;
+mod shared;
 mod sim;
+mod writes;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use api::store::Store;
-use api::verbs;
+use api::verbs::WriteOptions;
+pub use config::SandboxConfig;
 pub use hooks::{Hooks, LoggedRequest};
-use http::server::{self, Shared};
+use http::server;
+use shared::Shared;
 use sim::workloads;
 
 /// A failure starting or feeding the sandbox.
@@ -58,36 +62,6 @@ pub enum Error {
 /// Result alias for this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// How to run a sandbox.
-#[derive(Debug, Clone)]
-pub struct SandboxConfig {
-    /// Port on 127.0.0.1 (0: pick a free one).
-    pub port: u16,
-    /// Where to write the kubeconfig (default: a temporary directory owned by the sandbox).
-    pub kubeconfig_path: Option<PathBuf>,
-    /// How long the workload simulation takes to bring a Deployment's status up to date.
-    pub workload_delay: Duration,
-    /// How many changes are kept for watches to resume from (older resourceVersions get 410 Gone).
-    pub history_limit: usize,
-    /// The largest request body accepted (bigger ones get 413).
-    pub body_limit: usize,
-    /// How often watches that allow bookmarks get one.
-    pub bookmark_interval: Duration,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        Self {
-            port: 0,
-            kubeconfig_path: None,
-            workload_delay: Duration::from_millis(200),
-            history_limit: 10_000,
-            body_limit: 3 * 1024 * 1024,
-            bookmark_interval: Duration::from_secs(5),
-        }
-    }
-}
-
 /// A running sandbox; dropping it stops the server.
 pub struct Sandbox {
     addr: SocketAddr,
@@ -104,7 +78,7 @@ fn seeded_store(history_limit: usize) -> Store {
     let mut store = Store::new(history_limit);
     let now = k8s_rules::now();
     if let Some(ns) = store.registry.find("", "v1", "namespaces").cloned() {
-        let opts = verbs::WriteOptions {
+        let opts = WriteOptions {
             manager: "kube-apiserver".into(),
             dry_run: false,
             force: false,
@@ -112,13 +86,11 @@ fn seeded_store(history_limit: usize) -> Store {
             strict: false,
         };
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            let _ = verbs::create(
-                &mut store,
-                &ns,
-                "",
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
-                &opts,
-            );
+            let namespace =
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            if let Err(e) = writes::create(&mut store, &ns, "", namespace, &opts) {
+                tracing::warn!(namespace = name, error = %e, "seeding a namespace failed");
+            }
         }
     }
     store

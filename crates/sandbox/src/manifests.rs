@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::api::verbs::{self, PatchType, Sub, WriteOptions};
-use crate::http::server::Shared;
+use crate::api::verbs::{PatchType, Sub, WriteOptions};
+use crate::shared::Shared;
+use crate::writes;
 
 /// A manifest that could not be read, parsed or applied.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +52,7 @@ pub enum Error {
 }
 
 /// Result alias for this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn files(path: &Path) -> Result<Vec<PathBuf>> {
     let read = |source| Error::ReadFailed {
@@ -79,7 +80,7 @@ fn files(path: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Every object document under `path` with the file it came from (empty documents skipped).
-pub fn load(path: &Path) -> Result<Vec<(PathBuf, usize, Value)>> {
+pub(crate) fn load(path: &Path) -> Result<Vec<(PathBuf, usize, Value)>> {
     let mut out = Vec::new();
     for file in files(path)? {
         let text = std::fs::read_to_string(&file).map_err(|source| Error::ReadFailed {
@@ -120,7 +121,7 @@ fn rank(v: &Value) -> u8 {
 }
 
 /// Server-side applies every object under `path` (manager `tera-operator-sandbox`, forced).
-pub fn apply_path(shared: &Shared, path: &Path) -> Result<Vec<String>> {
+pub(crate) fn apply_path(shared: &Shared, path: &Path) -> Result<Vec<String>> {
     let mut docs = load(path)?;
     docs.sort_by_key(|(_, _, v)| rank(v));
     let mut applied = Vec::new();
@@ -165,7 +166,7 @@ pub fn apply_path(shared: &Shared, path: &Path) -> Result<Vec<String>> {
             strict: false,
         };
         let object = format!("{}/{name}", kind.to_lowercase());
-        verbs::patch(
+        writes::patch(
             &mut store,
             &res,
             &ns,

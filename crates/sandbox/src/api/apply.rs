@@ -8,7 +8,7 @@ use crate::api::patch::{is_set_list, merge_key};
 
 /// One step of a field path, as in FieldsV1 (`f:`, `k:`, `v:`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Seg {
+pub(crate) enum Seg {
     /// A map field.
     F(String),
     /// A list item identified by its merge key (compact JSON object).
@@ -18,13 +18,13 @@ pub enum Seg {
 }
 
 /// A path into an object.
-pub type Path = Vec<Seg>;
+pub(crate) type Path = Vec<Seg>;
 /// A set of owned fields.
-pub type FieldSet = BTreeSet<Path>;
+pub(crate) type FieldSet = BTreeSet<Path>;
 
 /// Which part of an object a write covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// The whole object.
     All,
     /// Everything but `status` (main resource of a type with a status subresource).
@@ -35,19 +35,19 @@ pub enum Scope {
 
 /// Server-side apply failed because other managers own fields with different values.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Conflicts: `(manager, the manager's apiVersion, field path)`.
     #[error("apply conflicts with other field managers")]
     ApplyConflicts(Vec<(String, String, String)>),
 }
 
 /// Result alias for this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 const METADATA_TRACKED: [&str; 4] = ["labels", "annotations", "finalizers", "ownerReferences"];
 
 /// The fields an object sets, within `scope`.
-pub fn field_set(obj: &Value, scope: Scope) -> FieldSet {
+pub(crate) fn field_set(obj: &Value, scope: Scope) -> FieldSet {
     let mut out = FieldSet::new();
     let Some(map) = obj.as_object() else {
         return out;
@@ -139,7 +139,7 @@ fn item_matches(item: &Value, key_json: &str) -> bool {
 }
 
 /// The value at `path`, if present.
-pub fn get_at<'a>(obj: &'a Value, path: &[Seg]) -> Option<&'a Value> {
+pub(crate) fn get_at<'a>(obj: &'a Value, path: &[Seg]) -> Option<&'a Value> {
     let mut cur = obj;
     for seg in path {
         cur = match seg {
@@ -173,7 +173,7 @@ fn get_at_mut<'a>(obj: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
 }
 
 /// Removes the value at `path`; returns whether something was removed.
-pub fn remove_at(obj: &mut Value, path: &[Seg]) -> bool {
+pub(crate) fn remove_at(obj: &mut Value, path: &[Seg]) -> bool {
     let Some((last, parent)) = path.split_last() else {
         return false;
     };
@@ -202,7 +202,7 @@ pub fn remove_at(obj: &mut Value, path: &[Seg]) -> bool {
 }
 
 /// A path as the API server prints it in conflict messages (`.spec.replicas`).
-pub fn path_string(path: &[Seg]) -> String {
+pub(crate) fn path_string(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {
         match seg {
@@ -230,7 +230,7 @@ fn seg_key(seg: &Seg) -> String {
 }
 
 /// Encodes a field set as a FieldsV1 tree.
-pub fn to_fields_v1(set: &FieldSet) -> Value {
+pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
     let mut root = Map::new();
     for path in set {
         let mut node = &mut root;
@@ -261,7 +261,7 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
 }
 
 /// Decodes a FieldsV1 tree into a field set.
-pub fn from_fields_v1(v: &Value) -> FieldSet {
+pub(crate) fn from_fields_v1(v: &Value) -> FieldSet {
     fn rec(node: &Map<String, Value>, path: &mut Path, out: &mut FieldSet) {
         for (k, child) in node {
             if k == "." {
@@ -300,19 +300,19 @@ pub fn from_fields_v1(v: &Value) -> FieldSet {
 
 /// One `managedFields` entry.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The field manager.
-    pub manager: String,
+    pub(crate) manager: String,
     /// `Apply` or `Update`.
-    pub operation: String,
+    pub(crate) operation: String,
     /// The API version the fields were written in.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// When the entry last changed.
-    pub time: String,
+    pub(crate) time: String,
     /// The owned fields.
-    pub fields: FieldSet,
+    pub(crate) fields: FieldSet,
     /// `status` for writes to the status subresource.
-    pub subresource: String,
+    pub(crate) subresource: String,
 }
 
 impl Entry {
@@ -322,7 +322,7 @@ impl Entry {
 }
 
 /// Reads an object's managedFields.
-pub fn entries(obj: &Value) -> Vec<Entry> {
+pub(crate) fn entries(obj: &Value) -> Vec<Entry> {
     let Some(list) = obj["metadata"]["managedFields"].as_array() else {
         return vec![];
     };
@@ -339,7 +339,7 @@ pub fn entries(obj: &Value) -> Vec<Entry> {
 }
 
 /// Writes managedFields into an object (dropping entries that own nothing).
-pub fn set_entries(obj: &mut Value, entries: &[Entry]) {
+pub(crate) fn set_entries(obj: &mut Value, entries: &[Entry]) {
     let list: Vec<Value> = entries
         .iter()
         .filter(|e| !e.fields.is_empty())
@@ -459,23 +459,23 @@ fn prune_empty_parents(obj: &mut Value, path: &[Seg], owned: &FieldSet) {
 
 /// The inputs of one server-side apply.
 #[derive(Debug)]
-pub struct ApplyRequest<'a> {
+pub(crate) struct ApplyRequest<'a> {
     /// The applied configuration.
-    pub applied: &'a Value,
+    pub(crate) applied: &'a Value,
     /// The field manager.
-    pub manager: &'a str,
+    pub(crate) manager: &'a str,
     /// Whether to take ownership of conflicting fields.
-    pub force: bool,
+    pub(crate) force: bool,
     /// The API version the request used.
-    pub api_version: &'a str,
+    pub(crate) api_version: &'a str,
     /// Which part of the object the request covers.
-    pub scope: Scope,
+    pub(crate) scope: Scope,
     /// Timestamp for changed managedFields entries.
-    pub now: &'a str,
+    pub(crate) now: &'a str,
 }
 
 /// Applies `req.applied` onto `live` (the current object, or a skeleton for create-if-absent).
-pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
+pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
     let applied = restrict(req.applied, req.scope);
     let new_set = field_set(&applied, req.scope);
     let sub = subresource_name(req.scope);
@@ -562,7 +562,7 @@ pub fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
 
 /// Records a non-apply write (create, update, patch) in managedFields: the manager takes the
 /// fields it changed, and fields that disappeared leave every manager.
-pub fn record_update(
+pub(crate) fn record_update(
     old: Option<&Value>,
     new: &mut Value,
     manager: &str,

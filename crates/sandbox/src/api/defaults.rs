@@ -7,7 +7,12 @@ use crate::api::resources::ResourceInfo;
 use crate::api::store::Store;
 
 /// Fills the defaults of `res` into `new` (`old` is the stored object on updates).
-pub fn apply_defaults(store: &mut Store, res: &ResourceInfo, new: &mut Value, old: Option<&Value>) {
+pub(crate) fn apply_defaults(
+    store: &mut Store,
+    res: &ResourceInfo,
+    new: &mut Value,
+    old: Option<&Value>,
+) {
     if k8s_rules::kinds::is_builtin_group(&res.group) {
         k8s_rules::quantity::canonicalize_builtin(&res.kind, new);
     }

@@ -9,21 +9,21 @@ use serde_json::{Value, json};
 #[error("{code} {reason}: {message}")]
 pub struct ApiError {
     /// HTTP status code.
-    pub code: u16,
+    pub(crate) code: u16,
     /// The machine-readable reason (`NotFound`, `Conflict`, …).
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     /// The human-readable message.
-    pub message: String,
+    pub(crate) message: String,
     /// Optional `details` (name, group, kind, causes).
-    pub details: Option<Value>,
+    pub(crate) details: Option<Value>,
 }
 
 /// Results of API operations.
-pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 impl ApiError {
     /// Builds an error with no details.
-    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             reason,
@@ -38,7 +38,7 @@ impl ApiError {
     }
 
     /// 404 for a named object.
-    pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
+    pub(crate) fn not_found(group: &str, plural: &str, name: &str) -> Self {
         Self::new(
             404,
             "NotFound",
@@ -48,7 +48,7 @@ impl ApiError {
     }
 
     /// 404 for a path the server does not serve.
-    pub fn no_route() -> Self {
+    pub(crate) fn no_route() -> Self {
         Self::new(
             404,
             "NotFound",
@@ -57,7 +57,7 @@ impl ApiError {
     }
 
     /// 409 AlreadyExists.
-    pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
+    pub(crate) fn already_exists(group: &str, plural: &str, name: &str) -> Self {
         Self::new(
             409,
             "AlreadyExists",
@@ -67,7 +67,7 @@ impl ApiError {
     }
 
     /// 409 Conflict for a stale resourceVersion.
-    pub fn conflict(group: &str, plural: &str, name: &str) -> Self {
+    pub(crate) fn conflict(group: &str, plural: &str, name: &str) -> Self {
         Self::new(
             409,
             "Conflict",
@@ -81,7 +81,7 @@ impl ApiError {
 
     /// 409 Conflict from server-side apply, one cause per conflicting field
     /// (`(manager, its apiVersion, field path)`).
-    pub fn apply_conflict(
+    pub(crate) fn apply_conflict(
         group: &str,
         plural: &str,
         name: &str,
@@ -114,7 +114,12 @@ impl ApiError {
     }
 
     /// 422 Invalid with one cause per field error (`(field, message)`).
-    pub fn invalid(group: &str, kind: &str, name: &str, causes: &[(String, String)]) -> Self {
+    pub(crate) fn invalid(
+        group: &str,
+        kind: &str,
+        name: &str,
+        causes: &[(String, String)],
+    ) -> Self {
         let joined: Vec<String> = causes.iter().map(|(f, m)| format!("{f}: {m}")).collect();
         let message = format!("{kind}.{group} \"{name}\" is invalid: {}", bracket(&joined));
         let message = message.replace(&format!("{kind}. \""), &format!("{kind} \""));
@@ -130,17 +135,17 @@ impl ApiError {
     }
 
     /// 400 BadRequest.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }
 
     /// 403 Forbidden.
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message)
     }
 
     /// 405 MethodNotAllowed.
-    pub fn method_not_allowed() -> Self {
+    pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             405,
             "MethodNotAllowed",
@@ -149,12 +154,12 @@ impl ApiError {
     }
 
     /// 410 Gone for an expired resourceVersion.
-    pub fn gone(rv: &str) -> Self {
+    pub(crate) fn gone(rv: &str) -> Self {
         Self::new(410, "Expired", format!("too old resource version: {rv}"))
     }
 
     /// 415 UnsupportedMediaType.
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
@@ -165,7 +170,7 @@ impl ApiError {
     }
 
     /// 413 RequestEntityTooLarge.
-    pub fn too_large(limit: usize) -> Self {
+    pub(crate) fn too_large(limit: usize) -> Self {
         Self::new(
             413,
             "RequestEntityTooLarge",
@@ -173,13 +178,8 @@ impl ApiError {
         )
     }
 
-    /// 500 InternalError.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", message)
-    }
-
     /// An error with an arbitrary status code, as injected by test hooks.
-    pub fn injected(code: u16) -> Self {
+    pub(crate) fn injected(code: u16) -> Self {
         let reason = match code {
             400 => "BadRequest",
             404 => "NotFound",
@@ -195,7 +195,7 @@ impl ApiError {
     }
 
     /// The `metav1.Status` object.
-    pub fn to_status(&self) -> Value {
+    pub(crate) fn to_status(&self) -> Value {
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",

@@ -29,7 +29,7 @@ fn is_new_api(res: &ResourceInfo) -> bool {
 }
 
 /// Converts a served object into storage form (core/v1 for events).
-pub fn to_storage(res: &ResourceInfo, mut obj: Value) -> Value {
+pub(crate) fn to_storage(res: &ResourceInfo, mut obj: Value) -> Value {
     if is_new_api(res) {
         rename(
             &mut obj,
@@ -46,7 +46,7 @@ pub fn to_storage(res: &ResourceInfo, mut obj: Value) -> Value {
 }
 
 /// Converts a stored object into the form `res` serves (sets apiVersion and kind).
-pub fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
+pub(crate) fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
     let mut obj = obj.clone();
     if is_new_api(res) {
         rename(

@@ -4,6 +4,7 @@ pub(crate) mod apply;
 pub(crate) mod defaults;
 pub(crate) mod errors;
 pub(crate) mod events;
+pub(crate) mod owners;
 pub(crate) mod patch;
 pub(crate) mod resources;
 pub(crate) mod schema;

@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 /// A patch that could not be applied.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The JSON patch document is not a valid list of operations.
     #[error("invalid JSON patch: {0}")]
     JsonPatchInvalid(String),
@@ -17,11 +17,11 @@ pub enum Error {
 }
 
 /// Result alias for this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The list merge key of a well-known field, as the built-in types declare it
 /// (`patchMergeKey` / `x-kubernetes-list-map-keys`); `items` disambiguates `ports`.
-pub fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+pub(crate) fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
     let key = match field {
         "containers"
         | "initContainers"
@@ -51,17 +51,17 @@ pub fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
 }
 
 /// Whether a list of primitives is a set (merged, not replaced), like `finalizers`.
-pub fn is_set_list(field: &str) -> bool {
+pub(crate) fn is_set_list(field: &str) -> bool {
     field == "finalizers"
 }
 
 /// Applies an RFC 7386 JSON merge patch.
-pub fn merge_patch(target: &mut Value, patch: &Value) {
+pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
     json_patch::merge(target, patch);
 }
 
 /// Applies an RFC 6902 JSON patch.
-pub fn json_patch(target: &mut Value, patch: &Value) -> Result<()> {
+pub(crate) fn json_patch(target: &mut Value, patch: &Value) -> Result<()> {
     let p: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| Error::JsonPatchInvalid(e.to_string()))?;
     json_patch::patch(target, &p).map_err(|e| Error::JsonPatchFailed(e.to_string()))
@@ -70,7 +70,7 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<()> {
 /// Applies a strategic merge patch: like a merge patch, but lists with a merge key are merged
 /// item by item, and `$patch`, `$retainKeys`, `$setElementOrder/…`, `$deleteFromPrimitiveList/…`
 /// directives are honoured.
-pub fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<()> {
+pub(crate) fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<()> {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => merge_map(t, p),
         (t, p) => {

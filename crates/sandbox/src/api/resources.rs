@@ -4,43 +4,43 @@ use serde_json::Value;
 
 /// One served resource (one group/version/plural).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ResourceInfo {
+pub(crate) struct ResourceInfo {
     /// API group ("" for core).
-    pub group: String,
+    pub(crate) group: String,
     /// API version.
-    pub version: String,
+    pub(crate) version: String,
     /// Kind, e.g. `ConfigMap`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Plural resource name, e.g. `configmaps`.
-    pub plural: String,
+    pub(crate) plural: String,
     /// Singular name.
-    pub singular: String,
+    pub(crate) singular: String,
     /// Short names (`cm`, `deploy`).
-    pub short_names: Vec<String>,
+    pub(crate) short_names: Vec<String>,
     /// Categories (`all`).
-    pub categories: Vec<String>,
+    pub(crate) categories: Vec<String>,
     /// Namespaced or cluster-scoped.
-    pub namespaced: bool,
+    pub(crate) namespaced: bool,
     /// Whether the type has a `status` subresource.
-    pub status: bool,
+    pub(crate) status: bool,
     /// Whether the type has a `scale` subresource.
-    pub scale: bool,
+    pub(crate) scale: bool,
     /// Where the scale subresource reads and writes (`.spec.replicas`, `.status.replicas`, and
     /// the label selector path; `None` means the Deployment-style `spec.selector.matchLabels`).
-    pub scale_paths: (String, String, Option<String>),
+    pub(crate) scale_paths: (String, String, Option<String>),
     /// The store this resource lives in (shared by resources that are one type, like events).
-    pub storage: String,
+    pub(crate) storage: String,
     /// The CRD's openAPIV3Schema for this version, if any.
-    pub schema: Option<Value>,
+    pub(crate) schema: Option<Value>,
     /// Whether this resource comes from a CRD.
-    pub custom: bool,
+    pub(crate) custom: bool,
     /// The version's additionalPrinterColumns (CRDs only).
-    pub printer_columns: Vec<Value>,
+    pub(crate) printer_columns: Vec<Value>,
 }
 
 impl ResourceInfo {
     /// `group/version`, or `version` for core.
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.clone()
         } else {
@@ -50,7 +50,7 @@ impl ResourceInfo {
 
     /// Whether the type has `metadata.generation` (CRDs, custom resources, Deployments, Pods):
     /// 1 on create, bumped by changes outside metadata and status.
-    pub fn tracks_generation(&self) -> bool {
+    pub(crate) fn tracks_generation(&self) -> bool {
         self.custom
             || matches!(
                 self.plural.as_str(),
@@ -98,7 +98,7 @@ fn builtin(
 }
 
 /// The built-in types every sandbox serves.
-pub fn builtins() -> Vec<ResourceInfo> {
+pub(crate) fn builtins() -> Vec<ResourceInfo> {
     vec![
         builtin(
             "",
@@ -218,7 +218,7 @@ pub fn builtins() -> Vec<ResourceInfo> {
 }
 
 /// Turns a CRD object into the resources it serves (one per served version).
-pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
+pub(crate) fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
     let spec = &crd["spec"];
     let group = spec["group"].as_str().unwrap_or_default();
     let names = &spec["names"];
@@ -289,7 +289,7 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
 
 /// The set of served resources.
 #[derive(Debug, Clone)]
-pub struct Registry {
+pub(crate) struct Registry {
     resources: Vec<ResourceInfo>,
 }
 
@@ -303,38 +303,38 @@ impl Default for Registry {
 
 impl Registry {
     /// Finds the resource served at `group/version/plural`.
-    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceInfo> {
+    pub(crate) fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceInfo> {
         self.resources
             .iter()
             .find(|r| r.group == group && r.version == version && r.plural == plural)
     }
 
     /// Finds any served version of a group/kind (used for ownerReferences and apply bodies).
-    pub fn find_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceInfo> {
+    pub(crate) fn find_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceInfo> {
         self.resources
             .iter()
             .find(|r| r.api_version() == api_version && r.kind == kind)
     }
 
     /// The first served resource stored under `storage`.
-    pub fn by_storage(&self, storage: &str) -> Option<&ResourceInfo> {
+    pub(crate) fn by_storage(&self, storage: &str) -> Option<&ResourceInfo> {
         self.resources.iter().find(|r| r.storage == storage)
     }
 
     /// Every served resource.
-    pub fn all(&self) -> &[ResourceInfo] {
+    pub(crate) fn all(&self) -> &[ResourceInfo] {
         &self.resources
     }
 
     /// Replaces the resources of one CRD (by storage key) with `served`.
-    pub fn set_crd(&mut self, storage: &str, served: Vec<ResourceInfo>) {
+    pub(crate) fn set_crd(&mut self, storage: &str, served: Vec<ResourceInfo>) {
         self.resources
             .retain(|r| !(r.custom && r.storage == storage));
         self.resources.extend(served);
     }
 
     /// Groups in discovery order with their versions (preferred first).
-    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+    pub(crate) fn groups(&self) -> Vec<(String, Vec<String>)> {
         let mut out: Vec<(String, Vec<String>)> = Vec::new();
         for r in &self.resources {
             match out.iter_mut().find(|(g, _)| *g == r.group) {
@@ -373,15 +373,15 @@ fn version_priority(v: &str) -> (u8, u32, u32) {
 }
 
 /// The storage key of CustomResourceDefinitions themselves.
-pub const CRD_STORAGE: &str = "apiextensions.k8s.io/customresourcedefinitions";
+pub(crate) const CRD_STORAGE: &str = "apiextensions.k8s.io/customresourcedefinitions";
 
 /// Whether `res` is CustomResourceDefinitions.
-pub fn is_crd(res: &ResourceInfo) -> bool {
+pub(crate) fn is_crd(res: &ResourceInfo) -> bool {
     res.storage == CRD_STORAGE
 }
 
 /// The storage key of the objects a CRD serves: `<group>/<plural>`.
-pub fn crd_storage(crd: &Value) -> String {
+pub(crate) fn crd_storage(crd: &Value) -> String {
     format!(
         "{}/{}",
         crd["spec"]["group"].as_str().unwrap_or_default(),

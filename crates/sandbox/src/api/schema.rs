@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 /// A field error: `(field path, message)`, as in a 422 Invalid cause.
-pub type FieldError = (String, String);
+pub(crate) type FieldError = (String, String);
 
 fn show(v: &Value) -> String {
     match v {
@@ -50,7 +50,7 @@ fn child(path: &str, key: &str) -> String {
 }
 
 /// Validates `v` against `schema`, appending field errors; `path` is the dotted field path.
-pub fn validate(v: &Value, schema: &Value, path: &str, errs: &mut Vec<FieldError>) {
+pub(crate) fn validate(v: &Value, schema: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let invalid = |errs: &mut Vec<FieldError>, what: String| {
         errs.push((
             path.to_string(),
@@ -182,11 +182,11 @@ pub fn validate(v: &Value, schema: &Value, path: &str, errs: &mut Vec<FieldError
     }
 }
 
-pub use k8s_rules::structural::prune_at as prune;
+pub(crate) use k8s_rules::structural::prune_at as prune;
 
 /// Fills `default` values of the schema into objects that lack the field (structural-schema
 /// defaulting, as the API server does after pruning and before validation).
-pub fn apply_defaults(v: &mut Value, schema: &Value) {
+pub(crate) fn apply_defaults(v: &mut Value, schema: &Value) {
     match v {
         Value::Object(map) => {
             if let Some(props) = schema["properties"].as_object() {
@@ -219,15 +219,15 @@ pub fn apply_defaults(v: &mut Value, schema: &Value) {
 
 /// What checking a custom resource found.
 #[derive(Debug, Default, PartialEq)]
-pub struct Checked {
+pub(crate) struct Checked {
     /// Schema violations (a 422 Invalid).
-    pub errors: Vec<FieldError>,
+    pub(crate) errors: Vec<FieldError>,
     /// Paths of the unknown fields that were pruned (a 400 under `fieldValidation=Strict`).
-    pub pruned: Vec<String>,
+    pub(crate) pruned: Vec<String>,
 }
 
 /// Prunes and validates a custom resource against its root schema.
-pub fn check_custom_resource(obj: &mut Value, schema: &Value) -> Checked {
+pub(crate) fn check_custom_resource(obj: &mut Value, schema: &Value) -> Checked {
     let mut out = Checked::default();
     if let (Some(map), Some(props)) = (obj.as_object_mut(), schema["properties"].as_object()) {
         let preserve = schema["x-kubernetes-preserve-unknown-fields"].as_bool() == Some(true);

@@ -4,14 +4,14 @@ use serde_json::Value;
 
 /// A selector parse failure.
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub enum Error {
+pub(crate) enum Error {
     /// The selector string could not be parsed.
     #[error("unable to parse requirement: {0}")]
     ParseFailed(String),
 }
 
 /// Result alias for this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Op {
@@ -25,7 +25,7 @@ enum Op {
 
 /// A parsed label selector; the empty selector matches everything.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LabelSelector {
+pub(crate) struct LabelSelector {
     reqs: Vec<(String, Op)>,
 }
 
@@ -74,7 +74,7 @@ fn set_values(rest: &str, req: &str) -> Result<Vec<String>> {
 
 impl LabelSelector {
     /// Parses `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
-    pub fn parse(s: &str) -> Result<Self> {
+    pub(crate) fn parse(s: &str) -> Result<Self> {
         let mut reqs = Vec::new();
         for req in split_top(s) {
             let (key, op) = if let Some(k) = req.strip_prefix('!') {
@@ -103,7 +103,7 @@ impl LabelSelector {
     }
 
     /// Whether an object's labels satisfy every requirement.
-    pub fn matches(&self, obj: &Value) -> bool {
+    pub(crate) fn matches(&self, obj: &Value) -> bool {
         let labels = &obj["metadata"]["labels"];
         self.reqs.iter().all(|(k, op)| {
             let v = labels.get(k).and_then(Value::as_str);
@@ -121,13 +121,13 @@ impl LabelSelector {
 
 /// A parsed field selector (`path=value`, `path==value`, `path!=value`, comma-separated).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FieldSelector {
+pub(crate) struct FieldSelector {
     reqs: Vec<(String, bool, String)>,
 }
 
 impl FieldSelector {
     /// Parses a field selector.
-    pub fn parse(s: &str) -> Result<Self> {
+    pub(crate) fn parse(s: &str) -> Result<Self> {
         let mut reqs = Vec::new();
         for req in split_top(s) {
             let (k, eq, v) = if let Some((k, v)) = req.split_once("!=") {
@@ -145,7 +145,7 @@ impl FieldSelector {
     }
 
     /// Whether the object satisfies every requirement.
-    pub fn matches(&self, obj: &Value) -> bool {
+    pub(crate) fn matches(&self, obj: &Value) -> bool {
         self.reqs.iter().all(|(path, eq, want)| {
             let mut cur = obj;
             for seg in path.split('.') {

@@ -10,7 +10,7 @@ use crate::api::resources::Registry;
 
 /// What happened to an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeType {
+pub(crate) enum ChangeType {
     /// Created.
     Added,
     /// Changed.
@@ -21,25 +21,25 @@ pub enum ChangeType {
 
 /// One committed change, as watches see it (objects in storage form).
 #[derive(Debug, Clone)]
-pub struct Change {
+pub(crate) struct Change {
     /// The resourceVersion of the change.
-    pub rv: u64,
+    pub(crate) rv: u64,
     /// The storage key of the resource.
-    pub storage: String,
+    pub(crate) storage: String,
     /// What happened.
-    pub kind: ChangeType,
+    pub(crate) kind: ChangeType,
     /// The object after the change (or as deleted).
-    pub object: Arc<Value>,
+    pub(crate) object: Arc<Value>,
     /// The object before the change (for `Modified`).
-    pub old: Option<Arc<Value>>,
+    pub(crate) old: Option<Arc<Value>>,
 }
 
 /// A key within one resource: `(namespace, name)`; namespace is empty for cluster-scoped objects.
-pub type Key = (String, String);
+pub(crate) type Key = (String, String);
 
 /// The store: every object, the registry of served types, the change history.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     rv: u64,
     objects: HashMap<String, BTreeMap<Key, Value>>,
     history: VecDeque<Arc<Change>>,
@@ -47,15 +47,13 @@ pub struct Store {
     compacted: u64,
     tx: broadcast::Sender<Arc<Change>>,
     /// The served types (built-ins and CRDs).
-    pub registry: Registry,
+    pub(crate) registry: Registry,
     /// Cluster IPs handed out to Services.
-    pub next_cluster_ip: u32,
-    /// Set while garbage collection runs (nested deletes do not start another sweep).
-    pub collecting: bool,
+    pub(crate) next_cluster_ip: u32,
 }
 
 /// The namespace and name of an object.
-pub fn key_of(obj: &Value) -> Key {
+pub(crate) fn key_of(obj: &Value) -> Key {
     let m = &obj["metadata"];
     (
         m["namespace"].as_str().unwrap_or_default().to_string(),
@@ -65,7 +63,7 @@ pub fn key_of(obj: &Value) -> Key {
 
 impl Store {
     /// An empty store keeping `history_limit` changes for watches to resume from.
-    pub fn new(history_limit: usize) -> Self {
+    pub(crate) fn new(history_limit: usize) -> Self {
         let (tx, _) = broadcast::channel(16 * 1024);
         Self {
             rv: 1,
@@ -76,22 +74,21 @@ impl Store {
             tx,
             registry: Registry::default(),
             next_cluster_ip: 1,
-            collecting: false,
         }
     }
 
     /// The current resourceVersion.
-    pub fn rv(&self) -> u64 {
+    pub(crate) fn rv(&self) -> u64 {
         self.rv
     }
 
     /// Subscribes to changes committed from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.tx.subscribe()
     }
 
     /// Changes after `rv`, oldest first, or `None` if the history no longer reaches back that far.
-    pub fn since(&self, rv: u64) -> Option<Vec<Arc<Change>>> {
+    pub(crate) fn since(&self, rv: u64) -> Option<Vec<Arc<Change>>> {
         if rv < self.compacted {
             return None;
         }
@@ -99,18 +96,18 @@ impl Store {
     }
 
     /// Drops the whole change history (test hook: makes every older resourceVersion expire).
-    pub fn compact(&mut self) {
+    pub(crate) fn compact(&mut self) {
         self.history.clear();
         self.compacted = self.rv;
     }
 
     /// One object.
-    pub fn get(&self, storage: &str, key: &Key) -> Option<&Value> {
+    pub(crate) fn get(&self, storage: &str, key: &Key) -> Option<&Value> {
         self.objects.get(storage)?.get(key)
     }
 
     /// Objects of a resource, in key order, optionally in one namespace.
-    pub fn list<'a>(
+    pub(crate) fn list<'a>(
         &'a self,
         storage: &str,
         namespace: Option<&'a str>,
@@ -124,7 +121,7 @@ impl Store {
     }
 
     /// Objects of a resource after `after` in key order (for `continue`).
-    pub fn list_after<'a>(
+    pub(crate) fn list_after<'a>(
         &'a self,
         storage: &str,
         after: &Key,
@@ -139,7 +136,7 @@ impl Store {
     }
 
     /// Every storage key with objects.
-    pub fn storages(&self) -> Vec<String> {
+    pub(crate) fn storages(&self) -> Vec<String> {
         self.objects.keys().cloned().collect()
     }
 
@@ -155,7 +152,7 @@ impl Store {
     }
 
     /// Stores an object with a new resourceVersion and returns it.
-    pub fn put(&mut self, storage: &str, mut obj: Value) -> Value {
+    pub(crate) fn put(&mut self, storage: &str, mut obj: Value) -> Value {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let key = key_of(&obj);
@@ -180,7 +177,7 @@ impl Store {
     }
 
     /// Removes an object, returning it with the resourceVersion of its deletion.
-    pub fn remove(&mut self, storage: &str, key: &Key) -> Option<Value> {
+    pub(crate) fn remove(&mut self, storage: &str, key: &Key) -> Option<Value> {
         let mut obj = self.objects.get_mut(storage)?.remove(key)?;
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());

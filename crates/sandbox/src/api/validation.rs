@@ -8,7 +8,12 @@ use crate::api::schema;
 use crate::api::store::Store;
 
 /// Validates (and prunes, for custom resources) an object about to be stored; 422 Invalid on failure.
-pub fn validate(store: &Store, res: &ResourceInfo, obj: &mut Value, strict: bool) -> Result<()> {
+pub(crate) fn validate(
+    store: &Store,
+    res: &ResourceInfo,
+    obj: &mut Value,
+    strict: bool,
+) -> Result<()> {
     let name = obj["metadata"]["name"]
         .as_str()
         .unwrap_or_default()

@@ -7,16 +7,16 @@ use crate::api::apply::{self, ApplyRequest, Scope};
 use crate::api::defaults::apply_defaults;
 use crate::api::errors::{ApiError, Result};
 use crate::api::events::{to_served, to_storage};
+use crate::api::owners::{has_dependents, owner_uids};
 use crate::api::patch;
 use crate::api::resources::{self, ResourceInfo};
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Key, Store, key_of};
 use crate::api::validation::validate;
-use crate::sim::gc;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sub {
+pub(crate) enum Sub {
     /// The object itself.
     Main,
     /// The `status` subresource.
@@ -27,7 +27,7 @@ pub enum Sub {
 
 /// The patch content types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchType {
+pub(crate) enum PatchType {
     /// `application/merge-patch+json`.
     Merge,
     /// `application/json-patch+json`.
@@ -40,48 +40,49 @@ pub enum PatchType {
 
 /// Options common to writes.
 #[derive(Debug, Clone)]
-pub struct WriteOptions {
+pub(crate) struct WriteOptions {
     /// The field manager (from `fieldManager` or the user agent).
-    pub manager: String,
+    pub(crate) manager: String,
     /// `dryRun=All`: compute the result but store nothing.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// `force=true` for server-side apply.
-    pub force: bool,
+    pub(crate) force: bool,
     /// The current time (RFC 3339).
-    pub now: String,
+    pub(crate) now: String,
     /// `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned.
-    pub strict: bool,
+    pub(crate) strict: bool,
 }
 
 /// Options of a delete.
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
+pub(crate) struct DeleteOptions {
     /// `Background` (default), `Foreground` or `Orphan`.
-    pub propagation: Option<String>,
+    pub(crate) propagation: Option<String>,
     /// Precondition on the uid.
-    pub uid: Option<String>,
+    pub(crate) uid: Option<String>,
     /// Precondition on the resourceVersion.
-    pub resource_version: Option<String>,
+    pub(crate) resource_version: Option<String>,
     /// Compute but do not delete.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// The current time (RFC 3339).
-    pub now: String,
+    pub(crate) now: String,
 }
 
 /// Parameters of a list.
 #[derive(Debug, Clone, Default)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// `labelSelector`.
-    pub labels: LabelSelector,
+    pub(crate) labels: LabelSelector,
     /// `fieldSelector`.
-    pub fields: FieldSelector,
+    pub(crate) fields: FieldSelector,
     /// `limit`.
-    pub limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// `continue`.
-    pub continue_token: Option<String>,
+    pub(crate) continue_token: Option<String>,
 }
 
-fn key(res: &ResourceInfo, ns: &str, name: &str) -> Key {
+/// The store key of `name` (in `ns`, if the resource is namespaced).
+pub(crate) fn key(res: &ResourceInfo, ns: &str, name: &str) -> Key {
     (
         if res.namespaced {
             ns.to_string()
@@ -107,7 +108,7 @@ fn rv_of(v: &Value) -> Option<&str> {
 }
 
 /// Reads one object.
-pub fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+pub(crate) fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
     store
         .get(&res.storage, &key(res, ns, name))
         .map(|o| to_served(res, o))
@@ -115,7 +116,7 @@ pub fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Va
 }
 
 /// Reads the `scale` subresource of an object.
-pub fn get_scale(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+pub(crate) fn get_scale(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
     let obj = get(store, res, ns, name)?;
     Ok(scale_of(res, &obj))
 }
@@ -200,7 +201,12 @@ fn decode_continue(token: &str) -> Result<Key> {
 }
 
 /// Lists objects as a `…List` object.
-pub fn list(store: &Store, res: &ResourceInfo, ns: Option<&str>, q: &ListQuery) -> Result<Value> {
+pub(crate) fn list(
+    store: &Store,
+    res: &ResourceInfo,
+    ns: Option<&str>,
+    q: &ListQuery,
+) -> Result<Value> {
     let ns = ns.filter(|_| res.namespaced);
     let matches = |o: &&Value| {
         ns.is_none_or(|n| o["metadata"]["namespace"].as_str() == Some(n))
@@ -435,7 +441,8 @@ fn commit(
 }
 
 /// Removes an object for good, with what that implies (a CRD's objects go first, then the CRD,
-/// as the real server's cleanup finalizer orders it), then collects garbage.
+/// as the real server's cleanup finalizer orders it). Collecting its dependents is the caller's
+/// business: verbs never collect garbage.
 fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
     if resources::is_crd(res)
         && let Some(storage) = store.get(&res.storage, k).map(resources::crd_storage)
@@ -446,9 +453,7 @@ fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
         }
         store.registry.set_crd(&storage, vec![]);
     }
-    let gone = store.remove(&res.storage, k)?;
-    gc::sweep(store);
-    Some(gone)
+    store.remove(&res.storage, k)
 }
 
 fn prepare_new(
@@ -534,7 +539,7 @@ fn prepare_new(
 }
 
 /// Creates an object (POST).
-pub fn create(
+pub(crate) fn create(
     store: &mut Store,
     res: &ResourceInfo,
     ns: &str,
@@ -558,7 +563,7 @@ pub fn create(
 }
 
 /// Replaces an object (PUT), honouring the resourceVersion precondition.
-pub fn update(
+pub(crate) fn update(
     store: &mut Store,
     res: &ResourceInfo,
     ns: &str,
@@ -609,7 +614,7 @@ pub fn update(
 
 /// Patches an object (PATCH) with any of the four patch types.
 #[allow(clippy::too_many_arguments)]
-pub fn patch(
+pub(crate) fn patch(
     store: &mut Store,
     res: &ResourceInfo,
     ns: &str,
@@ -731,7 +736,7 @@ fn server_side_apply(
 }
 
 /// Deletes an object: finalizers defer it, propagation decides what happens to dependents.
-pub fn delete(
+pub(crate) fn delete(
     store: &mut Store,
     res: &ResourceInfo,
     ns: &str,
@@ -771,14 +776,14 @@ pub fn delete(
         .to_string();
     let policy = opts.propagation.as_deref().unwrap_or("Background");
     if policy == "Orphan" {
-        gc::orphan_dependents(store, &uid, &opts.now);
+        orphan_dependents(store, &uid, &opts.now);
     }
     let mut finalizers: Vec<Value> = old["metadata"]["finalizers"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     if policy == "Foreground"
-        && gc::has_dependents(store, &uid)
+        && has_dependents(store, &uid)
         && !finalizers.contains(&json!("foregroundDeletion"))
     {
         finalizers.push(json!("foregroundDeletion"));
@@ -794,15 +799,52 @@ pub fn delete(
         new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
     }
     let stored = store.put(&res.storage, new);
-    gc::sweep(store);
-    Ok(to_served(
-        res,
-        store.get(&res.storage, &k).unwrap_or(&stored),
-    ))
+    Ok(to_served(res, &stored))
+}
+
+/// Removes the ownerReferences to `uid` from every dependent (propagationPolicy=Orphan), as
+/// kube-controller-manager; a dependent that cannot be written keeps its reference (and is logged).
+fn orphan_dependents(store: &mut Store, uid: &str, now: &str) {
+    let mut todo: Vec<(String, Value)> = Vec::new();
+    for s in store.storages() {
+        for o in store.list(&s, None) {
+            if owner_uids(o).contains(&uid) {
+                todo.push((s.clone(), o.clone()));
+            }
+        }
+    }
+    for (s, old) in todo {
+        let Some(res) = store.registry.by_storage(&s).cloned() else {
+            continue;
+        };
+        let mut new = old.clone();
+        if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
+            refs.retain(|r| r["uid"].as_str() != Some(uid));
+        }
+        if new["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            && let Some(m) = new["metadata"].as_object_mut()
+        {
+            m.remove("ownerReferences");
+        }
+        if let Err(e) = internal_commit(
+            store,
+            &res,
+            &old,
+            new,
+            Scope::NoStatus,
+            "kube-controller-manager",
+            now,
+        ) {
+            let (namespace, name) = key_of(&old);
+            tracing::warn!(storage = %s, %namespace, %name, owner = uid, error = %e, "orphaning a dependent failed");
+        }
+    }
 }
 
 /// Internal: finishes or advances a write made by the server itself (GC, simulation).
-pub fn internal_commit(
+pub(crate) fn internal_commit(
     store: &mut Store,
     res: &ResourceInfo,
     old: &Value,

@@ -32,12 +32,12 @@ fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
 }
 
 /// `/api`.
-pub fn core_versions() -> Value {
+pub(crate) fn core_versions() -> Value {
     json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
 }
 
 /// `/api/v1` or `/apis/{group}/{version}`; `None` if the group/version is not served.
-pub fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value> {
+pub(crate) fn resource_list(reg: &Registry, group: &str, version: &str) -> Option<Value> {
     let rs: Vec<&ResourceInfo> = reg
         .all()
         .iter()
@@ -66,7 +66,7 @@ fn group_doc(name: &str, versions: &[String]) -> Value {
 }
 
 /// `/apis`.
-pub fn group_list(reg: &Registry) -> Value {
+pub(crate) fn group_list(reg: &Registry) -> Value {
     let groups: Vec<Value> = reg
         .groups()
         .iter()
@@ -77,7 +77,7 @@ pub fn group_list(reg: &Registry) -> Value {
 }
 
 /// `/apis/{group}`.
-pub fn group(reg: &Registry, name: &str) -> Option<Value> {
+pub(crate) fn group(reg: &Registry, name: &str) -> Option<Value> {
     let groups = reg.groups();
     let (_, vs) = groups.iter().find(|(g, _)| g == name && !g.is_empty())?;
     let mut doc = group_doc(name, vs);
@@ -88,7 +88,7 @@ pub fn group(reg: &Registry, name: &str) -> Option<Value> {
 
 /// The aggregated discovery document (`apidiscovery.k8s.io/v2` `APIGroupDiscoveryList`) for
 /// `/api` (`core = true`) or `/apis`.
-pub fn aggregated(reg: &Registry, core: bool, api_version: &str) -> Value {
+pub(crate) fn aggregated(reg: &Registry, core: bool, api_version: &str) -> Value {
     let items: Vec<Value> = reg
         .groups()
         .iter()

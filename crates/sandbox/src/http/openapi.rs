@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::api::resources::Registry;
 
 /// `/openapi/v3`: one entry per served group/version.
-pub fn index(reg: &Registry) -> Value {
+pub(crate) fn index(reg: &Registry) -> Value {
     let mut paths = Map::new();
     for (g, versions) in reg.groups() {
         for v in versions {
@@ -25,7 +25,7 @@ pub fn index(reg: &Registry) -> Value {
 }
 
 /// `/openapi/v3/api/v1` or `/openapi/v3/apis/{group}/{version}`; `None` if not served.
-pub fn group_version(reg: &Registry, group: &str, version: &str) -> Option<Value> {
+pub(crate) fn group_version(reg: &Registry, group: &str, version: &str) -> Option<Value> {
     let rs: Vec<_> = reg
         .all()
         .iter()

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 /// A body that is not a protobuf object this server can read.
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub enum Error {
+pub(crate) enum Error {
     /// The bytes do not start with the `k8s\0` envelope.
     #[error("missing the k8s protobuf envelope")]
     EnvelopeMissing,
@@ -29,7 +29,7 @@ pub enum Error {
 }
 
 /// Result alias for this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 enum Wire<'a> {
     Varint(u64),
@@ -439,7 +439,7 @@ fn message(b: &[u8], schema: &[Field], path: &str) -> Result<Value> {
 }
 
 /// Decodes a `k8s\0`-enveloped protobuf object into its JSON form.
-pub fn decode(body: &[u8]) -> Result<Value> {
+pub(crate) fn decode(body: &[u8]) -> Result<Value> {
     let rest = body.strip_prefix(b"k8s\0").ok_or(Error::EnvelopeMissing)?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     for (n, w) in fields(rest)? {

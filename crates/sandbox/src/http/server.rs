@@ -1,7 +1,7 @@
 //! HTTP routing: parses Kubernetes API paths, decodes bodies, applies test hooks, dispatches to verbs.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -11,50 +11,22 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::SandboxConfig;
 use crate::api::errors::{ApiError, Result};
 use crate::api::resources::ResourceInfo;
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::Store;
 use crate::api::verbs::{self, DeleteOptions, ListQuery, PatchType, Sub, WriteOptions};
-use crate::hooks::{Hooks, LoggedRequest};
+use crate::hooks::LoggedRequest;
 use crate::http::discovery;
 use crate::http::openapi;
 use crate::http::protobuf;
 use crate::http::table;
 use crate::http::watch::{self, WatchParams};
-
-/// State shared by every request.
-#[derive(Debug)]
-pub struct Shared {
-    store: Mutex<Store>,
-    /// Test hooks and the request log.
-    pub hooks: Hooks,
-    /// The sandbox configuration.
-    pub config: SandboxConfig,
-}
-
-impl Shared {
-    /// Wraps a store.
-    pub fn new(store: Store, config: SandboxConfig) -> Self {
-        Self {
-            store: Mutex::new(store),
-            hooks: Hooks::default(),
-            config,
-        }
-    }
-
-    /// Locks the store (a poisoned lock is recovered: every write leaves the store consistent).
-    pub fn lock(&self) -> MutexGuard<'_, Store> {
-        match self.store.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-}
+use crate::shared::Shared;
+use crate::writes;
 
 /// The router serving the API.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
@@ -527,13 +499,13 @@ async fn serve_resource(
         "create" => {
             let body = object_body(&read_body(shared, req).await?, &content_type)?;
             let mut store = shared.lock();
-            let obj = verbs::create(&mut store, &r.res, &ns, body, &opts)?;
+            let obj = writes::create(&mut store, &r.res, &ns, body, &opts)?;
             Ok(json_response(StatusCode::CREATED, &obj))
         }
         "update" => {
             let body = object_body(&read_body(shared, req).await?, &content_type)?;
             let mut store = shared.lock();
-            let obj = verbs::update(
+            let obj = writes::update(
                 &mut store,
                 &r.res,
                 &ns,
@@ -575,7 +547,7 @@ async fn serve_resource(
                     ),
                 )
                 .is_some();
-            let obj = verbs::patch(&mut store, &r.res, &ns, name, kind, &body, r.sub, &opts)?;
+            let obj = writes::patch(&mut store, &r.res, &ns, name, kind, &body, r.sub, &opts)?;
             Ok(json_response(
                 if existed {
                     StatusCode::OK
@@ -609,7 +581,7 @@ async fn serve_resource(
             };
             let mut store = shared.lock();
             if verb == "delete" {
-                let obj = verbs::delete(
+                let obj = writes::delete(
                     &mut store,
                     &r.res,
                     &ns,
@@ -636,7 +608,7 @@ async fn serve_resource(
                     m["namespace"].as_str().unwrap_or_default(),
                     m["name"].as_str().unwrap_or_default(),
                 );
-                if let Ok(o) = verbs::delete(&mut store, &r.res, ins, name, &dopts) {
+                if let Ok(o) = writes::delete(&mut store, &r.res, ins, name, &dopts) {
                     deleted.push(o);
                 }
             }

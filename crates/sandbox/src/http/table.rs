@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::api::resources::ResourceInfo;
 
 /// A human age like kubectl prints it (`5s`, `3m`, `2h`, `4d`).
-pub fn age(created: &str) -> String {
+pub(crate) fn age(created: &str) -> String {
     let Ok(t) = created.parse::<k8s_openapi::jiff::Timestamp>() else {
         return "<unknown>".into();
     };
@@ -278,12 +278,12 @@ fn columns(res: &ResourceInfo) -> Vec<Column> {
 }
 
 /// An object reduced to `PartialObjectMetadata` (what `Accept: …;as=PartialObjectMetadata` asks for).
-pub fn partial_metadata(obj: &Value) -> Value {
+pub(crate) fn partial_metadata(obj: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }
 
 /// A Table of `items` for `res`.
-pub fn table(res: &ResourceInfo, items: &[Value], rv: u64) -> Value {
+pub(crate) fn table(res: &ResourceInfo, items: &[Value], rv: u64) -> Value {
     let cols = columns(res);
     let defs: Vec<Value> = cols
         .iter()

@@ -12,30 +12,30 @@ use crate::api::events::to_served;
 use crate::api::resources::{CRD_STORAGE, ResourceInfo, crd_storage};
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Change, ChangeType};
-use crate::http::server::Shared;
 use crate::http::table::{partial_metadata, table};
+use crate::shared::Shared;
 
 /// Parameters of a watch request.
 #[derive(Debug, Clone, Default)]
-pub struct WatchParams {
+pub(crate) struct WatchParams {
     /// `resourceVersion` (empty: start now with the current state as ADDED events).
-    pub resource_version: String,
+    pub(crate) resource_version: String,
     /// `sendInitialEvents=true`.
-    pub send_initial_events: bool,
+    pub(crate) send_initial_events: bool,
     /// `allowWatchBookmarks=true`.
-    pub bookmarks: bool,
+    pub(crate) bookmarks: bool,
     /// `timeoutSeconds`.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Only this namespace.
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// `labelSelector`.
-    pub labels: LabelSelector,
+    pub(crate) labels: LabelSelector,
     /// `fieldSelector`.
-    pub fields: FieldSelector,
+    pub(crate) fields: FieldSelector,
     /// Send objects as `PartialObjectMetadata`.
-    pub metadata_only: bool,
+    pub(crate) metadata_only: bool,
     /// Send objects as one-row `Table`s (what `kubectl get --watch` asks for).
-    pub table: bool,
+    pub(crate) table: bool,
 }
 
 struct Filter {
@@ -111,7 +111,7 @@ fn line(v: &Value) -> Bytes {
 }
 
 /// Starts a watch; the returned body streams newline-delimited watch events.
-pub fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams) -> Result<Body> {
+pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams) -> Result<Body> {
     let filter = Filter { res, params };
     let mut initial: Vec<Value> = Vec::new();
     let (mut rx, start_rv) = {

@@ -1,160 +1,217 @@
-//! Garbage collection: dependents of deleted owners (transitively), foreground deletion, orphaning, namespace contents.
+//! Garbage collection: dependents of deleted owners (transitively), foreground deletion, namespace contents.
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::api::apply::Scope;
+use crate::api::owners::{has_finalizer, owner_uids};
 use crate::api::store::{Key, Store, key_of};
 use crate::api::verbs::{self, DeleteOptions};
 
-fn owner_uids(obj: &Value) -> Vec<&str> {
-    obj["metadata"]["ownerReferences"]
-        .as_array()
-        .map(|refs| refs.iter().filter_map(|r| r["uid"].as_str()).collect())
-        .unwrap_or_default()
-}
-
-fn has_finalizer(obj: &Value, f: &str) -> bool {
-    obj["metadata"]["finalizers"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x == f))
-}
-
-/// Whether any object names `uid` as an owner.
-pub fn has_dependents(store: &Store, uid: &str) -> bool {
-    store
-        .storages()
-        .iter()
-        .any(|s| store.list(s, None).any(|o| owner_uids(o).contains(&uid)))
-}
-
-/// Removes the ownerReferences to `uid` from every dependent (propagationPolicy=Orphan).
-pub fn orphan_dependents(store: &mut Store, uid: &str, now: &str) {
-    let mut todo: Vec<(String, Value)> = Vec::new();
-    for s in store.storages() {
-        for o in store.list(&s, None) {
-            if owner_uids(o).contains(&uid) {
-                todo.push((s.clone(), o.clone()));
-            }
-        }
-    }
-    for (s, old) in todo {
-        let Some(res) = store.registry.by_storage(&s).cloned() else {
-            continue;
-        };
-        let mut new = old.clone();
-        if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
-            refs.retain(|r| r["uid"].as_str() != Some(uid));
-        }
-        if new["metadata"]["ownerReferences"]
-            .as_array()
-            .is_some_and(Vec::is_empty)
-            && let Some(m) = new["metadata"].as_object_mut()
-        {
-            m.remove("ownerReferences");
-        }
-        let _ = verbs::internal_commit(
-            store,
-            &res,
-            &old,
-            new,
-            Scope::NoStatus,
-            "kube-controller-manager",
-            now,
-        );
-    }
-}
-
+/// One step of a collection pass, on the object at `(storage, key)`.
 enum Action {
+    /// Delete it (in the background): its owners are gone, or its namespace is.
     Delete(String, Key),
-    DropForeground(String, Value),
+    /// Drop its `foregroundDeletion` finalizer: it is being deleted and no dependent is left.
+    DropForeground(String, Key),
 }
 
-/// Runs collection to a fixed point: deletes objects whose owners are all gone (or are being
-/// deleted in the foreground), objects in namespaces that no longer exist, and completes
-/// foreground deletions whose dependents are gone.
-pub fn sweep(store: &mut Store) {
-    if store.collecting {
-        return;
-    }
-    store.collecting = true;
-    collect(store, &k8s_rules::now());
-    store.collecting = false;
-}
-
-fn collect(store: &mut Store, now: &str) {
-    for _ in 0..1000 {
-        let mut alive: HashMap<String, bool> = HashMap::new();
-        let mut referenced: HashSet<String> = HashSet::new();
-        let namespaces: HashSet<String> = store
-            .list("/namespaces", None)
-            .map(|n| key_of(n).1)
-            .collect();
-        let storages = store.storages();
-        for s in &storages {
-            for o in store.list(s, None) {
-                if let Some(uid) = o["metadata"]["uid"].as_str() {
-                    let foreground = has_finalizer(o, "foregroundDeletion")
-                        && !o["metadata"]["deletionTimestamp"].is_null();
-                    alive.insert(uid.to_string(), !foreground);
-                }
-                referenced.extend(owner_uids(o).into_iter().map(String::from));
-            }
-        }
-        let mut actions = Vec::new();
-        for s in &storages {
-            for o in store.list(s, None) {
-                let deleting = !o["metadata"]["deletionTimestamp"].is_null();
-                let owners = owner_uids(o);
-                let orphaned =
-                    !owners.is_empty() && !owners.iter().any(|u| alive.get(*u) == Some(&true));
-                let (ns, _) = key_of(o);
-                let ns_gone = !ns.is_empty() && s != "/namespaces" && !namespaces.contains(&ns);
-                if (orphaned || ns_gone) && !deleting {
-                    actions.push(Action::Delete(s.clone(), key_of(o)));
-                }
-                let uid = o["metadata"]["uid"].as_str().unwrap_or_default();
-                if deleting && has_finalizer(o, "foregroundDeletion") && !referenced.contains(uid) {
-                    actions.push(Action::DropForeground(s.clone(), o.clone()));
-                }
-            }
-        }
+/// Collects garbage to a fixed point: deletes objects whose owners are all gone (or are being
+/// deleted in the foreground) and objects in namespaces that no longer exist, and completes
+/// foreground deletions whose dependents are gone. Failures are logged with the object's identity.
+///
+/// Each pass acts on what the previous one left, and ends collection when it finds nothing to do
+/// or writes nothing (every action failed, and the next pass would fail the same way). The loop
+/// ends because every write of a pass removes an object, marks one for deletion (which is never
+/// collected again) or drops a `foregroundDeletion` finalizer (which collection never adds).
+pub(crate) fn collect(store: &mut Store) {
+    let now = k8s_rules::now();
+    loop {
+        let actions = pending(store);
         if actions.is_empty() {
             return;
         }
-        for a in actions {
-            match a {
-                Action::Delete(s, k) => {
-                    let Some(res) = store.registry.by_storage(&s).cloned() else {
-                        store.remove(&s, &k);
-                        continue;
-                    };
-                    let opts = DeleteOptions {
-                        now: now.into(),
-                        ..Default::default()
-                    };
-                    let _ = verbs::delete(store, &res, &k.0, &k.1, &opts);
-                }
-                Action::DropForeground(s, old) => {
-                    let Some(res) = store.registry.by_storage(&s).cloned() else {
-                        continue;
-                    };
-                    let mut new = old.clone();
-                    if let Some(f) = new["metadata"]["finalizers"].as_array_mut() {
-                        f.retain(|x| x != &json!("foregroundDeletion"));
-                    }
-                    let _ = verbs::internal_commit(
-                        store,
-                        &res,
-                        &old,
-                        new,
-                        Scope::NoStatus,
-                        "kube-controller-manager",
-                        now,
-                    );
-                }
+        let before = store.rv();
+        for action in actions {
+            run(store, action, &now);
+        }
+        if store.rv() == before {
+            return;
+        }
+    }
+}
+
+/// What one pass of collection has to do, given the store as it is.
+fn pending(store: &Store) -> Vec<Action> {
+    let mut alive: HashMap<String, bool> = HashMap::new();
+    let mut referenced: HashSet<String> = HashSet::new();
+    let namespaces: HashSet<String> = store
+        .list("/namespaces", None)
+        .map(|n| key_of(n).1)
+        .collect();
+    let storages = store.storages();
+    for s in &storages {
+        for o in store.list(s, None) {
+            if let Some(uid) = o["metadata"]["uid"].as_str() {
+                let foreground = has_finalizer(o, "foregroundDeletion")
+                    && !o["metadata"]["deletionTimestamp"].is_null();
+                alive.insert(uid.to_string(), !foreground);
+            }
+            referenced.extend(owner_uids(o).into_iter().map(String::from));
+        }
+    }
+    let mut actions = Vec::new();
+    for s in &storages {
+        for o in store.list(s, None) {
+            let deleting = !o["metadata"]["deletionTimestamp"].is_null();
+            let owners = owner_uids(o);
+            let orphaned =
+                !owners.is_empty() && !owners.iter().any(|u| alive.get(*u) == Some(&true));
+            let (ns, _) = key_of(o);
+            let ns_gone = !ns.is_empty() && s != "/namespaces" && !namespaces.contains(&ns);
+            if (orphaned || ns_gone) && !deleting {
+                actions.push(Action::Delete(s.clone(), key_of(o)));
+            }
+            let uid = o["metadata"]["uid"].as_str().unwrap_or_default();
+            if deleting && has_finalizer(o, "foregroundDeletion") && !referenced.contains(uid) {
+                actions.push(Action::DropForeground(s.clone(), key_of(o)));
             }
         }
+    }
+    actions
+}
+
+/// Carries out one action. An object an earlier action of the pass already removed (a CRD takes
+/// its objects along) is skipped.
+fn run(store: &mut Store, action: Action, now: &str) {
+    match action {
+        Action::Delete(s, k) => {
+            if store.get(&s, &k).is_none() {
+                return;
+            }
+            let Some(res) = store.registry.by_storage(&s).cloned() else {
+                store.remove(&s, &k);
+                return;
+            };
+            let opts = DeleteOptions {
+                now: now.into(),
+                ..Default::default()
+            };
+            if let Err(e) = verbs::delete(store, &res, &k.0, &k.1, &opts) {
+                tracing::warn!(storage = %s, namespace = %k.0, name = %k.1, error = %e, "garbage collection could not delete an object");
+            }
+        }
+        Action::DropForeground(s, k) => {
+            let Some(old) = store.get(&s, &k).cloned() else {
+                return;
+            };
+            let Some(res) = store.registry.by_storage(&s).cloned() else {
+                return;
+            };
+            let mut new = old.clone();
+            if let Some(f) = new["metadata"]["finalizers"].as_array_mut() {
+                f.retain(|x| x != &json!("foregroundDeletion"));
+            }
+            if let Err(e) = verbs::internal_commit(
+                store,
+                &res,
+                &old,
+                new,
+                Scope::NoStatus,
+                "kube-controller-manager",
+                now,
+            ) {
+                tracing::warn!(storage = %s, namespace = %k.0, name = %k.1, error = %e, "garbage collection could not complete a foreground deletion");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::verbs::WriteOptions;
+    use serde_json::Value;
+
+    fn opts() -> WriteOptions {
+        WriteOptions {
+            manager: "test".into(),
+            dry_run: false,
+            force: false,
+            now: "2026-01-01T00:00:00Z".into(),
+            strict: false,
+        }
+    }
+
+    fn configmap(store: &mut Store, name: &str, owner: Option<&Value>, finalizer: bool) -> Value {
+        let cm = store.registry.find("", "v1", "configmaps").unwrap().clone();
+        let mut body = json!({"metadata": {"name": name}});
+        if let Some(o) = owner {
+            body["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap",
+                "name": o["metadata"]["name"], "uid": o["metadata"]["uid"]}]);
+        }
+        if finalizer {
+            body["metadata"]["finalizers"] = json!(["example.com/hold"]);
+        }
+        verbs::create(store, &cm, "default", body, &opts()).unwrap()
+    }
+
+    fn store() -> Store {
+        let mut s = Store::new(100);
+        let ns = s.registry.find("", "v1", "namespaces").unwrap().clone();
+        verbs::create(
+            &mut s,
+            &ns,
+            "",
+            json!({"metadata": {"name": "default"}}),
+            &opts(),
+        )
+        .unwrap();
+        s
+    }
+
+    fn exists(store: &Store, name: &str) -> bool {
+        store
+            .get("/configmaps", &("default".into(), name.into()))
+            .is_some()
+    }
+
+    #[test]
+    fn dependents_go_transitively_and_held_ones_wait() {
+        let mut s = store();
+        let owner = configmap(&mut s, "owner", None, false);
+        let child = configmap(&mut s, "child", Some(&owner), false);
+        configmap(&mut s, "grandchild", Some(&child), false);
+        let held = configmap(&mut s, "held", Some(&owner), true);
+        let cm = s.registry.find("", "v1", "configmaps").unwrap().clone();
+        verbs::delete(&mut s, &cm, "default", "owner", &DeleteOptions::default()).unwrap();
+        assert!(
+            exists(&s, "child"),
+            "verbs leave collection to their caller"
+        );
+        collect(&mut s);
+        assert!(!exists(&s, "child") && !exists(&s, "grandchild"));
+        let held = s.get("/configmaps", &key_of(&held)).unwrap();
+        assert!(!held["metadata"]["deletionTimestamp"].is_null());
+        let before = s.rv();
+        collect(&mut s);
+        assert_eq!(s.rv(), before, "a second collection finds nothing to do");
+    }
+
+    #[test]
+    fn foreground_deletion_completes_once_dependents_are_gone() {
+        let mut s = store();
+        let owner = configmap(&mut s, "owner", None, false);
+        configmap(&mut s, "child", Some(&owner), false);
+        let cm = s.registry.find("", "v1", "configmaps").unwrap().clone();
+        let opts = DeleteOptions {
+            propagation: Some("Foreground".into()),
+            ..Default::default()
+        };
+        let out = verbs::delete(&mut s, &cm, "default", "owner", &opts).unwrap();
+        assert_eq!(out["metadata"]["finalizers"], json!(["foregroundDeletion"]));
+        collect(&mut s);
+        assert!(!exists(&s, "child") && !exists(&s, "owner"));
     }
 }

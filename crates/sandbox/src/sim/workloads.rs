@@ -7,13 +7,13 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::apply::Scope;
 use crate::api::store::{ChangeType, Key, key_of};
-use crate::api::verbs;
-use crate::http::server::Shared;
+use crate::shared::Shared;
+use crate::writes;
 
 const STORAGE: &str = "apps/deployments";
 
 /// The status a Deployment reaches once its (simulated) pods are all up.
-pub fn settled_status(obj: &Value, now: &str) -> Value {
+pub(crate) fn settled_status(obj: &Value, now: &str) -> Value {
     let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
     let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -104,7 +104,7 @@ fn settle(shared: &Shared, k: &Key) {
     let now = k8s_rules::now();
     let mut new = old.clone();
     new["status"] = settled_status(&old, &now);
-    if let Err(e) = verbs::internal_commit(
+    if let Err(e) = writes::internal_commit(
         &mut store,
         &res,
         &old,
@@ -127,7 +127,7 @@ fn all_pending(shared: &Shared) -> Vec<Key> {
 }
 
 /// Runs the simulation until the store's change channel closes.
-pub async fn run(shared: Arc<Shared>) {
+pub(crate) async fn run(shared: Arc<Shared>) {
     let mut rx = shared.lock().subscribe();
     let mut paused = shared.hooks.paused_signal();
     let delay = shared.config.workload_delay;

@@ -1,0 +1,34 @@
+//! How to run a sandbox: port, kubeconfig, simulation delay, history and body limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to run a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Port on 127.0.0.1 (0: pick a free one).
+    pub port: u16,
+    /// Where to write the kubeconfig (default: a temporary directory owned by the sandbox).
+    pub kubeconfig_path: Option<PathBuf>,
+    /// How long the workload simulation takes to bring a Deployment's status up to date.
+    pub workload_delay: Duration,
+    /// How many changes are kept for watches to resume from (older resourceVersions get 410 Gone).
+    pub history_limit: usize,
+    /// The largest request body accepted (bigger ones get 413).
+    pub body_limit: usize,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            kubeconfig_path: None,
+            workload_delay: Duration::from_millis(200),
+            history_limit: 10_000,
+            body_limit: 3 * 1024 * 1024,
+            bookmark_interval: Duration::from_secs(5),
+        }
+    }
+}
