@@ -9,11 +9,28 @@ use std::time::Duration;
 use common::*;
 use tera_sandbox::{Sandbox, SandboxConfig};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// Reads the JSON log lines of `child`'s stderr until the one saying where the operator serves
+/// /metrics (it bound `--metrics-addr 127.0.0.1:0` itself: no port picked here that another
+/// test could take first), and keeps draining stderr so the child never blocks on it.
+fn metrics_addr_from_log(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead as _;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            let fields = &entry["fields"];
+            if fields["message"] == "serving /healthz, /readyz and /metrics"
+                && let Some(addr) = fields["addr"].as_str()
+            {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    rx
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
@@ -57,17 +74,23 @@ async fn run_serves_the_mapped_kinds_and_stops_on_sigterm() {
     sandbox
         .install_crds(std::path::Path::new("crds"))
         .expect("crds");
-    let addr = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
         .arg("run")
         .arg("--kubeconfig")
         .arg(sandbox.kubeconfig_path())
-        .args(["--config", "charts/watches.yaml", "--metrics-addr", &addr])
+        .args(["--config", "charts/watches.yaml"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
         .args(["--log-format", "json"])
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
+    let logged = metrics_addr_from_log(&mut child);
+    let addr = eventually("the metrics address in the log", || async {
+        logged.try_recv().ok()
+    })
+    .await;
 
     let a = addr.clone();
     eventually("/readyz to answer 200", || {
@@ -177,14 +200,15 @@ async fn sandbox_subcommand_applies_the_examples_and_runs_the_operator() {
 }
 
 fn spawn_leader_elected_run(kubeconfig: &std::path::Path) -> Child {
-    let addr = format!("127.0.0.1:{}", free_port());
     Command::new(env!("CARGO_BIN_EXE_tera-operator"))
         .arg("run")
         .arg("--kubeconfig")
         .arg(kubeconfig)
-        .args(["--config", "charts/watches.yaml", "--metrics-addr", &addr])
+        .args(["--config", "charts/watches.yaml"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
         .args(["--leader-elect", "--leader-election-namespace", "default"])
         .args(["--leader-election-id", "tera-operator-cli-test"])
+        .args(["--leader-election-retry-period", "250ms"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -242,9 +266,23 @@ async fn run_leader_elect_leads_reconciles_and_hands_over_on_sigterm() {
     })
     .await;
 
+    let since = sandbox.request_log().len();
     let mut second = spawn_leader_elected_run(sandbox.kubeconfig_path());
-    // While the first leads, the second stands by: the holder does not change.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // While the first leads, the second stands by: the holder does not change. Counted in the
+    // sandbox's log: the leader writes the Lease after each of its reads (a renewal), the
+    // standby only reads it; one read of the leader may still wait for its write.
+    eventually("four attempts of the second instance", || {
+        let log = sandbox.request_log();
+        let leases = || log[since..].iter().filter(|r| r.resource == "leases");
+        let reads = leases()
+            .filter(|r| r.verb == "get" && r.status == 200)
+            .count();
+        let writes = leases().filter(|r| r.is_write()).count();
+        // A leader that lost the Lease exits: no need to wait any longer to see it.
+        let ended = first.try_wait().expect("wait").is_some();
+        async move { (reads >= writes + 1 + 4 || ended).then_some(()) }
+    })
+    .await;
     assert_eq!(
         lease_holder(&client).await.as_deref(),
         Some(leader.as_str())

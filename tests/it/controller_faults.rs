@@ -269,50 +269,75 @@ async fn a_deleted_resource_leaves_no_backoff_behind() {
     .await;
 }
 
+/// Changes the spec of the WebServer `witness` and waits until the operator has written the
+/// status of that change: a reconcile that started after everything done before the change.
+async fn reconcile_witness(h: &Harness, replicas: i64) {
+    let changed = h
+        .merge_patch(
+            &webservers(),
+            "default",
+            "witness",
+            json!({"spec": {"replicas": replicas}}),
+        )
+        .await;
+    let generation = json!(changed.metadata.generation.expect("generation"));
+    h.wait_for(
+        &webservers(),
+        "default",
+        "witness",
+        "the change observed",
+        |o| o["status"]["observedGeneration"] == generation,
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reconcile_failing_after_its_resource_was_deleted_keeps_no_backoff() {
-    use std::time::Duration;
-    let h = Harness::start().await;
+    let (h, gate) = Harness::start_gated().await;
     h.create(&webservers(), "default", &example("webserver"))
         .await;
+    // Reconciled by the same controller task as hello, in the order of their watch events.
+    let witness = example("webserver")
+        .replace("name: hello", "name: witness")
+        .replace("nodePort: 30080", "nodePort: 30081");
+    h.create(&webservers(), "default", &witness).await;
     h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
         .await;
+    h.wait_condition(&webservers(), "default", "witness", "True", "Ready")
+        .await;
     let kind = "web.tera-operator.io/WebServer";
-    let metrics = h.metrics();
-    let reconciles = metrics.reconcile_count(kind);
-    // Every request now waits 1 s before it is served. The spec change (served at ~1 s) makes
-    // the operator apply the Deployment (served, and failed, at ~2 s); the deletion sent at
-    // 0.5 s is served at ~1.5 s, while that apply is still in flight.
-    let hooks = h.sandbox.hooks();
-    hooks.fail_next(usize::MAX, "patch", "deployments", 500);
-    hooks.set_latency(Duration::from_secs(1));
+
+    // The spec change makes the operator apply the Deployment; the gate holds that request, so
+    // the reconcile is in flight until the test lets it fail.
+    gate.hold(
+        axum::http::Method::PATCH,
+        "/apis/apps/v1/namespaces/default/deployments/hello",
+    );
     let api = h.api(&webservers(), "default");
-    let params = PatchParams::default();
     let two_replicas = Patch::Merge(json!({"spec": {"replicas": 2}}));
-    let change = api.patch("hello", &params, &two_replicas);
-    let delete = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        api.delete("hello", &DeleteParams::default()).await
-    };
-    let (changed, deleted) = tokio::join!(change, delete);
-    changed.expect("patch");
-    deleted.expect("delete");
-    hooks.set_latency(Duration::ZERO);
-    eventually("the in-flight reconcile to finish", || async {
-        h.sandbox
-            .request_log()
-            .iter()
-            .any(|r| r.status == 500 && r.resource == "deployments")
-            .then_some(())
+    api.patch("hello", &PatchParams::default(), &two_replicas)
+        .await
+        .expect("patch");
+    gate.until_held().await;
+    api.delete("hello", &DeleteParams::default())
+        .await
+        .expect("delete");
+    // The witness changed after the deletion, so its reconcile proves the operator's cache has
+    // dropped hello (one watch, events in order).
+    reconcile_witness(&h, 2).await;
+
+    gate.fail_held();
+    let failed =
+        format!("tera_operator_reconcile_errors_total{{kind=\"{kind}\",reason=\"ApplyFailed\"}}");
+    eventually("the failed reconcile to be counted", || async {
+        (h.metric(&failed) >= 1.0).then_some(())
     })
     .await;
-    eventually("the reconcile to be counted", || async {
-        (metrics.reconcile_count(kind) > reconciles).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The error policy runs in the same poll that counts the failure; the controller task
+    // reconciles the witness only after that poll.
+    reconcile_witness(&h, 1).await;
     assert_eq!(
-        metrics.backing_off_count(kind),
+        h.metrics().backing_off_count(kind),
         0,
         "a failure of a deleted resource was kept for retries"
     );

@@ -171,6 +171,13 @@ async fn a_paused_resource_is_left_alone_until_resumed() {
     let h = Harness::start().await;
     h.create(&webservers(), "default", &example("webserver"))
         .await;
+    // Not paused: its children are watched through the same caches as hello's.
+    let witness = example("webserver")
+        .replace("name: hello", "name: witness")
+        .replace("nodePort: 30080", "nodePort: 30081");
+    h.create(&webservers(), "default", &witness).await;
+    h.wait_condition(&webservers(), "default", "witness", "True", "Ready")
+        .await;
     let ready = h
         .wait_condition(&webservers(), "default", "hello", "True", "Ready")
         .await;
@@ -215,7 +222,58 @@ async fn a_paused_resource_is_left_alone_until_resumed() {
         json!({"spec": {"replicas": 2}}),
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Proof that the operator had its chance: the same drift of the witness, made after
+    // hello's, is repaired, so its Service and Deployment caches are past hello's changes.
+    let witness_service = h.get(&services(), "default", "witness").await;
+    h.api(&services(), "default")
+        .delete("witness", &DeleteParams::default())
+        .await
+        .expect("delete");
+    h.merge_patch(
+        &deployments(),
+        "default",
+        "witness",
+        json!({"spec": {"replicas": 1}}),
+    )
+    .await;
+    h.wait_for(&services(), "default", "witness", "recreated", |s| {
+        s["metadata"]["uid"] != witness_service["metadata"]["uid"]
+    })
+    .await;
+    h.wait_for(&deployments(), "default", "witness", "reverted", |d| {
+        d["spec"]["replicas"] == 3
+    })
+    .await;
+    // Then two more reconciles of hello, each started by a user dropping the Paused condition
+    // and seen when the operator writes it back: the second cannot start before the first has
+    // finished (one reconcile of an object at a time), so the first ran to its end after all
+    // of the above.
+    for _ in 0..2 {
+        let cr = h.get(&webservers(), "default", "hello").await;
+        let others: Vec<Value> = cr["status"]["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .filter(|c| c["type"] != "Paused")
+            .cloned()
+            .collect();
+        h.api(&webservers(), "default")
+            .patch_status(
+                "hello",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"conditions": others}})),
+            )
+            .await
+            .expect("patch status");
+        h.wait_for(
+            &webservers(),
+            "default",
+            "hello",
+            "Paused=True written again",
+            |o| condition(o, "Paused")["status"] == "True",
+        )
+        .await;
+    }
     let deployment = h.get(&deployments(), "default", "hello").await;
     assert_eq!(deployment["spec"]["replicas"], 1, "the edit was left alone");
     let service = h.api(&services(), "default").get_opt("hello").await;

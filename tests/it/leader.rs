@@ -89,6 +89,19 @@ async fn holder(sb: &Sandbox) -> Option<String> {
         .holder_identity
 }
 
+/// Attempts of the standby since entry `since` of the sandbox's log, while the other replica
+/// leads: the leader writes the Lease after each of its reads (a renewal), the standby only
+/// reads it; one read of the leader may still wait for its write.
+fn standby_attempts(sb: &Sandbox, since: usize) -> usize {
+    let log = sb.request_log();
+    let leases = || log[since..].iter().filter(|r| r.resource == "leases");
+    let reads = leases()
+        .filter(|r| r.verb == "get" && r.status == 200)
+        .count();
+    let writes = leases().filter(|r| r.is_write()).count();
+    reads.saturating_sub(writes + 1)
+}
+
 /// Starts two replicas and returns (leader, standby) once one leads and the other has
 /// stood by for a few retry periods.
 async fn elect(sb: &Sandbox, leaders: &Arc<Leaders>) -> (Replica, Replica, &'static str) {
@@ -103,7 +116,13 @@ async fn elect(sb: &Sandbox, leaders: &Arc<Leaders>) -> (Replica, Replica, &'sta
     .await
     .expect("someone leads");
     // Let the standby try several times: it must keep standing by.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let since = sb.request_log().len();
+    let standby_leads = if first == "replica-a" { &b } else { &a }.is_leader.clone();
+    common::eventually("four attempts of the standby", || {
+        let done = standby_attempts(sb, since) >= 4 || *standby_leads.borrow();
+        async move { done.then_some(()) }
+    })
+    .await;
     assert_eq!(holder(sb).await.as_deref(), Some(first));
     let (leader, standby) = if first == "replica-a" { (a, b) } else { (b, a) };
     assert!(*leader.is_leader.borrow());
@@ -125,8 +144,20 @@ async fn released_lease_is_taken_over_by_the_standby() {
         .unwrap();
     assert_eq!(ended, Ended::Shutdown);
     assert!(!*leader.is_leader.borrow());
-    // Released: the standby does not wait for the lease (3s) to expire, only for its next retry.
-    until_leading(&mut standby, Duration::from_millis(2500)).await;
+    // Released: the standby does not wait for the lease to expire, it takes it at its next
+    // attempt. Its only reads before its write: that attempt, and perhaps one answered before
+    // the release but logged after it.
+    let since = sb.request_log().len();
+    until_leading(&mut standby, common::WAIT).await;
+    let reads = sb.request_log()[since..]
+        .iter()
+        .filter(|r| r.resource == "leases")
+        .take_while(|r| !r.is_write())
+        .count();
+    assert!(
+        reads <= 2,
+        "the standby read the released lease {reads} times before taking it"
+    );
     let next = holder(&sb).await.unwrap();
     assert_ne!(next, first);
     assert_eq!(

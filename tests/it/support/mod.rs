@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod examples;
+pub mod gate;
 pub mod helm_python;
 
 use std::future::Future;
@@ -90,6 +91,24 @@ impl Harness {
         namespaces: Vec<String>,
         install_crds: bool,
     ) -> Self {
+        let mut harness = Self::without_operator(mapping).await;
+        harness.start_operator(namespaces, install_crds).await;
+        harness
+    }
+
+    /// Starts everything with the bundled mapping and all namespaces; the operator talks to
+    /// the sandbox through a [`gate::Gate`], the test directly.
+    pub async fn start_gated() -> (Self, gate::Gate) {
+        let mut harness = Self::without_operator(None).await;
+        let gate = gate::Gate::start(harness.client.clone()).await;
+        harness
+            .start_operator_on(gate.client(), Vec::new(), false)
+            .await;
+        (harness, gate)
+    }
+
+    /// The sandbox with the CRDs and a copy of the charts (`mapping` replaces the bundled one).
+    async fn without_operator(mapping: Option<&str>) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -112,18 +131,27 @@ impl Harness {
         for (kind, plural) in [("WebServer", "webservers"), ("Balancer", "balancers")] {
             create_crd(&client, kind, plural).await;
         }
-        let mut harness = Self {
+        Self {
             sandbox,
             operator: None,
             dir,
             client,
-        };
-        harness.start_operator(namespaces, install_crds).await;
-        harness
+        }
     }
 
     /// Starts (or restarts) the operator.
     pub async fn start_operator(&mut self, namespaces: Vec<String>, install_crds: bool) {
+        self.start_operator_on(self.client.clone(), namespaces, install_crds)
+            .await;
+    }
+
+    /// Starts (or restarts) the operator with `client`.
+    pub async fn start_operator_on(
+        &mut self,
+        client: kube::Client,
+        namespaces: Vec<String>,
+        install_crds: bool,
+    ) {
         let options = Options {
             config: self.mapping_path(),
             namespaces,
@@ -131,7 +159,7 @@ impl Harness {
             install_crds,
             hot_reload: true,
         };
-        let operator = Operator::start(self.client.clone(), options)
+        let operator = Operator::start(client, options)
             .await
             .expect("operator starts");
         let op = &operator;
@@ -145,6 +173,15 @@ impl Harness {
     /// The running operator's metrics.
     pub fn metrics(&self) -> std::sync::Arc<tera_operator::controller::metrics::Metrics> {
         self.operator.as_ref().expect("operator").metrics().clone()
+    }
+
+    /// The value of one series of the operator's `/metrics` text, named as it is written there,
+    /// e.g. `tera_operator_reconciles_total{kind="web.tera-operator.io/WebServer"}` (0 if absent).
+    pub fn metric(&self, series: &str) -> f64 {
+        let text = self.metrics().encode().expect("metrics text");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.trim().parse().expect("a number"))
     }
 
     /// The mapping file of this harness.
