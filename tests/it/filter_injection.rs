@@ -69,6 +69,7 @@ fn hostile_string() -> impl Strategy<Value = String> {
         Just("&a [*a, *a, *a]".to_string()),
         Just("*a".to_string()),
         Just(": {a: 1}".to_string()),
+        Just("k".to_string()),
     ]
 }
 
@@ -116,7 +117,8 @@ fn resource(s: &str) -> Value {
         "apiVersion": "probe.example.com/v1",
         "kind": "Probe",
         "metadata": {"name": "p", "namespace": "default", "uid": "u-1"},
-        "spec": {"s": s, "obj": {"k": s, s: "v"}, "list": [s, s]}
+        // Two keys whatever `s` is (`{"k": s, s: "v"}` would be one key for `s = "k"`).
+        "spec": {"s": s, "obj": {"k": s, format!("key-{s}"): "v"}, "list": [s, s]}
     })
 }
 
@@ -368,7 +370,7 @@ fn to_yaml_written_inline_stays_where_it_starts() {
     let dir = tempfile::tempdir().unwrap();
     let renderer = probe_renderer(dir.path(), "  v:\n  - {{ values.obj | to_yaml }}", "");
     let data = render(&renderer, "kind").unwrap();
-    assert_eq!(data["v"], json!([{"k": "kind", "kind": "v"}]));
+    assert_eq!(data["v"], json!([{"k": "kind", "key-kind": "v"}]));
     assert_eq!(data.as_object().unwrap().len(), 3, "{data}");
 }
 
@@ -381,7 +383,7 @@ fn to_yaml_indented_as_in_helm_charts() {
         "",
     );
     let data = render(&renderer, "kind").unwrap();
-    assert_eq!(data["v"], json!({"k": "kind", "kind": "v"}));
+    assert_eq!(data["v"], json!({"k": "kind", "key-kind": "v"}));
 }
 
 #[test]
