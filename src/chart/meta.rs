@@ -53,7 +53,7 @@ pub struct ChartMeta {
     pub deprecated: bool,
     /// CRD hints: plural, singular, shortNames, categories, printerColumns.
     #[serde(default)]
-    pub crd: crate::crd::CrdHints,
+    pub crd: super::CrdHints,
 }
 
 impl ChartMeta {

@@ -5,7 +5,8 @@
 //! Children are watched through shared, label-filtered caches ([`children`]) that route
 //! changes to the owning resource; each reconcile ([`reconcile`]) renders the resource,
 //! applies only what differs from the cache ([`apply`]), prunes what is no longer rendered
-//! ([`prune`]) and writes status only when it changed ([`status`]).
+//! ([`prune`]) and writes status only when it changed ([`status`]). [`run`] runs it until
+//! shutdown, only while holding the leader-election Lease ([`leader`]) when asked to.
 
 pub mod adopt;
 pub mod apply;
@@ -16,11 +17,13 @@ pub mod context;
 pub mod crds;
 pub mod events;
 pub mod health;
+pub mod leader;
 pub mod manager;
 pub mod metrics;
 pub mod prune;
 pub mod reconcile;
 pub mod reload;
+mod run;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -32,6 +35,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Mapping;
+pub use run::{Error as RunError, run};
+
 use context::Shared;
 use manager::Manager;
 use metrics::Metrics;

@@ -5,8 +5,11 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::release::Release;
-use crate::config::Watch;
+use super::{Error, Result};
+use crate::chart::Chart;
+use crate::config::{Mapping, Watch};
 use crate::controller::adopt::ADOPT_ANNOTATION;
+use crate::render::Renderer;
 
 /// The custom resource for `release`: the mapping entry's apiVersion and kind, the release's
 /// name and namespace, its user-supplied values as spec, and the adopt annotation so the
@@ -22,6 +25,33 @@ pub fn custom_resource(release: &Release, watch: &Watch, namespace: &str) -> Val
         },
         "spec": release.config,
     })
+}
+
+/// The one mapping entry serving `kind` (in whichever group).
+pub fn mapped_kind<'a>(mapping: &'a Mapping, kind: &str) -> Result<&'a Watch> {
+    let matches: Vec<&Watch> = mapping.watches.iter().filter(|w| w.kind == kind).collect();
+    let list = |items: Vec<&str>| items.join(", ");
+    match matches.as_slice() {
+        [watch] => Ok(watch),
+        [] => Err(Error::KindNotMapped {
+            mapping: mapping.path.display().to_string(),
+            kind: kind.to_string(),
+            mapped: list(mapping.watches.iter().map(|w| w.kind.as_str()).collect()),
+        }),
+        many => Err(Error::KindMappedTwice {
+            mapping: mapping.path.display().to_string(),
+            kind: kind.to_string(),
+            groups: list(many.iter().map(|w| w.group.as_str()).collect()),
+        }),
+    }
+}
+
+/// Renders the custom resource `cr` with the chart of `watch`: the objects it would apply, as
+/// `kind/name`.
+pub fn rendered_objects(watch: &Watch, cr: &Value, namespace: &str) -> Result<BTreeSet<String>> {
+    let renderer = Renderer::new(Chart::load(&watch.chart_dir)?, watch)?;
+    let rendered = renderer.render(cr, namespace)?;
+    Ok(rendered.objects.iter().filter_map(object_key).collect())
 }
 
 /// `kind/name` of every object in a multi-document YAML manifest (documents that do not parse

@@ -8,6 +8,7 @@
 use std::io::Read as _;
 
 use base64::Engine as _;
+use k8s_openapi::api::core::v1::Secret;
 use serde_json::Value;
 
 use super::Error;
@@ -119,4 +120,89 @@ pub fn revision(name: &str, version_label: Option<&str>) -> Option<u64> {
 /// The Secret name of revision `version` of `release`.
 pub fn secret_name(release: &str, version: u64) -> String {
     format!("{SECRET_PREFIX}{release}.v{version}")
+}
+
+/// The label selector of every release Secret of `release`.
+pub fn secret_selector(release: &str) -> String {
+    format!("owner=helm,name={release}")
+}
+
+/// The revision of a release chosen from its Secrets, and the names of all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored<'a> {
+    /// Its revision, as its Secret says.
+    pub revision: u64,
+    /// Whether that revision is the deployed one (else no revision is deployed).
+    pub deployed: bool,
+    /// Every release Secret's name, oldest revision first.
+    pub secrets: Vec<String>,
+    namespace: String,
+    name: String,
+    secret: &'a Secret,
+}
+
+/// The newest deployed revision of `release` among its `secrets` (listed with
+/// [`secret_selector`] in `namespace`), else the newest of any status.
+pub fn latest<'a>(
+    release: &str,
+    namespace: &str,
+    secrets: &'a [Secret],
+) -> Result<Stored<'a>, Error> {
+    let mut found: Vec<(u64, bool, &Secret)> = secrets
+        .iter()
+        .filter_map(|s| {
+            let name = s.metadata.name.as_deref()?;
+            let labels = s.metadata.labels.as_ref();
+            let version = revision(
+                name,
+                labels.and_then(|l| l.get("version")).map(String::as_str),
+            )?;
+            let deployed = labels
+                .and_then(|l| l.get("status"))
+                .is_some_and(|s| s == "deployed");
+            Some((version, deployed, s))
+        })
+        .collect();
+    found.sort_by_key(|(version, _, _)| *version);
+    let names: Vec<String> = found
+        .iter()
+        .filter_map(|(_, _, s)| s.metadata.name.clone())
+        .collect();
+    let chosen = found
+        .iter()
+        .rev()
+        .find(|(_, deployed, _)| *deployed)
+        .or_else(|| found.last());
+    let Some((version, deployed, secret)) = chosen else {
+        return Err(Error::ReleaseNotFound {
+            release: release.to_string(),
+            namespace: namespace.to_string(),
+            selector: secret_selector(release),
+        });
+    };
+    Ok(Stored {
+        revision: *version,
+        deployed: *deployed,
+        secrets: names,
+        namespace: namespace.to_string(),
+        name: secret_name(release, *version),
+        secret,
+    })
+}
+
+impl Stored<'_> {
+    /// The release the chosen Secret holds.
+    pub fn decode(&self) -> Result<Release, Error> {
+        let data = self
+            .secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(RELEASE_KEY))
+            .ok_or_else(|| Error::ReleaseKeyMissing {
+                namespace: self.namespace.clone(),
+                secret: self.name.clone(),
+                key: RELEASE_KEY,
+            })?;
+        decode(&self.name, &data.0)
+    }
 }

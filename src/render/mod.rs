@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::chart::{Chart, SchemaViolation};
+use crate::chart::{Chart, SchemaViolation, merge_values};
 use crate::config::Watch;
 
 pub use documents::DocumentError;
@@ -26,7 +26,6 @@ pub use stamp::{
     CONFIGMAP_CHECKSUM_PREFIX, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL,
     Owner, SECRET_CHECKSUM_PREFIX, kind_rank, label_value, sort_for_apply,
 };
-pub use values::merge_values;
 
 /// Why a custom resource could not be rendered. Nothing is applied when any of these occurs.
 #[derive(Debug, Clone, thiserror::Error)]
