@@ -299,7 +299,7 @@ impl Manager {
         };
         let mut config = watcher::Config::default();
         if let Some(selector) = &running.watch.selector {
-            config = config.labels(&selector.to_query());
+            config = config.labels_from(selector);
         }
         let (child_tx, child_rx) = futures::channel::mpsc::unbounded();
         let (resync_tx, resync_rx) = futures::channel::mpsc::unbounded();
