@@ -7,6 +7,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::reason::Reason;
+
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -25,12 +27,12 @@ pub struct KindLabels {
     pub kind: String,
 }
 
-/// Labels naming a kind and a failure reason (a condition reason constant).
+/// Labels naming a kind and a failure [`Reason`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     /// The custom resource kind.
     pub kind: String,
-    /// `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `ApplyFailed`, `PruneFailed`, `StatusFailed`, …
+    /// [`Reason::as_str`]: `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `ApplyFailed`, …
     pub reason: String,
 }
 
@@ -204,11 +206,11 @@ impl Metrics {
     }
 
     /// Counts one failed reconcile.
-    pub fn failed(&self, kind: &str, reason: &'static str) {
+    pub fn failed(&self, kind: &str, reason: Reason) {
         self.reconcile_errors
             .get_or_create(&ReasonLabels {
                 kind: kind.into(),
-                reason: reason.into(),
+                reason: reason.as_str().into(),
             })
             .inc();
     }
@@ -260,7 +262,7 @@ mod tests {
     fn counters_show_up_in_text_output() {
         let m = Metrics::new();
         m.reconciled("web.tera-operator.io/WebServer", 0.01);
-        m.failed("web.tera-operator.io/WebServer", "InvalidSpec");
+        m.failed("web.tera-operator.io/WebServer", Reason::InvalidSpec);
         m.chart_loaded("web.tera-operator.io/WebServer", false);
         let text = m.encode().unwrap_or_default();
         assert!(

@@ -21,6 +21,7 @@ pub mod leader;
 pub mod manager;
 pub mod metrics;
 pub mod prune;
+pub mod reason;
 pub mod reconcile;
 pub mod reload;
 mod run;

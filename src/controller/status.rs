@@ -2,14 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
-/// Condition reason when every child is ready.
-pub const REASON_READY: &str = "Ready";
-/// Condition reason while children are applied but not yet ready.
-pub const REASON_PROGRESSING: &str = "Progressing";
-/// Condition reason when an API write failed.
-pub const REASON_APPLY_FAILED: &str = "ApplyFailed";
-/// Condition reason when deleting a child the chart no longer renders failed.
-pub const REASON_PRUNE_FAILED: &str = "PruneFailed";
+use super::reason::Reason;
 
 /// Errors of this module (status computation is pure; only encoding can fail).
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +59,7 @@ pub enum Outcome {
     Failed {
         /// `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `AdoptionRefused`, `ApplyFailed`
         /// or `PruneFailed`.
-        reason: String,
+        reason: Reason,
         /// What failed and where.
         message: String,
     },
@@ -148,7 +141,7 @@ pub fn child_readiness(object: &Value) -> Result<(), String> {
 fn conditions_for(
     outcome: &Outcome,
     chart_warning: Option<&str>,
-) -> Vec<(String, bool, String, String)> {
+) -> Vec<(String, bool, Reason, String)> {
     let with_warning = |message: String| match chart_warning {
         Some(w) => format!("{message}; {w}"),
         None => message,
@@ -166,14 +159,9 @@ fn conditions_for(
             if not_ready.is_empty() {
                 let message = with_warning(format!("all {} objects are ready", children.len()));
                 vec![
-                    ("Ready".into(), true, REASON_READY.into(), message),
-                    (
-                        "Reconciling".into(),
-                        false,
-                        REASON_READY.into(),
-                        String::new(),
-                    ),
-                    ("Stalled".into(), false, REASON_READY.into(), String::new()),
+                    ("Ready".into(), true, Reason::Ready, message),
+                    ("Reconciling".into(), false, Reason::Ready, String::new()),
+                    ("Stalled".into(), false, Reason::Ready, String::new()),
                 ]
             } else {
                 let message = with_warning(format!(
@@ -183,24 +171,9 @@ fn conditions_for(
                     not_ready.join("; ")
                 ));
                 vec![
-                    (
-                        "Ready".into(),
-                        false,
-                        REASON_PROGRESSING.into(),
-                        message.clone(),
-                    ),
-                    (
-                        "Reconciling".into(),
-                        true,
-                        REASON_PROGRESSING.into(),
-                        message,
-                    ),
-                    (
-                        "Stalled".into(),
-                        false,
-                        REASON_PROGRESSING.into(),
-                        String::new(),
-                    ),
+                    ("Ready".into(), false, Reason::Progressing, message.clone()),
+                    ("Reconciling".into(), true, Reason::Progressing, message),
+                    ("Stalled".into(), false, Reason::Progressing, String::new()),
                 ]
             }
         }
@@ -208,13 +181,13 @@ fn conditions_for(
             let message = with_warning(message.clone());
             // An API failure is retried (still reconciling); a spec, chart or policy failure
             // cannot progress until someone changes the resource or the chart (stalled).
-            let stalled = reason != REASON_APPLY_FAILED && reason != REASON_PRUNE_FAILED;
+            let stalled = !reason.is_retried();
             vec![
-                ("Ready".into(), false, reason.clone(), message.clone()),
+                ("Ready".into(), false, *reason, message.clone()),
                 (
                     "Reconciling".into(),
                     !stalled,
-                    reason.clone(),
+                    *reason,
                     if stalled {
                         String::new()
                     } else {
@@ -224,7 +197,7 @@ fn conditions_for(
                 (
                     "Stalled".into(),
                     stalled,
-                    reason.clone(),
+                    *reason,
                     if stalled { message } else { String::new() },
                 ),
             ]
@@ -259,7 +232,7 @@ pub fn desired_status(
             let mut condition = Map::new();
             condition.insert("type".into(), type_.into());
             condition.insert("status".into(), status.into());
-            condition.insert("reason".into(), reason.into());
+            condition.insert("reason".into(), reason.as_str().into());
             condition.insert("message".into(), message.into());
             condition.insert("lastTransitionTime".into(), transition);
             if let Some(g) = generation {
@@ -286,7 +259,7 @@ pub fn desired_status(
     Value::Object(status)
 }
 
-/// The `Paused` condition's type and reason.
+/// The type of the condition [`paused_status`] adds (its reason is [`Reason::Paused`]).
 pub const PAUSED: &str = "Paused";
 
 /// The status while reconciliation is paused: the previous status as it was (observedGeneration
@@ -311,7 +284,7 @@ pub fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Valu
     conditions.push(json!({
         "type": PAUSED,
         "status": "True",
-        "reason": PAUSED,
+        "reason": Reason::Paused.as_str(),
         "message": message,
         "lastTransitionTime": since,
     }));
@@ -438,7 +411,7 @@ mod tests {
     fn spec_failures_stall_and_keep_previous_children() {
         let previous = json!({"children": [{"kind": "ConfigMap", "name": "x", "ready": true}]});
         let outcome = Outcome::Failed {
-            reason: "InvalidSpec".into(),
+            reason: Reason::InvalidSpec,
             message: "/spec/replicas: -1 is less than the minimum of 0".into(),
         };
         let status = desired_status(Some(&previous), Some(2), &outcome, None, "T0");
@@ -451,7 +424,7 @@ mod tests {
     #[test]
     fn apply_failures_keep_reconciling() {
         let outcome = Outcome::Failed {
-            reason: REASON_APPLY_FAILED.into(),
+            reason: Reason::ApplyFailed,
             message: "boom".into(),
         };
         let status = desired_status(None, Some(2), &outcome, None, "T0");
@@ -479,7 +452,7 @@ mod tests {
             children: vec![child("ConfigMap", None)],
         };
         let bad = Outcome::Failed {
-            reason: "RenderFailed".into(),
+            reason: Reason::RenderFailed,
             message: "x".into(),
         };
         let first = desired_status(None, Some(1), &ok, None, "T0");

@@ -75,19 +75,6 @@ impl std::fmt::Display for SchemaViolation {
     }
 }
 
-impl Error {
-    /// The status condition reason for this failure (`InvalidSpec`, `RenderFailed`, `PolicyViolation`).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Error::ResourceInvalid(_) | Error::InvalidSpec { .. } => "InvalidSpec",
-            Error::ChartInvalid { .. } | Error::TemplateFailed(_) | Error::OutputInvalid(_) => {
-                "RenderFailed"
-            }
-            Error::PolicyViolated { .. } => "PolicyViolation",
-        }
-    }
-}
-
 /// A `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
