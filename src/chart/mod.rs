@@ -7,10 +7,10 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
-pub use hints::{CrdHints, PrinterColumn, Scope};
+pub(crate) use hints::{CrdHints, PrinterColumn, Scope};
 pub use meta::ChartMeta;
 pub use schema::{SchemaViolation, ValuesSchema};
-pub use values::{load_values, merge_values};
+pub(crate) use values::{load_values, merge_values};
 
 /// Errors loading a chart; each names the file and, where known, the line or JSON pointer.
 #[derive(Debug, thiserror::Error)]
@@ -108,13 +108,13 @@ impl Chart {
     }
 
     /// Path of a file inside the chart, for messages.
-    pub fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 }
 
 /// Reads `templates/`: renderable `*.yaml`/`*.yml` files and `_*.tera` partials, in name order.
-pub fn load_templates(dir: &Path) -> Result<Vec<TemplateFile>> {
+pub(crate) fn load_templates(dir: &Path) -> Result<Vec<TemplateFile>> {
     let entries = std::fs::read_dir(dir).map_err(|source| Error::ReadFailed {
         path: dir.to_path_buf(),
         source,
@@ -148,6 +148,7 @@ pub fn load_templates(dir: &Path) -> Result<Vec<TemplateFile>> {
     Ok(templates)
 }
 
+/// Reads a chart file as text.
 pub(crate) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|source| Error::ReadFailed {
         path: path.to_path_buf(),

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::{Error, Result, read};
 
 /// Reads a values file (YAML mapping); a missing or empty file is an empty mapping.
-pub fn load_values(path: &Path) -> Result<Value> {
+pub(crate) fn load_values(path: &Path) -> Result<Value> {
     if !path.exists() {
         return Ok(Value::Object(Default::default()));
     }
@@ -31,7 +31,7 @@ pub fn load_values(path: &Path) -> Result<Value> {
 
 /// `defaults ⊕ spec ⊕ overrides`: maps merge key by key, anything else (lists included) is
 /// replaced by the layer above; a `null` in an upper layer removes the key, as in Helm.
-pub fn merge_values(defaults: &Value, spec: &Value, overrides: &Value) -> Value {
+pub(crate) fn merge_values(defaults: &Value, spec: &Value, overrides: &Value) -> Value {
     let mut merged = defaults.clone();
     merge_into(&mut merged, spec);
     merge_into(&mut merged, overrides);

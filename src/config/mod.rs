@@ -11,7 +11,7 @@ use serde::Deserialize;
 pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];
 
 /// How often an unchanged custom resource is reconciled when the entry does not say.
-pub const DEFAULT_RECONCILE_PERIOD: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_RECONCILE_PERIOD: Duration = Duration::from_secs(600);
 
 /// Errors reading or checking a mapping file; every message names the file and, where it can, the line.
 #[derive(Debug, thiserror::Error)]
@@ -76,46 +76,41 @@ struct RawEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Watch {
     /// API group of the custom resource, e.g. `web.tera-operator.io`.
-    pub group: String,
+    pub(crate) group: String,
     /// API version of the custom resource, e.g. `v1alpha1`.
-    pub version: String,
+    pub(crate) version: String,
     /// Kind of the custom resource, e.g. `WebServer`.
     pub kind: String,
     /// Chart directory, resolved against the mapping file's directory.
     pub chart_dir: PathBuf,
     /// How often an unchanged resource is reconciled again.
-    pub reconcile_period: Duration,
+    pub(crate) reconcile_period: Duration,
     /// Reconciles of this kind that may run at once.
-    pub max_concurrent_reconciles: u16,
+    pub(crate) max_concurrent_reconciles: u16,
     /// Values laid over every resource's spec (they win over the spec).
-    pub override_values: serde_json::Value,
+    pub(crate) override_values: serde_json::Value,
     /// Only resources matching this label selector are reconciled.
-    pub selector: Option<Selector>,
+    pub(crate) selector: Option<Selector>,
     /// Whether rendered children are watched for drift.
-    pub watch_dependent_resources: bool,
+    pub(crate) watch_dependent_resources: bool,
     /// Kinds the chart may emit.
-    pub allowed_kinds: Vec<String>,
+    pub(crate) allowed_kinds: Vec<String>,
     /// Whether every resource of this kind may take over the objects of the Helm release of its
     /// name, as the `tera-operator.io/adopt: "true"` annotation lets one resource do.
-    pub adopt_helm_releases: bool,
+    pub(crate) adopt_helm_releases: bool,
     /// 1-based line of the entry in the mapping file.
-    pub line: usize,
+    pub(crate) line: usize,
 }
 
 impl Watch {
     /// `group/version`, the custom resource's apiVersion.
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         format!("{}/{}", self.group, self.version)
     }
 
     /// Whether this entry serves objects with the given apiVersion and kind.
-    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+    pub(crate) fn matches(&self, api_version: &str, kind: &str) -> bool {
         self.kind == kind && api_version == self.api_version()
-    }
-
-    /// Whether the chart may emit objects of `kind`.
-    pub fn allows_kind(&self, kind: &str) -> bool {
-        self.allowed_kinds.iter().any(|k| k == kind)
     }
 }
 
@@ -125,7 +120,7 @@ pub struct Mapping {
     /// Where the mapping was read from.
     pub path: PathBuf,
     /// The entries, in file order.
-    pub watches: Vec<Watch>,
+    pub(crate) watches: Vec<Watch>,
 }
 
 impl Mapping {
@@ -139,7 +134,7 @@ impl Mapping {
     }
 
     /// Parses mapping text as if read from `path` (used for error messages and chart resolution).
-    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Self> {
         let raw: Vec<RawEntry> = if text.trim().is_empty() {
             Vec::new()
         } else {

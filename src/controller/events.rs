@@ -18,7 +18,7 @@ use kube::api::{Api, PostParams};
 use super::reason::Reason;
 
 /// Identical events for one object are sent at most once in this window.
-pub const REPEAT_WINDOW: Duration = Duration::from_secs(600);
+pub(crate) const REPEAT_WINDOW: Duration = Duration::from_secs(600);
 
 /// How many recent events are remembered before old ones are dropped.
 const MAX_REMEMBERED: usize = 10_000;
@@ -26,7 +26,7 @@ const MAX_REMEMBERED: usize = 10_000;
 type Key = (String, bool, Reason);
 
 /// Publishes events (events.k8s.io/v1), skipping recent duplicates.
-pub struct EventSink {
+pub(crate) struct EventSink {
     client: kube::Client,
     /// `reportingInstance`: the pod name when known.
     instance: String,
@@ -35,7 +35,7 @@ pub struct EventSink {
 
 impl EventSink {
     /// A sink reporting as `tera-operator`.
-    pub fn new(client: kube::Client) -> Self {
+    pub(crate) fn new(client: kube::Client) -> Self {
         Self {
             client,
             instance: std::env::var("POD_NAME")
@@ -64,7 +64,7 @@ impl EventSink {
     }
 
     /// Forgets everything remembered about the object with `uid` (it was deleted).
-    pub fn forget(&self, uid: &str) {
+    pub(crate) fn forget(&self, uid: &str) {
         if let Ok(mut last) = self.last.lock() {
             last.retain(|k, _| k.0 != uid);
         }
@@ -72,7 +72,7 @@ impl EventSink {
 
     /// Publishes an event about `regarding`; returns whether a request was sent. Failures are
     /// logged, never returned: an event is not worth failing a reconcile for.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         regarding: &ObjectReference,
         warning: bool,

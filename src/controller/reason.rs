@@ -6,7 +6,7 @@ use crate::render;
 /// The strings are part of the operator's interface (docs/production.md lists the condition
 /// reasons and metrics; `kubectl wait`, alerts and dashboards match them), so they never change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reason {
+pub(crate) enum Reason {
     /// Condition: every child is ready.
     Ready,
     /// Condition: the children are applied, some are not ready yet.
@@ -43,7 +43,7 @@ pub enum Reason {
 
 impl Reason {
     /// The reason as conditions, events and metrics spell it.
-    pub const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Reason::Ready => "Ready",
             Reason::Progressing => "Progressing",
@@ -65,12 +65,12 @@ impl Reason {
 
     /// Whether a failure for this reason is retried by itself (the resource keeps
     /// reconciling) rather than stalled until the resource or the chart changes.
-    pub const fn is_retried(self) -> bool {
+    pub(crate) const fn is_retried(self) -> bool {
         matches!(self, Reason::ApplyFailed | Reason::PruneFailed)
     }
 
     /// The reason a render failed for.
-    pub fn of_render(error: &render::Error) -> Self {
+    pub(crate) fn of_render(error: &render::Error) -> Self {
         match error {
             render::Error::ResourceInvalid(_) | render::Error::InvalidSpec { .. } => {
                 Reason::InvalidSpec

@@ -23,11 +23,11 @@ use super::status::{self, ChildStatus, Outcome};
 
 /// How soon a resource whose children are not ready yet is looked at again (child events
 /// usually trigger a reconcile sooner).
-pub const PROGRESS_RECHECK: Duration = Duration::from_secs(30);
+pub(crate) const PROGRESS_RECHECK: Duration = Duration::from_secs(30);
 
 /// Errors of one reconcile; each is retried with per-object backoff.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The custom resource could not be encoded as JSON.
     #[error("encoding {name} as JSON failed: {source}")]
     EncodeFailed {
@@ -66,7 +66,7 @@ pub enum Error {
 
 impl Error {
     /// The metric / condition reason for this error.
-    pub fn reason(&self) -> Reason {
+    pub(crate) fn reason(&self) -> Reason {
         match self {
             Error::EncodeFailed { .. } => Reason::EncodeFailed,
             Error::ChildWatchFailed(_) | Error::ApplyFailed(_) => Reason::ApplyFailed,
@@ -78,14 +78,14 @@ impl Error {
 }
 
 /// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The annotation that pauses reconciliation of one resource (`"true"`), as Flux's `suspend`
 /// or Cluster API's `paused` do.
-pub const PAUSED_ANNOTATION: &str = "tera-operator.io/paused";
+pub(crate) const PAUSED_ANNOTATION: &str = "tera-operator.io/paused";
 
 /// The key used for per-object backoff and logs: `namespace/name`.
-pub fn object_key(object: &DynamicObject) -> String {
+pub(crate) fn object_key(object: &DynamicObject) -> String {
     format!(
         "{}/{}",
         object.namespace().unwrap_or_default(),
@@ -94,7 +94,7 @@ pub fn object_key(object: &DynamicObject) -> String {
 }
 
 /// Reconciles one custom resource (kube-runtime reconciler).
-pub async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action> {
+pub(crate) async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action> {
     let started = Instant::now();
     let result = reconcile_inner(&object, &ctx).await;
     let metrics = &ctx.shared.metrics;
@@ -107,7 +107,11 @@ pub async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Res
 }
 
 /// Decides when a failed reconcile is retried: per-object exponential backoff with a cap.
-pub fn error_policy(object: Arc<DynamicObject>, error: &Error, ctx: Arc<KindContext>) -> Action {
+pub(crate) fn error_policy(
+    object: Arc<DynamicObject>,
+    error: &Error,
+    ctx: Arc<KindContext>,
+) -> Action {
     let key = object_key(&object);
     if !ctx.is_cached(&object) {
         // Deleted while this reconcile ran: nothing to retry, and no backoff to keep.

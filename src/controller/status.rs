@@ -4,35 +4,17 @@ use serde_json::{Map, Value, json};
 
 use super::reason::Reason;
 
-/// Errors of this module (status computation is pure; only encoding can fail).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A child object in the cache could not be turned into JSON.
-    #[error("encoding {kind} {name} as JSON failed: {source}")]
-    EncodeFailed {
-        /// Kind of the child.
-        kind: String,
-        /// Name of the child.
-        name: String,
-        /// The encoding error.
-        source: serde_json::Error,
-    },
-}
-
-/// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
 /// One rendered child and whether it is ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChildStatus {
+pub(crate) struct ChildStatus {
     /// apiVersion of the child.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// Kind of the child.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Name of the child.
-    pub name: String,
+    pub(crate) name: String,
     /// `None` when ready, else why not.
-    pub not_ready: Option<String>,
+    pub(crate) not_ready: Option<String>,
 }
 
 impl ChildStatus {
@@ -48,7 +30,7 @@ impl ChildStatus {
 
 /// How a reconcile ended, as the status should tell it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Everything applied; `children` says which are ready.
     Applied {
         /// Every rendered child, in apply order.
@@ -67,13 +49,13 @@ pub enum Outcome {
 
 impl Outcome {
     /// Whether every child is ready.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         matches!(self, Outcome::Applied { children } if children.iter().all(|c| c.not_ready.is_none()))
     }
 }
 
 /// Whether a live child is ready; `Err` says why not.
-pub fn child_readiness(object: &Value) -> Result<(), String> {
+pub(crate) fn child_readiness(object: &Value) -> Result<(), String> {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
     let int = |pointer: &str| object.pointer(pointer).and_then(Value::as_i64);
     match kind {
@@ -207,7 +189,7 @@ fn conditions_for(
 
 /// The status to write for `outcome`, reusing `lastTransitionTime` of conditions whose status
 /// did not change, and the previous children list when the reconcile failed.
-pub fn desired_status(
+pub(crate) fn desired_status(
     previous: Option<&Value>,
     generation: Option<i64>,
     outcome: &Outcome,
@@ -260,12 +242,12 @@ pub fn desired_status(
 }
 
 /// The type of the condition [`paused_status`] adds (its reason is [`Reason::Paused`]).
-pub const PAUSED: &str = "Paused";
+pub(crate) const PAUSED: &str = "Paused";
 
 /// The status while reconciliation is paused: the previous status as it was (observedGeneration
 /// too, since a spec changed meanwhile has not been acted on) plus a `Paused` condition. The
 /// next normal reconcile writes the status afresh, without it.
-pub fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Value {
+pub(crate) fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Value {
     let mut status = previous
         .filter(|s| s.is_object())
         .cloned()
@@ -293,14 +275,14 @@ pub fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Valu
 }
 
 /// Whether writing `desired` would change `previous` (so a write is needed).
-pub fn status_changed(previous: Option<&Value>, desired: &Value) -> bool {
+pub(crate) fn status_changed(previous: Option<&Value>, desired: &Value) -> bool {
     match previous {
         None => true,
         Some(previous) => !super::apply::is_subset(desired, previous),
     }
 }
 
-pub use k8s_rules::now;
+pub(crate) use k8s_rules::now;
 
 #[cfg(test)]
 mod tests {

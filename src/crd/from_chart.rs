@@ -10,7 +10,7 @@ use crate::config::{Mapping, Watch};
 
 /// Generates the CRD for `watch` from its loaded `chart`. Without a values schema the spec
 /// accepts anything (`x-kubernetes-preserve-unknown-fields`).
-pub fn for_chart(watch: &Watch, chart: &Chart) -> Result<CustomResourceDefinition> {
+pub(crate) fn for_chart(watch: &Watch, chart: &Chart) -> Result<CustomResourceDefinition> {
     let free_form = json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
     let values_schema = chart.schema.as_ref().map_or(&free_form, |s| &s.document);
     let base_values = merge_values(&chart.defaults, &json!({}), &watch.override_values);

@@ -28,15 +28,15 @@ mod validator;
 
 use crate::chart::{CrdHints, PrinterColumn, Scope};
 pub use check::check_structural;
-pub use definition::{CrdSource, generate};
+pub(crate) use definition::{CrdSource, generate};
 pub use error::{Error, Result};
-pub use from_chart::{for_chart, generate_all};
-pub use names::pluralize;
-pub use output::{file_name, to_json, to_yaml};
-pub use structural::structural_schema;
+pub(crate) use from_chart::for_chart;
+pub use from_chart::generate_all;
+pub(crate) use output::{file_name, to_json, to_yaml};
+pub(crate) use structural::structural_schema;
 pub use validator::validator_schema;
 
-pub use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+pub(crate) use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 #[cfg(test)]
 mod tests;

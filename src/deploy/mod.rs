@@ -5,9 +5,9 @@
 //! Deployment and its metrics Service ([`workload`]). [`to_yaml`] prints them byte-for-byte
 //! reproducibly. Nothing here talks to a cluster.
 
-pub mod kinds;
-pub mod rbac;
-pub mod workload;
+pub(crate) mod kinds;
+pub(crate) mod rbac;
+pub(crate) mod workload;
 
 use std::path::Path;
 
@@ -129,7 +129,7 @@ impl Default for Options {
 }
 
 /// The labels of every object of the install.
-pub fn labels(options: &Options) -> Value {
+pub(crate) fn labels(options: &Options) -> Value {
     json!({
         "app.kubernetes.io/name": options.name,
         "app.kubernetes.io/component": "operator",
@@ -138,13 +138,13 @@ pub fn labels(options: &Options) -> Value {
 }
 
 /// The labels the Deployment selects its pods by (never changes across upgrades).
-pub fn selector(options: &Options) -> Value {
+pub(crate) fn selector(options: &Options) -> Value {
     json!({"app.kubernetes.io/name": options.name, "app.kubernetes.io/component": "operator"})
 }
 
 /// Every object of the install, in apply order: Namespace, CRDs, ServiceAccount, RBAC,
 /// metrics Service, Deployment.
-pub fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value>> {
+pub(crate) fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value>> {
     for (option, value) in [("namespace", &options.namespace), ("name", &options.name)] {
         if !k8s_rules::names::is_dns_label(value) {
             return Err(Error::InvalidName {
@@ -253,7 +253,7 @@ fn crd_value(
 }
 
 /// The objects as multi-document YAML (`---` before each), keys sorted at every level.
-pub fn to_yaml(objects: &[Value]) -> Result<String> {
+pub(crate) fn to_yaml(objects: &[Value]) -> Result<String> {
     let mut out = String::new();
     for object in objects {
         let yaml =
@@ -268,7 +268,7 @@ pub fn to_yaml(objects: &[Value]) -> Result<String> {
 }
 
 /// `Kind/name` of an object, for messages.
-pub fn object_name(object: &Value) -> String {
+pub(crate) fn object_name(object: &Value) -> String {
     format!(
         "{}/{}",
         object["kind"].as_str().unwrap_or("?"),

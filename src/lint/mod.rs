@@ -16,7 +16,7 @@ use crate::chart::{Chart, ChartMeta, TemplateFile, ValuesSchema};
 use crate::config::{Mapping, Watch};
 use crate::render::Renderer;
 
-pub use rules::RULES;
+pub(crate) use rules::RULES;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -77,16 +77,16 @@ impl Finding {
 
 /// One lint rule: a name for messages and tests, and the check that adds its findings.
 #[derive(Debug, Clone, Copy)]
-pub struct Rule {
+pub(crate) struct Rule {
     /// What it checks, e.g. `values-schema`.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The check.
-    pub check: fn(&mut Lint<'_>),
+    pub(crate) check: fn(&mut Lint<'_>),
 }
 
 /// One chart being linted: the parts of it the rules have read so far, and their findings.
 #[derive(Debug)]
-pub struct Lint<'a> {
+pub(crate) struct Lint<'a> {
     dir: &'a Path,
     watch: Option<&'a Watch>,
     meta: Option<ChartMeta>,
@@ -101,7 +101,7 @@ pub struct Lint<'a> {
 impl<'a> Lint<'a> {
     /// Nothing read yet of the chart in `dir`; `watch` (its mapping entry, if any) supplies
     /// allowed kinds and override values.
-    pub fn new(dir: &'a Path, watch: Option<&'a Watch>) -> Self {
+    pub(crate) fn new(dir: &'a Path, watch: Option<&'a Watch>) -> Self {
         Self {
             dir,
             watch,
@@ -115,13 +115,8 @@ impl<'a> Lint<'a> {
     }
 
     /// Runs one rule.
-    pub fn check(&mut self, rule: &Rule) {
+    pub(crate) fn check(&mut self, rule: &Rule) {
         (rule.check)(self);
-    }
-
-    /// What the rules found so far.
-    pub fn findings(&self) -> &[Finding] {
-        &self.findings
     }
 
     /// The chart, once every one of its files was read.
@@ -141,6 +136,7 @@ pub fn lint_chart(dir: &Path, watch: Option<&Watch>) -> Vec<Finding> {
     let mut lint = Lint::new(dir, watch);
     for rule in RULES {
         lint.check(rule);
+        tracing::debug!(chart = %dir.display(), rule = rule.name, findings = lint.findings.len(), "lint rule ran");
     }
     lint.findings
 }

@@ -10,7 +10,7 @@ use crate::config::{DEFAULT_ALLOWED_KINDS, DEFAULT_RECONCILE_PERIOD, Watch};
 use crate::render::{self, Renderer};
 
 /// Every rule, in the order [`super::lint_chart`] runs them.
-pub const RULES: &[Rule] = &[
+pub(crate) const RULES: &[Rule] = &[
     Rule {
         name: "chart-yaml",
         check: chart_yaml,

@@ -43,10 +43,10 @@ type Changes<'a> = &'a [(&'a str, Option<&'a str>)];
 fn findings_of(name: &str, dir: &Path) -> Vec<String> {
     let mut lint = Lint::new(dir, None);
     for rule in RULES {
-        let before = lint.findings().len();
+        let before = lint.findings.len();
         lint.check(rule);
         if rule.name == name {
-            return lint.findings()[before..]
+            return lint.findings[before..]
                 .iter()
                 .map(|f| f.to_string())
                 .collect();

@@ -6,11 +6,11 @@
 //! switch-over does. Nothing here talks to a cluster: `tera-operator migrate helm-release`
 //! fetches the Secrets and prints the result.
 
-pub mod plan;
-pub mod release;
+pub(crate) mod plan;
+pub(crate) mod release;
 
 pub use plan::{custom_resource, manifest_objects, mapped_kind, plan, rendered_objects};
-pub use release::{Release, Stored, decode, latest, revision, secret_name, secret_selector};
+pub use release::{Release, Stored, latest, secret_selector};
 
 /// Errors finding and decoding a Helm release, and checking its chart; each names what it concerns.
 #[derive(Debug, thiserror::Error)]

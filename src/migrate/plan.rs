@@ -64,7 +64,7 @@ pub fn manifest_objects(manifest: &str) -> BTreeSet<String> {
 }
 
 /// `kind/name` of an object.
-pub fn object_key(object: &Value) -> Option<String> {
+pub(crate) fn object_key(object: &Value) -> Option<String> {
     let kind = object.get("kind")?.as_str()?;
     let name = object.pointer("/metadata/name")?.as_str()?;
     Some(format!("{kind}/{name}"))

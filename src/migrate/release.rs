@@ -14,9 +14,9 @@ use serde_json::Value;
 use super::Error;
 
 /// Prefix of Helm's release Secret names.
-pub const SECRET_PREFIX: &str = "sh.helm.release.v1.";
+pub(crate) const SECRET_PREFIX: &str = "sh.helm.release.v1.";
 /// The Secret data key holding the encoded release.
-pub const RELEASE_KEY: &str = "release";
+pub(crate) const RELEASE_KEY: &str = "release";
 /// The gzip magic number (with the deflate method byte), as Helm checks it.
 const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
 
@@ -24,26 +24,26 @@ const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
 #[derive(Debug, Clone, PartialEq)]
 pub struct Release {
     /// Release name.
-    pub name: String,
+    pub(crate) name: String,
     /// Release namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Release revision.
-    pub version: u64,
+    pub(crate) version: u64,
     /// The values the user supplied (`--set`, `-f`): Helm's `config`, without chart defaults.
-    pub config: Value,
+    pub(crate) config: Value,
     /// The chart's name.
-    pub chart_name: String,
+    pub(crate) chart_name: String,
     /// The chart's version.
-    pub chart_version: String,
+    pub(crate) chart_version: String,
     /// Status of the revision (`deployed`, `superseded`, `failed`, …).
-    pub status: String,
+    pub(crate) status: String,
     /// The rendered manifest Helm applied.
     pub manifest: String,
 }
 
 /// Decodes the `release` value of a release Secret (the bytes after the Secret's own base64):
 /// base64, then gzip if it starts with gzip's magic number, then JSON.
-pub fn decode(secret: &str, data: &[u8]) -> Result<Release, Error> {
+pub(crate) fn decode(secret: &str, data: &[u8]) -> Result<Release, Error> {
     let text = std::str::from_utf8(data).map_err(|_| Error::DecodeFailed {
         secret: secret.to_string(),
         step: "base64",
@@ -111,14 +111,14 @@ fn from_json(secret: &str, value: &Value) -> Result<Release, Error> {
 }
 
 /// The revision of a release Secret: its `version` label, else the `.vN` suffix of its name.
-pub fn revision(name: &str, version_label: Option<&str>) -> Option<u64> {
+pub(crate) fn revision(name: &str, version_label: Option<&str>) -> Option<u64> {
     version_label
         .and_then(|v| v.parse().ok())
         .or_else(|| name.rsplit_once(".v").and_then(|(_, n)| n.parse().ok()))
 }
 
 /// The Secret name of revision `version` of `release`.
-pub fn secret_name(release: &str, version: u64) -> String {
+pub(crate) fn secret_name(release: &str, version: u64) -> String {
     format!("{SECRET_PREFIX}{release}.v{version}")
 }
 

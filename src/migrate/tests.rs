@@ -1,3 +1,5 @@
+//! Tests of Helm release decoding, the revision choice, the custom resource and the plan.
+
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::Path;
@@ -5,6 +7,7 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::release::{decode, revision, secret_name};
 use super::*;
 use crate::config::Mapping;
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use super::stamp::{CONFIGMAP_CHECKSUM_PREFIX, INSTANCE_LABEL};
 use super::*;
 use crate::chart::{ChartMeta, TemplateFile, ValuesSchema};
 

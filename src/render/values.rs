@@ -4,7 +4,7 @@ use serde_json::Value;
 
 /// JSON pointers of strings (and keys) holding the characters the engine reserves for
 /// placeholders; such values are refused rather than risk confusion.
-pub fn reserved_character_paths(value: &Value) -> Vec<String> {
+pub(crate) fn reserved_character_paths(value: &Value) -> Vec<String> {
     let mut found = Vec::new();
     if any_reserved(value) {
         walk(value, &mut String::new(), &mut found);
