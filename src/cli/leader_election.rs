@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 use tera_operator::config::parse_duration;
-use tera_operator::controller::leader::LeaseConfig;
-
-/// Where a pod's namespace is mounted in-cluster.
-const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+use tera_operator::controller::leader::{self, LeaseConfig};
 
 /// The leader-election flags of `run`.
 #[derive(Debug, Clone, Args)]
@@ -46,18 +43,7 @@ impl LeaderElectionArgs {
             .leader_election_namespace
             .clone()
             .filter(|n| !n.is_empty())
-            .or_else(|| {
-                std::env::var("POD_NAMESPACE")
-                    .ok()
-                    .filter(|n| !n.is_empty())
-            })
-            .or_else(|| {
-                std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
-                    .ok()
-                    .map(|n| n.trim().to_string())
-                    .filter(|n| !n.is_empty())
-            })
-            .unwrap_or_else(|| "default".to_string());
+            .unwrap_or_else(leader::pod_namespace);
         Some(LeaseConfig {
             lease_duration: self.leader_election_lease_duration,
             renew_deadline: self.leader_election_renew_deadline,

@@ -10,6 +10,10 @@ use serde::Deserialize;
 /// Kinds a chart may emit when its mapping entry does not say otherwise.
 pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];
 
+/// The custom resource annotation that opts one resource in to adopting the objects of the
+/// Helm release of its name (`"true"`), as [`Watch::adopt_helm_releases`] does for a whole kind.
+pub(crate) const ADOPT_ANNOTATION: &str = "tera-operator.io/adopt";
+
 /// How often an unchanged custom resource is reconciled when the entry does not say.
 pub(crate) const DEFAULT_RECONCILE_PERIOD: Duration = Duration::from_secs(600);
 
@@ -96,7 +100,7 @@ pub struct Watch {
     /// Kinds the chart may emit.
     pub(crate) allowed_kinds: Vec<String>,
     /// Whether every resource of this kind may take over the objects of the Helm release of its
-    /// name, as the `tera-operator.io/adopt: "true"` annotation lets one resource do.
+    /// name, as the [`ADOPT_ANNOTATION`] lets one resource do.
     pub(crate) adopt_helm_releases: bool,
     /// 1-based line of the entry in the mapping file.
     pub(crate) line: usize,

@@ -9,10 +9,9 @@
 
 use serde_json::Value;
 
+use crate::config::ADOPT_ANNOTATION;
 use crate::render::{MANAGED_BY_LABEL, OWNER_UID_LABEL};
 
-/// The custom resource annotation that opts in to adopting Helm-managed objects.
-pub(crate) const ADOPT_ANNOTATION: &str = "tera-operator.io/adopt";
 /// The `app.kubernetes.io/managed-by` value Helm writes.
 pub(crate) const HELM_MANAGED_BY: &str = "Helm";
 /// The annotation naming the Helm release an object belongs to.

@@ -7,8 +7,7 @@ use serde_json::{Value, json};
 use super::release::Release;
 use super::{Error, Result};
 use crate::chart::Chart;
-use crate::config::{Mapping, Watch};
-use crate::controller::adopt::ADOPT_ANNOTATION;
+use crate::config::{ADOPT_ANNOTATION, Mapping, Watch};
 use crate::render::Renderer;
 
 /// The custom resource for `release`: the mapping entry's apiVersion and kind, the release's

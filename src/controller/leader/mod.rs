@@ -146,6 +146,24 @@ impl LeaseConfig {
     }
 }
 
+/// Where a pod's namespace is mounted in-cluster.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// The namespace for the Lease when none is given: `$POD_NAMESPACE`, else the pod's own
+/// namespace (as its service account mount says), else `default`.
+pub fn pod_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+                .ok()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+        })
+        .unwrap_or_else(|| "default".to_string())
+}
+
 /// This replica's identity: the pod name (`POD_NAME`, else `HOSTNAME`, else `/etc/hostname`)
 /// and a random suffix, so two processes on one host never share an identity.
 pub(crate) fn default_identity() -> String {
