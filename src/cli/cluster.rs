@@ -13,10 +13,10 @@ use super::user_error;
 pub(crate) struct ClusterArgs {
     /// The kubeconfig to use (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
     #[arg(long)]
-    pub(crate) kubeconfig: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use.
     #[arg(long)]
-    pub(crate) context: Option<String>,
+    context: Option<String>,
 }
 
 /// Builds a client from `--kubeconfig` and `--context`, else the usual resolution (`KUBECONFIG`,

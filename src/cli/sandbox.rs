@@ -12,34 +12,34 @@ use tera_sandbox::{Sandbox, SandboxConfig};
 pub(crate) struct Args {
     /// Port on 127.0.0.1 (default: a free one).
     #[arg(long, default_value_t = 0)]
-    pub(crate) port: u16,
+    port: u16,
     /// Where to write the kubeconfig (default: under a temporary state directory).
     #[arg(long)]
-    pub(crate) kubeconfig: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
     /// Files or directories of manifests to apply after start (multi-document YAML; default:
     /// the bundled examples webserver.yaml, balancer.yaml and http-echo.yaml, when present).
     #[arg(long = "apply", value_name = "PATH")]
-    pub(crate) apply: Vec<PathBuf>,
+    apply: Vec<PathBuf>,
     /// Apply nothing by default (only what `--apply` names).
     #[arg(long)]
-    pub(crate) no_examples: bool,
+    no_examples: bool,
     /// Directory of CRDs to install first (skipped if missing).
     #[arg(long, default_value = "crds")]
-    pub(crate) crds: PathBuf,
+    crds: PathBuf,
     /// Serve the bare API server, without running the operator against it.
     #[arg(long)]
-    pub(crate) no_operator: bool,
+    no_operator: bool,
     /// The operator's mapping file (as for `run`).
     #[arg(long, default_value = super::inputs::DEFAULT_CONFIG)]
-    pub(crate) config: PathBuf,
+    config: PathBuf,
     /// Where the operator serves /healthz, /readyz and /metrics (default: nowhere).
     #[arg(long)]
-    pub(crate) metrics_addr: Option<std::net::SocketAddr>,
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Starts the operator against the sandbox: the mapping in `args.config`, every namespace,
 /// CRDs generated and applied for kinds the sandbox does not serve yet.
-pub(crate) async fn start_operator(
+async fn start_operator(
     client: kube::Client,
     args: &Args,
 ) -> anyhow::Result<tera_operator::controller::Operator> {
@@ -56,7 +56,7 @@ pub(crate) async fn start_operator(
 }
 
 /// The bundled examples applied when `--apply` names nothing.
-pub(crate) const DEFAULT_EXAMPLES: [&str; 3] = [
+const DEFAULT_EXAMPLES: [&str; 3] = [
     "examples/webserver.yaml",
     "examples/balancer.yaml",
     "examples/http-echo.yaml",
