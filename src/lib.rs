@@ -2,21 +2,21 @@
 //!
 //! A mapping file ([`config`]) lists custom resource kinds and the chart ([`chart`]) that
 //! renders each of them. [`render`] turns one custom resource into the objects to apply,
-//! [`crd`] turns a chart's values schema into a CustomResourceDefinition, [`controller`]
-//! keeps a cluster true to the rendered objects. [`deploy`] derives the install manifests from the
-//! mapping, [`leader`] elects one active replica through a Lease, and [`migrate`] turns a Helm
-//! release into the custom resource that replaces it. [`cli`] holds one module per subcommand.
+//! [`crd`] turns a chart's values schema into a CustomResourceDefinition, [`lint`] checks a
+//! chart rule by rule, and [`controller`] keeps a cluster true to the rendered objects (one
+//! active replica at a time, elected through a Lease). [`deploy`] derives the install
+//! manifests from the mapping, and [`migrate`] turns a Helm release into the custom resource
+//! that replaces it. The `tera-operator` binary parses the command line and calls these.
 //!
 //! The in-memory API server used by tests and `tera-operator sandbox` is the `tera-sandbox`
 //! crate; the Kubernetes rules both follow (names, quantities, built-in kinds, structural
 //! schemas) are the `k8s-rules` crate.
 
 pub mod chart;
-pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod crd;
 pub mod deploy;
-pub mod leader;
+pub mod lint;
 pub mod migrate;
 pub mod render;

@@ -4,12 +4,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use cli::{Cli, UserError};
+
+mod cli;
+
 /// jemalloc: renders allocate many small maps, and glibc's malloc made them 30-60 % slower at
 /// a higher peak RSS (see `cargo bench --bench render` and `--bench controller_scale`).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-use tera_operator::cli::{self, Cli, UserError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -12,53 +12,53 @@ use super::{Error, Result};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChartMeta {
     /// Chart name (a DNS label).
-    pub name: String,
+    pub(crate) name: String,
     /// Chart version (SemVer).
-    pub version: String,
+    pub(crate) version: String,
     /// One-line description; becomes the CRD's description.
     #[serde(default)]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Helm's chart API version (`v2`); accepted and ignored.
     #[serde(default)]
-    pub api_version: Option<String>,
+    pub(crate) api_version: Option<String>,
     /// Version of the application the chart deploys.
     #[serde(default)]
-    pub app_version: Option<String>,
+    pub(crate) app_version: Option<String>,
     /// Helm's chart type; accepted and ignored.
     #[serde(default, rename = "type")]
-    pub chart_type: Option<String>,
+    pub(crate) chart_type: Option<String>,
     /// Search keywords.
     #[serde(default)]
-    pub keywords: Vec<String>,
+    pub(crate) keywords: Vec<String>,
     /// Project home page.
     #[serde(default)]
-    pub home: Option<String>,
+    pub(crate) home: Option<String>,
     /// Source URLs.
     #[serde(default)]
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
     /// Maintainers, as Helm writes them.
     #[serde(default)]
-    pub maintainers: Vec<serde_json::Value>,
+    pub(crate) maintainers: Vec<serde_json::Value>,
     /// Icon URL.
     #[serde(default)]
-    pub icon: Option<String>,
+    pub(crate) icon: Option<String>,
     /// Kubernetes version constraint; informational.
     #[serde(default)]
-    pub kube_version: Option<String>,
+    pub(crate) kube_version: Option<String>,
     /// Free-form annotations.
     #[serde(default)]
-    pub annotations: std::collections::BTreeMap<String, String>,
+    pub(crate) annotations: std::collections::BTreeMap<String, String>,
     /// Whether the chart is deprecated.
     #[serde(default)]
-    pub deprecated: bool,
+    pub(crate) deprecated: bool,
     /// CRD hints: plural, singular, shortNames, categories, printerColumns.
     #[serde(default)]
-    pub crd: crate::crd::CrdHints,
+    pub(crate) crd: super::CrdHints,
 }
 
 impl ChartMeta {
     /// Reads and checks Chart.yaml.
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFailed {
             path: path.to_path_buf(),
             source,
@@ -75,7 +75,7 @@ impl ChartMeta {
     }
 
     /// Checks the name is a DNS label and the version is SemVer.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if !k8s_rules::names::is_dns_label(&self.name) {
             return Err(format!(
                 "name: {:?} must be a DNS label (lowercase letters, digits, '-')",

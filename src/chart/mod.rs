@@ -1,12 +1,16 @@
 //! Loading a chart directory: Chart.yaml, values.yaml, values.schema.json and templates/.
 
+mod hints;
 mod meta;
 mod schema;
+mod values;
 
 use std::path::{Path, PathBuf};
 
+pub(crate) use hints::{CrdHints, PrinterColumn, Scope};
 pub use meta::ChartMeta;
 pub use schema::{SchemaViolation, ValuesSchema};
+pub(crate) use values::{load_values, merge_values};
 
 /// Errors loading a chart; each names the file and, where known, the line or JSON pointer.
 #[derive(Debug, thiserror::Error)]
@@ -104,36 +108,13 @@ impl Chart {
     }
 
     /// Path of a file inside the chart, for messages.
-    pub fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 }
 
-/// Reads a values file (YAML mapping); a missing or empty file is an empty mapping.
-pub fn load_values(path: &Path) -> Result<serde_json::Value> {
-    if !path.exists() {
-        return Ok(serde_json::Value::Object(Default::default()));
-    }
-    let text = read(path)?;
-    if text.trim().is_empty() {
-        return Ok(serde_json::Value::Object(Default::default()));
-    }
-    let value: serde_json::Value = serde_yaml::from_str(&text).map_err(|e| Error::YamlInvalid {
-        path: path.to_path_buf(),
-        message: crate::config::describe_yaml_error(&e),
-    })?;
-    match value {
-        serde_json::Value::Object(_) => Ok(value),
-        serde_json::Value::Null => Ok(serde_json::Value::Object(Default::default())),
-        _ => Err(Error::YamlInvalid {
-            path: path.to_path_buf(),
-            message: "values must be a mapping at the top level".to_string(),
-        }),
-    }
-}
-
 /// Reads `templates/`: renderable `*.yaml`/`*.yml` files and `_*.tera` partials, in name order.
-pub fn load_templates(dir: &Path) -> Result<Vec<TemplateFile>> {
+pub(crate) fn load_templates(dir: &Path) -> Result<Vec<TemplateFile>> {
     let entries = std::fs::read_dir(dir).map_err(|source| Error::ReadFailed {
         path: dir.to_path_buf(),
         source,
@@ -167,7 +148,8 @@ pub fn load_templates(dir: &Path) -> Result<Vec<TemplateFile>> {
     Ok(templates)
 }
 
-fn read(path: &Path) -> Result<String> {
+/// Reads a chart file as text.
+pub(crate) fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|source| Error::ReadFailed {
         path: path.to_path_buf(),
         source,

@@ -1,6 +1,6 @@
 //! values.schema.json: a compiled JSON Schema and violations reported with JSON pointers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Error, Result};
 
@@ -8,26 +8,24 @@ use super::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaViolation {
     /// JSON pointer into the values, e.g. `/replicas` (empty for the root).
-    pub pointer: String,
+    pub(crate) pointer: String,
     /// Why, e.g. `-1 is less than the minimum of 0`.
-    pub message: String,
+    pub(crate) message: String,
     /// Whether the violation is a missing required property.
-    pub missing_required: bool,
+    pub(crate) missing_required: bool,
 }
 
 /// A compiled values schema.
 #[derive(Debug, Clone)]
 pub struct ValuesSchema {
-    /// Where the schema was read from.
-    pub path: PathBuf,
     /// The schema document.
-    pub document: serde_json::Value,
+    pub(crate) document: serde_json::Value,
     validator: std::sync::Arc<jsonschema::Validator>,
 }
 
 impl ValuesSchema {
     /// Reads and compiles a schema file; remote `$ref`s are refused.
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ReadFailed {
             path: path.to_path_buf(),
             source,
@@ -41,20 +39,19 @@ impl ValuesSchema {
     }
 
     /// Compiles an already-parsed schema document.
-    pub fn compile(path: &Path, document: serde_json::Value) -> Result<Self> {
+    pub(crate) fn compile(path: &Path, document: serde_json::Value) -> Result<Self> {
         let validator = jsonschema::validator_for(&document).map_err(|e| Error::SchemaInvalid {
             path: path.to_path_buf(),
             message: format!("{}: {}", pointer_or_root(&e.schema_path().to_string()), e),
         })?;
         Ok(Self {
-            path: path.to_path_buf(),
             document,
             validator: std::sync::Arc::new(validator),
         })
     }
 
     /// Every violation of the schema by `values`, in a stable order.
-    pub fn violations(&self, values: &serde_json::Value) -> Vec<SchemaViolation> {
+    pub(crate) fn violations(&self, values: &serde_json::Value) -> Vec<SchemaViolation> {
         if self.validator.is_valid(values) {
             return Vec::new();
         }

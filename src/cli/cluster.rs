@@ -10,18 +10,18 @@ use super::user_error;
 /// How to reach the cluster: `--kubeconfig` and `--context`, shared by every subcommand that
 /// talks to one.
 #[derive(Debug, Clone, Default, Args)]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     /// The kubeconfig to use (default: KUBECONFIG, then ~/.kube/config, then in-cluster).
     #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use.
     #[arg(long)]
-    pub context: Option<String>,
+    context: Option<String>,
 }
 
 /// Builds a client from `--kubeconfig` and `--context`, else the usual resolution (`KUBECONFIG`,
 /// `~/.kube/config`, in-cluster). A kubeconfig that cannot be read or used is the user's error.
-pub async fn connect(args: &ClusterArgs) -> anyhow::Result<kube::Client> {
+pub(crate) async fn connect(args: &ClusterArgs) -> anyhow::Result<kube::Client> {
     let context = args.context.as_deref();
     let options = kube::config::KubeConfigOptions {
         context: context.map(str::to_string),

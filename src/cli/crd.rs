@@ -7,38 +7,23 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::inputs::{self, DEFAULT_CONFIG};
+use super::inputs::DEFAULT_CONFIG;
 use super::user_error;
-use crate::chart::Chart;
-use crate::crd;
 
 /// Arguments of `crd`.
 #[derive(Debug, Args)]
-pub struct CrdArgs {
+pub(crate) struct CrdArgs {
     /// The mapping file whose kinds get CRDs.
     #[arg(long, default_value = DEFAULT_CONFIG)]
-    pub config: PathBuf,
+    config: PathBuf,
     /// Write one file per CRD into this directory instead of printing them.
     #[arg(long)]
-    pub output_dir: Option<PathBuf>,
-}
-
-/// Every mapped kind's CRD as `(file name, YAML)`, in mapping order.
-pub fn generate_all(config: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
-    let mapping = inputs::load_mapping(config)?;
-    let mut out = Vec::new();
-    for watch in &mapping.watches {
-        let chart = Chart::load(&watch.chart_dir).map_err(user_error)?;
-        let definition = crd::for_chart(watch, &chart).map_err(user_error)?;
-        let yaml = crd::to_yaml(&definition).map_err(user_error)?;
-        out.push((crd::file_name(&definition), yaml));
-    }
-    Ok(out)
+    output_dir: Option<PathBuf>,
 }
 
 /// Runs `crd`.
-pub fn run(args: CrdArgs) -> anyhow::Result<ExitCode> {
-    let crds = generate_all(&args.config)?;
+pub(crate) fn run(args: CrdArgs) -> anyhow::Result<ExitCode> {
+    let crds = tera_operator::crd::generate_all(&args.config).map_err(user_error)?;
     match &args.output_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)

@@ -6,37 +6,37 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use super::user_error;
-use crate::config::Mapping;
+use tera_operator::config::Mapping;
 
 /// Default location of the mapping file.
-pub const DEFAULT_CONFIG: &str = "charts/watches.yaml";
+pub(crate) const DEFAULT_CONFIG: &str = "charts/watches.yaml";
 
 /// Loads the mapping file; every failure is the user's.
-pub fn load_mapping(path: &Path) -> anyhow::Result<Mapping> {
+pub(crate) fn load_mapping(path: &Path) -> anyhow::Result<Mapping> {
     Mapping::load(path).map_err(user_error)
 }
 
 /// One YAML document read from a file, with where it came from.
 #[derive(Debug, Clone)]
-pub struct Document {
+pub(crate) struct Document {
     /// The file (`-` for standard input).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// 1-based position of the document in the file.
-    pub index: usize,
+    pub(crate) index: usize,
     /// The document.
-    pub value: serde_json::Value,
+    pub(crate) value: serde_json::Value,
 }
 
 impl Document {
     /// "file (document N)" for messages; just the file when it holds one document.
-    pub fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         format!("{} (document {})", self.file.display(), self.index)
     }
 }
 
 /// Reads every non-empty YAML document of each file (`-` is standard input); directories
 /// contribute their `*.yaml`/`*.yml` files in name order.
-pub fn read_documents(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
+pub(crate) fn read_documents(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
     let mut documents = Vec::new();
     for path in expand(paths)? {
         let text = if path.as_os_str() == "-" {
@@ -50,7 +50,7 @@ pub fn read_documents(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>> {
                 user_error(anyhow::anyhow!(
                     "{}: {}",
                     path.display(),
-                    crate::config::describe_yaml_error(&e)
+                    tera_operator::config::describe_yaml_error(&e)
                 ))
             })?;
             if value.is_null() {

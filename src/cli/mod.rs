@@ -1,21 +1,22 @@
-//! Command-line interface: one module per subcommand, errors split into user and unexpected.
+//! The command line: one module per subcommand (parse, call the library, print), errors split
+//! into the user's (exit code 1) and unexpected ones (exit code 2).
 
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-pub mod cluster;
-pub mod crd;
-pub mod inputs;
-pub mod leader_election;
-pub mod lint;
-pub mod manifests;
-pub mod migrate;
-pub mod render;
-pub mod run;
+mod cluster;
+mod crd;
+mod inputs;
+mod leader_election;
+mod lint;
+mod manifests;
+mod migrate;
+mod render;
+mod run;
 #[cfg(feature = "sandbox")]
-pub mod sandbox;
-pub mod signals;
+mod sandbox;
+mod signals;
 
 /// The tera-operator command line.
 #[derive(Debug, Parser)]
@@ -24,26 +25,26 @@ pub mod signals;
     version,
     about = "A Kubernetes operator driven by Tera chart templates"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Options shared by every subcommand.
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub(crate) global: GlobalArgs,
     /// The subcommand to run.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// Options shared by every subcommand.
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
 }
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// Human-readable text.
     Text,
     /// One JSON object per line.
@@ -52,7 +53,7 @@ pub enum LogFormat {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print the objects the operator would apply for custom resources.
     Render(render::RenderArgs),
     /// Check charts: metadata, values, schema, templates, and what the defaults render to.
@@ -73,15 +74,15 @@ pub enum Command {
 /// An error caused by the user's input (exit code 1); anything else exits with 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0:#}")]
-pub struct UserError(pub anyhow::Error);
+pub(crate) struct UserError(anyhow::Error);
 
 /// Wraps an error as a [`UserError`].
-pub fn user_error(err: impl Into<anyhow::Error>) -> anyhow::Error {
+pub(crate) fn user_error(err: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow::Error::new(UserError(err.into()))
 }
 
 /// Sets up `tracing` on stderr; `RUST_LOG` filters (default `info`).
-pub fn init_tracing(global: &GlobalArgs) {
+pub(crate) fn init_tracing(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -94,7 +95,7 @@ pub fn init_tracing(global: &GlobalArgs) {
 }
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),

@@ -7,36 +7,36 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::Value;
+use tera_operator::chart::Chart;
+use tera_operator::config::{DEFAULT_ALLOWED_KINDS, Mapping};
+use tera_operator::render::Renderer;
 
 use super::inputs::{self, DEFAULT_CONFIG, Document};
 use super::user_error;
-use crate::chart::Chart;
-use crate::config::{DEFAULT_ALLOWED_KINDS, Mapping};
-use crate::render::Renderer;
 
 /// Arguments of `render`.
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     /// Custom resource files (multi-document YAML; directories; `-` for standard input).
     #[arg(required = true)]
-    pub files: Vec<PathBuf>,
+    files: Vec<PathBuf>,
     /// The mapping file that finds each resource's chart.
     #[arg(long, default_value = DEFAULT_CONFIG)]
-    pub config: PathBuf,
+    config: PathBuf,
     /// Render every resource with this chart instead of the mapped one.
     #[arg(long)]
-    pub chart: Option<PathBuf>,
+    chart: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t = OutputFormat::Yaml)]
-    pub output: OutputFormat,
+    output: OutputFormat,
     /// Namespace for resources that name none.
     #[arg(short = 'n', long, default_value = "default")]
-    pub namespace: String,
+    namespace: String,
 }
 
 /// How rendered objects are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+enum OutputFormat {
     /// Multi-document YAML.
     Yaml,
     /// A JSON list.
@@ -44,7 +44,7 @@ pub enum OutputFormat {
 }
 
 /// Runs `render`.
-pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let documents = inputs::read_documents(&args.files)?;
     if documents.is_empty() {
         return Err(user_error(anyhow::anyhow!(
@@ -155,7 +155,7 @@ impl ChartSource {
 }
 
 /// Prints objects as multi-document YAML or a JSON list; a closed pipe (`| head`) is not an error.
-pub fn print_objects(objects: &[Value], format: OutputFormat) -> anyhow::Result<()> {
+fn print_objects(objects: &[Value], format: OutputFormat) -> anyhow::Result<()> {
     match write_objects(objects, format) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),

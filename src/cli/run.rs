@@ -6,39 +6,42 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
+use tera_operator::controller::{self, Options};
 
+use super::cluster::{self, ClusterArgs};
 use super::inputs::DEFAULT_CONFIG;
-use crate::controller::Options;
+use super::leader_election::LeaderElectionArgs;
+use super::{signals, user_error};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The mapping file (which kinds, which charts).
     #[arg(long, default_value = DEFAULT_CONFIG)]
-    pub config: PathBuf,
+    config: PathBuf,
     /// How to reach the cluster.
     #[command(flatten)]
-    pub cluster: super::cluster::ClusterArgs,
+    cluster: ClusterArgs,
     /// Only watch this namespace (repeatable; default: all namespaces).
     #[arg(short = 'n', long = "namespace")]
-    pub namespaces: Vec<String>,
+    namespaces: Vec<String>,
     /// Where to serve /healthz, /readyz and /metrics.
     #[arg(long, default_value = "127.0.0.1:8080")]
-    pub metrics_addr: SocketAddr,
+    metrics_addr: SocketAddr,
     /// Apply each kind's CRD, generated from its chart's values schema, before serving it.
     #[arg(long)]
-    pub install_crds: bool,
+    install_crds: bool,
     /// Do not watch the mapping file and charts for changes.
     #[arg(long)]
-    pub no_hot_reload: bool,
+    no_hot_reload: bool,
     /// Leader election (`--leader-elect` and its settings).
     #[command(flatten)]
-    pub leader: super::leader_election::LeaderElectionArgs,
+    leader: LeaderElectionArgs,
 }
 
 impl RunArgs {
     /// The controller options these arguments ask for.
-    pub fn options(&self) -> Options {
+    fn options(&self) -> Options {
         Options {
             config: self.config.clone(),
             namespaces: self.namespaces.clone(),
@@ -50,20 +53,80 @@ impl RunArgs {
 }
 
 /// Runs `run`.
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
     let result = runtime.block_on(async {
-        let client = super::cluster::connect(&args.cluster).await?;
+        let client = cluster::connect(&args.cluster).await?;
         let lease = args.leader.lease_config();
         let shutdown = async {
-            if let Err(e) = super::signals::shutdown_signal().await {
+            if let Err(e) = signals::shutdown_signal().await {
                 tracing::error!(error = %e, "waiting for a shutdown signal failed; shutting down");
             }
         };
-        super::leader_election::run_operator(client, args.options(), lease, shutdown).await?;
-        Ok(ExitCode::SUCCESS)
+        match controller::run(client, args.options(), lease, shutdown).await {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e @ controller::RunError::LeaderElectionFailed(_)) => Err(e.into()),
+            Err(e) => Err(user_error(e)),
+        }
     });
     // Blocking work still in flight (a DNS lookup, a file read) must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use clap::Parser as _;
+    use tera_operator::deploy::{self, Options};
+
+    use crate::cli::{Cli, Command};
+
+    /// The Deployment's command line in the install manifests is one `run` accepts, with the
+    /// leader-election flags of [`LeaderElectionArgs`](super::LeaderElectionArgs).
+    #[test]
+    fn deployment_args_parse_as_run_with_leader_election() {
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/watches.yaml");
+        for install_crds in [false, true] {
+            let options = Options {
+                install_crds,
+                ..Options::default()
+            };
+            let text = deploy::manifests(&config, &options).unwrap();
+            let deployment = serde_yaml::Deserializer::from_str(&text)
+                .map(|d| serde::Deserialize::deserialize(d).unwrap())
+                .find(|d: &serde_json::Value| d["kind"] == "Deployment")
+                .unwrap();
+            let argv: Vec<String> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().replace("$(POD_NAMESPACE)", "ops"))
+                .collect();
+            assert_eq!(argv[0], "run");
+            // The real command line, exactly as the Deployment passes it.
+            let cli = Cli::try_parse_from(
+                std::iter::once("tera-operator".to_string()).chain(argv.iter().cloned()),
+            )
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            let Command::Run(run) = cli.command else {
+                panic!("{argv:?} is not `run`");
+            };
+            assert_eq!(
+                run.config,
+                Path::new("/etc/tera-operator/charts/watches.yaml")
+            );
+            assert_eq!(run.metrics_addr.to_string(), "0.0.0.0:8080");
+            assert_eq!(run.install_crds, install_crds);
+            let lease = run.leader.lease_config().expect("--leader-elect");
+            assert_eq!(
+                (lease.namespace.as_str(), lease.name.as_str()),
+                ("ops", "tera-operator")
+            );
+            assert_eq!(lease.lease_duration, std::time::Duration::from_secs(15));
+            assert_eq!(lease.renew_deadline, std::time::Duration::from_secs(10));
+            assert_eq!(lease.retry_period, std::time::Duration::from_secs(2));
+        }
+    }
 }

@@ -9,54 +9,54 @@ use tera_sandbox::{Sandbox, SandboxConfig};
 
 /// Arguments of `tera-operator sandbox`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Port on 127.0.0.1 (default: a free one).
     #[arg(long, default_value_t = 0)]
-    pub port: u16,
+    port: u16,
     /// Where to write the kubeconfig (default: under a temporary state directory).
     #[arg(long)]
-    pub kubeconfig: Option<PathBuf>,
+    kubeconfig: Option<PathBuf>,
     /// Files or directories of manifests to apply after start (multi-document YAML; default:
     /// the bundled examples webserver.yaml, balancer.yaml and http-echo.yaml, when present).
     #[arg(long = "apply", value_name = "PATH")]
-    pub apply: Vec<PathBuf>,
+    apply: Vec<PathBuf>,
     /// Apply nothing by default (only what `--apply` names).
     #[arg(long)]
-    pub no_examples: bool,
+    no_examples: bool,
     /// Directory of CRDs to install first (skipped if missing).
     #[arg(long, default_value = "crds")]
-    pub crds: PathBuf,
+    crds: PathBuf,
     /// Serve the bare API server, without running the operator against it.
     #[arg(long)]
-    pub no_operator: bool,
+    no_operator: bool,
     /// The operator's mapping file (as for `run`).
     #[arg(long, default_value = super::inputs::DEFAULT_CONFIG)]
-    pub config: PathBuf,
+    config: PathBuf,
     /// Where the operator serves /healthz, /readyz and /metrics (default: nowhere).
     #[arg(long)]
-    pub metrics_addr: Option<std::net::SocketAddr>,
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Starts the operator against the sandbox: the mapping in `args.config`, every namespace,
 /// CRDs generated and applied for kinds the sandbox does not serve yet.
-pub async fn start_operator(
+async fn start_operator(
     client: kube::Client,
     args: &Args,
-) -> anyhow::Result<crate::controller::Operator> {
-    let options = crate::controller::Options {
+) -> anyhow::Result<tera_operator::controller::Operator> {
+    let options = tera_operator::controller::Options {
         config: args.config.clone(),
         namespaces: Vec::new(),
         metrics_addr: args.metrics_addr,
         install_crds: true,
         hot_reload: true,
     };
-    crate::controller::Operator::start(client, options)
+    tera_operator::controller::Operator::start(client, options)
         .await
         .map_err(super::user_error)
 }
 
 /// The bundled examples applied when `--apply` names nothing.
-pub const DEFAULT_EXAMPLES: [&str; 3] = [
+const DEFAULT_EXAMPLES: [&str; 3] = [
     "examples/webserver.yaml",
     "examples/balancer.yaml",
     "examples/http-echo.yaml",
@@ -75,7 +75,7 @@ fn manifests(args: &Args) -> Vec<PathBuf> {
 }
 
 /// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
     rt.block_on(serve(args))
 }

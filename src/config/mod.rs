@@ -1,21 +1,21 @@
 //! The mapping file (`watches.yaml`): which custom resource kinds are served by which chart.
 
-mod duration;
-mod selector;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::Selector;
 use serde::Deserialize;
-
-pub use duration::parse_duration;
-pub use selector::{LabelSelector, SelectorRequirement};
 
 /// Kinds a chart may emit when its mapping entry does not say otherwise.
 pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];
 
+/// The custom resource annotation that opts one resource in to adopting the objects of the
+/// Helm release of its name (`"true"`), as [`Watch::adopt_helm_releases`] does for a whole kind.
+pub(crate) const ADOPT_ANNOTATION: &str = "tera-operator.io/adopt";
+
 /// How often an unchanged custom resource is reconciled when the entry does not say.
-pub const DEFAULT_RECONCILE_PERIOD: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_RECONCILE_PERIOD: Duration = Duration::from_secs(600);
 
 /// Errors reading or checking a mapping file; every message names the file and, where it can, the line.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +65,9 @@ struct RawEntry {
     max_concurrent_reconciles: Option<u16>,
     #[serde(default)]
     override_values: Option<serde_json::Value>,
+    /// Parsed in [`parse_selector`], which also refuses unknown fields.
     #[serde(default)]
-    selector: Option<LabelSelector>,
+    selector: Option<serde_json::Value>,
     #[serde(default)]
     watch_dependent_resources: Option<bool>,
     #[serde(default)]
@@ -79,46 +80,41 @@ struct RawEntry {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Watch {
     /// API group of the custom resource, e.g. `web.tera-operator.io`.
-    pub group: String,
+    pub(crate) group: String,
     /// API version of the custom resource, e.g. `v1alpha1`.
-    pub version: String,
+    pub(crate) version: String,
     /// Kind of the custom resource, e.g. `WebServer`.
     pub kind: String,
     /// Chart directory, resolved against the mapping file's directory.
     pub chart_dir: PathBuf,
     /// How often an unchanged resource is reconciled again.
-    pub reconcile_period: Duration,
+    pub(crate) reconcile_period: Duration,
     /// Reconciles of this kind that may run at once.
-    pub max_concurrent_reconciles: u16,
+    pub(crate) max_concurrent_reconciles: u16,
     /// Values laid over every resource's spec (they win over the spec).
-    pub override_values: serde_json::Value,
+    pub(crate) override_values: serde_json::Value,
     /// Only resources matching this label selector are reconciled.
-    pub selector: Option<LabelSelector>,
+    pub(crate) selector: Option<Selector>,
     /// Whether rendered children are watched for drift.
-    pub watch_dependent_resources: bool,
+    pub(crate) watch_dependent_resources: bool,
     /// Kinds the chart may emit.
-    pub allowed_kinds: Vec<String>,
+    pub(crate) allowed_kinds: Vec<String>,
     /// Whether every resource of this kind may take over the objects of the Helm release of its
-    /// name, as the `tera-operator.io/adopt: "true"` annotation lets one resource do.
-    pub adopt_helm_releases: bool,
+    /// name, as the [`ADOPT_ANNOTATION`] lets one resource do.
+    pub(crate) adopt_helm_releases: bool,
     /// 1-based line of the entry in the mapping file.
-    pub line: usize,
+    pub(crate) line: usize,
 }
 
 impl Watch {
     /// `group/version`, the custom resource's apiVersion.
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         format!("{}/{}", self.group, self.version)
     }
 
     /// Whether this entry serves objects with the given apiVersion and kind.
-    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+    pub(crate) fn matches(&self, api_version: &str, kind: &str) -> bool {
         self.kind == kind && api_version == self.api_version()
-    }
-
-    /// Whether the chart may emit objects of `kind`.
-    pub fn allows_kind(&self, kind: &str) -> bool {
-        self.allowed_kinds.iter().any(|k| k == kind)
     }
 }
 
@@ -128,7 +124,7 @@ pub struct Mapping {
     /// Where the mapping was read from.
     pub path: PathBuf,
     /// The entries, in file order.
-    pub watches: Vec<Watch>,
+    pub(crate) watches: Vec<Watch>,
 }
 
 impl Mapping {
@@ -142,7 +138,7 @@ impl Mapping {
     }
 
     /// Parses mapping text as if read from `path` (used for error messages and chart resolution).
-    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Self> {
         let raw: Vec<RawEntry> = if text.trim().is_empty() {
             Vec::new()
         } else {
@@ -249,11 +245,11 @@ fn build_watch(
             ));
         }
     };
-    if let Some(selector) = &entry.selector {
-        selector
-            .check()
-            .map_err(|reason| invalid("selector", format!("selector: {reason}")))?;
-    }
+    let selector = entry
+        .selector
+        .map(parse_selector)
+        .transpose()
+        .map_err(|reason| invalid("selector", format!("selector: {reason}")))?;
     let allowed_kinds = match entry.allowed_kinds {
         Some(kinds) if kinds.is_empty() => {
             return Err(invalid(
@@ -275,12 +271,115 @@ fn build_watch(
         reconcile_period,
         max_concurrent_reconciles,
         override_values,
-        selector: entry.selector,
+        selector,
         watch_dependent_resources: entry.watch_dependent_resources.unwrap_or(true),
         allowed_kinds,
         adopt_helm_releases: entry.adopt_helm_releases.unwrap_or(false),
         line,
     })
+}
+
+/// The longest duration Go's `time.ParseDuration` (and so operator-sdk) accepts: an `int64` of
+/// nanoseconds, about 292 years.
+const MAX_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
+
+/// Parses a Go duration as operator-sdk writes them (`90s`, `10m`, `1h30m`, `500ms`;
+/// [`kube::core::Duration`] reads them); it must be positive and at most Go's limit.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".to_string());
+    }
+    let not_a_duration =
+        |why: &str| format!("{text:?} is not a duration like 30s, 10m or 1h30m{why}");
+    // kube's parser multiplies each number by its unit and panics where that overflows or a
+    // number is negative: let through only digits, points and unit letters after one leading
+    // sign, at most 64 characters, and numbers of at most 15 digits before the point (so even
+    // four of them in hours stay far from the overflow).
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    if text.len() > 64
+        || !unsigned
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c.is_alphabetic())
+    {
+        return Err(not_a_duration(""));
+    }
+    if unsigned
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .any(|number| {
+            number
+                .split('.')
+                .next()
+                .is_some_and(|whole| whole.len() > 15)
+        })
+    {
+        return Err(format!("{text:?} has a number of more than 15 digits"));
+    }
+    let parsed: kube::core::Duration = text
+        .parse()
+        .map_err(|e: kube::core::duration::ParseError| not_a_duration(&format!(" ({e})")))?;
+    if parsed.is_negative() {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    let duration = Duration::from(parsed);
+    if duration.is_zero() {
+        return Err(format!("{text:?} must be longer than zero"));
+    }
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "{text:?} is longer than Go's limit of 2562047h47m16.854775807s"
+        ));
+    }
+    Ok(duration)
+}
+
+/// Parses a label selector (`matchLabels`, `matchExpressions`) with k8s-openapi's
+/// [`LabelSelector`], refusing unknown fields, operators Kubernetes does not know and value
+/// lists that do not fit their operator, into a [`Selector`] that matches labels and prints
+/// the API's query-string form.
+fn parse_selector(value: serde_json::Value) -> Result<Selector, String> {
+    let unknown = |object: &serde_json::Value, known: &[&str]| {
+        object.as_object().and_then(|fields| {
+            fields
+                .keys()
+                .find(|k| !known.contains(&k.as_str()))
+                .map(|k| {
+                    let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+                    format!("unknown field `{k}`, expected {}", expected.join(" or "))
+                })
+        })
+    };
+    if let Some(message) = unknown(&value, &["matchLabels", "matchExpressions"]) {
+        return Err(message);
+    }
+    let expressions = value.get("matchExpressions").and_then(|e| e.as_array());
+    for requirement in expressions.into_iter().flatten() {
+        if let Some(message) = unknown(requirement, &["key", "operator", "values"]) {
+            return Err(format!("matchExpressions: {message}"));
+        }
+    }
+    let selector: LabelSelector = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    for req in selector.match_expressions.iter().flatten() {
+        let values = req.values.as_deref().unwrap_or_default();
+        match req.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => {
+                return Err(format!(
+                    "{} on {:?} needs at least one value",
+                    req.operator, req.key
+                ));
+            }
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                return Err(format!("{} on {:?} takes no values", req.operator, req.key));
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => {
+                return Err(format!(
+                    "unknown operator {other:?} (expected In, NotIn, Exists or DoesNotExist)"
+                ));
+            }
+        }
+    }
+    Selector::try_from(selector).map_err(|e| e.to_string())
 }
 
 /// Renders a serde_yaml error as "line L column C: reason".

@@ -1,5 +1,7 @@
 //! Table tests for the mapping file.
 
+use kube::core::SelectorExt as _;
+
 use super::*;
 
 fn mapping_in_tempdir(text: &str) -> (tempfile::TempDir, Result<Mapping>) {
@@ -78,6 +80,42 @@ fn errors_name_the_file_and_line() {
             "- group: a.io\n  version: v1\n  kind: A\n",
             "missing field `chart`",
         ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  reconcilePeriod: 9999999999999h\n",
+            "watches.yaml:5: reconcilePeriod: \"9999999999999h\" is longer than Go's limit",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  reconcilePeriod: 3000000h\n",
+            "watches.yaml:5: reconcilePeriod: \"3000000h\" is longer than Go's limit",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  reconcilePeriod: 5s-3s\n",
+            "watches.yaml:5: reconcilePeriod: \"5s-3s\" is not a duration",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  reconcilePeriod: -5s\n",
+            "watches.yaml:5: reconcilePeriod: \"-5s\" must be longer than zero",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  selector:\n    matchLabel: {a: b}\n",
+            "watches.yaml:5: selector: unknown field `matchLabel`, expected `matchLabels` or `matchExpressions`",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  selector:\n    matchExpressions: [{key: a, operator: In, value: [b]}]\n",
+            "watches.yaml:5: selector: matchExpressions: unknown field `value`",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  selector:\n    matchExpressions: [{key: a, operator: In}]\n",
+            "watches.yaml:5: selector: In on \"a\" needs at least one value",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  selector:\n    matchExpressions: [{key: a, operator: Exists, values: [b]}]\n",
+            "watches.yaml:5: selector: Exists on \"a\" takes no values",
+        ),
+        (
+            "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  selector:\n    matchLabels: [a]\n",
+            "watches.yaml:5: selector: invalid type",
+        ),
     ];
     for (text, expected) in cases {
         let (_dir, result) = mapping_in_tempdir(text);
@@ -97,13 +135,40 @@ fn durations() {
     assert!(parse_duration("0s").is_err());
     assert!(parse_duration("10").is_err());
     assert!(parse_duration("10d").is_err());
+    assert_eq!(parse_duration(" 1.5h "), Ok(Duration::from_secs(5400)));
+    assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+    // Never a panic, however large, negative or odd the text.
+    for text in [
+        "9999999999999h",
+        "99999999999999999999999999999999h",
+        "9999999999999999ns",
+        "999999999999999h999999999999999h999999999999999h999999999999999h",
+        "999999999999h999999999999h999999999999h",
+        &"1h".repeat(40),
+        "5s-3s",
+        "-1s",
+        "1h+-2m",
+        "1e400h",
+        "inf",
+        "NaNs",
+        ".",
+        "h",
+        "0",
+    ] {
+        assert!(parse_duration(text).is_err(), "{text:?}");
+    }
+    assert_eq!(
+        parse_duration("2562047h"),
+        Ok(Duration::from_secs(2562047 * 3600))
+    );
 }
 
 #[test]
 fn selectors_match_like_kubernetes() {
-    let selector: LabelSelector = serde_yaml::from_str(
+    let selector = parse_selector(serde_yaml::from_str(
         "matchLabels: {app: web}\nmatchExpressions:\n- {key: tier, operator: In, values: [gold, silver]}\n- {key: legacy, operator: DoesNotExist}\n",
     )
+    .unwrap())
     .unwrap();
     let labels = |pairs: &[(&str, &str)]| {
         pairs
@@ -118,5 +183,8 @@ fn selectors_match_like_kubernetes() {
         ("tier", "gold"),
         ("legacy", "1")
     ])));
-    assert_eq!(selector.to_query(), "app=web,tier in (gold,silver),!legacy");
+    assert_eq!(
+        selector.to_string(),
+        "app=web,tier in (gold,silver),!legacy"
+    );
 }

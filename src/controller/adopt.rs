@@ -9,16 +9,13 @@
 
 use serde_json::Value;
 
+use crate::config::ADOPT_ANNOTATION;
 use crate::render::{MANAGED_BY_LABEL, OWNER_UID_LABEL};
 
-/// The custom resource annotation that opts in to adopting Helm-managed objects.
-pub const ADOPT_ANNOTATION: &str = "tera-operator.io/adopt";
 /// The `app.kubernetes.io/managed-by` value Helm writes.
-pub const HELM_MANAGED_BY: &str = "Helm";
+pub(crate) const HELM_MANAGED_BY: &str = "Helm";
 /// The annotation naming the Helm release an object belongs to.
-pub const HELM_RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
-/// The annotation naming the namespace of that Helm release.
-pub const HELM_RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
+pub(crate) const HELM_RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
 
 /// What to do with one rendered object, given what already exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +39,7 @@ pub enum Decision {
 
 /// Whether `owner` (a custom resource) opts in to adoption: its [`ADOPT_ANNOTATION`] is `"true"`,
 /// or the mapping entry opts in for every resource of its kind.
-pub fn opted_in(owner: &Value, mapping_opt_in: bool) -> bool {
+pub(crate) fn opted_in(owner: &Value, mapping_opt_in: bool) -> bool {
     mapping_opt_in || annotation(owner, ADOPT_ANNOTATION) == Some("true")
 }
 

@@ -6,25 +6,15 @@ use serde_json::Value;
 use sha2::Digest as _;
 
 /// The field manager every write of tera-operator uses.
-pub const FIELD_MANAGER: &str = "tera-operator";
+pub(crate) const FIELD_MANAGER: &str = "tera-operator";
 
 /// Annotation carrying a hash of the whole desired object, so that a field the chart stops
 /// setting (which a subset comparison cannot see) still causes an apply that removes it.
-pub const DESIRED_HASH_ANNOTATION: &str = "tera-operator.io/desired-hash";
+pub(crate) const DESIRED_HASH_ANNOTATION: &str = "tera-operator.io/desired-hash";
 
 /// Errors applying one object.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The rendered object cannot be turned into a request.
-    #[error("{kind} {name}: the rendered object is not a valid object: {source}")]
-    ObjectInvalid {
-        /// Kind of the object.
-        kind: String,
-        /// Name of the object.
-        name: String,
-        /// The decoding error.
-        source: serde_json::Error,
-    },
+pub(crate) enum Error {
     /// The API server refused the server-side apply.
     #[error("applying {kind} {namespace}/{name} failed: {source}")]
     ApplyFailed {
@@ -40,7 +30,7 @@ pub enum Error {
 }
 
 /// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One remembered write.
 #[derive(Debug, Clone)]
@@ -66,19 +56,19 @@ struct Memory {
 /// - the child watch has not delivered our own write yet (the cache lags the response by one
 ///   watch event): no second write of the same content.
 #[derive(Debug, Default)]
-pub struct AppliedMemory {
+pub(crate) struct AppliedMemory {
     memory: std::sync::Mutex<Memory>,
 }
 
 /// `apiVersion/kind/namespace/name`, the key of [`AppliedMemory`].
-pub fn memory_key(api_version: &str, kind: &str, namespace: &str, name: &str) -> String {
+pub(crate) fn memory_key(api_version: &str, kind: &str, namespace: &str, name: &str) -> String {
     format!("{api_version}/{kind}/{namespace}/{name}")
 }
 
 impl AppliedMemory {
     /// Remembers that `hash` was applied to `key`, the server answered with
     /// `resource_version`, and what readiness that answer had.
-    pub fn remember(
+    pub(crate) fn remember(
         &self,
         key: &str,
         hash: &str,
@@ -98,7 +88,7 @@ impl AppliedMemory {
     }
 
     /// A child watch delivered `key` at `resource_version` (added, modified or deleted).
-    pub fn observe(&self, key: &str, resource_version: &str) {
+    pub(crate) fn observe(&self, key: &str, resource_version: &str) {
         let Ok(version) = resource_version.parse::<u64>() else {
             return;
         };
@@ -110,7 +100,7 @@ impl AppliedMemory {
 
     /// A child watch delivered the deletion of `key` at `resource_version`: forget it, unless
     /// we have written a newer incarnation since (keeps the memory bounded under churn).
-    pub fn deleted(&self, key: &str, resource_version: &str) {
+    pub(crate) fn deleted(&self, key: &str, resource_version: &str) {
         let Ok(version) = resource_version.parse::<u64>() else {
             return;
         };
@@ -131,7 +121,7 @@ impl AppliedMemory {
     }
 
     /// A child watch relisted: the cache is authoritative again for every remembered write.
-    pub fn observe_all(&self) {
+    pub(crate) fn observe_all(&self) {
         if let Ok(mut memory) = self.memory.lock() {
             let Memory { written, observed } = &mut *memory;
             for (key, w) in written.iter() {
@@ -144,7 +134,12 @@ impl AppliedMemory {
     }
 
     /// Whether `hash` was applied to `key` and the object is unchanged since (`resource_version`).
-    pub fn unchanged_since_apply(&self, key: &str, hash: &str, resource_version: &str) -> bool {
+    pub(crate) fn unchanged_since_apply(
+        &self,
+        key: &str,
+        hash: &str,
+        resource_version: &str,
+    ) -> bool {
         self.memory
             .lock()
             .ok()
@@ -154,7 +149,7 @@ impl AppliedMemory {
 
     /// When the child watch has not yet delivered our own write of `hash` to `key`, the
     /// readiness that write had; else `None` (the cache is current: trust it).
-    pub fn cache_behind(&self, key: &str, hash: &str) -> Option<Option<String>> {
+    pub(crate) fn cache_behind(&self, key: &str, hash: &str) -> Option<Option<String>> {
         let memory = self.memory.lock().ok()?;
         let written = memory.written.get(key)?;
         if written.hash != hash {
@@ -166,7 +161,7 @@ impl AppliedMemory {
     }
 
     /// Forgets objects whose keys fail `keep`.
-    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+    pub(crate) fn retain(&self, keep: impl Fn(&str) -> bool) {
         if let Ok(mut memory) = self.memory.lock() {
             memory.written.retain(|k, _| keep(k));
             memory.observed.retain(|k, _| keep(k));
@@ -175,7 +170,7 @@ impl AppliedMemory {
 }
 
 /// The desired-hash annotation of an object, if set.
-pub fn desired_hash(object: &Value) -> Option<&str> {
+pub(crate) fn desired_hash(object: &Value) -> Option<&str> {
     object
         .pointer("/metadata/annotations")?
         .get(DESIRED_HASH_ANNOTATION)?
@@ -185,7 +180,7 @@ pub fn desired_hash(object: &Value) -> Option<&str> {
 /// Whether the live object already matches the desired one: the desired object (without
 /// `apiVersion` and `kind`, which the cache key already fixes and list items may omit) is a
 /// semantic subset of the live one.
-pub fn matches_live(desired: &Value, live: &Value) -> bool {
+pub(crate) fn matches_live(desired: &Value, live: &Value) -> bool {
     match desired.as_object() {
         Some(fields) => fields
             .iter()
@@ -199,7 +194,7 @@ pub fn matches_live(desired: &Value, live: &Value) -> bool {
 }
 
 /// Adds [`DESIRED_HASH_ANNOTATION`] to a rendered object (in place).
-pub fn add_desired_hash(object: &mut Value) {
+pub(crate) fn add_desired_hash(object: &mut Value) {
     let digest = sha2::Sha256::digest(object.to_string().as_bytes());
     let hash = crate::render::hex(&digest[..8]);
     let Some(metadata) = object
@@ -220,7 +215,7 @@ pub fn add_desired_hash(object: &mut Value) {
 /// Whether `desired` is a semantic subset of `live`: every field the desired object sets has
 /// the same value in the live one. Lists must have the same length and match element-wise;
 /// numbers compare by value (`3` equals `3.0`); fields only the live object has are ignored.
-pub fn is_subset(desired: &Value, live: &Value) -> bool {
+pub(crate) fn is_subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d.iter().all(|(key, dv)| match l.get(key) {
             Some(lv) => is_subset(dv, lv),
@@ -250,7 +245,7 @@ fn is_empty_value(value: &Value) -> bool {
 }
 
 /// Server-side applies `object` (field manager [`FIELD_MANAGER`], forced) and returns the live result.
-pub async fn server_side_apply(
+pub(crate) async fn server_side_apply(
     client: &kube::Client,
     resource: &ApiResource,
     namespaced: bool,

@@ -5,13 +5,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// First retry delay after a failure.
-pub const BASE_DELAY: Duration = Duration::from_millis(250);
+pub(crate) const BASE_DELAY: Duration = Duration::from_millis(250);
 /// Longest retry delay.
-pub const MAX_DELAY: Duration = Duration::from_secs(300);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(300);
 
 /// Consecutive failures per object key, and the delay they earn.
 #[derive(Debug, Default)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     failures: Mutex<HashMap<String, u32>>,
     base: Duration,
     cap: Duration,
@@ -19,7 +19,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// A backoff doubling from `base` up to `cap`.
-    pub fn new(base: Duration, cap: Duration) -> Self {
+    pub(crate) fn new(base: Duration, cap: Duration) -> Self {
         Self {
             failures: Mutex::new(HashMap::new()),
             base,
@@ -28,7 +28,7 @@ impl Backoff {
     }
 
     /// Records a failure of `key` and returns how long to wait before retrying it.
-    pub fn failed(&self, key: &str) -> Duration {
+    pub(crate) fn failed(&self, key: &str) -> Duration {
         let attempt = match self.failures.lock() {
             Ok(mut failures) => {
                 let n = failures.entry(key.to_string()).or_insert(0);
@@ -41,24 +41,19 @@ impl Backoff {
     }
 
     /// Forgets the failures of `key` (after a success).
-    pub fn succeeded(&self, key: &str) {
+    pub(crate) fn succeeded(&self, key: &str) {
         if let Ok(mut failures) = self.failures.lock() {
             failures.remove(key);
         }
     }
 
     /// How many keys have failures recorded.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.failures.lock().map(|f| f.len()).unwrap_or(0)
     }
 
-    /// Whether no key has failures recorded.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Consecutive failures recorded for `key`.
-    pub fn failures(&self, key: &str) -> u32 {
+    pub(crate) fn failures(&self, key: &str) -> u32 {
         self.failures
             .lock()
             .ok()
@@ -68,7 +63,7 @@ impl Backoff {
 }
 
 /// `base * 2^(attempt-1)`, at most `cap`.
-pub fn delay_for(attempt: u32, base: Duration, cap: Duration) -> Duration {
+pub(crate) fn delay_for(attempt: u32, base: Duration, cap: Duration) -> Duration {
     let exponent = attempt.saturating_sub(1).min(30);
     base.saturating_mul(1u32 << exponent).min(cap)
 }

@@ -18,32 +18,32 @@ use crate::render::OWNER_UID_LABEL;
 
 /// The controller ownerReference of a cached child.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControllerRef {
+pub(crate) struct ControllerRef {
     /// apiVersion of the owner.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// Kind of the owner.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Name of the owner (same namespace as the child).
-    pub name: String,
+    pub(crate) name: String,
     /// uid of the owner.
-    pub uid: String,
+    pub(crate) uid: String,
 }
 
 /// One live child as the cache keeps it.
 #[derive(Debug)]
-pub struct CachedChild {
+pub(crate) struct CachedChild {
     /// Namespace (empty for cluster-scoped objects).
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Name.
-    pub name: String,
+    pub(crate) name: String,
     /// uid, if the server set one.
-    pub uid: Option<String>,
+    pub(crate) uid: Option<String>,
     /// resourceVersion, if the server set one.
-    pub resource_version: Option<String>,
+    pub(crate) resource_version: Option<String>,
     /// Whether the object is being deleted.
-    pub deleting: bool,
+    pub(crate) deleting: bool,
     /// The controller ownerReference, if any.
-    pub controller: Option<ControllerRef>,
+    pub(crate) controller: Option<ControllerRef>,
     owner_label: Option<String>,
     json: Box<str>,
 }
@@ -51,7 +51,7 @@ pub struct CachedChild {
 impl CachedChild {
     /// Caches `object`, dropping what no comparison needs: managedFields and kubectl's
     /// last-applied annotation (rendered objects never set either).
-    pub fn new(mut object: DynamicObject) -> Self {
+    pub(crate) fn new(mut object: DynamicObject) -> Self {
         slim(&mut object);
         // Serializing a DynamicObject cannot fail: its data is already JSON.
         let json = serde_json::to_string(&object).unwrap_or_default();
@@ -90,19 +90,19 @@ impl CachedChild {
 
     /// Whether the custom resource with `uid` owns this child: the child carries the owner-uid
     /// label **and** a controller ownerReference to that uid. Only such objects are ever pruned.
-    pub fn is_owned_by(&self, uid: &str) -> bool {
+    pub(crate) fn is_owned_by(&self, uid: &str) -> bool {
         self.owner_label.as_deref() == Some(uid)
             && self.controller.as_ref().is_some_and(|r| r.uid == uid)
     }
 
     /// The whole cached object as JSON (parsed on each call).
-    pub fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         serde_json::from_str(&self.json).unwrap_or(Value::Null)
     }
 }
 
 /// Drops managedFields and kubectl's last-applied annotation from a watched object.
-pub fn slim(object: &mut DynamicObject) {
+pub(crate) fn slim(object: &mut DynamicObject) {
     object.metadata.managed_fields = None;
     if let Some(annotations) = object.metadata.annotations.as_mut() {
         annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
@@ -146,7 +146,7 @@ impl Index {
 }
 
 /// The cached children of one kind in one namespace scope, fed by a watch.
-pub struct ChildStore {
+pub(crate) struct ChildStore {
     index: RwLock<Index>,
     synced: tokio::sync::watch::Sender<bool>,
 }
@@ -162,7 +162,7 @@ impl Default for ChildStore {
 
 impl ChildStore {
     /// The cached object `namespace/name`, if any.
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<CachedChild>> {
+    pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Arc<CachedChild>> {
         let index = self.index.read().ok()?;
         index
             .objects
@@ -171,7 +171,7 @@ impl ChildStore {
     }
 
     /// Every cached object owned by `uid` (see [`CachedChild::is_owned_by`]).
-    pub fn owned_by(&self, uid: &str) -> Vec<Arc<CachedChild>> {
+    pub(crate) fn owned_by(&self, uid: &str) -> Vec<Arc<CachedChild>> {
         let Ok(index) = self.index.read() else {
             return Vec::new();
         };
@@ -186,18 +186,8 @@ impl ChildStore {
             .collect()
     }
 
-    /// How many objects are cached.
-    pub fn len(&self) -> usize {
-        self.index.read().map(|i| i.objects.len()).unwrap_or(0)
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Caches an added or modified object; returns it as cached.
-    pub fn apply(&self, object: DynamicObject) -> Arc<CachedChild> {
+    pub(crate) fn apply(&self, object: DynamicObject) -> Arc<CachedChild> {
         let child = Arc::new(CachedChild::new(object));
         if let Ok(mut index) = self.index.write() {
             index.insert(child.clone());
@@ -207,7 +197,7 @@ impl ChildStore {
 
     /// Forgets a deleted object; returns its identity and final resourceVersion (its content,
     /// never compared again, is not kept).
-    pub fn delete(&self, object: DynamicObject) -> Arc<CachedChild> {
+    pub(crate) fn delete(&self, object: DynamicObject) -> Arc<CachedChild> {
         let child = Arc::new(CachedChild::describe(&object, Box::default()));
         if let Ok(mut index) = self.index.write() {
             index.remove(&(child.namespace.clone(), child.name.clone()));
@@ -217,7 +207,7 @@ impl ChildStore {
 
     /// Replaces everything with the result of a (re)list and marks the store synced; returns the
     /// objects that were cached before but are not listed any more (deleted while unwatched).
-    pub fn replace_all(&self, listed: Vec<CachedChild>) -> Vec<Arc<CachedChild>> {
+    pub(crate) fn replace_all(&self, listed: Vec<CachedChild>) -> Vec<Arc<CachedChild>> {
         let mut fresh = Index::default();
         for child in listed {
             fresh.insert(Arc::new(child));
@@ -238,7 +228,7 @@ impl ChildStore {
     }
 
     /// Waits until the first list has been cached, at most `timeout`; returns whether it was.
-    pub async fn wait_synced(&self, timeout: Duration) -> bool {
+    pub(crate) async fn wait_synced(&self, timeout: Duration) -> bool {
         let mut synced = self.synced.subscribe();
         matches!(
             tokio::time::timeout(timeout, synced.wait_for(|done| *done)).await,
@@ -350,7 +340,7 @@ mod tests {
         gone.sort();
         assert_eq!(gone, ["b", "c"]);
         assert_eq!(names("u1"), ["d"]);
-        assert_eq!(store.len(), 1);
+        assert_eq!(store.index.read().unwrap().objects.len(), 1);
     }
 
     #[tokio::test]
@@ -359,6 +349,6 @@ mod tests {
         assert!(!store.wait_synced(Duration::from_millis(20)).await);
         store.replace_all(Vec::new());
         assert!(store.wait_synced(Duration::from_millis(20)).await);
-        assert!(store.is_empty());
+        assert!(store.index.read().unwrap().objects.is_empty());
     }
 }

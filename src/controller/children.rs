@@ -22,11 +22,11 @@ use super::child_store::{CachedChild, ChildStore};
 use crate::render::{MANAGED_BY, MANAGED_BY_LABEL};
 
 /// How long a new child watch may take to list its objects before reconciles give up on it.
-pub const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Errors starting child watches.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The API server does not serve the child's kind.
     #[error("discovering {group_version}/{kind} failed: {source}")]
     DiscoveryFailed {
@@ -48,16 +48,16 @@ pub enum Error {
 }
 
 /// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `group/Kind` for an apiVersion and kind (`/ConfigMap` for the core group).
-pub fn kind_key(api_version: &str, kind: &str) -> String {
+pub(crate) fn kind_key(api_version: &str, kind: &str) -> String {
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     format!("{group}/{kind}")
 }
 
 /// The well-known group/version of common child kinds, so they can be watched before discovery.
-pub fn builtin_gvk(kind: &str) -> Option<GroupVersionKind> {
+pub(crate) fn builtin_gvk(kind: &str) -> Option<GroupVersionKind> {
     let builtin = k8s_rules::kinds::find(kind).filter(|k| k.namespaced)?;
     Some(GroupVersionKind::gvk(builtin.group, builtin.version, kind))
 }
@@ -74,9 +74,9 @@ struct Route {
 type Routes = Arc<RwLock<HashMap<String, Vec<Route>>>>;
 
 /// The cache of one child kind: one store per namespace scope.
-pub struct ChildKind {
+pub(crate) struct ChildKind {
     /// The child's API resource.
-    pub resource: ApiResource,
+    pub(crate) resource: ApiResource,
     stores: Vec<Arc<ChildStore>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -91,12 +91,12 @@ impl Drop for ChildKind {
 
 impl ChildKind {
     /// The cached object, if any.
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<CachedChild>> {
+    pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Arc<CachedChild>> {
         self.stores.iter().find_map(|s| s.get(namespace, name))
     }
 
     /// Every cached object owned by `uid` (see [`CachedChild::is_owned_by`]), with its resource.
-    pub fn owned_by(&self, uid: &str) -> Vec<(ApiResource, Arc<CachedChild>)> {
+    pub(crate) fn owned_by(&self, uid: &str) -> Vec<(ApiResource, Arc<CachedChild>)> {
         self.stores
             .iter()
             .flat_map(|s| s.owned_by(uid))
@@ -106,9 +106,9 @@ impl ChildKind {
 }
 
 /// All child caches plus the routes from children to owner controllers.
-pub struct Children {
+pub(crate) struct Children {
     /// What tera-operator last applied to each child, kept in step with the caches.
-    pub applied: Arc<AppliedMemory>,
+    pub(crate) applied: Arc<AppliedMemory>,
     client: kube::Client,
     scopes: Vec<Option<String>>,
     kinds: tokio::sync::Mutex<HashMap<String, Arc<ChildKind>>>,
@@ -119,7 +119,7 @@ pub struct Children {
 
 impl Children {
     /// No caches yet; `scopes` are the namespaces watched (`None`: all).
-    pub fn new(client: kube::Client, scopes: Vec<Option<String>>) -> Self {
+    pub(crate) fn new(client: kube::Client, scopes: Vec<Option<String>>) -> Self {
         Self {
             applied: Arc::default(),
             client,
@@ -133,7 +133,7 @@ impl Children {
 
     /// Routes changes of children owned by `owner` objects in `namespace` (or all) to `sender`;
     /// returns an id for [`Children::unroute`].
-    pub fn route(
+    pub(crate) fn route(
         &self,
         owner: &ApiResource,
         namespace: Option<String>,
@@ -157,7 +157,7 @@ impl Children {
     }
 
     /// Removes a route added by [`Children::route`].
-    pub fn unroute(&self, id: u64) {
+    pub(crate) fn unroute(&self, id: u64) {
         if let Ok(mut routes) = self.routes.write() {
             for list in routes.values_mut() {
                 list.retain(|r| r.id != id);
@@ -166,7 +166,7 @@ impl Children {
     }
 
     /// The cache of a child kind, starting its watch (and waiting for it to sync) if needed.
-    pub async fn ensure(&self, gvk: &GroupVersionKind) -> Result<Arc<ChildKind>> {
+    pub(crate) async fn ensure(&self, gvk: &GroupVersionKind) -> Result<Arc<ChildKind>> {
         let key = format!("{}/{}/{}", gvk.group, gvk.version, gvk.kind);
         let mut kinds = self.kinds.lock().await;
         if let Some(kind) = kinds.get(&key) {
@@ -220,18 +220,9 @@ impl Children {
     }
 
     /// Every cached object, of every watched child kind, owned by `uid`.
-    pub fn owned_by(&self, uid: &str) -> Vec<(ApiResource, Arc<CachedChild>)> {
+    pub(crate) fn owned_by(&self, uid: &str) -> Vec<(ApiResource, Arc<CachedChild>)> {
         let kinds = self.snapshot.read().map(|s| s.clone()).unwrap_or_default();
         kinds.iter().flat_map(|k| k.owned_by(uid)).collect()
-    }
-
-    /// The resource of a watched child kind by apiVersion and kind.
-    pub fn resource_of(&self, api_version: &str, kind: &str) -> Option<ApiResource> {
-        let kinds = self.snapshot.read().ok()?;
-        kinds
-            .iter()
-            .find(|k| k.resource.api_version == api_version && k.resource.kind == kind)
-            .map(|k| k.resource.clone())
     }
 }
 

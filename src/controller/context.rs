@@ -14,36 +14,36 @@ use crate::config::Watch;
 use crate::render::Renderer;
 
 /// Dependencies shared by the controllers of every kind.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The API client.
-    pub client: kube::Client,
+    pub(crate) client: kube::Client,
     /// Child caches and owner routing.
-    pub children: Arc<Children>,
+    pub(crate) children: Arc<Children>,
     /// Event publisher.
-    pub events: EventSink,
+    pub(crate) events: EventSink,
     /// Metrics.
-    pub metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// The chart serving a kind, and why it is stale if the newest version failed to load.
 #[derive(Clone)]
-pub struct ChartState {
+pub(crate) struct ChartState {
     /// The last good chart.
-    pub renderer: Arc<Renderer>,
+    pub(crate) renderer: Arc<Renderer>,
     /// Set while the newest chart on disk is broken: what is wrong with it.
-    pub stale: Option<String>,
+    pub(crate) stale: Option<String>,
 }
 
 /// Everything the reconcile of one mapped kind needs.
-pub struct KindContext {
+pub(crate) struct KindContext {
     /// Shared dependencies.
-    pub shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     /// The mapping entry.
-    pub watch: Watch,
+    pub(crate) watch: Watch,
     /// The custom resource's API resource.
-    pub resource: ApiResource,
+    pub(crate) resource: ApiResource,
     /// `group/Kind`, the kind's label in metrics and logs.
-    pub key: String,
+    pub(crate) key: String,
     chart: RwLock<ChartState>,
     /// The caches of this kind's custom resources (one per namespace scope).
     stores: RwLock<Vec<Store<DynamicObject>>>,
@@ -54,7 +54,7 @@ pub struct KindContext {
 
 impl KindContext {
     /// A context serving `watch` with `renderer`.
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<Shared>,
         watch: Watch,
         resource: ApiResource,
@@ -76,7 +76,7 @@ impl KindContext {
     }
 
     /// Adds the cache of one namespace scope's custom resources.
-    pub fn add_store(&self, store: Store<DynamicObject>) {
+    pub(crate) fn add_store(&self, store: Store<DynamicObject>) {
         if let Ok(mut stores) = self.stores.write() {
             stores.push(store);
         }
@@ -84,7 +84,7 @@ impl KindContext {
 
     /// Whether `object` is still cached (a deleted resource is gone from the cache before its
     /// Delete event is handled).
-    pub fn is_cached(&self, object: &DynamicObject) -> bool {
+    pub(crate) fn is_cached(&self, object: &DynamicObject) -> bool {
         let key = ObjectRef::from_obj_with(object, self.resource.clone());
         self.stores
             .read()
@@ -93,12 +93,12 @@ impl KindContext {
     }
 
     /// The chart currently serving.
-    pub fn chart(&self) -> Option<ChartState> {
+    pub(crate) fn chart(&self) -> Option<ChartState> {
         self.chart.read().ok().map(|c| c.clone())
     }
 
     /// Replaces the chart with a newly loaded good one.
-    pub fn replace_chart(&self, renderer: Renderer) {
+    pub(crate) fn replace_chart(&self, renderer: Renderer) {
         if let Ok(mut chart) = self.chart.write() {
             chart.renderer = Arc::new(renderer);
             chart.stale = None;
@@ -106,7 +106,7 @@ impl KindContext {
     }
 
     /// Records a failed reconcile of `key`; returns how long to wait before retrying it.
-    pub fn reconcile_failed(&self, key: &str) -> std::time::Duration {
+    pub(crate) fn reconcile_failed(&self, key: &str) -> std::time::Duration {
         let delay = self.backoff.failed(key);
         self.shared
             .metrics
@@ -115,7 +115,7 @@ impl KindContext {
     }
 
     /// Forgets the failures of `key`: it reconciled, or it was deleted.
-    pub fn reconcile_settled(&self, key: &str) {
+    pub(crate) fn reconcile_settled(&self, key: &str) {
         if self.backoff.failures(key) > 0 {
             self.backoff.succeeded(key);
             self.shared
@@ -125,7 +125,7 @@ impl KindContext {
     }
 
     /// Records that the newest chart is broken; the last good one keeps serving.
-    pub fn mark_stale(&self, reason: String) {
+    pub(crate) fn mark_stale(&self, reason: String) {
         if let Ok(mut chart) = self.chart.write() {
             chart.stale = Some(reason);
         }

@@ -10,11 +10,11 @@ use crate::chart::Chart;
 use crate::config::Watch;
 
 /// How long a newly applied CRD may take to be served.
-pub const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors installing a CRD.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The chart's schema does not make a valid CRD.
     #[error("generating the CRD of {kind} failed: {source}")]
     GenerateFailed {
@@ -60,10 +60,10 @@ pub enum Error {
 }
 
 /// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Generates the CRD of `watch` from `chart`, applies it, and waits until its kind is served.
-pub async fn install(client: &kube::Client, watch: &Watch, chart: &Chart) -> Result<()> {
+pub(crate) async fn install(client: &kube::Client, watch: &Watch, chart: &Chart) -> Result<()> {
     let crd = crate::crd::for_chart(watch, chart).map_err(|source| Error::GenerateFailed {
         kind: watch.kind.clone(),
         source,

@@ -15,26 +15,18 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 
+use super::reason::Reason;
+
 /// Identical events for one object are sent at most once in this window.
-pub const REPEAT_WINDOW: Duration = Duration::from_secs(600);
+pub(crate) const REPEAT_WINDOW: Duration = Duration::from_secs(600);
 
 /// How many recent events are remembered before old ones are dropped.
 const MAX_REMEMBERED: usize = 10_000;
 
-/// Event reasons (a fixed set).
-pub mod reason {
-    /// Objects were written by server-side apply.
-    pub const APPLIED: &str = "Applied";
-    /// Objects the chart no longer renders were deleted.
-    pub const PRUNED: &str = "Pruned";
-    /// The newest chart is broken; the last good one keeps serving.
-    pub const CHART_STALE: &str = "ChartReloadFailed";
-}
-
-type Key = (String, bool, String);
+type Key = (String, bool, Reason);
 
 /// Publishes events (events.k8s.io/v1), skipping recent duplicates.
-pub struct EventSink {
+pub(crate) struct EventSink {
     client: kube::Client,
     /// `reportingInstance`: the pod name when known.
     instance: String,
@@ -43,7 +35,7 @@ pub struct EventSink {
 
 impl EventSink {
     /// A sink reporting as `tera-operator`.
-    pub fn new(client: kube::Client) -> Self {
+    pub(crate) fn new(client: kube::Client) -> Self {
         Self {
             client,
             instance: std::env::var("POD_NAME")
@@ -72,7 +64,7 @@ impl EventSink {
     }
 
     /// Forgets everything remembered about the object with `uid` (it was deleted).
-    pub fn forget(&self, uid: &str) {
+    pub(crate) fn forget(&self, uid: &str) {
         if let Ok(mut last) = self.last.lock() {
             last.retain(|k, _| k.0 != uid);
         }
@@ -80,16 +72,16 @@ impl EventSink {
 
     /// Publishes an event about `regarding`; returns whether a request was sent. Failures are
     /// logged, never returned: an event is not worth failing a reconcile for.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         regarding: &ObjectReference,
         warning: bool,
-        reason: &str,
+        reason: Reason,
         action: &str,
         note: String,
     ) -> bool {
         let uid = regarding.uid.clone().unwrap_or_default();
-        if !self.should_send((uid, warning, reason.to_string()), &note) {
+        if !self.should_send((uid, warning, reason), &note) {
             return false;
         }
         let mut note = note;
@@ -105,7 +97,7 @@ impl EventSink {
         let namespace = event.metadata.namespace.clone().unwrap_or_default();
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         if let Err(e) = api.create(&PostParams::default(), &event).await {
-            tracing::warn!(reason, error = %e, "publishing an event failed");
+            tracing::warn!(reason = reason.as_str(), error = %e, "publishing an event failed");
         }
         true
     }
@@ -115,7 +107,7 @@ impl EventSink {
         &self,
         regarding: &ObjectReference,
         warning: bool,
-        reason: &str,
+        reason: Reason,
         action: &str,
         note: String,
     ) -> Event {
@@ -140,7 +132,7 @@ impl EventSink {
                 ..ObjectMeta::default()
             },
             action: Some(action.to_string()),
-            reason: Some(reason.to_string()),
+            reason: Some(reason.as_str().to_string()),
             note: Some(note),
             type_: Some(if warning { "Warning" } else { "Normal" }.to_string()),
             regarding: Some(regarding.clone()),
@@ -168,14 +160,14 @@ mod tests {
         let Some(sink) = sink() else {
             panic!("could not build a client");
         };
-        let key = || ("uid-1".to_string(), true, "InvalidSpec".to_string());
+        let key = || ("uid-1".to_string(), true, Reason::InvalidSpec);
         assert!(sink.should_send(key(), "bad replicas"));
         assert!(!sink.should_send(key(), "bad replicas"));
         assert!(
             sink.should_send(key(), "bad image"),
             "a different note is a new event"
         );
-        assert!(sink.should_send(("uid-2".into(), true, "InvalidSpec".into()), "bad image"));
+        assert!(sink.should_send(("uid-2".into(), true, Reason::InvalidSpec), "bad image"));
         sink.forget("uid-1");
         assert!(sink.should_send(key(), "bad image"));
     }

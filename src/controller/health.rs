@@ -26,7 +26,7 @@ pub enum Error {
 }
 
 /// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Clone)]
 struct AppState {
@@ -35,7 +35,7 @@ struct AppState {
 }
 
 /// The router serving the three endpoints.
-pub fn router(metrics: Arc<Metrics>, ready: Arc<AtomicBool>) -> Router {
+pub(crate) fn router(metrics: Arc<Metrics>, ready: Arc<AtomicBool>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -66,7 +66,7 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 }
 
 /// Binds `addr` and serves the endpoints until `shutdown` resolves; returns the bound address.
-pub async fn serve(
+pub(crate) async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,

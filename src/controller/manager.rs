@@ -25,7 +25,7 @@ use super::reload::{self, FileWatcher};
 use crate::config::{Mapping, Watch};
 
 /// How often kinds whose custom resource is not served yet are looked up again.
-pub const PENDING_RETRY: Duration = Duration::from_secs(2);
+pub(crate) const PENDING_RETRY: Duration = Duration::from_secs(2);
 
 /// A kind being served.
 struct RunningKind {
@@ -39,7 +39,7 @@ struct RunningKind {
 }
 
 /// What the manager needs to start kinds.
-pub struct Manager {
+pub(crate) struct Manager {
     shared: Arc<Shared>,
     mapping_path: PathBuf,
     scopes: Vec<Option<String>>,
@@ -56,7 +56,7 @@ fn kind_key(watch: &Watch) -> String {
 
 impl Manager {
     /// A manager with nothing running yet.
-    pub fn new(
+    pub(crate) fn new(
         shared: Arc<Shared>,
         mapping_path: PathBuf,
         scopes: Vec<Option<String>>,
@@ -76,7 +76,7 @@ impl Manager {
     }
 
     /// Serves `mapping`, then follows file changes until `stop` fires; then stops every kind.
-    pub async fn run(
+    pub(crate) async fn run(
         mut self,
         mapping: Mapping,
         watch_files: bool,
@@ -299,7 +299,7 @@ impl Manager {
         };
         let mut config = watcher::Config::default();
         if let Some(selector) = &running.watch.selector {
-            config = config.labels(&selector.to_query());
+            config = config.labels_from(selector);
         }
         let (child_tx, child_rx) = futures::channel::mpsc::unbounded();
         let (resync_tx, resync_rx) = futures::channel::mpsc::unbounded();

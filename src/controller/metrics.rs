@@ -7,6 +7,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::reason::Reason;
+
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -20,36 +22,36 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Labels naming a mapped kind (`group/Kind`, from the mapping file).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabels {
+pub(crate) struct KindLabels {
     /// The custom resource kind, `group/Kind`.
-    pub kind: String,
+    pub(crate) kind: String,
 }
 
-/// Labels naming a kind and a failure reason (a condition reason constant).
+/// Labels naming a kind and a failure [`Reason`].
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabels {
+pub(crate) struct ReasonLabels {
     /// The custom resource kind.
-    pub kind: String,
-    /// `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `ApplyFailed`, `PruneFailed`, `StatusFailed`, …
-    pub reason: String,
+    pub(crate) kind: String,
+    /// [`Reason::as_str`]: `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `ApplyFailed`, …
+    pub(crate) reason: String,
 }
 
 /// Labels naming a kind and an API verb.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VerbLabels {
+pub(crate) struct VerbLabels {
     /// The custom resource kind.
-    pub kind: String,
+    pub(crate) kind: String,
     /// `apply`, `delete`, `status` or `event`.
-    pub verb: String,
+    pub(crate) verb: String,
 }
 
 /// Labels naming a kind and a result.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabels {
+pub(crate) struct ResultLabels {
     /// The custom resource kind.
-    pub kind: String,
+    pub(crate) kind: String,
     /// `success` or `failure`.
-    pub result: String,
+    pub(crate) result: String,
 }
 
 type HistogramFamily = Family<KindLabels, Histogram, fn() -> Histogram>;
@@ -63,25 +65,25 @@ fn duration_histogram() -> Histogram {
 pub struct Metrics {
     registry: Registry,
     /// Reconciles run, by kind.
-    pub reconciles: Family<KindLabels, Counter>,
+    pub(crate) reconciles: Family<KindLabels, Counter>,
     /// Failed reconciles, by kind and reason.
-    pub reconcile_errors: Family<ReasonLabels, Counter>,
+    pub(crate) reconcile_errors: Family<ReasonLabels, Counter>,
     /// Reconcile duration in seconds, by kind.
-    pub reconcile_duration: HistogramFamily,
+    pub(crate) reconcile_duration: HistogramFamily,
     /// Objects written by server-side apply, by kind of owner.
-    pub objects_applied: Family<KindLabels, Counter>,
+    pub(crate) objects_applied: Family<KindLabels, Counter>,
     /// Objects deleted by prune, by kind of owner.
-    pub objects_pruned: Family<KindLabels, Counter>,
+    pub(crate) objects_pruned: Family<KindLabels, Counter>,
     /// Write requests sent, by kind and verb.
-    pub api_writes: Family<VerbLabels, Counter>,
+    pub(crate) api_writes: Family<VerbLabels, Counter>,
     /// Chart (re)loads, by kind and result.
-    pub chart_loads: Family<ResultLabels, Counter>,
+    pub(crate) chart_loads: Family<ResultLabels, Counter>,
     /// 1 while a kind serves an older chart because the newest one is broken.
-    pub chart_stale: Family<KindLabels, Gauge>,
+    pub(crate) chart_stale: Family<KindLabels, Gauge>,
     /// 1 while a kind's controller runs.
-    pub kind_served: Family<KindLabels, Gauge>,
+    pub(crate) kind_served: Family<KindLabels, Gauge>,
     /// Custom resources whose last reconcile failed and that wait for a retry, by kind.
-    pub backing_off: Family<KindLabels, Gauge>,
+    pub(crate) backing_off: Family<KindLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -92,7 +94,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Creates the metrics and registers them under the `tera_operator` prefix.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("tera_operator");
         let reconciles = Family::<KindLabels, Counter>::default();
         let reconcile_errors = Family::<ReasonLabels, Counter>::default();
@@ -167,7 +169,7 @@ impl Metrics {
     }
 
     /// Sets how many resources of `kind` are in failure backoff.
-    pub fn set_backing_off(&self, kind: &str, count: usize) {
+    pub(crate) fn set_backing_off(&self, kind: &str, count: usize) {
         self.backing_off
             .get_or_create(&KindLabels { kind: kind.into() })
             .set(i64::try_from(count).unwrap_or(i64::MAX));
@@ -181,7 +183,7 @@ impl Metrics {
     }
 
     /// Records whether a kind's controller runs.
-    pub fn set_served(&self, kind: &str, served: bool) {
+    pub(crate) fn set_served(&self, kind: &str, served: bool) {
         self.kind_served
             .get_or_create(&KindLabels { kind: kind.into() })
             .set(i64::from(served));
@@ -195,7 +197,7 @@ impl Metrics {
     }
 
     /// Counts one reconcile of `kind`.
-    pub fn reconciled(&self, kind: &str, seconds: f64) {
+    pub(crate) fn reconciled(&self, kind: &str, seconds: f64) {
         let labels = KindLabels { kind: kind.into() };
         self.reconciles.get_or_create(&labels).inc();
         self.reconcile_duration
@@ -204,17 +206,17 @@ impl Metrics {
     }
 
     /// Counts one failed reconcile.
-    pub fn failed(&self, kind: &str, reason: &'static str) {
+    pub(crate) fn failed(&self, kind: &str, reason: Reason) {
         self.reconcile_errors
             .get_or_create(&ReasonLabels {
                 kind: kind.into(),
-                reason: reason.into(),
+                reason: reason.as_str().into(),
             })
             .inc();
     }
 
     /// Counts one write request.
-    pub fn wrote(&self, kind: &str, verb: &'static str) {
+    pub(crate) fn wrote(&self, kind: &str, verb: &'static str) {
         self.api_writes
             .get_or_create(&VerbLabels {
                 kind: kind.into(),
@@ -224,7 +226,7 @@ impl Metrics {
     }
 
     /// Counts one chart load and sets the stale gauge.
-    pub fn chart_loaded(&self, kind: &str, ok: bool) {
+    pub(crate) fn chart_loaded(&self, kind: &str, ok: bool) {
         self.chart_loads
             .get_or_create(&ResultLabels {
                 kind: kind.into(),
@@ -260,7 +262,7 @@ mod tests {
     fn counters_show_up_in_text_output() {
         let m = Metrics::new();
         m.reconciled("web.tera-operator.io/WebServer", 0.01);
-        m.failed("web.tera-operator.io/WebServer", "InvalidSpec");
+        m.failed("web.tera-operator.io/WebServer", Reason::InvalidSpec);
         m.chart_loaded("web.tera-operator.io/WebServer", false);
         let text = m.encode().unwrap_or_default();
         assert!(

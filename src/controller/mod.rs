@@ -5,23 +5,27 @@
 //! Children are watched through shared, label-filtered caches ([`children`]) that route
 //! changes to the owning resource; each reconcile ([`reconcile`]) renders the resource,
 //! applies only what differs from the cache ([`apply`]), prunes what is no longer rendered
-//! ([`prune`]) and writes status only when it changed ([`status`]).
+//! ([`prune`]) and writes status only when it changed ([`status`]). [`run`] runs it until
+//! shutdown, only while holding the leader-election Lease ([`leader`]) when asked to.
 
 pub mod adopt;
-pub mod apply;
-pub mod backoff;
-pub mod child_store;
-pub mod children;
-pub mod context;
-pub mod crds;
-pub mod events;
-pub mod health;
-pub mod manager;
+pub(crate) mod apply;
+pub(crate) mod backoff;
+pub(crate) mod child_store;
+pub(crate) mod children;
+pub(crate) mod context;
+pub(crate) mod crds;
+pub(crate) mod events;
+pub(crate) mod health;
+pub mod leader;
+pub(crate) mod manager;
 pub mod metrics;
-pub mod prune;
-pub mod reconcile;
-pub mod reload;
-pub mod status;
+pub(crate) mod prune;
+pub(crate) mod reason;
+pub(crate) mod reconcile;
+pub(crate) mod reload;
+mod run;
+pub(crate) mod status;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +36,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Mapping;
+pub use run::{Error as RunError, run};
+
 use context::Shared;
 use manager::Manager;
 use metrics::Metrics;
@@ -65,24 +71,10 @@ pub struct Options {
     pub hot_reload: bool,
 }
 
-impl Options {
-    /// Options for `config`, all namespaces, no metrics endpoint, hot reload on.
-    pub fn new(config: impl Into<PathBuf>) -> Self {
-        Self {
-            config: config.into(),
-            namespaces: Vec::new(),
-            metrics_addr: None,
-            install_crds: false,
-            hot_reload: true,
-        }
-    }
-}
-
 /// A running operator.
 pub struct Operator {
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
-    metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     stop_health: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -96,16 +88,16 @@ impl Operator {
         let metrics = Arc::new(Metrics::new());
         let ready = Arc::new(AtomicBool::new(false));
         let (stop_health, health_rx) = oneshot::channel::<()>();
-        let (metrics_addr, health_task) = match options.metrics_addr {
+        let health_task = match options.metrics_addr {
             Some(addr) => {
                 let (bound, task) = health::serve(addr, metrics.clone(), ready.clone(), async {
                     let _ = health_rx.await;
                 })
                 .await?;
                 tracing::info!(addr = %bound, "serving /healthz, /readyz and /metrics");
-                (Some(bound), Some(task))
+                Some(task)
             }
-            None => (None, None),
+            None => None,
         };
         let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
             vec![None]
@@ -130,7 +122,6 @@ impl Operator {
         Ok(Self {
             metrics,
             ready,
-            metrics_addr,
             stop: Some(stop),
             stop_health: Some(stop_health),
             task,
@@ -141,11 +132,6 @@ impl Operator {
     /// The operator's metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
-    }
-
-    /// Where `/metrics` is served, if anywhere.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_addr
     }
 
     /// Whether the initial caches have synced.

@@ -10,7 +10,7 @@ use super::child_store::CachedChild;
 
 /// Errors deleting a child.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The API server refused the delete.
     #[error("pruning {kind} {namespace}/{name} failed: {source}")]
     DeleteFailed {
@@ -26,13 +26,13 @@ pub enum Error {
 }
 
 /// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `(apiVersion, kind, namespace, name)` of an object.
-pub type ObjectKey = (String, String, String, String);
+pub(crate) type ObjectKey = (String, String, String, String);
 
 /// The objects to delete: owned by `uid` (label and controller ownerReference), not desired.
-pub fn select<'a>(
+pub(crate) fn select<'a>(
     owned: &'a [(ApiResource, Arc<CachedChild>)],
     uid: &str,
     desired: &BTreeSet<ObjectKey>,
@@ -52,7 +52,7 @@ pub fn select<'a>(
 }
 
 /// Deletes one child (in the background); an object already gone counts as deleted.
-pub async fn delete(
+pub(crate) async fn delete(
     client: &kube::Client,
     resource: &ApiResource,
     object: &CachedChild,

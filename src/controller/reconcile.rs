@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::core::SelectorExt as _;
 use kube::runtime::controller::Action;
 use kube::{Resource as _, ResourceExt as _};
 use serde_json::{Value, json};
@@ -16,17 +17,17 @@ use super::apply::{
 };
 use super::children;
 use super::context::KindContext;
-use super::events::reason;
 use super::prune::{self, ObjectKey};
-use super::status::{self, ChildStatus, Outcome, REASON_APPLY_FAILED, REASON_PRUNE_FAILED};
+use super::reason::Reason;
+use super::status::{self, ChildStatus, Outcome};
 
 /// How soon a resource whose children are not ready yet is looked at again (child events
 /// usually trigger a reconcile sooner).
-pub const PROGRESS_RECHECK: Duration = Duration::from_secs(30);
+pub(crate) const PROGRESS_RECHECK: Duration = Duration::from_secs(30);
 
 /// Errors of one reconcile; each is retried with per-object backoff.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// The custom resource could not be encoded as JSON.
     #[error("encoding {name} as JSON failed: {source}")]
     EncodeFailed {
@@ -64,30 +65,27 @@ pub enum Error {
 }
 
 impl Error {
-    /// The metric / condition reason for this error (a fixed set).
-    pub fn reason(&self) -> &'static str {
+    /// The metric / condition reason for this error.
+    pub(crate) fn reason(&self) -> Reason {
         match self {
-            Error::EncodeFailed { .. } => "EncodeFailed",
-            Error::ChildWatchFailed(_) | Error::ApplyFailed(_) => REASON_APPLY_FAILED,
-            Error::PruneFailed(_) => REASON_PRUNE_FAILED,
-            Error::AdoptionRefused { .. } => REASON_ADOPTION_REFUSED,
-            Error::StatusWriteFailed { .. } => "StatusWriteFailed",
+            Error::EncodeFailed { .. } => Reason::EncodeFailed,
+            Error::ChildWatchFailed(_) | Error::ApplyFailed(_) => Reason::ApplyFailed,
+            Error::PruneFailed(_) => Reason::PruneFailed,
+            Error::AdoptionRefused { .. } => Reason::AdoptionRefused,
+            Error::StatusWriteFailed { .. } => Reason::StatusWriteFailed,
         }
     }
 }
 
 /// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The annotation that pauses reconciliation of one resource (`"true"`), as Flux's `suspend`
 /// or Cluster API's `paused` do.
-pub const PAUSED_ANNOTATION: &str = "tera-operator.io/paused";
-
-/// Condition reason when existing objects are not ours to take over.
-pub const REASON_ADOPTION_REFUSED: &str = "AdoptionRefused";
+pub(crate) const PAUSED_ANNOTATION: &str = "tera-operator.io/paused";
 
 /// The key used for per-object backoff and logs: `namespace/name`.
-pub fn object_key(object: &DynamicObject) -> String {
+pub(crate) fn object_key(object: &DynamicObject) -> String {
     format!(
         "{}/{}",
         object.namespace().unwrap_or_default(),
@@ -96,7 +94,7 @@ pub fn object_key(object: &DynamicObject) -> String {
 }
 
 /// Reconciles one custom resource (kube-runtime reconciler).
-pub async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action> {
+pub(crate) async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action> {
     let started = Instant::now();
     let result = reconcile_inner(&object, &ctx).await;
     let metrics = &ctx.shared.metrics;
@@ -109,7 +107,11 @@ pub async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Res
 }
 
 /// Decides when a failed reconcile is retried: per-object exponential backoff with a cap.
-pub fn error_policy(object: Arc<DynamicObject>, error: &Error, ctx: Arc<KindContext>) -> Action {
+pub(crate) fn error_policy(
+    object: Arc<DynamicObject>,
+    error: &Error,
+    ctx: Arc<KindContext>,
+) -> Action {
     let key = object_key(&object);
     if !ctx.is_cached(&object) {
         // Deleted while this reconcile ran: nothing to retry, and no backoff to keep.
@@ -152,7 +154,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
             ctx,
             &reference,
             true,
-            reason::CHART_STALE,
+            Reason::ChartReloadFailed,
             "Reload",
             why.to_string(),
         )
@@ -165,11 +167,11 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
     let rendered = match chart.renderer.render(&resource_json, &namespace) {
         Ok(rendered) => rendered,
         Err(e) => {
-            let why = e.reason();
+            let why = Reason::of_render(&e);
             ctx.shared.metrics.failed(&ctx.key, why);
-            tracing::info!(kind = %ctx.key, object = %object_key(object), reason = why, error = %e, "not applying");
+            tracing::info!(kind = %ctx.key, object = %object_key(object), reason = why.as_str(), error = %e, "not applying");
             let outcome = Outcome::Failed {
-                reason: why.to_string(),
+                reason: why,
                 message: e.to_string(),
             };
             publish(ctx, &reference, true, why, "Render", e.to_string()).await;
@@ -182,17 +184,17 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
     let adopted = match check_adoption(ctx, &resource_json, &rendered.objects).await {
         Ok(adopted) => adopted,
         Err(e @ Error::AdoptionRefused { .. }) => {
-            ctx.shared.metrics.failed(&ctx.key, REASON_ADOPTION_REFUSED);
+            ctx.shared.metrics.failed(&ctx.key, Reason::AdoptionRefused);
             tracing::info!(kind = %ctx.key, object = %object_key(object), error = %e, "not applying");
             let outcome = Outcome::Failed {
-                reason: REASON_ADOPTION_REFUSED.to_string(),
+                reason: Reason::AdoptionRefused,
                 message: e.to_string(),
             };
             publish(
                 ctx,
                 &reference,
                 true,
-                REASON_ADOPTION_REFUSED,
+                Reason::AdoptionRefused,
                 "Adopt",
                 e.to_string(),
             )
@@ -215,7 +217,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                     ctx,
                     &reference,
                     false,
-                    "Adopted",
+                    Reason::Adopted,
                     "Adopt",
                     format!("took over {what} from Helm release {release} in place"),
                 )
@@ -223,7 +225,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
             }
             if let Err(e) = prune_undesired(ctx, &reference, &uid, &desired).await {
                 let outcome = Outcome::Failed {
-                    reason: REASON_PRUNE_FAILED.to_string(),
+                    reason: Reason::PruneFailed,
                     message: e.to_string(),
                 };
                 if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
@@ -242,14 +244,14 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
         }
         Err(e) => {
             let outcome = Outcome::Failed {
-                reason: REASON_APPLY_FAILED.to_string(),
+                reason: Reason::ApplyFailed,
                 message: e.to_string(),
             };
             publish(
                 ctx,
                 &reference,
                 true,
-                REASON_APPLY_FAILED,
+                Reason::ApplyFailed,
                 "Apply",
                 e.to_string(),
             )
@@ -369,7 +371,7 @@ async fn publish(
     ctx: &KindContext,
     reference: &ObjectReference,
     warning: bool,
-    reason: &str,
+    reason: Reason,
     action: &str,
     note: String,
 ) {
@@ -473,7 +475,7 @@ async fn apply_all(
             ctx,
             reference,
             false,
-            reason::APPLIED,
+            Reason::Applied,
             "Apply",
             format!("applied {}", applied.join(", ")),
         )
@@ -495,7 +497,15 @@ async fn prune_undesired(
         let result = prune::delete(&shared.client, resource, object).await;
         shared.metrics.wrote(&ctx.key, "delete");
         if let Err(e) = result {
-            publish(ctx, reference, true, "PruneFailed", "Prune", e.to_string()).await;
+            publish(
+                ctx,
+                reference,
+                true,
+                Reason::PruneFailed,
+                "Prune",
+                e.to_string(),
+            )
+            .await;
             return Err(e.into());
         }
         let pruned_key = memory_key(
@@ -520,7 +530,7 @@ async fn prune_undesired(
             ctx,
             reference,
             false,
-            reason::PRUNED,
+            Reason::Pruned,
             "Prune",
             format!("pruned {}", pruned.join(", ")),
         )
@@ -568,7 +578,7 @@ async fn pause(ctx: &KindContext, object: &DynamicObject) -> Result<Action> {
     let desired = status::paused_status(previous, &message, &status::now());
     if patch_status(ctx, object, desired).await? {
         let reference = object.object_ref(&ctx.resource);
-        publish(ctx, &reference, false, status::PAUSED, "Reconcile", message).await;
+        publish(ctx, &reference, false, Reason::Paused, "Reconcile", message).await;
     }
     Ok(Action::await_change())
 }

@@ -13,14 +13,18 @@ use crate::config::Watch;
 use crate::render::Renderer;
 
 /// How long file changes settle before a reload.
-pub const DEBOUNCE: Duration = Duration::from_millis(300);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// The longest a reload waits for changes to settle (files written without pause).
-pub const MAX_SETTLE: Duration = Duration::from_secs(3);
+pub(crate) const MAX_SETTLE: Duration = Duration::from_secs(3);
 
 /// Errors watching files or loading a chart.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+#[allow(
+    clippy::enum_variant_names,
+    reason = "error variants are named after the operation that failed"
+)]
+pub(crate) enum Error {
     /// The file watcher could not be created or could not watch a path.
     #[error("watching {path} for changes failed: {source}")]
     WatchFailed {
@@ -48,10 +52,10 @@ pub enum Error {
 }
 
 /// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Loads and compiles the chart of `watch`, checked in full before it may replace another.
-pub fn load_renderer(watch: &Watch) -> Result<Renderer> {
+pub(crate) fn load_renderer(watch: &Watch) -> Result<Renderer> {
     let chart = Chart::load(&watch.chart_dir).map_err(|source| Error::ChartLoadFailed {
         dir: watch.chart_dir.clone(),
         source,
@@ -63,7 +67,7 @@ pub fn load_renderer(watch: &Watch) -> Result<Renderer> {
 }
 
 /// A hash of every file under `dir` (paths and contents), to tell whether a chart changed.
-pub fn fingerprint(dir: &Path) -> String {
+pub(crate) fn fingerprint(dir: &Path) -> String {
     let mut files = BTreeSet::new();
     collect_files(dir, &mut files, 0);
     let mut hasher = sha2::Sha256::new();
@@ -99,14 +103,14 @@ fn collect_files(dir: &Path, files: &mut BTreeSet<PathBuf>, depth: usize) {
 /// Watches the mapping file's directory and chart directories; every change (other than a
 /// read) sends one `()` on the channel. Debouncing is [`settle`]'s job, on the receiving side,
 /// so an idle watcher costs nothing: no ticking thread, only a blocked inotify read.
-pub struct FileWatcher {
+pub(crate) struct FileWatcher {
     watcher: RecommendedWatcher,
     watched: BTreeSet<PathBuf>,
 }
 
 impl FileWatcher {
     /// Starts watching `mapping`'s directory; changes are signalled on `tx`.
-    pub fn start(mapping: &Path, tx: mpsc::UnboundedSender<()>) -> Result<Self> {
+    pub(crate) fn start(mapping: &Path, tx: mpsc::UnboundedSender<()>) -> Result<Self> {
         let watcher =
             notify::recommended_watcher(
                 move |result: notify::Result<notify::Event>| match result {
@@ -134,7 +138,7 @@ impl FileWatcher {
     }
 
     /// Also watches `dir` (recursively) unless it is already covered.
-    pub fn add(&mut self, dir: &Path) -> Result<()> {
+    pub(crate) fn add(&mut self, dir: &Path) -> Result<()> {
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         if self.watched.iter().any(|w| dir.starts_with(w)) {
             return Ok(());
@@ -152,7 +156,7 @@ impl FileWatcher {
 
 /// After a first change signal: waits until no further signal arrives for [`DEBOUNCE`] (at most
 /// [`MAX_SETTLE`] in all), so an editor's save or a `cp -r` of a chart is one reload.
-pub async fn settle(rx: &mut mpsc::UnboundedReceiver<()>) {
+pub(crate) async fn settle(rx: &mut mpsc::UnboundedReceiver<()>) {
     let deadline = tokio::time::Instant::now() + MAX_SETTLE;
     loop {
         let quiet = tokio::time::Instant::now() + DEBOUNCE;

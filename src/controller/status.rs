@@ -2,44 +2,19 @@
 
 use serde_json::{Map, Value, json};
 
-/// Condition reason when every child is ready.
-pub const REASON_READY: &str = "Ready";
-/// Condition reason while children are applied but not yet ready.
-pub const REASON_PROGRESSING: &str = "Progressing";
-/// Condition reason when an API write failed.
-pub const REASON_APPLY_FAILED: &str = "ApplyFailed";
-/// Condition reason when deleting a child the chart no longer renders failed.
-pub const REASON_PRUNE_FAILED: &str = "PruneFailed";
-
-/// Errors of this module (status computation is pure; only encoding can fail).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A child object in the cache could not be turned into JSON.
-    #[error("encoding {kind} {name} as JSON failed: {source}")]
-    EncodeFailed {
-        /// Kind of the child.
-        kind: String,
-        /// Name of the child.
-        name: String,
-        /// The encoding error.
-        source: serde_json::Error,
-    },
-}
-
-/// A `Result` with this module's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+use super::reason::Reason;
 
 /// One rendered child and whether it is ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChildStatus {
+pub(crate) struct ChildStatus {
     /// apiVersion of the child.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// Kind of the child.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Name of the child.
-    pub name: String,
+    pub(crate) name: String,
     /// `None` when ready, else why not.
-    pub not_ready: Option<String>,
+    pub(crate) not_ready: Option<String>,
 }
 
 impl ChildStatus {
@@ -55,7 +30,7 @@ impl ChildStatus {
 
 /// How a reconcile ended, as the status should tell it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Everything applied; `children` says which are ready.
     Applied {
         /// Every rendered child, in apply order.
@@ -66,7 +41,7 @@ pub enum Outcome {
     Failed {
         /// `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `AdoptionRefused`, `ApplyFailed`
         /// or `PruneFailed`.
-        reason: String,
+        reason: Reason,
         /// What failed and where.
         message: String,
     },
@@ -74,13 +49,13 @@ pub enum Outcome {
 
 impl Outcome {
     /// Whether every child is ready.
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         matches!(self, Outcome::Applied { children } if children.iter().all(|c| c.not_ready.is_none()))
     }
 }
 
 /// Whether a live child is ready; `Err` says why not.
-pub fn child_readiness(object: &Value) -> Result<(), String> {
+pub(crate) fn child_readiness(object: &Value) -> Result<(), String> {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
     let int = |pointer: &str| object.pointer(pointer).and_then(Value::as_i64);
     match kind {
@@ -148,7 +123,7 @@ pub fn child_readiness(object: &Value) -> Result<(), String> {
 fn conditions_for(
     outcome: &Outcome,
     chart_warning: Option<&str>,
-) -> Vec<(String, bool, String, String)> {
+) -> Vec<(String, bool, Reason, String)> {
     let with_warning = |message: String| match chart_warning {
         Some(w) => format!("{message}; {w}"),
         None => message,
@@ -166,14 +141,9 @@ fn conditions_for(
             if not_ready.is_empty() {
                 let message = with_warning(format!("all {} objects are ready", children.len()));
                 vec![
-                    ("Ready".into(), true, REASON_READY.into(), message),
-                    (
-                        "Reconciling".into(),
-                        false,
-                        REASON_READY.into(),
-                        String::new(),
-                    ),
-                    ("Stalled".into(), false, REASON_READY.into(), String::new()),
+                    ("Ready".into(), true, Reason::Ready, message),
+                    ("Reconciling".into(), false, Reason::Ready, String::new()),
+                    ("Stalled".into(), false, Reason::Ready, String::new()),
                 ]
             } else {
                 let message = with_warning(format!(
@@ -183,24 +153,9 @@ fn conditions_for(
                     not_ready.join("; ")
                 ));
                 vec![
-                    (
-                        "Ready".into(),
-                        false,
-                        REASON_PROGRESSING.into(),
-                        message.clone(),
-                    ),
-                    (
-                        "Reconciling".into(),
-                        true,
-                        REASON_PROGRESSING.into(),
-                        message,
-                    ),
-                    (
-                        "Stalled".into(),
-                        false,
-                        REASON_PROGRESSING.into(),
-                        String::new(),
-                    ),
+                    ("Ready".into(), false, Reason::Progressing, message.clone()),
+                    ("Reconciling".into(), true, Reason::Progressing, message),
+                    ("Stalled".into(), false, Reason::Progressing, String::new()),
                 ]
             }
         }
@@ -208,13 +163,13 @@ fn conditions_for(
             let message = with_warning(message.clone());
             // An API failure is retried (still reconciling); a spec, chart or policy failure
             // cannot progress until someone changes the resource or the chart (stalled).
-            let stalled = reason != REASON_APPLY_FAILED && reason != REASON_PRUNE_FAILED;
+            let stalled = !reason.is_retried();
             vec![
-                ("Ready".into(), false, reason.clone(), message.clone()),
+                ("Ready".into(), false, *reason, message.clone()),
                 (
                     "Reconciling".into(),
                     !stalled,
-                    reason.clone(),
+                    *reason,
                     if stalled {
                         String::new()
                     } else {
@@ -224,7 +179,7 @@ fn conditions_for(
                 (
                     "Stalled".into(),
                     stalled,
-                    reason.clone(),
+                    *reason,
                     if stalled { message } else { String::new() },
                 ),
             ]
@@ -234,7 +189,7 @@ fn conditions_for(
 
 /// The status to write for `outcome`, reusing `lastTransitionTime` of conditions whose status
 /// did not change, and the previous children list when the reconcile failed.
-pub fn desired_status(
+pub(crate) fn desired_status(
     previous: Option<&Value>,
     generation: Option<i64>,
     outcome: &Outcome,
@@ -259,7 +214,7 @@ pub fn desired_status(
             let mut condition = Map::new();
             condition.insert("type".into(), type_.into());
             condition.insert("status".into(), status.into());
-            condition.insert("reason".into(), reason.into());
+            condition.insert("reason".into(), reason.as_str().into());
             condition.insert("message".into(), message.into());
             condition.insert("lastTransitionTime".into(), transition);
             if let Some(g) = generation {
@@ -286,13 +241,13 @@ pub fn desired_status(
     Value::Object(status)
 }
 
-/// The `Paused` condition's type and reason.
-pub const PAUSED: &str = "Paused";
+/// The type of the condition [`paused_status`] adds (its reason is [`Reason::Paused`]).
+pub(crate) const PAUSED: &str = "Paused";
 
 /// The status while reconciliation is paused: the previous status as it was (observedGeneration
 /// too, since a spec changed meanwhile has not been acted on) plus a `Paused` condition. The
 /// next normal reconcile writes the status afresh, without it.
-pub fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Value {
+pub(crate) fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Value {
     let mut status = previous
         .filter(|s| s.is_object())
         .cloned()
@@ -311,7 +266,7 @@ pub fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Valu
     conditions.push(json!({
         "type": PAUSED,
         "status": "True",
-        "reason": PAUSED,
+        "reason": Reason::Paused.as_str(),
         "message": message,
         "lastTransitionTime": since,
     }));
@@ -320,14 +275,14 @@ pub fn paused_status(previous: Option<&Value>, message: &str, now: &str) -> Valu
 }
 
 /// Whether writing `desired` would change `previous` (so a write is needed).
-pub fn status_changed(previous: Option<&Value>, desired: &Value) -> bool {
+pub(crate) fn status_changed(previous: Option<&Value>, desired: &Value) -> bool {
     match previous {
         None => true,
         Some(previous) => !super::apply::is_subset(desired, previous),
     }
 }
 
-pub use k8s_rules::now;
+pub(crate) use k8s_rules::now;
 
 #[cfg(test)]
 mod tests {
@@ -438,7 +393,7 @@ mod tests {
     fn spec_failures_stall_and_keep_previous_children() {
         let previous = json!({"children": [{"kind": "ConfigMap", "name": "x", "ready": true}]});
         let outcome = Outcome::Failed {
-            reason: "InvalidSpec".into(),
+            reason: Reason::InvalidSpec,
             message: "/spec/replicas: -1 is less than the minimum of 0".into(),
         };
         let status = desired_status(Some(&previous), Some(2), &outcome, None, "T0");
@@ -451,7 +406,7 @@ mod tests {
     #[test]
     fn apply_failures_keep_reconciling() {
         let outcome = Outcome::Failed {
-            reason: REASON_APPLY_FAILED.into(),
+            reason: Reason::ApplyFailed,
             message: "boom".into(),
         };
         let status = desired_status(None, Some(2), &outcome, None, "T0");
@@ -479,7 +434,7 @@ mod tests {
             children: vec![child("ConfigMap", None)],
         };
         let bad = Outcome::Failed {
-            reason: "RenderFailed".into(),
+            reason: Reason::RenderFailed,
             message: "x".into(),
         };
         let first = desired_status(None, Some(1), &ok, None, "T0");

@@ -17,32 +17,32 @@ use super::status::status_schema;
 use super::{CrdHints, Error, Result, Scope, check_structural, structural_schema};
 
 /// Everything needed to generate one CRD.
-pub struct CrdSource<'a> {
+pub(crate) struct CrdSource<'a> {
     /// API group, e.g. `web.tera-operator.io`.
-    pub group: &'a str,
+    pub(crate) group: &'a str,
     /// API version, e.g. `v1alpha1`.
-    pub version: &'a str,
+    pub(crate) version: &'a str,
     /// Kind, e.g. `WebServer`.
-    pub kind: &'a str,
+    pub(crate) kind: &'a str,
     /// The chart's `crd:` hints (names, printer columns, scope).
-    pub hints: &'a CrdHints,
+    pub(crate) hints: &'a CrdHints,
     /// The chart's values.schema.json.
-    pub values_schema: &'a serde_json::Value,
+    pub(crate) values_schema: &'a serde_json::Value,
     /// The chart's description; becomes the description of the resource.
-    pub description: Option<&'a str>,
+    pub(crate) description: Option<&'a str>,
     /// Path of values.schema.json, for error messages.
-    pub schema_file: &'a Path,
+    pub(crate) schema_file: &'a Path,
     /// Values the CR spec is merged with before validation: the chart's values.yaml
     /// defaults deep-merged with the mapping's overrideValues. A field these supply is
     /// not `required` in the CRD (a CR may leave it out). `None`: keep every `required`.
-    pub base_values: Option<&'a serde_json::Value>,
+    pub(crate) base_values: Option<&'a serde_json::Value>,
 }
 
 /// Generates the CRD of one kind: `<plural>.<group>`, namespaced, one served and
 /// stored version with the status subresource, the printer columns, and a structural
 /// schema whose `spec` is the chart's values schema and whose `status` is what the
 /// controller writes.
-pub fn generate(src: &CrdSource) -> Result<CustomResourceDefinition> {
+pub(crate) fn generate(src: &CrdSource) -> Result<CustomResourceDefinition> {
     if src.hints.scope != Scope::Namespaced {
         return Err(Error::ScopeUnsupported(
             src.hints.scope.as_str().to_string(),

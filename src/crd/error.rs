@@ -94,6 +94,12 @@ pub enum Error {
     /// Converting between serde representations failed.
     #[error("converting the CRD to JSON failed: {0}")]
     JsonConversionFailed(#[from] serde_json::Error),
+    /// The mapping file could not be loaded.
+    #[error(transparent)]
+    MappingLoadFailed(#[from] crate::config::Error),
+    /// A mapped chart could not be loaded.
+    #[error(transparent)]
+    ChartLoadFailed(#[from] crate::chart::Error),
     /// Serializing the CRD as YAML failed.
     #[error("serializing the CRD as YAML failed: {0}")]
     YamlSerializationFailed(#[from] serde_yaml::Error),

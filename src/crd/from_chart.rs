@@ -1,15 +1,16 @@
-//! The CRD of one mapping entry, from its chart: hints, schema and defaults put together.
+//! The CRD of one mapping entry from its chart (hints, schema and defaults put together), or of every entry of a mapping file.
+
+use std::path::Path;
 
 use serde_json::json;
 
-use super::{CrdSource, CustomResourceDefinition, Result, generate};
-use crate::chart::Chart;
-use crate::config::Watch;
-use crate::render::merge_values;
+use super::{CrdSource, CustomResourceDefinition, Result, file_name, generate, to_yaml};
+use crate::chart::{Chart, merge_values};
+use crate::config::{Mapping, Watch};
 
 /// Generates the CRD for `watch` from its loaded `chart`. Without a values schema the spec
 /// accepts anything (`x-kubernetes-preserve-unknown-fields`).
-pub fn for_chart(watch: &Watch, chart: &Chart) -> Result<CustomResourceDefinition> {
+pub(crate) fn for_chart(watch: &Watch, chart: &Chart) -> Result<CustomResourceDefinition> {
     let free_form = json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
     let values_schema = chart.schema.as_ref().map_or(&free_form, |s| &s.document);
     let base_values = merge_values(&chart.defaults, &json!({}), &watch.override_values);
@@ -24,4 +25,17 @@ pub fn for_chart(watch: &Watch, chart: &Chart) -> Result<CustomResourceDefinitio
         schema_file: &schema_file,
         base_values: Some(&base_values),
     })
+}
+
+/// The CRD of every kind the mapping file at `config` maps, as `(file name, YAML)` in mapping
+/// order: what `tera-operator crd` prints or writes.
+pub fn generate_all(config: &Path) -> Result<Vec<(String, String)>> {
+    let mapping = Mapping::load(config)?;
+    let mut out = Vec::new();
+    for watch in &mapping.watches {
+        let chart = Chart::load(&watch.chart_dir)?;
+        let definition = for_chart(watch, &chart)?;
+        out.push((file_name(&definition), to_yaml(&definition)?));
+    }
+    Ok(out)
 }

@@ -1,7 +1,7 @@
 //! CustomResourceDefinition generation from a chart's values.schema.json.
 //!
 //! [`generate`] builds one CRD per mapped kind: names from the kind and the chart's
-//! `crd:` hints ([`CrdHints`]), a structural openAPIV3Schema whose `spec` is the chart's
+//! `crd:` hints ([`crate::chart::CrdHints`]), a structural openAPIV3Schema whose `spec` is the chart's
 //! values schema converted by [`structural_schema`], a typed `status`, the status
 //! subresource and printer columns. [`to_yaml`] prints it byte-for-byte reproducibly.
 //!
@@ -15,7 +15,6 @@ mod columns;
 mod definition;
 mod error;
 mod from_chart;
-mod hints;
 mod junctors;
 mod keywords;
 mod names;
@@ -27,17 +26,17 @@ mod structural;
 mod types;
 mod validator;
 
+use crate::chart::{CrdHints, PrinterColumn, Scope};
 pub use check::check_structural;
-pub use definition::{CrdSource, generate};
+pub(crate) use definition::{CrdSource, generate};
 pub use error::{Error, Result};
-pub use from_chart::for_chart;
-pub use hints::{CrdHints, PrinterColumn, Scope};
-pub use names::pluralize;
-pub use output::{file_name, to_json, to_yaml};
-pub use structural::structural_schema;
+pub(crate) use from_chart::for_chart;
+pub use from_chart::generate_all;
+pub(crate) use output::{file_name, to_json, to_yaml};
+pub(crate) use structural::structural_schema;
 pub use validator::validator_schema;
 
-pub use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+pub(crate) use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use super::{CrdHints, Error, Result};
 /// English plural of a lowercase word as Kubernetes tooling forms it: `s`, `x`, `z`,
 /// `ch`, `sh` endings take `es`; a consonant followed by `y` becomes `ies`; anything
 /// else takes `s`.
-pub fn pluralize(word: &str) -> String {
+pub(crate) fn pluralize(word: &str) -> String {
     if ["s", "x", "z", "ch", "sh"]
         .iter()
         .any(|end| word.ends_with(end))

@@ -9,13 +9,13 @@ use super::Result;
 /// not serde_json preserves insertion order), numeric bounds written as integers when
 /// they are whole: the same CRD always gives the same bytes, so a checked-in crds/
 /// directory can be compared byte for byte.
-pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String> {
+pub(crate) fn to_yaml(crd: &CustomResourceDefinition) -> Result<String> {
     Ok(serde_yaml::to_string(&sorted(to_json(crd)?))?)
 }
 
 /// The CRD as JSON, numeric bounds written as integers when they are whole (`1`, not the
 /// `1.0` k8s-openapi writes): what `tera-operator crd` prints and `--install-crds` applies.
-pub fn to_json(crd: &CustomResourceDefinition) -> Result<Value> {
+pub(crate) fn to_json(crd: &CustomResourceDefinition) -> Result<Value> {
     let mut value = serde_json::to_value(crd)?;
     if let Some(Value::Array(versions)) = value.pointer_mut("/spec/versions") {
         for version in versions {
@@ -41,7 +41,7 @@ fn sorted(value: Value) -> Value {
 }
 
 /// The file name of a CRD in a crds/ directory: `<plural>.<group>.yaml`.
-pub fn file_name(crd: &CustomResourceDefinition) -> String {
+pub(crate) fn file_name(crd: &CustomResourceDefinition) -> String {
     format!("{}.{}.yaml", crd.spec.names.plural, crd.spec.group)
 }
 

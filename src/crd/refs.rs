@@ -26,6 +26,7 @@ pub(crate) struct Flattener<'a> {
 const MAX_EXPANSIONS: usize = 20_000;
 
 impl<'a> Flattener<'a> {
+    /// A flattener of the schema `root`, read from `file` (for messages).
     pub(crate) fn new(root: &'a Value, file: &'a Path) -> Self {
         Flattener {
             root,
@@ -116,6 +117,7 @@ impl<'a> Flattener<'a> {
         }
     }
 
+    /// The error for a construct at `ptr` that has no structural equivalent.
     pub(crate) fn unsupported(&self, ptr: &str, message: &str) -> Error {
         Error::SchemaUnsupported {
             file: self.file.to_path_buf(),

@@ -68,7 +68,7 @@ use k8s_rules::structural::prune;
 /// a Kubernetes structural schema (returned as a `serde_json::Value` shaped like
 /// JSONSchemaProps). The top level must describe an object. Errors name `schema_file`
 /// and the JSON pointer of the offending node.
-pub fn structural_schema(schema: &Value, schema_file: &Path) -> Result<Value> {
+pub(crate) fn structural_schema(schema: &Value, schema_file: &Path) -> Result<Value> {
     let mut converter = Converter {
         refs: Flattener::new(schema, schema_file),
         file: schema_file,

@@ -18,7 +18,9 @@ pub(crate) enum Shape {
 /// A set of JSON Schema type names (`null` kept separately as nullability).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct TypeSet {
+    /// The type names other than `null`, in the order first seen.
     pub(crate) types: Vec<&'static str>,
+    /// Whether `null` is allowed.
     pub(crate) null: bool,
 }
 
@@ -69,6 +71,7 @@ impl TypeSet {
         }
     }
 
+    /// Adds a type name (once).
     pub(crate) fn add(&mut self, t: &'static str) {
         if !self.types.contains(&t) {
             self.types.push(t);

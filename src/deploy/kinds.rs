@@ -4,15 +4,15 @@ use crate::config::Mapping;
 
 /// The API group and plural resource name of a kind, as an RBAC rule names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ResourceRef {
+pub(crate) struct ResourceRef {
     /// API group (`""` for the core group).
-    pub group: String,
+    pub(crate) group: String,
     /// Plural resource name, e.g. `configmaps`.
-    pub resource: String,
+    pub(crate) resource: String,
 }
 
 /// The namespaced built-in kinds a chart may emit, by name (for error messages).
-pub fn namespaced_builtin_kinds() -> impl Iterator<Item = &'static str> {
+pub(crate) fn namespaced_builtin_kinds() -> impl Iterator<Item = &'static str> {
     k8s_rules::kinds::BUILTIN
         .iter()
         .filter(|k| k.namespaced)
@@ -21,7 +21,7 @@ pub fn namespaced_builtin_kinds() -> impl Iterator<Item = &'static str> {
 
 /// The group and resource of a kind a chart emits: a built-in kind, or a kind served by
 /// another entry of the mapping (`plural_of` gives that entry's plural). `None` when unknown.
-pub fn resolve(
+pub(crate) fn resolve(
     kind: &str,
     mapping: &Mapping,
     plural_of: &dyn Fn(&str) -> Option<String>,

@@ -13,32 +13,32 @@ use super::kinds::ResourceRef;
 use super::{Options, labels};
 
 /// Verbs on the custom resources themselves.
-pub const CR_VERBS: &[&str] = &["get", "list", "watch", "patch", "update"];
+pub(crate) const CR_VERBS: &[&str] = &["get", "list", "watch", "patch", "update"];
 /// Verbs on the custom resources' status subresource.
-pub const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
+pub(crate) const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 /// Verbs on the custom resources' finalizers subresource (ownerReferences with
 /// `blockOwnerDeletion` need it where OwnerReferencesPermissionEnforcement is on).
-pub const FINALIZER_VERBS: &[&str] = &["update"];
+pub(crate) const FINALIZER_VERBS: &[&str] = &["update"];
 /// Verbs on every kind a chart may emit.
-pub const CHILD_VERBS: &[&str] = &[
+pub(crate) const CHILD_VERBS: &[&str] = &[
     "get", "list", "watch", "create", "patch", "update", "delete",
 ];
 /// Verbs on events (core and events.k8s.io).
-pub const EVENT_VERBS: &[&str] = &["create", "patch"];
+pub(crate) const EVENT_VERBS: &[&str] = &["create", "patch"];
 
 /// One mapped custom resource kind, as RBAC and CRD installation see it.
 #[derive(Debug, Clone)]
-pub struct MappedKind {
+pub(crate) struct MappedKind {
     /// API group.
-    pub group: String,
+    pub(crate) group: String,
     /// Plural resource name.
-    pub plural: String,
+    pub(crate) plural: String,
     /// The CRD's name, `<plural>.<group>`.
-    pub crd_name: String,
+    pub(crate) crd_name: String,
 }
 
 /// The rules of the operator's ClusterRole.
-pub fn cluster_rules(
+pub(crate) fn cluster_rules(
     kinds: &[MappedKind],
     children: &[ResourceRef],
     options: &Options,
@@ -111,7 +111,7 @@ fn verb_rank(verb: &str) -> usize {
 }
 
 /// The ServiceAccount the operator runs as.
-pub fn service_account(options: &Options) -> Value {
+pub(crate) fn service_account(options: &Options) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -120,7 +120,7 @@ pub fn service_account(options: &Options) -> Value {
 }
 
 /// The ClusterRole with `rules`.
-pub fn cluster_role(options: &Options, rules: Vec<Value>) -> Value {
+pub(crate) fn cluster_role(options: &Options, rules: Vec<Value>) -> Value {
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -130,7 +130,7 @@ pub fn cluster_role(options: &Options, rules: Vec<Value>) -> Value {
 }
 
 /// Binds the ClusterRole to the ServiceAccount.
-pub fn cluster_role_binding(options: &Options) -> Value {
+pub(crate) fn cluster_role_binding(options: &Options) -> Value {
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
@@ -141,7 +141,7 @@ pub fn cluster_role_binding(options: &Options) -> Value {
 }
 
 /// The Role for leader election: the one Lease, in the operator's namespace.
-pub fn leader_election_role(options: &Options) -> Value {
+pub(crate) fn leader_election_role(options: &Options) -> Value {
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -163,7 +163,7 @@ pub fn leader_election_role(options: &Options) -> Value {
 }
 
 /// Binds the leader-election Role to the ServiceAccount.
-pub fn leader_election_binding(options: &Options) -> Value {
+pub(crate) fn leader_election_binding(options: &Options) -> Value {
     let name = leader_election_name(options);
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -1,3 +1,5 @@
+//! Tests of the install manifests: objects, RBAC, the Deployment and their YAML.
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};

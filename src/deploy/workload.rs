@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::{IMAGE_CONFIG_PATH, METRICS_PORT, Options, labels, selector};
 
 /// The Namespace, enforcing the `restricted` Pod Security Standard the operator meets.
-pub fn namespace(options: &Options) -> Value {
+pub(crate) fn namespace(options: &Options) -> Value {
     let mut labels = labels(options);
     if let Some(map) = labels.as_object_mut() {
         for mode in ["enforce", "audit", "warn"] {
@@ -23,7 +23,7 @@ pub fn namespace(options: &Options) -> Value {
 }
 
 /// The operator's command line inside the container.
-pub fn operator_args(options: &Options) -> Vec<String> {
+pub(crate) fn operator_args(options: &Options) -> Vec<String> {
     let mut args: Vec<String> = [
         "run",
         "--config",
@@ -49,7 +49,7 @@ pub fn operator_args(options: &Options) -> Vec<String> {
 
 /// The Deployment: two replicas behind a leader election, probes on the metrics port,
 /// requests and limits, and a container that meets the `restricted` Pod Security Standard.
-pub fn deployment(options: &Options) -> Value {
+pub(crate) fn deployment(options: &Options) -> Value {
     let env = |name: &str, path: &str| json!({"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}});
     let probe = |path: &str, delay: u32| {
         json!({
@@ -112,7 +112,7 @@ pub fn deployment(options: &Options) -> Value {
 }
 
 /// The Service in front of the metrics port (`/metrics`, `/healthz`, `/readyz`).
-pub fn metrics_service(options: &Options) -> Value {
+pub(crate) fn metrics_service(options: &Options) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Service",

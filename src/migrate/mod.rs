@@ -6,13 +6,13 @@
 //! switch-over does. Nothing here talks to a cluster: `tera-operator migrate helm-release`
 //! fetches the Secrets and prints the result.
 
-pub mod plan;
-pub mod release;
+pub(crate) mod plan;
+pub(crate) mod release;
 
-pub use plan::{custom_resource, manifest_objects, plan};
-pub use release::{Release, decode, revision, secret_name};
+pub use plan::{custom_resource, manifest_objects, mapped_kind, plan, rendered_objects};
+pub use release::{Release, Stored, latest, secret_selector};
 
-/// Errors decoding a Helm release; each names the Secret and the step that failed.
+/// Errors finding and decoding a Helm release, and checking its chart; each names what it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The release data could not be decoded.
@@ -25,6 +25,52 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// No release Secret of that name was found.
+    #[error("no Helm release {release} in namespace {namespace}: no Secret labelled {selector}")]
+    ReleaseNotFound {
+        /// The release name.
+        release: String,
+        /// Its namespace.
+        namespace: String,
+        /// The label selector the Secrets were listed with.
+        selector: String,
+    },
+    /// The chosen release Secret holds no release.
+    #[error("Secret {namespace}/{secret} has no `{key}` key: not a Helm release record")]
+    ReleaseKeyMissing {
+        /// Namespace of the Secret.
+        namespace: String,
+        /// The Secret.
+        secret: String,
+        /// The missing key.
+        key: &'static str,
+    },
+    /// No mapping entry serves the kind asked for.
+    #[error("{mapping}: no mapping entry serves kind {kind} (mapped: {mapped})")]
+    KindNotMapped {
+        /// The mapping file.
+        mapping: String,
+        /// The kind.
+        kind: String,
+        /// The kinds that are mapped, comma-separated.
+        mapped: String,
+    },
+    /// Several mapping entries serve the kind, in different groups.
+    #[error("{mapping}: kind {kind} is mapped in several groups ({groups})")]
+    KindMappedTwice {
+        /// The mapping file.
+        mapping: String,
+        /// The kind.
+        kind: String,
+        /// The groups, comma-separated.
+        groups: String,
+    },
+    /// The chart of the mapped kind could not be loaded.
+    #[error(transparent)]
+    ChartLoadFailed(#[from] crate::chart::Error),
+    /// The custom resource does not render with the chart of its kind.
+    #[error(transparent)]
+    RenderFailed(#[from] crate::render::Error),
 }
 
 /// A `Result` with this module's [`Error`].

@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::release::Release;
-use crate::config::Watch;
-use crate::controller::adopt::ADOPT_ANNOTATION;
+use super::{Error, Result};
+use crate::chart::Chart;
+use crate::config::{ADOPT_ANNOTATION, Mapping, Watch};
+use crate::render::Renderer;
 
 /// The custom resource for `release`: the mapping entry's apiVersion and kind, the release's
 /// name and namespace, its user-supplied values as spec, and the adopt annotation so the
@@ -24,6 +26,33 @@ pub fn custom_resource(release: &Release, watch: &Watch, namespace: &str) -> Val
     })
 }
 
+/// The one mapping entry serving `kind` (in whichever group).
+pub fn mapped_kind<'a>(mapping: &'a Mapping, kind: &str) -> Result<&'a Watch> {
+    let matches: Vec<&Watch> = mapping.watches.iter().filter(|w| w.kind == kind).collect();
+    let list = |items: Vec<&str>| items.join(", ");
+    match matches.as_slice() {
+        [watch] => Ok(watch),
+        [] => Err(Error::KindNotMapped {
+            mapping: mapping.path.display().to_string(),
+            kind: kind.to_string(),
+            mapped: list(mapping.watches.iter().map(|w| w.kind.as_str()).collect()),
+        }),
+        many => Err(Error::KindMappedTwice {
+            mapping: mapping.path.display().to_string(),
+            kind: kind.to_string(),
+            groups: list(many.iter().map(|w| w.group.as_str()).collect()),
+        }),
+    }
+}
+
+/// Renders the custom resource `cr` with the chart of `watch`: the objects it would apply, as
+/// `kind/name`.
+pub fn rendered_objects(watch: &Watch, cr: &Value, namespace: &str) -> Result<BTreeSet<String>> {
+    let renderer = Renderer::new(Chart::load(&watch.chart_dir)?, watch)?;
+    let rendered = renderer.render(cr, namespace)?;
+    Ok(rendered.objects.iter().filter_map(object_key).collect())
+}
+
 /// `kind/name` of every object in a multi-document YAML manifest (documents that do not parse
 /// or have no kind are skipped: Helm applied them, but they are not objects we can match).
 pub fn manifest_objects(manifest: &str) -> BTreeSet<String> {
@@ -34,7 +63,7 @@ pub fn manifest_objects(manifest: &str) -> BTreeSet<String> {
 }
 
 /// `kind/name` of an object.
-pub fn object_key(object: &Value) -> Option<String> {
+pub(crate) fn object_key(object: &Value) -> Option<String> {
     let kind = object.get("kind")?.as_str()?;
     let name = object.pointer("/metadata/name")?.as_str()?;
     Some(format!("{kind}/{name}"))

@@ -8,14 +8,15 @@
 use std::io::Read as _;
 
 use base64::Engine as _;
+use k8s_openapi::api::core::v1::Secret;
 use serde_json::Value;
 
 use super::Error;
 
 /// Prefix of Helm's release Secret names.
-pub const SECRET_PREFIX: &str = "sh.helm.release.v1.";
+pub(crate) const SECRET_PREFIX: &str = "sh.helm.release.v1.";
 /// The Secret data key holding the encoded release.
-pub const RELEASE_KEY: &str = "release";
+pub(crate) const RELEASE_KEY: &str = "release";
 /// The gzip magic number (with the deflate method byte), as Helm checks it.
 const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
 
@@ -23,26 +24,26 @@ const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
 #[derive(Debug, Clone, PartialEq)]
 pub struct Release {
     /// Release name.
-    pub name: String,
+    pub(crate) name: String,
     /// Release namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Release revision.
-    pub version: u64,
+    pub(crate) version: u64,
     /// The values the user supplied (`--set`, `-f`): Helm's `config`, without chart defaults.
-    pub config: Value,
+    pub(crate) config: Value,
     /// The chart's name.
-    pub chart_name: String,
+    pub(crate) chart_name: String,
     /// The chart's version.
-    pub chart_version: String,
+    pub(crate) chart_version: String,
     /// Status of the revision (`deployed`, `superseded`, `failed`, …).
-    pub status: String,
+    pub(crate) status: String,
     /// The rendered manifest Helm applied.
     pub manifest: String,
 }
 
 /// Decodes the `release` value of a release Secret (the bytes after the Secret's own base64):
 /// base64, then gzip if it starts with gzip's magic number, then JSON.
-pub fn decode(secret: &str, data: &[u8]) -> Result<Release, Error> {
+pub(crate) fn decode(secret: &str, data: &[u8]) -> Result<Release, Error> {
     let text = std::str::from_utf8(data).map_err(|_| Error::DecodeFailed {
         secret: secret.to_string(),
         step: "base64",
@@ -110,13 +111,98 @@ fn from_json(secret: &str, value: &Value) -> Result<Release, Error> {
 }
 
 /// The revision of a release Secret: its `version` label, else the `.vN` suffix of its name.
-pub fn revision(name: &str, version_label: Option<&str>) -> Option<u64> {
+pub(crate) fn revision(name: &str, version_label: Option<&str>) -> Option<u64> {
     version_label
         .and_then(|v| v.parse().ok())
         .or_else(|| name.rsplit_once(".v").and_then(|(_, n)| n.parse().ok()))
 }
 
 /// The Secret name of revision `version` of `release`.
-pub fn secret_name(release: &str, version: u64) -> String {
+pub(crate) fn secret_name(release: &str, version: u64) -> String {
     format!("{SECRET_PREFIX}{release}.v{version}")
+}
+
+/// The label selector of every release Secret of `release`.
+pub fn secret_selector(release: &str) -> String {
+    format!("owner=helm,name={release}")
+}
+
+/// The revision of a release chosen from its Secrets, and the names of all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored<'a> {
+    /// Its revision, as its Secret says.
+    pub revision: u64,
+    /// Whether that revision is the deployed one (else no revision is deployed).
+    pub deployed: bool,
+    /// Every release Secret's name, oldest revision first.
+    pub secrets: Vec<String>,
+    namespace: String,
+    name: String,
+    secret: &'a Secret,
+}
+
+/// The newest deployed revision of `release` among its `secrets` (listed with
+/// [`secret_selector`] in `namespace`), else the newest of any status.
+pub fn latest<'a>(
+    release: &str,
+    namespace: &str,
+    secrets: &'a [Secret],
+) -> Result<Stored<'a>, Error> {
+    let mut found: Vec<(u64, bool, &Secret)> = secrets
+        .iter()
+        .filter_map(|s| {
+            let name = s.metadata.name.as_deref()?;
+            let labels = s.metadata.labels.as_ref();
+            let version = revision(
+                name,
+                labels.and_then(|l| l.get("version")).map(String::as_str),
+            )?;
+            let deployed = labels
+                .and_then(|l| l.get("status"))
+                .is_some_and(|s| s == "deployed");
+            Some((version, deployed, s))
+        })
+        .collect();
+    found.sort_by_key(|(version, _, _)| *version);
+    let names: Vec<String> = found
+        .iter()
+        .filter_map(|(_, _, s)| s.metadata.name.clone())
+        .collect();
+    let chosen = found
+        .iter()
+        .rev()
+        .find(|(_, deployed, _)| *deployed)
+        .or_else(|| found.last());
+    let Some((version, deployed, secret)) = chosen else {
+        return Err(Error::ReleaseNotFound {
+            release: release.to_string(),
+            namespace: namespace.to_string(),
+            selector: secret_selector(release),
+        });
+    };
+    Ok(Stored {
+        revision: *version,
+        deployed: *deployed,
+        secrets: names,
+        namespace: namespace.to_string(),
+        name: secret_name(release, *version),
+        secret,
+    })
+}
+
+impl Stored<'_> {
+    /// The release the chosen Secret holds.
+    pub fn decode(&self) -> Result<Release, Error> {
+        let data = self
+            .secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(RELEASE_KEY))
+            .ok_or_else(|| Error::ReleaseKeyMissing {
+                namespace: self.namespace.clone(),
+                secret: self.name.clone(),
+                key: RELEASE_KEY,
+            })?;
+        decode(&self.name, &data.0)
+    }
 }

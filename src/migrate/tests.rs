@@ -1,3 +1,5 @@
+//! Tests of Helm release decoding, the revision choice, the custom resource and the plan.
+
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::Path;
@@ -5,6 +7,7 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+use super::release::{decode, revision, secret_name};
 use super::*;
 use crate::config::Mapping;
 
@@ -161,4 +164,78 @@ fn plan_sorts_objects_and_says_how_to_drop_the_release_records() {
         text.contains("(removes sh.helm.release.v1.site.v3)"),
         "{text}"
     );
+}
+
+fn secret(version: u64, status: &str, data: Option<Vec<u8>>) -> k8s_openapi::api::core::v1::Secret {
+    let mut secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": secret_name("site", version),
+                     "labels": {"owner": "helm", "name": "site", "version": version.to_string(), "status": status}},
+    }))
+    .unwrap();
+    secret.data =
+        data.map(|d| [(release::RELEASE_KEY.to_string(), k8s_openapi::ByteString(d))].into());
+    secret
+}
+
+#[test]
+fn the_newest_deployed_revision_is_chosen_else_the_newest() {
+    let data = || Some(helm_encode(&release_json()));
+    let secrets = [
+        secret(3, "superseded", data()),
+        secret(2, "deployed", data()),
+        secret(4, "failed", data()),
+    ];
+    let stored = latest("site", "web", &secrets).unwrap();
+    assert_eq!((stored.revision, stored.deployed), (2, true));
+    assert_eq!(
+        stored.secrets,
+        ["v2", "v3", "v4"].map(|v| format!("sh.helm.release.v1.site.{v}"))
+    );
+    assert_eq!(stored.decode().unwrap().name, "site");
+
+    let stored = latest("site", "web", &secrets[..1]).unwrap();
+    assert_eq!((stored.revision, stored.deployed), (3, false));
+
+    let err = latest("site", "web", &[]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "no Helm release site in namespace web: no Secret labelled owner=helm,name=site"
+    );
+    let empty = [secret(1, "deployed", None)];
+    let err = latest("site", "web", &empty).unwrap().decode().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Secret web/sh.helm.release.v1.site.v1 has no `release` key: not a Helm release record"
+    );
+}
+
+#[test]
+fn the_mapped_kind_must_be_mapped_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mapping = Mapping::load(&root.join("charts/watches.yaml")).unwrap();
+    assert_eq!(
+        mapped_kind(&mapping, "WebServer").unwrap().kind,
+        "WebServer"
+    );
+    let err = mapped_kind(&mapping, "Gadget").unwrap_err().to_string();
+    assert!(
+        err.ends_with(
+            "watches.yaml: no mapping entry serves kind Gadget (mapped: WebServer, Balancer)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn rendered_objects_name_what_the_chart_renders() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mapping = Mapping::load(&root.join("charts/watches.yaml")).unwrap();
+    let watch = mapped_kind(&mapping, "WebServer").unwrap();
+    let release = decode("s", &helm_encode(&release_json())).unwrap();
+    let cr = custom_resource(&release, watch, "web");
+    let objects = rendered_objects(watch, &cr, "web").unwrap();
+    assert!(objects.contains("Deployment/site"), "{objects:?}");
+    let mut bad = cr.clone();
+    bad["spec"]["replicas"] = json!(-1);
+    assert!(rendered_objects(watch, &bad, "web").is_err());
 }

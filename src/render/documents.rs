@@ -12,11 +12,11 @@ use super::engine::{PLACEHOLDER_CLOSE, PLACEHOLDER_OPEN, RenderedTemplate};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentError {
     /// Template name.
-    pub file: String,
+    pub(crate) file: String,
     /// 1-based line in the rendered output, when known.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
     /// What is wrong, with the offending rendered line when known.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for DocumentError {
@@ -30,11 +30,11 @@ impl std::fmt::Display for DocumentError {
 
 /// An object parsed from a template, with the template it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ParsedObject {
+pub(crate) struct ParsedObject {
     /// Template name.
-    pub file: String,
+    pub(crate) file: String,
     /// The object.
-    pub object: Value,
+    pub(crate) object: Value,
 }
 
 /// Parsed skeletons of rendered text, keyed by that text.
@@ -43,7 +43,7 @@ pub struct ParsedObject {
 /// whose values take the same path through a template renders the same text: its YAML is
 /// parsed once, and each render only puts its own strings back.
 #[derive(Debug, Default)]
-pub struct SkeletonCache {
+pub(crate) struct SkeletonCache {
     entries: Mutex<HashMap<String, Arc<Vec<Value>>>>,
     disabled: bool,
 }
@@ -53,7 +53,7 @@ const SKELETON_CACHE_CAPACITY: usize = 512;
 
 impl SkeletonCache {
     /// A cache that never keeps anything (every render parses its YAML).
-    pub fn disabled() -> Self {
+    pub(crate) fn disabled() -> Self {
         Self {
             entries: Mutex::default(),
             disabled: true,
@@ -89,7 +89,7 @@ impl SkeletonCache {
 }
 
 /// Parses every document of a rendered template; empty documents are skipped.
-pub fn parse_documents(
+pub(crate) fn parse_documents(
     rendered: &RenderedTemplate,
     cache: &SkeletonCache,
 ) -> Result<Vec<ParsedObject>, DocumentError> {
@@ -191,7 +191,7 @@ fn restore(value: &Value, interpolated: &[String]) -> Result<Value, String> {
 
 /// Whether `s` may hold a placeholder: both placeholder characters start with byte 0xEE in
 /// UTF-8, so one byte scan rules most strings out.
-pub fn has_placeholder(s: &str) -> bool {
+pub(crate) fn has_placeholder(s: &str) -> bool {
     s.as_bytes().contains(&PLACEHOLDER_LEAD_BYTE)
         && s.contains([PLACEHOLDER_OPEN, PLACEHOLDER_CLOSE])
 }

@@ -13,9 +13,9 @@ use crate::chart::Chart;
 use super::filters;
 
 /// Opens a placeholder for an interpolated string.
-pub const PLACEHOLDER_OPEN: char = '\u{E000}';
+pub(crate) const PLACEHOLDER_OPEN: char = '\u{E000}';
 /// Closes a placeholder for an interpolated string.
-pub const PLACEHOLDER_CLOSE: char = '\u{E001}';
+pub(crate) const PLACEHOLDER_CLOSE: char = '\u{E001}';
 
 thread_local! {
     /// Strings interpolated by the render running on this thread, indexed by placeholder.
@@ -26,13 +26,13 @@ thread_local! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
     /// Template name, e.g. `templates/deployment.yaml`.
-    pub file: String,
+    pub(crate) file: String,
     /// 1-based line, when known.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
     /// 1-based column, when known.
-    pub column: Option<usize>,
+    pub(crate) column: Option<usize>,
     /// What went wrong.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for TemplateError {
@@ -47,17 +47,17 @@ impl std::fmt::Display for TemplateError {
 
 /// The output of one template: text with placeholders, and the strings they stand for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedTemplate {
+pub(crate) struct RenderedTemplate {
     /// Template name.
-    pub file: String,
+    pub(crate) file: String,
     /// Rendered YAML text, placeholders included.
-    pub text: String,
+    pub(crate) text: String,
     /// The interpolated strings, by placeholder index.
-    pub interpolated: Vec<String>,
+    pub(crate) interpolated: Vec<String>,
 }
 
 /// A compiled chart: every template parsed once, ready to render many times.
-pub struct Engine {
+pub(crate) struct Engine {
     tera: tera::Tera,
     renderable: Vec<String>,
 }
@@ -72,7 +72,7 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Compiles every template of `chart`; reports every template that fails to parse.
-    pub fn compile(chart: &Chart) -> Result<Self, Vec<TemplateError>> {
+    pub(crate) fn compile(chart: &Chart) -> Result<Self, Vec<TemplateError>> {
         let mut tera = tera::Tera::new();
         tera.autoescape_on([".yaml", ".yml", ".tera"]);
         tera.set_escape_fn(escape_for_yaml);
@@ -113,13 +113,11 @@ impl Engine {
         Ok(Self { tera, renderable })
     }
 
-    /// Names of the templates that produce objects, in render order.
-    pub fn renderable(&self) -> &[String] {
-        &self.renderable
-    }
-
     /// Renders every renderable template with `context`.
-    pub fn render(&self, context: &tera::Context) -> Result<Vec<RenderedTemplate>, TemplateError> {
+    pub(crate) fn render(
+        &self,
+        context: &tera::Context,
+    ) -> Result<Vec<RenderedTemplate>, TemplateError> {
         let mut out = Vec::with_capacity(self.renderable.len());
         for name in &self.renderable {
             INTERPOLATED.with(|table| table.borrow_mut().clear());
@@ -152,7 +150,7 @@ fn escape_for_yaml(input: &str, output: &mut dyn Write) -> std::io::Result<()> {
 
 /// `true`, `false`, and decimal numbers without leading zeros: the only interpolations that
 /// keep their YAML type instead of becoming strings.
-pub fn is_plain_number_or_bool(s: &str) -> bool {
+pub(crate) fn is_plain_number_or_bool(s: &str) -> bool {
     if s == "true" || s == "false" {
         return true;
     }

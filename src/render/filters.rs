@@ -9,7 +9,7 @@ use super::yaml_text;
 
 /// Registers the helper filters on `tera` and disables `safe`, which would let values
 /// through unescaped.
-pub fn register(tera: &mut Tera) {
+pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("to_yaml", to_yaml);
     tera.register_filter("to_json", to_json);
     tera.register_filter("nindent", nindent);
@@ -117,7 +117,7 @@ fn sha256(value: StringInput, _: Kwargs, _: &State) -> Value {
 }
 
 /// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

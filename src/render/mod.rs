@@ -16,18 +16,15 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::chart::{Chart, SchemaViolation};
+use crate::chart::{Chart, SchemaViolation, merge_values};
 use crate::config::Watch;
 
 pub use documents::DocumentError;
-pub use engine::{Engine, TemplateError, is_plain_number_or_bool};
-pub use filters::hex;
-pub use policy::{PolicyViolation, is_cluster_scoped, label_problem};
-pub use stamp::{
-    CONFIGMAP_CHECKSUM_PREFIX, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL,
-    Owner, SECRET_CHECKSUM_PREFIX, kind_rank, label_value, sort_for_apply,
-};
-pub use values::merge_values;
+pub(crate) use engine::Engine;
+pub use engine::TemplateError;
+pub(crate) use filters::hex;
+pub use policy::PolicyViolation;
+pub(crate) use stamp::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL, Owner, sort_for_apply};
 
 /// Why a custom resource could not be rendered. Nothing is applied when any of these occurs.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -77,19 +74,6 @@ impl std::fmt::Display for SchemaViolation {
     }
 }
 
-impl Error {
-    /// The status condition reason for this failure (`InvalidSpec`, `RenderFailed`, `PolicyViolation`).
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Error::ResourceInvalid(_) | Error::InvalidSpec { .. } => "InvalidSpec",
-            Error::ChartInvalid { .. } | Error::TemplateFailed(_) | Error::OutputInvalid(_) => {
-                "RenderFailed"
-            }
-            Error::PolicyViolated { .. } => "PolicyViolation",
-        }
-    }
-}
-
 /// A `Result` with this module's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -104,14 +88,14 @@ pub struct Rendered {
     /// The objects.
     pub objects: Vec<Value>,
     /// The merged values they were rendered from.
-    pub values: Value,
+    pub(crate) values: Value,
 }
 
 /// A chart compiled for rendering, with the mapping entry that serves it.
 #[derive(Debug, Clone)]
 pub struct Renderer {
     /// The chart.
-    pub chart: Arc<Chart>,
+    pub(crate) chart: Arc<Chart>,
     engine: Arc<Engine>,
     skeletons: Arc<documents::SkeletonCache>,
     allowed_kinds: Vec<String>,
@@ -204,7 +188,7 @@ impl Renderer {
     }
 
     /// Merges defaults, `spec` and overrides, and validates the result against the schema.
-    pub fn values_for(&self, spec: &Value) -> Result<Value> {
+    pub(crate) fn values_for(&self, spec: &Value) -> Result<Value> {
         let values = merge_values(&self.chart.defaults, spec, &self.override_values);
         let schema_path = self.chart.file("values.schema.json");
         let mut violations: Vec<SchemaViolation> = values::reserved_character_paths(&values)

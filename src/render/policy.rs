@@ -7,18 +7,18 @@ use serde_json::Value;
 use super::documents::ParsedObject;
 use super::documents::has_placeholder;
 
-pub use k8s_rules::kinds::is_cluster_scoped;
-pub use k8s_rules::names::label_problem_of as label_problem;
+pub(crate) use k8s_rules::kinds::is_cluster_scoped;
+pub(crate) use k8s_rules::names::label_problem_of as label_problem;
 
 /// One broken rule, located by template and object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyViolation {
     /// Template that emitted the object.
-    pub file: String,
+    pub(crate) file: String,
     /// `Kind/name` of the object (as far as it is known).
-    pub object: String,
+    pub(crate) object: String,
     /// The rule and how it was broken.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl std::fmt::Display for PolicyViolation {
@@ -28,15 +28,15 @@ impl std::fmt::Display for PolicyViolation {
 }
 
 /// What the policy needs to know about the owner and the mapping.
-pub struct PolicyContext<'a> {
+pub(crate) struct PolicyContext<'a> {
     /// Namespace of the custom resource; namespaced objects must live there.
-    pub namespace: &'a str,
+    pub(crate) namespace: &'a str,
     /// Kinds the mapping lets this chart emit.
-    pub allowed_kinds: &'a [String],
+    pub(crate) allowed_kinds: &'a [String],
 }
 
 /// Checks every object; returns every violation found (empty when all is well).
-pub fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<PolicyViolation> {
+pub(crate) fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<PolicyViolation> {
     let mut violations = Vec::new();
     let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
     for parsed in objects {

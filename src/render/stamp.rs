@@ -9,37 +9,37 @@ use super::filters::hex;
 use super::policy::is_cluster_scoped;
 
 /// `app.kubernetes.io/managed-by` value on everything tera-operator renders.
-pub const MANAGED_BY: &str = "tera-operator";
+pub(crate) const MANAGED_BY: &str = "tera-operator";
 /// Label key for the manager.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub(crate) const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// Label key carrying the owner's name.
-pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+pub(crate) const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// Label key carrying the owning custom resource's uid.
-pub const OWNER_UID_LABEL: &str = "tera-operator.io/owner-uid";
+pub(crate) const OWNER_UID_LABEL: &str = "tera-operator.io/owner-uid";
 /// Annotation prefix of ConfigMap checksums on pod templates.
-pub const CONFIGMAP_CHECKSUM_PREFIX: &str = "configmap.checksum.tera-operator.io/";
+pub(crate) const CONFIGMAP_CHECKSUM_PREFIX: &str = "configmap.checksum.tera-operator.io/";
 /// Annotation prefix of Secret checksums on pod templates.
-pub const SECRET_CHECKSUM_PREFIX: &str = "secret.checksum.tera-operator.io/";
+pub(crate) const SECRET_CHECKSUM_PREFIX: &str = "secret.checksum.tera-operator.io/";
 
 /// The custom resource that owns the rendered objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Owner {
+pub(crate) struct Owner {
     /// apiVersion of the custom resource.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// Kind of the custom resource.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Name of the custom resource.
-    pub name: String,
+    pub(crate) name: String,
     /// Namespace of the custom resource.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// uid, when the resource exists in a cluster.
-    pub uid: Option<String>,
+    pub(crate) uid: Option<String>,
     /// Chart name, for `app.kubernetes.io/name` where the template sets none.
-    pub chart: String,
+    pub(crate) chart: String,
 }
 
 /// Stamps every object in place: namespace, labels, ownerReference, then checksums.
-pub fn stamp_all(objects: &mut [Value], owner: &Owner) {
+pub(crate) fn stamp_all(objects: &mut [Value], owner: &Owner) {
     for object in objects.iter_mut() {
         stamp_object(object, owner);
     }
@@ -99,7 +99,7 @@ fn stamp_object(object: &mut Value, owner: &Owner) {
 }
 
 /// A label value for `name`: itself when it fits in 63 characters, else a prefix plus a hash.
-pub fn label_value(name: &str) -> String {
+pub(crate) fn label_value(name: &str) -> String {
     if name.len() <= 63 {
         return name.to_string();
     }
@@ -217,7 +217,7 @@ fn array(value: Option<&Value>) -> &[Value] {
 }
 
 /// Apply order: namespaces and RBAC first, then ConfigMaps/Secrets, Services, workloads, the rest.
-pub fn kind_rank(kind: &str) -> u8 {
+pub(crate) fn kind_rank(kind: &str) -> u8 {
     match kind {
         "Namespace" | "CustomResourceDefinition" => 0,
         "ServiceAccount" | "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" => 1,
@@ -229,7 +229,7 @@ pub fn kind_rank(kind: &str) -> u8 {
 }
 
 /// Sorts objects into apply order: by [`kind_rank`], then kind, then name.
-pub fn sort_for_apply(objects: &mut [Value]) {
+pub(crate) fn sort_for_apply(objects: &mut [Value]) {
     objects.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
 }
 

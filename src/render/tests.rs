@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use super::stamp::{CONFIGMAP_CHECKSUM_PREFIX, INSTANCE_LABEL};
 use super::*;
 use crate::chart::{ChartMeta, TemplateFile, ValuesSchema};
 
@@ -193,7 +194,10 @@ fn policy_violations_table() {
     for (template, expected) in cases {
         let r = renderer(&[("t.yaml", template)]);
         let err = r.render(&cr(json!({})), "default").unwrap_err();
-        assert_eq!(err.reason(), "PolicyViolation", "{template}");
+        assert!(
+            matches!(err, Error::PolicyViolated { .. }),
+            "{template}: {err}"
+        );
         let message = err.to_string();
         assert!(
             message.contains(expected),
@@ -228,7 +232,7 @@ fn schema_violations_are_listed_with_spec_pointers() {
             "default",
         )
         .unwrap_err();
-    assert_eq!(err.reason(), "InvalidSpec");
+    assert!(matches!(err, Error::InvalidSpec { .. }), "{err}");
     let Error::InvalidSpec { violations, .. } = &err else {
         panic!("{err}")
     };
@@ -252,7 +256,7 @@ fn reserved_characters_are_refused() {
     let err = r
         .render(&cr(json!({"image": "a\u{E000}0\u{E001}"})), "default")
         .unwrap_err();
-    assert_eq!(err.reason(), "InvalidSpec");
+    assert!(matches!(err, Error::InvalidSpec { .. }), "{err}");
     assert!(
         err.to_string()
             .contains("/spec/image: contains a character reserved")
@@ -266,7 +270,7 @@ fn template_errors_carry_file_line_and_column() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ values.nope.deeper }}\n",
     )]);
     let err = r.render(&cr(json!({})), "default").unwrap_err();
-    assert_eq!(err.reason(), "RenderFailed");
+    assert!(matches!(err, Error::TemplateFailed(_)), "{err}");
     let message = err.to_string();
     assert!(
         message.starts_with("charts/demo/templates/cm.yaml:4:"),
@@ -293,7 +297,7 @@ fn invalid_yaml_output_names_template_and_rendered_line() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: oops\n",
     )]);
     let err = r.render(&cr(json!({})), "default").unwrap_err();
-    assert_eq!(err.reason(), "RenderFailed");
+    assert!(matches!(err, Error::OutputInvalid(_)), "{err}");
     assert!(
         err.to_string()
             .starts_with("charts/demo/templates/cm.yaml: rendered line 5"),

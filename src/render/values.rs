@@ -1,45 +1,10 @@
-//! Values: chart defaults, deep-merged with the custom resource's spec, with overrides on top.
+//! Values the engine refuses: strings holding the characters it reserves for placeholders.
 
-use serde_json::{Map, Value};
-
-/// `defaults ⊕ spec ⊕ overrides`: maps merge key by key, anything else (lists included) is
-/// replaced by the layer above; a `null` in an upper layer removes the key, as in Helm.
-pub fn merge_values(defaults: &Value, spec: &Value, overrides: &Value) -> Value {
-    let mut merged = defaults.clone();
-    merge_into(&mut merged, spec);
-    merge_into(&mut merged, overrides);
-    if !merged.is_object() {
-        merged = Value::Object(Map::new());
-    }
-    merged
-}
-
-fn merge_into(base: &mut Value, overlay: &Value) {
-    match (base, overlay) {
-        (Value::Object(base_map), Value::Object(overlay_map)) => {
-            for (key, value) in overlay_map {
-                if value.is_null() {
-                    base_map.remove(key);
-                    continue;
-                }
-                match base_map.get_mut(key) {
-                    Some(existing) if existing.is_object() && value.is_object() => {
-                        merge_into(existing, value)
-                    }
-                    _ => {
-                        base_map.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-        }
-        (base, overlay) if !overlay.is_null() => *base = overlay.clone(),
-        _ => {}
-    }
-}
+use serde_json::Value;
 
 /// JSON pointers of strings (and keys) holding the characters the engine reserves for
 /// placeholders; such values are refused rather than risk confusion.
-pub fn reserved_character_paths(value: &Value) -> Vec<String> {
+pub(crate) fn reserved_character_paths(value: &Value) -> Vec<String> {
     let mut found = Vec::new();
     if any_reserved(value) {
         walk(value, &mut String::new(), &mut found);
@@ -93,58 +58,6 @@ fn walk(value: &Value, pointer: &mut String, found: &mut Vec<String>) {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn merge_table() {
-        let cases = [
-            (json!({"a": 1}), json!({}), json!({}), json!({"a": 1})),
-            (json!({"a": 1}), json!({"a": 2}), json!({}), json!({"a": 2})),
-            (
-                json!({"a": 1}),
-                json!({"a": 2}),
-                json!({"a": 3}),
-                json!({"a": 3}),
-            ),
-            (
-                json!({"svc": {"type": "ClusterIP", "port": 80}}),
-                json!({"svc": {"port": 8080}}),
-                json!({}),
-                json!({"svc": {"type": "ClusterIP", "port": 8080}}),
-            ),
-            (
-                json!({"l": [1, 2]}),
-                json!({"l": [3]}),
-                json!({}),
-                json!({"l": [3]}),
-            ),
-            (
-                json!({"a": 1, "b": 2}),
-                json!({"a": null}),
-                json!({}),
-                json!({"b": 2}),
-            ),
-            (
-                json!({"m": {"x": 1}}),
-                json!({"m": "flat"}),
-                json!({}),
-                json!({"m": "flat"}),
-            ),
-            (json!({}), json!(null), json!({}), json!({})),
-            (
-                json!({"a": 1}),
-                json!({"b": {"c": 1}}),
-                json!({"b": {"d": 2}}),
-                json!({"a": 1, "b": {"c": 1, "d": 2}}),
-            ),
-        ];
-        for (defaults, spec, overrides, expected) in cases {
-            assert_eq!(
-                merge_values(&defaults, &spec, &overrides),
-                expected,
-                "{defaults} ⊕ {spec} ⊕ {overrides}"
-            );
-        }
-    }
 
     #[test]
     fn finds_reserved_characters_with_pointers() {

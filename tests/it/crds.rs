@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde_json::Value;
-use tera_operator::cli::crd::generate_all;
+use tera_operator::crd::generate_all;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use tera_operator::leader::{Ended, Error, LeaderElector, LeaseConfig};
+use tera_operator::controller::leader::{Ended, Error, LeaderElector, LeaseConfig};
 use tera_sandbox::{Sandbox, SandboxConfig};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
@@ -267,8 +267,8 @@ async fn leader_that_sees_another_holder_stops_leading() {
 async fn two_operators_one_leads_and_the_other_takes_over() {
     use kube::api::{DynamicObject, Patch, PatchParams};
     use serde_json::json;
-    use tera_operator::cli::leader_election::run_operator;
     use tera_operator::controller::Options;
+    use tera_operator::controller::run as run_operator;
 
     let sb = Sandbox::start(SandboxConfig {
         workload_delay: Duration::from_millis(50),

@@ -7,22 +7,25 @@ use std::process::Command;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::{ApiResource, Discovery, Scope};
 use serde_json::Value;
-use tera_operator::cli::manifests::{ManifestsArgs, generate};
-use tera_operator::deploy::{DEFAULT_IMAGE, DEFAULT_NAMESPACE};
+use tera_operator::deploy::{DEFAULT_IMAGE, DEFAULT_NAMESPACE, Options, manifests};
 use tera_sandbox::{Sandbox, SandboxConfig};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn default_args() -> ManifestsArgs {
-    ManifestsArgs {
-        config: root().join("charts/watches.yaml"),
+fn default_args() -> Options {
+    Options {
         namespace: DEFAULT_NAMESPACE.to_string(),
         image: DEFAULT_IMAGE.to_string(),
         install_crds: false,
         replicas: 2,
+        ..Options::default()
     }
+}
+
+fn generate(options: &Options) -> Result<String, tera_operator::deploy::Error> {
+    manifests(&root().join("charts/watches.yaml"), options)
 }
 
 fn documents(text: &str) -> Vec<Value> {
@@ -219,51 +222,5 @@ fn dockerfile_matches_the_install_manifests() {
                 .any(|p| needed.starts_with(p.trim_start_matches("**/"))),
             ".dockerignore drops {needed}, which the build needs"
         );
-    }
-}
-
-/// The Deployment's command line is one `run` accepts once `run` flattens the leader-election
-/// flags (`tera_operator::cli::leader_election::LeaderElectionArgs`) into its arguments.
-#[test]
-fn deployment_args_parse_as_run_with_leader_election() {
-    use clap::Parser;
-    use tera_operator::cli::{Cli, Command};
-
-    for install_crds in [false, true] {
-        let args = ManifestsArgs {
-            install_crds,
-            ..default_args()
-        };
-        let docs = documents(&generate(&args).unwrap());
-        let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
-        let argv: Vec<String> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().replace("$(POD_NAMESPACE)", "ops"))
-            .collect();
-        assert_eq!(argv[0], "run");
-        // The real command line, exactly as the Deployment passes it.
-        let cli = Cli::try_parse_from(
-            std::iter::once("tera-operator".to_string()).chain(argv.iter().cloned()),
-        )
-        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        let Command::Run(run) = cli.command else {
-            panic!("{argv:?} is not `run`");
-        };
-        assert_eq!(
-            run.config,
-            Path::new("/etc/tera-operator/charts/watches.yaml")
-        );
-        assert_eq!(run.metrics_addr.to_string(), "0.0.0.0:8080");
-        assert_eq!(run.install_crds, install_crds);
-        let lease = run.leader.lease_config().expect("--leader-elect");
-        assert_eq!(
-            (lease.namespace.as_str(), lease.name.as_str()),
-            ("ops", "tera-operator")
-        );
-        assert_eq!(lease.lease_duration, std::time::Duration::from_secs(15));
-        assert_eq!(lease.renew_deadline, std::time::Duration::from_secs(10));
-        assert_eq!(lease.retry_period, std::time::Duration::from_secs(2));
     }
 }

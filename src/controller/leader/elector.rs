@@ -31,11 +31,6 @@ impl StopSignal {
     pub async fn stopped(&mut self) {
         let _ = self.0.wait_for(|stop| *stop).await;
     }
-
-    /// Whether stopping was requested.
-    pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
-    }
 }
 
 /// The result of one attempt to acquire or renew.
@@ -71,7 +66,7 @@ impl LeaderElector {
     }
 
     /// The identity this elector holds the Lease as.
-    pub fn identity(&self) -> &str {
+    pub(crate) fn identity(&self) -> &str {
         &self.config.identity
     }
 
@@ -168,7 +163,7 @@ impl LeaderElector {
     }
 
     /// Gives the Lease up if this replica holds it: no holder, so a standby takes it at once.
-    pub async fn release(&mut self) -> Result<()> {
+    pub(crate) async fn release(&mut self) -> Result<()> {
         let Some(mut lease) = self.get().await? else {
             return Ok(());
         };

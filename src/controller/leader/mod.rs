@@ -14,7 +14,6 @@ mod record;
 use std::time::Duration;
 
 pub use elector::{Ended, LeaderElector, StopSignal};
-pub use record::{Decision, Record, decide};
 
 /// Errors of leader election; each names the Lease and the operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,11 +79,11 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How long a lease lasts without renewal before a standby may take it.
-pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
+pub(crate) const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
 /// How long the leader keeps trying to renew before it gives up leading.
-pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
 /// How often the leader renews, and how often a standby tries to acquire.
-pub const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
 
 /// Which Lease to hold, as whom, and how often.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +117,7 @@ impl LeaseConfig {
     }
 
     /// Checks that the durations can work: retry period < renew deadline < lease duration.
-    pub fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.namespace.is_empty() || self.name.is_empty() || self.identity.is_empty() {
             return Err(Error::InvalidConfig(
                 "the Lease namespace, name and identity must not be empty".to_string(),
@@ -140,16 +139,34 @@ impl LeaseConfig {
     }
 
     /// `leaseDurationSeconds`: the lease duration rounded up to whole seconds.
-    pub fn lease_duration_seconds(&self) -> i32 {
+    pub(crate) fn lease_duration_seconds(&self) -> i32 {
         let secs =
             self.lease_duration.as_secs() + u64::from(self.lease_duration.subsec_nanos() > 0);
         i32::try_from(secs.max(1)).unwrap_or(i32::MAX)
     }
 }
 
+/// Where a pod's namespace is mounted in-cluster.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// The namespace for the Lease when none is given: `$POD_NAMESPACE`, else the pod's own
+/// namespace (as its service account mount says), else `default`.
+pub fn pod_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+                .ok()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+        })
+        .unwrap_or_else(|| "default".to_string())
+}
+
 /// This replica's identity: the pod name (`POD_NAME`, else `HOSTNAME`, else `/etc/hostname`)
 /// and a random suffix, so two processes on one host never share an identity.
-pub fn default_identity() -> String {
+pub(crate) fn default_identity() -> String {
     let host = std::env::var("POD_NAME")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -5,28 +5,28 @@ use serde::{Deserialize, Serialize};
 /// Printer column hint from Chart.yaml (`crd.printerColumns`), deserialized with camelCase keys.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PrinterColumn {
+pub(crate) struct PrinterColumn {
     /// Column header, e.g. `Replicas`.
-    pub name: String,
+    pub(crate) name: String,
     /// OpenAPI type of the column: integer, number, string, boolean or date.
     #[serde(rename = "type")]
-    pub type_: String,
+    pub(crate) type_: String,
     /// JSONPath into the object, starting with `.`, e.g. `.spec.replicas`.
-    pub json_path: String,
+    pub(crate) json_path: String,
     /// Human readable description of the column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// 0 shows the column in standard output; higher values only with `-o wide`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<i32>,
+    pub(crate) priority: Option<i32>,
     /// Optional OpenAPI format of the column, e.g. `int32`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// Whether the custom resources live in a namespace or in the whole cluster.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// One namespace per resource (the default, and the only scope supported for now).
     #[default]
     Namespaced,
@@ -36,7 +36,7 @@ pub enum Scope {
 
 impl Scope {
     /// The spelling Kubernetes uses.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Scope::Namespaced => "Namespaced",
             Scope::Cluster => "Cluster",
@@ -47,25 +47,25 @@ impl Scope {
 /// CRD naming hints from Chart.yaml's optional `crd:` block; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CrdHints {
+pub(crate) struct CrdHints {
     /// Plural resource name (default: the lowercased kind, pluralised in English).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plural: Option<String>,
+    pub(crate) plural: Option<String>,
     /// Singular resource name (default: the lowercased kind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub singular: Option<String>,
+    pub(crate) singular: Option<String>,
     /// Short names for kubectl, e.g. `ws`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub short_names: Vec<String>,
+    pub(crate) short_names: Vec<String>,
     /// Categories for kubectl, e.g. `all`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub categories: Vec<String>,
+    pub(crate) categories: Vec<String>,
     /// Extra printer columns, shown between `Ready` and `Age`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub printer_columns: Vec<PrinterColumn>,
+    pub(crate) printer_columns: Vec<PrinterColumn>,
     /// Resource scope; only `Namespaced` is supported for now.
     #[serde(default)]
-    pub scope: Scope,
+    pub(crate) scope: Scope,
 }
 
 #[cfg(test)]

@@ -6,20 +6,20 @@ use k8s_openapi::api::coordination::v1::Lease;
 
 /// What a Lease says about its holder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+pub(crate) struct Record {
     /// The holder (`None` when nobody holds it, e.g. after a release).
-    pub holder: Option<String>,
+    pub(crate) holder: Option<String>,
     /// How long the holder's claim lasts after its last renewal.
-    pub lease_duration: Duration,
+    pub(crate) lease_duration: Duration,
     /// The last renewal, as the holder's clock wrote it (used only to notice changes).
-    pub renew_time: Option<String>,
+    pub(crate) renew_time: Option<String>,
     /// How many times the lease changed hands.
-    pub transitions: i32,
+    pub(crate) transitions: i32,
 }
 
 impl Record {
     /// The record of a Lease object.
-    pub fn of(lease: &Lease) -> Self {
+    pub(crate) fn of(lease: &Lease) -> Self {
         let spec = lease.spec.clone().unwrap_or_default();
         Self {
             holder: spec.holder_identity.filter(|h| !h.is_empty()),
@@ -34,7 +34,7 @@ impl Record {
 
 /// What to do with a Lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// We hold it: write a new renew time.
     Renew,
     /// Nobody holds it, or its holder let it expire: take it over.
@@ -48,7 +48,7 @@ pub enum Decision {
 
 /// Decides what `identity` does with `record`, given how long ago (by the local clock)
 /// the record was last seen to change.
-pub fn decide(record: &Record, identity: &str, unchanged_for: Duration) -> Decision {
+pub(crate) fn decide(record: &Record, identity: &str, unchanged_for: Duration) -> Decision {
     match &record.holder {
         Some(holder) if holder == identity => Decision::Renew,
         Some(holder) if unchanged_for < record.lease_duration => Decision::Wait {

@@ -1,5 +1,8 @@
+//! Tests of the Lease decision and the leader-election settings.
+
 use std::time::Duration;
 
+use super::record::{Decision, Record, decide};
 use super::*;
 
 fn record(holder: Option<&str>, secs: u64) -> Record {
