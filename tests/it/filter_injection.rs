@@ -108,7 +108,7 @@ fn probe_renderer(dir: &Path, position: &str, expression: &str) -> Renderer {
     )
     .unwrap();
     let mapping = Mapping::load(&mapping_path).unwrap();
-    let watch = &mapping.watches[0];
+    let watch = mapping.find("probe.example.com/v1", "Probe").unwrap();
     Renderer::new(Chart::load(&watch.chart_dir).unwrap(), watch).unwrap()
 }
 
