@@ -182,7 +182,11 @@ fn check_round_trip(resource: &ApiResource, sent: &Value, live: &Value) {
 fn dockerfile_matches_the_install_manifests() {
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
     let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
-    assert!(dockerfile.contains("cargo build --release --locked"));
+    // The image is built with the `dist` profile (fat LTO), which Cargo.toml must define.
+    assert!(dockerfile.contains("cargo build --profile dist --locked"));
+    assert!(dockerfile.contains("target/dist/tera-operator"));
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("[profile.dist]\ninherits = \"release\""));
     assert!(dockerfile.contains(&format!(
         "COPY --chown=0:0 charts/ {}/",
         tera_operator::deploy::IMAGE_CHARTS_DIR
