@@ -330,14 +330,11 @@ mod tests {
         assert!(reason.contains("belongs to Balancer shop"), "{reason}");
         // Only the owner label is left: still theirs.
         let label_only = live(json!({OWNER_UID_LABEL: "other"}), json!({}), json!([]));
-        let reason = conflict(decide(
-            Some(&label_only),
-            &desired(),
-            &cr(json!({})),
-            true,
-        ));
+        let reason = conflict(decide(Some(&label_only), &desired(), &cr(json!({})), true));
         assert!(
-            reason.contains("belongs to another resource (its tera-operator.io/owner-uid label is other)"),
+            reason.contains(
+                "belongs to another resource (its tera-operator.io/owner-uid label is other)"
+            ),
             "{reason}"
         );
     }

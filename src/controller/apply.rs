@@ -421,11 +421,7 @@ mod tests {
         assert!(memory.unchanged_since_apply(&key, "h1", "10"));
         assert!(!memory.unchanged_since_apply(&key, "h1", "11"));
         assert!(!memory.unchanged_since_apply(&key, "h2", "10"));
-        assert!(!memory.unchanged_since_apply(
-            &memory_key("", "ConfigMap", "ns", "y"),
-            "h1",
-            "10"
-        ));
+        assert!(!memory.unchanged_since_apply(&memory_key("", "ConfigMap", "ns", "y"), "h1", "10"));
         // The same object watched at another version is the same key.
         assert_eq!(
             memory_key("autoscaling", "HorizontalPodAutoscaler", "ns", "a"),

@@ -519,7 +519,10 @@ mod tests {
     #[tokio::test]
     async fn synced_after_the_first_list() {
         let store = ChildStore::default();
-        assert_eq!(store.wait_synced(Duration::from_millis(20)).await, Err(None));
+        assert_eq!(
+            store.wait_synced(Duration::from_millis(20)).await,
+            Err(None)
+        );
         store.replace_all(Vec::new());
         assert_eq!(store.wait_synced(Duration::from_millis(20)).await, Ok(()));
         assert!(store.index.read().unwrap().objects.is_empty());
@@ -538,7 +541,10 @@ mod tests {
         let store = ChildStore::default();
         // A server error may pass: the wait goes on (here until its timeout).
         store.watch_failed(&watcher::Error::InitialListFailed(api_error(500)));
-        assert_eq!(store.wait_synced(Duration::from_millis(20)).await, Err(None));
+        assert_eq!(
+            store.wait_synced(Duration::from_millis(20)).await,
+            Err(None)
+        );
         store.watch_failed(&watcher::Error::InitialListFailed(api_error(403)));
         let refused = store.wait_synced(Duration::from_secs(60)).await;
         assert_eq!(
@@ -568,7 +574,10 @@ mod tests {
         );
         assert_eq!(both.holder(), Some("u2"));
         assert!(both.is_held_by("u2"));
-        assert!(!both.is_held_by("u1"), "a label does not beat the controller");
+        assert!(
+            !both.is_held_by("u1"),
+            "a label does not beat the controller"
+        );
         let label_only = child(json!({OWNER_UID_LABEL: "u1"}), json!([]));
         assert_eq!(label_only.holder(), Some("u1"));
         assert!(label_only.is_held_by("u1"));
@@ -609,7 +618,10 @@ mod tests {
         // Another kind or name: nobody wakes.
         assert!(waiters.woken("", "ConfigMap", &held, false).is_empty());
         // Deleted: the waiter wakes, once.
-        assert_eq!(waiters.woken("", "Service", &held, true), [waiter.clone()]);
+        assert_eq!(
+            waiters.woken("", "Service", &held, true),
+            std::slice::from_ref(&waiter)
+        );
         assert!(waiters.woken("", "Service", &held, true).is_empty());
         // Changed hands (its ownerReference removed): the waiter wakes.
         waiters.wait(id, waiter.clone());

@@ -47,10 +47,7 @@ pub(crate) fn select<'a>(
                 namespace: object.namespace.clone(),
                 name: object.name.clone(),
             };
-            object.is_owned_by(uid)
-                && !object.deleting
-                && !desired.contains(&id)
-                && seen.insert(id)
+            object.is_owned_by(uid) && !object.deleting && !desired.contains(&id) && seen.insert(id)
         })
         .collect()
 }
@@ -186,6 +183,9 @@ mod tests {
             .map(|(r, o)| (r.api_version.clone(), o.name.clone()))
             .collect();
         // Never the desired object under its other version; the undesired one deleted once.
-        assert_eq!(selected, [("autoscaling/v1".to_string(), "gone".to_string())]);
+        assert_eq!(
+            selected,
+            [("autoscaling/v1".to_string(), "gone".to_string())]
+        );
     }
 }

@@ -77,7 +77,9 @@ pub(crate) enum Error {
     },
     /// A dry run of taking a Helm release over failed for one of its objects, so none of them
     /// was taken over (adoption is all or nothing).
-    #[error("nothing of Helm release {release} was taken over, since not all of it can be: a dry run failed: {source}")]
+    #[error(
+        "nothing of Helm release {release} was taken over, since not all of it can be: a dry run failed: {source}"
+    )]
     AdoptionFailed {
         /// The Helm release.
         release: String,
@@ -165,7 +167,9 @@ fn watch_failure_reason(error: &children::Error) -> Reason {
             _ => Reason::ApplyFailed,
         },
         children::Error::WatchRefused { code: 404, .. } => Reason::KindNotServed,
-        children::Error::WatchRefused { code: 401 | 403, .. } => Reason::Forbidden,
+        children::Error::WatchRefused {
+            code: 401 | 403, ..
+        } => Reason::Forbidden,
         _ => Reason::ApplyFailed,
     }
 }
@@ -394,7 +398,15 @@ async fn report_failure(
 ) -> Result<Action> {
     let reason = error.reason();
     tracing::info!(kind = %ctx.key, object = %object_key(object), reason = reason.as_str(), error = %message, "not applied");
-    publish(ctx, reference, true, reason, error.action(), message.clone()).await;
+    publish(
+        ctx,
+        reference,
+        true,
+        reason,
+        error.action(),
+        message.clone(),
+    )
+    .await;
     let outcome = Outcome::Failed { reason, message };
     if error.waits_for_others() {
         ctx.shared.metrics.failed(&ctx.key, reason);
@@ -446,16 +458,19 @@ async fn check_ownership(
         }
         match adopt::decide(Some(&child.to_value()), object, owner, allowed) {
             adopt::Decision::Conflict { reason } => {
-            let child_id = ChildId::new(&id.api_version, &id.kind, &id.namespace, &id.name);
-            ctx.shared.children.waiters.wait(
-                child_id,
-                Waiter {
-                    owner_kind: children::kind_key(&ctx.resource.api_version, &ctx.resource.kind),
-                    name: str_at(owner, "/metadata/name").to_string(),
-                    holder: child.holder().map(str::to_string),
-                },
-            );
-            conflicts.push(reason);
+                let child_id = ChildId::new(&id.api_version, &id.kind, &id.namespace, &id.name);
+                ctx.shared.children.waiters.wait(
+                    child_id,
+                    Waiter {
+                        owner_kind: children::kind_key(
+                            &ctx.resource.api_version,
+                            &ctx.resource.kind,
+                        ),
+                        name: str_at(owner, "/metadata/name").to_string(),
+                        holder: child.holder().map(str::to_string),
+                    },
+                );
+                conflicts.push(reason);
             }
             adopt::Decision::Refuse { reason } => refused.push(reason),
             adopt::Decision::Create | adopt::Decision::Owned | adopt::Decision::Adopt { .. } => {
@@ -658,7 +673,12 @@ async fn apply_all(ctx: &KindContext, reference: &ObjectReference, objects: &[Va
             }
         };
         applied.push(format!("{} {}", id.kind, id.name));
-        desired.insert(ChildId::new(&id.api_version, &id.kind, &id.namespace, &id.name));
+        desired.insert(ChildId::new(
+            &id.api_version,
+            &id.kind,
+            &id.namespace,
+            &id.name,
+        ));
         children.push(ChildStatus {
             api_version: id.api_version,
             kind: id.kind,

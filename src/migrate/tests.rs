@@ -257,7 +257,10 @@ fn plan_says_when_the_mapping_does_not_allow_adoption() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mapping = Mapping::load(&root.join("charts/watches.yaml")).unwrap();
     let watch = mapped_kind(&mapping, "WebServer").unwrap();
-    assert!(!adoption_allowed(watch), "the bundled mapping adopts nothing");
+    assert!(
+        !adoption_allowed(watch),
+        "the bundled mapping adopts nothing"
+    );
     let text = plan(&release, watch, "web", &helm, Some(&rendered), &[]);
     assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
     assert!(

@@ -178,7 +178,11 @@ async fn a_child_of_another_resource_is_never_taken() {
         (deployments(), "shop-proxy"),
         (services(), "shop-v1-backend"),
     ] {
-        let live = h.api(&resource, "default").get_opt(name).await.expect("get");
+        let live = h
+            .api(&resource, "default")
+            .get_opt(name)
+            .await
+            .expect("get");
         assert!(live.is_none(), "{} {name} was created", resource.kind);
     }
 
@@ -206,7 +210,10 @@ async fn a_child_of_another_resource_is_never_taken() {
     let service = h.get(&services(), "default", "shop").await;
     assert_eq!(controller(&service).as_deref(), Some("Balancer shop"));
     assert_ne!(service["metadata"]["uid"], before["metadata"]["uid"]);
-    assert_eq!(service["spec"]["selector"]["app.kubernetes.io/name"], "balancer");
+    assert_eq!(
+        service["spec"]["selector"]["app.kubernetes.io/name"],
+        "balancer"
+    );
 }
 
 /// Names that collide only once rendered: WebServer `x-proxy` against Balancer `x` (whose proxy
@@ -251,7 +258,10 @@ async fn rendered_names_that_collide_are_refused_until_freed() {
         )
     };
     unchanged(&proxy, &h.get(&configmaps(), "default", "x-proxy").await);
-    unchanged(&backend, &h.get(&services(), "default", "a-b-c-backend").await);
+    unchanged(
+        &backend,
+        &h.get(&services(), "default", "a-b-c-backend").await,
+    );
     let ws_service = h.api(&services(), "default").get_opt("x-proxy").await;
     assert!(
         matches!(ws_service, Ok(None)),
@@ -282,14 +292,21 @@ async fn rendered_names_that_collide_are_refused_until_freed() {
 fn helm_object(kind: &str, name: &str, body: &str) -> String {
     format!(
         "apiVersion: {}\nkind: {kind}\nmetadata:\n  name: {name}\n  labels:\n    app.kubernetes.io/managed-by: Helm\n    app: {name}\n  annotations:\n    meta.helm.sh/release-name: {name}\n    meta.helm.sh/release-namespace: default\n{body}",
-        if kind == "Deployment" { "apps/v1" } else { "v1" }
+        if kind == "Deployment" {
+            "apps/v1"
+        } else {
+            "v1"
+        }
     )
 }
 
 /// Creates a Helm release's ConfigMap, Service and Deployment named `name`.
 async fn helm_release(h: &Harness, name: &str) -> Vec<Value> {
     let objects = [
-        (configmaps(), helm_object("ConfigMap", name, "data:\n  old: \"1\"\n")),
+        (
+            configmaps(),
+            helm_object("ConfigMap", name, "data:\n  old: \"1\"\n"),
+        ),
         (
             services(),
             helm_object(
@@ -325,8 +342,7 @@ fn annotated_webserver(name: &str) -> String {
 
 fn still_helms(object: &Value) {
     assert_eq!(
-        object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
-        "Helm",
+        object["metadata"]["labels"]["app.kubernetes.io/managed-by"], "Helm",
         "{object}"
     );
     assert!(controller(object).is_none(), "{object}");
@@ -350,8 +366,17 @@ async fn the_annotation_alone_does_not_adopt_a_helm_release() {
         let live = h.get(resource, "default", "site").await;
         still_helms(&live);
         // (The sandbox's workload simulation writes the Deployment's status, not its spec.)
-        for field in ["/metadata/labels", "/metadata/annotations", "/spec", "/data"] {
-            assert_eq!(live.pointer(field), before.pointer(field), "{field}: {live}");
+        for field in [
+            "/metadata/labels",
+            "/metadata/annotations",
+            "/spec",
+            "/data",
+        ] {
+            assert_eq!(
+                live.pointer(field),
+                before.pointer(field),
+                "{field}: {live}"
+            );
         }
     }
 }
@@ -471,7 +496,10 @@ async fn a_kind_served_at_two_versions_is_one_child() {
     for before in [one, two] {
         let name = before["metadata"]["name"].as_str().expect("name");
         let after = h.get(&widgets, "default", name).await;
-        assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"], "{name}");
+        assert_eq!(
+            after["metadata"]["uid"], before["metadata"]["uid"],
+            "{name}"
+        );
     }
 }
 

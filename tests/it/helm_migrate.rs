@@ -157,7 +157,9 @@ async fn helm_release_migrates_to_a_webserver() {
     );
     // The bundled mapping does not allow adoption: the plan says so, and what it would refuse.
     assert!(
-        text.contains("# NOT ALLOWED: the mapping entry of WebServer does not allow adopting Helm releases"),
+        text.contains(
+            "# NOT ALLOWED: the mapping entry of WebServer does not allow adopting Helm releases"
+        ),
         "{text}"
     );
     assert!(
