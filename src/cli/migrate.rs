@@ -98,11 +98,17 @@ async fn helm_release(args: &HelmReleaseArgs) -> anyhow::Result<String> {
             )
         })
         .ok();
+    if !migrate::adoption_allowed(watch) {
+        eprintln!(
+            "warning: the mapping entry of {} does not allow adopting Helm releases (adoptHelmReleases: true): the operator would take over nothing of release {release}",
+            watch.kind
+        );
+    }
     let mut out = String::new();
     if args.plan {
         out.push_str(&migrate::plan(
             &helm,
-            &watch.kind,
+            watch,
             namespace,
             &migrate::manifest_objects(&helm.manifest),
             rendered.as_ref(),

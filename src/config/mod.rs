@@ -10,8 +10,9 @@ use serde::Deserialize;
 /// Kinds a chart may emit when its mapping entry does not say otherwise.
 pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];
 
-/// The custom resource annotation that opts one resource in to adopting the objects of the
-/// Helm release of its name (`"true"`), as [`Watch::adopt_helm_releases`] does for a whole kind.
+/// The custom resource annotation with which one resource asks to adopt the objects of the
+/// Helm release of its name (`"true"`); honoured only where [`Watch::adopt_helm_releases`]
+/// allows it.
 pub(crate) const ADOPT_ANNOTATION: &str = "tera-operator.io/adopt";
 
 /// How often an unchanged custom resource is reconciled when the entry does not say.
@@ -99,8 +100,8 @@ pub struct Watch {
     pub(crate) watch_dependent_resources: bool,
     /// Kinds the chart may emit.
     pub(crate) allowed_kinds: Vec<String>,
-    /// Whether every resource of this kind may take over the objects of the Helm release of its
-    /// name, as the [`ADOPT_ANNOTATION`] lets one resource do.
+    /// Whether resources of this kind may take over the objects of the Helm release of their
+    /// name (those that ask, with the [`ADOPT_ANNOTATION`]); without it none does.
     pub(crate) adopt_helm_releases: bool,
     /// 1-based line of the entry in the mapping file.
     pub(crate) line: usize,

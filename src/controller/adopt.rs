@@ -1,11 +1,15 @@
 //! Adoption: whether an object that already exists may be applied over, taken over, or must be left alone.
 //!
-//! Before a rendered object is applied, the live object of the same name (if any) is judged by
-//! [`decide`]: an object this custom resource already owns is applied as usual; one a Helm
-//! release manages is taken over in place (server-side apply with force keeps its uid: never
-//! deleted and recreated) when the custom resource opts in with [`ADOPT_ANNOTATION`]` = "true"`
-//! or its mapping entry does; anything else is refused, and the refusal's reason belongs in the
-//! custom resource's status. The function is pure: it reads three JSON objects and a flag.
+//! Before anything is applied, the live object of each rendered name (if any) is judged by
+//! [`decide`]: an object this custom resource already owns is applied as usual; one another
+//! resource owns (a controller ownerReference, or another resource's owner-uid label) is a
+//! conflict, never written: a child belongs to exactly one resource; one a Helm release manages
+//! is taken over in place (server-side apply with force keeps its uid: never deleted and
+//! recreated) only when the kind's mapping entry allows it (`adoptHelmReleases: true`, the
+//! operator's decision), the resource asks for it with [`ADOPT_ANNOTATION`]` = "true"`, and the
+//! release is named like the resource (as operator-sdk's helm-operator does); anything else is
+//! refused. The reason of a conflict or refusal belongs in the custom resource's status. The
+//! function is pure: it reads three JSON objects and a flag.
 
 use serde_json::Value;
 
@@ -24,11 +28,18 @@ pub enum Decision {
     Create,
     /// It is already this custom resource's: apply as usual.
     Owned,
-    /// It belongs to a Helm release and the custom resource opted in: server-side apply with
-    /// force takes it over in place (same uid), adding our labels and ownerReference.
+    /// It belongs to a Helm release, the mapping entry allows adoption and the custom resource
+    /// asks for it: server-side apply with force takes it over in place (same uid), adding our
+    /// labels and ownerReference.
     Adopt {
         /// The Helm release it belonged to.
         release: String,
+    },
+    /// It belongs to another resource (a controller ownerReference to it, or another
+    /// resource's owner-uid label): never written; it may be taken once its owner lets go.
+    Conflict {
+        /// Why, naming the object and its owner.
+        reason: String,
     },
     /// It exists and is not ours to change: apply nothing, say why in the status.
     Refuse {
@@ -37,28 +48,30 @@ pub enum Decision {
     },
 }
 
-/// Whether `owner` (a custom resource) opts in to adoption: its [`ADOPT_ANNOTATION`] is `"true"`,
-/// or the mapping entry opts in for every resource of its kind.
-pub(crate) fn opted_in(owner: &Value, mapping_opt_in: bool) -> bool {
-    mapping_opt_in || annotation(owner, ADOPT_ANNOTATION) == Some("true")
+/// Whether `owner` (a custom resource) asks to adopt the objects of its Helm release: its
+/// [`ADOPT_ANNOTATION`] is `"true"`. Only honoured where the mapping entry allows adoption.
+pub(crate) fn asks_to_adopt(owner: &Value) -> bool {
+    annotation(owner, ADOPT_ANNOTATION) == Some("true")
 }
 
 /// Decides what to do with `desired` (a rendered object) given the `live` object of the same
-/// kind, namespace and name (`None` if there is none), the owning custom resource `owner`,
-/// and whether the mapping entry opts in to adoption.
+/// group, kind, namespace and name (`None` if there is none), the owning custom resource
+/// `owner`, and whether its mapping entry allows adopting Helm releases.
 ///
 /// - ours: a controller ownerReference with the owner's uid, or our owner-uid label with no
 ///   controller ownerReference at all (someone removed it; applying restores it) → [`Decision::Owned`];
-/// - a controller ownerReference to anything else → refused: another controller owns it;
+/// - a controller ownerReference to anything else, or another resource's owner-uid label →
+///   [`Decision::Conflict`], naming the owner;
 /// - Helm's `managed-by` label and release-name annotation, the release named like the custom
-///   resource (as `tera-operator migrate helm-release` writes it) and the owner opted in →
-///   [`Decision::Adopt`]; without the opt-in, or for another release, refused;
+///   resource (as `tera-operator migrate helm-release` writes it), the mapping entry allowing
+///   adoption and the resource annotated [`ADOPT_ANNOTATION`]` = "true"` → [`Decision::Adopt`];
+///   the annotation alone never suffices; otherwise refused, saying what is missing;
 /// - anything else that exists → refused: it was made by hand or by another tool.
 pub fn decide(
     live: Option<&Value>,
     desired: &Value,
     owner: &Value,
-    mapping_opt_in: bool,
+    mapping_allows_adoption: bool,
 ) -> Decision {
     let Some(live) = live else {
         return Decision::Create;
@@ -75,17 +88,25 @@ pub fn decide(
         if !owner_uid.is_empty() && str_at(reference, "/uid") == Some(owner_uid) {
             return Decision::Owned;
         }
-        return Decision::Refuse {
+        return Decision::Conflict {
             reason: format!(
-                "{object} already exists and is controlled by {} {} (uid {}), not by this {owner_kind}",
+                "{object} belongs to {} {} (uid {})",
                 str_at(reference, "/kind").unwrap_or("?"),
                 str_at(reference, "/name").unwrap_or("?"),
                 str_at(reference, "/uid").unwrap_or("?"),
             ),
         };
     }
-    if !owner_uid.is_empty() && label(live, OWNER_UID_LABEL) == Some(owner_uid) {
-        return Decision::Owned;
+    match label(live, OWNER_UID_LABEL) {
+        Some(uid) if !owner_uid.is_empty() && uid == owner_uid => return Decision::Owned,
+        Some(uid) if !uid.is_empty() => {
+            return Decision::Conflict {
+                reason: format!(
+                    "{object} belongs to another resource (its {OWNER_UID_LABEL} label is {uid})"
+                ),
+            };
+        }
+        _ => {}
     }
     let release = annotation(live, HELM_RELEASE_NAME_ANNOTATION);
     match (label(live, MANAGED_BY_LABEL), release) {
@@ -96,7 +117,13 @@ pub fn decide(
                         "{object} already exists and belongs to Helm release {release}, not to release {owner_name}: only the {owner_kind} named like the release adopts its objects"
                     ),
                 }
-            } else if opted_in(owner, mapping_opt_in) {
+            } else if !mapping_allows_adoption {
+                Decision::Refuse {
+                    reason: format!(
+                        "{object} already exists and is managed by Helm release {release}; the mapping entry of {owner_kind} does not allow adopting Helm releases (adoptHelmReleases: true), so it is left alone"
+                    ),
+                }
+            } else if asks_to_adopt(owner) {
                 Decision::Adopt {
                     release: release.to_string(),
                 }
@@ -207,36 +234,45 @@ mod tests {
         );
     }
 
+    fn conflict(decision: Decision) -> String {
+        match decision {
+            Decision::Conflict { reason } => reason,
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+
     #[test]
-    fn helm_objects_are_adopted_only_with_an_opt_in() {
-        let opt_in = cr(json!({ADOPT_ANNOTATION: "true"}));
-        let adopt = Decision::Adopt {
-            release: "site".into(),
-        };
+    fn helm_objects_are_adopted_only_where_the_mapping_allows_and_the_resource_asks() {
+        let asks = cr(json!({ADOPT_ANNOTATION: "true"}));
         assert_eq!(
-            decide(Some(&helm("site")), &desired(), &opt_in, false),
-            adopt
-        );
-        assert_eq!(
-            decide(Some(&helm("site")), &desired(), &cr(json!({})), true),
-            adopt
+            decide(Some(&helm("site")), &desired(), &asks, true),
+            Decision::Adopt {
+                release: "site".into(),
+            }
         );
 
+        // The annotation alone never suffices: the mapping entry decides.
+        let reason = refused(decide(Some(&helm("site")), &desired(), &asks, false));
+        assert!(reason.contains("Deployment site"), "{reason}");
+        assert!(reason.contains("managed by Helm release site"), "{reason}");
+        assert!(
+            reason.contains("does not allow adopting Helm releases (adoptHelmReleases: true)"),
+            "{reason}"
+        );
+
+        // Allowed by the mapping, but this resource did not ask.
         let reason = refused(decide(
             Some(&helm("site")),
             &desired(),
             &cr(json!({})),
-            false,
+            true,
         ));
-        assert!(reason.contains("Deployment site"), "{reason}");
-        assert!(reason.contains("managed by Helm release site"), "{reason}");
         assert!(
             reason.contains("tera-operator.io/adopt: \"true\""),
             "{reason}"
         );
-
         let not_true = cr(json!({ADOPT_ANNOTATION: "yes"}));
-        refused(decide(Some(&helm("site")), &desired(), &not_true, false));
+        refused(decide(Some(&helm("site")), &desired(), &not_true, true));
     }
 
     #[test]
@@ -257,7 +293,7 @@ mod tests {
             json!([]),
         );
         let opt_in = cr(json!({ADOPT_ANNOTATION: "true"}));
-        let reason = refused(decide(Some(&half), &desired(), &opt_in, false));
+        let reason = refused(decide(Some(&half), &desired(), &opt_in, true));
         assert!(
             reason.contains("not managed by tera-operator or Helm"),
             "{reason}"
@@ -265,20 +301,42 @@ mod tests {
     }
 
     #[test]
-    fn objects_of_another_controller_are_refused_even_with_an_opt_in() {
+    fn objects_of_another_controller_conflict_even_with_an_opt_in() {
         let theirs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
                             "uid": "other", "controller": true});
         let mut object = helm("site");
         object["metadata"]["ownerReferences"] = json!([theirs]);
         let opt_in = cr(json!({ADOPT_ANNOTATION: "true"}));
-        let reason = refused(decide(Some(&object), &desired(), &opt_in, true));
+        let reason = conflict(decide(Some(&object), &desired(), &opt_in, true));
         assert!(
-            reason.contains("controlled by ReplicaSet rs (uid other)"),
+            reason.contains("Deployment site belongs to ReplicaSet rs (uid other)"),
             "{reason}"
         );
         // Our label does not make another controller's object ours.
         object["metadata"]["labels"][OWNER_UID_LABEL] = json!(UID);
-        refused(decide(Some(&object), &desired(), &opt_in, true));
+        conflict(decide(Some(&object), &desired(), &opt_in, true));
+    }
+
+    #[test]
+    fn objects_of_another_resource_conflict() {
+        let theirs = json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "Balancer",
+                            "name": "shop", "uid": "other", "controller": true});
+        let both = live(
+            json!({OWNER_UID_LABEL: "other", "app.kubernetes.io/managed-by": "tera-operator"}),
+            json!({}),
+            json!([theirs]),
+        );
+        let reason = conflict(decide(Some(&both), &desired(), &cr(json!({})), true));
+        assert!(reason.contains("belongs to Balancer shop"), "{reason}");
+        // Only the owner label is left: still theirs.
+        let label_only = live(json!({OWNER_UID_LABEL: "other"}), json!({}), json!([]));
+        let reason = conflict(decide(Some(&label_only), &desired(), &cr(json!({})), true));
+        assert!(
+            reason.contains(
+                "belongs to another resource (its tera-operator.io/owner-uid label is other)"
+            ),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -290,12 +348,5 @@ mod tests {
             reason.contains("Deployment site already exists"),
             "{reason}"
         );
-        // Another resource's owner label is not ours either.
-        let other = live(
-            json!({OWNER_UID_LABEL: "someone-else"}),
-            json!({}),
-            json!([]),
-        );
-        refused(decide(Some(&other), &desired(), &cr(json!({})), false));
     }
 }

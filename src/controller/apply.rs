@@ -16,7 +16,7 @@ pub(crate) const DESIRED_HASH_ANNOTATION: &str = "tera-operator.io/desired-hash"
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
     /// The API server refused the server-side apply.
-    #[error("applying {kind} {namespace}/{name} failed: {source}")]
+    #[error("applying {kind} {namespace}/{name} failed: {}", api_error_text(.source))]
     ApplyFailed {
         /// Kind of the object.
         kind: String,
@@ -31,6 +31,20 @@ pub(crate) enum Error {
 
 /// A `Result` with this module's [`Error`].
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An API error as a status message would show it: the API server's message with its code
+/// and reason (`pods "x" is forbidden: … (403 Forbidden)`), or the client error as it is.
+pub(crate) fn api_error_text(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if status.reason.is_empty() => {
+            format!("{} ({})", status.message, status.code)
+        }
+        kube::Error::Api(status) => {
+            format!("{} ({} {})", status.message, status.code, status.reason)
+        }
+        other => other.to_string(),
+    }
+}
 
 /// One remembered write.
 #[derive(Debug, Clone)]
@@ -47,7 +61,7 @@ struct Memory {
     observed: std::collections::HashMap<String, u64>,
 }
 
-/// What tera-operator last applied to each child, keyed `apiVersion/kind/namespace/name`.
+/// What tera-operator last applied to each child, keyed by its identity (see [`memory_key`]).
 ///
 /// It answers two questions the cache alone cannot:
 /// - the live object is still at the resourceVersion our apply returned, so a difference from
@@ -60,9 +74,10 @@ pub(crate) struct AppliedMemory {
     memory: std::sync::Mutex<Memory>,
 }
 
-/// `apiVersion/kind/namespace/name`, the key of [`AppliedMemory`].
-pub(crate) fn memory_key(api_version: &str, kind: &str, namespace: &str, name: &str) -> String {
-    format!("{api_version}/{kind}/{namespace}/{name}")
+/// `group/kind/namespace/name`, the key of [`AppliedMemory`]: a child's identity, never its
+/// apiVersion (one object is served, and watched, at every version of its kind).
+pub(crate) fn memory_key(group: &str, kind: &str, namespace: &str, name: &str) -> String {
+    format!("{group}/{kind}/{namespace}/{name}")
 }
 
 impl AppliedMemory {
@@ -244,12 +259,14 @@ fn is_empty_value(value: &Value) -> bool {
     }
 }
 
-/// Server-side applies `object` (field manager [`FIELD_MANAGER`], forced) and returns the live result.
+/// Server-side applies `object` (field manager [`FIELD_MANAGER`], forced) and returns the live
+/// result; with `dry_run` the API server checks and computes the write but stores nothing.
 pub(crate) async fn server_side_apply(
     client: &kube::Client,
     resource: &ApiResource,
     namespaced: bool,
     object: &Value,
+    dry_run: bool,
 ) -> Result<DynamicObject> {
     let kind = object
         .get("kind")
@@ -271,7 +288,8 @@ pub(crate) async fn server_side_apply(
     } else {
         Api::all_with(client.clone(), resource)
     };
-    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut params = PatchParams::apply(FIELD_MANAGER).force();
+    params.dry_run = dry_run;
     api.patch(&name, &params, &Patch::Apply(object))
         .await
         .map_err(|source| Error::ApplyFailed {
@@ -398,13 +416,19 @@ mod tests {
     #[test]
     fn applied_memory_matches_only_the_same_hash_and_version() {
         let memory = AppliedMemory::default();
-        memory.remember("ConfigMap/ns/x", "h1", "10", None);
-        assert!(memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "10"));
-        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "11"));
-        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h2", "10"));
-        assert!(!memory.unchanged_since_apply("ConfigMap/ns/y", "h1", "10"));
-        memory.retain(|k| k != "ConfigMap/ns/x");
-        assert!(!memory.unchanged_since_apply("ConfigMap/ns/x", "h1", "10"));
+        let key = memory_key("", "ConfigMap", "ns", "x");
+        memory.remember(&key, "h1", "10", None);
+        assert!(memory.unchanged_since_apply(&key, "h1", "10"));
+        assert!(!memory.unchanged_since_apply(&key, "h1", "11"));
+        assert!(!memory.unchanged_since_apply(&key, "h2", "10"));
+        assert!(!memory.unchanged_since_apply(&memory_key("", "ConfigMap", "ns", "y"), "h1", "10"));
+        // The same object watched at another version is the same key.
+        assert_eq!(
+            memory_key("autoscaling", "HorizontalPodAutoscaler", "ns", "a"),
+            "autoscaling/HorizontalPodAutoscaler/ns/a"
+        );
+        memory.retain(|k| k != key);
+        assert!(!memory.unchanged_since_apply(&key, "h1", "10"));
     }
 
     #[test]
@@ -419,5 +443,25 @@ mod tests {
         assert_eq!(hash(&a), hash(&b));
         assert_ne!(hash(&a), hash(&c));
         assert!(hash(&a).is_string());
+    }
+
+    #[test]
+    fn api_errors_read_like_the_api_servers_message() {
+        let status = |reason: &str| {
+            kube::Error::Api(Box::new(kube::core::Status {
+                code: 403,
+                message: "configmaps \"x\" is forbidden".into(),
+                reason: reason.into(),
+                ..Default::default()
+            }))
+        };
+        assert_eq!(
+            api_error_text(&status("Forbidden")),
+            "configmaps \"x\" is forbidden (403 Forbidden)"
+        );
+        assert_eq!(
+            api_error_text(&status("")),
+            "configmaps \"x\" is forbidden (403)"
+        );
     }
 }

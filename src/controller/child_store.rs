@@ -8,10 +8,11 @@
 //! independent of how many children exist.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use kube::api::DynamicObject;
+use kube::runtime::watcher;
 use serde_json::Value;
 
 use crate::render::OWNER_UID_LABEL;
@@ -95,6 +96,25 @@ impl CachedChild {
             && self.controller.as_ref().is_some_and(|r| r.uid == uid)
     }
 
+    /// Who holds this child: the uid of its controller ownerReference, else of its owner-uid
+    /// label (`None`: nobody we know).
+    pub(crate) fn holder(&self) -> Option<&str> {
+        match &self.controller {
+            Some(reference) => Some(reference.uid.as_str()),
+            None => self.owner_label.as_deref().filter(|uid| !uid.is_empty()),
+        }
+    }
+
+    /// Whether this child is the custom resource `uid`'s to apply: its controller
+    /// ownerReference names `uid`, or it has none and its owner-uid label does (applying
+    /// restores the reference). Anything else is decided by [`super::adopt::decide`].
+    pub(crate) fn is_held_by(&self, uid: &str) -> bool {
+        match &self.controller {
+            Some(reference) => reference.uid == uid,
+            None => self.owner_label.as_deref() == Some(uid),
+        }
+    }
+
     /// The whole cached object as JSON (parsed on each call).
     pub(crate) fn to_value(&self) -> Value {
         serde_json::from_str(&self.json).unwrap_or(Value::Null)
@@ -145,17 +165,53 @@ impl Index {
     }
 }
 
+/// The API server's refusal of a child watch's list: a status code (401, 403 or 404) and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    /// The HTTP status code.
+    pub(crate) code: u16,
+    /// The API server's message.
+    pub(crate) message: String,
+}
+
+/// The refusal in a watch error, if it is one that retrying will not fix by itself: the kind
+/// is not served (404), or the operator may not list or watch it (401, 403).
+pub(crate) fn refusal(error: &watcher::Error) -> Option<Refusal> {
+    let status = match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status)) => status,
+        watcher::Error::WatchError(status) => status,
+        _ => return None,
+    };
+    matches!(status.code, 401 | 403 | 404).then(|| Refusal {
+        code: status.code,
+        message: status.message.clone(),
+    })
+}
+
+/// How far a store is from holding the first list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Sync {
+    /// Not listed yet.
+    Pending,
+    /// Listed at least once.
+    Synced,
+    /// The list was refused before it ever succeeded.
+    Refused(Refusal),
+}
+
 /// The cached children of one kind in one namespace scope, fed by a watch.
 pub(crate) struct ChildStore {
     index: RwLock<Index>,
-    synced: tokio::sync::watch::Sender<bool>,
+    synced: tokio::sync::watch::Sender<Sync>,
 }
 
 impl Default for ChildStore {
     fn default() -> Self {
         Self {
             index: RwLock::default(),
-            synced: tokio::sync::watch::Sender::new(false),
+            synced: tokio::sync::watch::Sender::new(Sync::Pending),
         }
     }
 }
@@ -223,17 +279,134 @@ impl ChildStore {
             }
             Err(_) => Vec::new(),
         };
-        self.synced.send_replace(true);
+        self.synced.send_replace(Sync::Synced);
         gone
     }
 
-    /// Waits until the first list has been cached, at most `timeout`; returns whether it was.
-    pub(crate) async fn wait_synced(&self, timeout: Duration) -> bool {
+    /// The watch failed with `error`; if it is a [`refusal`] before the first list, waiters of
+    /// [`ChildStore::wait_synced`] hear about it at once instead of at their timeout.
+    pub(crate) fn watch_failed(&self, error: &watcher::Error) {
+        if let Some(refusal) = refusal(error) {
+            self.synced.send_if_modified(|state| match state {
+                Sync::Synced => false,
+                _ => {
+                    *state = Sync::Refused(refusal);
+                    true
+                }
+            });
+        }
+    }
+
+    /// Waits until the first list has been cached, at most `timeout`. `Err(Some(_))`: the API
+    /// server refused the list (see [`refusal`]); `Err(None)`: it timed out.
+    pub(crate) async fn wait_synced(&self, timeout: Duration) -> Result<(), Option<Refusal>> {
         let mut synced = self.synced.subscribe();
-        matches!(
-            tokio::time::timeout(timeout, synced.wait_for(|done| *done)).await,
-            Ok(Ok(_))
+        let waited = tokio::time::timeout(
+            timeout,
+            synced.wait_for(|state| !matches!(state, Sync::Pending)),
         )
+        .await;
+        match waited {
+            Ok(Ok(state)) => match &*state {
+                Sync::Refused(refusal) => Err(Some(refusal.clone())),
+                _ => Ok(()),
+            },
+            _ => Err(None),
+        }
+    }
+}
+
+/// A child's identity: group, kind, namespace and name — never its apiVersion, since one object
+/// is served at every version of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct ChildId {
+    /// API group (empty for the core group).
+    pub(crate) group: String,
+    /// Kind.
+    pub(crate) kind: String,
+    /// Namespace (empty for cluster-scoped objects).
+    pub(crate) namespace: String,
+    /// Name.
+    pub(crate) name: String,
+}
+
+impl ChildId {
+    /// The identity of an object of `api_version` (`group/version`, or `version` for the core
+    /// group) and `kind`.
+    pub(crate) fn new(api_version: &str, kind: &str, namespace: &str, name: &str) -> Self {
+        Self {
+            group: api_version
+                .rsplit_once('/')
+                .map_or("", |(group, _)| group)
+                .to_string(),
+            kind: kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+/// A custom resource waiting for a child another resource holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Waiter {
+    /// `group/Kind` of the waiting resource (the key its controller is routed by).
+    pub(crate) owner_kind: String,
+    /// Name of the waiting resource (in the child's namespace).
+    pub(crate) name: String,
+    /// Who held the child when the wait began (see [`CachedChild::holder`]).
+    pub(crate) holder: Option<String>,
+}
+
+/// Resources refused a child because another resource holds it; each is woken (once) when the
+/// child is deleted or changes hands, so it takes the child on without waiting for a resync.
+#[derive(Debug, Default)]
+pub(crate) struct Waiters {
+    waiting: Mutex<HashMap<ChildId, Vec<Waiter>>>,
+}
+
+impl Waiters {
+    /// Registers `waiter` for `child` (once, however often it is refused).
+    pub(crate) fn wait(&self, child: ChildId, waiter: Waiter) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            let list = waiting.entry(child).or_default();
+            if !list.contains(&waiter) {
+                list.push(waiter);
+            }
+        }
+    }
+
+    /// The waiters to wake after a watch event for `child` of `group`/`kind`: all of them if it
+    /// was `deleted`, else those whose holder is no longer its holder. They are forgotten.
+    pub(crate) fn woken(
+        &self,
+        group: &str,
+        kind: &str,
+        child: &CachedChild,
+        deleted: bool,
+    ) -> Vec<Waiter> {
+        let Ok(mut waiting) = self.waiting.lock() else {
+            return Vec::new();
+        };
+        if waiting.is_empty() {
+            return Vec::new();
+        }
+        let id = ChildId {
+            group: group.to_string(),
+            kind: kind.to_string(),
+            namespace: child.namespace.clone(),
+            name: child.name.clone(),
+        };
+        let Some(list) = waiting.remove(&id) else {
+            return Vec::new();
+        };
+        let holder = child.holder();
+        let (woken, still): (Vec<Waiter>, Vec<Waiter>) = list
+            .into_iter()
+            .partition(|w| deleted || w.holder.as_deref() != holder);
+        if !still.is_empty() {
+            waiting.insert(id, still);
+        }
+        woken
     }
 }
 
@@ -346,9 +519,113 @@ mod tests {
     #[tokio::test]
     async fn synced_after_the_first_list() {
         let store = ChildStore::default();
-        assert!(!store.wait_synced(Duration::from_millis(20)).await);
+        assert_eq!(
+            store.wait_synced(Duration::from_millis(20)).await,
+            Err(None)
+        );
         store.replace_all(Vec::new());
-        assert!(store.wait_synced(Duration::from_millis(20)).await);
+        assert_eq!(store.wait_synced(Duration::from_millis(20)).await, Ok(()));
         assert!(store.index.read().unwrap().objects.is_empty());
+    }
+
+    fn api_error(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            message: format!("code {code}"),
+            ..Default::default()
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_refused_list_ends_the_wait_at_once() {
+        let store = ChildStore::default();
+        // A server error may pass: the wait goes on (here until its timeout).
+        store.watch_failed(&watcher::Error::InitialListFailed(api_error(500)));
+        assert_eq!(
+            store.wait_synced(Duration::from_millis(20)).await,
+            Err(None)
+        );
+        store.watch_failed(&watcher::Error::InitialListFailed(api_error(403)));
+        let refused = store.wait_synced(Duration::from_secs(60)).await;
+        assert_eq!(
+            refused,
+            Err(Some(Refusal {
+                code: 403,
+                message: "code 403".into()
+            }))
+        );
+        // A list that succeeds afterwards wins, and a later refusal does not undo it.
+        store.replace_all(Vec::new());
+        store.watch_failed(&watcher::Error::WatchStartFailed(api_error(404)));
+        assert_eq!(store.wait_synced(Duration::from_millis(20)).await, Ok(()));
+        assert_eq!(refusal(&watcher::Error::NoResourceVersion), None);
+        assert_eq!(
+            refusal(&watcher::Error::WatchFailed(api_error(404))).map(|r| r.code),
+            Some(404)
+        );
+    }
+
+    #[test]
+    fn holders_are_the_controller_else_the_owner_label() {
+        let child = |labels, owners| CachedChild::new(object("s", labels, owners));
+        let both = child(
+            json!({OWNER_UID_LABEL: "u1"}),
+            json!([owner_ref("u2", true)]),
+        );
+        assert_eq!(both.holder(), Some("u2"));
+        assert!(both.is_held_by("u2"));
+        assert!(
+            !both.is_held_by("u1"),
+            "a label does not beat the controller"
+        );
+        let label_only = child(json!({OWNER_UID_LABEL: "u1"}), json!([]));
+        assert_eq!(label_only.holder(), Some("u1"));
+        assert!(label_only.is_held_by("u1"));
+        let nobody = child(json!({}), json!([owner_ref("u1", false)]));
+        assert_eq!(nobody.holder(), None);
+        assert!(!nobody.is_held_by("u1"));
+    }
+
+    #[test]
+    fn identities_ignore_the_version() {
+        assert_eq!(
+            ChildId::new("autoscaling/v1", "HorizontalPodAutoscaler", "ns", "a"),
+            ChildId::new("autoscaling/v2", "HorizontalPodAutoscaler", "ns", "a")
+        );
+        let core = ChildId::new("v1", "Service", "ns", "a");
+        assert_eq!(core.group, "");
+        assert_ne!(core, ChildId::new("v1", "ConfigMap", "ns", "a"));
+    }
+
+    #[test]
+    fn waiters_wake_once_when_the_child_is_freed() {
+        let waiters = Waiters::default();
+        let id = ChildId::new("v1", "Service", "ns", "s");
+        let waiter = Waiter {
+            owner_kind: "web.tera-operator.io/Balancer".into(),
+            name: "shop".into(),
+            holder: Some("u1".into()),
+        };
+        waiters.wait(id.clone(), waiter.clone());
+        waiters.wait(id.clone(), waiter.clone());
+        let held = CachedChild::new(object(
+            "s",
+            json!({OWNER_UID_LABEL: "u1"}),
+            json!([owner_ref("u1", true)]),
+        ));
+        // Still held by the same owner (a status change, say): nobody wakes.
+        assert!(waiters.woken("", "Service", &held, false).is_empty());
+        // Another kind or name: nobody wakes.
+        assert!(waiters.woken("", "ConfigMap", &held, false).is_empty());
+        // Deleted: the waiter wakes, once.
+        assert_eq!(
+            waiters.woken("", "Service", &held, true),
+            std::slice::from_ref(&waiter)
+        );
+        assert!(waiters.woken("", "Service", &held, true).is_empty());
+        // Changed hands (its ownerReference removed): the waiter wakes.
+        waiters.wait(id, waiter.clone());
+        let orphaned = CachedChild::new(object("s", json!({}), json!([])));
+        assert_eq!(waiters.woken("", "Service", &orphaned, false), [waiter]);
     }
 }

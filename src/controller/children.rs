@@ -18,7 +18,7 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::task::JoinHandle;
 
 use super::apply::{AppliedMemory, memory_key};
-use super::child_store::{CachedChild, ChildStore};
+use super::child_store::{CachedChild, ChildStore, Waiters};
 use crate::render::{MANAGED_BY, MANAGED_BY_LABEL};
 
 /// How long a new child watch may take to list its objects before reconciles give up on it.
@@ -36,6 +36,18 @@ pub(crate) enum Error {
         kind: String,
         /// The API error.
         source: kube::Error,
+    },
+    /// The API server refused to list the child's kind (403: RBAC; 404: not served).
+    #[error("listing {group_version}/{kind} failed: {message} ({code})")]
+    WatchRefused {
+        /// `group/version` (or `version` for the core group).
+        group_version: String,
+        /// The kind.
+        kind: String,
+        /// The HTTP status code.
+        code: u16,
+        /// The API server's message.
+        message: String,
     },
     /// The child watch did not list its objects in time.
     #[error("the watch of {kind} did not sync within {seconds}s")]
@@ -109,6 +121,8 @@ impl ChildKind {
 pub(crate) struct Children {
     /// What tera-operator last applied to each child, kept in step with the caches.
     pub(crate) applied: Arc<AppliedMemory>,
+    /// Resources waiting for a child another resource holds, woken by its watch events.
+    pub(crate) waiters: Arc<Waiters>,
     client: kube::Client,
     scopes: Vec<Option<String>>,
     kinds: tokio::sync::Mutex<HashMap<String, Arc<ChildKind>>>,
@@ -122,6 +136,7 @@ impl Children {
     pub(crate) fn new(client: kube::Client, scopes: Vec<Option<String>>) -> Self {
         Self {
             applied: Arc::default(),
+            waiters: Arc::default(),
             client,
             scopes,
             kinds: tokio::sync::Mutex::new(HashMap::new()),
@@ -196,6 +211,7 @@ impl Children {
                 resource.clone(),
                 self.applied.clone(),
                 self.routes.clone(),
+                self.waiters.clone(),
             )));
             stores.push(store);
         }
@@ -205,11 +221,22 @@ impl Children {
             tasks,
         });
         for store in &child.stores {
-            if !store.wait_synced(SYNC_TIMEOUT).await {
-                return Err(Error::WatchNotSynced {
-                    kind: gvk.kind.clone(),
-                    seconds: SYNC_TIMEOUT.as_secs(),
-                });
+            match store.wait_synced(SYNC_TIMEOUT).await {
+                Ok(()) => {}
+                Err(Some(refusal)) => {
+                    return Err(Error::WatchRefused {
+                        group_version: resource_group_version(gvk),
+                        kind: gvk.kind.clone(),
+                        code: refusal.code,
+                        message: refusal.message,
+                    });
+                }
+                Err(None) => {
+                    return Err(Error::WatchNotSynced {
+                        kind: gvk.kind.clone(),
+                        seconds: SYNC_TIMEOUT.as_secs(),
+                    });
+                }
             }
         }
         kinds.insert(key, child.clone());
@@ -234,6 +261,7 @@ async fn follow_watch(
     resource: ApiResource,
     applied: Arc<AppliedMemory>,
     routes: Routes,
+    waiters: Arc<Waiters>,
 ) {
     let mut stream = std::pin::pin!(stream);
     // Objects of a (re)list in progress; those cached before but missing once it is done were
@@ -245,11 +273,13 @@ async fn follow_watch(
                 let child = store.apply(object);
                 observe(&applied, &resource, &child);
                 route_to_owner(&routes, &child);
+                wake_waiters(&routes, &waiters, &resource, &child, false);
             }
             Ok(watcher::Event::Delete(object)) => {
                 let child = store.delete(object);
                 forget(&applied, &resource, &child);
                 route_to_owner(&routes, &child);
+                wake_waiters(&routes, &waiters, &resource, &child, true);
             }
             Ok(watcher::Event::Init) => listed.clear(),
             Ok(watcher::Event::InitApply(object)) => {
@@ -261,6 +291,7 @@ async fn follow_watch(
             Ok(watcher::Event::InitDone) => {
                 for gone in store.replace_all(std::mem::take(&mut listed)) {
                     route_to_owner(&routes, &gone);
+                    wake_waiters(&routes, &waiters, &resource, &gone, true);
                 }
                 applied.observe_all();
             }
@@ -268,6 +299,7 @@ async fn follow_watch(
                 tracing::debug!(kind = %resource.kind, error = %e, "child watch history expired; relisting")
             }
             Err(e) => {
+                store.watch_failed(&e);
                 tracing::warn!(kind = %resource.kind, error = %e, "child watch failed; retrying")
             }
         }
@@ -291,7 +323,7 @@ fn resource_group_version(gvk: &GroupVersionKind) -> String {
 /// The [`AppliedMemory`] key of a cached child.
 fn child_key(resource: &ApiResource, child: &CachedChild) -> String {
     memory_key(
-        &resource.api_version,
+        &resource.group,
         &resource.kind,
         &child.namespace,
         &child.name,
@@ -314,14 +346,31 @@ fn route_to_owner(routes: &Routes, child: &CachedChild) {
     let Some(owner) = &child.controller else {
         return;
     };
-    let namespace = &child.namespace;
     let key = kind_key(&owner.api_version, &owner.kind);
+    send(routes, &key, &owner.name, &child.namespace);
+}
+
+/// Wakes the resources waiting for `child` if it was deleted or changed hands.
+fn wake_waiters(
+    routes: &Routes,
+    waiters: &Waiters,
+    resource: &ApiResource,
+    child: &CachedChild,
+    deleted: bool,
+) {
+    for waiter in waiters.woken(&resource.group, &resource.kind, child, deleted) {
+        send(routes, &waiter.owner_kind, &waiter.name, &child.namespace);
+    }
+}
+
+/// Asks the controller of the `group/Kind` `key` for `namespace` to reconcile `name`.
+fn send(routes: &Routes, key: &str, name: &str, namespace: &str) {
     let Ok(routes) = routes.read() else {
         return;
     };
-    for route in routes.get(&key).into_iter().flatten() {
-        if route.namespace.as_ref().is_none_or(|ns| ns == namespace) {
-            let target = ObjectRef::new_with(&owner.name, route.resource.clone()).within(namespace);
+    for route in routes.get(key).into_iter().flatten() {
+        if route.namespace.as_deref().is_none_or(|ns| ns == namespace) {
+            let target = ObjectRef::new_with(name, route.resource.clone()).within(namespace);
             let _ = route.sender.unbounded_send(target);
         }
     }

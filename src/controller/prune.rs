@@ -6,13 +6,13 @@ use std::sync::Arc;
 use kube::api::{Api, DeleteParams, DynamicObject};
 use kube::discovery::ApiResource;
 
-use super::child_store::CachedChild;
+use super::child_store::{CachedChild, ChildId};
 
 /// Errors deleting a child.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
     /// The API server refused the delete.
-    #[error("pruning {kind} {namespace}/{name} failed: {source}")]
+    #[error("pruning {kind} {namespace}/{name} failed: {}", super::apply::api_error_text(.source))]
     DeleteFailed {
         /// Kind of the child.
         kind: String,
@@ -28,25 +28,26 @@ pub(crate) enum Error {
 /// A `Result` with this module's [`Error`].
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// `(apiVersion, kind, namespace, name)` of an object.
-pub(crate) type ObjectKey = (String, String, String, String);
-
-/// The objects to delete: owned by `uid` (label and controller ownerReference), not desired.
+/// The objects to delete: owned by `uid` (label and controller ownerReference), not desired,
+/// each once. Objects are compared by identity (group, kind, namespace, name), never by
+/// apiVersion: a kind watched at two versions shows the same object twice, and an object
+/// rendered at one version is the one cached at the other.
 pub(crate) fn select<'a>(
     owned: &'a [(ApiResource, Arc<CachedChild>)],
     uid: &str,
-    desired: &BTreeSet<ObjectKey>,
+    desired: &BTreeSet<ChildId>,
 ) -> Vec<&'a (ApiResource, Arc<CachedChild>)> {
+    let mut seen = BTreeSet::new();
     owned
         .iter()
         .filter(|(resource, object)| {
-            let key = (
-                resource.api_version.clone(),
-                resource.kind.clone(),
-                object.namespace.clone(),
-                object.name.clone(),
-            );
-            object.is_owned_by(uid) && !object.deleting && !desired.contains(&key)
+            let id = ChildId {
+                group: resource.group.clone(),
+                kind: resource.kind.clone(),
+                namespace: object.namespace.clone(),
+                name: object.name.clone(),
+            };
+            object.is_owned_by(uid) && !object.deleting && !desired.contains(&id) && seen.insert(id)
         })
         .collect()
 }
@@ -92,6 +93,16 @@ mod tests {
         label_uid: Option<&str>,
         ref_uid: Option<&str>,
     ) -> (ApiResource, Arc<CachedChild>) {
+        object("v1", "Service", name, label_uid, ref_uid)
+    }
+
+    fn object(
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        label_uid: Option<&str>,
+        ref_uid: Option<&str>,
+    ) -> (ApiResource, Arc<CachedChild>) {
         let labels = match label_uid {
             Some(u) => json!({OWNER_UID_LABEL: u}),
             None => json!({}),
@@ -102,18 +113,19 @@ mod tests {
             None => json!([]),
         };
         let object: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "Service",
+            "apiVersion": api_version, "kind": kind,
             "metadata": {"name": name, "namespace": "ns", "labels": labels, "ownerReferences": owners}
         }))
         .unwrap_or_else(|e| panic!("{e}"));
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         (
-            ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Service")),
+            ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)),
             Arc::new(CachedChild::new(object)),
         )
     }
 
-    fn key(name: &str) -> ObjectKey {
-        ("v1".into(), "Service".into(), "ns".into(), name.into())
+    fn key(name: &str) -> ChildId {
+        ChildId::new("v1", "Service", "ns", name)
     }
 
     #[test]
@@ -125,7 +137,7 @@ mod tests {
             service("no-reference", Some("u"), None),
             service("other-owner", Some("other"), Some("other")),
         ];
-        let desired: BTreeSet<ObjectKey> = [key("keep")].into_iter().collect();
+        let desired: BTreeSet<ChildId> = [key("keep")].into_iter().collect();
         let names: Vec<String> = select(&owned, "u", &desired)
             .iter()
             .map(|(_, o)| o.name.clone())
@@ -136,7 +148,44 @@ mod tests {
     #[test]
     fn nothing_is_pruned_when_everything_is_desired() {
         let owned = vec![service("a", Some("u"), Some("u"))];
-        let desired: BTreeSet<ObjectKey> = [key("a")].into_iter().collect();
+        let desired: BTreeSet<ChildId> = [key("a")].into_iter().collect();
         assert!(select(&owned, "u", &desired).is_empty());
+    }
+
+    #[test]
+    fn a_kind_watched_at_two_versions_is_one_child() {
+        let hpa = |version: &str, name: &str| {
+            object(
+                &format!("autoscaling/{version}"),
+                "HorizontalPodAutoscaler",
+                name,
+                Some("u"),
+                Some("u"),
+            )
+        };
+        // Both caches (v1 and v2) hold both objects; the chart renders `kept` at v1.
+        let owned = vec![
+            hpa("v1", "kept"),
+            hpa("v2", "kept"),
+            hpa("v1", "gone"),
+            hpa("v2", "gone"),
+        ];
+        let desired: BTreeSet<ChildId> = [ChildId::new(
+            "autoscaling/v1",
+            "HorizontalPodAutoscaler",
+            "ns",
+            "kept",
+        )]
+        .into_iter()
+        .collect();
+        let selected: Vec<(String, String)> = select(&owned, "u", &desired)
+            .iter()
+            .map(|(r, o)| (r.api_version.clone(), o.name.clone()))
+            .collect();
+        // Never the desired object under its other version; the undesired one deleted once.
+        assert_eq!(
+            selected,
+            [("autoscaling/v1".to_string(), "gone".to_string())]
+        );
     }
 }

@@ -20,6 +20,15 @@ pub(crate) enum Reason {
     PolicyViolation,
     /// Condition, event, metric: rendered objects exist and are not this resource's to take.
     AdoptionRefused,
+    /// Condition, event, metric: a rendered object belongs to another resource (its controller
+    /// ownerReference or owner-uid label); nothing is applied until its owner lets go of it.
+    OwnershipConflict,
+    /// Condition, event, metric: the chart renders a kind the API server does not serve (a CRD
+    /// not installed); nothing is applied, retried with backoff.
+    KindNotServed,
+    /// Condition, event, metric: the API server forbade a read, watch or write (403: RBAC or an
+    /// admission webhook); retried with backoff.
+    Forbidden,
     /// Condition, event, metric: the API server refused a write (or a child kind cannot be
     /// watched); retried.
     ApplyFailed,
@@ -51,6 +60,9 @@ impl Reason {
             Reason::RenderFailed => "RenderFailed",
             Reason::PolicyViolation => "PolicyViolation",
             Reason::AdoptionRefused => "AdoptionRefused",
+            Reason::OwnershipConflict => "OwnershipConflict",
+            Reason::KindNotServed => "KindNotServed",
+            Reason::Forbidden => "Forbidden",
             Reason::ApplyFailed => "ApplyFailed",
             Reason::PruneFailed => "PruneFailed",
             Reason::EncodeFailed => "EncodeFailed",
@@ -64,7 +76,9 @@ impl Reason {
     }
 
     /// Whether a failure for this reason is retried by itself (the resource keeps
-    /// reconciling) rather than stalled until the resource or the chart changes.
+    /// reconciling) rather than stalled until someone acts: changes the resource or the chart,
+    /// installs a CRD, grants RBAC, or (for a conflict) the other owner lets go of the object.
+    /// The operator re-checks stalled resources too, so they recover without a restart.
     pub(crate) const fn is_retried(self) -> bool {
         matches!(self, Reason::ApplyFailed | Reason::PruneFailed)
     }
@@ -102,6 +116,9 @@ mod tests {
             (Reason::RenderFailed, "RenderFailed"),
             (Reason::PolicyViolation, "PolicyViolation"),
             (Reason::AdoptionRefused, "AdoptionRefused"),
+            (Reason::OwnershipConflict, "OwnershipConflict"),
+            (Reason::KindNotServed, "KindNotServed"),
+            (Reason::Forbidden, "Forbidden"),
             (Reason::ApplyFailed, "ApplyFailed"),
             (Reason::PruneFailed, "PruneFailed"),
             (Reason::EncodeFailed, "EncodeFailed"),

@@ -15,9 +15,10 @@ use super::adopt;
 use super::apply::{
     self, add_desired_hash, desired_hash, matches_live, memory_key, server_side_apply,
 };
+use super::child_store::{ChildId, Waiter};
 use super::children;
 use super::context::KindContext;
-use super::prune::{self, ObjectKey};
+use super::prune;
 use super::reason::Reason;
 use super::status::{self, ChildStatus, Outcome};
 
@@ -25,7 +26,8 @@ use super::status::{self, ChildStatus, Outcome};
 /// usually trigger a reconcile sooner).
 pub(crate) const PROGRESS_RECHECK: Duration = Duration::from_secs(30);
 
-/// Errors of one reconcile; each is retried with per-object backoff.
+/// Errors of one reconcile. Conflicts and refusals are re-checked later (see
+/// [`PROGRESS_RECHECK`]); the others are retried with per-object backoff.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
     /// The custom resource could not be encoded as JSON.
@@ -36,15 +38,36 @@ pub(crate) enum Error {
         /// The encoding error.
         source: serde_json::Error,
     },
-    /// A child kind could not be watched, so its live state is unknown.
-    #[error(transparent)]
+    /// A child kind could not be watched (not served, forbidden), so its live state is
+    /// unknown; nothing was applied.
+    #[error("{}; nothing was applied", describe_watch_failure(.0))]
     ChildWatchFailed(#[from] children::Error),
+    /// Reading a rendered object, to learn who owns it, failed; nothing was applied.
+    #[error("reading {kind} {namespace}/{name} to learn who owns it failed: {}; nothing was applied", apply::api_error_text(.source))]
+    ReadFailed {
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object.
+        namespace: String,
+        /// Name of the object.
+        name: String,
+        /// The API error.
+        source: kube::Error,
+    },
     /// Server-side apply of a child failed.
     #[error(transparent)]
     ApplyFailed(#[from] apply::Error),
     /// Deleting a child the chart no longer renders failed.
     #[error(transparent)]
     PruneFailed(#[from] prune::Error),
+    /// Rendered objects belong to other resources (see [`super::adopt`]); nothing was applied.
+    #[error("{}: a child belongs to one resource, so nothing was applied; this {kind} takes them on once their owners delete them or stop rendering them", .conflicts.join("; "))]
+    OwnershipConflict {
+        /// The kind of the refused custom resource.
+        kind: String,
+        /// One per object, naming it and its owner.
+        conflicts: Vec<String>,
+    },
     /// Rendered objects already exist and are not this resource's to change (see
     /// [`super::adopt`]); nothing was applied.
     #[error("{}", .reasons.join("; "))]
@@ -52,8 +75,19 @@ pub(crate) enum Error {
         /// One reason per refused object.
         reasons: Vec<String>,
     },
+    /// A dry run of taking a Helm release over failed for one of its objects, so none of them
+    /// was taken over (adoption is all or nothing).
+    #[error(
+        "nothing of Helm release {release} was taken over, since not all of it can be: a dry run failed: {source}"
+    )]
+    AdoptionFailed {
+        /// The Helm release.
+        release: String,
+        /// The failed dry run.
+        source: apply::Error,
+    },
     /// The status subresource could not be written.
-    #[error("writing the status of {namespace}/{name} failed: {source}")]
+    #[error("writing the status of {namespace}/{name} failed: {}", apply::api_error_text(.source))]
     StatusWriteFailed {
         /// Namespace of the custom resource.
         namespace: String,
@@ -69,11 +103,102 @@ impl Error {
     pub(crate) fn reason(&self) -> Reason {
         match self {
             Error::EncodeFailed { .. } => Reason::EncodeFailed,
-            Error::ChildWatchFailed(_) | Error::ApplyFailed(_) => Reason::ApplyFailed,
+            Error::ChildWatchFailed(e) => watch_failure_reason(e),
+            Error::ReadFailed { source, .. } => api_reason(source),
+            Error::ApplyFailed(apply::Error::ApplyFailed { source, .. }) => api_reason(source),
             Error::PruneFailed(_) => Reason::PruneFailed,
+            Error::OwnershipConflict { .. } => Reason::OwnershipConflict,
             Error::AdoptionRefused { .. } => Reason::AdoptionRefused,
+            Error::AdoptionFailed {
+                source: apply::Error::ApplyFailed { source, .. },
+                ..
+            } => api_reason(source),
             Error::StatusWriteFailed { .. } => Reason::StatusWriteFailed,
         }
+    }
+
+    /// The event action of the step that failed.
+    fn action(&self) -> &'static str {
+        match self {
+            Error::AdoptionRefused { .. } | Error::AdoptionFailed { .. } => "Adopt",
+            Error::PruneFailed(_) => "Prune",
+            _ => "Apply",
+        }
+    }
+
+    /// Whether this failure waits for someone else to act (the other owner, the object's
+    /// maker) rather than being retried with backoff: re-checked after [`PROGRESS_RECHECK`],
+    /// or at once when a freed child's watch event wakes the resource.
+    fn waits_for_others(&self) -> bool {
+        matches!(
+            self,
+            Error::OwnershipConflict { .. } | Error::AdoptionRefused { .. }
+        )
+    }
+}
+
+/// The HTTP status code of an API error, if it is one.
+fn api_code(error: &kube::Error) -> Option<u16> {
+    match error {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+/// `Forbidden` for a 403, else `ApplyFailed`.
+fn api_reason(error: &kube::Error) -> Reason {
+    match api_code(error) {
+        Some(403) => Reason::Forbidden,
+        _ => Reason::ApplyFailed,
+    }
+}
+
+/// `KindNotServed` when discovery does not know the kind (404, or its group lacks it),
+/// `Forbidden` when the operator may not discover, list or watch it, else `ApplyFailed`.
+fn watch_failure_reason(error: &children::Error) -> Reason {
+    match error {
+        children::Error::DiscoveryFailed {
+            source: kube::Error::Discovery(_),
+            ..
+        } => Reason::KindNotServed,
+        children::Error::DiscoveryFailed { source, .. } => match api_code(source) {
+            Some(404) => Reason::KindNotServed,
+            Some(401 | 403) => Reason::Forbidden,
+            _ => Reason::ApplyFailed,
+        },
+        children::Error::WatchRefused { code: 404, .. } => Reason::KindNotServed,
+        children::Error::WatchRefused {
+            code: 401 | 403, ..
+        } => Reason::Forbidden,
+        _ => Reason::ApplyFailed,
+    }
+}
+
+/// What a failure to watch a child kind means for the user: which kind of which group, why,
+/// and what to check.
+fn describe_watch_failure(error: &children::Error) -> String {
+    let (group_version, kind, why) = match error {
+        children::Error::DiscoveryFailed {
+            group_version,
+            kind,
+            source,
+        } => (group_version, kind, apply::api_error_text(source)),
+        children::Error::WatchRefused {
+            group_version,
+            kind,
+            code,
+            message,
+        } => (group_version, kind, format!("{message} ({code})")),
+        children::Error::WatchNotSynced { .. } => return error.to_string(),
+    };
+    match watch_failure_reason(error) {
+        Reason::KindNotServed => format!(
+            "the API server does not serve kind {kind} of {group_version} (is its CustomResourceDefinition installed?): {why}"
+        ),
+        Reason::Forbidden => format!(
+            "tera-operator may not list and watch kind {kind} of {group_version} (does its ClusterRole grant them? `tera-operator manifests` writes one for the kinds in allowedKinds): {why}"
+        ),
+        _ => format!("watching kind {kind} of {group_version} failed: {why}"),
     }
 }
 
@@ -181,51 +306,46 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
         }
     };
 
-    let adopted = match check_adoption(ctx, &resource_json, &rendered.objects).await {
+    // As the API server will store them (so that live objects can match), with the hash that
+    // lets a removed field be seen.
+    let mut objects = rendered.objects;
+    for object in &mut objects {
+        k8s_rules::quantity::canonicalize_object(object);
+        add_desired_hash(object);
+    }
+
+    // Decided on the whole rendered set before anything is written.
+    let adopted = match check_ownership(ctx, &resource_json, &uid, &objects).await {
         Ok(adopted) => adopted,
-        Err(e @ Error::AdoptionRefused { .. }) => {
-            ctx.shared.metrics.failed(&ctx.key, Reason::AdoptionRefused);
-            tracing::info!(kind = %ctx.key, object = %object_key(object), error = %e, "not applying");
-            let outcome = Outcome::Failed {
-                reason: Reason::AdoptionRefused,
-                message: e.to_string(),
-            };
-            publish(
-                ctx,
-                &reference,
-                true,
-                Reason::AdoptionRefused,
-                "Adopt",
-                e.to_string(),
-            )
-            .await;
-            write_status(ctx, object, &outcome, stale).await?;
-            // The resource's annotation (or the objects' owners) must change first.
-            return Ok(Action::requeue(period.min(PROGRESS_RECHECK)));
+        Err(e) => {
+            let message = e.to_string();
+            return report_failure(ctx, object, &reference, stale, e, message).await;
         }
-        Err(e) => return Err(e),
     };
 
-    match apply_all(ctx, &reference, rendered.objects).await {
-        Ok(None) => {
+    match apply_all(ctx, &reference, &objects).await {
+        Applied::Gone => {
             tracing::debug!(kind = %ctx.key, object = %object_key(object), "deleted meanwhile; nothing applied");
             Ok(Action::await_change())
         }
-        Ok(Some((children, desired))) => {
-            for (what, release) in adopted {
+        Applied::Done { children, desired } => {
+            for (release, what) in adopted {
                 publish(
                     ctx,
                     &reference,
                     false,
                     Reason::Adopted,
                     "Adopt",
-                    format!("took over {what} from Helm release {release} in place"),
+                    format!(
+                        "took over {} from Helm release {release} in place",
+                        what.join(", ")
+                    ),
                 )
                 .await;
             }
             if let Err(e) = prune_undesired(ctx, &reference, &uid, &desired).await {
                 let outcome = Outcome::Failed {
-                    reason: Reason::PruneFailed,
+                    reason: e.reason(),
                     message: e.to_string(),
                 };
                 if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
@@ -242,78 +362,188 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                 period.min(PROGRESS_RECHECK)
             }))
         }
-        Err(e) => {
-            let outcome = Outcome::Failed {
-                reason: Reason::ApplyFailed,
-                message: e.to_string(),
+        Applied::Failed {
+            error,
+            applied,
+            not_applied,
+        } => {
+            let list = |items: &[String]| {
+                if items.is_empty() {
+                    "none".to_string()
+                } else {
+                    items.join(", ")
+                }
             };
-            publish(
-                ctx,
-                &reference,
-                true,
-                Reason::ApplyFailed,
-                "Apply",
-                e.to_string(),
-            )
-            .await;
-            if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
-                tracing::warn!(error = %status_error, "could not report the apply failure in status");
-            }
-            Err(e)
+            let message = format!(
+                "{error}; applied: {}; not applied: {}",
+                list(&applied),
+                list(&not_applied)
+            );
+            report_failure(ctx, object, &reference, stale, error, message).await
         }
     }
 }
 
-/// Rendered objects that exist but are not in our caches (so not labelled as ours) are judged
-/// by [`adopt::decide`]: Helm-managed ones are adopted when the resource opts in, anything else
-/// refuses the whole apply. Returns `(Kind name, release)` of each object to adopt. Costs one
-/// read per rendered object missing from the caches, so nothing in the steady state.
-async fn check_adoption(
+/// Reports a failed reconcile on the resource: a Warning event and `Ready=False` with the
+/// error's reason and `message`. A failure that waits for others (a conflict, a refusal) is
+/// looked at again after [`PROGRESS_RECHECK`] at the latest; any other is returned, for the
+/// error policy's backoff.
+async fn report_failure(
+    ctx: &KindContext,
+    object: &DynamicObject,
+    reference: &ObjectReference,
+    stale: Option<&str>,
+    error: Error,
+    message: String,
+) -> Result<Action> {
+    let reason = error.reason();
+    tracing::info!(kind = %ctx.key, object = %object_key(object), reason = reason.as_str(), error = %message, "not applied");
+    publish(
+        ctx,
+        reference,
+        true,
+        reason,
+        error.action(),
+        message.clone(),
+    )
+    .await;
+    let outcome = Outcome::Failed { reason, message };
+    if error.waits_for_others() {
+        ctx.shared.metrics.failed(&ctx.key, reason);
+        write_status(ctx, object, &outcome, stale).await?;
+        return Ok(Action::requeue(
+            ctx.watch.reconcile_period.min(PROGRESS_RECHECK),
+        ));
+    }
+    if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
+        tracing::warn!(error = %status_error, "could not report the failure in status");
+    }
+    Err(error)
+}
+
+/// Decides, before anything is written, whether every rendered object is this resource's to
+/// apply (see [`adopt::decide`]); returns the Helm releases to adopt with their objects
+/// (`Kind name`).
+///
+/// Objects in the child caches (everything tera-operator manages) are judged by their cached
+/// metadata, so a settled resource costs no request. Any object held by another resource is a
+/// conflict: nothing is applied, and the resource is woken when that object is deleted or
+/// changes hands. Objects missing from the caches are read (one request each); an object
+/// that exists and is not ours refuses the whole apply, unless it belongs to a Helm release
+/// this resource may adopt. A Helm release is adopted whole or not at all: every object to
+/// take over is first applied as a dry run, and if any of them fails none is taken.
+async fn check_ownership(
     ctx: &KindContext,
     owner: &Value,
+    uid: &str,
     objects: &[Value],
-) -> Result<Vec<(String, String)>> {
-    let mut adopted = Vec::new();
+) -> Result<Vec<(String, Vec<String>)>> {
+    let allowed = ctx.watch.adopt_helm_releases;
+    let mut conflicts = Vec::new();
     let mut refused = Vec::new();
+    let mut missing = Vec::new();
     for object in objects {
-        let Identity {
-            api_version,
-            kind,
-            namespace,
-            name,
-        } = Identity::of(object);
+        let id = Identity::of(object);
         let cache = ctx
             .shared
             .children
-            .ensure(&gvk_of(&api_version, &kind))
+            .ensure(&gvk_of(&id.api_version, &id.kind))
             .await?;
-        if cache.get(&namespace, &name).is_some() {
+        let Some(child) = cache.get(&id.namespace, &id.name) else {
+            missing.push((object, cache));
+            continue;
+        };
+        if child.is_held_by(uid) {
             continue;
         }
-        let api: Api<DynamicObject> = if namespace.is_empty() {
+        match adopt::decide(Some(&child.to_value()), object, owner, allowed) {
+            adopt::Decision::Conflict { reason } => {
+                let child_id = ChildId::new(&id.api_version, &id.kind, &id.namespace, &id.name);
+                ctx.shared.children.waiters.wait(
+                    child_id,
+                    Waiter {
+                        owner_kind: children::kind_key(
+                            &ctx.resource.api_version,
+                            &ctx.resource.kind,
+                        ),
+                        name: str_at(owner, "/metadata/name").to_string(),
+                        holder: child.holder().map(str::to_string),
+                    },
+                );
+                conflicts.push(reason);
+            }
+            adopt::Decision::Refuse { reason } => refused.push(reason),
+            adopt::Decision::Create | adopt::Decision::Owned | adopt::Decision::Adopt { .. } => {
+                // Not decidable from the cache alone: read it.
+                missing.push((object, cache));
+            }
+        }
+    }
+    if !conflicts.is_empty() {
+        // Decided without reading anything: a standoff costs no request.
+        return Err(Error::OwnershipConflict {
+            kind: ctx.resource.kind.clone(),
+            conflicts,
+        });
+    }
+    let mut adopt = Vec::new();
+    for (object, cache) in missing {
+        let id = Identity::of(object);
+        let api: Api<DynamicObject> = if id.namespace.is_empty() {
             Api::all_with(ctx.shared.client.clone(), &cache.resource)
         } else {
-            Api::namespaced_with(ctx.shared.client.clone(), &namespace, &cache.resource)
+            Api::namespaced_with(ctx.shared.client.clone(), &id.namespace, &cache.resource)
         };
-        // Only metadata decides (labels, annotations, ownerReferences). A failed read is left
-        // to the apply that follows, which reports the real error.
-        let Ok(Some(live)) = api.get_metadata_opt(&name).await else {
+        // Only metadata decides (labels, annotations, ownerReferences).
+        let live = api
+            .get_metadata_opt(&id.name)
+            .await
+            .map_err(|source| Error::ReadFailed {
+                kind: id.kind.clone(),
+                namespace: id.namespace.clone(),
+                name: id.name.clone(),
+                source,
+            })?;
+        let Some(live) = live else {
             continue;
         };
-        let Ok(live) = serde_json::to_value(&live) else {
-            continue;
-        };
-        match adopt::decide(Some(&live), object, owner, ctx.watch.adopt_helm_releases) {
+        let live = serde_json::to_value(&live).unwrap_or(Value::Null);
+        match adopt::decide(Some(&live), object, owner, allowed) {
             adopt::Decision::Create | adopt::Decision::Owned => {}
-            adopt::Decision::Adopt { release } => adopted.push((format!("{kind} {name}"), release)),
+            adopt::Decision::Adopt { release } => adopt.push((release, object, cache)),
+            adopt::Decision::Conflict { reason } => conflicts.push(reason),
             adopt::Decision::Refuse { reason } => refused.push(reason),
         }
     }
-    if refused.is_empty() {
-        Ok(adopted)
-    } else {
-        Err(Error::AdoptionRefused { reasons: refused })
+    if !conflicts.is_empty() {
+        return Err(Error::OwnershipConflict {
+            kind: ctx.resource.kind.clone(),
+            conflicts,
+        });
     }
+    if !refused.is_empty() {
+        return Err(Error::AdoptionRefused { reasons: refused });
+    }
+    let mut releases: Vec<(String, Vec<String>)> = Vec::new();
+    for (release, object, cache) in adopt {
+        server_side_apply(&ctx.shared.client, &cache.resource, true, object, true)
+            .await
+            .map_err(|source| Error::AdoptionFailed {
+                release: release.clone(),
+                source,
+            })?;
+        let id = Identity::of(object);
+        let what = format!("{} {}", id.kind, id.name);
+        match releases.iter_mut().find(|(r, _)| *r == release) {
+            Some((_, objects)) => objects.push(what),
+            None => releases.push((release, vec![what])),
+        }
+    }
+    Ok(releases)
+}
+
+fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Where a rendered object lives: its apiVersion, kind, namespace and name (empty when absent).
@@ -385,110 +615,163 @@ async fn publish(
     }
 }
 
-/// Applies every rendered object that differs from its live version, in order; returns the
-/// children's readiness and the set of desired object keys.
-/// `Ok(None)` when the resource turned out to be gone (deleted while the cache still held it):
-/// nothing is created for an owner that no longer exists.
-async fn apply_all(
-    ctx: &KindContext,
-    reference: &ObjectReference,
-    objects: Vec<Value>,
-) -> Result<Option<(Vec<ChildStatus>, BTreeSet<ObjectKey>)>> {
-    let shared = &ctx.shared;
+/// How [`apply_all`] ended.
+enum Applied {
+    /// The resource turned out to be gone (deleted while the cache still held it): nothing is
+    /// created for an owner that no longer exists.
+    Gone,
+    /// Every object is applied: the children's readiness and the identities of the desired set.
+    Done {
+        /// Every rendered child, in apply order.
+        children: Vec<ChildStatus>,
+        /// The identities of the rendered objects.
+        desired: BTreeSet<ChildId>,
+    },
+    /// An apply failed; the objects before it are applied (`Kind name`), it and the rest not.
+    Failed {
+        /// The failure.
+        error: Error,
+        /// Objects live as rendered (written now or already in sync).
+        applied: Vec<String>,
+        /// The object that failed and those after it.
+        not_applied: Vec<String>,
+    },
+}
+
+/// Applies every rendered object (canonical, with its desired hash) that differs from its live
+/// version, in order, stopping at the first failure.
+async fn apply_all(ctx: &KindContext, reference: &ObjectReference, objects: &[Value]) -> Applied {
     let mut owner_checked = false;
     let mut children = Vec::with_capacity(objects.len());
     let mut desired = BTreeSet::new();
     let mut applied = Vec::new();
-    for mut object in objects {
-        // As the API server will store it, so that the live object can match.
-        k8s_rules::quantity::canonicalize_object(&mut object);
-        add_desired_hash(&mut object);
-        let Identity {
-            api_version,
-            kind,
-            namespace,
-            name,
-        } = Identity::of(&object);
-        let gvk = gvk_of(&api_version, &kind);
-        let cache = shared.children.ensure(&gvk).await?;
-        let live = cache.get(&namespace, &name);
-        let key = memory_key(&api_version, &kind, &namespace, &name);
-        let hash = desired_hash(&object).unwrap_or_default().to_string();
-        let memory = &shared.children.applied;
-        let live_version = live.as_ref().and_then(|l| l.resource_version.clone());
-        let live_json = live.as_ref().map(|o| o.to_value());
-        let in_sync = live_json.as_ref().is_some_and(|json| {
-            matches_live(&object, json)
-                || live_version
-                    .as_deref()
-                    .is_some_and(|v| memory.unchanged_since_apply(&key, &hash, v))
-        });
-        let not_ready = match (in_sync, live_json) {
-            (true, Some(json)) => status::child_readiness(&json).err(),
-            _ => match memory.cache_behind(&key, &hash) {
-                // Our own write of this content has not reached the cache yet.
-                Some(not_ready) => not_ready,
-                None => {
-                    // Creating a child: make sure the owner still exists first (the cache may
-                    // still hold a resource whose deletion is taking its children with it).
-                    if live_version.is_none() && !owner_checked {
-                        if !owner_exists(ctx, reference).await {
-                            return Ok(None);
-                        }
-                        owner_checked = true;
-                    }
-                    let result =
-                        server_side_apply(&shared.client, &cache.resource, true, &object).await;
-                    shared.metrics.wrote(&ctx.key, "apply");
-                    let written = result?;
-                    let written = serde_json::to_value(&written).unwrap_or(object.clone());
-                    let not_ready = status::child_readiness(&written).err();
-                    if let Some(version) = written
-                        .pointer("/metadata/resourceVersion")
-                        .and_then(Value::as_str)
-                    {
-                        memory.remember(&key, &hash, version, not_ready.clone());
-                    }
-                    shared
-                        .metrics
-                        .objects_applied
-                        .get_or_create(&super::metrics::KindLabels {
-                            kind: ctx.key.clone(),
-                        })
-                        .inc();
-                    applied.push(format!("{kind} {name}"));
-                    not_ready
+    let mut written = Vec::new();
+    for (index, object) in objects.iter().enumerate() {
+        let id = Identity::of(object);
+        let result = apply_one(ctx, reference, object, &id, &mut owner_checked).await;
+        let not_ready = match result {
+            Ok(Some((not_ready, wrote))) => {
+                if wrote {
+                    written.push(format!("{} {}", id.kind, id.name));
                 }
-            },
+                not_ready
+            }
+            Ok(None) => return Applied::Gone,
+            Err(error) => {
+                announce_applied(ctx, reference, &written).await;
+                return Applied::Failed {
+                    error,
+                    applied,
+                    not_applied: objects[index..]
+                        .iter()
+                        .map(|o| {
+                            let id = Identity::of(o);
+                            format!("{} {}", id.kind, id.name)
+                        })
+                        .collect(),
+                };
+            }
         };
+        applied.push(format!("{} {}", id.kind, id.name));
+        desired.insert(ChildId::new(
+            &id.api_version,
+            &id.kind,
+            &id.namespace,
+            &id.name,
+        ));
         children.push(ChildStatus {
-            api_version: api_version.clone(),
-            kind: kind.clone(),
-            name: name.clone(),
+            api_version: id.api_version,
+            kind: id.kind,
+            name: id.name,
             not_ready,
         });
-        desired.insert((api_version, kind, namespace, name));
     }
-    if !applied.is_empty() {
-        tracing::info!(kind = %ctx.key, object = ?reference.name, applied = ?applied, "applied");
-        publish(
-            ctx,
-            reference,
-            false,
-            Reason::Applied,
-            "Apply",
-            format!("applied {}", applied.join(", ")),
-        )
-        .await;
+    announce_applied(ctx, reference, &written).await;
+    Applied::Done { children, desired }
+}
+
+/// Logs and publishes (a Normal event) the objects written.
+async fn announce_applied(ctx: &KindContext, reference: &ObjectReference, written: &[String]) {
+    if written.is_empty() {
+        return;
     }
-    Ok(Some((children, desired)))
+    tracing::info!(kind = %ctx.key, object = ?reference.name, applied = ?written, "applied");
+    publish(
+        ctx,
+        reference,
+        false,
+        Reason::Applied,
+        "Apply",
+        format!("applied {}", written.join(", ")),
+    )
+    .await;
+}
+
+/// Applies one object unless its live version already matches; returns its readiness and
+/// whether it was written, or `None` when the owner turned out to be gone.
+async fn apply_one(
+    ctx: &KindContext,
+    reference: &ObjectReference,
+    object: &Value,
+    id: &Identity,
+    owner_checked: &mut bool,
+) -> Result<Option<(Option<String>, bool)>> {
+    let shared = &ctx.shared;
+    let gvk = gvk_of(&id.api_version, &id.kind);
+    let cache = shared.children.ensure(&gvk).await?;
+    let live = cache.get(&id.namespace, &id.name);
+    let key = memory_key(&gvk.group, &id.kind, &id.namespace, &id.name);
+    let hash = desired_hash(object).unwrap_or_default().to_string();
+    let memory = &shared.children.applied;
+    let live_version = live.as_ref().and_then(|l| l.resource_version.clone());
+    let live_json = live.as_ref().map(|o| o.to_value());
+    let in_sync = live_json.as_ref().is_some_and(|json| {
+        matches_live(object, json)
+            || live_version
+                .as_deref()
+                .is_some_and(|v| memory.unchanged_since_apply(&key, &hash, v))
+    });
+    if let (true, Some(json)) = (in_sync, &live_json) {
+        return Ok(Some((status::child_readiness(json).err(), false)));
+    }
+    if let Some(not_ready) = memory.cache_behind(&key, &hash) {
+        // Our own write of this content has not reached the cache yet.
+        return Ok(Some((not_ready, false)));
+    }
+    // Creating a child: make sure the owner still exists first (the cache may still hold a
+    // resource whose deletion is taking its children with it).
+    if live_version.is_none() && !*owner_checked {
+        if !owner_exists(ctx, reference).await {
+            return Ok(None);
+        }
+        *owner_checked = true;
+    }
+    let result = server_side_apply(&shared.client, &cache.resource, true, object, false).await;
+    shared.metrics.wrote(&ctx.key, "apply");
+    let written = result?;
+    let written = serde_json::to_value(&written).unwrap_or_else(|_| object.clone());
+    let not_ready = status::child_readiness(&written).err();
+    if let Some(version) = written
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        memory.remember(&key, &hash, version, not_ready.clone());
+    }
+    shared
+        .metrics
+        .objects_applied
+        .get_or_create(&super::metrics::KindLabels {
+            kind: ctx.key.clone(),
+        })
+        .inc();
+    Ok(Some((not_ready, true)))
 }
 
 async fn prune_undesired(
     ctx: &KindContext,
     reference: &ObjectReference,
     uid: &str,
-    desired: &BTreeSet<ObjectKey>,
+    desired: &BTreeSet<ChildId>,
 ) -> Result<()> {
     let shared = &ctx.shared;
     let owned = shared.children.owned_by(uid);
@@ -509,7 +792,7 @@ async fn prune_undesired(
             return Err(e.into());
         }
         let pruned_key = memory_key(
-            &resource.api_version,
+            &resource.group,
             &resource.kind,
             &object.namespace,
             &object.name,

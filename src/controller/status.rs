@@ -39,8 +39,8 @@ pub(crate) enum Outcome {
     /// The reconcile failed before or while applying; existing children were left alone
     /// (or partly applied for `ApplyFailed`).
     Failed {
-        /// `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `AdoptionRefused`, `ApplyFailed`
-        /// or `PruneFailed`.
+        /// `InvalidSpec`, `RenderFailed`, `PolicyViolation`, `OwnershipConflict`,
+        /// `AdoptionRefused`, `KindNotServed`, `Forbidden`, `ApplyFailed` or `PruneFailed`.
         reason: Reason,
         /// What failed and where.
         message: String,
@@ -161,8 +161,9 @@ fn conditions_for(
         }
         Outcome::Failed { reason, message } => {
             let message = with_warning(message.clone());
-            // An API failure is retried (still reconciling); a spec, chart or policy failure
-            // cannot progress until someone changes the resource or the chart (stalled).
+            // An API failure is retried (still reconciling); a spec, chart, policy or ownership
+            // failure, a missing kind or a forbidden one cannot progress until someone acts
+            // (stalled).
             let stalled = !reason.is_retried();
             vec![
                 ("Ready".into(), false, *reason, message.clone()),
@@ -401,6 +402,24 @@ mod tests {
         assert_eq!(condition(&status, "Stalled")["status"], "True");
         assert_eq!(condition(&status, "Reconciling")["status"], "False");
         assert_eq!(status["children"], previous["children"]);
+    }
+
+    #[test]
+    fn conflicts_missing_kinds_and_forbidden_writes_stall() {
+        for reason in [
+            Reason::OwnershipConflict,
+            Reason::KindNotServed,
+            Reason::Forbidden,
+        ] {
+            let outcome = Outcome::Failed {
+                reason,
+                message: "Service shop belongs to WebServer shop".into(),
+            };
+            let status = desired_status(None, Some(1), &outcome, None, "T0");
+            assert_eq!(condition(&status, "Ready")["reason"], reason.as_str());
+            assert_eq!(condition(&status, "Stalled")["status"], "True");
+            assert_eq!(condition(&status, "Reconciling")["status"], "False");
+        }
     }
 
     #[test]

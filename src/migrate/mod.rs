@@ -9,7 +9,9 @@
 pub(crate) mod plan;
 pub(crate) mod release;
 
-pub use plan::{custom_resource, manifest_objects, mapped_kind, plan, rendered_objects};
+pub use plan::{
+    adoption_allowed, custom_resource, manifest_objects, mapped_kind, plan, rendered_objects,
+};
 pub use release::{Release, Stored, latest, secret_selector};
 
 /// Errors finding and decoding a Helm release, and checking its chart; each names what it concerns.

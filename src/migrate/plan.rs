@@ -11,8 +11,9 @@ use crate::config::{ADOPT_ANNOTATION, Mapping, Watch};
 use crate::render::Renderer;
 
 /// The custom resource for `release`: the mapping entry's apiVersion and kind, the release's
-/// name and namespace, its user-supplied values as spec, and the adopt annotation so the
-/// operator takes over the release's objects in place.
+/// name and namespace, its user-supplied values as spec, and the adopt annotation asking the
+/// operator to take over the release's objects in place (which it does only where the mapping
+/// entry allows it, see [`adoption_allowed`]).
 pub fn custom_resource(release: &Release, watch: &Watch, namespace: &str) -> Value {
     json!({
         "apiVersion": watch.api_version(),
@@ -24,6 +25,13 @@ pub fn custom_resource(release: &Release, watch: &Watch, namespace: &str) -> Val
         },
         "spec": release.config,
     })
+}
+
+/// Whether the mapping entry allows its resources to adopt Helm releases
+/// (`adoptHelmReleases: true`). Without it the operator takes over nothing of a release, whatever
+/// the resource's annotation says.
+pub fn adoption_allowed(watch: &Watch) -> bool {
+    watch.adopt_helm_releases
 }
 
 /// The one mapping entry serving `kind` (in whichever group).
@@ -70,10 +78,11 @@ pub(crate) fn object_key(object: &Value) -> Option<String> {
 }
 
 /// The switch-over plan as `#` comment lines: which objects are adopted, created or left
-/// alone, and how to drop Helm's release records without deleting any object.
+/// alone, and how to drop Helm's release records without deleting any object; or, when the
+/// mapping entry of `watch` does not allow adoption, that nothing would be taken over and why.
 pub fn plan(
     release: &Release,
-    kind: &str,
+    watch: &Watch,
     namespace: &str,
     helm_objects: &BTreeSet<String>,
     rendered: Option<&BTreeSet<String>>,
@@ -91,19 +100,46 @@ pub fn plan(
         ),
         String::new(),
     ];
+    let kind = watch.kind.as_str();
+    let allowed = adoption_allowed(watch);
+    if !allowed {
+        lines.extend([
+            format!(
+                "NOT ALLOWED: the mapping entry of {kind} does not allow adopting Helm releases (adoptHelmReleases: true is not set)."
+            ),
+            format!(
+                "Applied as it is, this {kind} takes over nothing: it stays Ready=False (AdoptionRefused) and the release's objects stay Helm's."
+            ),
+            format!(
+                "Adopting is the operator's decision, not the resource's: set adoptHelmReleases: true on the {kind} entry of the operator's mapping first."
+            ),
+            String::new(),
+        ]);
+    }
     match rendered {
         Some(rendered) => {
             let list = |title: &str, items: Vec<&String>, lines: &mut Vec<String>| {
                 lines.push(format!("{title} ({}):", items.len()));
                 lines.extend(items.iter().map(|i| format!("  {i}")));
             };
+            let (adopted, created) = if allowed {
+                (
+                    "Adopted in place (same uid; labels and ownerReference added)",
+                    "Created (the chart renders them, the release did not)",
+                )
+            } else {
+                (
+                    "Refused (Helm's: the mapping does not allow adopting them)",
+                    "Created once adoption is allowed (the chart renders them, the release did not)",
+                )
+            };
             list(
-                "Adopted in place (same uid; labels and ownerReference added)",
+                adopted,
                 helm_objects.intersection(rendered).collect(),
                 &mut lines,
             );
             list(
-                "Created (the chart renders them, the release did not)",
+                created,
                 rendered.difference(helm_objects).collect(),
                 &mut lines,
             );

@@ -137,15 +137,24 @@ fn plan_sorts_objects_and_says_how_to_drop_the_release_records() {
         "Deployment/site".into(),
         "Service/site".into(),
     ]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut mapping = Mapping::load(&root.join("charts/watches.yaml")).unwrap();
+    let watch = mapping
+        .watches
+        .iter_mut()
+        .find(|w| w.kind == "WebServer")
+        .unwrap();
+    watch.adopt_helm_releases = true;
     let text = plan(
         &release,
-        "WebServer",
+        watch,
         "web",
         &helm,
         Some(&rendered),
         &["sh.helm.release.v1.site.v3".into()],
     );
     assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
+    assert!(!text.contains("NOT ALLOWED"), "{text}");
     assert!(text.contains("# Adopted in place (same uid; labels and ownerReference added) (2):\n#   Deployment/site\n#   Service/site\n"), "{text}");
     assert!(text.contains("(1):\n#   ConfigMap/site\n"), "{text}");
     assert!(
@@ -238,4 +247,30 @@ fn rendered_objects_name_what_the_chart_renders() {
     let mut bad = cr.clone();
     bad["spec"]["replicas"] = json!(-1);
     assert!(rendered_objects(watch, &bad, "web").is_err());
+}
+
+#[test]
+fn plan_says_when_the_mapping_does_not_allow_adoption() {
+    let release = decode("s", &helm_encode(&release_json())).unwrap();
+    let helm = manifest_objects(&release.manifest);
+    let rendered = BTreeSet::from(["Deployment/site".to_string(), "Service/site".into()]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mapping = Mapping::load(&root.join("charts/watches.yaml")).unwrap();
+    let watch = mapped_kind(&mapping, "WebServer").unwrap();
+    assert!(
+        !adoption_allowed(watch),
+        "the bundled mapping adopts nothing"
+    );
+    let text = plan(&release, watch, "web", &helm, Some(&rendered), &[]);
+    assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
+    assert!(
+        text.contains("# NOT ALLOWED: the mapping entry of WebServer does not allow adopting Helm releases (adoptHelmReleases: true is not set)."),
+        "{text}"
+    );
+    assert!(text.contains("Ready=False (AdoptionRefused)"), "{text}");
+    assert!(
+        text.contains("# Refused (Helm's: the mapping does not allow adopting them) (2):\n#   Deployment/site\n#   Service/site\n"),
+        "{text}"
+    );
+    assert!(!text.contains("Adopted in place"), "{text}");
 }

@@ -618,7 +618,15 @@ async fn steady_state_resync_sends_no_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_objects_are_refused_unless_helm_managed_and_opted_in() {
-    let h = Harness::start().await;
+    // Adopting Helm releases is the mapping's decision (and the annotation's request).
+    let mapping = "\
+- group: web.tera-operator.io
+  version: v1alpha1
+  kind: WebServer
+  chart: webserver
+  adoptHelmReleases: true
+";
+    let h = Harness::start_with(Some(mapping), Vec::new()).await;
     // A ConfigMap made by hand, with the name the chart renders: never taken over.
     h.create(
         &configmaps(),

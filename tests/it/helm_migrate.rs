@@ -155,6 +155,42 @@ async fn helm_release_migrates_to_a_webserver() {
         ),
         "{text}"
     );
+    // The bundled mapping does not allow adoption: the plan says so, and what it would refuse.
+    assert!(
+        text.contains(
+            "# NOT ALLOWED: the mapping entry of WebServer does not allow adopting Helm releases"
+        ),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not allow adopting Helm releases"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("# Refused (Helm's: the mapping does not allow adopting them) (3):\n#   ConfigMap/site\n#   Deployment/site\n#   Service/site\n"),
+        "{text}"
+    );
+    // A mapping that allows it: every Helm object is adopted.
+    let allowing = tempfile::tempdir().unwrap();
+    let mapping = allowing.path().join("watches.yaml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "- {{group: web.tera-operator.io, version: v1alpha1, kind: WebServer, chart: {}, adoptHelmReleases: true}}\n",
+            root().join("charts/webserver").display()
+        ),
+    )
+    .unwrap();
+    let config = mapping.display().to_string();
+    let out = migrate(&kubeconfig, &["--plan", "--config", &config]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("NOT ALLOWED"), "{text}");
     assert!(
         text.contains("(3):\n#   ConfigMap/site\n#   Deployment/site\n#   Service/site\n"),
         "every Helm object is adopted: {text}"
@@ -172,7 +208,8 @@ async fn helm_release_migrates_to_a_webserver() {
         "{text}"
     );
 
-    // The live objects Helm made are adopted, in place, by that resource (and only with the opt-in).
+    // The live objects Helm made are adopted, in place, by that resource: only where the mapping
+    // allows it, and only with the resource's opt-in.
     let mut owner = cr.clone();
     owner["metadata"]["uid"] = json!("0b6e1f4e-0000-4000-8000-000000000001");
     let deployment: Api<Deployment> = Api::namespaced(sb.client(), NAMESPACE);
@@ -192,7 +229,7 @@ async fn helm_release_migrates_to_a_webserver() {
         );
         let desired = &rendered[&key];
         assert_eq!(
-            adopt::decide(Some(object), desired, &owner, false),
+            adopt::decide(Some(object), desired, &owner, true),
             Decision::Adopt {
                 release: RELEASE.into()
             },
@@ -201,7 +238,11 @@ async fn helm_release_migrates_to_a_webserver() {
         let mut without_opt_in = owner.clone();
         without_opt_in["metadata"]["annotations"] = json!({});
         assert!(matches!(
-            adopt::decide(Some(object), desired, &without_opt_in, false),
+            adopt::decide(Some(object), desired, &without_opt_in, true),
+            Decision::Refuse { .. }
+        ));
+        assert!(matches!(
+            adopt::decide(Some(object), desired, &owner, false),
             Decision::Refuse { .. }
         ));
     }
@@ -345,7 +386,9 @@ fn tera_render(cr: &Value) -> BTreeMap<String, Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_takes_the_release_over_in_place() {
     let python = python();
-    let h = common::Harness::start().await;
+    // The operator may adopt WebServers' Helm releases (its mapping's decision).
+    let mapping = "- {group: web.tera-operator.io, version: v1alpha1, kind: WebServer, chart: webserver, adoptHelmReleases: true}\n";
+    let h = common::Harness::start_with(Some(mapping), Vec::new()).await;
     let kubeconfig = h.sandbox.kubeconfig_path().to_path_buf();
     helm(&python, &kubeconfig, "install", &json!({"replicas": 1})).await;
     helm(&python, &kubeconfig, "upgrade", &final_values()).await;
