@@ -20,3 +20,4 @@ mod sandbox_cli;
 mod sandbox_helm;
 mod sandbox_kube;
 mod sandbox_kubectl;
+mod sandbox_ssa;
