@@ -21,3 +21,4 @@ mod sandbox_cli;
 mod sandbox_helm;
 mod sandbox_kube;
 mod sandbox_kubectl;
+mod sandbox_ssa;

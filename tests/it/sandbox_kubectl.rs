@@ -232,13 +232,25 @@ async fn kubectl_server_side_apply_get_and_delete() {
         "printer columns:\n{table}"
     );
 
-    // kubectl asks for strict field validation: an unknown field is an error, not silently pruned.
+    // An unknown field is an error, not silently pruned: server-side apply makes the
+    // configuration a typed value whatever fieldValidation says (KEP-2885), and the API server
+    // answers with structured-merge-diff's message (kubernetes/kubernetes#139253).
     let typo = write(
         dir.path(),
         "typo.yaml",
         "apiVersion: example.com/v1alpha1\nkind: WebServer\nmetadata: {name: typo}\nspec: {image: x, replicaz: 2}\n",
     );
     let rejected = kubectl_raw(&sb, &["apply", "--server-side", "-f", &typo]).await;
+    assert!(!rejected.status.success());
+    let stderr = String::from_utf8_lossy(&rejected.stderr);
+    assert!(
+        stderr.contains(".spec.replicaz: field not declared in schema"),
+        "{stderr}"
+    );
+    assert!(webservers(&sb).get_opt("typo").await.unwrap().is_none());
+    // kubectl's client-side apply asks for strict field validation (`--validate=strict` is its
+    // default): the create is refused with the unknown field named.
+    let rejected = kubectl_raw(&sb, &["apply", "-f", &typo]).await;
     assert!(!rejected.status.success());
     let stderr = String::from_utf8_lossy(&rejected.stderr);
     assert!(

@@ -78,13 +78,7 @@ fn seeded_store(history_limit: usize) -> Store {
     let mut store = Store::new(history_limit);
     let now = k8s_rules::now();
     if let Some(ns) = store.registry.find("", "v1", "namespaces").cloned() {
-        let opts = WriteOptions {
-            manager: "kube-apiserver".into(),
-            dry_run: false,
-            force: false,
-            now,
-            strict: false,
-        };
+        let opts = WriteOptions::internal("kube-apiserver", &now);
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             let namespace =
                 json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});

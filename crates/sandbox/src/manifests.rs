@@ -159,11 +159,8 @@ pub(crate) fn apply_path(shared: &Shared, path: &Path) -> Result<Vec<String>> {
             body["metadata"]["namespace"] = Value::String(ns.clone());
         }
         let opts = WriteOptions {
-            manager: "tera-operator-sandbox".into(),
-            dry_run: false,
             force: true,
-            now: k8s_rules::now(),
-            strict: false,
+            ..WriteOptions::internal("tera-operator-sandbox", &k8s_rules::now())
         };
         let object = format!("{}/{name}", kind.to_lowercase());
         writes::patch(

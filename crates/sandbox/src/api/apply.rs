@@ -1,26 +1,12 @@
-//! Server-side apply and `metadata.managedFields`: field sets per manager, conflicts, removals.
-
-use std::collections::BTreeSet;
+//! Server-side apply and `metadata.managedFields`, as the API server's field manager does them
+//! with structured-merge-diff (`merge/update.go`): field sets per manager, conflicts, and the
+//! removal of fields a manager stops applying.
 
 use serde_json::{Map, Value, json};
 
-use crate::api::patch::{is_set_list, merge_key};
-
-/// One step of a field path, as in FieldsV1 (`f:`, `k:`, `v:`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Seg {
-    /// A map field.
-    F(String),
-    /// A list item identified by its merge key (compact JSON object).
-    K(String),
-    /// A set-list item identified by its value (compact JSON).
-    V(String),
-}
-
-/// A path into an object.
-pub(crate) type Path = Vec<Seg>;
-/// A set of owned fields.
-pub(crate) type FieldSet = BTreeSet<Path>;
+use crate::api::typed::{self, Trie};
+pub(crate) use crate::api::typed::{FieldSet, Path, Seg};
+use crate::api::types::Schema;
 
 /// Which part of an object a write covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,192 +19,71 @@ pub(crate) enum Scope {
     Status,
 }
 
-/// Server-side apply failed because other managers own fields with different values.
+/// Server-side apply failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
     /// Conflicts: `(manager, the manager's apiVersion, field path)`.
     #[error("apply conflicts with other field managers")]
     ApplyConflicts(Vec<(String, String, String)>),
+    /// The applied configuration does not fit the schema (structured-merge-diff's message).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Result alias for this module.
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
-const METADATA_TRACKED: [&str; 4] = ["labels", "annotations", "finalizers", "ownerReferences"];
+/// `metadata` fields no manager owns (the field manager's `stripMeta`), besides `apiVersion`,
+/// `kind` and `metadata` itself.
+const STRIPPED_META: [&str; 9] = [
+    "name",
+    "namespace",
+    "creationTimestamp",
+    "selfLink",
+    "uid",
+    "clusterName",
+    "generation",
+    "managedFields",
+    "resourceVersion",
+];
+
+/// Whether a path is tracked by a write within `scope` (the reset fields of the subresource
+/// and the stripped metadata are not).
+fn tracked(p: &[Seg], scope: Scope) -> bool {
+    let Some(Seg::F(first)) = p.first() else {
+        return false;
+    };
+    let in_scope = match scope {
+        Scope::All => true,
+        Scope::NoStatus => first != "status",
+        Scope::Status => first == "status",
+    };
+    if !in_scope {
+        return false;
+    }
+    match p {
+        [Seg::F(a)] => !matches!(a.as_str(), "apiVersion" | "kind" | "metadata"),
+        [Seg::F(m), Seg::F(f), ..] if m == "metadata" => !STRIPPED_META.contains(&f.as_str()),
+        _ => true,
+    }
+}
+
+fn tracked_set(set: FieldSet, scope: Scope) -> FieldSet {
+    set.into_iter().filter(|p| tracked(p, scope)).collect()
+}
 
 /// The fields an object sets, within `scope`.
-pub(crate) fn field_set(obj: &Value, scope: Scope) -> FieldSet {
-    let mut out = FieldSet::new();
-    let Some(map) = obj.as_object() else {
-        return out;
-    };
-    for (k, v) in map {
-        let keep = match (k.as_str(), scope) {
-            ("apiVersion" | "kind", _) => false,
-            ("status", Scope::NoStatus) => false,
-            ("status", _) => true,
-            (_, Scope::Status) => false,
-            _ => true,
-        };
-        if !keep {
-            continue;
-        }
-        if k == "metadata" {
-            for mk in METADATA_TRACKED {
-                if let Some(mv) = v.get(mk) {
-                    walk(
-                        mv,
-                        vec![Seg::F("metadata".into()), Seg::F(mk.into())],
-                        mk,
-                        &mut out,
-                    );
-                }
-            }
-        } else {
-            walk(v, vec![Seg::F(k.clone())], k, &mut out);
-        }
-    }
-    out
-}
-
-fn key_of(item: &Value, key: &str) -> String {
-    json!({ key: item[key] }).to_string()
-}
-
-fn walk(v: &Value, path: Path, field: &str, out: &mut FieldSet) {
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, c) in m {
-                let mut p = path.clone();
-                p.push(Seg::F(k.clone()));
-                walk(c, p, k, out);
-            }
-        }
-        Value::Array(items)
-            if is_set_list(field) && items.iter().all(|i| !i.is_object() && !i.is_array()) =>
-        {
-            if items.is_empty() {
-                out.insert(path.clone());
-            }
-            for i in items {
-                let mut p = path.clone();
-                p.push(Seg::V(i.to_string()));
-                out.insert(p);
-            }
-        }
-        Value::Array(items) => match merge_key(field, items) {
-            Some(key) if !items.is_empty() => {
-                for item in items {
-                    let mut p = path.clone();
-                    p.push(Seg::K(key_of(item, key)));
-                    out.insert(p.clone());
-                    if let Some(m) = item.as_object() {
-                        for (k, c) in m {
-                            let mut cp = p.clone();
-                            cp.push(Seg::F(k.clone()));
-                            walk(c, cp, k, out);
-                        }
-                    }
-                }
-            }
-            _ => {
-                out.insert(path);
-            }
-        },
-        _ => {
-            out.insert(path);
-        }
-    }
-}
-
-fn item_matches(item: &Value, key_json: &str) -> bool {
-    match serde_json::from_str::<Map<String, Value>>(key_json) {
-        Ok(k) => k.iter().all(|(f, v)| item.get(f) == Some(v)),
-        Err(_) => false,
-    }
-}
-
-/// The value at `path`, if present.
-pub(crate) fn get_at<'a>(obj: &'a Value, path: &[Seg]) -> Option<&'a Value> {
-    let mut cur = obj;
-    for seg in path {
-        cur = match seg {
-            Seg::F(k) => cur.get(k)?,
-            Seg::K(k) => cur.as_array()?.iter().find(|i| item_matches(i, k))?,
-            Seg::V(v) => {
-                let want: Value = serde_json::from_str(v).ok()?;
-                cur.as_array()?.iter().find(|i| **i == want)?
-            }
-        };
-    }
-    Some(cur)
-}
-
-fn get_at_mut<'a>(obj: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
-    let mut cur = obj;
-    for seg in path {
-        cur = match seg {
-            Seg::F(k) => cur.get_mut(k)?,
-            Seg::K(k) => cur
-                .as_array_mut()?
-                .iter_mut()
-                .find(|i| item_matches(i, k))?,
-            Seg::V(v) => {
-                let want: Value = serde_json::from_str(v).ok()?;
-                cur.as_array_mut()?.iter_mut().find(|i| **i == want)?
-            }
-        };
-    }
-    Some(cur)
-}
-
-/// Removes the value at `path`; returns whether something was removed.
-pub(crate) fn remove_at(obj: &mut Value, path: &[Seg]) -> bool {
-    let Some((last, parent)) = path.split_last() else {
-        return false;
-    };
-    let Some(parent) = get_at_mut(obj, parent) else {
-        return false;
-    };
-    match last {
-        Seg::F(k) => parent.as_object_mut().and_then(|m| m.remove(k)).is_some(),
-        Seg::K(k) => match parent.as_array_mut() {
-            Some(a) => {
-                let before = a.len();
-                a.retain(|i| !item_matches(i, k));
-                a.len() != before
-            }
-            None => false,
-        },
-        Seg::V(v) => match (parent.as_array_mut(), serde_json::from_str::<Value>(v)) {
-            (Some(a), Ok(want)) => {
-                let before = a.len();
-                a.retain(|i| *i != want);
-                a.len() != before
-            }
-            _ => false,
-        },
-    }
+#[cfg(test)]
+pub(crate) fn field_set(obj: &Value, scope: Scope, schema: Schema<'_>) -> FieldSet {
+    tracked_set(
+        typed::field_set(&without_managed_fields(obj), schema),
+        scope,
+    )
 }
 
 /// A path as the API server prints it in conflict messages (`.spec.replicas`).
 pub(crate) fn path_string(path: &[Seg]) -> String {
-    let mut s = String::new();
-    for seg in path {
-        match seg {
-            Seg::F(k) => {
-                s.push('.');
-                s.push_str(k);
-            }
-            Seg::K(k) => {
-                let m: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
-                let parts: Vec<String> = m.iter().map(|(f, v)| format!("{f}={v}")).collect();
-                s.push_str(&format!("[{}]", parts.join(",")));
-            }
-            Seg::V(v) => s.push_str(&format!("[{v}]")),
-        }
-    }
-    s
+    typed::path_string(path)
 }
 
 fn seg_key(seg: &Seg) -> String {
@@ -229,35 +94,19 @@ fn seg_key(seg: &Seg) -> String {
     }
 }
 
-/// Encodes a field set as a FieldsV1 tree.
+/// Encodes a field set as a FieldsV1 tree (`.` marks a member that also has members below).
 pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
-    let mut root = Map::new();
-    for path in set {
-        let mut node = &mut root;
-        for (i, seg) in path.iter().enumerate() {
-            let entry = node
-                .entry(seg_key(seg))
-                .or_insert_with(|| Value::Object(Map::new()));
-            let Value::Object(child) = entry else { break };
-            node = child;
-            if i == path.len() - 1 && matches!(seg, Seg::K(_) | Seg::V(_)) && !node.is_empty() {
-                node.insert(".".into(), json!({}));
-            }
+    fn node(t: &Trie) -> Value {
+        let mut m = Map::new();
+        if t.is_member() && !t.children().is_empty() {
+            m.insert(".".into(), json!({}));
         }
+        for (seg, c) in t.children() {
+            m.insert(seg_key(seg), node(c));
+        }
+        Value::Object(m)
     }
-    // Mark list items that have children as owned themselves.
-    fn mark(node: &mut Map<String, Value>, set_has_item: bool) {
-        if set_has_item && !node.is_empty() && !node.contains_key(".") {
-            node.insert(".".into(), json!({}));
-        }
-        for (k, v) in node.iter_mut() {
-            if let Value::Object(c) = v {
-                mark(c, k.starts_with("k:"));
-            }
-        }
-    }
-    mark(&mut root, false);
-    Value::Object(root)
+    node(&Trie::of(set))
 }
 
 /// Decodes a FieldsV1 tree into a field set.
@@ -270,9 +119,13 @@ pub(crate) fn from_fields_v1(v: &Value) -> FieldSet {
             let seg = if let Some(f) = k.strip_prefix("f:") {
                 Seg::F(f.into())
             } else if let Some(f) = k.strip_prefix("k:") {
-                Seg::K(f.into())
+                Seg::K(typed::canonical_key(f))
             } else if let Some(f) = k.strip_prefix("v:") {
-                Seg::V(f.into())
+                Seg::V(
+                    serde_json::from_str::<Value>(f)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|_| f.to_string()),
+                )
             } else {
                 continue;
             };
@@ -392,69 +245,33 @@ fn restrict(applied: &Value, scope: Scope) -> Value {
     out
 }
 
-/// Merges an applied configuration into the live object (maps recursively, keyed lists by key).
-fn merge_applied(live: &mut Value, applied: &Value, field: &str) {
-    match (live, applied) {
-        (Value::Object(l), Value::Object(a)) => {
-            for (k, av) in a {
-                match l.get_mut(k) {
-                    Some(lv) if !av.is_null() => merge_applied(lv, av, k),
-                    _ if av.is_null() => {
-                        l.remove(k);
-                    }
-                    _ => {
-                        l.insert(k.clone(), av.clone());
-                    }
-                }
-            }
-        }
-        (Value::Array(l), Value::Array(a)) => {
-            if is_set_list(field) {
-                for v in a {
-                    if !l.contains(v) {
-                        l.push(v.clone());
-                    }
-                }
-                return;
-            }
-            let all: Vec<Value> = l.iter().chain(a.iter()).cloned().collect();
-            match merge_key(field, &all) {
-                Some(key) if !a.is_empty() => {
-                    for item in a {
-                        match l.iter_mut().find(|i| i[key] == item[key]) {
-                            Some(li) => merge_applied(li, item, ""),
-                            None => l.push(item.clone()),
-                        }
-                    }
-                }
-                _ => *l = a.clone(),
-            }
-        }
-        (l, a) => *l = a.clone(),
+fn without_managed_fields(obj: &Value) -> Value {
+    let mut out = obj.clone();
+    if let Some(m) = out.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
     }
+    out
 }
 
-fn is_prefix(prefix: &[Seg], path: &[Seg]) -> bool {
-    path.len() >= prefix.len() && path[..prefix.len()] == *prefix
-}
-
-fn prune_empty_parents(obj: &mut Value, path: &[Seg], owned: &FieldSet) {
-    let mut p = path.to_vec();
-    while p.len() > 1 {
-        p.pop();
-        if owned.contains(&p) {
-            break;
-        }
-        let empty = match get_at(obj, &p) {
-            Some(Value::Object(m)) => m.is_empty(),
-            Some(Value::Array(a)) => a.is_empty(),
-            _ => false,
-        };
-        if !empty || (p.len() == 1 && p[0] == Seg::F("metadata".into())) {
-            break;
-        }
-        remove_at(obj, &p);
-    }
+/// Removes what the applier owned last time and no longer applies, unless another manager (or
+/// the applier's new configuration) owns it: structured-merge-diff's `prune`, then
+/// `addBackOwnedItems` and `addBackDanglingItems`.
+fn prune(merged: &Value, managed: &FieldSet, last: &FieldSet, s: Schema<'_>) -> Value {
+    let last_e = typed::ensure_named(last, s);
+    let pruned = typed::remove_items(merged, &last_e, s);
+    let merged_e = typed::ensure_named(&typed::field_set(merged, s), s);
+    let pruned_e = typed::ensure_named(&typed::field_set(&pruned, s), s);
+    let managed_e = typed::ensure_named(managed, s);
+    let keep: FieldSet = pruned_e.union(&managed_e).cloned().collect();
+    let drop: FieldSet = merged_e.difference(&keep).cloned().collect();
+    let pruned = typed::remove_items(merged, &drop, s);
+    let pruned_e = typed::ensure_named(&typed::field_set(&pruned, s), s);
+    let dangling: FieldSet = merged_e
+        .difference(&pruned_e)
+        .filter(|p| last_e.contains(*p))
+        .cloned()
+        .collect();
+    typed::remove_items(merged, &dangling, s)
 }
 
 /// The inputs of one server-side apply.
@@ -472,24 +289,39 @@ pub(crate) struct ApplyRequest<'a> {
     pub(crate) scope: Scope,
     /// Timestamp for changed managedFields entries.
     pub(crate) now: &'a str,
+    /// The type definitions of the object.
+    pub(crate) schema: Schema<'a>,
 }
 
-/// Applies `req.applied` onto `live` (the current object, or a skeleton for create-if-absent).
+/// Applies `req.applied` onto `live` (the current object, or a skeleton for create-if-absent),
+/// as structured-merge-diff's `Updater.Apply`: merge, prune what the applier dropped, then
+/// detect conflicts with the other managers' fields.
 pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
+    let s = req.schema;
     let applied = restrict(req.applied, req.scope);
-    let new_set = field_set(&applied, req.scope);
+    typed::validate_applied(&applied, s).map_err(Error::Invalid)?;
+    let new_set = tracked_set(typed::field_set(&applied, s), req.scope);
     let sub = subresource_name(req.scope);
+    let mine = |e: &Entry| e.same_slot(req.manager, "Apply", sub);
     let mut all = entries(live);
-    let mut conflicts = Vec::new();
-    for e in &all {
-        if e.same_slot(req.manager, "Apply", sub) {
-            continue;
+    let live_obj = without_managed_fields(live);
+    let merged = typed::merge(Some(&live_obj), Some(&applied), s).unwrap_or(live_obj.clone());
+    let last = all.iter().find(|e| mine(e)).map(|e| e.fields.clone());
+    let mut out = match last.filter(|l| !l.is_empty()) {
+        Some(last) => {
+            let mut managed = new_set.clone();
+            for e in all.iter().filter(|e| !mine(e)) {
+                managed.extend(e.fields.iter().cloned());
+            }
+            prune(&merged, &managed, &last, s)
         }
-        for p in new_set.intersection(&e.fields) {
-            let a = get_at(&applied, p);
-            let is_leaf =
-                a.is_some_and(|v| !v.is_object() || v.as_object().is_some_and(Map::is_empty));
-            if is_leaf && get_at(live, p) != a {
+        None => merged,
+    };
+    let cmp = typed::compare(&live_obj, &out, s, matches!(s, Schema::Builtin(_)));
+    let mut conflicts = Vec::new();
+    for e in all.iter().filter(|e| !mine(e)) {
+        for p in &e.fields {
+            if cmp.modified.contains(p) || cmp.added.contains(p) {
                 conflicts.push((e.manager.clone(), e.api_version.clone(), path_string(p)));
             }
         }
@@ -499,47 +331,12 @@ pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
         conflicts.dedup();
         return Err(Error::ApplyConflicts(conflicts));
     }
-    let conflicting: BTreeSet<(String, String)> = conflicts
-        .iter()
-        .map(|(m, _, p)| (m.clone(), p.clone()))
-        .collect();
-    for e in all.iter_mut() {
-        if e.same_slot(req.manager, "Apply", sub) {
-            continue;
-        }
-        if req.force {
-            let manager = e.manager.clone();
-            e.fields.retain(|p| {
-                !(new_set.contains(p) && conflicting.contains(&(manager.clone(), path_string(p))))
-            });
-        }
+    for e in all.iter_mut().filter(|e| !mine(e)) {
+        e.fields.retain(|p| {
+            !cmp.modified.contains(p) && !cmp.added.contains(p) && !cmp.removed.contains(p)
+        });
     }
-    let old_set = all
-        .iter()
-        .find(|e| e.same_slot(req.manager, "Apply", sub))
-        .map(|e| e.fields.clone())
-        .unwrap_or_default();
-    let mut merged = live.clone();
-    merge_applied(&mut merged, &applied, "");
-    let others: FieldSet = all
-        .iter()
-        .filter(|e| !e.same_slot(req.manager, "Apply", sub))
-        .flat_map(|e| e.fields.iter().cloned())
-        .collect();
-    let mut removed: Vec<&Path> = old_set.difference(&new_set).collect();
-    removed.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    for p in removed {
-        let still_owned = others.iter().any(|o| is_prefix(p, o))
-            || new_set.iter().any(|n| is_prefix(p, n) || is_prefix(n, p));
-        if !still_owned && remove_at(&mut merged, p) {
-            let owned: FieldSet = others.iter().chain(new_set.iter()).cloned().collect();
-            prune_empty_parents(&mut merged, p, &owned);
-        }
-    }
-    match all
-        .iter_mut()
-        .find(|e| e.same_slot(req.manager, "Apply", sub))
-    {
+    match all.iter_mut().find(|e| mine(e)) {
         Some(e) => {
             if e.fields != new_set || e.api_version != req.api_version {
                 e.fields = new_set;
@@ -556,49 +353,46 @@ pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
             subresource: sub.into(),
         }),
     }
-    set_entries(&mut merged, &all);
-    Ok(merged)
+    typed::drop_nulls(&mut out);
+    set_entries(&mut out, &all);
+    Ok(out)
 }
 
-/// Records a non-apply write (create, update, patch) in managedFields: the manager takes the
-/// fields it changed, and fields that disappeared leave every manager.
-pub(crate) fn record_update(
-    old: Option<&Value>,
-    new: &mut Value,
-    manager: &str,
-    api_version: &str,
-    scope: Scope,
-    now: &str,
-) {
+/// Records a non-apply write (create, update, patch) in managedFields, as structured-merge-diff's
+/// `Updater.Update`: the manager takes the fields it added or changed (from every other manager),
+/// and fields that disappeared leave every manager.
+pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRequest<'_>) {
     let mut all = old.map(entries).unwrap_or_default();
-    let old_set = old.map(|o| field_set(o, scope)).unwrap_or_default();
-    let new_set = field_set(new, scope);
-    let changed: FieldSet = new_set
-        .iter()
-        .filter(|p| old.is_none_or(|o| get_at(o, p) != get_at(new, p)))
-        .cloned()
-        .collect();
-    let gone: FieldSet = old_set.difference(&new_set).cloned().collect();
-    let sub = subresource_name(scope);
+    let empty = json!({});
+    let old_obj = old.map(without_managed_fields).unwrap_or(empty);
+    let new_obj = without_managed_fields(new);
+    let s = req.schema;
+    let cmp = typed::compare(&old_obj, &new_obj, s, matches!(s, Schema::Builtin(_)));
+    let changed: FieldSet =
+        tracked_set(cmp.added.union(&cmp.modified).cloned().collect(), req.scope);
+    let removed = tracked_set(cmp.removed, req.scope);
+    let sub = subresource_name(req.scope);
     for e in all.iter_mut() {
-        e.fields
-            .retain(|p| !gone.contains(p) && get_at(new, p).is_some());
-        if !e.same_slot(manager, "Update", sub) {
+        e.fields.retain(|p| !removed.contains(p));
+        if !e.same_slot(req.manager, "Update", sub) {
             e.fields.retain(|p| !changed.contains(p));
         }
     }
     if !changed.is_empty() {
-        match all.iter_mut().find(|e| e.same_slot(manager, "Update", sub)) {
+        match all
+            .iter_mut()
+            .find(|e| e.same_slot(req.manager, "Update", sub))
+        {
             Some(e) => {
                 e.fields.extend(changed);
-                e.time = now.into();
-                e.api_version = api_version.into();
+                e.time = req.now.into();
+                e.api_version = req.api_version.into();
             }
             None => all.push(Entry {
-                manager: manager.into(),
+                manager: req.manager.into(),
                 operation: "Update".into(),
-                api_version: api_version.into(),
-                time: now.into(),
+                api_version: req.api_version.into(),
+                time: req.now.into(),
                 fields: changed,
                 subresource: sub.into(),
             }),
@@ -607,9 +401,28 @@ pub(crate) fn record_update(
     set_entries(new, &all);
 }
 
+/// The inputs of recording a non-apply write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UpdateRequest<'a> {
+    /// The field manager.
+    pub(crate) manager: &'a str,
+    /// The API version the request used.
+    pub(crate) api_version: &'a str,
+    /// Which part of the object the request covers.
+    pub(crate) scope: Scope,
+    /// Timestamp for changed managedFields entries.
+    pub(crate) now: &'a str,
+    /// The type definitions of the object.
+    pub(crate) schema: Schema<'a>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deployment() -> Schema<'static> {
+        Schema::for_kind("apps/v1", "Deployment", false, None)
+    }
 
     fn req<'a>(applied: &'a Value, manager: &'a str, force: bool) -> ApplyRequest<'a> {
         ApplyRequest {
@@ -619,6 +432,17 @@ mod tests {
             api_version: "apps/v1",
             scope: Scope::NoStatus,
             now: "2026-01-01T00:00:00Z",
+            schema: deployment(),
+        }
+    }
+
+    fn update(manager: &str) -> UpdateRequest<'_> {
+        UpdateRequest {
+            manager,
+            api_version: "apps/v1",
+            scope: Scope::NoStatus,
+            now: "t",
+            schema: deployment(),
         }
     }
 
@@ -627,22 +451,35 @@ mod tests {
                "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "web", "image": image}]}}}})
     }
 
+    fn skeleton() -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}})
+    }
+
+    fn conflicts(err: Error) -> Vec<(String, String)> {
+        let Error::ApplyConflicts(c) = err else {
+            panic!("not a conflict: {err}")
+        };
+        c.into_iter().map(|(m, _, p)| (m, p)).collect()
+    }
+
     #[test]
     fn fields_v1_round_trips() {
-        let set = field_set(&deploy(1, "nginx"), Scope::All);
+        let set = field_set(&deploy(1, "nginx"), Scope::All, deployment());
         let v = to_fields_v1(&set);
         assert!(
             v["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["."]
                 .is_object()
+        );
+        assert!(
+            v["f:spec"].get(".").is_none(),
+            "struct fields are not members"
         );
         assert_eq!(from_fields_v1(&v), set);
     }
 
     #[test]
     fn reapply_is_a_no_op() {
-        let skeleton =
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
-        let first = apply(&skeleton, &req(&deploy(1, "nginx"), "op", true)).unwrap();
+        let first = apply(&skeleton(), &req(&deploy(1, "nginx"), "op", true)).unwrap();
         let second = apply(
             &first,
             &ApplyRequest {
@@ -656,13 +493,12 @@ mod tests {
 
     #[test]
     fn conflicts_without_force_and_takes_over_with_force() {
-        let skeleton =
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
-        let a = apply(&skeleton, &req(&deploy(1, "nginx"), "a", false)).unwrap();
+        let a = apply(&skeleton(), &req(&deploy(1, "nginx"), "a", false)).unwrap();
         let err = apply(&a, &req(&deploy(3, "nginx"), "b", false)).unwrap_err();
-        let Error::ApplyConflicts(c) = err;
-        let c: Vec<(String, String)> = c.into_iter().map(|(m, _, p)| (m, p)).collect();
-        assert_eq!(c, vec![("a".to_string(), ".spec.replicas".to_string())]);
+        assert_eq!(
+            conflicts(err),
+            vec![("a".to_string(), ".spec.replicas".to_string())]
+        );
         let b = apply(&a, &req(&deploy(3, "nginx"), "b", true)).unwrap();
         assert_eq!(b["spec"]["replicas"], 3);
         let es = entries(&b);
@@ -676,6 +512,7 @@ mod tests {
 
     #[test]
     fn dropped_fields_are_removed_unless_shared() {
+        let cm = Schema::for_kind("v1", "ConfigMap", false, None);
         let skeleton = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
         let one = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
         let two = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}});
@@ -686,6 +523,7 @@ mod tests {
             api_version: "v1",
             scope: Scope::All,
             now: "t",
+            schema: cm,
         };
         let live = apply(&skeleton, &r).unwrap();
         let live = apply(&live, &ApplyRequest { applied: &two, ..r }).unwrap();
@@ -705,26 +543,71 @@ mod tests {
         assert_eq!(live["data"], json!({"a": "1", "b": "2"}));
     }
 
+    fn with_containers(containers: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+               "spec": {"template": {"spec": {"containers": containers}}}})
+    }
+
+    #[test]
+    fn list_items_the_only_owner_stops_applying_are_removed() {
+        // https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management:
+        // "If you remove a field from a manifest and apply that manifest, Server-Side Apply
+        // checks for any other field managers that also own the field. If the field is not owned
+        // by any other field managers, it is either deleted from the live object or reset to its
+        // default value". Items of map lists (containers by name, env by name, ports by
+        // containerPort+protocol, volumeMounts by mountPath) go as a whole.
+        let full = with_containers(json!([
+            {"name": "web", "image": "nginx",
+             "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+             "ports": [{"containerPort": 80}, {"containerPort": 443}],
+             "volumeMounts": [{"name": "content", "mountPath": "/srv"}]},
+            {"name": "sidecar", "image": "busybox"}]));
+        let live = apply(&skeleton(), &req(&full, "op", false)).unwrap();
+        let less = with_containers(json!([
+            {"name": "web", "image": "nginx", "env": [{"name": "A", "value": "1"}],
+             "ports": [{"containerPort": 80}]}]));
+        let live = apply(&live, &req(&less, "op", false)).unwrap();
+        assert_eq!(
+            live["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "web", "image": "nginx", "env": [{"name": "A", "value": "1"}],
+                    "ports": [{"containerPort": 80}]}])
+        );
+    }
+
+    #[test]
+    fn an_item_another_applier_owns_stays() {
+        let both = with_containers(
+            json!([{"name": "web", "image": "nginx"}, {"name": "log", "image": "busybox"}]),
+        );
+        let live = apply(&skeleton(), &req(&both, "a", false)).unwrap();
+        let log = with_containers(json!([{"name": "log", "image": "busybox"}]));
+        let live = apply(&live, &req(&log, "b", false)).unwrap();
+        let web = with_containers(json!([{"name": "web", "image": "nginx"}]));
+        let live = apply(&live, &req(&web, "a", false)).unwrap();
+        let names: Vec<&str> = live["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["web", "log"]);
+        // Once b stops applying it too, it goes.
+        let live = apply(&live, &req(&skeleton(), "b", false)).unwrap();
+        assert_eq!(
+            live["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "web", "image": "nginx"}])
+        );
+    }
+
     #[test]
     fn an_update_by_the_same_manager_name_is_another_manager() {
-        let skeleton =
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
-        let a = apply(&skeleton, &req(&deploy(1, "nginx"), "kubectl", false)).unwrap();
+        let a = apply(&skeleton(), &req(&deploy(1, "nginx"), "kubectl", false)).unwrap();
         let mut scaled = a.clone();
         scaled["spec"]["replicas"] = json!(5);
-        record_update(
-            Some(&a),
-            &mut scaled,
-            "kubectl",
-            "apps/v1",
-            Scope::NoStatus,
-            "t",
-        );
+        record_update(Some(&a), &mut scaled, &update("kubectl"));
         let err = apply(&scaled, &req(&deploy(1, "nginx"), "kubectl", false)).unwrap_err();
-        let Error::ApplyConflicts(c) = err;
-        let c: Vec<(String, String)> = c.into_iter().map(|(m, _, p)| (m, p)).collect();
         assert_eq!(
-            c,
+            conflicts(err),
             vec![("kubectl".to_string(), ".spec.replicas".to_string())]
         );
         let forced = apply(&scaled, &req(&deploy(1, "nginx"), "kubectl", true)).unwrap();
@@ -733,19 +616,21 @@ mod tests {
 
     #[test]
     fn updates_take_ownership_of_changed_fields() {
-        let skeleton =
-            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}});
-        let a = apply(&skeleton, &req(&deploy(1, "nginx"), "a", false)).unwrap();
+        let a = apply(&skeleton(), &req(&deploy(1, "nginx"), "a", false)).unwrap();
         let mut scaled = a.clone();
         scaled["spec"]["replicas"] = json!(5);
-        record_update(
-            Some(&a),
-            &mut scaled,
-            "kubectl",
-            "apps/v1",
-            Scope::NoStatus,
-            "t",
-        );
+        record_update(Some(&a), &mut scaled, &update("kubectl"));
         assert!(apply(&scaled, &req(&deploy(1, "nginx"), "a", false)).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let mut bad = deploy(1, "nginx");
+        bad["spec"]["replica"] = json!(1);
+        let err = apply(&skeleton(), &req(&bad, "a", false)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            ".spec.replica: field not declared in schema"
+        );
     }
 }

@@ -208,6 +208,10 @@ impl ApiError {
         if let (Some(details), Value::Object(s)) = (&self.details, &mut status) {
             s.insert("details".into(), details.clone());
         }
+        if let (true, Value::Object(s)) = (self.reason.is_empty(), &mut status) {
+            // metav1.StatusReasonUnknown is "", which the API server leaves out.
+            s.remove("reason");
+        }
         status
     }
 }

@@ -10,5 +10,7 @@ pub(crate) mod resources;
 pub(crate) mod schema;
 pub(crate) mod selectors;
 pub(crate) mod store;
+pub(crate) mod typed;
+pub(crate) mod types;
 pub(crate) mod validation;
 pub(crate) mod verbs;

@@ -1,6 +1,10 @@
-//! Patch types: JSON merge patch, JSON patch, and strategic merge patch with the common merge keys.
+//! Patch types: JSON merge patch, JSON patch, and strategic merge patch with the patch strategies
+//! and merge keys of the API's type definitions (`x-kubernetes-patch-strategy`,
+//! `x-kubernetes-patch-merge-key`).
 
 use serde_json::{Map, Value};
+
+use crate::api::types::Schema;
 
 /// A patch that could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -19,42 +23,6 @@ pub(crate) enum Error {
 /// Result alias for this module.
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The list merge key of a well-known field, as the built-in types declare it
-/// (`patchMergeKey` / `x-kubernetes-list-map-keys`); `items` disambiguates `ports`.
-pub(crate) fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
-    let key = match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets" => "name",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "conditions" => "type",
-        "ownerReferences" => "uid",
-        "hostAliases" => "ip",
-        "ports" => {
-            if items.iter().any(|i| i.get("containerPort").is_some()) {
-                "containerPort"
-            } else {
-                "port"
-            }
-        }
-        _ => return None,
-    };
-    if items.iter().all(|i| i.get(key).is_some()) {
-        Some(key)
-    } else {
-        None
-    }
-}
-
-/// Whether a list of primitives is a set (merged, not replaced), like `finalizers`.
-pub(crate) fn is_set_list(field: &str) -> bool {
-    field == "finalizers"
-}
-
 /// Applies an RFC 7386 JSON merge patch.
 pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
     json_patch::merge(target, patch);
@@ -70,9 +38,13 @@ pub(crate) fn json_patch(target: &mut Value, patch: &Value) -> Result<()> {
 /// Applies a strategic merge patch: like a merge patch, but lists with a merge key are merged
 /// item by item, and `$patch`, `$retainKeys`, `$setElementOrder/…`, `$deleteFromPrimitiveList/…`
 /// directives are honoured.
-pub(crate) fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result<()> {
+pub(crate) fn strategic_merge_patch(
+    target: &mut Value,
+    patch: &Value,
+    schema: Schema<'_>,
+) -> Result<()> {
     match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => merge_map(t, p),
+        (Value::Object(t), Value::Object(p)) => merge_map(t, p, schema),
         (t, p) => {
             *t = strip_directives(p);
             Ok(())
@@ -80,7 +52,11 @@ pub(crate) fn strategic_merge_patch(target: &mut Value, patch: &Value) -> Result
     }
 }
 
-fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Result<()> {
+fn merge_map(
+    target: &mut Map<String, Value>,
+    patch: &Map<String, Value>,
+    schema: Schema<'_>,
+) -> Result<()> {
     if let Some(directive) = patch.get("$patch").and_then(Value::as_str) {
         match directive {
             "replace" => {
@@ -112,6 +88,9 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Res
         if key.starts_with('$') && !key.starts_with("$deleteFromPrimitiveList/") {
             continue;
         }
+        let field_schema = schema
+            .field(key.trim_start_matches("$deleteFromPrimitiveList/"))
+            .schema();
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
             if let (Some(Value::Array(list)), Value::Array(del)) = (target.get_mut(field), pv) {
                 list.retain(|v| !del.contains(v));
@@ -130,12 +109,12 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Res
                     *entry = Value::Object(Map::new());
                 }
                 if let Value::Object(t) = entry {
-                    merge_map(t, po)?;
+                    merge_map(t, po, field_schema)?;
                 }
             }
             Value::Array(items) => {
                 let merged = match target.get(key) {
-                    Some(Value::Array(live)) => merge_list(key, live, items)?,
+                    Some(Value::Array(live)) => merge_list(live, items, field_schema)?,
                     _ => items
                         .iter()
                         .filter(|i| i.get("$patch").is_none())
@@ -152,7 +131,7 @@ fn merge_map(target: &mut Map<String, Value>, patch: &Map<String, Value>) -> Res
     Ok(())
 }
 
-fn merge_list(field: &str, live: &[Value], patch: &[Value]) -> Result<Vec<Value>> {
+fn merge_list(live: &[Value], patch: &[Value], schema: Schema<'_>) -> Result<Vec<Value>> {
     if patch
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
@@ -163,7 +142,11 @@ fn merge_list(field: &str, live: &[Value], patch: &[Value]) -> Result<Vec<Value>
             .map(strip_directives)
             .collect());
     }
-    if is_set_list(field) {
+    let info = schema.patch();
+    if !info.merge {
+        return Ok(patch.iter().map(strip_directives).collect());
+    }
+    let Some(key) = info.key else {
         let mut out = live.to_vec();
         for v in patch {
             if !out.contains(v) {
@@ -171,11 +154,8 @@ fn merge_list(field: &str, live: &[Value], patch: &[Value]) -> Result<Vec<Value>
             }
         }
         return Ok(out);
-    }
-    let candidates: Vec<Value> = live.iter().chain(patch.iter()).cloned().collect();
-    let Some(key) = merge_key(field, &candidates) else {
-        return Ok(patch.iter().map(strip_directives).collect());
     };
+    let items = schema.items();
     let mut out = live.to_vec();
     for item in patch {
         let k = &item[key];
@@ -186,7 +166,7 @@ fn merge_list(field: &str, live: &[Value], patch: &[Value]) -> Result<Vec<Value>
                 out.remove(i);
             }
             (None, true) => {}
-            (Some(i), false) => strategic_merge_patch(&mut out[i], item)?,
+            (Some(i), false) => strategic_merge_patch(&mut out[i], item, items)?,
             (None, false) => out.push(strip_directives(item)),
         }
     }
@@ -211,6 +191,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn pod() -> Schema<'static> {
+        Schema::for_kind("v1", "Pod", false, None)
+    }
+
     #[test]
     fn strategic_merges_containers_by_name() {
         let mut live = json!({"spec": {"containers": [
@@ -219,7 +203,7 @@ mod tests {
         let patch = json!({"spec": {"$setElementOrder/containers": [{"name": "a"}, {"name": "b"}],
             "containers": [{"name": "a", "image": "a:2", "env": [{"name": "Y", "value": "2"}]},
                            {"name": "b", "$patch": "delete"}]}});
-        strategic_merge_patch(&mut live, &patch).unwrap();
+        strategic_merge_patch(&mut live, &patch, pod()).unwrap();
         assert_eq!(
             live,
             json!({"spec": {"containers": [
@@ -229,28 +213,33 @@ mod tests {
 
     #[test]
     fn strategic_null_deletes_and_atomic_lists_replace() {
-        let mut live = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "args": ["x", "y"]});
+        let mut live = json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"containers": [{"name": "a", "args": ["x", "y"]}]}});
         strategic_merge_patch(
             &mut live,
-            &json!({"metadata": {"labels": {"a": null}}, "args": ["z"]}),
+            &json!({"metadata": {"labels": {"a": null}}, "spec": {"containers": [{"name": "a", "args": ["z"]}]}}),
+            pod(),
         )
         .unwrap();
         assert_eq!(
             live,
-            json!({"metadata": {"labels": {"b": "2"}}, "args": ["z"]})
+            json!({"metadata": {"labels": {"b": "2"}}, "spec": {"containers": [{"name": "a", "args": ["z"]}]}})
         );
     }
 
     #[test]
     fn service_ports_merge_by_port_and_finalizers_as_set() {
-        let mut live = json!({"ports": [{"port": 80, "name": "http"}], "finalizers": ["a"]});
+        // core/v1 ServiceSpec.ports: `patchStrategy=merge, patchMergeKey=port`; ObjectMeta
+        // finalizers: `patchStrategy=merge` (a set of strings).
+        let svc = Schema::for_kind("v1", "Service", false, None);
+        let mut live = json!({"metadata": {"finalizers": ["a"]}, "spec": {"ports": [{"port": 80, "name": "http"}]}});
         strategic_merge_patch(
             &mut live,
-            &json!({"ports": [{"port": 443, "name": "https"}], "finalizers": ["b", "a"]}),
+            &json!({"metadata": {"finalizers": ["b", "a"]}, "spec": {"ports": [{"port": 443, "name": "https"}]}}),
+            svc,
         )
         .unwrap();
-        assert_eq!(live["ports"].as_array().unwrap().len(), 2);
-        assert_eq!(live["finalizers"], json!(["a", "b"]));
+        assert_eq!(live["spec"]["ports"].as_array().unwrap().len(), 2);
+        assert_eq!(live["metadata"]["finalizers"], json!(["a", "b"]));
     }
 
     #[test]

@@ -6,13 +6,15 @@ use crate::api::errors::{ApiError, Result};
 use crate::api::resources::{self, ResourceInfo};
 use crate::api::schema;
 use crate::api::store::Store;
+use crate::api::verbs::WriteOptions;
 
-/// Validates (and prunes, for custom resources) an object about to be stored; 422 Invalid on failure.
+/// Validates (and prunes, for custom resources) an object about to be stored; 422 Invalid on
+/// failure, 400 for unknown fields under `fieldValidation=Strict`.
 pub(crate) fn validate(
     store: &Store,
     res: &ResourceInfo,
     obj: &mut Value,
-    strict: bool,
+    opts: &WriteOptions,
 ) -> Result<()> {
     let name = obj["metadata"]["name"]
         .as_str()
@@ -27,20 +29,7 @@ pub(crate) fn validate(
     }
     if let Some(s) = &res.schema {
         let checked = schema::check_custom_resource(obj, s);
-        if strict && !checked.pruned.is_empty() {
-            let fields: Vec<String> = checked
-                .pruned
-                .iter()
-                .map(|f| format!("unknown field \"{f}\""))
-                .collect();
-            return Err(ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
-                res.kind,
-                res.version,
-                res.kind,
-                fields.join(", ")
-            )));
-        }
+        opts.unknown_fields(res, &checked.pruned)?;
         errs.extend(checked.errors);
     }
     if resources::is_crd(res) {

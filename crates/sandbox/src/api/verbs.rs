@@ -3,7 +3,7 @@
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use crate::api::apply::{self, ApplyRequest, Scope};
+use crate::api::apply::{self, ApplyRequest, Scope, UpdateRequest};
 use crate::api::defaults::apply_defaults;
 use crate::api::errors::{ApiError, Result};
 use crate::api::events::{to_served, to_storage};
@@ -12,6 +12,8 @@ use crate::api::patch;
 use crate::api::resources::{self, ResourceInfo};
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Key, Store, key_of};
+use crate::api::typed;
+use crate::api::types::Schema;
 use crate::api::validation::validate;
 
 /// Which part of an object a request addresses.
@@ -38,8 +40,31 @@ pub(crate) enum PatchType {
     Apply,
 }
 
+/// The `fieldValidation` directive: what to do with unknown fields in a write
+/// (<https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and answer with a `Warning` header per field (the API server's default).
+    Warn,
+    /// Refuse the write with 400 BadRequest listing them.
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query parameter (absent: `Warn`, the API server's default).
+    pub(crate) fn parse(v: Option<&str>) -> Self {
+        match v {
+            Some("Strict") => Self::Strict,
+            Some("Ignore") => Self::Ignore,
+            _ => Self::Warn,
+        }
+    }
+}
+
 /// Options common to writes.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct WriteOptions {
     /// The field manager (from `fieldManager` or the user agent).
     pub(crate) manager: String,
@@ -49,8 +74,63 @@ pub(crate) struct WriteOptions {
     pub(crate) force: bool,
     /// The current time (RFC 3339).
     pub(crate) now: String,
-    /// `fieldValidation=Strict`: unknown fields of custom resources are an error, not pruned.
-    pub(crate) strict: bool,
+    /// `fieldValidation`: what unknown fields in the request do.
+    pub(crate) validation: FieldValidation,
+    /// Warnings for the response (`Warning: 299 - "…"` headers).
+    pub(crate) warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl WriteOptions {
+    /// Options for a write by the server itself (unknown fields dropped silently).
+    pub(crate) fn internal(manager: &str, now: &str) -> Self {
+        Self {
+            manager: manager.into(),
+            dry_run: false,
+            force: false,
+            now: now.into(),
+            validation: FieldValidation::Ignore,
+            warnings: Default::default(),
+        }
+    }
+
+    /// Reports unknown fields as `fieldValidation` says: an error under Strict, warnings under
+    /// Warn. `what` is `Kind in version "v"` … `as a Kind`.
+    pub(crate) fn unknown_fields(&self, res: &ResourceInfo, fields: &[String]) -> Result<()> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = fields
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        match self.validation {
+            FieldValidation::Ignore => Ok(()),
+            FieldValidation::Warn => {
+                self.warnings
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(listed);
+                Ok(())
+            }
+            FieldValidation::Strict => Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                res.kind,
+                res.version,
+                res.kind,
+                listed.join(", ")
+            ))),
+        }
+    }
+}
+
+/// The type definitions of a resource's objects.
+pub(crate) fn schema_of(res: &ResourceInfo) -> Schema<'_> {
+    Schema::for_kind(
+        &res.api_version(),
+        &res.kind,
+        res.custom,
+        res.schema.as_ref(),
+    )
 }
 
 /// Options of a delete.
@@ -304,6 +384,17 @@ fn commit(
     opts: &WriteOptions,
     record: bool,
 ) -> Result<Value> {
+    let mut new = new;
+    if !res.custom && new.is_object() {
+        let decoded = typed::decode(&mut new, schema_of(res));
+        if let Some(e) = decoded.type_error {
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                res.kind, res.version, res.kind
+            )));
+        }
+        opts.unknown_fields(res, &decoded.unknown)?;
+    }
     let mut new = to_storage(res, new);
     if !new.is_object() || !new["metadata"].is_object() {
         return Err(ApiError::bad_request("the object has no metadata"));
@@ -364,7 +455,7 @@ fn commit(
         }
     }
     apply_defaults(store, res, &mut new, old);
-    validate(store, res, &mut new, opts.strict)?;
+    validate(store, res, &mut new, opts)?;
     if res.tracks_generation() {
         let generation = match old {
             None => 1,
@@ -382,13 +473,17 @@ fn commit(
         m.remove("generation");
     }
     if record {
+        let api_version = res.api_version();
         apply::record_update(
             old,
             &mut new,
-            &opts.manager,
-            &res.api_version(),
-            scope,
-            &opts.now,
+            &UpdateRequest {
+                manager: &opts.manager,
+                api_version: &api_version,
+                scope,
+                now: &opts.now,
+                schema: schema_of(res),
+            },
         );
     }
     if let Some(m) = new["metadata"].as_object_mut() {
@@ -645,7 +740,7 @@ pub(crate) fn patch(
         PatchType::Merge => patch::merge_patch(&mut target, body),
         PatchType::Json => patch::json_patch(&mut target, body)
             .map_err(|e| ApiError::new(422, "Invalid", e.to_string()))?,
-        PatchType::Strategic => patch::strategic_merge_patch(&mut target, body)
+        PatchType::Strategic => patch::strategic_merge_patch(&mut target, body, schema_of(res))
             .map_err(|e| ApiError::bad_request(e.to_string()))?,
         PatchType::Apply => {}
     }
@@ -701,6 +796,9 @@ fn server_side_apply(
             "PATCH, application/apply-patch+yaml requests require a fieldManager",
         ));
     }
+    if !body["metadata"]["managedFields"].is_null() {
+        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+    }
     let skeleton = json!({"apiVersion": res.api_version(), "kind": res.kind, "metadata": {"name": name, "namespace": ns}});
     let live = old.clone().unwrap_or(skeleton);
     let req = ApplyRequest {
@@ -710,9 +808,28 @@ fn server_side_apply(
         api_version: &res.api_version(),
         scope: scope_for(res, sub),
         now: &opts.now,
+        schema: schema_of(res),
     };
-    let merged = apply::apply(&live, &req).map_err(|apply::Error::ApplyConflicts(c)| {
-        ApiError::apply_conflict(&res.group, &res.plural, name, &c)
+    let merged = apply::apply(&live, &req).map_err(|e| match e {
+        apply::Error::ApplyConflicts(c) => {
+            ApiError::apply_conflict(&res.group, &res.plural, name, &c)
+        }
+        // The field manager's plain error, which the API server answers with 500 and no reason
+        // (kubernetes/kubernetes#122480, #139253).
+        apply::Error::Invalid(msg) => ApiError::new(
+            500,
+            "",
+            format!(
+                "failed to create typed patch object ({}/{name}; {}, Kind={}): {msg}",
+                if res.namespaced { ns } else { "" },
+                if res.group.is_empty() {
+                    format!("/{}", res.version)
+                } else {
+                    res.api_version()
+                },
+                res.kind
+            ),
+        ),
     })?;
     match old {
         Some(old) => {
@@ -853,13 +970,7 @@ pub(crate) fn internal_commit(
     manager: &str,
     now: &str,
 ) -> Result<Value> {
-    let opts = WriteOptions {
-        manager: manager.into(),
-        dry_run: false,
-        force: false,
-        now: now.into(),
-        strict: false,
-    };
+    let opts = WriteOptions::internal(manager, now);
     let old = to_served(res, old);
     commit(store, res, Some(&old), new, scope, &opts, true)
 }
@@ -869,13 +980,7 @@ mod tests {
     use super::*;
 
     fn opts() -> WriteOptions {
-        WriteOptions {
-            manager: "test".into(),
-            dry_run: false,
-            force: false,
-            now: "2026-01-01T00:00:00Z".into(),
-            strict: false,
-        }
+        WriteOptions::internal("test", "2026-01-01T00:00:00Z")
     }
 
     fn setup() -> (Store, ResourceInfo) {

@@ -15,7 +15,9 @@ use crate::api::errors::{ApiError, Result};
 use crate::api::resources::ResourceInfo;
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::Store;
-use crate::api::verbs::{self, DeleteOptions, ListQuery, PatchType, Sub, WriteOptions};
+use crate::api::verbs::{
+    self, DeleteOptions, FieldValidation, ListQuery, PatchType, Sub, WriteOptions,
+};
 use crate::hooks::LoggedRequest;
 use crate::http::discovery;
 use crate::http::openapi;
@@ -407,15 +409,43 @@ async fn serve_resource(
     accept: &str,
 ) -> Result<Response> {
     let ns = r.namespace.clone().unwrap_or_default();
-    let content_type = header(req.headers(), "content-type");
-    let now = k8s_rules::now();
     let opts = WriteOptions {
         manager: manager(query, req.headers()),
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
         force: query.get("force").is_some_and(|f| f == "true"),
-        now: now.clone(),
-        strict: query.get("fieldValidation").is_some_and(|v| v == "Strict"),
+        now: k8s_rules::now(),
+        validation: FieldValidation::parse(query.get("fieldValidation").map(String::as_str)),
+        warnings: Default::default(),
     };
+    let resp = serve_verb(shared, req, &r, verb, query, accept, &ns, &opts).await;
+    let warnings = std::mem::take(&mut *opts.warnings.lock().unwrap_or_else(|e| e.into_inner()));
+    resp.map(|mut resp| {
+        for w in warnings {
+            // RFC 7234 warn-code 299 ("Miscellaneous persistent warning"), as the API server
+            // sends them (https://kubernetes.io/blog/2020/09/03/warnings/).
+            let text = format!("299 - {}", Value::String(w));
+            if let Ok(v) = axum::http::HeaderValue::from_str(&text) {
+                resp.headers_mut().append("warning", v);
+            }
+        }
+        resp
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_verb(
+    shared: &Arc<Shared>,
+    req: Request,
+    r: &ResourceRoute,
+    verb: &str,
+    query: &HashMap<String, String>,
+    accept: &str,
+    ns: &str,
+    opts: &WriteOptions,
+) -> Result<Response> {
+    let ns = ns.to_string();
+    let content_type = header(req.headers(), "content-type");
+    let now = opts.now.clone();
     let wants_table = accept.contains("as=Table");
     let wants_meta = accept.contains("as=PartialObjectMetadata");
     match verb {

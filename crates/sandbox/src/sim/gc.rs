@@ -135,13 +135,7 @@ mod tests {
     use serde_json::Value;
 
     fn opts() -> WriteOptions {
-        WriteOptions {
-            manager: "test".into(),
-            dry_run: false,
-            force: false,
-            now: "2026-01-01T00:00:00Z".into(),
-            strict: false,
-        }
+        WriteOptions::internal("test", "2026-01-01T00:00:00Z")
     }
 
     fn configmap(store: &mut Store, name: &str, owner: Option<&Value>, finalizer: bool) -> Value {
