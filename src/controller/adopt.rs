@@ -14,7 +14,7 @@
 use serde_json::Value;
 
 use crate::config::ADOPT_ANNOTATION;
-use crate::render::{MANAGED_BY_LABEL, OWNER_UID_LABEL};
+use crate::render::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL};
 
 /// The `app.kubernetes.io/managed-by` value Helm writes.
 pub(crate) const HELM_MANAGED_BY: &str = "Helm";
@@ -102,7 +102,7 @@ pub fn decide(
         Some(uid) if !uid.is_empty() => {
             return Decision::Conflict {
                 reason: format!(
-                    "{object} belongs to another resource (its {OWNER_UID_LABEL} label is {uid})"
+                    "{object} belongs to another resource (its {OWNER_UID_LABEL} label is {uid}; without an ownerReference it may be the orphan of a deleted resource: delete it to free the name)"
                 ),
             };
         }
@@ -135,6 +135,11 @@ pub fn decide(
                 }
             }
         }
+        (Some(MANAGED_BY), _) => Decision::Refuse {
+            reason: format!(
+                "{object} already exists, labelled as managed by tera-operator but owned by no resource (an orphan, say of a deletion with --cascade=orphan); delete it and this {owner_kind} creates it anew"
+            ),
+        },
         _ => Decision::Refuse {
             reason: format!(
                 "{object} already exists and is not managed by tera-operator or Helm; delete or rename it, or let the chart render another name"
@@ -333,7 +338,7 @@ mod tests {
         let reason = conflict(decide(Some(&label_only), &desired(), &cr(json!({})), true));
         assert!(
             reason.contains(
-                "belongs to another resource (its tera-operator.io/owner-uid label is other)"
+                "belongs to another resource (its tera-operator.io/owner-uid label is other;"
             ),
             "{reason}"
         );
@@ -348,5 +353,13 @@ mod tests {
             reason.contains("Deployment site already exists"),
             "{reason}"
         );
+        // Labelled as ours, owned by nobody: an orphan, never written either.
+        let orphan = live(
+            json!({"app.kubernetes.io/managed-by": "tera-operator"}),
+            json!({}),
+            json!([]),
+        );
+        let reason = refused(decide(Some(&orphan), &desired(), &opt_in, true));
+        assert!(reason.contains("owned by no resource"), "{reason}");
     }
 }
