@@ -11,6 +11,7 @@ mod controller_lifecycle;
 mod controller_reload;
 mod crds;
 mod filter_injection;
+mod hardening;
 mod helm_migrate;
 mod injection;
 mod leader;
