@@ -10,7 +10,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use tera_operator::chart::{Chart, ChartMeta, TemplateFile};
-use tera_operator::config::Mapping;
+use tera_operator::config::{AllowedKind, Mapping};
 use tera_operator::render::Renderer;
 
 fn root() -> &'static Path {
@@ -52,8 +52,12 @@ fn synthetic() -> (Value, Renderer) {
         schema: None,
         templates,
     };
-    let renderer =
-        Renderer::with_settings(chart, vec!["ConfigMap".into()], json!({})).expect("renderer");
+    let renderer = Renderer::with_settings(
+        chart,
+        AllowedKind::builtin("ConfigMap").into_iter().collect(),
+        json!({}),
+    )
+    .expect("renderer");
     let resource = json!({
         "apiVersion": "bench.tera-operator.io/v1",
         "kind": "Synthetic",

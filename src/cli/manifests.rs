@@ -28,6 +28,11 @@ pub(crate) struct ManifestsArgs {
     /// Replicas of the operator (one leads at a time).
     #[arg(long, default_value_t = 2)]
     replicas: u32,
+    /// Emit the Namespace (labelled to enforce the `restricted` Pod Security Standard). The
+    /// default is true for the default namespace only: an existing namespace given with `-n`
+    /// is used as it is, never relabelled. Refused for `default` and `kube-*`.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    create_namespace: Option<bool>,
 }
 
 impl ManifestsArgs {
@@ -40,6 +45,9 @@ impl ManifestsArgs {
             name: DEFAULT_NAME.to_string(),
             lease_name: DEFAULT_NAME.to_string(),
             replicas: self.replicas,
+            create_namespace: self
+                .create_namespace
+                .unwrap_or_else(|| deploy::creates_namespace_by_default(&self.namespace)),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::Value;
 use tera_operator::chart::Chart;
-use tera_operator::config::{DEFAULT_ALLOWED_KINDS, Mapping};
+use tera_operator::config::{Mapping, default_allowed_kinds};
 use tera_operator::render::Renderer;
 
 use super::inputs::{self, DEFAULT_CONFIG, Document};
@@ -100,13 +100,12 @@ impl ChartSource {
     fn new(args: &RenderArgs) -> anyhow::Result<Self> {
         if let Some(dir) = &args.chart {
             let chart = Chart::load(dir).map_err(user_error)?;
-            let allowed = DEFAULT_ALLOWED_KINDS
-                .iter()
-                .map(|k| k.to_string())
-                .collect();
-            let renderer =
-                Renderer::with_settings(chart, allowed, Value::Object(Default::default()))
-                    .map_err(user_error)?;
+            let renderer = Renderer::with_settings(
+                chart,
+                default_allowed_kinds(),
+                Value::Object(Default::default()),
+            )
+            .map_err(user_error)?;
             return Ok(Self {
                 mapping: None,
                 fixed: Some(renderer),

@@ -1,11 +1,15 @@
 //! The mapping file (`watches.yaml`): which custom resource kinds are served by which chart.
 
+mod allowed;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::Selector;
 use serde::Deserialize;
+
+pub use allowed::{AllowedKind, default_allowed_kinds, display_kind, group_of};
 
 /// Kinds a chart may emit when its mapping entry does not say otherwise.
 pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];
@@ -71,8 +75,9 @@ struct RawEntry {
     selector: Option<serde_json::Value>,
     #[serde(default)]
     watch_dependent_resources: Option<bool>,
+    /// Parsed in [`allowed::parse`]: `Kind`, `Kind.group` or `{kind, group, plural}`.
     #[serde(default)]
-    allowed_kinds: Option<Vec<String>>,
+    allowed_kinds: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     adopt_helm_releases: Option<bool>,
 }
@@ -98,8 +103,8 @@ pub struct Watch {
     pub(crate) selector: Option<Selector>,
     /// Whether rendered children are watched for drift.
     pub(crate) watch_dependent_resources: bool,
-    /// Kinds the chart may emit.
-    pub(crate) allowed_kinds: Vec<String>,
+    /// Kinds the chart may emit, each with its API group.
+    pub(crate) allowed_kinds: Vec<AllowedKind>,
     /// Whether resources of this kind may take over the objects of the Helm release of their
     /// name (those that ask, with the [`ADOPT_ANNOTATION`]); without it none does.
     pub(crate) adopt_helm_releases: bool,
@@ -151,6 +156,7 @@ impl Mapping {
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         let lines = EntryLines::scan(text);
         let mut watches: Vec<Watch> = Vec::with_capacity(raw.len());
+        let mut written_kinds = Vec::with_capacity(raw.len());
         for (index, entry) in raw.into_iter().enumerate() {
             let line = lines.entry_line(index);
             let invalid = |field: &str, message: String| Error::InvalidEntry {
@@ -158,7 +164,8 @@ impl Mapping {
                 line: lines.field_line(index, field).unwrap_or(line),
                 message,
             };
-            let watch = build_watch(entry, base, line, &invalid)?;
+            let (watch, written) = build_watch(entry, base, line, &invalid)?;
+            written_kinds.push(written);
             if let Some(first) = watches
                 .iter()
                 .find(|w| w.kind == watch.kind && w.group == watch.group)
@@ -173,6 +180,45 @@ impl Mapping {
             }
             watches.push(watch);
         }
+        // Bare kinds may name a kind another entry serves, so they resolve once all are read.
+        let mapped: Vec<(String, String)> = watches
+            .iter()
+            .map(|w| (w.kind.clone(), w.group.clone()))
+            .collect();
+        let mapped: Vec<(&str, &str)> = mapped
+            .iter()
+            .map(|(k, g)| (k.as_str(), g.as_str()))
+            .collect();
+        for (index, (watch, written)) in watches.iter_mut().zip(written_kinds).enumerate() {
+            let Some(written) = written else {
+                continue;
+            };
+            let mut resolved: Vec<AllowedKind> = Vec::with_capacity(written.len());
+            for item in written {
+                let line = lines
+                    .item_line(text, index, "allowedKinds", &item.text)
+                    .unwrap_or(watch.line);
+                let invalid = |message: String| Error::InvalidEntry {
+                    path: path.to_path_buf(),
+                    line,
+                    message,
+                };
+                let kind = allowed::resolve(item, &mapped).map_err(invalid)?;
+                match resolved
+                    .iter()
+                    .find(|k| k.kind == kind.kind && k.group == kind.group)
+                {
+                    Some(first) if first.plural != kind.plural => {
+                        return Err(invalid(format!(
+                            "allowedKinds lists {kind} twice, with different plurals"
+                        )));
+                    }
+                    Some(_) => {}
+                    None => resolved.push(kind),
+                }
+            }
+            watch.allowed_kinds = resolved;
+        }
         Ok(Self {
             path: path.to_path_buf(),
             watches,
@@ -185,12 +231,14 @@ impl Mapping {
     }
 }
 
+/// The entry as a [`Watch`] (with the default allowed kinds) and, when it lists
+/// `allowedKinds`, those entries as written, for [`Mapping::parse`] to resolve.
 fn build_watch(
     entry: RawEntry,
     base: &Path,
     line: usize,
     invalid: &dyn Fn(&str, String) -> Error,
-) -> Result<Watch> {
+) -> Result<(Watch, Option<Vec<allowed::Written>>)> {
     for (field, value) in [
         ("group", &entry.group),
         ("version", &entry.version),
@@ -251,20 +299,23 @@ fn build_watch(
         .map(parse_selector)
         .transpose()
         .map_err(|reason| invalid("selector", format!("selector: {reason}")))?;
-    let allowed_kinds = match entry.allowed_kinds {
+    let written = match entry.allowed_kinds {
         Some(kinds) if kinds.is_empty() => {
             return Err(invalid(
                 "allowedKinds",
                 "allowedKinds must list at least one kind".to_string(),
             ));
         }
-        Some(kinds) => kinds,
-        None => DEFAULT_ALLOWED_KINDS
-            .iter()
-            .map(|k| k.to_string())
-            .collect(),
+        Some(kinds) => Some(
+            kinds
+                .iter()
+                .map(allowed::parse)
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(|reason| invalid("allowedKinds", format!("allowedKinds: {reason}")))?,
+        ),
+        None => None,
     };
-    Ok(Watch {
+    let watch = Watch {
         group: entry.group,
         version: entry.version,
         kind: entry.kind,
@@ -274,10 +325,11 @@ fn build_watch(
         override_values,
         selector,
         watch_dependent_resources: entry.watch_dependent_resources.unwrap_or(true),
-        allowed_kinds,
+        allowed_kinds: default_allowed_kinds(),
         adopt_helm_releases: entry.adopt_helm_releases.unwrap_or(false),
         line,
-    })
+    };
+    Ok((watch, written))
 }
 
 /// The longest duration Go's `time.ParseDuration` (and so operator-sdk) accepts: an `int64` of
@@ -437,6 +489,27 @@ impl EntryLines {
 
     fn entry_line(&self, index: usize) -> usize {
         self.entries.get(index).map_or(1, |e| e.0)
+    }
+
+    /// The line of the first item of list `field` of entry `index` that mentions `needle` (the
+    /// field's own line for a flow list `[A, B]`).
+    fn item_line(&self, text: &str, index: usize, field: &str, needle: &str) -> Option<usize> {
+        let start = self.field_line(index, field)?;
+        let end = self
+            .entries
+            .get(index + 1)
+            .map_or(usize::MAX, |next| next.0);
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| (i + 1, line))
+            .skip(start - 1)
+            .take_while(|(number, _)| *number < end)
+            .find(|(_, line)| {
+                let line = line.split(" #").next().unwrap_or(line);
+                line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+                    .any(|word| word == needle)
+            })
+            .map(|(number, _)| number)
     }
 
     fn field_line(&self, index: usize, field: &str) -> Option<usize> {

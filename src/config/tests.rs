@@ -26,7 +26,9 @@ fn parses_operator_sdk_fields_and_defaults() {
     assert_eq!(w.max_concurrent_reconciles, 4);
     assert_eq!(w.override_values["image"], "nginx:1");
     assert!(!w.watch_dependent_resources);
-    assert_eq!(w.allowed_kinds, ["ConfigMap", "Deployment", "Service"]);
+    let allowed: Vec<String> = w.allowed_kinds.iter().map(|k| k.to_string()).collect();
+    assert_eq!(allowed, ["ConfigMap", "Deployment", "Service"]);
+    assert_eq!(w.allowed_kinds[1].group, "apps");
     assert_eq!(w.line, 2);
     assert!(!w.adopt_helm_releases);
     assert!(mapping.find("web.example.com/v1", "WebServer").is_some());

@@ -4,8 +4,12 @@
 //! note) within [`REPEAT_WINDOW`] is not sent at all; any other is a new Event object. (kube's
 //! `Recorder` folds every repeat of a type and reason into a series of the *first* event, so a
 //! new failure would show the old failure's message, "x2".)
+//!
+//! The memory this takes is bounded: at most [`MAX_REMEMBERED`] entries, each a uid, a reason
+//! and a hash of the note (never the note itself, which may be long).
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -30,7 +34,15 @@ pub(crate) struct EventSink {
     client: kube::Client,
     /// `reportingInstance`: the pod name when known.
     instance: String,
-    last: Mutex<HashMap<Key, (String, Instant)>>,
+    /// The hash of the last note sent for each key, and when.
+    last: Mutex<HashMap<Key, (u64, Instant)>>,
+}
+
+/// A note as the de-duplication memory keeps it.
+fn note_hash(note: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    note.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl EventSink {
@@ -50,16 +62,26 @@ impl EventSink {
             return true;
         };
         let now = Instant::now();
+        let hash = note_hash(note);
         if let Some((previous, at)) = last.get(&key)
-            && previous == note
+            && *previous == hash
             && now.duration_since(*at) < REPEAT_WINDOW
         {
             return false;
         }
-        if last.len() >= MAX_REMEMBERED {
+        if last.len() >= MAX_REMEMBERED && !last.contains_key(&key) {
             last.retain(|_, (_, at)| now.duration_since(*at) < REPEAT_WINDOW);
+            if last.len() >= MAX_REMEMBERED {
+                // Still full of recent events: forget the older half (a forgotten event may
+                // be sent once more, nothing worse).
+                let mut times: Vec<Instant> = last.values().map(|(_, at)| *at).collect();
+                let middle = times.len() / 2;
+                let (_, median, _) = times.select_nth_unstable(middle);
+                let median = *median;
+                last.retain(|_, (_, at)| *at > median);
+            }
         }
-        last.insert(key, (note.to_string(), now));
+        last.insert(key, (hash, now));
         true
     }
 
@@ -170,5 +192,26 @@ mod tests {
         assert!(sink.should_send(("uid-2".into(), true, Reason::InvalidSpec), "bad image"));
         sink.forget("uid-1");
         assert!(sink.should_send(key(), "bad image"));
+    }
+
+    #[tokio::test]
+    async fn the_memory_is_bounded_even_when_every_event_is_recent() {
+        let Some(sink) = sink() else {
+            panic!("could not build a client");
+        };
+        let long_note = "x".repeat(1_000);
+        for i in 0..MAX_REMEMBERED + 10 {
+            assert!(sink.should_send((format!("uid-{i}"), true, Reason::InvalidSpec), &long_note));
+        }
+        let last = sink.last.lock().unwrap();
+        assert!(last.len() <= MAX_REMEMBERED, "{} remembered", last.len());
+        // The newest is remembered: its repeat is still suppressed.
+        drop(last);
+        let newest = (
+            format!("uid-{}", MAX_REMEMBERED + 9),
+            true,
+            Reason::InvalidSpec,
+        );
+        assert!(!sink.should_send(newest, &long_note));
     }
 }

@@ -255,7 +255,7 @@ impl Manager {
         self.pending.remove(&key);
         self.shared.metrics.chart_loaded(&key, true);
         for kind in &watch.allowed_kinds {
-            if let Some(child) = builtin_gvk(kind)
+            if let Some(child) = kind.builtin_kind().and_then(|b| builtin_gvk(b.kind))
                 && let Err(e) = self.shared.children.ensure(&child).await
             {
                 tracing::warn!(kind = %key, child = %kind, error = %e, "cannot watch a child kind yet");

@@ -188,6 +188,22 @@ fn conditions_for(
     }
 }
 
+/// A condition message as the API allows it: at most 32768 bytes (metav1.Condition), cut at a
+/// character boundary and marked `… (truncated)` when longer.
+pub(crate) fn bounded_message(mut message: String) -> String {
+    const MAX: usize = 32_768;
+    const MARK: &str = "… (truncated)";
+    if message.len() > MAX {
+        let mut cut = MAX - MARK.len();
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str(MARK);
+    }
+    message
+}
+
 /// The status to write for `outcome`, reusing `lastTransitionTime` of conditions whose status
 /// did not change, and the previous children list when the reconcile failed.
 pub(crate) fn desired_status(
@@ -216,7 +232,7 @@ pub(crate) fn desired_status(
             condition.insert("type".into(), type_.into());
             condition.insert("status".into(), status.into());
             condition.insert("reason".into(), reason.as_str().into());
-            condition.insert("message".into(), message.into());
+            condition.insert("message".into(), bounded_message(message).into());
             condition.insert("lastTransitionTime".into(), transition);
             if let Some(g) = generation {
                 condition.insert("observedGeneration".into(), g.into());
@@ -268,7 +284,7 @@ pub(crate) fn paused_status(previous: Option<&Value>, message: &str, now: &str) 
         "type": PAUSED,
         "status": "True",
         "reason": Reason::Paused.as_str(),
-        "message": message,
+        "message": bounded_message(message.to_string()),
         "lastTransitionTime": since,
     }));
     status["conditions"] = Value::Array(conditions);

@@ -32,6 +32,7 @@ pub(crate) use definition::{CrdSource, generate};
 pub use error::{Error, Result};
 pub(crate) use from_chart::for_chart;
 pub use from_chart::generate_all;
+pub(crate) use names::pluralize;
 pub(crate) use output::{file_name, to_json, to_yaml};
 pub(crate) use structural::structural_schema;
 pub use validator::validator_schema;

@@ -1,6 +1,7 @@
 //! Which API group and resource each kind a chart may emit maps to, for RBAC rules.
 
-use crate::config::Mapping;
+use crate::config::{AllowedKind, Mapping};
+use crate::crd::pluralize;
 
 /// The API group and plural resource name of a kind, as an RBAC rule names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -11,30 +12,30 @@ pub(crate) struct ResourceRef {
     pub(crate) resource: String,
 }
 
-/// The namespaced built-in kinds a chart may emit, by name (for error messages).
-pub(crate) fn namespaced_builtin_kinds() -> impl Iterator<Item = &'static str> {
-    k8s_rules::kinds::BUILTIN
-        .iter()
-        .filter(|k| k.namespaced)
-        .map(|k| k.kind)
-}
-
-/// The group and resource of a kind a chart emits: a built-in kind, or a kind served by
-/// another entry of the mapping (`plural_of` gives that entry's plural). `None` when unknown.
+/// The group and resource of a kind a chart emits. The group is the entry's (the mapping
+/// resolved it when it loaded); the plural is the one the entry names, else the built-in
+/// table's, else that of the kind's CRD when another entry serves it (`plural_of`), else the
+/// English plural of the lowercase kind, as CRD names are derived by default
+/// (`ServiceMonitor` → `servicemonitors`, `Ingress` → `ingresses`, `Policy` → `policies`).
 pub(crate) fn resolve(
-    kind: &str,
+    kind: &AllowedKind,
     mapping: &Mapping,
-    plural_of: &dyn Fn(&str) -> Option<String>,
-) -> Option<ResourceRef> {
-    if let Some(builtin) = k8s_rules::kinds::find(kind).filter(|k| k.namespaced) {
-        return Some(ResourceRef {
-            group: builtin.group.to_string(),
-            resource: builtin.plural.to_string(),
-        });
+    plural_of: &dyn Fn(usize) -> Option<String>,
+) -> ResourceRef {
+    let resource = kind
+        .plural
+        .clone()
+        .or_else(|| kind.builtin_kind().map(|b| b.plural.to_string()))
+        .or_else(|| {
+            mapping
+                .watches
+                .iter()
+                .position(|w| w.kind == kind.kind && w.group == kind.group)
+                .and_then(plural_of)
+        })
+        .unwrap_or_else(|| pluralize(&kind.kind.to_ascii_lowercase()));
+    ResourceRef {
+        group: kind.group.clone(),
+        resource,
     }
-    let watch = mapping.watches.iter().find(|w| w.kind == kind)?;
-    Some(ResourceRef {
-        group: watch.group.clone(),
-        resource: plural_of(kind)?,
-    })
 }

@@ -1,7 +1,7 @@
 //! Install manifests: everything needed to run the operator in a cluster, derived from the mapping.
 //!
 //! [`generate`] turns a mapping file into the objects `tera-operator manifests` prints:
-//! Namespace, the mapped kinds' CRDs, ServiceAccount, least-privilege RBAC ([`rbac`]), the
+//! the Namespace (only when asked to create it), the mapped kinds' CRDs, ServiceAccount, least-privilege RBAC ([`rbac`]), the
 //! Deployment and its metrics Service ([`workload`]). [`to_yaml`] prints them byte-for-byte
 //! reproducibly. Nothing here talks to a cluster.
 
@@ -61,21 +61,14 @@ pub enum Error {
         /// Why.
         source: Box<crate::crd::Error>,
     },
-    /// A chart may emit a kind whose API group and resource are unknown, so no RBAC rule can be written.
+    /// `--create-namespace` for a namespace Kubernetes itself owns, whose labels the install
+    /// would overwrite.
     #[error(
-        "{mapping}:{line}: kind {owner}: allowedKinds lists {kind}, whose API group and resource are unknown (known: {known})"
+        "--create-namespace: {namespace:?} belongs to Kubernetes; the install would relabel it (install into a namespace of its own, or leave out --create-namespace to use it as it is)"
     )]
-    UnknownKind {
-        /// The mapping file.
-        mapping: String,
-        /// The entry's line.
-        line: usize,
-        /// The mapped kind whose chart lists it.
-        owner: String,
-        /// The unknown kind.
-        kind: String,
-        /// The kinds that are known.
-        known: String,
+    ReservedNamespace {
+        /// The namespace.
+        namespace: String,
     },
     /// An option is not a valid Kubernetes name.
     #[error("--{option} {value:?} is not a valid DNS-1123 label")]
@@ -113,6 +106,20 @@ pub struct Options {
     pub lease_name: String,
     /// Replicas of the Deployment (one leads at a time).
     pub replicas: u32,
+    /// Emit the Namespace object (with its Pod Security labels). Off for a namespace that
+    /// already exists: `kubectl apply` would merge the labels into it.
+    pub create_namespace: bool,
+}
+
+/// Whether `manifests -n NAMESPACE` emits the Namespace when not told: only for the default
+/// namespace, which the install owns.
+pub fn creates_namespace_by_default(namespace: &str) -> bool {
+    namespace == DEFAULT_NAMESPACE
+}
+
+/// Namespaces Kubernetes creates and owns; the install never emits (so never relabels) them.
+fn is_reserved_namespace(namespace: &str) -> bool {
+    namespace == "default" || namespace.starts_with("kube-")
 }
 
 impl Default for Options {
@@ -124,6 +131,7 @@ impl Default for Options {
             name: DEFAULT_NAME.to_string(),
             lease_name: DEFAULT_NAME.to_string(),
             replicas: 2,
+            create_namespace: true,
         }
     }
 }
@@ -142,8 +150,8 @@ pub(crate) fn selector(options: &Options) -> Value {
     json!({"app.kubernetes.io/name": options.name, "app.kubernetes.io/component": "operator"})
 }
 
-/// Every object of the install, in apply order: Namespace, CRDs, ServiceAccount, RBAC,
-/// metrics Service, Deployment.
+/// Every object of the install, in apply order: Namespace (if asked for), CRDs,
+/// ServiceAccount, RBAC, metrics Service, Deployment.
 pub(crate) fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value>> {
     for (option, value) in [("namespace", &options.namespace), ("name", &options.name)] {
         if !k8s_rules::names::is_dns_label(value) {
@@ -152,6 +160,11 @@ pub(crate) fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value
                 value: value.clone(),
             });
         }
+    }
+    if options.create_namespace && is_reserved_namespace(&options.namespace) {
+        return Err(Error::ReservedNamespace {
+            namespace: options.namespace.clone(),
+        });
     }
     let mapping_path = mapping.path.display().to_string();
     let mut crds = Vec::new();
@@ -177,34 +190,21 @@ pub(crate) fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value
         });
         crds.push(crd_value(&crd, &watch.kind, &mapping_path, watch.line)?);
     }
-    let plural_of = |kind: &str| {
-        mapping
-            .watches
-            .iter()
-            .position(|w| w.kind == kind)
-            .and_then(|i| kinds.get(i))
-            .map(|k| k.plural.clone())
-    };
+    let plural_of = |index: usize| kinds.get(index).map(|k| k.plural.clone());
     let mut children: Vec<ResourceRef> = Vec::new();
     for watch in &mapping.watches {
         for kind in &watch.allowed_kinds {
-            let target =
-                kinds::resolve(kind, mapping, &plural_of).ok_or_else(|| Error::UnknownKind {
-                    mapping: mapping_path.clone(),
-                    line: watch.line,
-                    owner: watch.kind.clone(),
-                    kind: kind.clone(),
-                    known: kinds::namespaced_builtin_kinds()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
+            let target = kinds::resolve(kind, mapping, &plural_of);
             if !children.contains(&target) {
                 children.push(target);
             }
         }
     }
     let rules = rbac::cluster_rules(&kinds, &children, options);
-    let mut objects = vec![workload::namespace(options)];
+    let mut objects = Vec::new();
+    if options.create_namespace {
+        objects.push(workload::namespace(options));
+    }
     objects.extend(crds);
     objects.extend([
         rbac::service_account(options),

@@ -1,9 +1,26 @@
 //! The operator's identity and privileges: ServiceAccount, ClusterRole, Role and bindings.
 //!
-//! The ClusterRole grants exactly what the mapping needs: the custom resources (and their
-//! status and finalizers), every kind a chart may emit, events, and, with `--install-crds`,
-//! the mapped kinds' CRDs. The leader-election Lease is granted by a Role in the operator's
-//! own namespace, limited to the one Lease by name where RBAC allows it.
+//! The ClusterRole grants exactly what the controller calls, derived from its API calls
+//! (`src/controller`) and nothing more:
+//!
+//! - the custom resources: `get` (does the owner still exist before a child is created),
+//!   `list` and `watch` (one watch per kind). The controller never writes them: no finalizer,
+//!   no annotation, no spec.
+//! - their `/status`: `patch` (a merge patch of the status subresource, never a PUT).
+//! - their `/finalizers`: `update`, because children's ownerReferences set
+//!   `blockOwnerDeletion`, which the OwnerReferencesPermissionEnforcement admission plugin
+//!   allows only to who may update the owner's finalizers.
+//! - every kind a chart may emit: `get` (an uncached object's metadata before adoption),
+//!   `list` and `watch` (the child caches), `patch` (server-side apply), `create` (an apply
+//!   that creates the object is authorized as a create too), `delete` (prune). Never `update`.
+//! - `events.k8s.io` events: `create` (events are never patched into series; core `events`
+//!   are not used).
+//! - with `--install-crds`, the mapped kinds' CRDs.
+//!
+//! The leader-election Lease is granted by a Role in the operator's own namespace, limited to
+//! the one Lease by name where RBAC allows it.
+//!
+//! Discovery (`/api`, `/apis`) needs no rule: every authenticated user may read it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,19 +29,17 @@ use serde_json::{Value, json};
 use super::kinds::ResourceRef;
 use super::{Options, labels};
 
-/// Verbs on the custom resources themselves.
-pub(crate) const CR_VERBS: &[&str] = &["get", "list", "watch", "patch", "update"];
-/// Verbs on the custom resources' status subresource.
-pub(crate) const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
+/// Verbs on the custom resources themselves (read only).
+pub(crate) const CR_VERBS: &[&str] = &["get", "list", "watch"];
+/// Verbs on the custom resources' status subresource (a merge patch).
+pub(crate) const STATUS_VERBS: &[&str] = &["patch"];
 /// Verbs on the custom resources' finalizers subresource (ownerReferences with
 /// `blockOwnerDeletion` need it where OwnerReferencesPermissionEnforcement is on).
 pub(crate) const FINALIZER_VERBS: &[&str] = &["update"];
 /// Verbs on every kind a chart may emit.
-pub(crate) const CHILD_VERBS: &[&str] = &[
-    "get", "list", "watch", "create", "patch", "update", "delete",
-];
-/// Verbs on events (core and events.k8s.io).
-pub(crate) const EVENT_VERBS: &[&str] = &["create", "patch"];
+pub(crate) const CHILD_VERBS: &[&str] = &["get", "list", "watch", "create", "patch", "delete"];
+/// Verbs on events.k8s.io events.
+pub(crate) const EVENT_VERBS: &[&str] = &["create"];
 
 /// One mapped custom resource kind, as RBAC and CRD installation see it.
 #[derive(Debug, Clone)]
@@ -65,7 +80,6 @@ pub(crate) fn cluster_rules(
     for child in children {
         grant(&child.group, child.resource.clone(), CHILD_VERBS);
     }
-    grant("", "events".to_string(), EVENT_VERBS);
     grant("events.k8s.io", "events".to_string(), EVENT_VERBS);
 
     // One rule per (group, verb set), resources sorted: stable, short, easy to review.

@@ -39,16 +39,15 @@ fn cluster_role_grants_exactly_what_the_bundled_mapping_needs() {
     assert_eq!(
         rules(&objects),
         [
-            json!({"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}),
             json!({"apiGroups": [""], "resources": ["configmaps", "services"],
-                   "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]}),
+                   "verbs": ["get", "list", "watch", "create", "patch", "delete"]}),
             json!({"apiGroups": ["apps"], "resources": ["deployments"],
-                   "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"]}),
-            json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]}),
+                   "verbs": ["get", "list", "watch", "create", "patch", "delete"]}),
+            json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create"]}),
             json!({"apiGroups": ["web.tera-operator.io"], "resources": ["balancers", "webservers"],
-                   "verbs": ["get", "list", "watch", "patch", "update"]}),
+                   "verbs": ["get", "list", "watch"]}),
             json!({"apiGroups": ["web.tera-operator.io"], "resources": ["balancers/status", "webservers/status"],
-                   "verbs": ["get", "patch", "update"]}),
+                   "verbs": ["patch"]}),
             json!({"apiGroups": ["web.tera-operator.io"], "resources": ["balancers/finalizers", "webservers/finalizers"],
                    "verbs": ["update"]}),
         ]
@@ -95,7 +94,7 @@ fn allowed_kinds_map_to_their_groups_and_mapped_kinds_to_their_plurals() {
     let child = |group: &str| -> Vec<Value> {
         rules(&objects)
             .into_iter()
-            .filter(|r| r["apiGroups"][0] == group && r["verbs"].as_array().unwrap().len() == 7)
+            .filter(|r| r["apiGroups"][0] == group && r["verbs"].as_array().unwrap().len() == 6)
             .flat_map(|r| r["resources"].as_array().unwrap().clone())
             .collect()
     };
@@ -125,21 +124,74 @@ fn allowed_kinds_map_to_their_groups_and_mapped_kinds_to_their_plurals() {
     assert_eq!(balancers.len(), 1);
     assert_eq!(
         balancers[0]["verbs"],
-        json!([
-            "get", "list", "watch", "create", "patch", "update", "delete"
-        ])
+        json!(["get", "list", "watch", "create", "patch", "delete"])
     );
 }
 
 #[test]
-fn an_unknown_allowed_kind_is_an_error_naming_it() {
+fn kinds_of_other_groups_get_their_group_and_plural() {
     let m = mapping(
+        "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: webserver\n  allowedKinds:\n    - ConfigMap\n    - ServiceMonitor.monitoring.coreos.com\n    - HTTPRoute.gateway.networking.k8s.io\n    - NetworkPolicy\n    - {kind: Person, group: example.com, plural: people}\n",
+    );
+    let objects = generate(&m, &Options::default()).unwrap();
+    let resources = |group: &str| -> Vec<Value> {
+        rules(&objects)
+            .into_iter()
+            .filter(|r| r["apiGroups"][0] == group)
+            .flat_map(|r| r["resources"].as_array().unwrap().clone())
+            .collect()
+    };
+    assert_eq!(
+        resources("monitoring.coreos.com"),
+        [json!("servicemonitors")]
+    );
+    assert_eq!(
+        resources("gateway.networking.k8s.io"),
+        [json!("httproutes")]
+    );
+    assert_eq!(resources("networking.k8s.io"), [json!("networkpolicies")]);
+    assert_eq!(resources("example.com"), [json!("people")]);
+}
+
+#[test]
+fn an_unknown_allowed_kind_is_an_error_naming_it() {
+    let m = Mapping::parse(
+        &charts().join("test-watches.yaml"),
         "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: webserver\n  allowedKinds: [ConfigMap, Frobnicator]\n",
     );
-    let err = generate(&m, &Options::default()).unwrap_err().to_string();
-    assert!(err.contains("test-watches.yaml:1"), "{err}");
+    let err = m.unwrap_err().to_string();
+    assert!(err.contains("test-watches.yaml:5"), "{err}");
     assert!(err.contains("allowedKinds lists Frobnicator"), "{err}");
-    assert!(err.contains("kind WebServer"), "{err}");
+}
+
+#[test]
+fn the_namespace_is_emitted_only_when_asked_for_and_never_a_reserved_one() {
+    let names = |options: &Options| -> Vec<String> {
+        generate(&bundled(), options)
+            .unwrap()
+            .iter()
+            .map(object_name)
+            .collect()
+    };
+    assert!(names(&Options::default()).contains(&format!("Namespace/{DEFAULT_NAMESPACE}")));
+    let existing = Options {
+        namespace: "kube-system".into(),
+        create_namespace: false,
+        ..Options::default()
+    };
+    assert!(!names(&existing).iter().any(|n| n.starts_with("Namespace/")));
+    for reserved in ["kube-system", "kube-public", "default"] {
+        let options = Options {
+            namespace: reserved.into(),
+            create_namespace: true,
+            ..Options::default()
+        };
+        let err = generate(&bundled(), &options).unwrap_err().to_string();
+        assert!(err.contains("belongs to Kubernetes"), "{err}");
+    }
+    assert!(creates_namespace_by_default(DEFAULT_NAMESPACE));
+    assert!(!creates_namespace_by_default("kube-system"));
+    assert!(!creates_namespace_by_default("ops"));
 }
 
 #[test]

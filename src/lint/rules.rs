@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Finding, Lint, Rule};
 use crate::chart::{self, ChartMeta, ValuesSchema};
-use crate::config::{DEFAULT_ALLOWED_KINDS, DEFAULT_RECONCILE_PERIOD, Watch};
+use crate::config::{DEFAULT_RECONCILE_PERIOD, Watch, default_allowed_kinds};
 use crate::render::{self, Renderer};
 
 /// Every rule, in the order [`super::lint_chart`] runs them.
@@ -128,13 +128,7 @@ fn templates_compile(lint: &mut Lint<'_>) {
     };
     let (allowed, overrides) = match lint.watch {
         Some(w) => (w.allowed_kinds.clone(), w.override_values.clone()),
-        None => (
-            DEFAULT_ALLOWED_KINDS
-                .iter()
-                .map(|k| k.to_string())
-                .collect(),
-            json!({}),
-        ),
+        None => (default_allowed_kinds(), json!({})),
     };
     match Renderer::with_settings(chart, allowed, overrides) {
         Ok(renderer) => lint.renderer = Some(renderer),

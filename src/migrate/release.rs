@@ -19,6 +19,10 @@ pub(crate) const SECRET_PREFIX: &str = "sh.helm.release.v1.";
 pub(crate) const RELEASE_KEY: &str = "release";
 /// The gzip magic number (with the deflate method byte), as Helm checks it.
 const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
+/// The most a release record may decompress to. A real one is a few MiB at most (its chart's
+/// files, values and manifest); a Secret holds at most 1 MiB, which gzip can blow up a
+/// thousandfold.
+pub(crate) const MAX_RELEASE_BYTES: u64 = 64 << 20;
 
 /// The parts of a Helm release a migration needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,12 +63,23 @@ pub(crate) fn decode(secret: &str, data: &[u8]) -> Result<Release, Error> {
     let json = if bytes.starts_with(&GZIP_MAGIC) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(bytes.as_slice())
+            .take(MAX_RELEASE_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(|e| Error::DecodeFailed {
                 secret: secret.to_string(),
                 step: "gzip",
                 reason: e.to_string(),
             })?;
+        if out.len() as u64 > MAX_RELEASE_BYTES {
+            return Err(Error::DecodeFailed {
+                secret: secret.to_string(),
+                step: "gzip",
+                reason: format!(
+                    "the release decompresses to more than {} MiB, more than any Helm release holds (a gzip bomb?)",
+                    MAX_RELEASE_BYTES >> 20
+                ),
+            });
+        }
         out
     } else {
         bytes

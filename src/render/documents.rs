@@ -44,12 +44,31 @@ pub(crate) struct ParsedObject {
 /// parsed once, and each render only puts its own strings back.
 #[derive(Debug, Default)]
 pub(crate) struct SkeletonCache {
-    entries: Mutex<HashMap<String, Arc<Vec<Value>>>>,
+    entries: Mutex<Entries>,
     disabled: bool,
 }
 
+/// The cached skeletons and what they are charged against [`SKELETON_CACHE_BYTES`].
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<String, Arc<Vec<Value>>>,
+    bytes: usize,
+}
+
+/// The largest object a template may render: 1.5 MiB, the most etcd stores in one object by
+/// default (the API server refuses larger ones anyway, after a round trip).
+pub(crate) const MAX_OBJECT_BYTES: usize = 3 << 19;
+
 /// Skeletons kept per chart before the cache starts over.
 const SKELETON_CACHE_CAPACITY: usize = 512;
+/// Bytes the skeletons of one chart may take before the cache starts over.
+pub(crate) const SKELETON_CACHE_BYTES: usize = 32 << 20;
+
+/// What a skeleton costs the cache: its text (the key) and, about as much again, the parsed
+/// values.
+fn skeleton_cost(text: &str) -> usize {
+    text.len().saturating_mul(2)
+}
 
 impl SkeletonCache {
     /// A cache that never keeps anything (every render parses its YAML).
@@ -61,7 +80,7 @@ impl SkeletonCache {
     }
 
     fn get_or_parse(&self, rendered: &RenderedTemplate) -> Result<Arc<Vec<Value>>, DocumentError> {
-        if let Some(hit) = self.lock().get(&rendered.text) {
+        if let Some(hit) = self.lock().map.get(&rendered.text) {
             return Ok(hit.clone());
         }
         let mut documents = Vec::new();
@@ -69,18 +88,36 @@ impl SkeletonCache {
             documents.push(Value::deserialize(document).map_err(|e| yaml_error(rendered, &e))?);
         }
         let documents = Arc::new(documents);
-        if self.disabled {
+        let cost = skeleton_cost(&rendered.text);
+        // A skeleton that would take more than an eighth of the cache is parsed every time.
+        if self.disabled || cost > SKELETON_CACHE_BYTES / 8 {
             return Ok(documents);
         }
         let mut entries = self.lock();
-        if entries.len() >= SKELETON_CACHE_CAPACITY {
-            entries.clear();
+        if entries.map.len() >= SKELETON_CACHE_CAPACITY
+            || entries.bytes.saturating_add(cost) > SKELETON_CACHE_BYTES
+        {
+            entries.map.clear();
+            entries.bytes = 0;
         }
-        entries.insert(rendered.text.clone(), documents.clone());
+        if entries
+            .map
+            .insert(rendered.text.clone(), documents.clone())
+            .is_none()
+        {
+            entries.bytes += cost;
+        }
         Ok(documents)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Vec<Value>>>> {
+    /// How many skeletons are cached and what they cost, for tests.
+    #[cfg(test)]
+    pub(crate) fn usage(&self) -> (usize, usize) {
+        let entries = self.lock();
+        (entries.map.len(), entries.bytes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic while holding the lock cannot leave the map inconsistent; keep using it.
         self.entries
             .lock()
@@ -94,6 +131,10 @@ pub(crate) fn parse_documents(
     cache: &SkeletonCache,
 ) -> Result<Vec<ParsedObject>, DocumentError> {
     let skeletons = cache.get_or_parse(rendered)?;
+    // Only a template that rendered more than one object may hold can hold one too large.
+    let rendered_bytes =
+        rendered.text.len() + rendered.interpolated.iter().map(String::len).sum::<usize>();
+    let may_be_too_large = rendered_bytes > MAX_OBJECT_BYTES;
     let mut objects = Vec::with_capacity(skeletons.len());
     for (index, skeleton) in skeletons.iter().enumerate() {
         let value = restore(skeleton, &rendered.interpolated).map_err(|message| DocumentError {
@@ -101,6 +142,21 @@ pub(crate) fn parse_documents(
             line: None,
             message: format!("document {}: {message}", index + 1),
         })?;
+        if may_be_too_large {
+            let size = serde_json::to_vec(&value).map_or(0, |json| json.len());
+            if size > MAX_OBJECT_BYTES {
+                return Err(DocumentError {
+                    file: rendered.file.clone(),
+                    line: None,
+                    message: format!(
+                        "document {} is {} KiB as JSON, more than the {} KiB Kubernetes stores in one object",
+                        index + 1,
+                        size >> 10,
+                        MAX_OBJECT_BYTES >> 10
+                    ),
+                });
+            }
+        }
         match value {
             Value::Null => {}
             Value::Object(_) => objects.push(ParsedObject {
@@ -223,4 +279,38 @@ fn substitute(text: &str, interpolated: &[String]) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(text: String) -> RenderedTemplate {
+        RenderedTemplate {
+            file: "templates/cm.yaml".to_string(),
+            text,
+            interpolated: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_skeleton_cache_is_bounded_by_bytes_as_well_as_count() {
+        let cache = SkeletonCache::default();
+        // 64 distinct texts of 1 MiB: well under the count, 128 MiB of cost.
+        for i in 0..64 {
+            let text = format!("a: {i}\nb: \"{}\"\n", "x".repeat(1 << 20));
+            parse_documents(&template(text), &cache).unwrap();
+            let (_, bytes) = cache.usage();
+            assert!(bytes <= SKELETON_CACHE_BYTES, "{bytes} bytes after {i}");
+        }
+        let (count, _) = cache.usage();
+        assert!(count < 64, "{count} skeletons kept");
+        // Too large to be worth a place: parsed, never kept.
+        let document = format!("---\na: \"{}\"\n", "x".repeat(1 << 10));
+        let copies = SKELETON_CACHE_BYTES / 16 / document.len() + 1;
+        let huge = template(document.repeat(copies));
+        let before = cache.usage();
+        assert_eq!(parse_documents(&huge, &cache).unwrap().len(), copies);
+        assert_eq!(cache.usage(), before);
+    }
 }

@@ -5,7 +5,7 @@
 //! YAML parses as ordinary scalar text wherever it lands. After parsing, [`super::documents`]
 //! puts the original strings back as data: a value can never add a key, an item or a document.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 
 use crate::chart::Chart;
@@ -17,9 +17,48 @@ pub(crate) const PLACEHOLDER_OPEN: char = '\u{E000}';
 /// Closes a placeholder for an interpolated string.
 pub(crate) const PLACEHOLDER_CLOSE: char = '\u{E001}';
 
+/// The most one template may render: its text plus every string interpolated into it. A loop
+/// over a large range, or over a large value, stops here with an error naming the template
+/// instead of exhausting memory.
+pub(crate) const MAX_RENDERED_BYTES: usize = 4 << 20;
+
 thread_local! {
     /// Strings interpolated by the render running on this thread, indexed by placeholder.
     static INTERPOLATED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    /// What the template being rendered on this thread may still write (see [`MAX_RENDERED_BYTES`]).
+    static BUDGET: Cell<usize> = const { Cell::new(MAX_RENDERED_BYTES) };
+    /// Whether the template being rendered on this thread ran out of [`BUDGET`].
+    static EXCEEDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Takes `bytes` from this thread's render budget; an error once it is spent.
+fn charge(bytes: usize) -> std::io::Result<()> {
+    let left = BUDGET.with(Cell::get);
+    if bytes > left {
+        EXCEEDED.with(|e| e.set(true));
+        BUDGET.with(|b| b.set(0));
+        return Err(std::io::Error::other(format!(
+            "the rendered output exceeds {} MiB",
+            MAX_RENDERED_BYTES >> 20
+        )));
+    }
+    BUDGET.with(|b| b.set(left - bytes));
+    Ok(())
+}
+
+/// Collects a template's output, charging every byte to this thread's render budget.
+struct Bounded(Vec<u8>);
+
+impl Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        charge(buf.len())?;
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A template error with its location.
@@ -121,9 +160,30 @@ impl Engine {
         let mut out = Vec::with_capacity(self.renderable.len());
         for name in &self.renderable {
             INTERPOLATED.with(|table| table.borrow_mut().clear());
-            let result = self.tera.render(name, context);
+            BUDGET.with(|b| b.set(MAX_RENDERED_BYTES));
+            EXCEEDED.with(|e| e.set(false));
+            let mut output = Bounded(Vec::new());
+            let result = self.tera.render_to(name, context, &mut output);
             let interpolated = INTERPOLATED.with(|table| std::mem::take(&mut *table.borrow_mut()));
-            let text = super::yaml_text::align(result.map_err(|e| template_error(name, &e))?);
+            if EXCEEDED.with(Cell::get) {
+                return Err(TemplateError {
+                    file: name.clone(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "the rendered output (text and interpolated values) exceeds the limit of {} MiB per template; is a loop running over a large range or value?",
+                        MAX_RENDERED_BYTES >> 20
+                    ),
+                });
+            }
+            result.map_err(|e| template_error(name, &e))?;
+            let text = String::from_utf8(output.0).map_err(|e| TemplateError {
+                file: name.clone(),
+                line: None,
+                column: None,
+                message: format!("the rendered output is not UTF-8: {e}"),
+            })?;
+            let text = super::yaml_text::align(text);
             out.push(RenderedTemplate {
                 file: name.clone(),
                 text,
@@ -140,6 +200,8 @@ fn escape_for_yaml(input: &str, output: &mut dyn Write) -> std::io::Result<()> {
     if is_plain_number_or_bool(input) {
         return output.write_all(input.as_bytes());
     }
+    // The placeholder is small, the string it stands for may not be: charge the string.
+    charge(input.len())?;
     let index = INTERPOLATED.with(|table| {
         let mut table = table.borrow_mut();
         table.push(input.to_string());

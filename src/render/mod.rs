@@ -17,7 +17,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::chart::{Chart, SchemaViolation, merge_values};
-use crate::config::Watch;
+use crate::config::{AllowedKind, Watch};
 
 pub use documents::DocumentError;
 pub(crate) use engine::Engine;
@@ -98,7 +98,7 @@ pub struct Renderer {
     pub(crate) chart: Arc<Chart>,
     engine: Arc<Engine>,
     skeletons: Arc<documents::SkeletonCache>,
-    allowed_kinds: Vec<String>,
+    allowed_kinds: Vec<AllowedKind>,
     override_values: Value,
 }
 
@@ -115,7 +115,7 @@ impl Renderer {
     /// Compiles `chart` with explicit allowed kinds and override values.
     pub fn with_settings(
         chart: Chart,
-        allowed_kinds: Vec<String>,
+        allowed_kinds: Vec<AllowedKind>,
         override_values: Value,
     ) -> Result<Self> {
         let engine = Engine::compile(&chart).map_err(|errors| Error::ChartInvalid {
@@ -191,6 +191,20 @@ impl Renderer {
     pub(crate) fn values_for(&self, spec: &Value) -> Result<Value> {
         let values = merge_values(&self.chart.defaults, spec, &self.override_values);
         let schema_path = self.chart.file("values.schema.json");
+        // Before anything recursive (the schema, the templates) looks at the values.
+        if let Some(pointer) = values::too_deep(&values) {
+            return Err(Error::InvalidSpec {
+                schema: schema_path,
+                violations: vec![SchemaViolation {
+                    pointer: format!("/spec{pointer}"),
+                    message: format!(
+                        "nested more than {} levels deep, tera-operator's limit",
+                        values::MAX_DEPTH
+                    ),
+                    missing_required: false,
+                }],
+            });
+        }
         let mut violations: Vec<SchemaViolation> = values::reserved_character_paths(&values)
             .into_iter()
             .map(|pointer| SchemaViolation {

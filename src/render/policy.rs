@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::documents::ParsedObject;
 use super::documents::has_placeholder;
+use crate::config::{AllowedKind, display_kind, group_of};
 
 pub(crate) use k8s_rules::kinds::is_cluster_scoped;
 pub(crate) use k8s_rules::names::label_problem_of as label_problem;
@@ -31,8 +32,8 @@ impl std::fmt::Display for PolicyViolation {
 pub(crate) struct PolicyContext<'a> {
     /// Namespace of the custom resource; namespaced objects must live there.
     pub(crate) namespace: &'a str,
-    /// Kinds the mapping lets this chart emit.
-    pub(crate) allowed_kinds: &'a [String],
+    /// Kinds (of their groups) the mapping lets this chart emit.
+    pub(crate) allowed_kinds: &'a [AllowedKind],
 }
 
 /// Checks every object; returns every violation found (empty when all is well).
@@ -56,21 +57,27 @@ pub(crate) fn check(objects: &[ParsedObject], ctx: &PolicyContext) -> Vec<Policy
                 message,
             })
         };
-        if object
+        let api_version = object
             .get("apiVersion")
             .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
+            .unwrap_or("");
+        if api_version.is_empty() {
             violation("apiVersion is missing".to_string());
         }
         if kind.is_empty() {
             violation("kind is missing".to_string());
             continue;
         }
-        if !ctx.allowed_kinds.iter().any(|k| k == kind) {
+        if !ctx
+            .allowed_kinds
+            .iter()
+            .any(|k| k.matches(api_version, kind))
+        {
+            let allowed: Vec<String> = ctx.allowed_kinds.iter().map(|k| k.to_string()).collect();
             violation(format!(
-                "kind {kind} is not allowed for this chart (allowedKinds: {})",
-                ctx.allowed_kinds.join(", ")
+                "kind {} is not allowed for this chart (allowedKinds: {})",
+                display_kind(kind, group_of(api_version)),
+                allowed.join(", ")
             ));
         }
         if name.is_empty() {

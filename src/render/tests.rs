@@ -30,7 +30,7 @@ fn chart(templates: &[(&str, &str)], schema: Option<Value>) -> Chart {
 fn renderer(templates: &[(&str, &str)]) -> Renderer {
     Renderer::with_settings(
         chart(templates, None),
-        vec!["ConfigMap".into(), "Deployment".into(), "Service".into()],
+        crate::config::default_allowed_kinds(),
         json!({}),
     )
     .unwrap()
@@ -222,7 +222,9 @@ fn schema_violations_are_listed_with_spec_pointers() {
     });
     let r = Renderer::with_settings(
         chart(&[("cm.yaml", CONFIGMAP)], Some(schema)),
-        vec!["ConfigMap".into()],
+        crate::config::AllowedKind::builtin("ConfigMap")
+            .into_iter()
+            .collect(),
         json!({}),
     )
     .unwrap();

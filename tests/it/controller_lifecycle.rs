@@ -29,7 +29,7 @@ async fn create_renders_children_and_becomes_ready() {
     assert_eq!(deployment["spec"]["replicas"], 3);
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
-        "nginx:1.28"
+        "nginxinc/nginx-unprivileged:1.28"
     );
     assert_eq!(owner_uid(&deployment).as_deref(), Some(uid.as_str()));
     assert_eq!(
@@ -347,8 +347,11 @@ async fn managed_field_edits_are_reverted_and_other_fields_kept() {
         &deployments(),
         "default",
         "hello",
-        "image back to nginx:1.28",
-        |d| d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28",
+        "image back to the example image",
+        |d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"]
+                == "nginxinc/nginx-unprivileged:1.28"
+        },
     )
     .await;
 

@@ -12,6 +12,7 @@ mod controller_ownership;
 mod controller_reload;
 mod crds;
 mod filter_injection;
+mod hardening;
 mod helm_migrate;
 mod injection;
 mod leader;

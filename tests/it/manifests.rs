@@ -6,7 +6,7 @@ use std::process::Command;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::{ApiResource, Discovery, Scope};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tera_operator::deploy::{DEFAULT_IMAGE, DEFAULT_NAMESPACE, Options, manifests};
 use tera_sandbox::{Sandbox, SandboxConfig};
 
@@ -66,8 +66,10 @@ fn manifests_command_prints_the_install_and_refuses_unknown_kinds() {
         String::from_utf8_lossy(&out.stderr)
     );
     let docs = documents(&String::from_utf8(out.stdout).unwrap());
-    assert_eq!(docs[0]["kind"], "Namespace");
-    assert_eq!(docs[0]["metadata"]["name"], "ops");
+    assert!(
+        docs.iter().all(|d| d["kind"] != "Namespace"),
+        "-n ops uses the namespace as it is"
+    );
     let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["image"], "example/op:1");
@@ -227,4 +229,150 @@ fn dockerfile_matches_the_install_manifests() {
             ".dockerignore drops {needed}, which the build needs"
         );
     }
+}
+
+fn run_manifests(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .arg("manifests")
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+/// `manifests -n EXISTING` never emits (so never relabels) the namespace; the Namespace comes
+/// with the default namespace or `--create-namespace`, and never for Kubernetes' own.
+#[test]
+fn an_existing_namespace_is_never_relabelled() {
+    let namespaces = |args: &[&str]| -> Vec<Value> {
+        let out = run_manifests(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        documents(&String::from_utf8(out.stdout).unwrap())
+            .into_iter()
+            .filter(|d| d["kind"] == "Namespace")
+            .collect()
+    };
+    assert!(namespaces(&["-n", "kube-system"]).is_empty());
+    assert!(namespaces(&["-n", "ops"]).is_empty());
+    assert!(namespaces(&["-n", "ops", "--create-namespace=false"]).is_empty());
+    let created = namespaces(&["-n", "ops", "--create-namespace"]);
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["metadata"]["name"], "ops");
+    assert_eq!(
+        created[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    assert_eq!(
+        namespaces(&[]).len(),
+        1,
+        "the default namespace is the install's own"
+    );
+    assert!(namespaces(&["--create-namespace=false"]).is_empty());
+    for reserved in ["kube-system", "default"] {
+        let out = run_manifests(&["-n", reserved, "--create-namespace"]);
+        assert_eq!(out.status.code(), Some(1), "{reserved}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("belongs to Kubernetes"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// The ClusterRole grants what the controller calls and nothing else.
+#[test]
+fn the_cluster_role_is_minimal() {
+    let docs = documents(&generate(&default_args()).unwrap());
+    let role = docs.iter().find(|d| d["kind"] == "ClusterRole").unwrap();
+    let verbs = |group: &str, resource: &str| -> Vec<String> {
+        role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["apiGroups"][0] == group
+                    && r["resources"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&json!(resource))
+            })
+            .flat_map(|r| r["verbs"].as_array().unwrap().clone())
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let web = "web.tera-operator.io";
+    assert_eq!(verbs(web, "webservers"), ["get", "list", "watch"]);
+    assert_eq!(verbs(web, "webservers/status"), ["patch"]);
+    assert_eq!(verbs(web, "webservers/finalizers"), ["update"]);
+    assert_eq!(
+        verbs("apps", "deployments"),
+        ["get", "list", "watch", "create", "patch", "delete"]
+    );
+    assert_eq!(verbs("events.k8s.io", "events"), ["create"]);
+    assert!(verbs("", "events").is_empty(), "no core events");
+    assert!(
+        role["rules"].as_array().unwrap().iter().all(|r| !r["verbs"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("update"))
+            || r["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|res| res.as_str().unwrap().ends_with("/finalizers"))),
+        "update only on finalizers"
+    );
+}
+
+/// Group-qualified `allowedKinds` get RBAC for their group and plural, as `lint` accepts them.
+#[test]
+fn kinds_of_other_groups_are_granted_by_group_and_plural() {
+    let dir = tempfile::tempdir().unwrap();
+    let mapping = dir.path().join("watches.yaml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: {}\n  allowedKinds:\n    - ConfigMap\n    - Deployment\n    - Service\n    - ServiceMonitor.monitoring.coreos.com\n    - HTTPRoute.gateway.networking.k8s.io\n    - {{kind: Person, group: example.com, plural: people}}\n",
+            root().join("charts/webserver").display()
+        ),
+    )
+    .unwrap();
+    let out = run_manifests(&["--config", mapping.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = documents(&String::from_utf8(out.stdout).unwrap());
+    let role = docs.iter().find(|d| d["kind"] == "ClusterRole").unwrap();
+    for (group, resource) in [
+        ("monitoring.coreos.com", "servicemonitors"),
+        ("gateway.networking.k8s.io", "httproutes"),
+        ("example.com", "people"),
+    ] {
+        let rule = role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["apiGroups"][0] == group)
+            .unwrap_or_else(|| panic!("no rule for {group}"));
+        assert_eq!(rule["resources"], json!([resource]), "{group}");
+        assert_eq!(
+            rule["verbs"],
+            json!(["get", "list", "watch", "create", "patch", "delete"])
+        );
+    }
+    let lint = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+        .args(["lint", "--config"])
+        .arg(&mapping)
+        .arg(root().join("charts/webserver"))
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
 }
