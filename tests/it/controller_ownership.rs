@@ -437,7 +437,7 @@ async fn a_kind_served_at_two_versions_is_one_child() {
             "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ release.name }}-one\nspec:\n  size: 1\n---\napiVersion: example.com/v2\nkind: Widget\nmetadata:\n  name: {{ release.name }}-two\nspec:\n  size: 2\n",
         )],
     );
-    let mapping = custom_mapping(&charts.path().join("widgets"), "Widget");
+    let mapping = custom_mapping(&charts.path().join("widgets"), "Widget.example.com");
     let h = Harness::start_with(Some(&mapping), Vec::new()).await;
     let versions: Vec<Value> = ["v1", "v2"]
         .iter()
@@ -524,7 +524,7 @@ async fn an_unserved_kind_is_reported_on_the_resource() {
     );
     let mapping = custom_mapping(
         &charts.path().join("monitored"),
-        "ConfigMap, ServiceMonitor",
+        "ConfigMap, ServiceMonitor.monitoring.coreos.com",
     );
     let h = Harness::start_with(Some(&mapping), Vec::new()).await;
     h.create(&webservers(), "default", &webserver("mon")).await;
@@ -586,7 +586,10 @@ async fn a_forbidden_child_kind_is_reported_within_seconds() {
             ),
         ],
     );
-    let mapping = custom_mapping(&charts.path().join("secretive"), "ConfigMap, Balancer");
+    let mapping = custom_mapping(
+        &charts.path().join("secretive"),
+        "ConfigMap, Balancer.web.tera-operator.io",
+    );
     let h = Harness::start_with(Some(&mapping), Vec::new()).await;
     h.sandbox
         .hooks()
