@@ -529,7 +529,7 @@ async fn serve_verb(
         "create" => {
             let body = object_body(&read_body(shared, req).await?, &content_type)?;
             let mut store = shared.lock();
-            let obj = writes::create(&mut store, &r.res, &ns, body, &opts)?;
+            let obj = writes::create(&mut store, &r.res, &ns, body, opts)?;
             Ok(json_response(StatusCode::CREATED, &obj))
         }
         "update" => {
@@ -542,7 +542,7 @@ async fn serve_verb(
                 r.name.as_deref().unwrap_or_default(),
                 body,
                 r.sub,
-                &opts,
+                opts,
             )?;
             Ok(json_response(StatusCode::OK, &obj))
         }
@@ -577,7 +577,7 @@ async fn serve_verb(
                     ),
                 )
                 .is_some();
-            let obj = writes::patch(&mut store, &r.res, &ns, name, kind, &body, r.sub, &opts)?;
+            let obj = writes::patch(&mut store, &r.res, &ns, name, kind, &body, r.sub, opts)?;
             Ok(json_response(
                 if existed {
                     StatusCode::OK
