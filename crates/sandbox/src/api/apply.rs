@@ -307,7 +307,9 @@ pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
     let live_obj = without_managed_fields(live);
     let merged = typed::merge(Some(&live_obj), Some(&applied), s).unwrap_or(live_obj.clone());
     let last = all.iter().find(|e| mine(e)).map(|e| e.fields.clone());
-    let mut out = match last.filter(|l| !l.is_empty()) {
+    // Nothing to prune when the applier still applies everything it applied last time (every
+    // path of `last`, and so each of its ancestors, is owned again).
+    let mut out = match last.filter(|l| !l.is_subset(&new_set)) {
         Some(last) => {
             let mut managed = new_set.clone();
             for e in all.iter().filter(|e| !mine(e)) {
