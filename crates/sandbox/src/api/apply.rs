@@ -602,6 +602,46 @@ mod tests {
     }
 
     #[test]
+    fn an_item_goes_even_if_an_updater_owns_a_field_inside_it() {
+        // structured-merge-diff (checked by hand with v4.1.2): the applier owned the item
+        // `containers[name="log"]`; kubectl (an Update) owns only `.resources.limits.cpu` inside
+        // it, not the item, so when the applier drops the item it goes whole.
+        let both = with_containers(
+            json!([{"name": "web", "image": "nginx"}, {"name": "log", "image": "busybox"}]),
+        );
+        let live = apply(&skeleton(), &req(&both, "a", false)).unwrap();
+        let mut edited = live.clone();
+        edited["spec"]["template"]["spec"]["containers"][1]["resources"] =
+            json!({"limits": {"cpu": "1"}});
+        record_update(Some(&live), &mut edited, &update("kubectl"));
+        let web = with_containers(json!([{"name": "web", "image": "nginx"}]));
+        let live = apply(&edited, &req(&web, "a", false)).unwrap();
+        assert_eq!(
+            live["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "web", "image": "nginx"}])
+        );
+    }
+
+    #[test]
+    fn a_map_entry_another_manager_owns_stays() {
+        // structured-merge-diff (checked by hand with v4.1.2): labels {foo, keep} applied by a,
+        // x added by an updater; a applying only `keep` removes foo and keeps x.
+        let labels = |l: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": l}});
+        let live = apply(
+            &skeleton(),
+            &req(&labels(json!({"foo": "1", "keep": "2"})), "a", false),
+        )
+        .unwrap();
+        let mut edited = live.clone();
+        edited["metadata"]["labels"]["x"] = json!("3");
+        record_update(Some(&live), &mut edited, &update("ctrl"));
+        let live = apply(&edited, &req(&labels(json!({"keep": "2"})), "a", false)).unwrap();
+        assert_eq!(live["metadata"]["labels"], json!({"keep": "2", "x": "3"}));
+        let live = apply(&live, &req(&skeleton(), "a", false)).unwrap();
+        assert_eq!(live["metadata"]["labels"], json!({"x": "3"}));
+    }
+
+    #[test]
     fn an_update_by_the_same_manager_name_is_another_manager() {
         let a = apply(&skeleton(), &req(&deploy(1, "nginx"), "kubectl", false)).unwrap();
         let mut scaled = a.clone();
