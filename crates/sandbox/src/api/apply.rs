@@ -300,7 +300,10 @@ pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
     let s = req.schema;
     let applied = restrict(req.applied, req.scope);
     typed::validate_applied(&applied, s).map_err(Error::Invalid)?;
-    let new_set = tracked_set(typed::field_set(&applied, s), req.scope);
+    // The configuration's whole field set takes part in pruning (it owns `metadata.name`,
+    // `apiVersion`…); the field manager strips those only from what it stores (`stripMeta`).
+    let applied_set = typed::field_set(&applied, s);
+    let new_set = tracked_set(applied_set.clone(), req.scope);
     let sub = subresource_name(req.scope);
     let mine = |e: &Entry| e.same_slot(req.manager, "Apply", sub);
     let mut all = entries(live);
@@ -311,7 +314,7 @@ pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
     // path of `last`, and so each of its ancestors, is owned again).
     let mut out = match last.filter(|l| !l.is_subset(&new_set)) {
         Some(last) => {
-            let mut managed = new_set.clone();
+            let mut managed = applied_set;
             for e in all.iter().filter(|e| !mine(e)) {
                 managed.extend(e.fields.iter().cloned());
             }
@@ -639,6 +642,21 @@ mod tests {
         assert_eq!(live["metadata"]["labels"], json!({"keep": "2", "x": "3"}));
         let live = apply(&live, &req(&skeleton(), "a", false)).unwrap();
         assert_eq!(live["metadata"]["labels"], json!({"x": "3"}));
+    }
+
+    #[test]
+    fn dropping_all_metadata_an_applier_set_keeps_the_name() {
+        let labelled = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "ns", "labels": {"a": "1"}, "annotations": {"b": "2"}},
+            "spec": {"replicas": 2}});
+        let live = apply(&skeleton(), &req(&labelled, "a", false)).unwrap();
+        let bare = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "ns"}, "spec": {"replicas": 3}});
+        let live = apply(&live, &req(&bare, "a", false)).unwrap();
+        assert_eq!(live["metadata"]["name"], "d");
+        assert!(live["metadata"].get("labels").is_none(), "{live}");
+        assert!(live["metadata"].get("annotations").is_none());
+        assert_eq!(live["spec"]["replicas"], 3);
     }
 
     #[test]
