@@ -300,40 +300,67 @@ async fn changing_a_service_port_leaves_no_leftover() {
 
 #[tokio::test]
 async fn two_appliers_of_owner_references_leave_no_empty_element() {
+    // Two field managers apply one Service, each with its own ownerReference (a map list keyed
+    // by uid): each keeps its item, and the one that stops applying takes only its own.
     let sb = start().await;
-    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let api: Api<Service> = Api::default_namespaced(sb.client());
     let owner = |uid: &str, name: &str| json!({"apiVersion": "example.com/v1", "kind": "Owner", "name": name, "uid": uid});
-    let cm = |refs: Value| {
-        json!({"apiVersion": "v1", "kind": "ConfigMap",
-               "metadata": {"name": "shared", "ownerReferences": refs}, "data": {"k": "v"}})
+    let svc = |refs: Value| {
+        json!({"apiVersion": "v1", "kind": "Service",
+               "metadata": {"name": "shared", "ownerReferences": refs},
+               "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
     };
     let a = PatchParams::apply("a");
     let b = PatchParams::apply("b");
-    api.patch("shared", &a, &Patch::Apply(cm(json!([owner("u1", "one")]))))
-        .await
-        .unwrap();
-    api.patch("shared", &b, &Patch::Apply(cm(json!([owner("u2", "two")]))))
-        .await
-        .unwrap();
+    api.patch(
+        "shared",
+        &a,
+        &Patch::Apply(svc(json!([owner("u1", "one")]))),
+    )
+    .await
+    .unwrap();
+    api.patch(
+        "shared",
+        &b,
+        &Patch::Apply(svc(json!([owner("u2", "two")]))),
+    )
+    .await
+    .unwrap();
     let got = api
-        .patch("shared", &a, &Patch::Apply(cm(json!([owner("u1", "one")]))))
+        .patch(
+            "shared",
+            &a,
+            &Patch::Apply(svc(json!([owner("u1", "one")]))),
+        )
         .await
         .unwrap();
     let refs = serde_json::to_value(&got.metadata.owner_references).unwrap();
     assert_eq!(names(&refs, "uid"), vec!["u1", "u2"], "{refs}");
+    assert!(
+        refs.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["uid"].is_string()),
+        "no empty element: {refs}"
+    );
     let got = api
         .patch(
             "shared",
             &b,
             &Patch::Apply(
-                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}}),
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "shared"}}),
             ),
         )
         .await
         .unwrap();
     let refs = serde_json::to_value(&got.metadata.owner_references).unwrap();
     assert_eq!(names(&refs, "uid"), vec!["u1"], "{refs}");
-    assert_eq!(got.data.unwrap()["k"], "v", "a still owns the data");
+    let ports = serde_json::to_value(&got.spec).unwrap()["ports"].clone();
+    assert_eq!(
+        names(&ports, "port"),
+        vec!["80"],
+        "a still applies the port"
+    );
 }
 
 #[tokio::test]

@@ -300,16 +300,21 @@ pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
     let s = req.schema;
     let applied = restrict(req.applied, req.scope);
     typed::validate_applied(&applied, s).map_err(Error::Invalid)?;
-    let new_set = tracked_set(typed::field_set(&applied, s), req.scope);
+    // The configuration's whole field set takes part in pruning (it owns `metadata.name`,
+    // `apiVersion`…); the field manager strips those only from what it stores (`stripMeta`).
+    let applied_set = typed::field_set(&applied, s);
+    let new_set = tracked_set(applied_set.clone(), req.scope);
     let sub = subresource_name(req.scope);
     let mine = |e: &Entry| e.same_slot(req.manager, "Apply", sub);
     let mut all = entries(live);
     let live_obj = without_managed_fields(live);
     let merged = typed::merge(Some(&live_obj), Some(&applied), s).unwrap_or(live_obj.clone());
     let last = all.iter().find(|e| mine(e)).map(|e| e.fields.clone());
-    let mut out = match last.filter(|l| !l.is_empty()) {
+    // Nothing to prune when the applier still applies everything it applied last time (every
+    // path of `last`, and so each of its ancestors, is owned again).
+    let mut out = match last.filter(|l| !l.is_subset(&new_set)) {
         Some(last) => {
-            let mut managed = new_set.clone();
+            let mut managed = applied_set;
             for e in all.iter().filter(|e| !mine(e)) {
                 managed.extend(e.fields.iter().cloned());
             }
@@ -597,6 +602,61 @@ mod tests {
             live["spec"]["template"]["spec"]["containers"],
             json!([{"name": "web", "image": "nginx"}])
         );
+    }
+
+    #[test]
+    fn an_item_goes_even_if_an_updater_owns_a_field_inside_it() {
+        // structured-merge-diff (checked by hand with v4.1.2): the applier owned the item
+        // `containers[name="log"]`; kubectl (an Update) owns only `.resources.limits.cpu` inside
+        // it, not the item, so when the applier drops the item it goes whole.
+        let both = with_containers(
+            json!([{"name": "web", "image": "nginx"}, {"name": "log", "image": "busybox"}]),
+        );
+        let live = apply(&skeleton(), &req(&both, "a", false)).unwrap();
+        let mut edited = live.clone();
+        edited["spec"]["template"]["spec"]["containers"][1]["resources"] =
+            json!({"limits": {"cpu": "1"}});
+        record_update(Some(&live), &mut edited, &update("kubectl"));
+        let web = with_containers(json!([{"name": "web", "image": "nginx"}]));
+        let live = apply(&edited, &req(&web, "a", false)).unwrap();
+        assert_eq!(
+            live["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "web", "image": "nginx"}])
+        );
+    }
+
+    #[test]
+    fn a_map_entry_another_manager_owns_stays() {
+        // structured-merge-diff (checked by hand with v4.1.2): labels {foo, keep} applied by a,
+        // x added by an updater; a applying only `keep` removes foo and keeps x.
+        let labels = |l: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "labels": l}});
+        let live = apply(
+            &skeleton(),
+            &req(&labels(json!({"foo": "1", "keep": "2"})), "a", false),
+        )
+        .unwrap();
+        let mut edited = live.clone();
+        edited["metadata"]["labels"]["x"] = json!("3");
+        record_update(Some(&live), &mut edited, &update("ctrl"));
+        let live = apply(&edited, &req(&labels(json!({"keep": "2"})), "a", false)).unwrap();
+        assert_eq!(live["metadata"]["labels"], json!({"keep": "2", "x": "3"}));
+        let live = apply(&live, &req(&skeleton(), "a", false)).unwrap();
+        assert_eq!(live["metadata"]["labels"], json!({"x": "3"}));
+    }
+
+    #[test]
+    fn dropping_all_metadata_an_applier_set_keeps_the_name() {
+        let labelled = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "ns", "labels": {"a": "1"}, "annotations": {"b": "2"}},
+            "spec": {"replicas": 2}});
+        let live = apply(&skeleton(), &req(&labelled, "a", false)).unwrap();
+        let bare = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "ns"}, "spec": {"replicas": 3}});
+        let live = apply(&live, &req(&bare, "a", false)).unwrap();
+        assert_eq!(live["metadata"]["name"], "d");
+        assert!(live["metadata"].get("labels").is_none(), "{live}");
+        assert!(live["metadata"].get("annotations").is_none());
+        assert_eq!(live["spec"]["replicas"], 3);
     }
 
     #[test]
