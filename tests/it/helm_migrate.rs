@@ -384,7 +384,6 @@ fn tera_render(cr: &Value) -> BTreeMap<String, Value> {
 /// becomes Ready having taken every object over in place (same uids, now owned by it), Helm's
 /// release records are dropped, nothing is deleted, and the operator keeps the objects true.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails since the SSA rework, ownership and hardening merges met: an apply during the takeover gets the sandbox's 400 'the object has no metadata' (crates/sandbox/src/api/verbs.rs); to be fixed first thing next stop"]
 async fn operator_takes_the_release_over_in_place() {
     let python = python();
     // The operator may adopt WebServers' Helm releases (its mapping's decision).
