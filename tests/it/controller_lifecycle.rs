@@ -695,8 +695,8 @@ async fn a_restarted_operator_writes_nothing_for_settled_resources() {
     // Quantities the API server rewrites (0.1 → 100m, 1024Mi → 1Gi, 1 → "1"): after a restart
     // the operator has no memory of its writes, so only canonical comparison avoids a rewrite.
     let webserver = example("webserver").replace(
-        "  image: nginx:1.28\n",
-        "  image: nginx:1.28\n  resources:\n    requests: {cpu: \"0.1\", memory: 1024Mi}\n    limits: {cpu: 1}\n",
+        "  image: nginxinc/nginx-unprivileged:1.28\n",
+        "  image: nginxinc/nginx-unprivileged:1.28\n  resources:\n    requests: {cpu: \"0.1\", memory: 1024Mi}\n    limits: {cpu: 1}\n",
     );
     h.create(&webservers(), "default", &webserver).await;
     h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
