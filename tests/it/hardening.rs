@@ -248,6 +248,31 @@ fn rendered_output_is_bounded_per_template() {
     );
 }
 
+#[test]
+fn indenting_multi_line_filter_output_is_bounded_too() {
+    // A list written after a long line is indented under the column where it starts: 200 lines
+    // of 100,000 spaces each would be 20 MB.
+    let chart = TempChart::new(
+        &[(
+            "wide.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ values.long | to_json }} {{ values.items | to_yaml }}\n",
+        )],
+        "[ConfigMap]",
+    );
+    let items: Vec<u32> = (0..200).collect();
+    let err = chart
+        .renderer()
+        .render(
+            &resource(json!({"long": "x".repeat(100_000), "items": items})),
+            "default",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("templates/wide.yaml"), "{err:.300}");
+    assert!(err.contains("indented under the column"), "{err:.300}");
+    assert!(err.contains("exceeds the limit of 4 MiB"), "{err:.300}");
+}
+
 /// The `release` key of a Helm release Secret holding `json` gzipped, as Helm writes it.
 fn helm_release_secret(name: &str, gzipped: Vec<u8>) -> k8s_openapi::api::core::v1::Secret {
     let data = base64::engine::general_purpose::STANDARD.encode(gzipped);
