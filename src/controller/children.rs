@@ -37,6 +37,16 @@ pub(crate) enum Error {
         /// The API error.
         source: kube::Error,
     },
+    /// The child's kind turned out cluster-scoped: a namespaced owner cannot own it.
+    #[error(
+        "{kind} ({group_version}) is cluster-scoped: a namespaced custom resource cannot own it, so it can be neither garbage-collected nor pruned; remove it from allowedKinds"
+    )]
+    ClusterScoped {
+        /// `group/version` (or `version` for the core group).
+        group_version: String,
+        /// The kind.
+        kind: String,
+    },
     /// The API server refused to list the child's kind (403: RBAC; 404: not served).
     #[error("listing {group_version}/{kind} failed: {message} ({code})")]
     WatchRefused {
@@ -187,13 +197,19 @@ impl Children {
         if let Some(kind) = kinds.get(&key) {
             return Ok(kind.clone());
         }
-        let (resource, _caps) = kube::discovery::pinned_kind(&self.client, gvk)
+        let (resource, caps) = kube::discovery::pinned_kind(&self.client, gvk)
             .await
             .map_err(|source| Error::DiscoveryFailed {
                 group_version: resource_group_version(gvk),
                 kind: gvk.kind.clone(),
                 source,
             })?;
+        if caps.scope == kube::discovery::Scope::Cluster {
+            return Err(Error::ClusterScoped {
+                group_version: resource_group_version(gvk),
+                kind: gvk.kind.clone(),
+            });
+        }
         let mut stores = Vec::new();
         let mut tasks = Vec::new();
         for scope in &self.scopes {

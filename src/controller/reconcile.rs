@@ -170,6 +170,7 @@ fn watch_failure_reason(error: &children::Error) -> Reason {
         children::Error::WatchRefused {
             code: 401 | 403, ..
         } => Reason::Forbidden,
+        children::Error::ClusterScoped { .. } => Reason::PolicyViolation,
         _ => Reason::ApplyFailed,
     }
 }
@@ -189,7 +190,9 @@ fn describe_watch_failure(error: &children::Error) -> String {
             code,
             message,
         } => (group_version, kind, format!("{message} ({code})")),
-        children::Error::WatchNotSynced { .. } => return error.to_string(),
+        children::Error::WatchNotSynced { .. } | children::Error::ClusterScoped { .. } => {
+            return error.to_string();
+        }
     };
     match watch_failure_reason(error) {
         Reason::KindNotServed => format!(

@@ -114,10 +114,51 @@ fn crd(lint: &mut Lint<'_>) {
             &stand_in
         }
     };
-    if let Err(e) = crate::crd::for_chart(watch, &chart) {
-        lint.findings.push(Finding::located_in_message(format!(
+    match crate::crd::for_chart(watch, &chart) {
+        Err(e) => lint.findings.push(Finding::located_in_message(format!(
             "{e} (while generating the CRD)"
-        )));
+        ))),
+        Ok(crd) => {
+            let spec = serde_json::to_value(&crd.spec.versions)
+                .ok()
+                .and_then(|versions| {
+                    versions
+                        .pointer("/0/schema/openAPIV3Schema/properties/spec")
+                        .cloned()
+                });
+            let mut open = Vec::new();
+            if let Some(spec) = &spec {
+                free_form_paths(spec, String::new(), &mut open);
+            }
+            for path in open {
+                lint.findings.push(Finding::warning(
+                    lint.dir.join("values.schema.json").display().to_string(),
+                    format!(
+                        "{}: accepts fields of any shape, so the API server stores a spec nested as deep as it is sent; tera-operator refuses values deeper than {} levels, but one nested past what its client decodes (about 120 levels) stops the watch of the whole kind: declare the properties, or the type of additionalProperties",
+                        if path.is_empty() { "/" } else { &path },
+                        render::MAX_VALUES_DEPTH,
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Paths (in the values) of the CRD schema's free-form nodes, which keep unknown fields at any depth.
+fn free_form_paths(schema: &Value, path: String, out: &mut Vec<String>) {
+    if schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        out.push(path);
+        return;
+    }
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        for (name, child) in properties {
+            free_form_paths(child, format!("{path}/{name}"), out);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = schema.get(key).filter(|c| c.is_object()) {
+            free_form_paths(child, format!("{path}/*"), out);
+        }
     }
 }
 

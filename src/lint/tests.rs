@@ -141,6 +141,19 @@ fn every_rule_alone() {
             ],
         ),
         ("crd", &[("Chart.yaml", None)], &[]),
+        (
+            "crd",
+            &[(
+                "values.schema.json",
+                Some(
+                    r#"{"type": "object", "additionalProperties": false, "properties": {"extra": {"type": "object"}, "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}"#,
+                ),
+            )],
+            &[
+                "warning: ",
+                "values.schema.json: /extra: accepts fields of any shape",
+            ],
+        ),
         ("templates-compile", &[], &[]),
         (
             "templates-compile",

@@ -183,6 +183,19 @@ impl Engine {
                 column: None,
                 message: format!("the rendered output is not UTF-8: {e}"),
             })?;
+            // Aligning multi-line filter output indents each of its lines: check what that
+            // makes before making it.
+            if aligned_len(&text) > MAX_RENDERED_BYTES {
+                return Err(TemplateError {
+                    file: name.clone(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "the rendered output, with multi-line filter output indented under the column where it starts, exceeds the limit of {} MiB per template",
+                        MAX_RENDERED_BYTES >> 20
+                    ),
+                });
+            }
             let text = super::yaml_text::align(text);
             out.push(RenderedTemplate {
                 file: name.clone(),
@@ -192,6 +205,34 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// How long [`super::yaml_text::align`] makes `text`: each continuation mark becomes as many
+/// spaces as the column of the latest anchor, the marks themselves go.
+fn aligned_len(text: &str) -> usize {
+    use super::yaml_text::{ANCHOR, CONTINUE};
+    if !text.contains([ANCHOR, CONTINUE]) {
+        return text.len();
+    }
+    let (mut len, mut column, mut anchor) = (0usize, 0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            ANCHOR => anchor = column,
+            CONTINUE => {
+                len = len.saturating_add(anchor);
+                column = column.saturating_add(anchor);
+            }
+            '\n' => {
+                len += 1;
+                column = 0;
+            }
+            c => {
+                len = len.saturating_add(c.len_utf8());
+                column += 1;
+            }
+        }
+    }
+    len
 }
 
 /// Escape function: plain numbers and booleans pass through; every other string becomes a
@@ -272,6 +313,18 @@ fn append_sources(err: &tera::Error, message: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aligned_length_is_what_align_makes() {
+        use super::super::yaml_text::{ANCHOR, CONTINUE, align};
+        for text in [
+            String::from("a: 1\n"),
+            format!("key: {ANCHOR}x: 1\n{CONTINUE}y: 2\n{CONTINUE}z: é\n"),
+            format!("- {ANCHOR}a\n{CONTINUE}b\n  - {ANCHOR}c\n{CONTINUE}d\n"),
+        ] {
+            assert_eq!(aligned_len(&text), align(text.clone()).len(), "{text:?}");
+        }
+    }
 
     #[test]
     fn only_plain_numbers_and_booleans_pass_through() {

@@ -25,6 +25,7 @@ pub use engine::TemplateError;
 pub(crate) use filters::hex;
 pub use policy::PolicyViolation;
 pub(crate) use stamp::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL, Owner, sort_for_apply};
+pub(crate) use values::MAX_DEPTH as MAX_VALUES_DEPTH;
 
 /// Why a custom resource could not be rendered. Nothing is applied when any of these occurs.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -248,6 +248,31 @@ fn rendered_output_is_bounded_per_template() {
     );
 }
 
+#[test]
+fn indenting_multi_line_filter_output_is_bounded_too() {
+    // A list written after a long line is indented under the column where it starts: 200 lines
+    // of 100,000 spaces each would be 20 MB.
+    let chart = TempChart::new(
+        &[(
+            "wide.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ values.long | to_json }} {{ values.items | to_yaml }}\n",
+        )],
+        "[ConfigMap]",
+    );
+    let items: Vec<u32> = (0..200).collect();
+    let err = chart
+        .renderer()
+        .render(
+            &resource(json!({"long": "x".repeat(100_000), "items": items})),
+            "default",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("templates/wide.yaml"), "{err:.300}");
+    assert!(err.contains("indented under the column"), "{err:.300}");
+    assert!(err.contains("exceeds the limit of 4 MiB"), "{err:.300}");
+}
+
 /// The `release` key of a Helm release Secret holding `json` gzipped, as Helm writes it.
 fn helm_release_secret(name: &str, gzipped: Vec<u8>) -> k8s_openapi::api::core::v1::Secret {
     let data = base64::engine::general_purpose::STANDARD.encode(gzipped);
@@ -397,5 +422,128 @@ fn bundled_charts_and_example_backends_meet_the_restricted_profile() {
     assert_eq!(
         deployment["spec"]["template"]["spec"]["automountServiceAccountToken"],
         true
+    );
+}
+
+/// A CR whose spec nests `levels` mappings deep, as YAML text (flow style).
+fn deep_cr(name: &str, levels: usize) -> String {
+    let spec = nested(levels);
+    format!(
+        "apiVersion: web.tera-operator.io/v1alpha1\nkind: WebServer\nmetadata:\n  name: {name}\nspec: {}\n",
+        serde_json::to_string(&json!({"x": spec})).unwrap()
+    )
+}
+
+/// A spec nested past the limit (but not past what the operator's client decodes) is refused
+/// with InvalidSpec naming the path, and the kind goes on serving its other resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_spec_is_invalid_and_its_kind_keeps_working() {
+    let chart = TempChart::new(
+        &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}\ndata:\n  v: {{ values | to_json | quote }}\n",
+        )],
+        "[ConfigMap]",
+    );
+    let mapping = format!(
+        "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: {}\n",
+        chart.chart_dir().display()
+    );
+    let h = Harness::start_with(Some(&mapping), Vec::new()).await;
+    h.create(&webservers(), "default", &deep_cr("deep", 100))
+        .await;
+    h.create(
+        &webservers(),
+        "default",
+        "apiVersion: web.tera-operator.io/v1alpha1\nkind: WebServer\nmetadata:\n  name: plain\nspec: {}\n",
+    )
+    .await;
+    let cr = h
+        .wait_condition(&webservers(), "default", "deep", "False", "InvalidSpec")
+        .await;
+    let message = condition(&cr, "Ready")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/spec/x{}", "/a".repeat(63));
+    assert!(
+        message.contains(&format!("{path}: nested more than 64 levels deep")),
+        "{message}"
+    );
+    h.get(&configmaps(), "default", "plain").await;
+    h.wait_condition(&webservers(), "default", "plain", "True", "Ready")
+        .await;
+}
+
+/// A group-qualified kind whose CRD turns out cluster-scoped is refused before anything is
+/// applied, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_scoped_custom_kind_is_refused_at_apply() {
+    let chart = TempChart::new(
+        &[
+            (
+                "cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}\n",
+            ),
+            (
+                "thing.yaml",
+                "apiVersion: web.tera-operator.io/v1alpha1\nkind: ClusterThing\nmetadata:\n  name: {{ release.name }}\n",
+            ),
+        ],
+        "[ConfigMap, ClusterThing.web.tera-operator.io]",
+    );
+    let mapping = format!(
+        "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: {}\n  allowedKinds: [ConfigMap, ClusterThing.web.tera-operator.io]\n",
+        chart.chart_dir().display()
+    );
+    let h = Harness::start_with(Some(&mapping), Vec::new()).await;
+    let mut definition = crd("ClusterThing", "clusterthings");
+    definition["spec"]["scope"] = json!("Cluster");
+    let crds: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        h.client.clone(),
+        &builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+        ),
+    );
+    crds.create(
+        &Default::default(),
+        &serde_json::from_value(definition).unwrap(),
+    )
+    .await
+    .unwrap();
+    wait_served(&h.client, "ClusterThing", "the ClusterThing CRD").await;
+    h.create(
+        &webservers(),
+        "default",
+        "apiVersion: web.tera-operator.io/v1alpha1\nkind: WebServer\nmetadata:\n  name: site\nspec: {}\n",
+    )
+    .await;
+    // The reconcile stops before anything is applied, and the resource says why.
+    let cr = h
+        .wait_condition(&webservers(), "default", "site", "False", "PolicyViolation")
+        .await;
+    let message = condition(&cr, "Ready")["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("ClusterThing (web.tera-operator.io/v1alpha1) is cluster-scoped")
+            && message.contains("remove it from allowedKinds")
+            && message.ends_with("nothing was applied"),
+        "{message}"
+    );
+    let configmap = h
+        .api(&configmaps(), "default")
+        .get_opt("site")
+        .await
+        .unwrap();
+    assert!(configmap.is_none(), "nothing applied");
+    let things: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        h.client.clone(),
+        &crate::support::resource("ClusterThing", "clusterthings"),
+    );
+    assert!(
+        things.get_opt("site").await.unwrap().is_none(),
+        "nothing applied"
     );
 }
