@@ -79,6 +79,7 @@ pub struct Operator {
     stop_health: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     health_task: Option<JoinHandle<()>>,
+    endpoints: Option<SocketAddr>,
 }
 
 impl Operator {
@@ -88,16 +89,16 @@ impl Operator {
         let metrics = Arc::new(Metrics::new());
         let ready = Arc::new(AtomicBool::new(false));
         let (stop_health, health_rx) = oneshot::channel::<()>();
-        let health_task = match options.metrics_addr {
+        let (health_task, endpoints) = match options.metrics_addr {
             Some(addr) => {
                 let (bound, task) = health::serve(addr, metrics.clone(), ready.clone(), async {
                     let _ = health_rx.await;
                 })
                 .await?;
                 tracing::info!(addr = %bound, "serving /healthz, /readyz and /metrics");
-                Some(task)
+                (Some(task), Some(bound))
             }
-            None => None,
+            None => (None, None),
         };
         let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
             vec![None]
@@ -126,12 +127,18 @@ impl Operator {
             stop_health: Some(stop_health),
             task,
             health_task,
+            endpoints,
         })
     }
 
     /// The operator's metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (the port bound when 0 was asked).
+    pub fn endpoints_addr(&self) -> Option<SocketAddr> {
+        self.endpoints
     }
 
     /// Whether the initial caches have synced.
