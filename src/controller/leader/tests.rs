@@ -53,6 +53,49 @@ fn config_check_orders_the_durations() {
             .to_string()
             .contains("retry period")
     );
+    // client-go's rules: renew deadline < lease duration (equal is refused too), renew
+    // deadline > 1.2 × retry period, nothing zero.
+    let refused = |config: LeaseConfig, what: &str| {
+        let err = config.check().unwrap_err().to_string();
+        assert!(err.contains(what), "{config:?}: {err}");
+    };
+    refused(
+        LeaseConfig {
+            renew_deadline: Duration::from_secs(15),
+            ..ok.clone()
+        },
+        "shorter than the lease duration",
+    );
+    refused(
+        LeaseConfig {
+            renew_deadline: Duration::from_millis(2400),
+            lease_duration: Duration::from_secs(3),
+            ..ok.clone()
+        },
+        "divided by 1.2",
+    );
+    assert!(
+        LeaseConfig {
+            renew_deadline: Duration::from_millis(2500),
+            lease_duration: Duration::from_secs(3),
+            ..ok.clone()
+        }
+        .check()
+        .is_ok()
+    );
+    for zero in [
+        LeaseConfig {
+            retry_period: Duration::ZERO,
+            ..ok.clone()
+        },
+        LeaseConfig {
+            lease_duration: Duration::ZERO,
+            renew_deadline: Duration::ZERO,
+            ..ok.clone()
+        },
+    ] {
+        refused(zero, "must be positive");
+    }
     let fractional = LeaseConfig {
         lease_duration: Duration::from_millis(1500),
         renew_deadline: Duration::from_secs(1),
