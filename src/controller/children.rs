@@ -6,7 +6,8 @@
 //! ownerReference to the controller of the owning kind, which reconciles the owner.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt as _;
@@ -18,10 +19,12 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::task::JoinHandle;
 
 use super::apply::{AppliedMemory, memory_key};
-use super::child_store::{CachedChild, ChildStore, Waiters};
+use super::child_store::{CachedChild, ChildStore, Refusal, Waiters};
+use super::health::Liveness;
 use crate::render::{MANAGED_BY, MANAGED_BY_LABEL};
 
-/// How long a new child watch may take to list its objects before reconciles give up on it.
+/// How long a new child watch may take to list its objects: reconciles needing it wait until
+/// then, and fail at once (with the watch's error) when it has not listed by then.
 pub(crate) const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Errors starting child watches.
@@ -60,13 +63,22 @@ pub(crate) enum Error {
         message: String,
     },
     /// The child watch did not list its objects in time.
-    #[error("the watch of {kind} did not sync within {seconds}s")]
+    #[error("the watch of {kind} did not sync within {seconds}s{}", last_error_suffix(.last_error))]
     WatchNotSynced {
         /// The kind.
         kind: String,
         /// The timeout.
         seconds: u64,
+        /// The watch's latest error, if it reported one (a 403, a missing resource).
+        last_error: Option<String>,
     },
+}
+
+fn last_error_suffix(last_error: &Option<String>) -> String {
+    last_error
+        .as_deref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default()
 }
 
 /// A `Result` with this module's [`Error`].
@@ -100,18 +112,39 @@ pub(crate) struct ChildKind {
     /// The child's API resource.
     pub(crate) resource: ApiResource,
     stores: Vec<Arc<ChildStore>>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Started plus [`SYNC_TIMEOUT`]: how long reconciles wait for the first list.
+    sync_deadline: tokio::time::Instant,
+    /// The latest error of its watches, until they list again.
+    last_error: Arc<Mutex<Option<String>>>,
+    liveness: Arc<Liveness>,
+    tasks: Vec<(u64, JoinHandle<()>)>,
 }
 
 impl Drop for ChildKind {
     fn drop(&mut self) {
-        for task in &self.tasks {
+        for (id, task) in &self.tasks {
+            self.liveness.retire(*id);
             task.abort();
         }
     }
 }
 
 impl ChildKind {
+    /// Waits until every store has listed its objects, at most until the sync deadline.
+    /// `Err(Some(_))`: the API server refused a list; `Err(None)`: the deadline passed.
+    async fn wait_synced(&self) -> Result<(), Option<Refusal>> {
+        let deadline = self.sync_deadline;
+        for store in &self.stores {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            store.wait_synced(left).await?;
+        }
+        Ok(())
+    }
+
+    fn last_error(&self) -> Option<String> {
+        lock(&self.last_error).clone()
+    }
+
     /// The cached object, if any.
     pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Arc<CachedChild>> {
         self.stores.iter().find_map(|s| s.get(namespace, name))
@@ -127,7 +160,19 @@ impl ChildKind {
     }
 }
 
+/// One child kind's watch: started once, by whichever reconcile needs it first, and shared.
+#[derive(Default)]
+struct Slot {
+    kind: tokio::sync::OnceCell<Arc<ChildKind>>,
+    /// Whether the kind is in [`Children::snapshot`] (once it listed).
+    listed: AtomicBool,
+}
+
 /// All child caches plus the routes from children to owner controllers.
+///
+/// Each child kind starts and syncs on its own: no lock is held across an API call or a wait,
+/// so a kind whose watch cannot list (a 403, a missing CRD) delays only the reconciles that
+/// render that kind, never another kind's.
 pub(crate) struct Children {
     /// What tera-operator last applied to each child, kept in step with the caches.
     pub(crate) applied: Arc<AppliedMemory>,
@@ -135,21 +180,32 @@ pub(crate) struct Children {
     pub(crate) waiters: Arc<Waiters>,
     client: kube::Client,
     scopes: Vec<Option<String>>,
-    kinds: tokio::sync::Mutex<HashMap<String, Arc<ChildKind>>>,
+    liveness: Arc<Liveness>,
+    kinds: Mutex<HashMap<String, Arc<Slot>>>,
     snapshot: RwLock<Vec<Arc<ChildKind>>>,
     routes: Routes,
     next_id: std::sync::atomic::AtomicU64,
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Children {
-    /// No caches yet; `scopes` are the namespaces watched (`None`: all).
-    pub(crate) fn new(client: kube::Client, scopes: Vec<Option<String>>) -> Self {
+    /// No caches yet; `scopes` are the namespaces watched (`None`: all); the watch tasks are
+    /// supervised by `liveness`.
+    pub(crate) fn new(
+        client: kube::Client,
+        scopes: Vec<Option<String>>,
+        liveness: Arc<Liveness>,
+    ) -> Self {
         Self {
             applied: Arc::default(),
             waiters: Arc::default(),
             client,
             scopes,
-            kinds: tokio::sync::Mutex::new(HashMap::new()),
+            liveness,
+            kinds: Mutex::default(),
             snapshot: RwLock::new(Vec::new()),
             routes: Arc::default(),
             next_id: std::sync::atomic::AtomicU64::new(1),
@@ -190,13 +246,52 @@ impl Children {
         }
     }
 
-    /// The cache of a child kind, starting its watch (and waiting for it to sync) if needed.
+    /// The cache of a child kind, starting its watch if needed and waiting until it listed, at
+    /// most until [`SYNC_TIMEOUT`] after the watch started (so a watch that cannot list fails
+    /// its later callers at once). Waits only on this kind.
     pub(crate) async fn ensure(&self, gvk: &GroupVersionKind) -> Result<Arc<ChildKind>> {
-        let key = format!("{}/{}/{}", gvk.group, gvk.version, gvk.kind);
-        let mut kinds = self.kinds.lock().await;
-        if let Some(kind) = kinds.get(&key) {
-            return Ok(kind.clone());
+        let slot = self.slot(gvk);
+        let kind = self.start_in(&slot, gvk).await?;
+        match kind.wait_synced().await {
+            Ok(()) => {}
+            Err(Some(refusal)) => {
+                return Err(Error::WatchRefused {
+                    group_version: resource_group_version(gvk),
+                    kind: gvk.kind.clone(),
+                    code: refusal.code,
+                    message: refusal.message,
+                });
+            }
+            Err(None) => {
+                return Err(Error::WatchNotSynced {
+                    kind: gvk.kind.clone(),
+                    seconds: SYNC_TIMEOUT.as_secs(),
+                    last_error: kind.last_error(),
+                });
+            }
         }
+        if !slot.listed.swap(true, Ordering::AcqRel)
+            && let Ok(mut snapshot) = self.snapshot.write()
+        {
+            snapshot.push(kind.clone());
+        }
+        Ok(kind)
+    }
+
+    /// The slot of `gvk`, created empty if new. The map's lock is held for the lookup only.
+    fn slot(&self, gvk: &GroupVersionKind) -> Arc<Slot> {
+        let key = format!("{}/{}/{}", gvk.group, gvk.version, gvk.kind);
+        lock(&self.kinds).entry(key).or_default().clone()
+    }
+
+    /// The watch of `slot`, started by the first caller; concurrent callers for the same kind
+    /// wait for that start, a failed start is retried by the next caller.
+    async fn start_in(&self, slot: &Slot, gvk: &GroupVersionKind) -> Result<Arc<ChildKind>> {
+        slot.kind.get_or_try_init(|| self.watch(gvk)).await.cloned()
+    }
+
+    /// Discovers `gvk` and starts its watches, one per namespace scope.
+    async fn watch(&self, gvk: &GroupVersionKind) -> Result<Arc<ChildKind>> {
         let (resource, caps) = kube::discovery::pinned_kind(&self.client, gvk)
             .await
             .map_err(|source| Error::DiscoveryFailed {
@@ -210,6 +305,8 @@ impl Children {
                 kind: gvk.kind.clone(),
             });
         }
+        let sync_deadline = tokio::time::Instant::now() + SYNC_TIMEOUT;
+        let last_error = Arc::new(Mutex::new(None));
         let mut stores = Vec::new();
         let mut tasks = Vec::new();
         for scope in &self.scopes {
@@ -221,45 +318,34 @@ impl Children {
             let config =
                 watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
             let stream = watcher(api, config).default_backoff();
-            tasks.push(tokio::spawn(follow_watch(
-                stream,
-                store.clone(),
-                resource.clone(),
-                self.applied.clone(),
-                self.routes.clone(),
-                self.waiters.clone(),
-            )));
+            let name = match scope {
+                Some(ns) => format!("watch of {} in {ns}", resource_name(gvk)),
+                None => format!("watch of {}", resource_name(gvk)),
+            };
+            tasks.push(self.liveness.spawn(
+                name,
+                follow_watch(
+                    stream,
+                    store.clone(),
+                    resource.clone(),
+                    Followers {
+                        applied: self.applied.clone(),
+                        routes: self.routes.clone(),
+                        waiters: self.waiters.clone(),
+                        last_error: last_error.clone(),
+                    },
+                ),
+            ));
             stores.push(store);
         }
-        let child = Arc::new(ChildKind {
+        Ok(Arc::new(ChildKind {
             resource,
             stores,
+            sync_deadline,
+            last_error,
+            liveness: self.liveness.clone(),
             tasks,
-        });
-        for store in &child.stores {
-            match store.wait_synced(SYNC_TIMEOUT).await {
-                Ok(()) => {}
-                Err(Some(refusal)) => {
-                    return Err(Error::WatchRefused {
-                        group_version: resource_group_version(gvk),
-                        kind: gvk.kind.clone(),
-                        code: refusal.code,
-                        message: refusal.message,
-                    });
-                }
-                Err(None) => {
-                    return Err(Error::WatchNotSynced {
-                        kind: gvk.kind.clone(),
-                        seconds: SYNC_TIMEOUT.as_secs(),
-                    });
-                }
-            }
-        }
-        kinds.insert(key, child.clone());
-        if let Ok(mut snapshot) = self.snapshot.write() {
-            snapshot.push(child.clone());
-        }
-        Ok(child)
+        }))
     }
 
     /// Every cached object, of every watched child kind, owned by `uid`.
@@ -269,16 +355,29 @@ impl Children {
     }
 }
 
+/// Who hears of a child watch's events besides its store.
+struct Followers {
+    applied: Arc<AppliedMemory>,
+    routes: Routes,
+    waiters: Arc<Waiters>,
+    /// The watch's latest error, cleared when it lists again.
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
 /// Keeps `store` in step with a child watch: caches every object, remembers observed
 /// resourceVersions for [`AppliedMemory`], and tells the owner of every changed child.
 async fn follow_watch(
     stream: impl futures::Stream<Item = watcher::Result<watcher::Event<DynamicObject>>>,
     store: Arc<ChildStore>,
     resource: ApiResource,
-    applied: Arc<AppliedMemory>,
-    routes: Routes,
-    waiters: Arc<Waiters>,
+    followers: Followers,
 ) {
+    let Followers {
+        applied,
+        routes,
+        waiters,
+        last_error,
+    } = followers;
     let mut stream = std::pin::pin!(stream);
     // Objects of a (re)list in progress; those cached before but missing once it is done were
     // deleted while the watch was down, and their owners must hear about it.
@@ -310,13 +409,15 @@ async fn follow_watch(
                     wake_waiters(&routes, &waiters, &resource, &gone, true);
                 }
                 applied.observe_all();
+                *lock(&last_error) = None;
             }
             Err(e) if history_expired(&e) => {
                 tracing::debug!(kind = %resource.kind, error = %e, "child watch history expired; relisting")
             }
             Err(e) => {
                 store.watch_failed(&e);
-                tracing::warn!(kind = %resource.kind, error = %e, "child watch failed; retrying")
+                tracing::warn!(kind = %resource.kind, error = %e, "child watch failed; retrying");
+                *lock(&last_error) = Some(e.to_string());
             }
         }
     }
@@ -326,6 +427,11 @@ async fn follow_watch(
 /// was at): the watcher relists at once, so it is no failure worth a warning.
 pub(super) fn history_expired(error: &watcher::Error) -> bool {
     matches!(error, watcher::Error::WatchError(status) if status.code == 410)
+}
+
+/// `Kind (group/version)`, naming a watch task (`Kind (version)` for the core group).
+fn resource_name(gvk: &GroupVersionKind) -> String {
+    format!("{} ({})", gvk.kind, resource_group_version(gvk))
 }
 
 fn resource_group_version(gvk: &GroupVersionKind) -> String {
@@ -477,6 +583,23 @@ mod tests {
             Some(GroupVersionKind::gvk("", "v1", "ConfigMap"))
         );
         assert_eq!(builtin_gvk("Widget"), None);
+    }
+
+    #[test]
+    fn a_watch_that_did_not_sync_says_its_last_error() {
+        let error = |last_error: Option<&str>| Error::WatchNotSynced {
+            kind: "Secret".into(),
+            seconds: 20,
+            last_error: last_error.map(str::to_string),
+        };
+        assert_eq!(
+            error(None).to_string(),
+            "the watch of Secret did not sync within 20s"
+        );
+        assert_eq!(
+            error(Some("secrets is forbidden (403)")).to_string(),
+            "the watch of Secret did not sync within 20s: secrets is forbidden (403)"
+        );
     }
 
     #[test]

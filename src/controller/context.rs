@@ -9,6 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use super::backoff::{BASE_DELAY, Backoff, MAX_DELAY};
 use super::children::Children;
 use super::events::EventSink;
+use super::health::Liveness;
 use super::metrics::Metrics;
 use crate::config::Watch;
 use crate::render::Renderer;
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) events: EventSink,
     /// Metrics.
     pub(crate) metrics: Arc<Metrics>,
+    /// The supervised tasks `/healthz` reports on.
+    pub(crate) liveness: Arc<Liveness>,
 }
 
 /// The chart serving a kind, and why it is stale if the newest version failed to load.

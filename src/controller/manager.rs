@@ -14,7 +14,7 @@ use kube::discovery::ApiResource;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::Store;
 use kube::runtime::{WatchStreamExt as _, watcher};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::children::builtin_gvk;
@@ -34,8 +34,13 @@ struct RunningKind {
     fingerprint: String,
     resync: Vec<UnboundedSender<()>>,
     stop: Vec<oneshot::Sender<()>>,
-    tasks: Vec<JoinHandle<()>>,
+    /// The controller tasks, with their ids in [`Shared::liveness`].
+    tasks: Vec<(u64, JoinHandle<()>)>,
     routes: Vec<u64>,
+    /// True once this kind's child caches listed (or gave up): its reconciles wait for it.
+    warm: watch::Receiver<bool>,
+    /// Warms them.
+    _warming: AbortOnDrop,
 }
 
 /// What the manager needs to start kinds.
@@ -91,13 +96,14 @@ impl Manager {
         }
         let stores = self.apply_mapping(mapping).await;
         let ready = self.ready.clone();
-        tokio::spawn(async move {
+        // Ends with the manager, however the manager ends.
+        let _synced = AbortOnDrop(tokio::spawn(async move {
             for store in stores {
                 while !wait_synced(&store, Duration::from_secs(3600)).await {}
             }
             ready.store(true, Ordering::Relaxed);
             tracing::info!("caches synced");
-        });
+        }));
         let mut retry = tokio::time::interval(PENDING_RETRY);
         // Polled only while a kind is pending: after a long quiet spell, one retry, not a burst
         // of the ticks "missed" meanwhile.
@@ -254,13 +260,7 @@ impl Manager {
         };
         self.pending.remove(&key);
         self.shared.metrics.chart_loaded(&key, true);
-        for kind in &watch.allowed_kinds {
-            if let Some(child) = kind.builtin_kind().and_then(|b| builtin_gvk(b.kind))
-                && let Err(e) = self.shared.children.ensure(&child).await
-            {
-                tracing::warn!(kind = %key, child = %kind, error = %e, "cannot watch a child kind yet");
-            }
-        }
+        let (warm, warming) = self.warm_children(&key, &watch);
         let ctx = Arc::new(KindContext::new(
             self.shared.clone(),
             watch.clone(),
@@ -275,6 +275,8 @@ impl Manager {
             stop: Vec::new(),
             tasks: Vec::new(),
             routes: Vec::new(),
+            warm,
+            _warming: warming,
         };
         let mut stores = Vec::new();
         for scope in &self.scopes {
@@ -286,6 +288,39 @@ impl Manager {
         stores
     }
 
+    /// Starts the watches of the built-in kinds `watch` may emit, in the background; the
+    /// receiver turns true once they listed (each within
+    /// [`SYNC_TIMEOUT`](super::children::SYNC_TIMEOUT) or given up), so this kind's first
+    /// reconciles see every child kind its chart may have emitted before (and prune them). A
+    /// child kind that cannot be discovered or listed holds up only this kind's reconciles,
+    /// never the manager or another kind.
+    fn warm_children(&self, key: &str, watch: &Watch) -> (watch::Receiver<bool>, AbortOnDrop) {
+        let (warm_tx, warm) = watch::channel(false);
+        let children = self.shared.children.clone();
+        let kinds: Vec<(String, GroupVersionKind)> = watch
+            .allowed_kinds
+            .iter()
+            .filter_map(|kind| {
+                let gvk = kind.builtin_kind().and_then(|b| builtin_gvk(b.kind))?;
+                Some((kind.to_string(), gvk))
+            })
+            .collect();
+        let key = key.to_string();
+        let warming = tokio::spawn(async move {
+            futures::future::join_all(kinds.iter().map(|(kind, gvk)| {
+                let (children, key) = (&children, &key);
+                async move {
+                    if let Err(e) = children.ensure(gvk).await {
+                        tracing::warn!(kind = %key, child = %kind, error = %e, "cannot watch a child kind yet");
+                    }
+                }
+            }))
+            .await;
+            warm_tx.send_replace(true);
+        });
+        (warm, AbortOnDrop(warming))
+    }
+
     fn start_controller(
         &self,
         running: &mut RunningKind,
@@ -293,6 +328,7 @@ impl Manager {
         scope: Option<String>,
     ) -> Store<DynamicObject> {
         let client = self.shared.client.clone();
+        let scope_name = scope.clone();
         let api: Api<DynamicObject> = match &scope {
             Some(ns) => Api::namespaced_with(client, ns, resource),
             None => Api::all_with(client, resource),
@@ -336,17 +372,32 @@ impl Manager {
             });
         let key = running.ctx.key.clone();
         let ctx = running.ctx.clone();
-        running.tasks.push(tokio::spawn(async move {
-            controller
-                .run(reconcile, error_policy, ctx)
-                .for_each(|result| {
-                    if let Err(e) = result {
-                        log_controller_error(&key, &e);
-                    }
-                    futures::future::ready(())
-                })
-                .await;
-        }));
+        let name = match &scope_name {
+            Some(ns) => format!("controller of {key} in {ns}"),
+            None => format!("controller of {key}"),
+        };
+        let warm = running.warm.clone();
+        let reconcile_warm = move |object, ctx| {
+            let mut warm = warm.clone();
+            async move {
+                // Closed only when the kind stops; then the reconcile may as well run.
+                let _ = warm.wait_for(|warm| *warm).await;
+                reconcile(object, ctx).await
+            }
+        };
+        running
+            .tasks
+            .push(self.shared.liveness.spawn(name, async move {
+                controller
+                    .run(reconcile_warm, error_policy, ctx)
+                    .for_each(|result| {
+                        if let Err(e) = result {
+                            log_controller_error(&key, &e);
+                        }
+                        futures::future::ready(())
+                    })
+                    .await;
+            }));
         running.resync.push(resync_tx);
         running.stop.push(stop_tx);
         store
@@ -388,6 +439,15 @@ fn log_controller_error<E: std::error::Error>(
     }
 }
 
+/// Aborts a helper task when dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Waits until `store` has listed its objects, at most `timeout`; returns whether it did.
 ///
 /// kube's ready signal wakes only the most recent waiter, and the controller's runner waits on
@@ -422,11 +482,20 @@ async fn stop_running(shared: &Shared, running: RunningKind) {
     for id in running.routes {
         shared.children.unroute(id);
     }
+    // Stopped on purpose: their end is no death for /healthz.
+    let tasks: Vec<JoinHandle<()>> = running
+        .tasks
+        .into_iter()
+        .map(|(id, task)| {
+            shared.liveness.retire(id);
+            task
+        })
+        .collect();
     for stop in running.stop {
         let _ = stop.send(());
     }
-    let aborts: Vec<_> = running.tasks.iter().map(|t| t.abort_handle()).collect();
-    if tokio::time::timeout(STOP_GRACE, futures::future::join_all(running.tasks))
+    let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
+    if tokio::time::timeout(STOP_GRACE, futures::future::join_all(tasks))
         .await
         .is_err()
     {

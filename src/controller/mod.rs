@@ -79,6 +79,10 @@ pub struct Operator {
     stop_health: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     health_task: Option<JoinHandle<()>>,
+    endpoints: Option<SocketAddr>,
+    liveness: Arc<health::Liveness>,
+    /// The manager's id in `liveness`.
+    manager_id: u64,
 }
 
 impl Operator {
@@ -87,17 +91,24 @@ impl Operator {
         let mapping = Mapping::load(&options.config)?;
         let metrics = Arc::new(Metrics::new());
         let ready = Arc::new(AtomicBool::new(false));
+        let liveness = Arc::new(health::Liveness::default());
         let (stop_health, health_rx) = oneshot::channel::<()>();
-        let health_task = match options.metrics_addr {
+        let (health_task, endpoints) = match options.metrics_addr {
             Some(addr) => {
-                let (bound, task) = health::serve(addr, metrics.clone(), ready.clone(), async {
-                    let _ = health_rx.await;
-                })
+                let (bound, task) = health::serve(
+                    addr,
+                    metrics.clone(),
+                    ready.clone(),
+                    liveness.clone(),
+                    async {
+                        let _ = health_rx.await;
+                    },
+                )
                 .await?;
                 tracing::info!(addr = %bound, "serving /healthz, /readyz and /metrics");
-                Some(task)
+                (Some(task), Some(bound))
             }
-            None => None,
+            None => (None, None),
         };
         let scopes: Vec<Option<String>> = if options.namespaces.is_empty() {
             vec![None]
@@ -106,9 +117,14 @@ impl Operator {
         };
         let shared = Arc::new(Shared {
             client: client.clone(),
-            children: Arc::new(children::Children::new(client.clone(), scopes.clone())),
+            children: Arc::new(children::Children::new(
+                client.clone(),
+                scopes.clone(),
+                liveness.clone(),
+            )),
             events: events::EventSink::new(client),
             metrics: metrics.clone(),
+            liveness: liveness.clone(),
         });
         let manager = Manager::new(
             shared,
@@ -118,7 +134,10 @@ impl Operator {
             ready.clone(),
         );
         let (stop, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(manager.run(mapping, options.hot_reload, stop_rx));
+        let (manager_id, task) = liveness.spawn(
+            "manager".to_string(),
+            manager.run(mapping, options.hot_reload, stop_rx),
+        );
         Ok(Self {
             metrics,
             ready,
@@ -126,12 +145,20 @@ impl Operator {
             stop_health: Some(stop_health),
             task,
             health_task,
+            endpoints,
+            liveness,
+            manager_id,
         })
     }
 
     /// The operator's metrics.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (the port bound when 0 was asked).
+    pub fn endpoints_addr(&self) -> Option<SocketAddr> {
+        self.endpoints
     }
 
     /// Whether the initial caches have synced.
@@ -141,6 +168,7 @@ impl Operator {
 
     /// Stops every controller (running reconciles finish) and the endpoints.
     pub async fn shutdown(mut self) {
+        self.liveness.retire(self.manager_id);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -154,8 +182,11 @@ impl Operator {
     }
 }
 
+/// Dropping the operator stops it at once, without grace: every controller, reconcile and
+/// watch is cancelled (a leader that lost its Lease must not act on).
 impl Drop for Operator {
     fn drop(&mut self) {
+        self.liveness.abort_all();
         self.task.abort();
         if let Some(task) = &self.health_task {
             task.abort();

@@ -2,9 +2,10 @@
 //!
 //! Without a Lease the operator starts at once. With one, a standby replica serves `/healthz`
 //! and `/readyz` (so its probes pass) and starts the operator only once it holds the Lease. On
-//! shutdown the leader stops the operator, then releases the Lease; a leader that loses the
-//! Lease stops at once and [`run`] fails, so the pod restarts as a standby, as
-//! controller-runtime operators do.
+//! shutdown the leader stops the operator, then releases the Lease; a leader whose renew
+//! deadline passes, or that sees another holder, drops the operator — every controller and
+//! reconcile is cancelled there and then, without grace — and [`run`] fails, so the pod
+//! restarts as a standby, as controller-runtime operators do.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::atomic::AtomicBool;
 
 use tokio::sync::oneshot;
 
+use super::health::Liveness;
 use super::leader::{self, LeaderElector, LeaseConfig, StopSignal};
 use super::metrics::Metrics;
 use super::{Operator, Options, health};
@@ -73,6 +75,7 @@ where
         if let Some(standby) = standby {
             standby.stop().await;
         }
+        // Dropped with this future when the leadership ends: that cancels everything at once.
         match Operator::start(client, options).await {
             Ok(operator) => {
                 stop.stopped().await;
@@ -105,6 +108,8 @@ impl Standby {
             addr,
             Arc::new(Metrics::new()),
             Arc::new(AtomicBool::new(true)),
+            // Nothing to supervise yet: alive while it serves.
+            Arc::new(Liveness::default()),
             async move {
                 let _ = stopped.await;
             },

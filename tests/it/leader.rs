@@ -366,3 +366,96 @@ async fn two_operators_one_leads_and_the_other_takes_over() {
         .unwrap();
     assert_eq!(holder(&sb).await, None);
 }
+
+/// A leader whose API server stops answering (requests hang; they do not fail) stops
+/// reconciling at its renew deadline: the elector gives up, and the reconcile that was in
+/// flight is cancelled at once, not left to finish while a standby may take the Lease over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_whose_api_hangs_cancels_its_reconciles_at_the_renew_deadline() {
+    use kube::api::{DynamicObject, Patch, PatchParams};
+    use serde_json::json;
+    use tera_operator::controller::{Options, RunError, run as run_operator};
+
+    let sb = Sandbox::start(SandboxConfig {
+        workload_delay: Duration::from_millis(50),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = sb.client();
+    common::create_crd(&client, "WebServer", "webservers").await;
+    let gate = common::gate::Gate::start(client.clone()).await;
+    let options = Options {
+        config: concat!(env!("CARGO_MANIFEST_DIR"), "/charts/watches.yaml").into(),
+        namespaces: Vec::new(),
+        metrics_addr: None,
+        install_crds: false,
+        hot_reload: false,
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let mut leader = tokio::spawn(run_operator(
+        gate.client(),
+        options,
+        Some(config("operator-a")),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let webservers: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &common::resource("WebServer", "webservers"),
+    );
+    let apply = |replicas: i64| {
+        let webservers = webservers.clone();
+        async move {
+            let cr = json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                            "metadata": {"name": "hello", "namespace": "default"},
+                            "spec": {"replicas": replicas}});
+            webservers
+                .patch(
+                    "hello",
+                    &PatchParams::apply("test").force(),
+                    &Patch::Apply(&cr),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), "default");
+    apply(2).await;
+    common::eventually("the leader to reconcile", || {
+        let deployments = deployments.clone();
+        async move {
+            let d = deployments.get_opt("hello").await.ok().flatten()?;
+            (d.spec.replicas == Some(2)).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(holder(&sb).await.as_deref(), Some("operator-a"));
+
+    // A reconcile is in flight, its write hanging; then the Lease renewals hang too.
+    gate.hang("/deployments/");
+    apply(3).await;
+    gate.until_holding("the reconcile's apply of the Deployment", |held| {
+        held.iter()
+            .any(|r| r.starts_with("PATCH") && r.contains("/deployments/hello"))
+    })
+    .await;
+    gate.hang("/leases/");
+
+    let err = tokio::time::timeout(common::WAIT, &mut leader)
+        .await
+        .expect("the leader gives up")
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, RunError::LeaderElectionFailed(_)), "{err}");
+    assert!(err.to_string().contains("renew deadline"), "{err}");
+    // The hanging reconcile was cancelled with the leadership: its client gave the request up.
+    gate.until_holding("the leader's hanging requests to be given up", |held| {
+        held.is_empty()
+    })
+    .await;
+    let _ = stop.send(());
+}

@@ -8,6 +8,7 @@ mod cli_render;
 mod controller_cli;
 mod controller_faults;
 mod controller_lifecycle;
+mod controller_liveness;
 mod controller_ownership;
 mod controller_reload;
 mod crds;

@@ -1,4 +1,12 @@
 //! The elector: acquire the Lease, renew it while leading, detect its loss, release it on shutdown.
+//!
+//! Leading ends at the renew deadline: `renewDeadline` after the start of the last attempt that
+//! renewed the Lease. That attempt wrote the Lease no earlier than it started, and a standby
+//! takes over only once it has seen the record unchanged for the lease duration, so a leader
+//! that stops at its deadline stops `leaseDuration - renewDeadline` (5s by default) before any
+//! standby can start. Every request of an attempt is bounded by the time left before that
+//! deadline, and the deadline is watched while an attempt is in flight, so a hanging API server
+//! cannot stretch it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -46,11 +54,16 @@ enum Attempt {
 
 /// Elects one leader among the replicas sharing a Lease.
 pub struct LeaderElector {
-    api: Api<Lease>,
-    config: LeaseConfig,
+    lease: LeaseApi,
     is_leader: watch::Sender<bool>,
     /// The record last seen and when (by the local clock) it was first seen that way.
     observed: Option<(Record, Instant)>,
+}
+
+/// The Lease's API, and the settings that name and time it.
+struct LeaseApi {
+    api: Api<Lease>,
+    config: LeaseConfig,
 }
 
 impl LeaderElector {
@@ -58,8 +71,10 @@ impl LeaderElector {
     pub fn new(client: kube::Client, config: LeaseConfig) -> Result<Self> {
         config.check()?;
         Ok(Self {
-            api: Api::namespaced(client, &config.namespace),
-            config,
+            lease: LeaseApi {
+                api: Api::namespaced(client, &config.namespace),
+                config,
+            },
             is_leader: watch::channel(false).0,
             observed: None,
         })
@@ -67,7 +82,7 @@ impl LeaderElector {
 
     /// The identity this elector holds the Lease as.
     pub(crate) fn identity(&self) -> &str {
-        &self.config.identity
+        &self.lease.config.identity
     }
 
     /// Whether this replica leads, now and as it changes.
@@ -78,93 +93,120 @@ impl LeaderElector {
     /// Waits until this replica holds the Lease, then runs the future `leading` builds while
     /// renewing it. Returns when `shutdown` resolves (after the leading future, told through
     /// its [`StopSignal`], finished, and the Lease was released), when the leading future
-    /// finishes on its own (Lease released), or with [`Error::LeadershipLost`] when the Lease
-    /// could not be renewed within the renew deadline or another replica took it — then the
-    /// leading future is dropped at once, as a leader that lost its lease must stop acting.
-    pub async fn run<L, F, S>(mut self, leading: L, shutdown: S) -> Result<Ended>
+    /// finishes on its own (Lease released), or with [`Error::LeadershipLost`] the moment the
+    /// renew deadline passes without a renewal, or when another replica took the Lease — then
+    /// the leading future is dropped at once, as a leader that lost its lease must stop acting.
+    pub async fn run<L, F, S>(self, leading: L, shutdown: S) -> Result<Ended>
     where
         L: FnOnce(StopSignal) -> F,
         F: Future<Output = ()>,
         S: Future<Output = ()>,
     {
+        let Self {
+            lease,
+            is_leader,
+            mut observed,
+        } = self;
+        let config = &lease.config;
         tokio::pin!(shutdown);
-        // Standby: try at once, then every retry period.
-        loop {
+        // Standby: try at once, then every retry period; each attempt within a renew deadline.
+        let mut renewed_at = loop {
+            let started = Instant::now();
             let attempt = tokio::select! {
                 () = &mut shutdown => return Ok(Ended::Shutdown),
-                attempt = self.try_acquire_or_renew() => attempt,
+                attempt = lease.try_acquire_or_renew(&mut observed, started + config.renew_deadline) => attempt,
             };
             match attempt {
-                Ok(Attempt::Leading) => break,
+                Ok(Attempt::Leading) => break started,
                 Ok(Attempt::Follower(holder)) => {
-                    tracing::debug!(lease = %self.config.name, %holder, "standing by");
+                    tracing::debug!(lease = %config.name, %holder, "standing by");
                 }
                 Ok(Attempt::Contended) => {}
                 Err(e) => tracing::warn!(error = %e, "leader election: acquiring failed"),
             }
             tokio::select! {
                 () = &mut shutdown => return Ok(Ended::Shutdown),
-                () = tokio::time::sleep(self.config.retry_period) => {}
+                () = tokio::time::sleep_until(started + config.retry_period) => {}
             }
-        }
-        tracing::info!(lease = %self.config.name, identity = %self.config.identity, "became the leader");
-        self.is_leader.send_replace(true);
+        };
+        tracing::info!(lease = %config.name, identity = %config.identity, "became the leader");
+        is_leader.send_replace(true);
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let leading = leading(StopSignal(stop_rx));
         tokio::pin!(leading);
-        let mut last_renewed = Instant::now();
         let mut shutting_down = false;
-        let ended = loop {
-            let next = tokio::time::sleep(self.config.retry_period);
-            tokio::select! {
-                () = &mut leading => {
-                    break if shutting_down { Ended::Shutdown } else { Ended::LeadingFinished };
-                }
-                () = &mut shutdown, if !shutting_down => {
-                    shutting_down = true;
-                    stop_tx.send_replace(true);
-                }
-                () = next => {
-                    match self.try_acquire_or_renew().await {
-                        Ok(Attempt::Leading) => last_renewed = Instant::now(),
-                        Ok(Attempt::Follower(holder)) => {
-                            return Err(self.lost(format!("{holder} holds it now")));
+        // Attempts start one retry period apart (at once when one took longer).
+        let mut next_attempt = renewed_at + config.retry_period;
+        let ended = 'leading: loop {
+            let deadline = renewed_at + config.renew_deadline;
+            let (started, attempt) = {
+                let (lease, observed, at) = (&lease, &mut observed, next_attempt);
+                let renewal = async move {
+                    tokio::time::sleep_until(at).await;
+                    let started = Instant::now();
+                    (
+                        started,
+                        lease.try_acquire_or_renew(observed, deadline).await,
+                    )
+                };
+                tokio::pin!(renewal);
+                loop {
+                    tokio::select! {
+                        // First: past the deadline, nothing else counts.
+                        biased;
+                        () = tokio::time::sleep_until(deadline) => {
+                            let reason = format!(
+                                "not renewed within the renew deadline ({:.1}s)",
+                                config.renew_deadline.as_secs_f64()
+                            );
+                            return Err(lost(&is_leader, config, reason));
                         }
-                        Ok(Attempt::Contended) => {}
-                        Err(e) => tracing::warn!(error = %e, "leader election: renewing failed"),
-                    }
-                    if last_renewed.elapsed() >= self.config.renew_deadline {
-                        let reason = format!(
-                            "not renewed for {:.1}s (renew deadline {:.1}s)",
-                            last_renewed.elapsed().as_secs_f64(),
-                            self.config.renew_deadline.as_secs_f64()
-                        );
-                        return Err(self.lost(reason));
+                        () = &mut leading => {
+                            break 'leading if shutting_down { Ended::Shutdown } else { Ended::LeadingFinished };
+                        }
+                        () = &mut shutdown, if !shutting_down => {
+                            shutting_down = true;
+                            stop_tx.send_replace(true);
+                        }
+                        outcome = &mut renewal => break outcome,
                     }
                 }
+            };
+            next_attempt = started + config.retry_period;
+            match attempt {
+                Ok(Attempt::Leading) => renewed_at = started,
+                Ok(Attempt::Follower(holder)) => {
+                    return Err(lost(&is_leader, config, format!("{holder} holds it now")));
+                }
+                Ok(Attempt::Contended) => {}
+                Err(e) => tracing::warn!(error = %e, "leader election: renewing failed"),
             }
         };
-        self.is_leader.send_replace(false);
-        if let Err(e) = self.release().await {
+        is_leader.send_replace(false);
+        if let Err(e) = lease.release(Instant::now() + config.renew_deadline).await {
             tracing::warn!(error = %e, "leader election: releasing the lease failed");
         }
         Ok(ended)
     }
+}
 
-    fn lost(&self, reason: String) -> Error {
-        self.is_leader.send_replace(false);
-        tracing::error!(lease = %self.config.name, %reason, "lost the leadership");
-        Error::LeadershipLost {
-            namespace: self.config.namespace.clone(),
-            name: self.config.name.clone(),
-            reason,
-        }
+/// Stops leading: tells the subscribers, logs why, and returns [`Error::LeadershipLost`].
+fn lost(is_leader: &watch::Sender<bool>, config: &LeaseConfig, reason: String) -> Error {
+    is_leader.send_replace(false);
+    tracing::error!(lease = %config.name, %reason, "lost the leadership");
+    Error::LeadershipLost {
+        namespace: config.namespace.clone(),
+        name: config.name.clone(),
+        reason,
     }
+}
 
-    /// Gives the Lease up if this replica holds it: no holder, so a standby takes it at once.
-    pub(crate) async fn release(&mut self) -> Result<()> {
-        let Some(mut lease) = self.get().await? else {
+impl LeaseApi {
+    /// Gives the Lease up if this replica holds it (no holder, so a standby takes it at once),
+    /// every request answered before `deadline`.
+    async fn release(&self, deadline: Instant) -> Result<()> {
+        let Some(mut lease) = self.get(deadline).await? else {
             return Ok(());
         };
         if Record::of(&lease).holder.as_deref() != Some(self.config.identity.as_str()) {
@@ -175,7 +217,7 @@ impl LeaderElector {
         spec.holder_identity = None;
         spec.lease_duration_seconds = Some(1);
         spec.renew_time = Some(now);
-        match self.replace(&lease).await {
+        match self.replace(&lease, deadline).await {
             Ok(_) => {
                 tracing::info!(lease = %self.config.name, "released the lease");
                 Ok(())
@@ -189,10 +231,15 @@ impl LeaderElector {
         }
     }
 
-    /// One attempt: create the Lease, renew it, take it over if expired, or report its holder.
-    async fn try_acquire_or_renew(&mut self) -> Result<Attempt> {
+    /// One attempt, every request of it answered before `deadline`: create the Lease, renew
+    /// it, take it over if expired, or report its holder.
+    async fn try_acquire_or_renew(
+        &self,
+        observed: &mut Option<(Record, Instant)>,
+        deadline: Instant,
+    ) -> Result<Attempt> {
         let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
-        let Some(mut lease) = self.get().await? else {
+        let Some(mut lease) = self.get(deadline).await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.config.name.clone()),
@@ -209,11 +256,15 @@ impl LeaderElector {
                 }),
             };
             return match self
-                .bounded("creating", self.api.create(&PostParams::default(), &lease))
+                .bounded(
+                    "creating",
+                    deadline,
+                    self.api.create(&PostParams::default(), &lease),
+                )
                 .await?
             {
                 Ok(created) => {
-                    self.observe(&created);
+                    observe(observed, &created);
                     Ok(Attempt::Leading)
                 }
                 Err(kube::Error::Api(status)) if status.code == 409 => Ok(Attempt::Contended),
@@ -225,7 +276,7 @@ impl LeaderElector {
             };
         };
         let record = Record::of(&lease);
-        let unchanged_for = self.observe(&lease);
+        let unchanged_for = observe(observed, &lease);
         let decision = decide(&record, &self.config.identity, unchanged_for);
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         match decision {
@@ -239,9 +290,9 @@ impl LeaderElector {
         }
         spec.lease_duration_seconds = Some(self.config.lease_duration_seconds());
         spec.renew_time = Some(now);
-        match self.replace(&lease).await {
+        match self.replace(&lease, deadline).await {
             Ok(updated) => {
-                self.observe(&updated);
+                observe(observed, &updated);
                 Ok(Attempt::Leading)
             }
             Err(Error::UpdateFailed {
@@ -252,20 +303,8 @@ impl LeaderElector {
         }
     }
 
-    /// Notes the record of `lease`; returns how long it has been unchanged by the local clock.
-    fn observe(&mut self, lease: &Lease) -> Duration {
-        let record = Record::of(lease);
-        match &self.observed {
-            Some((seen, at)) if *seen == record => at.elapsed(),
-            _ => {
-                self.observed = Some((record, Instant::now()));
-                Duration::ZERO
-            }
-        }
-    }
-
-    async fn get(&self) -> Result<Option<Lease>> {
-        self.bounded("reading", self.api.get_opt(&self.config.name))
+    async fn get(&self, deadline: Instant) -> Result<Option<Lease>> {
+        self.bounded("reading", deadline, self.api.get_opt(&self.config.name))
             .await?
             .map_err(|source| Error::GetFailed {
                 namespace: self.config.namespace.clone(),
@@ -275,9 +314,10 @@ impl LeaderElector {
     }
 
     /// Writes `lease` back (optimistic concurrency: its resourceVersion must still be current).
-    async fn replace(&self, lease: &Lease) -> Result<Lease> {
+    async fn replace(&self, lease: &Lease, deadline: Instant) -> Result<Lease> {
         self.bounded(
             "updating",
+            deadline,
             self.api
                 .replace(&self.config.name, &PostParams::default(), lease),
         )
@@ -289,27 +329,41 @@ impl LeaderElector {
         })
     }
 
-    /// Runs one API request with the renew deadline as its timeout.
+    /// Runs one API request, given up at `deadline`.
     async fn bounded<T>(
         &self,
         operation: &'static str,
+        deadline: Instant,
         request: impl Future<Output = T>,
     ) -> Result<T> {
-        tokio::time::timeout(self.config.renew_deadline, request)
+        let allowed = deadline.saturating_duration_since(Instant::now());
+        tokio::time::timeout_at(deadline, request)
             .await
             .map_err(|_| Error::TimedOut {
                 operation,
                 namespace: self.config.namespace.clone(),
                 name: self.config.name.clone(),
-                seconds: self.config.renew_deadline.as_secs_f64(),
+                seconds: allowed.as_secs_f64(),
             })
+    }
+}
+
+/// Notes the record of `lease`; returns how long it has been unchanged by the local clock.
+fn observe(observed: &mut Option<(Record, Instant)>, lease: &Lease) -> Duration {
+    let record = Record::of(lease);
+    match observed {
+        Some((seen, at)) if *seen == record => at.elapsed(),
+        _ => {
+            *observed = Some((record, Instant::now()));
+            Duration::ZERO
+        }
     }
 }
 
 impl std::fmt::Debug for LeaderElector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LeaderElector")
-            .field("config", &self.config)
+            .field("config", &self.lease.config)
             .field("is_leader", &*self.is_leader.borrow())
             .finish_non_exhaustive()
     }

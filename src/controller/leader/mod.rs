@@ -1,12 +1,17 @@
 //! Leader election over a coordination.k8s.io/v1 Lease, so that one replica of many reconciles.
 //!
 //! [`LeaderElector::run`] acquires the Lease named by [`LeaseConfig`], runs the caller's
-//! "leading" future while it holds it, renews it every retry period, gives it up (and stops
-//! the leading future) when it cannot renew within the renew deadline or sees another holder,
-//! and releases it on shutdown so a standby takes over at once instead of after the lease
-//! duration. The rules follow client-go's `leaderelection` package: a lease is expired when
-//! its record has not changed for `leaseDurationSeconds` by the local clock (so clock skew
-//! between replicas does not matter), and a released lease has no holder.
+//! "leading" future while it holds it, renews it every retry period, gives it up (and drops
+//! the leading future) the moment the renew deadline passes without a renewal or when it sees
+//! another holder, and releases it on shutdown so a standby takes over at once instead of
+//! after the lease duration. The rules follow client-go's `leaderelection` package: a lease is
+//! expired when its record has not changed for `leaseDurationSeconds` by the local clock (so
+//! clock skew between replicas does not matter), a released lease has no holder, and the
+//! durations must satisfy client-go's `NewLeaderElector` checks (see [`LeaseConfig::check`]).
+//!
+//! Leadership never overlaps as long as the replicas' clocks run at about the same rate: the
+//! leader stops at the renew deadline, counted from the start of its last successful renewal,
+//! while a standby waits the (longer) lease duration from the moment it saw that renewal.
 
 mod elector;
 mod record;
@@ -51,7 +56,7 @@ pub enum Error {
         /// The API error.
         source: kube::Error,
     },
-    /// A request to the API server did not answer within the renew deadline.
+    /// A request to the API server did not answer before its attempt's deadline.
     #[error("{operation} Lease {namespace}/{name} timed out after {seconds:.1}s")]
     TimedOut {
         /// What was attempted.
@@ -60,7 +65,7 @@ pub enum Error {
         namespace: String,
         /// Name of the Lease.
         name: String,
-        /// The deadline in seconds.
+        /// How long the request was given, in seconds.
         seconds: f64,
     },
     /// The Lease could not be renewed within the renew deadline, or another replica holds it now.
@@ -84,6 +89,8 @@ pub(crate) const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
 pub(crate) const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
 /// How often the leader renews, and how often a standby tries to acquire.
 pub(crate) const DEFAULT_RETRY_PERIOD: Duration = Duration::from_secs(2);
+/// client-go's `JitterFactor`: the renew deadline must exceed this many retry periods.
+pub(crate) const JITTER_FACTOR: f64 = 1.2;
 
 /// Which Lease to hold, as whom, and how often.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,23 +123,38 @@ impl LeaseConfig {
         }
     }
 
-    /// Checks that the durations can work: retry period < renew deadline < lease duration.
+    /// Checks that the durations can work, with client-go's rules (`NewLeaderElector` in
+    /// k8s.io/client-go/tools/leaderelection): every duration is positive, the lease duration
+    /// is longer than the renew deadline (a leader must stop before a standby may take over),
+    /// and the renew deadline is longer than the retry period times [`JITTER_FACTOR`] (a leader
+    /// gets more than one attempt before its deadline).
     pub(crate) fn check(&self) -> Result<()> {
         if self.namespace.is_empty() || self.name.is_empty() || self.identity.is_empty() {
             return Err(Error::InvalidConfig(
                 "the Lease namespace, name and identity must not be empty".to_string(),
             ));
         }
-        if self.retry_period.is_zero() || self.retry_period >= self.renew_deadline {
+        if self.lease_duration.is_zero()
+            || self.renew_deadline.is_zero()
+            || self.retry_period.is_zero()
+        {
             return Err(Error::InvalidConfig(format!(
-                "the retry period ({:?}) must be positive and shorter than the renew deadline ({:?})",
-                self.retry_period, self.renew_deadline
+                "the lease duration ({:?}), renew deadline ({:?}) and retry period ({:?}) must be positive",
+                self.lease_duration, self.renew_deadline, self.retry_period
             )));
         }
         if self.renew_deadline >= self.lease_duration {
             return Err(Error::InvalidConfig(format!(
-                "the renew deadline ({:?}) must be shorter than the lease duration ({:?})",
+                "the renew deadline ({:?}) must be shorter than the lease duration ({:?}), or a \
+                 leader could still act after a standby took over",
                 self.renew_deadline, self.lease_duration
+            )));
+        }
+        if self.renew_deadline.as_secs_f64() <= JITTER_FACTOR * self.retry_period.as_secs_f64() {
+            return Err(Error::InvalidConfig(format!(
+                "the retry period ({:?}) must be shorter than the renew deadline ({:?}) divided \
+                 by {JITTER_FACTOR}, so that a leader gets more than one attempt to renew",
+                self.retry_period, self.renew_deadline
             )));
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! A pass-through HTTP proxy between the operator and the sandbox that can hold one chosen
 //! request until the test lets it go: a request that is provably in flight, for as long as the
-//! test needs, without sleeps or injected latency.
+//! test needs, without sleeps or injected latency. It can also hang altogether (an API server
+//! that stopped answering), holding every request until its client gives up on it.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,43 @@ struct Shared {
     waiting: Mutex<Option<oneshot::Sender<()>>>,
     /// How many requests were held so far.
     held: watch::Sender<usize>,
+    /// Requests whose path contains one of these are held until their client gives up
+    /// ([`Gate::hang`]).
+    hanging: Mutex<Vec<String>>,
+    /// The requests held now (`METHOD path`), each with an id; one leaves the list when it is
+    /// answered or its client gives up on it.
+    holding: watch::Sender<Vec<(u64, String)>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+/// Keeps one held request in [`Shared::holding`] for as long as it is held.
+struct Holding {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Holding {
+    fn new(shared: &Arc<Shared>, method: &Method, path: &str) -> Self {
+        let id = shared
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shared
+            .holding
+            .send_modify(|held| held.push((id, format!("{method} {path}"))));
+        Self {
+            shared: shared.clone(),
+            id,
+        }
+    }
+}
+
+impl Drop for Holding {
+    fn drop(&mut self) {
+        let id = self.id;
+        self.shared
+            .holding
+            .send_modify(|held| held.retain(|(i, _)| *i != id));
+    }
 }
 
 /// The proxy; [`Gate::client`] talks through it.
@@ -41,6 +79,9 @@ impl Gate {
             armed: Mutex::default(),
             waiting: Mutex::default(),
             held: watch::channel(0).0,
+            hanging: Mutex::default(),
+            holding: watch::channel(Vec::new()).0,
+            next_id: std::sync::atomic::AtomicU64::new(0),
         });
         let app = axum::Router::new()
             .fallback(forward)
@@ -76,6 +117,43 @@ impl Gate {
             .await
             .unwrap_or_else(|_| panic!("timed out after {WAIT:?} waiting for the request to hold"))
             .expect("the gate runs");
+    }
+
+    /// From now on, holds every request whose path contains `path_part` (`""`: every request)
+    /// until its client gives up on it (drops the connection): an API server that stopped
+    /// answering, without sleeps or injected latency.
+    pub fn hang(&self, path_part: &str) {
+        lock(&self.shared.hanging).push(path_part.to_string());
+    }
+
+    /// The requests held now, as `METHOD path`.
+    pub fn holding(&self) -> Vec<String> {
+        self.shared
+            .holding
+            .borrow()
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    /// Waits (at most [`WAIT`]) until the requests held now satisfy `check`; panics naming `what`.
+    pub async fn until_holding(&self, what: &str, check: impl Fn(&[String]) -> bool) {
+        let mut holding = self.shared.holding.subscribe();
+        tokio::time::timeout(
+            WAIT,
+            holding.wait_for(|held| {
+                let held: Vec<String> = held.iter().map(|(_, r)| r.clone()).collect();
+                check(&held)
+            }),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "timed out after {WAIT:?} waiting for {what}; holding {:?}",
+                self.holding()
+            )
+        })
+        .expect("the gate runs");
     }
 
     /// Answers the held request with a 500 (it never reaches the sandbox).
@@ -122,7 +200,16 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         }
         matches
     };
+    let hang = lock(&shared.hanging)
+        .iter()
+        .any(|part| parts.uri.path().contains(part.as_str()));
+    if hang {
+        // Dropped with this handler when the client closes the connection.
+        let _holding = Holding::new(&shared, &parts.method, parts.uri.path());
+        std::future::pending::<()>().await;
+    }
     if hold {
+        let _holding = Holding::new(&shared, &parts.method, parts.uri.path());
         let (tx, rx) = oneshot::channel();
         *lock(&shared.waiting) = Some(tx);
         shared.held.send_modify(|n| *n += 1);
