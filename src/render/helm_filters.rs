@@ -32,6 +32,10 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("trim_suffix", trim_suffix);
     tera.register_filter("append", append);
     tera.register_filter("sort_keys", sort_keys);
+    tera.register_filter("omit", omit);
+    tera.register_filter("pick", pick);
+    tera.register_filter("concat", concat);
+    tera.register_filter("untemplated", untemplated);
     tera.register_filter("resolved", resolved);
     tera.register_function("printf", printf_fn);
     tera.register_function("fail", fail);
@@ -84,20 +88,25 @@ fn coalesce(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
         .unwrap_or_else(Value::none))
 }
 
-/// `{{ values | dig(keys=["a", "b"], default="x") }}`: the value at that path of nested maps, or
-/// `default` (null unless given) when any step is missing or not a map. Undefined or null input
+/// `{{ values | dig(keys=["a", "b"], default="x") }}`: the value at that path of nested maps (an
+/// integer key indexes a list, as Go's `index`), or `default` (null unless given) when any step
+/// is missing. Undefined or null input
 /// gives `default` too, so `dig` is also the safe way to read an optional field.
 fn dig(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
-    let keys = kwargs.must_get::<Vec<String>>("keys")?;
+    let keys = kwargs.must_get::<Vec<Value>>("keys")?;
     let fallback = kwargs.get::<Value>("default")?.unwrap_or_else(Value::none);
     let mut current = json(&value)?;
     for key in &keys {
-        match current {
-            Json::Object(mut map) => match map.remove(key) {
-                Some(next) => current = next,
-                None => return Ok(fallback),
-            },
-            _ => return Ok(fallback),
+        let next = match (current, key.as_str(), key.as_i64()) {
+            (Json::Object(mut map), Some(k), _) => map.remove(k),
+            (Json::Array(mut items), None, Some(i)) if i >= 0 && (i as usize) < items.len() => {
+                Some(items.swap_remove(i as usize))
+            }
+            _ => None,
+        };
+        match next {
+            Some(next) => current = next,
+            None => return Ok(fallback),
         }
     }
     Ok(back(&current))
@@ -279,6 +288,69 @@ fn resolved(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
         .map_err(|e| tera::Error::message(format!("resolved: {e}")))
 }
 
+fn map_and_keys(
+    value: &Value,
+    kwargs: &Kwargs,
+    name: &str,
+) -> TeraResult<(Map<String, Json>, Vec<String>)> {
+    let keys = kwargs.must_get::<Vec<String>>("keys")?;
+    match json(value)? {
+        Json::Object(map) => Ok((map, keys)),
+        Json::Null => Ok((Map::new(), keys)),
+        other => Err(tera::Error::message(format!(
+            "{name}: {other} is not a map"
+        ))),
+    }
+}
+
+/// `{{ m | omit(keys=["a"]) }}`: the map without those keys (Sprig's `omit`).
+fn omit(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let (mut map, keys) = map_and_keys(&value, &kwargs, "omit")?;
+    map.retain(|k, _| !keys.contains(k));
+    Ok(back(&Json::Object(map)))
+}
+
+/// `{{ m | pick(keys=["a"]) }}`: the map with only those keys (Sprig's `pick`).
+fn pick(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let (mut map, keys) = map_and_keys(&value, &kwargs, "pick")?;
+    map.retain(|k, _| keys.contains(k));
+    Ok(back(&Json::Object(map)))
+}
+
+/// `{{ l | concat(with=[l2, l3]) }}`: the lists joined (Sprig's `concat`).
+fn concat(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let mut items = Vec::new();
+    let others = json(&kwargs.must_get::<Value>("with")?)?;
+    let lists = std::iter::once(json(&value)?).chain(match others {
+        Json::Array(lists) => lists,
+        other => vec![other],
+    });
+    for list in lists {
+        match list {
+            Json::Array(more) => items.extend(more),
+            Json::Null => {}
+            other => {
+                return Err(tera::Error::message(format!(
+                    "concat: {other} is not a list"
+                )));
+            }
+        }
+    }
+    Ok(back(&Json::Array(items)))
+}
+
+/// `{{ text | untemplated }}`: Helm's `tpl` for text with no template in it: the text itself.
+/// Text holding `{{` (a template inside a value) fails the render, since values are data here.
+fn untemplated(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
+    let text = super::engine::resolve_interpolated(value.as_str()).unwrap_or_default();
+    if text.contains("{{") {
+        return Err(tera::Error::message(
+            "a value holds a Helm template (`{{ … }}`), which Helm's `tpl` would render: values are data here; put the text itself in the value, or move the template into the chart",
+        ));
+    }
+    Ok(value.inherit_safety(value.as_str().to_string()))
+}
+
 /// `{{ printf(format="%s-%s", args=[a, b]) }}`: Go's `fmt.Sprintf` (Helm's `printf`).
 fn printf_fn(kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     let format = kwargs.must_get::<&str>("format")?;
@@ -430,6 +502,10 @@ mod tests {
             ("\"a: [\" | from_yaml", "from_yaml"),
             ("values.s | merge(with={})", "must be a map"),
             ("values.s | coalesce", "coalesce takes a list"),
+            (
+                "\"a {{ .Values.x }}\" | untemplated",
+                "holds a Helm template",
+            ),
         ] {
             let err = eval(expr).unwrap_err();
             assert!(err.contains(needle), "{expr}: {err}");

@@ -225,3 +225,110 @@ fn helm_create_scaffold_converts_without_markers_and_renders_like_helm() {
     let diffs = differences(&chart, &renderer, &scaffold_value_sets());
     assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
 }
+
+/// Where the chart corpus is: `$TERA_OPERATOR_HELM_CORPUS`, else `/work/shared/helm-corpus`
+/// (public charts with their licences; see its README.txt and docs/migrating-from-helm.md).
+fn corpus_dir() -> std::path::PathBuf {
+    std::env::var_os("TERA_OPERATOR_HELM_CORPUS")
+        .map(Into::into)
+        .unwrap_or_else(|| "/work/shared/helm-corpus".into())
+}
+
+/// Objects Helm renders and how many of them the conversion renders identically.
+#[derive(Default)]
+struct Figures {
+    templates: usize,
+    clean_templates: usize,
+    objects: usize,
+    identical: usize,
+}
+
+/// Converts one corpus chart and compares it with Helm on its defaults and on each
+/// `ci/*-values.yaml` it ships; prints what differs.
+fn corpus_chart(chart: &Path, work: &Path) -> Figures {
+    let (report, renderer) = convert(chart, work);
+    let mut figures = Figures {
+        templates: report.templates.len(),
+        clean_templates: report.clean_templates(),
+        ..Figures::default()
+    };
+    let mut sets = vec![("defaults".to_string(), json!({}))];
+    if let Ok(entries) = std::fs::read_dir(chart.join("ci")) {
+        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let values: Value = serde_yaml::from_str(&text).unwrap_or(json!({}));
+            let values = if values.is_null() { json!({}) } else { values };
+            sets.push((
+                file.file_name().unwrap().to_string_lossy().into_owned(),
+                values,
+            ));
+        }
+    }
+    for (name, values) in &sets {
+        let theirs = helm_objects(chart, values);
+        figures.objects += theirs.len();
+        let cr = json!({"apiVersion": "apps.example.com/v1alpha1", "kind": "MyApp",
+                        "metadata": {"name": "site", "namespace": "shop", "uid": "u-1", "generation": 1},
+                        "spec": values});
+        let ours: BTreeMap<String, Value> = match renderer.render(&cr, "shop") {
+            Ok(out) => out
+                .objects
+                .into_iter()
+                .map(|o| (key(&o), unstamped(o)))
+                .collect(),
+            Err(e) => {
+                let e = e.to_string();
+                eprintln!("  {name}: render failed: {}", &e[..e.len().min(300)]);
+                continue;
+            }
+        };
+        for (key, object) in &theirs {
+            match ours.get(key) {
+                Some(mine) if mine == object => figures.identical += 1,
+                Some(_) => eprintln!("  {name}: {key} differs"),
+                None => eprintln!("  {name}: {key} missing"),
+            }
+        }
+    }
+    figures
+}
+
+#[test]
+#[ignore = "needs the chart corpus in $TERA_OPERATOR_HELM_CORPUS or /work/shared/helm-corpus; run with --ignored"]
+fn public_chart_corpus_figures() {
+    let corpus = corpus_dir();
+    let mut charts: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap_or_else(|e| panic!("{}: {e}", corpus.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("Chart.yaml").exists())
+        .collect();
+    charts.sort();
+    let mut total = Figures::default();
+    let mut table = String::from(
+        "| chart | templates without markers | objects identical to Helm's |\n|---|---|---|\n",
+    );
+    for chart in &charts {
+        let name = chart.file_name().unwrap().to_string_lossy().into_owned();
+        eprintln!("{name}");
+        let work = tempfile::tempdir().unwrap();
+        let f = corpus_chart(chart, work.path());
+        table.push_str(&format!(
+            "| {name} | {}/{} | {}/{} |\n",
+            f.clean_templates, f.templates, f.identical, f.objects
+        ));
+        total.templates += f.templates;
+        total.clean_templates += f.clean_templates;
+        total.objects += f.objects;
+        total.identical += f.identical;
+    }
+    table.push_str(&format!(
+        "| all | {}/{} | {}/{} |\n",
+        total.clean_templates, total.templates, total.identical, total.objects
+    ));
+    eprintln!("{table}");
+    assert!(charts.len() >= 6, "{} charts in the corpus", charts.len());
+    assert!(total.objects > 0);
+}

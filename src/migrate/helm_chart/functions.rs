@@ -12,10 +12,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "reads the live cluster; give the value in the custom resource's spec instead",
     ),
     (
-        "tpl",
-        "renders a string computed at run time as a template; write the template text in place",
-    ),
-    (
         "randAlphaNum",
         "is random; the output must be deterministic: take the value from the spec or a Secret",
     ),
@@ -74,12 +70,19 @@ impl Translator<'_> {
         line: usize,
     ) -> Ex {
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
-            if name == "tpl" {
-                if let Some(Operand::Str(text)) = cmd.get(1) {
-                    return self.inline_tpl(text, dot, line);
-                }
-            }
             return self.marker(line, &format!("`{name}` {why}"));
+        }
+        if name == "tpl" {
+            // A constant template is translated in place; other text is used as it is, and
+            // fails the render should it hold a template (see `untemplated`).
+            if let Some(Operand::Str(text)) = cmd.get(1) {
+                return self.inline_tpl(text, dot, line);
+            }
+            return match args.first() {
+                Some(Ex::Text(t)) => Ex::Text(format!("{t} | untemplated")),
+                Some(Ex::Plain(e)) => Ex::Plain(format!("({e} | untemplated)")),
+                None => self.marker(line, "`tpl` without arguments"),
+            };
         }
         let v: Vec<String> = args.iter().map(Ex::value).collect();
         let n = v.len();
@@ -194,6 +197,24 @@ impl Translator<'_> {
                 v[..n - 2].join(", "),
                 v[n - 2]
             )),
+            ("index", _) if need(2) => {
+                plain(format!("({} | dig(keys=[{}]))", arg(0), v[1..].join(", ")))
+            }
+            ("omit", _) if need(2) => {
+                plain(format!("({} | omit(keys=[{}]))", arg(0), v[1..].join(", ")))
+            }
+            ("pick", _) if need(2) => {
+                plain(format!("({} | pick(keys=[{}]))", arg(0), v[1..].join(", ")))
+            }
+            ("concat", _) if need(2) => plain(format!(
+                "({} | concat(with=[{}]))",
+                arg(0),
+                v[1..].join(", ")
+            )),
+            ("has" | "mustHas", 2) => plain(format!("({} in {})", arg(0), arg(1))),
+            ("uniq" | "mustUniq", 1) => plain(format!("({} | unique)", arg(0))),
+            ("fromYamlArray" | "fromJsonArray", 1) => plain(format!("({} | from_yaml)", arg(0))),
+            ("and" | "or", 1) => plain(arg(0)),
             ("keys", 1) => plain(format!("({} | keys)", arg(0))),
             ("values", 1) => plain(format!("({} | values)", arg(0))),
             ("semverCompare", 2) => plain(format!(
@@ -215,7 +236,8 @@ impl Translator<'_> {
             ("int" | "int64" | "atoi", 1) => plain(format!("({} | int)", arg(0))),
             ("float64", 1) => plain(format!("({} | float)", arg(0))),
             ("join", 2) => plain(format!("({} | join(sep={}))", arg(1), arg(0))),
-            ("splitList", 2) => plain(format!("({} | split(pat={}))", arg(1), arg(0))),
+            // Sprig's `split` gives a map `_0`, `_1`, …: ranged over, the same items in order.
+            ("splitList" | "split", 2) => plain(format!("({} | split(pat={}))", arg(1), arg(0))),
             ("len", 1) => plain(format!("({} | length)", arg(0))),
             ("first", 1) => plain(format!("({} | first)", arg(0))),
             ("last", 1) => plain(format!("({} | last)", arg(0))),

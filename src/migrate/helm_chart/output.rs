@@ -81,7 +81,7 @@ pub(super) fn write(
         write_file(&out.join(name), text)?;
     }
     for text in source.templates.values() {
-        collect_kinds(text, &mut kinds);
+        collect_kinds(text, &mut kinds, report);
     }
     if !components.is_empty() {
         write_file(&out.join("templates/_helpers.tera"), &components)?;
@@ -139,22 +139,48 @@ fn chart_yaml(options: &Options, meta: &Json) -> String {
 }
 
 /// Kinds a template can render, from its `apiVersion:`/`kind:` lines (constants only).
-fn collect_kinds(text: &str, kinds: &mut Vec<String>) {
+/// Cluster-scoped built-in kinds are left out (a namespaced custom resource cannot own them)
+/// and said in the report; so is an unknown kind of the core group (`List`).
+fn collect_kinds(text: &str, kinds: &mut Vec<String>, report: &mut Report) {
     let mut api_version = String::new();
     for line in text.lines() {
         let t = line.trim_start();
         if let Some(v) = t.strip_prefix("apiVersion:") {
             api_version = v.trim().trim_matches('"').to_string();
-        } else if let Some(k) = t.strip_prefix("kind:") {
-            let kind = k.trim().trim_matches('"');
-            if line.starts_with("kind:")
-                && !kind.is_empty()
-                && kind.chars().all(|c| c.is_ascii_alphanumeric())
-            {
+        } else if let Some(k) = t
+            .strip_prefix("kind:")
+            .filter(|_| line.starts_with("kind:"))
+        {
+            // `kind: Secret`, or a templated choice (`{{ if … }} Secret {{ else }} ConfigMap …`):
+            // every word that is a kind of the apiVersion's group.
+            let words: Vec<&str> = k
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
+                .collect();
+            let templated = k.contains("{{");
+            for kind in words {
+                if templated && k8s_rules::kinds::find(kind).is_none() {
+                    continue;
+                }
                 let group = crate::config::group_of(&api_version);
+                let builtin = k8s_rules::kinds::find(kind).filter(|b| b.group == group);
                 let shown = crate::config::display_kind(kind, group);
-                if !kinds.contains(&shown) {
-                    kinds.push(shown);
+                let note = match builtin {
+                    Some(b) if !b.namespaced => format!(
+                        "{shown} is cluster-scoped: a namespaced custom resource cannot own it, so it is not in allowedKinds and rendering it is a policy violation; create it once outside the chart (e.g. with the operator's RBAC), or turn it off in the values"
+                    ),
+                    None if group.is_empty() => format!(
+                        "{shown} (apiVersion {api_version}) is not a Kubernetes kind: left out of allowedKinds"
+                    ),
+                    _ => {
+                        if !kinds.contains(&shown) {
+                            kinds.push(shown);
+                        }
+                        continue;
+                    }
+                };
+                if !report.notes.contains(&note) {
+                    report.notes.push(note);
                 }
             }
         }
