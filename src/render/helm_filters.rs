@@ -112,6 +112,9 @@ fn dig(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     Ok(back(&current))
 }
 
+/// A JSON object.
+type JsonMap = Map<String, Json>;
+
 fn deep_merge(dst: &mut Map<String, Json>, src: &Map<String, Json>, overwrite: bool) {
     for (key, incoming) in src {
         match (dst.get_mut(key), incoming) {
@@ -124,11 +127,7 @@ fn deep_merge(dst: &mut Map<String, Json>, src: &Map<String, Json>, overwrite: b
     }
 }
 
-fn maps_of(
-    value: &Value,
-    kwargs: &Kwargs,
-    name: &str,
-) -> TeraResult<(Map<String, Json>, Vec<Map<String, Json>>)> {
+fn maps_of(value: &Value, kwargs: &Kwargs, name: &str) -> TeraResult<(JsonMap, Vec<JsonMap>)> {
     let as_map = |v: Json, what: &str| match v {
         Json::Object(m) => Ok(m),
         Json::Null => Ok(Map::new()),

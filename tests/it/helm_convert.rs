@@ -141,14 +141,14 @@ fn differences(chart: &Path, renderer: &Renderer, sets: &[(&str, Value)]) -> Vec
             ));
         }
         for (key, object) in &theirs {
-            if let Some(mine) = ours.get(key) {
-                if mine != object {
-                    out.push(format!(
-                        "{name}: {key} differs\nhelm: {}\nours: {}",
-                        serde_json::to_string_pretty(object).unwrap(),
-                        serde_json::to_string_pretty(mine).unwrap()
-                    ));
-                }
+            if let Some(mine) = ours.get(key)
+                && mine != object
+            {
+                out.push(format!(
+                    "{name}: {key} differs\nhelm: {}\nours: {}",
+                    serde_json::to_string_pretty(object).unwrap(),
+                    serde_json::to_string_pretty(mine).unwrap()
+                ));
             }
         }
     }

@@ -237,10 +237,10 @@ fn is_ident(s: &str) -> bool {
 }
 
 fn number(n: &str) -> String {
-    if let Some(hex) = n.strip_prefix("0x") {
-        if let Ok(v) = i64::from_str_radix(hex, 16) {
-            return v.to_string();
-        }
+    if let Some(hex) = n.strip_prefix("0x")
+        && let Ok(v) = i64::from_str_radix(hex, 16)
+    {
+        return v.to_string();
     }
     n.replace('_', "")
 }

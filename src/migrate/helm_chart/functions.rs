@@ -90,7 +90,8 @@ impl Translator<'_> {
         let last = || v.last().cloned().unwrap_or_else(|| "none".into());
         let need = |k: usize| n >= k;
         let plain = |s: String| Ex::Plain(s);
-        let ex = match (name, n) {
+
+        match (name, n) {
             ("default", 2) => plain(format!("({} | if_empty(value={}))", arg(1), arg(0))),
             ("default", 1) => plain(format!("({} | if_empty(value=none))", arg(0))),
             ("empty", 1) => plain(format!("({} | empty)", arg(0))),
@@ -117,10 +118,10 @@ impl Translator<'_> {
                     "indent"
                 };
                 let first = if name == "indent" { ", first=true" } else { "" };
-                return match &args[1] {
+                match &args[1] {
                     Ex::Text(text) => Ex::Text(format!("{text} | {f}(width={}{first})", arg(0))),
                     Ex::Plain(e) => plain(format!("({e} | {f}(width={}{first}))", arg(0))),
-                };
+                }
             }
             ("trunc", 2) => plain(format!("({} | trunc(length={}))", arg(1), arg(0))),
             ("trimSuffix", 2) => plain(format!("({} | trim_suffix(suffix={}))", arg(1), arg(0))),
@@ -164,7 +165,7 @@ impl Translator<'_> {
             ("and", _) if need(2) => plain(format!("({})", v.join(" and "))),
             ("or", _) if need(2) => plain(format!("({})", v.join(" or "))),
             ("not", 1) => plain(format!("(not {})", arg(0))),
-            ("dict", _) if n % 2 == 0 => plain(format!(
+            ("dict", _) if n.is_multiple_of(2) => plain(format!(
                 "{{ {} }}",
                 v.chunks(2)
                     .map(|kv| format!("{}: {}", kv[0], kv[1]))
@@ -249,14 +250,11 @@ impl Translator<'_> {
             ("mod", 2) => plain(format!("({} % {})", arg(0), arg(1))),
             ("kindIs", 2) => plain(kind_test(&arg(1), cmd.get(1))),
             ("typeIs", 2) => plain(kind_test(&arg(1), cmd.get(1))),
-            _ => {
-                return self.marker(
-                    line,
-                    &format!("the function `{name}` with {n} argument(s) has no translation yet"),
-                );
-            }
-        };
-        ex
+            _ => self.marker(
+                line,
+                &format!("the function `{name}` with {n} argument(s) has no translation yet"),
+            ),
+        }
     }
 
     /// `.Files.Get "x"`, `(.Files.Glob "x/*").AsConfig` and the like, inlined from the chart.

@@ -228,10 +228,9 @@ impl Source {
             } else if !matches!(
                 name.as_str(),
                 "Chart.yaml" | "values.yaml" | "values.schema.json" | ".helmignore" | "Chart.lock"
-            ) {
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    source.files.insert(name, text);
-                }
+            ) && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                source.files.insert(name, text);
             }
         }
         Ok(source)

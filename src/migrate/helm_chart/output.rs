@@ -55,12 +55,12 @@ pub(super) fn write(
                 path: options.source.join("values.schema.json"),
                 message: e.to_string(),
             })?;
-            if let Some(Json::Object(props)) = schema.get_mut("properties") {
-                if let Some(cap) = defaults.get("capabilities") {
-                    props.entry("capabilities").or_insert_with(|| {
-                        schema::infer(&json!({"c": cap}))["properties"]["c"].clone()
-                    });
-                }
+            if let Some(Json::Object(props)) = schema.get_mut("properties")
+                && let Some(cap) = defaults.get("capabilities")
+            {
+                props.entry("capabilities").or_insert_with(|| {
+                    schema::infer(&json!({"c": cap}))["properties"]["c"].clone()
+                });
             }
             report
                 .notes

@@ -210,10 +210,7 @@ impl<'a> Translator<'a> {
                 line,
             } => self.range(pipe, body, otherwise.as_deref(), dot, *line, out),
             Node::Template(name, arg, line) => {
-                let arg = match arg {
-                    Some(p) => Some(self.template_arg(p, dot, *line)),
-                    None => None,
-                };
+                let arg = arg.as_ref().map(|p| self.template_arg(p, dot, *line));
                 let call = self.component_call(name, arg, *line);
                 self.flush(out);
                 out.push_str(&call);
@@ -223,26 +220,25 @@ impl<'a> Translator<'a> {
     }
 
     fn template_arg(&mut self, pipe: &Pipe, dot: &Dot, line: usize) -> Option<String> {
-        if let [cmd] = pipe.cmds.as_slice() {
-            if let [single] = cmd.as_slice() {
-                return self.argument(single, dot, line);
-            }
+        if let [cmd] = pipe.cmds.as_slice()
+            && let [single] = cmd.as_slice()
+        {
+            return self.argument(single, dot, line);
         }
         Some(self.pipe(pipe, dot, line).value())
     }
 
     fn action(&mut self, pipe: &Pipe, dot: &Dot, line: usize, out: &mut String) {
         // `{{ include "x" . }}` alone is the component call itself.
-        if let ([cmd], true) = (pipe.cmds.as_slice(), pipe.vars.is_empty()) {
-            if let [Operand::Ident(f), Operand::Str(name), arg] = cmd.as_slice() {
-                if f == "include" {
-                    let arg = self.argument(arg, dot, line);
-                    let call = self.component_call(name, Some(arg), line);
-                    self.flush(out);
-                    out.push_str(&call);
-                    return;
-                }
-            }
+        if let ([cmd], true) = (pipe.cmds.as_slice(), pipe.vars.is_empty())
+            && let [Operand::Ident(f), Operand::Str(name), arg] = cmd.as_slice()
+            && f == "include"
+        {
+            let arg = self.argument(arg, dot, line);
+            let call = self.component_call(name, Some(arg), line);
+            self.flush(out);
+            out.push_str(&call);
+            return;
         }
         let value = self.pipe(pipe, dot, line);
         if pipe.vars.is_empty() {
