@@ -99,6 +99,9 @@ data:
   file: {{ .Files.Get "files/app.conf" | quote }}
   {{- $root := . }}
   ns: {{ $root.Release.Namespace }}
+  {{- $m := dict "a" "1" }}
+  {{- $_ := set $m "b" "2" }}
+  m: {{ $m | toJson | quote }}
 "#;
 
 const VALUES: &str = "nameOverride: \"\"\nextra: \"\"\nenabled: true\ndisabled: false\nhosts:\n  - name: a\nenv:\n  B: \"2\"\n  A: \"1\"\nport: 0\nimage:\n  repository: nginx\n  tag: \"\"\n";
@@ -123,7 +126,7 @@ fn a_chart_with_defines_conditions_and_loops_converts_and_renders() {
     assert_eq!(
         cm["data"],
         json!({"both": "yes", "host0": "A", "A": "1", "B": "2", "port": "80",
-               "image": "nginx:1.16.0", "file": "", "ns": "shop"})
+               "image": "nginx:1.16.0", "file": "", "ns": "shop", "m": "{\"a\":\"1\",\"b\":\"2\"}"})
     );
     // Keys in the order Go's range visits a map: sorted.
     let keys: Vec<&String> = cm["data"].as_object().unwrap().keys().collect();
@@ -148,7 +151,7 @@ fn a_chart_with_defines_conditions_and_loops_converts_and_renders() {
         cm["data"],
         // `env: {}` merges with the defaults, as in Helm: A and B stay.
         json!({"extra": "x: y\nz", "both": "disabled", "port": "8080", "A": "1", "B": "2",
-               "image": "nginx:1.27", "file": "", "ns": "shop"})
+               "image": "nginx:1.27", "file": "", "ns": "shop", "m": "{\"a\":\"1\",\"b\":\"2\"}"})
     );
 }
 

@@ -240,6 +240,23 @@ impl<'a> Translator<'a> {
             out.push_str(&call);
             return;
         }
+        // `$_ := set $m "k" v` changes the map held by `$m`: the variable is set anew.
+        if let [cmd] = pipe.cmds.as_slice()
+            && let [Operand::Ident(f), Operand::Var(var, path), key, value] = cmd.as_slice()
+            && f == "set"
+            && path.is_empty()
+            && let Some(Dot::Expr(name, shape)) = self.var(var)
+            && name.chars().all(|c| c.is_alphanumeric() || c == '_')
+        {
+            let key = self.operand(key, dot, line).value();
+            let value = self.operand(value, dot, line).value();
+            self.flush(out);
+            out.push_str(&format!(
+                "{{% set {name} = {name} | omit(keys=[{key}]) | merge(with={{ {key}: {value} }}) %}}"
+            ));
+            self.declare(var, Dot::Expr(name, shape));
+            return;
+        }
         let value = self.pipe(pipe, dot, line);
         if pipe.vars.is_empty() {
             self.flush(out);
