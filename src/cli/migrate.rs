@@ -27,6 +27,8 @@ pub(crate) struct MigrateArgs {
 enum MigrateCommand {
     /// Print the custom resource that replaces a Helm release (read from the cluster).
     HelmRelease(HelmReleaseArgs),
+    /// Convert a Helm chart into a tera-operator chart; the report goes to stderr.
+    HelmChart(super::migrate_chart::HelmChartArgs),
 }
 
 /// Arguments of `migrate helm-release`.
@@ -55,6 +57,7 @@ struct HelmReleaseArgs {
 /// Runs `migrate`.
 pub(crate) fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     match args.command {
+        MigrateCommand::HelmChart(args) => super::migrate_chart::run(args),
         MigrateCommand::HelmRelease(args) => {
             let runtime =
                 tokio::runtime::Runtime::new().context("starting the async runtime failed")?;

@@ -12,6 +12,7 @@ mod leader_election;
 mod lint;
 mod manifests;
 mod migrate;
+mod migrate_chart;
 mod render;
 mod run;
 #[cfg(feature = "sandbox")]

@@ -6,6 +6,7 @@
 //! nothing when an earlier rule could not provide it. Each rule is a plain function over a
 //! [`Lint`], testable alone.
 
+mod helm;
 mod rules;
 
 use std::path::{Path, PathBuf};

@@ -28,6 +28,14 @@ pub(crate) const RULES: &[Rule] = &[
         check: templates,
     },
     Rule {
+        name: "ignored-files",
+        check: super::helm::ignored_files,
+    },
+    Rule {
+        name: "migrate-markers",
+        check: super::helm::migrate_markers,
+    },
+    Rule {
         name: "crd",
         check: crd,
     },

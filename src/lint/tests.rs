@@ -293,3 +293,49 @@ fn targets_pair_charts_with_their_mapping_entries() {
             .is_none()
     );
 }
+
+#[test]
+fn ignored_files_are_said_with_their_tera_equivalent() {
+    assert!(findings_of("ignored-files", chart(&[]).path()).is_empty());
+    let dir = chart(&[
+        (
+            "templates/_helpers.tpl",
+            Some("{{- define \"x\" }}{{ end }}"),
+        ),
+        ("templates/NOTES.txt", Some("Thanks")),
+        ("templates/tests/test.yaml", Some("kind: Pod")),
+        ("templates/_partial.yaml", Some("a: 1")),
+    ]);
+    let findings = findings_of("ignored-files", dir.path());
+    assert_eq!(findings.len(), 4, "{findings:?}");
+    assert!(
+        findings[0].starts_with("warning: templates/NOTES.txt: ignored: Helm prints"),
+        "{findings:?}"
+    );
+    assert!(
+        findings[1].contains("templates/_helpers.tpl: ignored: a Helm partial")
+            && findings[1].contains("component"),
+        "{findings:?}"
+    );
+    assert!(
+        findings[2].contains("templates/_partial.yaml: ignored: a partial must end in .tera"),
+        "{findings:?}"
+    );
+    assert!(
+        findings[3].contains("templates/tests: ignored: a directory"),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn migrate_markers_are_errors() {
+    let marked = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  p: {{ fail(msg=\"tera-operator migrate: not converted: templates/s.yaml:6: `randAlphaNum` is random\") }}\n";
+    let dir = chart(&[("templates/secret.yaml", Some(marked))]);
+    assert_eq!(
+        findings_of("migrate-markers", dir.path()),
+        [
+            "error: templates/secret.yaml:6: not converted from Helm: templates/s.yaml:6: `randAlphaNum` is random"
+        ]
+    );
+    assert!(findings_of("migrate-markers", chart(&[]).path()).is_empty());
+}

@@ -6,6 +6,7 @@
 //! switch-over does. Nothing here talks to a cluster: `tera-operator migrate helm-release`
 //! fetches the Secrets and prints the result.
 
+pub mod helm_chart;
 pub(crate) mod plan;
 pub(crate) mod release;
 

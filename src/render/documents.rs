@@ -256,7 +256,7 @@ pub(crate) fn has_placeholder(s: &str) -> bool {
 const PLACEHOLDER_LEAD_BYTE: u8 = 0xEE;
 
 /// One pass over `text`: placeholders become their strings; anything else malformed is refused.
-fn substitute(text: &str, interpolated: &[String]) -> Result<String, String> {
+pub(super) fn substitute(text: &str, interpolated: &[String]) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find(PLACEHOLDER_OPEN) {

@@ -235,6 +235,13 @@ fn aligned_len(text: &str) -> usize {
     len
 }
 
+/// `text` with the placeholders of the render running on this thread replaced by the strings
+/// they stand for, and without alignment marks: what a captured block says, as a plain string.
+pub(crate) fn resolve_interpolated(text: &str) -> Result<String, String> {
+    let text = super::yaml_text::unmarked(text);
+    INTERPOLATED.with(|table| super::documents::substitute(&text, &table.borrow()))
+}
+
 /// Escape function: plain numbers and booleans pass through; every other string becomes a
 /// placeholder that the YAML parser cannot mistake for structure.
 fn escape_for_yaml(input: &str, output: &mut dyn Write) -> std::io::Result<()> {

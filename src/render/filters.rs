@@ -22,6 +22,7 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("trunc", trunc);
     tera.register_filter("dns_label", dns_label);
     tera.register_filter("safe", refuse_safe);
+    super::helm_filters::register(tera);
 }
 
 fn to_json_value(value: &Value) -> TeraResult<serde_json::Value> {

@@ -6,7 +6,10 @@
 mod documents;
 mod engine;
 mod filters;
+mod helm_filters;
 mod policy;
+mod printf;
+mod semver;
 mod stamp;
 mod values;
 mod yaml_text;

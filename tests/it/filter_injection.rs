@@ -53,6 +53,16 @@ const EXPRESSIONS: &[&str] = &[
     "values.list | to_yaml",
     "values.list | to_json",
     "values.list | to_yaml | nindent(width=6)",
+    "values.s | if_empty(value=\"d\")",
+    "values.s | squote",
+    "values.s | trim_suffix(suffix=\"-\")",
+    "values.s | regex_replace(pattern=\"a\", rep=\"$0$0\")",
+    "printf(format=\"%s-%q\", args=[values.s, values.s])",
+    "[values.s, \"d\"] | coalesce",
+    "values.obj | dig(keys=[\"k\"])",
+    "values.obj | merge(with={\"z\": values.s}) | to_yaml",
+    "values.s | untemplated",
+    "values.s | ternary(yes=values.s, no=\"n\")",
 ];
 
 /// Strings built from the characters YAML gives meaning to, the line breaks only YAML knows,
@@ -247,6 +257,7 @@ fn check_value(
     let preserving = matches!(
         expression,
         "values.s | quote"
+            | "values.s | squote"
             | "values.s | to_json"
             | "values.s | to_json(pretty=true)"
             | "values.s | to_yaml"
@@ -283,7 +294,7 @@ fn check_value(
     Ok(())
 }
 
-/// Cases per filter and position: 21 expressions × 13 positions × 400 ≈ 10⁵ renders
+/// Cases per filter and position: 31 expressions × 13 positions × 400 ≈ 1.6·10⁵ renders
 /// (`FILTER_INJECTION_CASES` sets another count, for a deeper run by hand).
 fn cases() -> u32 {
     std::env::var("FILTER_INJECTION_CASES")

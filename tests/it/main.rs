@@ -14,6 +14,7 @@ mod controller_reload;
 mod crds;
 mod filter_injection;
 mod hardening;
+mod helm_convert;
 mod helm_migrate;
 mod injection;
 mod leader;

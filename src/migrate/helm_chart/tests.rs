@@ -1,0 +1,227 @@
+//! Converting small Helm charts and rendering the result with the chart engine.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::{Options, Report, convert};
+use crate::chart::Chart;
+use crate::render::Renderer;
+
+/// Writes a Helm chart with these templates (and values.yaml) into `dir/src`, converts it, and
+/// returns the report and a renderer of the result.
+fn converted(dir: &Path, templates: &[(&str, &str)], values: &str) -> (Report, Renderer) {
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("templates")).unwrap();
+    std::fs::write(
+        src.join("Chart.yaml"),
+        "apiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: \"1.16.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("values.yaml"), values).unwrap();
+    for (name, text) in templates {
+        let path = src.join("templates").join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(src.join("files/app.conf"), "").ok();
+    let options = Options {
+        source: src,
+        output: dir.join("out"),
+        kind: "Demo".into(),
+        group: "demo.example.com".into(),
+        version: "v1".into(),
+        mapping: None,
+        kube_version: "v1.33.0".into(),
+    };
+    let (_, report) = convert(&options).unwrap();
+    let chart = Chart::load(&dir.join("out")).unwrap();
+    let renderer =
+        Renderer::with_settings(chart, crate::config::default_allowed_kinds(), json!({})).unwrap();
+    (report, renderer)
+}
+
+fn cr(spec: Value) -> Value {
+    json!({
+        "apiVersion": "demo.example.com/v1",
+        "kind": "Demo",
+        "metadata": {"name": "site", "namespace": "shop", "uid": "u-1", "generation": 1},
+        "spec": spec,
+    })
+}
+
+const HELPERS: &str = r#"{{/* names */}}
+{{- define "demo.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- define "demo.fullname" -}}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- define "demo.labels" -}}
+app.kubernetes.io/name: {{ include "demo.name" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+{{- define "demo.port" -}}
+{{ .port | default 80 }}
+{{- end }}
+"#;
+
+const CONFIGMAP: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "demo.fullname" . }}
+  labels:
+    {{- include "demo.labels" . | nindent 4 }}
+data:
+  {{- with .Values.extra }}
+  extra: {{ . | quote }}
+  {{- end }}
+  {{- if and .Values.enabled (not .Values.disabled) }}
+  both: "yes"
+  {{- else if .Values.disabled }}
+  both: "disabled"
+  {{- else }}
+  both: "no"
+  {{- end }}
+  {{- range $i, $h := .Values.hosts }}
+  host{{ $i }}: {{ $h.name | upper | quote }}
+  {{- end }}
+  {{- range $k, $v := .Values.env }}
+  {{ $k }}: {{ $v | quote }}
+  {{- end }}
+  port: {{ include "demo.port" (dict "port" .Values.port) | quote }}
+  image: "{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}"
+  file: {{ .Files.Get "files/app.conf" | quote }}
+  {{- $root := . }}
+  ns: {{ $root.Release.Namespace }}
+  {{- $m := dict "a" "1" }}
+  {{- $_ := set $m "b" "2" }}
+  m: {{ $m | toJson | quote }}
+"#;
+
+const VALUES: &str = "nameOverride: \"\"\nextra: \"\"\nenabled: true\ndisabled: false\nhosts:\n  - name: a\nenv:\n  B: \"2\"\n  A: \"1\"\nport: 0\nimage:\n  repository: nginx\n  tag: \"\"\n";
+
+#[test]
+fn a_chart_with_defines_conditions_and_loops_converts_and_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src/files")).unwrap();
+    let (report, renderer) = converted(
+        dir.path(),
+        &[("_helpers.tpl", HELPERS), ("configmap.yaml", CONFIGMAP)],
+        VALUES,
+    );
+    assert!(report.markers.is_empty(), "{report}");
+    let out = renderer.render(&cr(json!({})), "shop").unwrap();
+    let cm = &out.objects[0];
+    assert_eq!(cm["metadata"]["name"], "site-demo");
+    assert_eq!(
+        cm["metadata"]["labels"]["app.kubernetes.io/version"],
+        "1.16.0"
+    );
+    assert_eq!(
+        cm["data"],
+        json!({"both": "yes", "host0": "A", "A": "1", "B": "2", "port": "80",
+               "image": "nginx:1.16.0", "file": "", "ns": "shop", "m": "{\"a\":\"1\",\"b\":\"2\"}"})
+    );
+    // Keys in the order Go's range visits a map: sorted.
+    let keys: Vec<&String> = cm["data"].as_object().unwrap().keys().collect();
+    let (a, b) = (
+        keys.iter().position(|k| *k == "A").unwrap(),
+        keys.iter().position(|k| *k == "B").unwrap(),
+    );
+    assert!(a < b, "{keys:?}");
+
+    let out = renderer
+        .render(
+            &cr(
+                json!({"nameOverride": "site", "extra": "x: y\nz", "disabled": true,
+                       "hosts": [], "env": {}, "port": 8080, "image": {"tag": "1.27"}}),
+            ),
+            "shop",
+        )
+        .unwrap();
+    let cm = &out.objects[0];
+    assert_eq!(cm["metadata"]["name"], "site");
+    assert_eq!(
+        cm["data"],
+        // `env: {}` merges with the defaults, as in Helm: A and B stay.
+        json!({"extra": "x: y\nz", "both": "disabled", "port": "8080", "A": "1", "B": "2",
+               "image": "nginx:1.27", "file": "", "ns": "shop", "m": "{\"a\":\"1\",\"b\":\"2\"}"})
+    );
+}
+
+#[test]
+fn what_has_no_equivalent_is_a_marker_that_fails_the_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: {{ randAlphaNum 10 }}\n  old: {{ (lookup \"v1\" \"Secret\" .Release.Namespace \"s\").data }}\n";
+    let (report, renderer) = converted(dir.path(), &[("secret.yaml", template)], "");
+    let messages: Vec<String> = report
+        .markers
+        .iter()
+        .map(|m| format!("{}:{}: {}", m.file, m.line, m.message))
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].starts_with("templates/secret.yaml:6: `randAlphaNum`"),
+        "{messages:?}"
+    );
+    assert!(messages[1].contains("`lookup`"), "{messages:?}");
+    let err = renderer
+        .render(&cr(json!({})), "shop")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(super::MARKER_TAG) && err.contains("randAlphaNum"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hooks_and_tests_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    \"helm.sh/hook\": pre-install\n";
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
+    let (report, _) = converted(
+        dir.path(),
+        &[("job.yaml", hook), ("cm.yaml", cm), ("tests/test.yaml", cm)],
+        "",
+    );
+    assert_eq!(report.markers.len(), 1, "{report}");
+    assert!(report.markers[0].message.contains("hook"), "{report}");
+    assert_eq!(report.skipped.len(), 1, "{report}");
+    assert_eq!(report.skipped[0].0, "templates/tests/test.yaml");
+    assert_eq!(report.clean_templates(), 1);
+}
+
+#[test]
+fn a_syntax_error_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("templates")).unwrap();
+    std::fs::write(src.join("Chart.yaml"), "name: x\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        src.join("templates/a.yaml"),
+        "a: 1\n{{ if .Values.x }}\nb: 2\n",
+    )
+    .unwrap();
+    let err = convert(&Options {
+        source: src,
+        output: dir.path().join("out"),
+        kind: "X".into(),
+        group: "x.io".into(),
+        version: "v1".into(),
+        mapping: None,
+        kube_version: "v1.33.0".into(),
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.ends_with("templates/a.yaml:2: if/with without end"),
+        "{err}"
+    );
+}

@@ -1,0 +1,334 @@
+//! `migrate helm-chart`, verified against the real Helm v4 engine: a chart is converted, then
+//! Helm (helm-python-sdk) renders the original and tera-operator the conversion on the same
+//! values, and the objects are compared one by one after removing what each tool stamps.
+//!
+//! The chart is `helm create`'s scaffold, made by Helm itself through the SDK.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use tera_operator::chart::Chart;
+use tera_operator::config::Mapping;
+use tera_operator::migrate::helm_chart::{self, Options};
+use tera_operator::render::Renderer;
+
+use crate::support::helm_python;
+
+const SCRIPT: &str = r#"
+import json, sys
+import helm_python as helm
+phase = sys.argv[1]
+if phase == "create":
+    helm.Chart.create(sys.argv[2], sys.argv[3])
+else:
+    out = helm.Chart.load(sys.argv[2]).render(json.loads(sys.argv[3]), name="site", namespace="shop")
+    print(json.dumps(out))
+"#;
+
+fn helm(args: &[&str]) -> String {
+    let out = Command::new(helm_python::python())
+        .args(["-c", SCRIPT])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `kind/name` of an object.
+fn key(object: &Value) -> String {
+    format!(
+        "{}/{}",
+        object["kind"].as_str().unwrap_or("?"),
+        object["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
+
+/// Removes what either tool stamps: the namespace, ownerReferences, the managed-by label
+/// (`Helm` from `.Release.Service`, `tera-operator` from the operator), the owner label, and the
+/// operator's config checksum annotations on pod templates (an emptied map goes too).
+fn unstamped(mut object: Value) -> Value {
+    for meta in ["/metadata", "/spec/template/metadata"] {
+        let Some(Value::Object(meta)) = object.pointer_mut(meta) else {
+            continue;
+        };
+        meta.remove("namespace");
+        meta.remove("ownerReferences");
+        if let Some(Value::Object(labels)) = meta.get_mut("labels") {
+            labels.remove("app.kubernetes.io/managed-by");
+            labels.remove("tera-operator.io/owner-uid");
+        }
+        if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+            annotations.retain(|k, _| !k.contains("checksum.tera-operator.io/"));
+            if annotations.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    object
+}
+
+/// Helm's objects for these values, by `kind/name` (tests/ and NOTES.txt left out).
+fn helm_objects(chart: &Path, values: &Value) -> BTreeMap<String, Value> {
+    let out = helm(&["render", &chart.display().to_string(), &values.to_string()]);
+    let files: BTreeMap<String, String> = serde_json::from_str(&out).unwrap();
+    let mut objects = BTreeMap::new();
+    for (name, text) in files {
+        if name.contains("/templates/tests/") || name.ends_with("NOTES.txt") {
+            continue;
+        }
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let object: Value = serde::Deserialize::deserialize(doc).unwrap();
+            if !object.is_null() {
+                objects.insert(key(&object), unstamped(object));
+            }
+        }
+    }
+    objects
+}
+
+/// Ours, by `kind/name`.
+fn tera_objects(renderer: &Renderer, values: &Value) -> BTreeMap<String, Value> {
+    let cr = json!({"apiVersion": "apps.example.com/v1alpha1", "kind": "MyApp",
+                    "metadata": {"name": "site", "namespace": "shop", "uid": "u-1", "generation": 1},
+                    "spec": values});
+    renderer
+        .render(&cr, "shop")
+        .unwrap_or_else(|e| panic!("values {values}: {e}"))
+        .objects
+        .into_iter()
+        .map(|o| (key(&o), unstamped(o)))
+        .collect()
+}
+
+/// Converts `chart` into `dir/out` with a mapping `dir/watches.yaml`, and returns the report
+/// and a renderer of the conversion.
+fn convert(chart: &Path, dir: &Path) -> (helm_chart::Report, Renderer) {
+    let options = Options {
+        source: chart.to_path_buf(),
+        output: dir.join("out"),
+        kind: "MyApp".into(),
+        group: "apps.example.com".into(),
+        version: "v1alpha1".into(),
+        mapping: Some(dir.join("watches.yaml")),
+        kube_version: "v1.33.0".into(),
+    };
+    let (_, report) = helm_chart::convert(&options).unwrap();
+    let mapping = Mapping::load(&dir.join("watches.yaml")).unwrap();
+    let watch = mapping.find("apps.example.com/v1alpha1", "MyApp").unwrap();
+    let renderer = Renderer::new(Chart::load(&watch.chart_dir).unwrap(), watch).unwrap();
+    (report, renderer)
+}
+
+/// Compares Helm's objects and ours for each value set; the differences, as messages.
+fn differences(chart: &Path, renderer: &Renderer, sets: &[(&str, Value)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, values) in sets {
+        let theirs = helm_objects(chart, values);
+        let ours = tera_objects(renderer, values);
+        assert!(!theirs.is_empty(), "{name}: Helm rendered nothing");
+        if theirs.keys().ne(ours.keys()) {
+            out.push(format!(
+                "{name}: Helm renders {:?}, the conversion {:?}",
+                theirs.keys().collect::<Vec<_>>(),
+                ours.keys().collect::<Vec<_>>()
+            ));
+        }
+        for (key, object) in &theirs {
+            if let Some(mine) = ours.get(key)
+                && mine != object
+            {
+                out.push(format!(
+                    "{name}: {key} differs\nhelm: {}\nours: {}",
+                    serde_json::to_string_pretty(object).unwrap(),
+                    serde_json::to_string_pretty(mine).unwrap()
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The four value sets of the issue, plus the HTTPRoute the scaffold also has.
+fn scaffold_value_sets() -> Vec<(&'static str, Value)> {
+    vec![
+        ("defaults", json!({})),
+        (
+            "ingress on",
+            json!({"ingress": {"enabled": true, "className": "nginx",
+                "annotations": {"nginx.ingress.kubernetes.io/rewrite-target": "/"},
+                "hosts": [{"host": "shop.example.com", "paths": [
+                    {"path": "/", "pathType": "Prefix"},
+                    {"path": "/api", "pathType": "ImplementationSpecific"}]}],
+                "tls": [{"secretName": "shop-tls", "hosts": ["shop.example.com"]}]}}),
+        ),
+        (
+            "autoscaling on",
+            json!({"autoscaling": {"enabled": true, "minReplicas": 2, "maxReplicas": 7,
+                "targetCPUUtilizationPercentage": 60, "targetMemoryUtilizationPercentage": 75}}),
+        ),
+        (
+            "serviceAccount off, pod annotations and labels",
+            json!({"serviceAccount": {"create": false},
+                "podAnnotations": {"prometheus.io/scrape": "true", "note": "a: b"},
+                "podLabels": {"team": "shop", "tier": "web"}}),
+        ),
+        (
+            "resources, securityContext and volumes",
+            json!({"resources": {"limits": {"cpu": "500m", "memory": "256Mi"},
+                                 "requests": {"cpu": "100m", "memory": "128Mi"}},
+                "podSecurityContext": {"fsGroup": 2000},
+                "securityContext": {"runAsNonRoot": true, "runAsUser": 1000,
+                                    "readOnlyRootFilesystem": true,
+                                    "capabilities": {"drop": ["ALL"]}},
+                "volumes": [{"name": "config", "secret": {"secretName": "shop-config", "optional": false}}],
+                "volumeMounts": [{"name": "config", "mountPath": "/etc/shop", "readOnly": true}],
+                "nodeSelector": {"disktype": "ssd"},
+                "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "web", "effect": "NoSchedule"}],
+                "imagePullSecrets": [{"name": "regcred"}],
+                "image": {"tag": "1.27.3"}, "replicaCount": 3, "fullnameOverride": "storefront"}),
+        ),
+        (
+            "httpRoute on, names overridden",
+            json!({"httpRoute": {"enabled": true, "annotations": {"a": "b"},
+                "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/x"}}],
+                           "filters": [{"type": "RequestHeaderModifier",
+                                        "requestHeaderModifier": {"add": [{"name": "X", "value": "1"}]}}]},
+                          {"matches": [{"path": {"type": "PathPrefix", "value": "/y"}}]}]},
+                "nameOverride": "store", "service": {"type": "NodePort", "port": 8080}}),
+        ),
+    ]
+}
+
+#[test]
+fn helm_create_scaffold_converts_without_markers_and_renders_like_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    helm(&["create", "mychart", &dir.path().display().to_string()]);
+    let chart = dir.path().join("mychart");
+    let (report, renderer) = convert(&chart, dir.path());
+    assert!(report.markers.is_empty(), "{report}");
+    assert_eq!(report.clean_templates(), report.templates.len(), "{report}");
+    assert_eq!(
+        report
+            .skipped
+            .iter()
+            .map(|s| s.0.as_str())
+            .collect::<Vec<_>>(),
+        ["templates/tests/test-connection.yaml"]
+    );
+    let diffs = differences(&chart, &renderer, &scaffold_value_sets());
+    assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
+}
+
+/// Where the chart corpus is: `$TERA_OPERATOR_HELM_CORPUS`, else `/work/shared/helm-corpus`
+/// (public charts with their licences; see its README.txt and docs/migrating-from-helm.md).
+fn corpus_dir() -> std::path::PathBuf {
+    std::env::var_os("TERA_OPERATOR_HELM_CORPUS")
+        .map(Into::into)
+        .unwrap_or_else(|| "/work/shared/helm-corpus".into())
+}
+
+/// Objects Helm renders and how many of them the conversion renders identically.
+#[derive(Default)]
+struct Figures {
+    templates: usize,
+    clean_templates: usize,
+    objects: usize,
+    identical: usize,
+}
+
+/// Converts one corpus chart and compares it with Helm on its defaults and on each
+/// `ci/*-values.yaml` it ships; prints what differs.
+fn corpus_chart(chart: &Path, work: &Path) -> Figures {
+    let (report, renderer) = convert(chart, work);
+    let mut figures = Figures {
+        templates: report.templates.len(),
+        clean_templates: report.clean_templates(),
+        ..Figures::default()
+    };
+    let mut sets = vec![("defaults".to_string(), json!({}))];
+    if let Ok(entries) = std::fs::read_dir(chart.join("ci")) {
+        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let values: Value = serde_yaml::from_str(&text).unwrap_or(json!({}));
+            let values = if values.is_null() { json!({}) } else { values };
+            sets.push((
+                file.file_name().unwrap().to_string_lossy().into_owned(),
+                values,
+            ));
+        }
+    }
+    for (name, values) in &sets {
+        let theirs = helm_objects(chart, values);
+        figures.objects += theirs.len();
+        let cr = json!({"apiVersion": "apps.example.com/v1alpha1", "kind": "MyApp",
+                        "metadata": {"name": "site", "namespace": "shop", "uid": "u-1", "generation": 1},
+                        "spec": values});
+        let ours: BTreeMap<String, Value> = match renderer.render(&cr, "shop") {
+            Ok(out) => out
+                .objects
+                .into_iter()
+                .map(|o| (key(&o), unstamped(o)))
+                .collect(),
+            Err(e) => {
+                let e = e.to_string();
+                eprintln!("  {name}: render failed: {}", &e[..e.len().min(300)]);
+                continue;
+            }
+        };
+        for (key, object) in &theirs {
+            match ours.get(key) {
+                Some(mine) if mine == object => figures.identical += 1,
+                Some(_) => eprintln!("  {name}: {key} differs"),
+                None => eprintln!("  {name}: {key} missing"),
+            }
+        }
+    }
+    figures
+}
+
+#[test]
+#[ignore = "needs the chart corpus in $TERA_OPERATOR_HELM_CORPUS or /work/shared/helm-corpus; run with --ignored"]
+fn public_chart_corpus_figures() {
+    let corpus = corpus_dir();
+    let mut charts: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap_or_else(|e| panic!("{}: {e}", corpus.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("Chart.yaml").exists())
+        .collect();
+    charts.sort();
+    let mut total = Figures::default();
+    let mut table = String::from(
+        "| chart | templates without markers | objects identical to Helm's |\n|---|---|---|\n",
+    );
+    for chart in &charts {
+        let name = chart.file_name().unwrap().to_string_lossy().into_owned();
+        eprintln!("{name}");
+        let work = tempfile::tempdir().unwrap();
+        let f = corpus_chart(chart, work.path());
+        table.push_str(&format!(
+            "| {name} | {}/{} | {}/{} |\n",
+            f.clean_templates, f.templates, f.identical, f.objects
+        ));
+        total.templates += f.templates;
+        total.clean_templates += f.clean_templates;
+        total.objects += f.objects;
+        total.identical += f.identical;
+    }
+    table.push_str(&format!(
+        "| all | {}/{} | {}/{} |\n",
+        total.clean_templates, total.templates, total.identical, total.objects
+    ));
+    eprintln!("{table}");
+    assert!(charts.len() >= 6, "{} charts in the corpus", charts.len());
+    assert!(total.objects > 0);
+}
