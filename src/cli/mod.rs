@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod cluster;
 mod crd;
+mod diff;
 mod inputs;
 mod leader_election;
 mod lint;
@@ -65,6 +66,8 @@ pub(crate) enum Command {
     Sandbox(sandbox::Args),
     /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
     Crd(crd::CrdArgs),
+    /// Show what applying would change on the live cluster (server-side dry run; never writes).
+    Diff(diff::DiffArgs),
     /// Print everything needed to run the operator in a cluster: RBAC, Deployment, CRDs.
     Manifests(manifests::ManifestsArgs),
     /// Migrate to tera-operator: print the custom resource that replaces a Helm release.
@@ -112,6 +115,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Run(args) => run::run(args),
         Command::Crd(args) => crd::run(args),
+        Command::Diff(args) => diff::run(args),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args),
         Command::Manifests(args) => manifests::run(args),

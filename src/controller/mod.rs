@@ -16,6 +16,7 @@ pub(crate) mod child_store;
 pub(crate) mod children;
 pub(crate) mod context;
 pub(crate) mod crds;
+pub mod diff;
 pub(crate) mod events;
 pub(crate) mod health;
 pub mod leader;
