@@ -4,18 +4,21 @@
 mod support;
 
 mod broken_templates;
+mod cli_diff;
 mod cli_render;
 mod controller_cli;
 mod controller_faults;
 mod controller_lifecycle;
 mod controller_ownership;
 mod controller_reload;
+mod crd_follow;
 mod crds;
 mod filter_injection;
 mod hardening;
 mod helm_migrate;
 mod injection;
 mod leader;
+mod logs;
 mod manifests;
 mod sandbox_bad_input;
 mod sandbox_cli;
