@@ -120,7 +120,10 @@ mod tests {
         std::fs::write(&template, format!("{text}\n{{{{ values.nope.deeper }}}}\n"))
             .expect("write");
         let error = checked(&watch).expect_err("refused").to_string();
-        assert!(error.contains("values.yaml: these values do not render"), "{error}");
+        assert!(
+            error.contains("values.yaml: these values do not render"),
+            "{error}"
+        );
         assert!(error.contains("service.yaml"), "{error}");
     }
 
@@ -134,9 +137,16 @@ mod tests {
         std::fs::write(&template, format!("{text}\n{extra}")).expect("write");
         checked(&watch).expect("the defaults still pass");
         std::fs::create_dir(watch.chart_dir.join("ci")).expect("mkdir");
-        std::fs::write(watch.chart_dir.join("ci/seven-values.yaml"), "replicas: 7\n").expect("ci");
+        std::fs::write(
+            watch.chart_dir.join("ci/seven-values.yaml"),
+            "replicas: 7\n",
+        )
+        .expect("ci");
         let error = checked(&watch).expect_err("refused").to_string();
-        assert!(error.contains("ci/seven-values.yaml: these values do not render"), "{error}");
+        assert!(
+            error.contains("ci/seven-values.yaml: these values do not render"),
+            "{error}"
+        );
         assert!(error.contains("Secret"), "{error}");
     }
 }

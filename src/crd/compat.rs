@@ -80,7 +80,12 @@ fn compare(old: &Value, new: &Value, path: String, out: &mut Vec<BreakingChange>
         schema
             .get("required")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let was_required = required(old);
@@ -117,7 +122,13 @@ fn compare(old: &Value, new: &Value, path: String, out: &mut Vec<BreakingChange>
 
 /// The changes a live resource's `value` at `path` shows: fields the new schema prunes, and
 /// values its type or enum no longer admit.
-fn check_live(schema: &Value, value: &Value, path: String, name: &str, out: &mut Vec<BreakingChange>) {
+fn check_live(
+    schema: &Value,
+    value: &Value,
+    path: String,
+    name: &str,
+    out: &mut Vec<BreakingChange>,
+) {
     if schema.is_null() || keeps_unknown(schema) {
         return;
     }
@@ -150,10 +161,13 @@ fn check_live(schema: &Value, value: &Value, path: String, name: &str, out: &mut
                     (Some(child_schema), _) | (None, Some(child_schema)) => {
                         check_live(child_schema, child, at, name, out);
                     }
-                    (None, None) if schema.get("additionalProperties") == Some(&Value::Bool(true)) => {}
+                    (None, None)
+                        if schema.get("additionalProperties") == Some(&Value::Bool(true)) => {}
                     (None, None) => out.push(BreakingChange {
                         path: at,
-                        message: format!("removed, but {name} sets it (the API server would drop it)"),
+                        message: format!(
+                            "removed, but {name} sets it (the API server would drop it)"
+                        ),
                     }),
                 }
             }
@@ -176,7 +190,9 @@ fn admits(expected: &str, value: &Value) -> bool {
         "array" => value.is_array(),
         "string" => value.is_string(),
         "boolean" => value.is_boolean(),
-        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         "number" => value.is_number(),
         _ => true,
     }
@@ -217,8 +233,10 @@ mod tests {
 
     #[test]
     fn the_same_schema_or_an_additive_change_breaks_nothing() {
-        let resources = live(json!({"image": "nginx", "replicas": 2, "ports": [{"port": 80}],
-            "labels": {"a": "b"}, "extra": {"anything": [1]}}));
+        let resources = live(
+            json!({"image": "nginx", "replicas": 2, "ports": [{"port": 80}],
+            "labels": {"a": "b"}, "extra": {"anything": [1]}}),
+        );
         assert!(breaking_changes(&schema(spec()), &schema(spec()), &resources).is_empty());
         let mut wider = spec();
         wider["properties"]["tls"] = json!({"type": "boolean"});
@@ -232,7 +250,9 @@ mod tests {
     #[test]
     fn a_removed_field_breaks_only_when_a_resource_sets_it() {
         let mut narrower = spec();
-        narrower["properties"].as_object_mut().map(|p| p.remove("replicas"));
+        narrower["properties"]
+            .as_object_mut()
+            .map(|p| p.remove("replicas"));
         let unused = live(json!({"image": "nginx"}));
         assert!(breaking_changes(&schema(spec()), &schema(narrower.clone()), &unused).is_empty());
         let used = live(json!({"image": "nginx", "replicas": 2}));
@@ -249,7 +269,11 @@ mod tests {
         narrower["properties"]["ports"]["items"]["properties"]["port"] = json!({"type": "string"});
         let resources = live(json!({"image": "nginx", "ratio": 0.5, "ports": [{"port": 80}]}));
         assert_eq!(
-            paths(&breaking_changes(&schema(spec()), &schema(narrower), &resources)),
+            paths(&breaking_changes(
+                &schema(spec()),
+                &schema(narrower),
+                &resources
+            )),
             [
                 "/spec/ports/*/port: type narrowed from integer to string",
                 "/spec/ports/0/port: default/hello holds 80, which type string no longer admits",
@@ -265,7 +289,11 @@ mod tests {
         narrower["properties"]["mode"]["enum"] = json!(["fast"]);
         let slow = live(json!({"image": "nginx", "mode": "slow"}));
         assert_eq!(
-            paths(&breaking_changes(&schema(spec()), &schema(narrower.clone()), &slow)),
+            paths(&breaking_changes(
+                &schema(spec()),
+                &schema(narrower.clone()),
+                &slow
+            )),
             ["/spec/mode: default/hello holds \"slow\", which the enum no longer admits"]
         );
         let fast = live(json!({"image": "nginx", "mode": "fast"}));
@@ -277,7 +305,11 @@ mod tests {
         let mut stricter = spec();
         stricter["required"] = json!(["image", "replicas"]);
         assert_eq!(
-            paths(&breaking_changes(&schema(spec()), &schema(stricter.clone()), &[])),
+            paths(&breaking_changes(
+                &schema(spec()),
+                &schema(stricter.clone()),
+                &[]
+            )),
             ["/spec/replicas: newly required without a default"]
         );
         stricter["properties"]["replicas"]["default"] = json!(1);

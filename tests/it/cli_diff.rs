@@ -45,7 +45,8 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
     let h = Harness::start().await;
     h.create(&webservers(), "default", &example("webserver"))
         .await;
-    h.create(&balancers(), "default", &example("balancer")).await;
+    h.create(&balancers(), "default", &example("balancer"))
+        .await;
     h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
         .await;
     h.get(&services(), "default", "echo-v3").await;
@@ -74,8 +75,17 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("\n-  replicas: 3\n+  replicas: 5\n"), "{stdout}");
-    for left_out in ["managedFields", "resourceVersion", "status:", "uid:", "creationTimestamp"] {
+    assert!(
+        stdout.contains("\n-  replicas: 3\n+  replicas: 5\n"),
+        "{stdout}"
+    );
+    for left_out in [
+        "managedFields",
+        "resourceVersion",
+        "status:",
+        "uid:",
+        "creationTimestamp",
+    ] {
         assert!(!stdout.contains(left_out), "{left_out} in\n{stdout}");
     }
 
@@ -92,7 +102,9 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
         text(&out.stderr)
     );
     assert!(
-        text(&out.stdout).contains("--- live/v1.Service.default.echo-v3\n+++ merged/v1.Service.default.echo-v3\n"),
+        text(&out.stdout).contains(
+            "--- live/v1.Service.default.echo-v3\n+++ merged/v1.Service.default.echo-v3\n"
+        ),
         "{}",
         text(&out.stdout)
     );
@@ -101,7 +113,9 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
     let new = dir.path().join("new.yaml");
     std::fs::write(
         &new,
-        example("webserver").replace("name: hello", "name: fresh").replace("nodePort: 30080", "nodePort: 30081"),
+        example("webserver")
+            .replace("name: hello", "name: fresh")
+            .replace("nodePort: 30080", "nodePort: 30081"),
     )
     .expect("write");
     let out = diff(&h, &config, &[new.to_str().expect("path")]).await;
@@ -117,7 +131,9 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
 
     // --kind against a changed chart: every live resource of the kind, before the upgrade.
     copy_dir(&h.dir.path().join("charts"), &dir.path().join("charts"));
-    let template = dir.path().join("charts/webserver/templates/deployment.yaml");
+    let template = dir
+        .path()
+        .join("charts/webserver/templates/deployment.yaml");
     let source = std::fs::read_to_string(&template).expect("template");
     let upgraded = source.replacen(
         "app.kubernetes.io/component: server",
@@ -127,11 +143,19 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
     assert_ne!(upgraded, source);
     std::fs::write(&template, upgraded).expect("write");
     let upgraded_config = dir.path().join("charts/watches.yaml");
-    let out = diff(&h, &upgraded_config, &["--kind", "WebServer", "-n", "default"]).await;
+    let out = diff(
+        &h,
+        &upgraded_config,
+        &["--kind", "WebServer", "-n", "default"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("+    tier: web\n"), "{stdout}");
-    assert!(stdout.contains("merged/apps.v1.Deployment.default.hello"), "{stdout}");
+    assert!(
+        stdout.contains("merged/apps.v1.Deployment.default.hello"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("Balancer"), "{stdout}");
     // The same kind against the charts it runs with: no difference.
     let out = diff(&h, &config, &["--kind", "WebServer"]).await;
@@ -141,7 +165,12 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
     let out = diff(&h, &config, &["--kind", "Nothing"]).await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no mapping entry serves kind Nothing"));
-    let out = diff(&h, &config, &["examples/invalid/webserver-negative-replicas.yaml"]).await;
+    let out = diff(
+        &h,
+        &config,
+        &["examples/invalid/webserver-negative-replicas.yaml"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("/spec/replicas: -1 is less than the minimum of 0"),

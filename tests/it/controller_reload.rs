@@ -341,8 +341,11 @@ async fn chart_whose_defaults_do_not_render_is_refused() {
     let template = h.chart_dir("webserver").join("templates/service.yaml");
     let good = std::fs::read_to_string(&template).expect("template");
     // Compiles, but every render fails: `values.nope` is not defined.
-    std::fs::write(&template, format!("{good}\n# {{{{ values.nope.deeper }}}}\n"))
-        .expect("write");
+    std::fs::write(
+        &template,
+        format!("{good}\n# {{{{ values.nope.deeper }}}}\n"),
+    )
+    .expect("write");
 
     let message = refusal_message(&h).await;
     assert!(
@@ -378,10 +381,7 @@ async fn chart_whose_defaults_do_not_render_is_refused() {
     .await;
     // The resource is not RenderFailed: the last good chart still renders its changes.
     assert_eq!(
-        condition(
-            &h.get(&webservers(), "default", "hello").await,
-            "Ready"
-        )["status"],
+        condition(&h.get(&webservers(), "default", "hello").await, "Ready")["status"],
         "True"
     );
     h.merge_patch(
@@ -397,13 +397,19 @@ async fn chart_whose_defaults_do_not_render_is_refused() {
     .await;
 
     std::fs::write(&template, good).expect("restore");
-    h.wait_for(&webservers(), "default", "hello", "the refusal to clear", |o| {
-        condition(o, "Ready")["status"] == "True"
-            && !condition(o, "Ready")["message"]
-                .as_str()
-                .unwrap_or("")
-                .contains("last good")
-    })
+    h.wait_for(
+        &webservers(),
+        "default",
+        "hello",
+        "the refusal to clear",
+        |o| {
+            condition(o, "Ready")["status"] == "True"
+                && !condition(o, "Ready")["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("last good")
+        },
+    )
     .await;
     assert_eq!(
         h.metric("tera_operator_chart_stale{kind=\"web.tera-operator.io/WebServer\"}"),

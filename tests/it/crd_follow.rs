@@ -68,9 +68,7 @@ async fn the_crd_follows_the_schema_and_a_breaking_change_is_refused_unless_forc
 
     // Removing the field while hello sets it: refused, said on the resource, CRD unchanged.
     edit_schema(&h, |s| {
-        s["properties"]
-            .as_object_mut()
-            .map(|p| p.remove("banner"));
+        s["properties"].as_object_mut().map(|p| p.remove("banner"));
     });
     let cr = h
         .wait_for(
@@ -85,14 +83,20 @@ async fn the_crd_follows_the_schema_and_a_breaking_change_is_refused_unless_forc
             },
         )
         .await;
-    let message = condition(&cr, "Ready")["message"].as_str().unwrap_or("").to_string();
+    let message = condition(&cr, "Ready")["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(
         message.contains("/spec/banner: removed, but default/hello sets it"),
         "{message}"
     );
     assert!(message.contains("--force-crd-changes"), "{message}");
     assert!(message.contains("last good one is serving"), "{message}");
-    assert_eq!(spec_schema(&h).await["properties"]["banner"]["type"], "string");
+    assert_eq!(
+        spec_schema(&h).await["properties"]["banner"]["type"],
+        "string"
+    );
     assert_eq!(
         h.metric("tera_operator_chart_stale{kind=\"web.tera-operator.io/WebServer\"}"),
         1.0
@@ -158,7 +162,10 @@ async fn a_new_required_field_without_a_default_is_refused() {
             },
         )
         .await;
-    let message = condition(&cr, "Ready")["message"].as_str().unwrap_or("").to_string();
+    let message = condition(&cr, "Ready")["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(
         message.contains("/spec/tls: newly required without a default"),
         "{message}"

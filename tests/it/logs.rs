@@ -12,7 +12,11 @@ use tera_sandbox::{Sandbox, SandboxConfig};
 
 /// Starts `tera-operator run` against `sandbox` with `--log-format FORMAT`, stderr piped; every
 /// line it logs is collected.
-fn run_operator(sandbox: &Sandbox, config: &std::path::Path, format: &str) -> (Child, Arc<Mutex<Vec<String>>>) {
+fn run_operator(
+    sandbox: &Sandbox,
+    config: &std::path::Path,
+    format: &str,
+) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
         .arg("run")
         .arg("--kubeconfig")
@@ -38,22 +42,25 @@ fn run_operator(sandbox: &Sandbox, config: &std::path::Path, format: &str) -> (C
     (child, lines)
 }
 
-async fn logged(lines: &Arc<Mutex<Vec<String>>>, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+async fn logged(
+    lines: &Arc<Mutex<Vec<String>>>,
+    what: &str,
+    wanted: impl Fn(&str) -> bool,
+) -> String {
     eventually(what, || async {
-        lines
-            .lock()
-            .ok()?
-            .iter()
-            .find(|l| wanted(l))
-            .cloned()
+        lines.lock().ok()?.iter().find(|l| wanted(l)).cloned()
     })
     .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_to_a_pipe_are_plain_text_with_readable_fields() {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
-    sandbox.install_crds(std::path::Path::new("crds")).expect("crds");
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    sandbox
+        .install_crds(std::path::Path::new("crds"))
+        .expect("crds");
     let dir = tempfile::tempdir().expect("tempdir");
     copy_dir(std::path::Path::new("charts"), &dir.path().join("charts"));
     let config = dir.path().join("charts/watches.yaml");
@@ -66,7 +73,9 @@ async fn logs_to_a_pipe_are_plain_text_with_readable_fields() {
     );
     let object: kube::api::DynamicObject =
         serde_yaml::from_str(&example("webserver")).expect("example");
-    api.create(&Default::default(), &object).await.expect("create");
+    api.create(&Default::default(), &object)
+        .await
+        .expect("create");
     let applied = logged(&lines, "the applied line", |l| l.contains("applied")).await;
     assert!(applied.contains("object=default/hello"), "{applied}");
     assert!(applied.contains("Deployment hello"), "{applied}");
@@ -76,22 +85,39 @@ async fn logs_to_a_pipe_are_plain_text_with_readable_fields() {
     let template = dir.path().join("charts/webserver/templates/service.yaml");
     let good = std::fs::read_to_string(&template).expect("template");
     std::fs::write(&template, format!("{good}\n# {{{{ values.nope }}}}\n")).expect("write");
-    let refused = logged(&lines, "the refusal line", |l| l.contains("the new chart is broken")).await;
-    assert!(refused.contains("values.yaml: these values do not render"), "{refused}");
+    let refused = logged(&lines, "the refusal line", |l| {
+        l.contains("the new chart is broken")
+    })
+    .await;
+    assert!(
+        refused.contains("values.yaml: these values do not render"),
+        "{refused}"
+    );
     assert!(refused.contains("templates/service.yaml"), "{refused}");
     let _ = child.kill();
     let _ = child.wait();
 
     let all = lines.lock().expect("lines").join("\n");
-    assert!(!all.contains('\u{1b}'), "ANSI escape codes in a piped log:\n{all}");
+    assert!(
+        !all.contains('\u{1b}'),
+        "ANSI escape codes in a piped log:\n{all}"
+    );
     assert!(!all.contains("Some("), "Debug output in the log:\n{all}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_log_fields_are_plain_values() {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
-    sandbox.install_crds(std::path::Path::new("crds")).expect("crds");
-    let (mut child, lines) = run_operator(&sandbox, std::path::Path::new("charts/watches.yaml"), "json");
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    sandbox
+        .install_crds(std::path::Path::new("crds"))
+        .expect("crds");
+    let (mut child, lines) = run_operator(
+        &sandbox,
+        std::path::Path::new("charts/watches.yaml"),
+        "json",
+    );
     let api = kube::Api::<kube::api::DynamicObject>::namespaced_with(
         sandbox.client(),
         "default",
@@ -99,7 +125,9 @@ async fn json_log_fields_are_plain_values() {
     );
     let object: kube::api::DynamicObject =
         serde_yaml::from_str(&example("webserver")).expect("example");
-    api.create(&Default::default(), &object).await.expect("create");
+    api.create(&Default::default(), &object)
+        .await
+        .expect("create");
     let applied = logged(&lines, "the applied entry", |l| {
         serde_json::from_str::<serde_json::Value>(l)
             .is_ok_and(|e| e["fields"]["message"] == "applied")

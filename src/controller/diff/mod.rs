@@ -33,7 +33,9 @@ pub enum Error {
         served: String,
     },
     /// The custom resource kind is not served by the API server.
-    #[error("the API server does not serve {group_version} {kind} (is its CRD installed?): {source}")]
+    #[error(
+        "the API server does not serve {group_version} {kind} (is its CRD installed?): {source}"
+    )]
     DiscoveryFailed {
         /// `group/version`.
         group_version: String,
@@ -148,7 +150,10 @@ struct Differ<'a> {
 }
 
 fn str_at<'v>(value: &'v Value, pointer: &str) -> &'v str {
-    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 fn gvk_of(api_version: &str, kind: &str) -> GroupVersionKind {
@@ -250,7 +255,8 @@ impl Differ<'_> {
             })?;
         for object in list.items {
             let value = serde_json::to_value(&object).unwrap_or(Value::Null);
-            self.resource(watch, value, object.metadata.uid.clone()).await;
+            self.resource(watch, value, object.metadata.uid.clone())
+                .await;
         }
         Ok(())
     }
@@ -317,7 +323,11 @@ impl Differ<'_> {
             "" => self.default_namespace.to_string(),
             ns => ns.to_string(),
         };
-        let what = format!("{} {namespace}/{}", watch.kind, str_at(&resource, "/metadata/name"));
+        let what = format!(
+            "{} {namespace}/{}",
+            watch.kind,
+            str_at(&resource, "/metadata/name")
+        );
         if resource
             .pointer(&format!(
                 "/metadata/annotations/{}",
@@ -356,11 +366,14 @@ impl Differ<'_> {
             ));
             kinds.insert((api_version, kind));
             if let Err(e) = self.object(&object).await {
-                self.report.errors.push(format!("{what}: {}: {e}", describe(&object)));
+                self.report
+                    .errors
+                    .push(format!("{what}: {}: {e}", describe(&object)));
             }
         }
         if let Some(uid) = uid {
-            self.pruned(watch, &what, &namespace, &uid, &desired, kinds).await;
+            self.pruned(watch, &what, &namespace, &uid, &desired, kinds)
+                .await;
         }
     }
 

@@ -86,8 +86,12 @@ mod tests {
 
     #[test]
     fn a_change_is_a_unified_diff_with_kubectl_headers() {
-        let live = to_text(Some(&json!({"spec": {"replicas": 1, "a": 1, "b": 2, "c": 3, "d": 4}})));
-        let merged = to_text(Some(&json!({"spec": {"replicas": 2, "a": 1, "b": 2, "c": 3, "d": 4}})));
+        let live = to_text(Some(
+            &json!({"spec": {"replicas": 1, "a": 1, "b": 2, "c": 3, "d": 4}}),
+        ));
+        let merged = to_text(Some(
+            &json!({"spec": {"replicas": 2, "a": 1, "b": 2, "c": 3, "d": 4}}),
+        ));
         assert_eq!(unified("apps.v1.Deployment.default.x", &live, &live), "");
         assert_eq!(
             unified("apps.v1.Deployment.default.x", &live, &merged),
