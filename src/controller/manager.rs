@@ -208,7 +208,7 @@ impl Manager {
             )
             .await
         {
-            loaded = Err(reload::Error::CrdRefused(e));
+            loaded = Err(reload::Error::CrdRefused(Box::new(e)));
         }
         match loaded {
             Ok(renderer) => {

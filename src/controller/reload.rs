@@ -55,11 +55,11 @@ pub(crate) enum Error {
         /// The chart directory.
         dir: PathBuf,
         /// The value set that failed, and why.
-        source: super::accept::Error,
+        source: Box<super::accept::Error>,
     },
     /// The chart's CRD could not be applied (with `--install-crds`), e.g. a breaking change.
     #[error(transparent)]
-    CrdRefused(#[from] super::crds::Error),
+    CrdRefused(Box<super::crds::Error>),
 }
 
 /// A `Result` with this module's [`Error`].
@@ -83,7 +83,7 @@ pub(crate) fn load_accepted(watch: &Watch) -> Result<Renderer> {
     let renderer = load_renderer(watch)?;
     super::accept::check(&renderer, watch).map_err(|source| Error::ChartRefused {
         dir: watch.chart_dir.clone(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(renderer)
 }

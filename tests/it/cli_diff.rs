@@ -49,7 +49,7 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
         .await;
     h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
         .await;
-    h.get(&services(), "default", "echo-v3").await;
+    h.get(&services(), "default", "echo-v3-backend").await;
     // The operator is stopped so nothing but the diff talks to the sandbox from here on.
     let mut h = h;
     h.operator.take().expect("operator").shutdown().await;
@@ -79,12 +79,14 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
         stdout.contains("\n-  replicas: 3\n+  replicas: 5\n"),
         "{stdout}"
     );
+    // Server-stamped metadata and status are left out (an ownerReference's uid stays).
     for left_out in [
         "managedFields",
-        "resourceVersion",
-        "status:",
-        "uid:",
-        "creationTimestamp",
+        "\n  resourceVersion:",
+        "\nstatus:",
+        "\n  uid:",
+        "\n  creationTimestamp:",
+        "\n  generation:",
     ] {
         assert!(!stdout.contains(left_out), "{left_out} in\n{stdout}");
     }
@@ -97,13 +99,13 @@ async fn diff_shows_changes_creations_and_prunes_and_never_writes() {
     let out = diff(&h, &config, &[two.to_str().expect("path")]).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("would prune: Service default/echo-v3"),
+        text(&out.stderr).contains("would prune: Service default/echo-v3-backend"),
         "{}",
         text(&out.stderr)
     );
     assert!(
         text(&out.stdout).contains(
-            "--- live/v1.Service.default.echo-v3\n+++ merged/v1.Service.default.echo-v3\n"
+            "--- live/v1.Service.default.echo-v3-backend\n+++ merged/v1.Service.default.echo-v3-backend\n"
         ),
         "{}",
         text(&out.stdout)

@@ -254,7 +254,12 @@ impl Differ<'_> {
                 source,
             })?;
         for object in list.items {
-            let value = serde_json::to_value(&object).unwrap_or(Value::Null);
+            let mut value = serde_json::to_value(&object).unwrap_or(Value::Null);
+            // List items may come without their type (as built-in kinds' do).
+            if let Some(map) = value.as_object_mut() {
+                map.insert("apiVersion".into(), watch.api_version().into());
+                map.insert("kind".into(), watch.kind.clone().into());
+            }
             self.resource(watch, value, object.metadata.uid.clone())
                 .await;
         }
