@@ -1,5 +1,6 @@
 //! Loading a chart directory: Chart.yaml, values.yaml, values.schema.json and templates/.
 
+mod ci;
 mod hints;
 mod meta;
 mod schema;
@@ -7,6 +8,7 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
+pub(crate) use ci::ci_value_sets;
 pub(crate) use hints::{CrdHints, PrinterColumn, Scope};
 pub use meta::ChartMeta;
 pub use schema::{SchemaViolation, ValuesSchema};

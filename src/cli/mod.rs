@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod cluster;
 mod crd;
+mod diff;
 mod inputs;
 mod leader_election;
 mod lint;
@@ -66,6 +67,8 @@ pub(crate) enum Command {
     Sandbox(sandbox::Args),
     /// Print the CustomResourceDefinition of every mapped kind, generated from its chart.
     Crd(crd::CrdArgs),
+    /// Show what applying would change on the live cluster (server-side dry run; never writes).
+    Diff(diff::DiffArgs),
     /// Print everything needed to run the operator in a cluster: RBAC, Deployment, CRDs.
     Manifests(manifests::ManifestsArgs),
     /// Migrate to tera-operator: print the custom resource that replaces a Helm release.
@@ -82,17 +85,28 @@ pub(crate) fn user_error(err: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow::Error::new(UserError(err.into()))
 }
 
-/// Sets up `tracing` on stderr; `RUST_LOG` filters (default `info`).
+/// Sets up `tracing` on stderr; `RUST_LOG` filters (default `info`). Text lines are coloured
+/// only when stderr is a terminal and `NO_COLOR` is unset, so a log file or pipe holds plain text.
 pub(crate) fn init_tracing(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(use_colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_writer(std::io::stderr);
     let _ = match global.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Whether log lines get ANSI colours: only on a terminal, and not when `NO_COLOR` is set to
+/// anything but the empty string (<https://no-color.org>).
+fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Runs the parsed command line.
@@ -102,9 +116,23 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Run(args) => run::run(args),
         Command::Crd(args) => crd::run(args),
+        Command::Diff(args) => diff::run(args),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args),
         Command::Manifests(args) => manifests::run(args),
         Command::Migrate(args) => migrate::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(super::use_colour(true, None));
+        assert!(super::use_colour(true, Some(OsStr::new(""))));
+        assert!(!super::use_colour(true, Some(OsStr::new("1"))));
+        assert!(!super::use_colour(false, None));
     }
 }

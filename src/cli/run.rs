@@ -31,6 +31,10 @@ pub(crate) struct RunArgs {
     /// Apply each kind's CRD, generated from its chart's values schema, before serving it.
     #[arg(long)]
     install_crds: bool,
+    /// With --install-crds: apply a changed chart's CRD even when the change breaks live
+    /// custom resources (a field in use removed, a type narrowed, a new required field).
+    #[arg(long, requires = "install_crds")]
+    force_crd_changes: bool,
     /// Do not watch the mapping file and charts for changes.
     #[arg(long)]
     no_hot_reload: bool,
@@ -47,6 +51,7 @@ impl RunArgs {
             namespaces: self.namespaces.clone(),
             metrics_addr: Some(self.metrics_addr),
             install_crds: self.install_crds,
+            force_crd_changes: self.force_crd_changes,
             hot_reload: !self.no_hot_reload,
         }
     }

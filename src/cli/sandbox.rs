@@ -32,6 +32,9 @@ pub(crate) struct Args {
     /// The operator's mapping file (as for `run`).
     #[arg(long, default_value = super::inputs::DEFAULT_CONFIG)]
     config: PathBuf,
+    /// Apply a changed chart's CRD even when the change breaks live custom resources.
+    #[arg(long)]
+    force_crd_changes: bool,
     /// Where the operator serves /healthz, /readyz and /metrics (default: nowhere).
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
@@ -48,6 +51,7 @@ async fn start_operator(
         namespaces: Vec::new(),
         metrics_addr: args.metrics_addr,
         install_crds: true,
+        force_crd_changes: args.force_crd_changes,
         hot_reload: true,
     };
     tera_operator::controller::Operator::start(client, options)

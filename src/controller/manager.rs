@@ -49,6 +49,7 @@ pub(crate) struct Manager {
     mapping_path: PathBuf,
     scopes: Vec<Option<String>>,
     install_crds: bool,
+    force_crd_changes: bool,
     running: HashMap<String, RunningKind>,
     pending: HashMap<String, Watch>,
     files: Option<FileWatcher>,
@@ -66,6 +67,7 @@ impl Manager {
         mapping_path: PathBuf,
         scopes: Vec<Option<String>>,
         install_crds: bool,
+        force_crd_changes: bool,
         ready: Arc<AtomicBool>,
     ) -> Self {
         Self {
@@ -73,6 +75,7 @@ impl Manager {
             mapping_path,
             scopes,
             install_crds,
+            force_crd_changes,
             running: HashMap::new(),
             pending: HashMap::new(),
             files: None,
@@ -175,7 +178,7 @@ impl Manager {
             let key = kind_key(&watch);
             let same_entry = self.running.get(&key).map(|r| r.watch == watch);
             match same_entry {
-                Some(true) => self.reload_chart(&key),
+                Some(true) => self.reload_chart(&key).await,
                 Some(false) => {
                     tracing::info!(kind = %key, "mapping entry changed; restarting its controller");
                     self.stop_kind(&key).await;
@@ -188,8 +191,10 @@ impl Manager {
         }
     }
 
-    /// Reloads the chart of a running kind if its files changed, then re-reconciles every resource.
-    fn reload_chart(&mut self, key: &str) {
+    /// Reloads the chart of a running kind if its files changed, then re-reconciles every
+    /// resource. The new chart must pass [`reload::load_accepted`] and, with `--install-crds`,
+    /// its CRD must apply without breaking changes; otherwise the last good chart keeps serving.
+    async fn reload_chart(&mut self, key: &str) {
         let Some(running) = self.running.get_mut(key) else {
             return;
         };
@@ -198,7 +203,20 @@ impl Manager {
             return;
         }
         running.fingerprint = fingerprint;
-        match reload::load_renderer(&running.watch) {
+        let mut loaded = reload::load_accepted(&running.watch);
+        if self.install_crds
+            && let Ok(renderer) = &loaded
+            && let Err(e) = crds::install(
+                &self.shared.client,
+                &running.watch,
+                &renderer.chart,
+                self.force_crd_changes,
+            )
+            .await
+        {
+            loaded = Err(reload::Error::CrdRefused(Box::new(e)));
+        }
+        match loaded {
             Ok(renderer) => {
                 tracing::info!(kind = %key, chart = %running.watch.chart_dir.display(), "chart reloaded");
                 running.ctx.replace_chart(renderer);
@@ -239,7 +257,13 @@ impl Manager {
         let gvk = GroupVersionKind::gvk(&watch.group, &watch.version, &watch.kind);
         // Retried while the kind waits in `pending` (a failed install may be transient); logged once.
         if self.install_crds
-            && let Err(e) = crds::install(&self.shared.client, &watch, &renderer.chart).await
+            && let Err(e) = crds::install(
+                &self.shared.client,
+                &watch,
+                &renderer.chart,
+                self.force_crd_changes,
+            )
+            .await
             && !self.pending.contains_key(&key)
         {
             tracing::error!(kind = %key, error = %e, "installing the CRD failed");

@@ -8,6 +8,7 @@
 //! ([`prune`]) and writes status only when it changed ([`status`]). [`run`] runs it until
 //! shutdown, only while holding the leader-election Lease ([`leader`]) when asked to.
 
+pub(crate) mod accept;
 pub mod adopt;
 pub(crate) mod apply;
 pub(crate) mod backoff;
@@ -15,6 +16,7 @@ pub(crate) mod child_store;
 pub(crate) mod children;
 pub(crate) mod context;
 pub(crate) mod crds;
+pub mod diff;
 pub(crate) mod events;
 pub(crate) mod health;
 pub mod leader;
@@ -57,7 +59,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How to run the operator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// The mapping file.
     pub config: PathBuf,
@@ -65,8 +67,10 @@ pub struct Options {
     pub namespaces: Vec<String>,
     /// Where to serve `/healthz`, `/readyz` and `/metrics` (port 0 picks one); `None`: nowhere.
     pub metrics_addr: Option<SocketAddr>,
-    /// Apply each kind's generated CRD before serving it.
+    /// Apply each kind's generated CRD before serving it, and again when its chart changes.
     pub install_crds: bool,
+    /// Apply a CRD change even when it breaks live resources (see [`crate::crd::breaking_changes`]).
+    pub force_crd_changes: bool,
     /// Watch the mapping file and charts for changes.
     pub hot_reload: bool,
 }
@@ -131,6 +135,7 @@ impl Operator {
             options.config.clone(),
             scopes,
             options.install_crds,
+            options.force_crd_changes,
             ready.clone(),
         );
         let (stop, stop_rx) = oneshot::channel();

@@ -221,6 +221,15 @@ pub(crate) fn object_key(object: &DynamicObject) -> String {
     )
 }
 
+/// `namespace/name` of the resource `reference` points at, as [`object_key`] writes it.
+fn reference_key(reference: &ObjectReference) -> String {
+    format!(
+        "{}/{}",
+        reference.namespace.as_deref().unwrap_or_default(),
+        reference.name.as_deref().unwrap_or_default()
+    )
+}
+
 /// Reconciles one custom resource (kube-runtime reconciler).
 pub(crate) async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action> {
     let started = Instant::now();
@@ -247,7 +256,7 @@ pub(crate) fn error_policy(
         return Action::await_change();
     }
     let delay = ctx.reconcile_failed(&key);
-    tracing::warn!(kind = %ctx.key, object = %key, error = %error, retry_in = ?delay, "reconcile failed");
+    tracing::warn!(kind = %ctx.key, object = %key, error = %error, retry_in = %format_args!("{:.3}s", delay.as_secs_f64()), "reconcile failed");
     Action::requeue(delay)
 }
 
@@ -698,7 +707,7 @@ async fn announce_applied(ctx: &KindContext, reference: &ObjectReference, writte
     if written.is_empty() {
         return;
     }
-    tracing::info!(kind = %ctx.key, object = ?reference.name, applied = ?written, "applied");
+    tracing::info!(kind = %ctx.key, object = %reference_key(reference), applied = %written.join(", "), "applied");
     publish(
         ctx,
         reference,
@@ -811,7 +820,7 @@ async fn prune_undesired(
         pruned.push(format!("{} {}", resource.kind, object.name));
     }
     if !pruned.is_empty() {
-        tracing::info!(kind = %ctx.key, object = ?reference.name, pruned = ?pruned, "pruned");
+        tracing::info!(kind = %ctx.key, object = %reference_key(reference), pruned = %pruned.join(", "), "pruned");
         publish(
             ctx,
             reference,

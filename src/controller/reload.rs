@@ -49,6 +49,17 @@ pub(crate) enum Error {
         /// What was wrong.
         source: crate::render::Error,
     },
+    /// The chart compiles, but a value set of it does not render or pass policy.
+    #[error("chart {dir} refused: {source}")]
+    ChartRefused {
+        /// The chart directory.
+        dir: PathBuf,
+        /// The value set that failed, and why.
+        source: Box<super::accept::Error>,
+    },
+    /// The chart's CRD could not be applied (with `--install-crds`), e.g. a breaking change.
+    #[error(transparent)]
+    CrdRefused(Box<super::crds::Error>),
 }
 
 /// A `Result` with this module's [`Error`].
@@ -64,6 +75,17 @@ pub(crate) fn load_renderer(watch: &Watch) -> Result<Renderer> {
         dir: watch.chart_dir.clone(),
         source,
     })
+}
+
+/// Loads and compiles the chart of `watch` and checks that it works ([`super::accept::check`]):
+/// what a hot reload must pass before the new chart replaces the one serving.
+pub(crate) fn load_accepted(watch: &Watch) -> Result<Renderer> {
+    let renderer = load_renderer(watch)?;
+    super::accept::check(&renderer, watch).map_err(|source| Error::ChartRefused {
+        dir: watch.chart_dir.clone(),
+        source: Box::new(source),
+    })?;
+    Ok(renderer)
 }
 
 /// A hash of every file under `dir` (paths and contents), to tell whether a chart changed.

@@ -12,6 +12,7 @@
 
 mod check;
 mod columns;
+mod compat;
 mod definition;
 mod error;
 mod from_chart;
@@ -28,6 +29,7 @@ mod validator;
 
 use crate::chart::{CrdHints, PrinterColumn, Scope};
 pub use check::check_structural;
+pub use compat::{BreakingChange, breaking_changes};
 pub(crate) use definition::{CrdSource, generate};
 pub use error::{Error, Result};
 pub(crate) use from_chart::for_chart;

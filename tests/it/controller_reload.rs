@@ -305,3 +305,149 @@ async fn charts_mounted_from_a_configmap_reload_on_the_symlink_swap() {
         "the unchanged Balancer chart was not reloaded:\n{metrics}"
     );
 }
+
+/// Waits for the Ready message of webserver/hello to say the newest chart was refused, and
+/// returns that message.
+async fn refusal_message(h: &Harness) -> String {
+    let cr = h
+        .wait_for(
+            &webservers(),
+            "default",
+            "hello",
+            "the condition says the new chart was refused",
+            |o| {
+                condition(o, "Ready")["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("last good one is serving"))
+            },
+        )
+        .await;
+    condition(&cr, "Ready")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A chart that compiles but cannot render its own defaults is refused: the last good chart
+/// keeps serving, and the refusal is in the metric, a Warning event and the condition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_whose_defaults_do_not_render_is_refused() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+
+    let template = h.chart_dir("webserver").join("templates/service.yaml");
+    let good = std::fs::read_to_string(&template).expect("template");
+    // Compiles, but every render fails: `values.nope` is not defined.
+    std::fs::write(
+        &template,
+        format!("{good}\n# {{{{ values.nope.deeper }}}}\n"),
+    )
+    .expect("write");
+
+    let message = refusal_message(&h).await;
+    assert!(
+        message.contains("values.yaml: these values do not render"),
+        "{message}"
+    );
+    assert!(message.contains("templates/service.yaml"), "{message}");
+    assert_eq!(
+        h.metric("tera_operator_chart_stale{kind=\"web.tera-operator.io/WebServer\"}"),
+        1.0
+    );
+    let events: Api<DynamicObject> = Api::namespaced_with(
+        h.client.clone(),
+        "default",
+        &builtin("events.k8s.io", "v1", "Event", "events"),
+    );
+    eventually("a ChartReloadFailed warning naming the file", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&ListParams::default()).await.ok()?;
+            list.items
+                .iter()
+                .any(|e| {
+                    e.data["reason"] == "ChartReloadFailed"
+                        && e.data["type"] == "Warning"
+                        && e.data["note"]
+                            .as_str()
+                            .is_some_and(|n| n.contains("templates/service.yaml"))
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    // The resource is not RenderFailed: the last good chart still renders its changes.
+    assert_eq!(
+        condition(&h.get(&webservers(), "default", "hello").await, "Ready")["status"],
+        "True"
+    );
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": 2}}),
+    )
+    .await;
+    h.wait_for(&deployments(), "default", "hello", "2 replicas", |d| {
+        d["spec"]["replicas"] == 2
+    })
+    .await;
+
+    std::fs::write(&template, good).expect("restore");
+    h.wait_for(
+        &webservers(),
+        "default",
+        "hello",
+        "the refusal to clear",
+        |o| {
+            condition(o, "Ready")["status"] == "True"
+                && !condition(o, "Ready")["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("last good")
+        },
+    )
+    .await;
+    assert_eq!(
+        h.metric("tera_operator_chart_stale{kind=\"web.tera-operator.io/WebServer\"}"),
+        0.0
+    );
+}
+
+/// A chart whose `ci/*-values.yaml` renders an object the policy refuses (a kind the mapping
+/// does not allow) is refused, naming the ci file and the kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chart_whose_ci_values_break_policy_is_refused() {
+    let h = Harness::start().await;
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+
+    let chart = h.chart_dir("webserver");
+    std::fs::create_dir_all(chart.join("ci")).expect("mkdir");
+    std::fs::write(chart.join("ci/seven-values.yaml"), "replicas: 7\n").expect("ci values");
+    std::fs::write(
+        chart.join("templates/secret.yaml"),
+        "{% if values.replicas == 7 %}apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ release.name }}\n{% endif %}\n",
+    )
+    .expect("template");
+
+    let message = refusal_message(&h).await;
+    assert!(
+        message.contains("ci/seven-values.yaml: these values do not render"),
+        "{message}"
+    );
+    assert!(message.contains("Secret"), "{message}");
+    // The refused chart never served: no Secret, and the resource's own spec still renders.
+    assert!(
+        h.api(&builtin("", "v1", "Secret", "secrets"), "default")
+            .get_opt("hello")
+            .await
+            .expect("read")
+            .is_none()
+    );
+}

@@ -283,6 +283,7 @@ async fn two_operators_one_leads_and_the_other_takes_over() {
         namespaces: Vec::new(),
         metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         install_crds: false,
+        force_crd_changes: false,
         hot_reload: false,
     };
     let mut stops = std::collections::BTreeMap::new();

@@ -4,6 +4,7 @@
 mod support;
 
 mod broken_templates;
+mod cli_diff;
 mod cli_render;
 mod controller_cli;
 mod controller_faults;
@@ -11,6 +12,7 @@ mod controller_lifecycle;
 mod controller_liveness;
 mod controller_ownership;
 mod controller_reload;
+mod crd_follow;
 mod crds;
 mod filter_injection;
 mod hardening;
@@ -18,6 +20,7 @@ mod helm_convert;
 mod helm_migrate;
 mod injection;
 mod leader;
+mod logs;
 mod manifests;
 mod sandbox_bad_input;
 mod sandbox_cli;

@@ -157,6 +157,7 @@ impl Harness {
             namespaces,
             metrics_addr: None,
             install_crds,
+            force_crd_changes: false,
             hot_reload: true,
         };
         let operator = Operator::start(client, options)
