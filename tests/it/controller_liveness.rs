@@ -52,6 +52,7 @@ async fn start_operator(h: &mut Harness, client: kube::Client) -> SocketAddr {
         metrics_addr: Some("127.0.0.1:0".parse().expect("address")),
         install_crds: false,
         hot_reload: true,
+        ..Options::default()
     };
     let operator = Operator::start(client, options)
         .await

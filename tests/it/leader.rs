@@ -392,6 +392,7 @@ async fn leader_whose_api_hangs_cancels_its_reconciles_at_the_renew_deadline() {
         metrics_addr: None,
         install_crds: false,
         hot_reload: false,
+        ..Options::default()
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let mut leader = tokio::spawn(run_operator(
