@@ -16,6 +16,7 @@ pub(crate) mod children;
 pub(crate) mod context;
 pub(crate) mod crds;
 pub(crate) mod events;
+pub(crate) mod handover;
 pub(crate) mod health;
 pub mod leader;
 pub(crate) mod manager;

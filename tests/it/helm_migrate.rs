@@ -83,6 +83,7 @@ fn final_values() -> Value {
         "service": {"port": 8081},
         "content": {"index.html": "<h1>migrated</h1>\n"},
         "extraConfig": "location /healthz {\n  return 200 \"ok\";\n}\n",
+        "podAnnotations": {"example.com/team": "shop"},
     })
 }
 
@@ -464,6 +465,53 @@ async fn operator_takes_the_release_over_in_place() {
     }
     let deployment = h.get(&kinds[0], NAMESPACE, RELEASE).await;
     assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["annotations"]["example.com/team"],
+        "shop"
+    );
+
+    // Helm's field manager owns nothing any more (embedded in Python, Helm writes as `python`;
+    // its entry is the one owning its release annotation): a value removed from the resource
+    // leaves the live object (Helm's entry would keep it there, co-owned, while the resource
+    // said Ready).
+    for kind in &kinds {
+        h.wait_for(
+            kind,
+            NAMESPACE,
+            RELEASE,
+            "no managedFields entry of Helm",
+            |o| {
+                let managers: Vec<&str> = o["metadata"]["managedFields"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["manager"].as_str())
+                    .collect();
+                !managers.contains(&"python") && managers.contains(&"tera-operator")
+            },
+        )
+        .await;
+    }
+    h.merge_patch(
+        &webservers,
+        NAMESPACE,
+        RELEASE,
+        json!({"spec": {"podAnnotations": null}}),
+    )
+    .await;
+    h.wait_for(
+        &kinds[0],
+        NAMESPACE,
+        RELEASE,
+        "the pod annotation gone",
+        |d| {
+            d.pointer("/spec/template/metadata/annotations/example.com~1team")
+                .is_none()
+        },
+    )
+    .await;
+    h.wait_condition(&webservers, NAMESPACE, RELEASE, "True", "Ready")
+        .await;
 
     // Drop Helm's release records: only Secrets go.
     let secrets: Api<Secret> = Api::namespaced(h.client.clone(), NAMESPACE);
