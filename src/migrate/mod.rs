@@ -6,13 +6,15 @@
 //! switch-over does. Nothing here talks to a cluster: `tera-operator migrate helm-release`
 //! fetches the Secrets and prints the result.
 
+pub(crate) mod live;
 pub(crate) mod plan;
 pub(crate) mod release;
 
+pub use live::{Runs, differences, manifest_documents, which_runs};
 pub use plan::{
     adoption_allowed, custom_resource, manifest_objects, mapped_kind, plan, rendered_objects,
 };
-pub use release::{Release, Stored, latest, secret_selector};
+pub use release::{Release, Stored, latest, newer_than, secret_selector};
 
 /// Errors finding and decoding a Helm release, and checking its chart; each names what it concerns.
 #[derive(Debug, thiserror::Error)]

@@ -41,6 +41,13 @@ if phase == "install":
     cfg.install(chart, "site", values, timeout=60, create_namespace=True)
 elif phase == "upgrade":
     cfg.upgrade(chart, "site", values, timeout=60)
+elif phase == "upgrade-failing":
+    try:
+        cfg.upgrade(chart, "site", values, timeout=60)
+    except Exception as e:
+        print(f"upgrade failed: {e}")
+        sys.exit(0)
+    sys.exit("the upgrade did not fail")
 "#;
 
 fn root() -> &'static Path {
@@ -545,4 +552,88 @@ async fn operator_takes_the_release_over_in_place() {
         let object = h.get(kind, NAMESPACE, RELEASE).await;
         check_taken_over(&object, &kind.kind);
     }
+}
+
+/// A failed `helm upgrade` whose objects are what runs (3 replicas of nginx:1.27, while the last
+/// deployed revision had 1 replica of the chart's image): `migrate helm-release` says so and
+/// takes the failed revision's values, never the deployed revision's (applying those would roll
+/// the objects back); and when the live objects match neither revision, it refuses, naming
+/// the differences.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upgrade_migrates_from_what_runs() {
+    let python = python();
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let kubeconfig = sb.kubeconfig_path().to_path_buf();
+    helm(&python, &kubeconfig, "install", &json!({"replicas": 1})).await;
+    let failing = json!({"replicas": 3, "image": "nginx:1.27", "testFailPostUpgradeHook": true});
+    let out = helm(&python, &kubeconfig, "upgrade-failing", &failing).await;
+    assert!(out.contains("upgrade failed"), "{out}");
+    let secrets: Api<Secret> = Api::namespaced(sb.client(), NAMESPACE);
+    let mut statuses: Vec<(String, String)> = secrets
+        .list(&ListParams::default().labels("owner=helm,name=site"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| {
+            let labels = s.metadata.labels.unwrap_or_default();
+            (labels["version"].clone(), labels["status"].clone())
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            ("1".into(), "deployed".into()),
+            ("2".into(), "failed".into())
+        ],
+        "Helm left revision 1 deployed and revision 2 failed"
+    );
+    let deployments: Api<Deployment> = Api::namespaced(sb.client(), NAMESPACE);
+    let live = deployments.get(RELEASE).await.unwrap();
+    let spec = live.spec.clone();
+    assert_eq!(spec.replicas, Some(3), "the failed revision's objects run");
+
+    let out = migrate(&kubeconfig, &["--plan"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: revision 2 of release site is failed, yet its objects are what runs (revision 1 is the last deployed): the custom resource takes revision 2's values"),
+        "{stderr}"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "# Plan: migrate Helm release shop/site (revision 2, chart webserver-0.1.0, failed)"
+        ),
+        "{text}"
+    );
+    let cr: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(cr["spec"]["replicas"], 3, "{text}");
+    assert_eq!(cr["spec"]["image"], "nginx:1.27", "{text}");
+
+    // Edited by hand since: neither revision is what runs, and the migration refuses.
+    deployments
+        .patch(
+            RELEASE,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    let out = migrate(&kubeconfig, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("release site: revision 2 is failed after revision 1 was deployed, and the live objects match neither"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "Against revision 2: Deployment/site: /spec/replicas is 5 live, 3 in the revision."
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("helm rollback site 1"), "{stderr}");
 }
