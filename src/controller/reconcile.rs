@@ -87,10 +87,12 @@ pub(crate) enum Error {
         /// The failed dry run.
         source: apply::Error,
     },
-    /// Dropping Helm's managedFields entries from a taken-over object failed (see
-    /// [`super::handover`]); the object is applied, and the handover is retried.
-    #[error("handing {kind} {namespace}/{name} over from Helm (dropping Helm's managedFields entries, so that values removed later leave the object) failed: {}", apply::api_error_text(.source))]
+    /// Finishing a takeover failed: dropping Helm's managedFields entries from an object (see
+    /// [`super::handover`]) or helm-operator's finalizer from the resource; retried.
+    #[error("handing {kind} {namespace}/{name} over from Helm ({step}) failed: {}", apply::api_error_text(.source))]
     HandoverFailed {
+        /// What was being done.
+        step: &'static str,
         /// Kind of the object.
         kind: String,
         /// Namespace of the object.
@@ -362,6 +364,12 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                     ),
                 )
                 .await;
+            }
+            if ctx.watch.adopt_helm_releases
+                && let Err(e) = release_helm_operator_finalizers(ctx, object).await
+            {
+                let message = e.to_string();
+                return report_failure(ctx, object, &reference, stale, e, message).await;
             }
             if let Err(e) = prune_undesired(ctx, &reference, &uid, &desired).await {
                 let outcome = Outcome::Failed {
@@ -796,12 +804,42 @@ async fn apply_one(
     Ok(Some((not_ready, true)))
 }
 
+/// Removes operator-sdk's helm-operator finalizers from the resource once every object it
+/// renders is applied (see [`adopt::HELM_OPERATOR_FINALIZERS`]): with its release taken over,
+/// nobody else would, and the resource could never be deleted.
+async fn release_helm_operator_finalizers(ctx: &KindContext, object: &DynamicObject) -> Result<()> {
+    let Some(kept) = adopt::without_helm_operator_finalizers(object.finalizers()) else {
+        return Ok(());
+    };
+    let name = object.name_any();
+    let namespace = object.namespace().unwrap_or_default();
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(ctx.shared.client.clone(), &namespace, &ctx.resource);
+    let patch = json!({"metadata": {
+        "resourceVersion": object.metadata.resource_version,
+        "finalizers": kept,
+    }});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::HandoverFailed {
+            step: "removing operator-sdk's helm-operator finalizer, which nobody would remove any more",
+            kind: ctx.resource.kind.clone(),
+            namespace: namespace.clone(),
+            name: name.clone(),
+            source,
+        })?;
+    ctx.shared.metrics.wrote(&ctx.key, "handover");
+    tracing::info!(kind = %ctx.key, object = %object_key(object), "removed operator-sdk's helm-operator finalizer");
+    Ok(())
+}
+
 /// Drops Helm's managedFields entries from the object `id` (see [`handover`]).
 async fn hand_over(ctx: &KindContext, resource: &ApiResource, id: &Identity) -> Result<()> {
     let dropped =
         handover::drop_helm_entries(&ctx.shared.client, resource, &id.namespace, &id.name)
             .await
             .map_err(|source| Error::HandoverFailed {
+                step: "dropping Helm's managedFields entries, so that values removed later leave the object",
                 kind: id.kind.clone(),
                 namespace: id.namespace.clone(),
                 name: id.name.clone(),

@@ -637,3 +637,133 @@ async fn a_failed_upgrade_migrates_from_what_runs() {
     );
     assert!(stderr.contains("helm rollback site 1"), "{stderr}");
 }
+
+/// An operator-sdk helm-operator project's objects, taken over when tera-operator starts: what
+/// helm-operator leaves for a custom resource (a Helm release named after it, made here with the
+/// real Helm client; a controller ownerReference to the resource and helm-operator's chart label
+/// on every object, written as helm-operator's field manager; its uninstall finalizer on the
+/// resource, which carries no adopt annotation) is adopted in place where the mapping allows,
+/// helm-operator's finalizer goes (else the resource could never be deleted), and Helm's field
+/// managers own nothing afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_operator_objects_are_taken_over_when_the_operator_starts() {
+    let python = python();
+    // First without adoptHelmReleases: the mapping decides, even with the ownerReference.
+    let mapping =
+        "- {group: web.tera-operator.io, version: v1alpha1, kind: WebServer, chart: webserver}\n";
+    let mut h = common::Harness::without_operator(Some(mapping)).await;
+    let kubeconfig = h.sandbox.kubeconfig_path().to_path_buf();
+    helm(&python, &kubeconfig, "install", &final_values()).await;
+    let webservers = common::resource("WebServer", "webservers");
+    let cr = h
+        .create(
+            &webservers,
+            NAMESPACE,
+            &serde_json::to_string(&json!({
+                "apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                "metadata": {"name": RELEASE, "namespace": NAMESPACE,
+                             "finalizers": ["helm.sdk.operatorframework.io/uninstall-release"]},
+                "spec": final_values(),
+            }))
+            .unwrap(),
+        )
+        .await;
+    let cr_uid = cr.metadata.uid.clone().unwrap();
+    let kinds = [
+        common::builtin("apps", "v1", "Deployment", "deployments"),
+        common::builtin("", "v1", "ConfigMap", "configmaps"),
+        common::builtin("", "v1", "Service", "services"),
+    ];
+    let as_helm_operator = kube::api::PatchParams {
+        field_manager: Some("helm-operator".to_string()),
+        ..Default::default()
+    };
+    let mut uids = BTreeMap::new();
+    for kind in &kinds {
+        let patch = json!({"metadata": {
+            "labels": {"helm.sdk.operatorframework.io/chart": "webserver"},
+            "ownerReferences": [{"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                                 "name": RELEASE, "uid": cr_uid, "controller": true,
+                                 "blockOwnerDeletion": true}]}});
+        let object = h
+            .api(kind, NAMESPACE)
+            .patch(RELEASE, &as_helm_operator, &kube::api::Patch::Merge(&patch))
+            .await
+            .unwrap();
+        uids.insert(kind.kind.clone(), object.metadata.uid.clone().unwrap());
+    }
+
+    h.start_operator(Vec::new(), false).await;
+    let refused = h
+        .wait_condition(&webservers, NAMESPACE, RELEASE, "False", "AdoptionRefused")
+        .await;
+    let message = common::condition(&refused, "Ready")["message"].to_string();
+    assert!(
+        message.contains(
+            "was made by operator-sdk's helm-operator for this WebServer (Helm release site)"
+        ),
+        "{message}"
+    );
+    for kind in &kinds {
+        let object = h.get(kind, NAMESPACE, RELEASE).await;
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "Helm"
+        );
+    }
+    // The operator's mapping allows it (reloaded without a restart): taken over in place.
+    std::fs::write(
+        h.mapping_path(),
+        mapping.replace(
+            "chart: webserver}",
+            "chart: webserver, adoptHelmReleases: true}",
+        ),
+    )
+    .unwrap();
+    h.wait_condition(&webservers, NAMESPACE, RELEASE, "True", "Ready")
+        .await;
+    for kind in &kinds {
+        let object = h
+            .wait_for(
+                kind,
+                NAMESPACE,
+                RELEASE,
+                "taken over, Helm's managers gone",
+                |o| {
+                    let managers: Vec<&str> = o["metadata"]["managedFields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| e["manager"].as_str())
+                        .collect();
+                    o["metadata"]["labels"]["tera-operator.io/owner-uid"] == cr_uid.as_str()
+                        && !managers.contains(&"python")
+                        && !managers.contains(&"helm-operator")
+                },
+            )
+            .await;
+        assert_eq!(
+            object["metadata"]["uid"], uids[&kind.kind],
+            "{} was recreated",
+            kind.kind
+        );
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "tera-operator"
+        );
+    }
+    h.wait_for(
+        &webservers,
+        NAMESPACE,
+        RELEASE,
+        "helm-operator's finalizer gone",
+        |o| o["metadata"]["finalizers"].is_null(),
+    )
+    .await;
+    // Deleting the resource is no longer blocked by a finalizer nobody would remove.
+    h.api(&webservers, NAMESPACE)
+        .delete(RELEASE, &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone(&webservers, NAMESPACE, RELEASE).await;
+}
