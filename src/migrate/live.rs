@@ -84,6 +84,101 @@ pub fn differences(objects: &[Value], live: &BTreeMap<String, Option<Value>>) ->
     out
 }
 
+/// The field-level changes applying `desired` (a rendered object) makes to `live`: one line per
+/// field it sets to another value (`/spec/replicas: 1 → 3`, `(absent)` for a new field). The
+/// ownerReference and owner-uid label every adopted object gets are left out (the plan says
+/// so once).
+pub fn field_changes(desired: &Value, live: &Value) -> Vec<String> {
+    let mut desired = desired.clone();
+    if let Some(Value::Object(metadata)) = desired.get_mut("metadata") {
+        metadata.retain(|k, _| k == "labels" || k == "annotations");
+        if let Some(Value::Object(labels)) = metadata.get_mut("labels") {
+            labels.remove(crate::render::OWNER_UID_LABEL);
+        }
+    }
+    let mut out = Vec::new();
+    changed(&desired, Some(live), &mut String::new(), &mut out);
+    out
+}
+
+/// The fields `helm` (the release's object) sets and `desired` does not: after the switch-over
+/// nobody manages them, and they stay as they are.
+pub fn unmanaged_fields(helm: &Value, desired: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    absent(helm, desired, &mut String::new(), &mut out);
+    out
+}
+
+fn push_segment(pointer: &mut String, key: &str) {
+    pointer.push('/');
+    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+}
+
+fn changed(want: &Value, have: Option<&Value>, pointer: &mut String, out: &mut Vec<String>) {
+    match (want, have) {
+        (Value::Object(want), Some(Value::Object(have))) => {
+            for (key, item) in want {
+                let len = pointer.len();
+                push_segment(pointer, key);
+                changed(item, have.get(key), pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        (Value::Object(want), None) if !want.is_empty() => {
+            for (key, item) in want {
+                let len = pointer.len();
+                push_segment(pointer, key);
+                changed(item, None, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        (Value::Array(want), Some(Value::Array(have))) if want.len() == have.len() => {
+            for (i, (item, live)) in want.iter().zip(have).enumerate() {
+                let len = pointer.len();
+                push_segment(pointer, &i.to_string());
+                changed(item, Some(live), pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        (want, None) if is_empty(want) => {}
+        (want, Some(have)) if same_scalar(want, have) => {}
+        (want, have) => out.push(format!(
+            "{pointer}: {} → {}",
+            have.map_or_else(|| "(absent)".to_string(), short),
+            short(want)
+        )),
+    }
+}
+
+fn absent(helm: &Value, desired: &Value, pointer: &mut String, out: &mut Vec<String>) {
+    match (helm, desired) {
+        (Value::Object(helm), Value::Object(desired)) => {
+            for (key, item) in helm {
+                let len = pointer.len();
+                push_segment(pointer, key);
+                match desired.get(key) {
+                    Some(d) => absent(item, d, pointer, out),
+                    None if is_empty(item) => {}
+                    None => out.push(pointer.clone()),
+                }
+                pointer.truncate(len);
+            }
+        }
+        (Value::Array(helm), Value::Array(desired)) => {
+            for (i, item) in helm.iter().enumerate() {
+                let len = pointer.len();
+                push_segment(pointer, &i.to_string());
+                match desired.get(i) {
+                    Some(d) => absent(item, d, pointer, out),
+                    None => out.push(pointer.clone()),
+                }
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Where `have` lacks or differs from what `want` sets.
 fn subset(want: &Value, have: &Value, pointer: &mut String, out: &mut Vec<String>) {
     match (want, have) {
@@ -223,6 +318,26 @@ mod tests {
             differences(&failed, &BTreeMap::new()),
             ["Deployment/site: absent from the cluster"]
         );
+    }
+
+    #[test]
+    fn field_changes_name_each_field() {
+        let mut desired = deployment(3, "nginx:1.27");
+        desired["metadata"]["labels"]["tera-operator.io/owner-uid"] = json!("u-1");
+        desired["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("tera-operator");
+        desired["spec"]["template"]["metadata"] = json!({"annotations": {"checksum/config": "ab"}});
+        let mut running = deployment(1, "nginx:1.27");
+        running["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("Helm");
+        running["spec"]["paused"] = json!(false);
+        assert_eq!(
+            field_changes(&desired, &running),
+            [
+                "/metadata/labels/app.kubernetes.io~1managed-by: \"Helm\" → \"tera-operator\"",
+                "/spec/replicas: 1 → 3",
+                "/spec/template/metadata/annotations/checksum~1config: (absent) → \"ab\"",
+            ]
+        );
+        assert_eq!(unmanaged_fields(&running, &desired), ["/spec/paused"]);
     }
 
     #[test]

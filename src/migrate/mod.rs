@@ -10,9 +10,12 @@ pub(crate) mod live;
 pub(crate) mod plan;
 pub(crate) mod release;
 
-pub use live::{Runs, differences, manifest_documents, which_runs};
+pub use live::{
+    Runs, differences, field_changes, manifest_documents, unmanaged_fields, which_runs,
+};
 pub use plan::{
-    adoption_allowed, custom_resource, manifest_objects, mapped_kind, plan, rendered_objects,
+    adoption_allowed, custom_resource, field_plan, manifest_objects, mapped_kind, plan,
+    rendered_documents, rendered_objects,
 };
 pub use release::{Release, Stored, latest, newer_than, secret_selector};
 

@@ -207,6 +207,25 @@ async fn helm_release_migrates_to_a_webserver() {
         text.contains("# Created (the chart renders them, the release did not) (0):"),
         "{text}"
     );
+    // Field by field, what the switch-over changes on the live objects.
+    assert!(
+        text.contains("# Field changes (the operator's first apply of each adopted object, besides its owner label and ownerReference):\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "#     /metadata/labels/app.kubernetes.io~1managed-by: \"Helm\" → \"tera-operator\"\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("#     /spec/template/metadata/annotations/configmap.checksum.tera-operator.io~1site: (absent) → "),
+        "{text}"
+    );
+    assert!(
+        !text.contains("/spec/replicas:"),
+        "the replicas do not change: {text}"
+    );
     assert!(
         text.contains("kubectl delete secret -n shop -l owner=helm,name=site\n"),
         "{text}"
