@@ -1,6 +1,7 @@
 //! The mapping file (`watches.yaml`): which custom resource kinds are served by which chart.
 
 mod allowed;
+mod overrides;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use kube::core::Selector;
 use serde::Deserialize;
 
 pub use allowed::{AllowedKind, default_allowed_kinds, display_kind, group_of};
+pub(crate) use overrides::OverrideSource;
 
 /// Kinds a chart may emit when its mapping entry does not say otherwise.
 pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];
@@ -68,8 +70,9 @@ struct RawEntry {
     reconcile_period: Option<String>,
     #[serde(default)]
     max_concurrent_reconciles: Option<u16>,
+    /// Parsed in [`overrides::build`]: Helm `--set` paths, values with `$ENV` expanded.
     #[serde(default)]
-    override_values: Option<serde_json::Value>,
+    override_values: Option<serde_yaml::Value>,
     /// Parsed in [`parse_selector`], which also refuses unknown fields.
     #[serde(default)]
     selector: Option<serde_json::Value>,
@@ -80,6 +83,9 @@ struct RawEntry {
     allowed_kinds: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     adopt_helm_releases: Option<bool>,
+    /// operator-sdk's Helm dry-run method; accepted, with a warning that it has no effect.
+    #[serde(default)]
+    dry_run_option: Option<String>,
 }
 
 /// One mapped kind: the custom resource it watches and the chart that renders it.
@@ -99,6 +105,8 @@ pub struct Watch {
     pub(crate) max_concurrent_reconciles: u16,
     /// Values laid over every resource's spec (they win over the spec).
     pub(crate) override_values: serde_json::Value,
+    /// Where each value of [`Watch::override_values`] was set (key and line), for messages.
+    pub(crate) override_sources: Vec<OverrideSource>,
     /// Only resources matching this label selector are reconciled.
     pub(crate) selector: Option<Selector>,
     /// Whether rendered children are watched for drift.
@@ -110,12 +118,33 @@ pub struct Watch {
     pub(crate) adopt_helm_releases: bool,
     /// 1-based line of the entry in the mapping file.
     pub(crate) line: usize,
+    /// The mapping file the entry was read from.
+    pub(crate) mapping_file: PathBuf,
 }
 
 impl Watch {
     /// `group/version`, the custom resource's apiVersion.
     pub(crate) fn api_version(&self) -> String {
         format!("{}/{}", self.group, self.version)
+    }
+
+    /// For each value overrideValues sets: its JSON pointer in the values, and where it was set,
+    /// as `FILE:LINE: overrideValues "KEY"` (FILE is the entry's chart's mapping file).
+    pub(crate) fn describe_overrides(&self) -> Vec<(String, String)> {
+        self.override_sources
+            .iter()
+            .map(|s| {
+                (
+                    s.pointer.clone(),
+                    format!(
+                        "{}:{}: overrideValues {:?}",
+                        self.mapping_file.display(),
+                        s.line,
+                        s.key
+                    ),
+                )
+            })
+            .collect()
     }
 
     /// Whether this entry serves objects with the given apiVersion and kind.
@@ -131,6 +160,8 @@ pub struct Mapping {
     pub path: PathBuf,
     /// The entries, in file order.
     pub(crate) watches: Vec<Watch>,
+    /// What was accepted but has no effect (`file:line: …`), logged when the file is loaded.
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Mapping {
@@ -140,11 +171,25 @@ impl Mapping {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(path, &text)
+        let mapping = Self::parse(path, &text)?;
+        for warning in &mapping.warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(mapping)
     }
 
-    /// Parses mapping text as if read from `path` (used for error messages and chart resolution).
+    /// Parses mapping text as if read from `path` (used for error messages and chart
+    /// resolution), expanding `$NAME` in overrideValues from the process environment.
     pub(crate) fn parse(path: &Path, text: &str) -> Result<Self> {
+        Self::parse_with_env(path, text, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Mapping::parse`] with `env` looking up environment variables.
+    pub(crate) fn parse_with_env(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
         let raw: Vec<RawEntry> = if text.trim().is_empty() {
             Vec::new()
         } else {
@@ -157,6 +202,7 @@ impl Mapping {
         let lines = EntryLines::scan(text);
         let mut watches: Vec<Watch> = Vec::with_capacity(raw.len());
         let mut written_kinds = Vec::with_capacity(raw.len());
+        let mut warnings = Vec::new();
         for (index, entry) in raw.into_iter().enumerate() {
             let line = lines.entry_line(index);
             let invalid = |field: &str, message: String| Error::InvalidEntry {
@@ -164,7 +210,30 @@ impl Mapping {
                 line: lines.field_line(index, field).unwrap_or(line),
                 message,
             };
-            let (watch, written) = build_watch(entry, base, line, &invalid)?;
+            if let Some(option) = &entry.dry_run_option {
+                warnings.push(format!(
+                    "{}:{}: dryRunOption {option:?} has no effect: tera-operator renders without Helm and compares each rendered object with the live one (its templates cannot call lookup), so there is no Helm dry run to choose",
+                    path.display(),
+                    lines.field_line(index, "dryRunOption").unwrap_or(line),
+                ));
+            }
+            let key_line = |key: &str| {
+                lines
+                    .key_line(text, index, "overrideValues", key)
+                    .or_else(|| lines.field_line(index, "overrideValues"))
+                    .unwrap_or(line)
+            };
+            let (watch, written) = build_watch(entry, base, line, &invalid, &key_line, env)
+                .map_err(|e| match e {
+                    BuildError::Entry(e) => e,
+                    BuildError::AtLine(line, message) => Error::InvalidEntry {
+                        path: path.to_path_buf(),
+                        line,
+                        message,
+                    },
+                })?;
+            let mut watch = watch;
+            watch.mapping_file = path.to_path_buf();
             written_kinds.push(written);
             if let Some(first) = watches
                 .iter()
@@ -222,6 +291,7 @@ impl Mapping {
         Ok(Self {
             path: path.to_path_buf(),
             watches,
+            warnings,
         })
     }
 
@@ -231,14 +301,24 @@ impl Mapping {
     }
 }
 
+/// Why [`build_watch`] refused an entry: an error naming a field's line, or a line and a message.
+enum BuildError {
+    Entry(Error),
+    AtLine(usize, String),
+}
+
 /// The entry as a [`Watch`] (with the default allowed kinds) and, when it lists
-/// `allowedKinds`, those entries as written, for [`Mapping::parse`] to resolve.
+/// `allowedKinds`, those entries as written, for [`Mapping::parse`] to resolve. `key_line`
+/// gives the line of an overrideValues key, `env` the environment its values expand.
 fn build_watch(
     entry: RawEntry,
     base: &Path,
     line: usize,
     invalid: &dyn Fn(&str, String) -> Error,
-) -> Result<(Watch, Option<Vec<allowed::Written>>)> {
+    key_line: &dyn Fn(&str) -> usize,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Watch, Option<Vec<allowed::Written>>), BuildError> {
+    let invalid = |field: &str, message: String| BuildError::Entry(invalid(field, message));
     for (field, value) in [
         ("group", &entry.group),
         ("version", &entry.version),
@@ -284,9 +364,31 @@ fn build_watch(
         Some(n) => n,
         None => 1,
     };
-    let override_values = match entry.override_values {
-        None | Some(serde_json::Value::Null) => serde_json::Value::Object(Default::default()),
-        Some(v @ serde_json::Value::Object(_)) => v,
+    let (override_values, override_sources) = match entry.override_values {
+        None | Some(serde_yaml::Value::Null) => {
+            (serde_json::Value::Object(Default::default()), Vec::new())
+        }
+        Some(serde_yaml::Value::Mapping(map)) => {
+            let mut written = Vec::with_capacity(map.len());
+            for (key, value) in &map {
+                let Some(key) = key.as_str() else {
+                    return Err(invalid(
+                        "overrideValues",
+                        format!(
+                            "overrideValues: key {} is not a string",
+                            serde_yaml::to_string(key).unwrap_or_default().trim_end()
+                        ),
+                    ));
+                };
+                written.push(overrides::Written {
+                    key,
+                    value,
+                    line: key_line(key),
+                });
+            }
+            overrides::build(&written, env)
+                .map_err(|(line, message)| BuildError::AtLine(line, message))?
+        }
         Some(_) => {
             return Err(invalid(
                 "overrideValues",
@@ -323,11 +425,13 @@ fn build_watch(
         reconcile_period,
         max_concurrent_reconciles,
         override_values,
+        override_sources,
         selector,
         watch_dependent_resources: entry.watch_dependent_resources.unwrap_or(true),
         allowed_kinds: default_allowed_kinds(),
         adopt_helm_releases: entry.adopt_helm_releases.unwrap_or(false),
         line,
+        mapping_file: PathBuf::new(),
     };
     Ok((watch, written))
 }
@@ -508,6 +612,31 @@ impl EntryLines {
                 let line = line.split(" #").next().unwrap_or(line);
                 line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
                     .any(|word| word == needle)
+            })
+            .map(|(number, _)| number)
+    }
+
+    /// The line of key `key` in the mapping `field` of entry `index` (block style: a line that
+    /// starts with the key, plain or quoted, and a colon).
+    fn key_line(&self, text: &str, index: usize, field: &str, key: &str) -> Option<usize> {
+        let start = self.field_line(index, field)?;
+        let end = self
+            .entries
+            .get(index + 1)
+            .map_or(usize::MAX, |next| next.0);
+        let forms = [
+            format!("{key}:"),
+            format!("\"{}\":", key.replace('\\', "\\\\").replace('"', "\\\"")),
+            format!("'{}':", key.replace('\'', "''")),
+        ];
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| (i + 1, line))
+            .skip(start)
+            .take_while(|(number, _)| *number < end)
+            .find(|(_, line)| {
+                let line = line.trim_start();
+                forms.iter().any(|form| line.starts_with(form.as_str()))
             })
             .map(|(number, _)| number)
     }

@@ -190,3 +190,141 @@ fn selectors_match_like_kubernetes() {
         "app=web,tier in (gold,silver),!legacy"
     );
 }
+
+fn operator_sdk(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/operator-sdk")
+        .join(file)
+}
+
+fn parse_sample(file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Mapping> {
+    let path = operator_sdk(file);
+    Mapping::parse_with_env(&path, &std::fs::read_to_string(&path).unwrap(), env)
+}
+
+#[test]
+fn operator_sdk_samples_load_as_they_are() {
+    let mapping = Mapping::load(&operator_sdk("memcached-operator/watches.yaml")).unwrap();
+    let w = &mapping.watches[0];
+    assert_eq!(
+        (w.api_version(), w.kind.as_str()),
+        ("cache.example.com/v1alpha1".to_string(), "Memcached")
+    );
+    assert_eq!(
+        w.chart_dir,
+        operator_sdk("memcached-operator/helm-charts/memcached")
+    );
+    assert!(w.watch_dependent_resources);
+    assert!(mapping.warnings.is_empty());
+
+    // The reference example: every documented field, dryRunOption with a warning.
+    let mapping = parse_sample("docs/watches.yaml", &|_| None).unwrap();
+    let w = &mapping.watches[0];
+    assert_eq!(
+        w.override_values,
+        serde_json::json!({"image": {"repository": "quay.io/mycustomrepo"}})
+    );
+    assert!(!w.watch_dependent_resources);
+    let selector = w.selector.as_ref().unwrap();
+    assert_eq!(selector.to_string(), "testLabel");
+    assert_eq!(
+        mapping.warnings,
+        [format!(
+            "{}:12: dryRunOption \"server\" has no effect: tera-operator renders without Helm and compares each rendered object with the live one (its templates cannot call lookup), so there is no Helm dry run to choose",
+            operator_sdk("docs/watches.yaml").display()
+        )]
+    );
+    assert_eq!(
+        w.describe_overrides(),
+        [(
+            "/image/repository".to_string(),
+            format!(
+                "{}:7: overrideValues \"image.repository\"",
+                operator_sdk("docs/watches.yaml").display()
+            )
+        )]
+    );
+}
+
+#[test]
+fn override_values_expand_the_environment_as_operator_sdk_does() {
+    let env = |name: &str| (name == "IMAGE_REPOSITORY").then(|| "quay.io/mirror/nginx".to_string());
+    let mapping = parse_sample("docs/override-values.yaml", &env).unwrap();
+    assert_eq!(
+        mapping.watches[0].override_values,
+        serde_json::json!({"image": {"repository": "quay.io/mirror/nginx"}})
+    );
+    // Unset, it expands to the empty string (and still overrides), as documented.
+    let mapping = parse_sample("docs/override-values.yaml", &|_| None).unwrap();
+    assert_eq!(
+        mapping.watches[0].override_values,
+        serde_json::json!({"image": {"repository": ""}})
+    );
+    // Go templates are refused, naming the file, the line and the key.
+    let message = parse_sample("docs/override-templates.yaml", &|_| {
+        Some("quay.io/x/y:1".to_string())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}:6: overrideValues: \"image.repository\": \"{{{{ (\\\"quay.io/x/y:1\\\" | split \\\":\\\")._0 }}}}\" is a Go template",
+            operator_sdk("docs/override-templates.yaml").display()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn override_errors_name_the_line_of_the_key() {
+    let (_dir, mapping) = mapping_in_tempdir(
+        "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  overrideValues:\n    image.tag: v1\n    \"image\": nginx\n",
+    );
+    let message = mapping.unwrap_err().to_string();
+    assert!(
+        message.ends_with("watches.yaml:7: overrideValues: \"image\": sets /image, which is already set by key \"image.tag\" (line 6)"),
+        "{message}"
+    );
+    let (_dir, mapping) = mapping_in_tempdir(
+        "- group: a.io\n  version: v1\n  kind: A\n  chart: web\n  overrideValues:\n    a: x\n    list[x]: y\n",
+    );
+    let message = mapping.unwrap_err().to_string();
+    assert!(
+        message.contains("watches.yaml:7: overrideValues: \"list[x]\": error parsing index"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_bad_override_is_blamed_on_its_key_not_on_the_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("watches.yaml");
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/webserver");
+    std::fs::write(
+        &path,
+        format!(
+            "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: {}\n  overrideValues:\n    service.port: \"8080\"\n",
+            chart.display()
+        ),
+    )
+    .unwrap();
+    let mapping = Mapping::load(&path).unwrap();
+    let watch = &mapping.watches[0];
+    let renderer =
+        crate::render::Renderer::new(crate::chart::Chart::load(&chart).unwrap(), watch).unwrap();
+    let cr = serde_json::json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+        "metadata": {"name": "site", "namespace": "web"}, "spec": {"replicas": -1}});
+    let message = renderer.render(&cr, "web").unwrap_err().to_string();
+    assert!(
+        message.contains(&format!(
+            "{}:6: overrideValues \"service.port\" (/service/port): \"8080\" is not of type \"integer\"",
+            path.display()
+        )),
+        "{message}"
+    );
+    // The spec's own mistakes still point into the spec.
+    assert!(
+        message.contains("/spec/replicas: -1 is less than the minimum of"),
+        "{message}"
+    );
+}

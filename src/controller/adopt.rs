@@ -21,6 +21,28 @@ pub(crate) const HELM_MANAGED_BY: &str = "Helm";
 /// The annotation naming the Helm release an object belongs to.
 pub(crate) const HELM_RELEASE_NAME_ANNOTATION: &str = "meta.helm.sh/release-name";
 
+/// The finalizers operator-sdk's helm-operator puts on each custom resource (current and
+/// legacy), so that deleting it uninstalls its release. Once its objects are taken over nobody
+/// would ever remove them, and the resource could never be deleted.
+pub(crate) const HELM_OPERATOR_FINALIZERS: [&str; 2] = [
+    "helm.sdk.operatorframework.io/uninstall-release",
+    "uninstall-helm-release",
+];
+
+/// `finalizers` without helm-operator's, or `None` when it has none of them.
+pub(crate) fn without_helm_operator_finalizers(finalizers: &[String]) -> Option<Vec<String>> {
+    finalizers
+        .iter()
+        .any(|f| HELM_OPERATOR_FINALIZERS.contains(&f.as_str()))
+        .then(|| {
+            finalizers
+                .iter()
+                .filter(|f| !HELM_OPERATOR_FINALIZERS.contains(&f.as_str()))
+                .cloned()
+                .collect()
+        })
+}
+
 /// What to do with one rendered object, given what already exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -58,6 +80,11 @@ pub(crate) fn asks_to_adopt(owner: &Value) -> bool {
 /// group, kind, namespace and name (`None` if there is none), the owning custom resource
 /// `owner`, and whether its mapping entry allows adopting Helm releases.
 ///
+/// - made by operator-sdk's helm-operator for this resource (Helm's `managed-by` label and
+///   release-name annotation, a controller ownerReference with the owner's uid, no owner-uid
+///   label of ours yet) → [`Decision::Adopt`] where the mapping entry allows adoption (the
+///   reference already says the release is this resource's: no annotation needed), else
+///   refused;
 /// - ours: a controller ownerReference with the owner's uid, or our owner-uid label with no
 ///   controller ownerReference at all (someone removed it; applying restores it) → [`Decision::Owned`];
 /// - a controller ownerReference to anything else, or another resource's owner-uid label →
@@ -86,6 +113,27 @@ pub fn decide(
     let owner_kind = str_at(owner, "/kind").unwrap_or("custom resource");
     if let Some(reference) = controller_reference(live) {
         if !owner_uid.is_empty() && str_at(reference, "/uid") == Some(owner_uid) {
+            // operator-sdk's helm-operator made it for this very resource: a Helm release
+            // named after the resource, and a controller ownerReference to it. The reference
+            // proves the release is this resource's, so no annotation is asked for; the
+            // mapping entry still decides.
+            if let (Some(HELM_MANAGED_BY), Some(release), None) = (
+                label(live, MANAGED_BY_LABEL),
+                annotation(live, HELM_RELEASE_NAME_ANNOTATION),
+                label(live, OWNER_UID_LABEL),
+            ) {
+                return if mapping_allows_adoption {
+                    Decision::Adopt {
+                        release: release.to_string(),
+                    }
+                } else {
+                    Decision::Refuse {
+                        reason: format!(
+                            "{object} was made by operator-sdk's helm-operator for this {owner_kind} (Helm release {release}); the mapping entry of {owner_kind} does not allow adopting Helm releases (adoptHelmReleases: true), so it is left alone"
+                        ),
+                    }
+                };
+            }
             return Decision::Owned;
         }
         return Decision::Conflict {
@@ -278,6 +326,52 @@ mod tests {
         );
         let not_true = cr(json!({ADOPT_ANNOTATION: "yes"}));
         refused(decide(Some(&helm("site")), &desired(), &not_true, true));
+    }
+
+    #[test]
+    fn helm_operator_objects_of_this_resource_are_adopted_where_the_mapping_allows() {
+        // What operator-sdk's helm-operator leaves: Helm's label and annotation, and a
+        // controller ownerReference to the resource; no adopt annotation on the resource.
+        let mut object = helm("site");
+        object["metadata"]["ownerReferences"] = json!([ours()]);
+        object["metadata"]["labels"]["helm.sdk.operatorframework.io/chart"] = json!("webserver");
+        assert_eq!(
+            decide(Some(&object), &desired(), &cr(json!({})), true),
+            Decision::Adopt {
+                release: "site".into()
+            }
+        );
+        let reason = refused(decide(Some(&object), &desired(), &cr(json!({})), false));
+        assert!(
+            reason.contains(
+                "made by operator-sdk's helm-operator for this WebServer (Helm release site)"
+            ),
+            "{reason}"
+        );
+        // Once taken over (our label, our managed-by), it is simply ours.
+        object["metadata"]["labels"][OWNER_UID_LABEL] = json!(UID);
+        object["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("tera-operator");
+        assert_eq!(
+            decide(Some(&object), &desired(), &cr(json!({})), false),
+            Decision::Owned
+        );
+    }
+
+    #[test]
+    fn helm_operators_finalizers_go() {
+        let finalizers = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            without_helm_operator_finalizers(&finalizers(&[
+                "example.com/keep",
+                "helm.sdk.operatorframework.io/uninstall-release",
+                "uninstall-helm-release"
+            ])),
+            Some(finalizers(&["example.com/keep"]))
+        );
+        assert_eq!(
+            without_helm_operator_finalizers(&finalizers(&["example.com/keep"])),
+            None
+        );
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub(crate) struct CachedChild {
     pub(crate) deleting: bool,
     /// The controller ownerReference, if any.
     pub(crate) controller: Option<ControllerRef>,
+    /// Whether Helm's field managers still have managedFields entries (see [`super::handover`]).
+    pub(crate) helm_fields: bool,
     owner_label: Option<String>,
     json: Box<str>,
 }
@@ -53,10 +55,14 @@ impl CachedChild {
     /// Caches `object`, dropping what no comparison needs: managedFields and kubectl's
     /// last-applied annotation (rendered objects never set either).
     pub(crate) fn new(mut object: DynamicObject) -> Self {
+        let helm_fields =
+            super::handover::has_helm_entries(object.metadata.managed_fields.as_deref());
         slim(&mut object);
         // Serializing a DynamicObject cannot fail: its data is already JSON.
         let json = serde_json::to_string(&object).unwrap_or_default();
-        Self::describe(&object, json.into_boxed_str())
+        let mut child = Self::describe(&object, json.into_boxed_str());
+        child.helm_fields = helm_fields;
+        child
     }
 
     /// The looked-up fields of `object`, with `json` as its content.
@@ -80,6 +86,7 @@ impl CachedChild {
             resource_version: metadata.resource_version.clone(),
             deleting: metadata.deletion_timestamp.is_some(),
             controller,
+            helm_fields: false,
             owner_label: metadata
                 .labels
                 .as_ref()

@@ -18,6 +18,7 @@ pub(crate) mod context;
 pub(crate) mod crds;
 pub mod diff;
 pub(crate) mod events;
+pub(crate) mod handover;
 pub(crate) mod health;
 pub mod leader;
 pub(crate) mod manager;

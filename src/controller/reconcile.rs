@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::core::SelectorExt as _;
 use kube::runtime::controller::Action;
 use kube::{Resource as _, ResourceExt as _};
@@ -18,6 +18,7 @@ use super::apply::{
 use super::child_store::{ChildId, Waiter};
 use super::children;
 use super::context::KindContext;
+use super::handover;
 use super::prune;
 use super::reason::Reason;
 use super::status::{self, ChildStatus, Outcome};
@@ -86,6 +87,21 @@ pub(crate) enum Error {
         /// The failed dry run.
         source: apply::Error,
     },
+    /// Finishing a takeover failed: dropping Helm's managedFields entries from an object (see
+    /// [`super::handover`]) or helm-operator's finalizer from the resource; retried.
+    #[error("handing {kind} {namespace}/{name} over from Helm ({step}) failed: {}", apply::api_error_text(.source))]
+    HandoverFailed {
+        /// What was being done.
+        step: &'static str,
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object.
+        namespace: String,
+        /// Name of the object.
+        name: String,
+        /// The API error.
+        source: kube::Error,
+    },
     /// The status subresource could not be written.
     #[error("writing the status of {namespace}/{name} failed: {}", apply::api_error_text(.source))]
     StatusWriteFailed {
@@ -113,6 +129,7 @@ impl Error {
                 source: apply::Error::ApplyFailed { source, .. },
                 ..
             } => api_reason(source),
+            Error::HandoverFailed { source, .. } => api_reason(source),
             Error::StatusWriteFailed { .. } => Reason::StatusWriteFailed,
         }
     }
@@ -120,7 +137,9 @@ impl Error {
     /// The event action of the step that failed.
     fn action(&self) -> &'static str {
         match self {
-            Error::AdoptionRefused { .. } | Error::AdoptionFailed { .. } => "Adopt",
+            Error::AdoptionRefused { .. }
+            | Error::AdoptionFailed { .. }
+            | Error::HandoverFailed { .. } => "Adopt",
             Error::PruneFailed(_) => "Prune",
             _ => "Apply",
         }
@@ -354,6 +373,12 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                     ),
                 )
                 .await;
+            }
+            if ctx.watch.adopt_helm_releases
+                && let Err(e) = release_helm_operator_finalizers(ctx, object).await
+            {
+                let message = e.to_string();
+                return report_failure(ctx, object, &reference, stale, e, message).await;
             }
             if let Err(e) = prune_undesired(ctx, &reference, &uid, &desired).await {
                 let outcome = Outcome::Failed {
@@ -743,7 +768,11 @@ async fn apply_one(
                 .as_deref()
                 .is_some_and(|v| memory.unchanged_since_apply(&key, &hash, v))
     });
+    let helm_fields = live.as_ref().is_some_and(|l| l.helm_fields);
     if let (true, Some(json)) = (in_sync, &live_json) {
+        if helm_fields {
+            hand_over(ctx, &cache.resource, id).await?;
+        }
         return Ok(Some((status::child_readiness(json).err(), false)));
     }
     if let Some(not_ready) = memory.cache_behind(&key, &hash) {
@@ -761,6 +790,8 @@ async fn apply_one(
     let result = server_side_apply(&shared.client, &cache.resource, true, object, false).await;
     shared.metrics.wrote(&ctx.key, "apply");
     let written = result?;
+    let helm_fields =
+        helm_fields || handover::has_helm_entries(written.metadata.managed_fields.as_deref());
     let written = serde_json::to_value(&written).unwrap_or_else(|_| object.clone());
     let not_ready = status::child_readiness(&written).err();
     if let Some(version) = written
@@ -776,7 +807,58 @@ async fn apply_one(
             kind: ctx.key.clone(),
         })
         .inc();
+    if helm_fields {
+        hand_over(ctx, &cache.resource, id).await?;
+    }
     Ok(Some((not_ready, true)))
+}
+
+/// Removes operator-sdk's helm-operator finalizers from the resource once every object it
+/// renders is applied (see [`adopt::HELM_OPERATOR_FINALIZERS`]): with its release taken over,
+/// nobody else would, and the resource could never be deleted.
+async fn release_helm_operator_finalizers(ctx: &KindContext, object: &DynamicObject) -> Result<()> {
+    let Some(kept) = adopt::without_helm_operator_finalizers(object.finalizers()) else {
+        return Ok(());
+    };
+    let name = object.name_any();
+    let namespace = object.namespace().unwrap_or_default();
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(ctx.shared.client.clone(), &namespace, &ctx.resource);
+    let patch = json!({"metadata": {
+        "resourceVersion": object.metadata.resource_version,
+        "finalizers": kept,
+    }});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|source| Error::HandoverFailed {
+            step: "removing operator-sdk's helm-operator finalizer, which nobody would remove any more",
+            kind: ctx.resource.kind.clone(),
+            namespace: namespace.clone(),
+            name: name.clone(),
+            source,
+        })?;
+    ctx.shared.metrics.wrote(&ctx.key, "handover");
+    tracing::info!(kind = %ctx.key, object = %object_key(object), "removed operator-sdk's helm-operator finalizer");
+    Ok(())
+}
+
+/// Drops Helm's managedFields entries from the object `id` (see [`handover`]).
+async fn hand_over(ctx: &KindContext, resource: &ApiResource, id: &Identity) -> Result<()> {
+    let dropped =
+        handover::drop_helm_entries(&ctx.shared.client, resource, &id.namespace, &id.name)
+            .await
+            .map_err(|source| Error::HandoverFailed {
+                step: "dropping Helm's managedFields entries, so that values removed later leave the object",
+                kind: id.kind.clone(),
+                namespace: id.namespace.clone(),
+                name: id.name.clone(),
+                source,
+            })?;
+    if dropped {
+        ctx.shared.metrics.wrote(&ctx.key, "handover");
+        tracing::info!(kind = %ctx.key, object = %format!("{} {}/{}", id.kind, id.namespace, id.name), "dropped Helm's managedFields entries");
+    }
+    Ok(())
 }
 
 async fn prune_undesired(

@@ -187,6 +187,7 @@ pub(crate) fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value
             group: watch.group.clone(),
             plural: crd.spec.names.plural.clone(),
             crd_name: crd.metadata.name.clone().unwrap_or_default(),
+            adopts_helm_releases: watch.adopt_helm_releases,
         });
         crds.push(crd_value(&crd, &watch.kind, &mapping_path, watch.line)?);
     }

@@ -29,8 +29,11 @@ use serde_json::{Value, json};
 use super::kinds::ResourceRef;
 use super::{Options, labels};
 
-/// Verbs on the custom resources themselves (read only).
+/// Verbs on the custom resources themselves (read only, unless the kind adopts Helm releases).
 pub(crate) const CR_VERBS: &[&str] = &["get", "list", "watch"];
+/// Verbs added on the custom resources of kinds that adopt Helm releases: a merge patch removes
+/// operator-sdk's helm-operator finalizer once its objects are taken over.
+pub(crate) const ADOPTING_CR_VERBS: &[&str] = &["patch"];
 /// Verbs on the custom resources' status subresource (a merge patch).
 pub(crate) const STATUS_VERBS: &[&str] = &["patch"];
 /// Verbs on the custom resources' finalizers subresource (ownerReferences with
@@ -50,6 +53,8 @@ pub(crate) struct MappedKind {
     pub(crate) plural: String,
     /// The CRD's name, `<plural>.<group>`.
     pub(crate) crd_name: String,
+    /// Whether its mapping entry adopts Helm releases (`adoptHelmReleases: true`).
+    pub(crate) adopts_helm_releases: bool,
 }
 
 /// The rules of the operator's ClusterRole.
@@ -70,6 +75,9 @@ pub(crate) fn cluster_rules(
     };
     for kind in kinds {
         grant(&kind.group, kind.plural.clone(), CR_VERBS);
+        if kind.adopts_helm_releases {
+            grant(&kind.group, kind.plural.clone(), ADOPTING_CR_VERBS);
+        }
         grant(&kind.group, format!("{}/status", kind.plural), STATUS_VERBS);
         grant(
             &kind.group,

@@ -61,6 +61,30 @@ fn cluster_role_grants_exactly_what_the_bundled_mapping_needs() {
 }
 
 #[test]
+fn kinds_that_adopt_helm_releases_may_patch_their_resources() {
+    // helm-operator's finalizer is removed from a resource once its objects are taken over.
+    let m = mapping(
+        "- {group: web.tera-operator.io, version: v1alpha1, kind: WebServer, chart: webserver, adoptHelmReleases: true}\n- {group: web.tera-operator.io, version: v1alpha1, kind: Balancer, chart: balancer}\n",
+    );
+    let objects = generate(&m, &Options::default()).unwrap();
+    let rules = rules(&objects);
+    assert!(
+        rules.contains(
+            &json!({"apiGroups": ["web.tera-operator.io"], "resources": ["webservers"],
+                               "verbs": ["get", "list", "watch", "patch"]})
+        ),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(
+            &json!({"apiGroups": ["web.tera-operator.io"], "resources": ["balancers"],
+                               "verbs": ["get", "list", "watch"]})
+        ),
+        "{rules:?}"
+    );
+}
+
+#[test]
 fn install_crds_grants_crd_writes_by_name_and_passes_the_flag() {
     let options = Options {
         install_crds: true,

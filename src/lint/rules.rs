@@ -113,11 +113,13 @@ fn crd(lint: &mut Lint<'_>) {
                 reconcile_period: DEFAULT_RECONCILE_PERIOD,
                 max_concurrent_reconciles: 1,
                 override_values: json!({}),
+                override_sources: Vec::new(),
                 selector: None,
                 watch_dependent_resources: true,
                 allowed_kinds: Vec::new(),
                 adopt_helm_releases: false,
                 line: 0,
+                mapping_file: std::path::PathBuf::new(),
             };
             &stand_in
         }

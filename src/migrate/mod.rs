@@ -7,13 +7,18 @@
 //! fetches the Secrets and prints the result.
 
 pub mod helm_chart;
+pub(crate) mod live;
 pub(crate) mod plan;
 pub(crate) mod release;
 
-pub use plan::{
-    adoption_allowed, custom_resource, manifest_objects, mapped_kind, plan, rendered_objects,
+pub use live::{
+    Runs, differences, field_changes, manifest_documents, unmanaged_fields, which_runs,
 };
-pub use release::{Release, Stored, latest, secret_selector};
+pub use plan::{
+    adoption_allowed, custom_resource, field_plan, manifest_objects, mapped_kind, plan,
+    rendered_documents, rendered_objects,
+};
+pub use release::{Release, Stored, latest, newer_than, secret_selector};
 
 /// Errors finding and decoding a Helm release, and checking its chart; each names what it concerns.
 #[derive(Debug, thiserror::Error)]

@@ -56,9 +56,53 @@ pub fn mapped_kind<'a>(mapping: &'a Mapping, kind: &str) -> Result<&'a Watch> {
 /// Renders the custom resource `cr` with the chart of `watch`: the objects it would apply, as
 /// `kind/name`.
 pub fn rendered_objects(watch: &Watch, cr: &Value, namespace: &str) -> Result<BTreeSet<String>> {
+    Ok(rendered_documents(watch, cr, namespace)?
+        .iter()
+        .filter_map(object_key)
+        .collect())
+}
+
+/// The objects the chart of `watch` renders for `cr`, stamped, as the operator would apply them.
+pub fn rendered_documents(watch: &Watch, cr: &Value, namespace: &str) -> Result<Vec<Value>> {
     let renderer = Renderer::new(Chart::load(&watch.chart_dir)?, watch)?;
-    let rendered = renderer.render(cr, namespace)?;
-    Ok(rendered.objects.iter().filter_map(object_key).collect())
+    let mut objects = renderer.render(cr, namespace)?.objects;
+    for object in &mut objects {
+        k8s_rules::quantity::canonicalize_object(object);
+    }
+    Ok(objects)
+}
+
+/// The field-level changes of the switch-over as `#` comment lines: for each adopted object
+/// (`kind/name` → its changes, see [`super::live::field_changes`]), and the fields the release
+/// set that the chart does not (`kind/name` → pointers), which stay as they are, unmanaged.
+pub fn field_plan(
+    changes: &std::collections::BTreeMap<String, Vec<String>>,
+    unmanaged: &std::collections::BTreeMap<String, Vec<String>>,
+) -> String {
+    let mut lines = vec![
+        "Field changes (the operator's first apply of each adopted object, besides its owner label and ownerReference):".to_string(),
+    ];
+    for (object, fields) in changes {
+        if fields.is_empty() {
+            lines.push(format!("  {object}: none"));
+        } else {
+            lines.push(format!("  {object}:"));
+            lines.extend(fields.iter().map(|f| format!("    {f}")));
+        }
+    }
+    let kept: Vec<_> = unmanaged.iter().filter(|(_, f)| !f.is_empty()).collect();
+    if !kept.is_empty() {
+        lines.push(
+            "Kept as they are, managed by nobody any more (the release set them, the chart does not):"
+                .to_string(),
+        );
+        for (object, fields) in kept {
+            lines.push(format!("  {object}: {}", fields.join(", ")));
+        }
+    }
+    let mut out: String = lines.iter().map(|l| format!("# {l}\n")).collect();
+    out.push_str("#\n");
+    out
 }
 
 /// `kind/name` of every object in a multi-document YAML manifest (documents that do not parse

@@ -28,11 +28,11 @@ pub(crate) const MAX_RELEASE_BYTES: u64 = 64 << 20;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Release {
     /// Release name.
-    pub(crate) name: String,
+    pub name: String,
     /// Release namespace.
     pub(crate) namespace: String,
     /// Release revision.
-    pub(crate) version: u64,
+    pub version: u64,
     /// The values the user supplied (`--set`, `-f`): Helm's `config`, without chart defaults.
     pub(crate) config: Value,
     /// The chart's name.
@@ -40,7 +40,7 @@ pub struct Release {
     /// The chart's version.
     pub(crate) chart_version: String,
     /// Status of the revision (`deployed`, `superseded`, `failed`, …).
-    pub(crate) status: String,
+    pub status: String,
     /// The rendered manifest Helm applied.
     pub manifest: String,
 }
@@ -202,6 +202,36 @@ pub fn latest<'a>(
         namespace: namespace.to_string(),
         name: secret_name(release, *version),
         secret,
+    })
+}
+
+/// The newest revision of `release` when it is newer than `deployed` (a failed or pending
+/// upgrade after it), read from the same `secrets` as [`latest`].
+pub fn newer_than<'a>(
+    release: &str,
+    namespace: &str,
+    secrets: &'a [Secret],
+    deployed: &Stored<'_>,
+) -> Option<Stored<'a>> {
+    let newest = secrets
+        .iter()
+        .filter_map(|s| {
+            let name = s.metadata.name.as_deref()?;
+            let labels = s.metadata.labels.as_ref();
+            let version = revision(
+                name,
+                labels.and_then(|l| l.get("version")).map(String::as_str),
+            )?;
+            Some((version, s))
+        })
+        .max_by_key(|(version, _)| *version)?;
+    (deployed.deployed && newest.0 > deployed.revision).then(|| Stored {
+        revision: newest.0,
+        deployed: false,
+        secrets: deployed.secrets.clone(),
+        namespace: namespace.to_string(),
+        name: secret_name(release, newest.0),
+        secret: newest.1,
     })
 }
 

@@ -104,16 +104,21 @@ pub struct Renderer {
     skeletons: Arc<documents::SkeletonCache>,
     allowed_kinds: Vec<AllowedKind>,
     override_values: Value,
+    /// Where each override was written (`file:line` and key), named in place of `/spec/…` when
+    /// an override's value breaks the schema.
+    override_sources: Arc<Vec<(String, String)>>,
 }
 
 impl Renderer {
     /// Compiles `chart` for the kinds and overrides of `watch`.
     pub fn new(chart: Chart, watch: &Watch) -> Result<Self> {
-        Self::with_settings(
+        let mut renderer = Self::with_settings(
             chart,
             watch.allowed_kinds.clone(),
             watch.override_values.clone(),
-        )
+        )?;
+        renderer.override_sources = Arc::new(watch.describe_overrides());
+        Ok(renderer)
     }
 
     /// Compiles `chart` with explicit allowed kinds and override values.
@@ -137,6 +142,7 @@ impl Renderer {
             skeletons: Arc::default(),
             allowed_kinds,
             override_values,
+            override_sources: Arc::default(),
         })
     }
 
@@ -225,7 +231,14 @@ impl Renderer {
             return Ok(values);
         }
         for v in &mut violations {
-            v.pointer = format!("/spec{}", v.pointer);
+            v.pointer = match self.override_sources.iter().find(|(set, _)| {
+                v.pointer == *set
+                    || (v.pointer.starts_with(set.as_str())
+                        && v.pointer.as_bytes().get(set.len()) == Some(&b'/'))
+            }) {
+                Some((_, source)) => format!("{source} ({})", v.pointer),
+                None => format!("/spec{}", v.pointer),
+            };
         }
         Err(Error::InvalidSpec {
             schema: schema_path,

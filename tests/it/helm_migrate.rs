@@ -41,6 +41,13 @@ if phase == "install":
     cfg.install(chart, "site", values, timeout=60, create_namespace=True)
 elif phase == "upgrade":
     cfg.upgrade(chart, "site", values, timeout=60)
+elif phase == "upgrade-failing":
+    try:
+        cfg.upgrade(chart, "site", values, timeout=60)
+    except Exception as e:
+        print(f"upgrade failed: {e}")
+        sys.exit(0)
+    sys.exit("the upgrade did not fail")
 "#;
 
 fn root() -> &'static Path {
@@ -83,6 +90,7 @@ fn final_values() -> Value {
         "service": {"port": 8081},
         "content": {"index.html": "<h1>migrated</h1>\n"},
         "extraConfig": "location /healthz {\n  return 200 \"ok\";\n}\n",
+        "podAnnotations": {"example.com/team": "shop"},
     })
 }
 
@@ -198,6 +206,25 @@ async fn helm_release_migrates_to_a_webserver() {
     assert!(
         text.contains("# Created (the chart renders them, the release did not) (0):"),
         "{text}"
+    );
+    // Field by field, what the switch-over changes on the live objects.
+    assert!(
+        text.contains("# Field changes (the operator's first apply of each adopted object, besides its owner label and ownerReference):\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "#     /metadata/labels/app.kubernetes.io~1managed-by: \"Helm\" → \"tera-operator\"\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("#     /spec/template/metadata/annotations/configmap.checksum.tera-operator.io~1site: (absent) → "),
+        "{text}"
+    );
+    assert!(
+        !text.contains("/spec/replicas:"),
+        "the replicas do not change: {text}"
     );
     assert!(
         text.contains("kubectl delete secret -n shop -l owner=helm,name=site\n"),
@@ -464,6 +491,53 @@ async fn operator_takes_the_release_over_in_place() {
     }
     let deployment = h.get(&kinds[0], NAMESPACE, RELEASE).await;
     assert_eq!(deployment["spec"]["replicas"], 2);
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["annotations"]["example.com/team"],
+        "shop"
+    );
+
+    // Helm's field manager owns nothing any more (embedded in Python, Helm writes as `python`;
+    // its entry is the one owning its release annotation): a value removed from the resource
+    // leaves the live object (Helm's entry would keep it there, co-owned, while the resource
+    // said Ready).
+    for kind in &kinds {
+        h.wait_for(
+            kind,
+            NAMESPACE,
+            RELEASE,
+            "no managedFields entry of Helm",
+            |o| {
+                let managers: Vec<&str> = o["metadata"]["managedFields"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e["manager"].as_str())
+                    .collect();
+                !managers.contains(&"python") && managers.contains(&"tera-operator")
+            },
+        )
+        .await;
+    }
+    h.merge_patch(
+        &webservers,
+        NAMESPACE,
+        RELEASE,
+        json!({"spec": {"podAnnotations": null}}),
+    )
+    .await;
+    h.wait_for(
+        &kinds[0],
+        NAMESPACE,
+        RELEASE,
+        "the pod annotation gone",
+        |d| {
+            d.pointer("/spec/template/metadata/annotations/example.com~1team")
+                .is_none()
+        },
+    )
+    .await;
+    h.wait_condition(&webservers, NAMESPACE, RELEASE, "True", "Ready")
+        .await;
 
     // Drop Helm's release records: only Secrets go.
     let secrets: Api<Secret> = Api::namespaced(h.client.clone(), NAMESPACE);
@@ -497,4 +571,218 @@ async fn operator_takes_the_release_over_in_place() {
         let object = h.get(kind, NAMESPACE, RELEASE).await;
         check_taken_over(&object, &kind.kind);
     }
+}
+
+/// A failed `helm upgrade` whose objects are what runs (3 replicas of nginx:1.27, while the last
+/// deployed revision had 1 replica of the chart's image): `migrate helm-release` says so and
+/// takes the failed revision's values, never the deployed revision's (applying those would roll
+/// the objects back); and when the live objects match neither revision, it refuses, naming
+/// the differences.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_upgrade_migrates_from_what_runs() {
+    let python = python();
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let kubeconfig = sb.kubeconfig_path().to_path_buf();
+    helm(&python, &kubeconfig, "install", &json!({"replicas": 1})).await;
+    let failing = json!({"replicas": 3, "image": "nginx:1.27", "testFailPostUpgradeHook": true});
+    let out = helm(&python, &kubeconfig, "upgrade-failing", &failing).await;
+    assert!(out.contains("upgrade failed"), "{out}");
+    let secrets: Api<Secret> = Api::namespaced(sb.client(), NAMESPACE);
+    let mut statuses: Vec<(String, String)> = secrets
+        .list(&ListParams::default().labels("owner=helm,name=site"))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| {
+            let labels = s.metadata.labels.unwrap_or_default();
+            (labels["version"].clone(), labels["status"].clone())
+        })
+        .collect();
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [
+            ("1".into(), "deployed".into()),
+            ("2".into(), "failed".into())
+        ],
+        "Helm left revision 1 deployed and revision 2 failed"
+    );
+    let deployments: Api<Deployment> = Api::namespaced(sb.client(), NAMESPACE);
+    let live = deployments.get(RELEASE).await.unwrap();
+    let spec = live.spec.clone();
+    assert_eq!(spec.replicas, Some(3), "the failed revision's objects run");
+
+    let out = migrate(&kubeconfig, &["--plan"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: revision 2 of release site is failed, yet its objects are what runs (revision 1 is the last deployed): the custom resource takes revision 2's values"),
+        "{stderr}"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "# Plan: migrate Helm release shop/site (revision 2, chart webserver-0.1.0, failed)"
+        ),
+        "{text}"
+    );
+    let cr: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(cr["spec"]["replicas"], 3, "{text}");
+    assert_eq!(cr["spec"]["image"], "nginx:1.27", "{text}");
+
+    // Edited by hand since: neither revision is what runs, and the migration refuses.
+    deployments
+        .patch(
+            RELEASE,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    let out = migrate(&kubeconfig, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("release site: revision 2 is failed after revision 1 was deployed, and the live objects match neither"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "Against revision 2: Deployment/site: /spec/replicas is 5 live, 3 in the revision."
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("helm rollback site 1"), "{stderr}");
+}
+
+/// An operator-sdk helm-operator project's objects, taken over when tera-operator starts: what
+/// helm-operator leaves for a custom resource (a Helm release named after it, made here with the
+/// real Helm client; a controller ownerReference to the resource and helm-operator's chart label
+/// on every object, written as helm-operator's field manager; its uninstall finalizer on the
+/// resource, which carries no adopt annotation) is adopted in place where the mapping allows,
+/// helm-operator's finalizer goes (else the resource could never be deleted), and Helm's field
+/// managers own nothing afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_operator_objects_are_taken_over_when_the_operator_starts() {
+    let python = python();
+    // First without adoptHelmReleases: the mapping decides, even with the ownerReference.
+    let mapping =
+        "- {group: web.tera-operator.io, version: v1alpha1, kind: WebServer, chart: webserver}\n";
+    let mut h = common::Harness::without_operator(Some(mapping)).await;
+    let kubeconfig = h.sandbox.kubeconfig_path().to_path_buf();
+    helm(&python, &kubeconfig, "install", &final_values()).await;
+    let webservers = common::resource("WebServer", "webservers");
+    let cr = h
+        .create(
+            &webservers,
+            NAMESPACE,
+            &serde_json::to_string(&json!({
+                "apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                "metadata": {"name": RELEASE, "namespace": NAMESPACE,
+                             "finalizers": ["helm.sdk.operatorframework.io/uninstall-release"]},
+                "spec": final_values(),
+            }))
+            .unwrap(),
+        )
+        .await;
+    let cr_uid = cr.metadata.uid.clone().unwrap();
+    let kinds = [
+        common::builtin("apps", "v1", "Deployment", "deployments"),
+        common::builtin("", "v1", "ConfigMap", "configmaps"),
+        common::builtin("", "v1", "Service", "services"),
+    ];
+    let as_helm_operator = kube::api::PatchParams {
+        field_manager: Some("helm-operator".to_string()),
+        ..Default::default()
+    };
+    let mut uids = BTreeMap::new();
+    for kind in &kinds {
+        let patch = json!({"metadata": {
+            "labels": {"helm.sdk.operatorframework.io/chart": "webserver"},
+            "ownerReferences": [{"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                                 "name": RELEASE, "uid": cr_uid, "controller": true,
+                                 "blockOwnerDeletion": true}]}});
+        let object = h
+            .api(kind, NAMESPACE)
+            .patch(RELEASE, &as_helm_operator, &kube::api::Patch::Merge(&patch))
+            .await
+            .unwrap();
+        uids.insert(kind.kind.clone(), object.metadata.uid.clone().unwrap());
+    }
+
+    h.start_operator(Vec::new(), false).await;
+    let refused = h
+        .wait_condition(&webservers, NAMESPACE, RELEASE, "False", "AdoptionRefused")
+        .await;
+    let message = common::condition(&refused, "Ready")["message"].to_string();
+    assert!(
+        message.contains(
+            "was made by operator-sdk's helm-operator for this WebServer (Helm release site)"
+        ),
+        "{message}"
+    );
+    for kind in &kinds {
+        let object = h.get(kind, NAMESPACE, RELEASE).await;
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "Helm"
+        );
+    }
+    // The operator's mapping allows it (reloaded without a restart): taken over in place.
+    std::fs::write(
+        h.mapping_path(),
+        mapping.replace(
+            "chart: webserver}",
+            "chart: webserver, adoptHelmReleases: true}",
+        ),
+    )
+    .unwrap();
+    h.wait_condition(&webservers, NAMESPACE, RELEASE, "True", "Ready")
+        .await;
+    for kind in &kinds {
+        let object = h
+            .wait_for(
+                kind,
+                NAMESPACE,
+                RELEASE,
+                "taken over, Helm's managers gone",
+                |o| {
+                    let managers: Vec<&str> = o["metadata"]["managedFields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|e| e["manager"].as_str())
+                        .collect();
+                    o["metadata"]["labels"]["tera-operator.io/owner-uid"] == cr_uid.as_str()
+                        && !managers.contains(&"python")
+                        && !managers.contains(&"helm-operator")
+                },
+            )
+            .await;
+        assert_eq!(
+            object["metadata"]["uid"], uids[&kind.kind],
+            "{} was recreated",
+            kind.kind
+        );
+        assert_eq!(
+            object["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "tera-operator"
+        );
+    }
+    h.wait_for(
+        &webservers,
+        NAMESPACE,
+        RELEASE,
+        "helm-operator's finalizer gone",
+        |o| o["metadata"]["finalizers"].is_null(),
+    )
+    .await;
+    // Deleting the resource is no longer blocked by a finalizer nobody would remove.
+    h.api(&webservers, NAMESPACE)
+        .delete(RELEASE, &DeleteParams::default())
+        .await
+        .unwrap();
+    h.wait_gone(&webservers, NAMESPACE, RELEASE).await;
 }

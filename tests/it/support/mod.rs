@@ -108,7 +108,7 @@ impl Harness {
     }
 
     /// The sandbox with the CRDs and a copy of the charts (`mapping` replaces the bundled one).
-    async fn without_operator(mapping: Option<&str>) -> Self {
+    pub async fn without_operator(mapping: Option<&str>) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()

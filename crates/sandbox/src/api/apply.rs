@@ -366,8 +366,23 @@ pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
 /// Records a non-apply write (create, update, patch) in managedFields, as structured-merge-diff's
 /// `Updater.Update`: the manager takes the fields it added or changed (from every other manager),
 /// and fields that disappeared leave every manager.
+///
+/// As the API server's field manager does, managedFields the request itself changed replace the
+/// live ones (how clients hand fields over, e.g. kubectl's client-side-apply upgrade), and a
+/// list of empty entries (`[{}]`) clears them; managedFields left out or unchanged keep the
+/// live ones (<https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields>).
 pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRequest<'_>) {
-    let mut all = old.map(entries).unwrap_or_default();
+    let requested = &new["metadata"]["managedFields"];
+    let mut all = match old {
+        Some(old) if requested.is_array() && *requested != old["metadata"]["managedFields"] => {
+            entries(new)
+                .into_iter()
+                .filter(|e| !e.manager.is_empty())
+                .collect()
+        }
+        Some(old) => entries(old),
+        None => Vec::new(),
+    };
     let empty = json!({});
     let old_obj = old.map(without_managed_fields).unwrap_or(empty);
     let new_obj = without_managed_fields(new);
