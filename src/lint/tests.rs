@@ -163,7 +163,40 @@ fn every_rule_alone() {
             )],
             &["templates/configmap.yaml:3:"],
         ),
+        (
+            "templates-compile",
+            &[(
+                "templates/configmap.yaml",
+                Some("{% macro l(x) %}{{ x }}{% endmacro %}\nkind: ConfigMap\n"),
+            )],
+            &[
+                "templates/configmap.yaml:1:4: Unknown tag",
+                "hint: `{% macro %}`: Tera 2 has no macros: define a component",
+            ],
+        ),
         ("value-sets", &[], &[]),
+        (
+            "value-sets",
+            &[
+                (
+                    "templates/_labels.tera",
+                    Some(
+                        "{% component labels() %}r: \"{{ values.replicas }}\"{% endcomponent labels %}",
+                    ),
+                ),
+                (
+                    "templates/configmap.yaml",
+                    Some(
+                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  {{<labels/>}}\n",
+                    ),
+                ),
+            ],
+            &[
+                "templates/_labels.tera:1:",
+                "Variable `values` is not defined",
+                "hint: a component sees only its parameters: declare `@values`",
+            ],
+        ),
         (
             "value-sets",
             &[("values.yaml", Some("replicas: -3\n"))],

@@ -135,7 +135,14 @@ impl Engine {
                     continue;
                 }
                 if let Err(e) = single.add_raw_template(&t.name, &t.source) {
-                    errors.push(template_error(&t.name, &e));
+                    let mut error = template_error(&t.name, &e);
+                    let source = chart
+                        .templates
+                        .iter()
+                        .find(|s| s.name == error.file)
+                        .map(|s| s.source.as_str());
+                    super::tera_hints::annotate(&mut error, source);
+                    errors.push(error);
                 }
             }
             if errors.is_empty() {
@@ -176,7 +183,11 @@ impl Engine {
                     ),
                 });
             }
-            result.map_err(|e| template_error(name, &e))?;
+            result.map_err(|e| {
+                let mut error = template_error(name, &e);
+                super::tera_hints::annotate(&mut error, None);
+                error
+            })?;
             let text = String::from_utf8(output.0).map_err(|e| TemplateError {
                 file: name.clone(),
                 line: None,

@@ -96,7 +96,8 @@ mod tests {
         let mut e = error("templates/cm.yaml", 2, 4, "Unknown tag");
         annotate(&mut e, Some(source));
         assert!(
-            e.message.starts_with("Unknown tag\n  hint: `{% macro %}`: Tera 2 has no macros"),
+            e.message
+                .starts_with("Unknown tag\n  hint: `{% macro %}`: Tera 2 has no macros"),
             "{}",
             e.message
         );
@@ -112,24 +113,48 @@ mod tests {
 
     #[test]
     fn context_variables_in_components_need_parameters() {
-        let mut e = error("templates/_c.tera", 1, 29, "Variable `values` is not defined.");
+        let mut e = error(
+            "templates/_c.tera",
+            1,
+            29,
+            "Variable `values` is not defined.",
+        );
         annotate(&mut e, None);
         assert!(e.message.contains("declare `@values`"), "{}", e.message);
         // The same error in a template proper is a different mistake: no hint.
-        let mut e = error("templates/cm.yaml", 1, 29, "Variable `values` is not defined.");
+        let mut e = error(
+            "templates/cm.yaml",
+            1,
+            29,
+            "Variable `values` is not defined.",
+        );
         annotate(&mut e, None);
         assert!(!e.message.contains("hint"), "{}", e.message);
         // Another variable: no hint.
-        let mut e = error("templates/_c.tera", 1, 29, "Variable `port` is not defined.");
+        let mut e = error(
+            "templates/_c.tera",
+            1,
+            29,
+            "Variable `port` is not defined.",
+        );
         annotate(&mut e, None);
         assert!(!e.message.contains("hint"), "{}", e.message);
     }
 
     #[test]
     fn unknown_components_point_at_partials() {
-        let mut e = error("templates/cm.yaml", 6, 5, "error: Unknown component `nothere`");
+        let mut e = error(
+            "templates/cm.yaml",
+            6,
+            5,
+            "error: Unknown component `nothere`",
+        );
         annotate(&mut e, None);
-        assert!(e.message.contains("`templates/_*.tera` partials"), "{}", e.message);
+        assert!(
+            e.message.contains("`templates/_*.tera` partials"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
