@@ -22,4 +22,5 @@ mod sandbox_cli;
 mod sandbox_helm;
 mod sandbox_kube;
 mod sandbox_kubectl;
+mod sandbox_lifecycle;
 mod sandbox_ssa;

@@ -86,9 +86,7 @@ pub(crate) fn apply_defaults(
                 m.entry("type").or_insert(json!("Opaque"));
             }
         }
-        ("", "namespaces") => {
-            new["status"] = json!({"phase": if new["metadata"]["deletionTimestamp"].is_null() { "Active" } else { "Terminating" }});
-        }
+        ("", "namespaces") => default_namespace(new, old),
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             let names = new["spec"]["names"].clone();
             let mut accepted = if names.is_object() {
@@ -136,6 +134,41 @@ pub(crate) fn apply_defaults(
         }
         _ => {}
     }
+}
+
+/// A namespace's defaults: the `kubernetes.io/metadata.name` label (SetDefaults_Namespace), the
+/// `kubernetes` finalizer on create (the namespace strategy's PrepareForCreate), and its phase.
+fn default_namespace(new: &mut Value, old: Option<&Value>) {
+    if !new.is_object() {
+        return;
+    }
+    if let Some(name) = new["metadata"]["name"].as_str().map(String::from)
+        && (new["metadata"]["labels"].is_object() || new["metadata"]["labels"].is_null())
+    {
+        new["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
+    }
+    if old.is_none() {
+        if !new["spec"].is_object() {
+            new["spec"] = json!({});
+        }
+        let finalizers = new["spec"]
+            .as_object_mut()
+            .map(|spec| spec.entry("finalizers").or_insert_with(|| json!([])));
+        if let Some(Value::Array(f)) = finalizers
+            && !f.iter().any(|x| x == "kubernetes")
+        {
+            f.push(json!("kubernetes"));
+        }
+    }
+    let phase = if new["metadata"]["deletionTimestamp"].is_null() {
+        "Active"
+    } else {
+        "Terminating"
+    };
+    if !new["status"].is_object() {
+        new["status"] = json!({});
+    }
+    new["status"]["phase"] = json!(phase);
 }
 
 /// The defaults the API server fills into a pod spec (and a pod template's spec).

@@ -104,6 +104,7 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
         None => Sub::Main,
         Some("status") if res.status => Sub::Status,
         Some("scale") if res.scale => Sub::Scale,
+        Some("finalize") if verbs::is_namespaces(&res) => Sub::Finalize,
         Some(_) => return Err(ApiError::no_route()),
     };
     Ok(Route::Resource(Box::new(ResourceRoute {
@@ -193,6 +194,7 @@ async fn serve(
                 Sub::Main => "",
                 Sub::Status => "/status",
                 Sub::Scale => "/scale",
+                Sub::Finalize => "/finalize",
             };
             (
                 verb_of(req.method(), r, &query),
@@ -448,6 +450,9 @@ async fn serve_verb(
     let now = opts.now.clone();
     let wants_table = accept.contains("as=Table");
     let wants_meta = accept.contains("as=PartialObjectMetadata");
+    if r.sub == Sub::Finalize && verb != "update" {
+        return Err(ApiError::method_not_allowed());
+    }
     match verb {
         "get" => {
             let store = shared.lock();
@@ -477,8 +482,11 @@ async fn serve_verb(
                 fields,
                 limit: query.get("limit").and_then(|l| l.parse().ok()),
                 continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
+                resource_version: query.get("resourceVersion").cloned(),
+                resource_version_match: query.get("resourceVersionMatch").cloned(),
             };
-            let store = shared.lock();
+            let mut store = shared.lock();
+            store.expire_old();
             let list = verbs::list(&store, &r.res, r.namespace.as_deref(), &q)?;
             if wants_table {
                 let items = list["items"].as_array().cloned().unwrap_or_default();

@@ -1,4 +1,4 @@
-//! Garbage collection: dependents of deleted owners (transitively), foreground deletion, namespace contents.
+//! Garbage collection: dependents of deleted owners (transitively), foreground deletion, the contents of terminating namespaces.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,6 +8,7 @@ use crate::api::apply::Scope;
 use crate::api::owners::{has_finalizer, owner_uids};
 use crate::api::store::{Key, Store, key_of};
 use crate::api::verbs::{self, DeleteOptions};
+use crate::sim::namespaces;
 
 /// One step of a collection pass, on the object at `(storage, key)`.
 enum Action {
@@ -21,21 +22,18 @@ enum Action {
 /// deleted in the foreground) and objects in namespaces that no longer exist, and completes
 /// foreground deletions whose dependents are gone. Failures are logged with the object's identity.
 ///
-/// Each pass acts on what the previous one left, and ends collection when it finds nothing to do
-/// or writes nothing (every action failed, and the next pass would fail the same way). The loop
+/// Each pass acts on what the previous one left (and runs the namespace controller), and ends
+/// collection when it writes nothing (every action failed, and the next pass would fail the same way). The loop
 /// ends because every write of a pass removes an object, marks one for deletion (which is never
 /// collected again) or drops a `foregroundDeletion` finalizer (which collection never adds).
 pub(crate) fn collect(store: &mut Store) {
     let now = k8s_rules::now();
     loop {
-        let actions = pending(store);
-        if actions.is_empty() {
-            return;
-        }
         let before = store.rv();
-        for action in actions {
+        for action in pending(store) {
             run(store, action, &now);
         }
+        namespaces::step(store, &now);
         if store.rv() == before {
             return;
         }
