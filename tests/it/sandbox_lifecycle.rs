@@ -235,3 +235,46 @@ async fn deleting_an_object_with_finalizers_bumps_its_generation_once() {
         "a second delete of a deleting object changes nothing"
     );
 }
+
+/// kube-controller-manager's garbage collector
+/// (<https://kubernetes.io/docs/concepts/architecture/garbage-collection/>): a dependent whose
+/// owners are all gone is deleted, even when the owner never existed; a reference to a gone
+/// owner is removed while another owner remains.
+#[tokio::test]
+async fn dependents_of_missing_owners_are_collected_and_dangling_references_dropped() {
+    let sb = start().await;
+    let cms: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let pp = PostParams::default();
+    let owner_ref = |o: &ConfigMap| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": o.metadata.name, "uid": o.metadata.uid})
+    };
+    let orphan: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "orphan",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost",
+                             "uid": "00000000-0000-4000-a000-000000000000"}]}}))
+    .unwrap();
+    cms.create(&pp, &orphan).await.unwrap();
+    assert!(
+        cms.get_opt("orphan").await.unwrap().is_none(),
+        "an object whose only owner does not exist is collected"
+    );
+
+    let a = cms.create(&pp, &cm("a", &[])).await.unwrap();
+    let b = cms.create(&pp, &cm("b", &[])).await.unwrap();
+    let shared: ConfigMap = serde_json::from_value(
+        json!({"metadata": {"name": "shared", "ownerReferences": [owner_ref(&a), owner_ref(&b)]}}),
+    )
+    .unwrap();
+    cms.create(&pp, &shared).await.unwrap();
+    cms.delete("a", &DeleteParams::default()).await.unwrap();
+    let left = cms.get("shared").await.expect("kept while b owns it");
+    let refs: Vec<String> = left
+        .metadata
+        .owner_references
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(refs, ["b"], "the reference to the deleted owner is removed");
+    cms.delete("b", &DeleteParams::default()).await.unwrap();
+    assert!(cms.get_opt("shared").await.unwrap().is_none());
+}

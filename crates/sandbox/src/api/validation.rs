@@ -1,8 +1,11 @@
-//! Validation of writes: object names, custom resources against their CRD's schema, CRD names.
+//! Validation of writes: object names, immutable fields, finalizers of deleting objects, custom resources against their CRD's schema, CRD names.
 
 use serde_json::Value;
 
+use crate::api::defaults;
 use crate::api::errors::{ApiError, Result};
+use crate::api::immutable;
+use crate::api::rules;
 use crate::api::resources::{self, ResourceInfo};
 use crate::api::schema;
 use crate::api::store::Store;
@@ -28,8 +31,18 @@ pub(crate) fn validate(
             format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
         ));
     }
+    if !res.custom {
+        errs.extend(rules::metadata_errors(obj));
+        errs.extend(rules::pod_errors(&res.group, &res.plural, obj));
+        if res.group.is_empty() && res.plural == "services" {
+            errs.extend(defaults::node_port_errors(store, obj));
+        }
+    }
     if let Some(old) = old {
         errs.extend(no_new_finalizers_while_deleting(old, obj));
+        if !res.custom {
+            errs.extend(immutable::changes(&res.group, &res.plural, old, obj));
+        }
     }
     if let Some(s) = &res.schema {
         let checked = schema::check_custom_resource(obj, s);

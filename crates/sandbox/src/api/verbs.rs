@@ -10,6 +10,7 @@ use crate::api::events::{to_served, to_storage};
 use crate::api::owners::{has_dependents, owner_uids};
 use crate::api::patch;
 use crate::api::resources::{self, ResourceInfo};
+use crate::api::rules;
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Key, Store, key_of};
 use crate::api::typed;
@@ -273,6 +274,68 @@ fn set_replicas(res: &ResourceInfo, obj: &mut Value, replicas: Value) -> Result<
     Ok(())
 }
 
+/// Refuses a field selector on a field the resource does not index, with the API server's
+/// 400 "field label not supported" (each kind's field label conversion functions; custom
+/// resources offer their CRD's `selectableFields`). events.k8s.io Events are not checked: which
+/// of their fields upstream supports was not established here.
+pub(crate) fn check_field_selector(store: &Store, res: &ResourceInfo, fields: &FieldSelector) -> Result<()> {
+    if res.group == "events.k8s.io" {
+        return Ok(());
+    }
+    let kind_fields: &[&str] = match (res.group.as_str(), res.plural.as_str()) {
+        ("", "pods") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ],
+        ("", "secrets") => &["type"],
+        ("", "namespaces") => &["status.phase"],
+        ("", "events") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        _ => &[],
+    };
+    let selectable: Vec<String> = if res.custom {
+        store
+            .list(resources::CRD_STORAGE, None)
+            .filter(|crd| resources::crd_storage(crd) == res.storage)
+            .flat_map(|crd| crd["spec"]["versions"].as_array().cloned().unwrap_or_default())
+            .filter(|v| v["name"] == res.version.as_str())
+            .flat_map(|v| v["selectableFields"].as_array().cloned().unwrap_or_default())
+            .filter_map(|f| f["jsonPath"].as_str().map(|p| p.trim_start_matches('.').to_string()))
+            .collect()
+    } else {
+        vec![]
+    };
+    for path in fields.paths() {
+        let ok = ["metadata.name", "metadata.namespace"].contains(&path)
+            || kind_fields.contains(&path)
+            || selectable.iter().any(|s| s == path);
+        if !ok {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {path}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A continue token: the last key served and the resourceVersion of the list's snapshot
 /// (0: continue at the latest state, as a token handed out after a 410 does).
 fn encode_continue(k: &Key, rv: u64) -> String {
@@ -480,6 +543,14 @@ fn commit(
             )));
         }
         opts.unknown_fields(res, &decoded.unknown)?;
+        if res.group.is_empty()
+            && res.plural == "secrets"
+            && let Some(e) = rules::secret_data_error(&new)
+        {
+            return Err(ApiError::bad_request(format!(
+                "Secret in version \"v1\" cannot be handled as a Secret: {e}"
+            )));
+        }
     }
     let mut new = to_storage(res, new);
     if !new.is_object() || !new["metadata"].is_object() {
@@ -818,6 +889,18 @@ pub(crate) fn update(
         && Some(rv) != rv_of(&old)
     {
         return Err(ApiError::conflict(&res.group, &res.plural, name));
+    }
+    if res.custom && rv_of(&body).is_none() {
+        // Custom resources do not allow unconditional updates (customresource strategy).
+        return Err(ApiError::invalid(
+            &res.group,
+            &res.kind,
+            name,
+            &[(
+                "metadata.resourceVersion".into(),
+                "Invalid value: 0x0: must be specified for an update".into(),
+            )],
+        ));
     }
     if sub == Sub::Finalize {
         let mut new = old.clone();

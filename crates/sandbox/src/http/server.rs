@@ -486,6 +486,7 @@ async fn serve_verb(
                 resource_version_match: query.get("resourceVersionMatch").cloned(),
             };
             let mut store = shared.lock();
+            verbs::check_field_selector(&store, &r.res, &q.fields)?;
             store.expire_old();
             let list = verbs::list(&store, &r.res, r.namespace.as_deref(), &q)?;
             if wants_table {
@@ -526,6 +527,7 @@ async fn serve_verb(
                 metadata_only: wants_meta,
                 table: wants_table,
             };
+            verbs::check_field_selector(&shared.lock(), &r.res, &params.fields)?;
             let body = watch::start(shared.clone(), r.res.clone(), params)?;
             Ok(Response::builder()
                 .status(StatusCode::OK)

@@ -16,11 +16,14 @@ enum Action {
     Delete(String, Key),
     /// Drop its `foregroundDeletion` finalizer: it is being deleted and no dependent is left.
     DropForeground(String, Key),
+    /// Remove its references to these owners, which no longer exist, while another owner does.
+    DropOwners(String, Key, Vec<String>),
 }
 
 /// Collects garbage to a fixed point: deletes objects whose owners are all gone (or are being
-/// deleted in the foreground) and objects in namespaces that no longer exist, and completes
-/// foreground deletions whose dependents are gone. Failures are logged with the object's identity.
+/// deleted in the foreground) and objects in namespaces that no longer exist, removes references
+/// to owners that are gone while another owner remains, and completes foreground deletions whose
+/// dependents are gone. Failures are logged with the object's identity.
 ///
 /// Each pass acts on what the previous one left (and runs the namespace controller), and ends
 /// collection when it writes nothing (every action failed, and the next pass would fail the same way). The loop
@@ -70,6 +73,15 @@ fn pending(store: &Store) -> Vec<Action> {
             let ns_gone = !ns.is_empty() && s != "/namespaces" && !namespaces.contains(&ns);
             if (orphaned || ns_gone) && !deleting {
                 actions.push(Action::Delete(s.clone(), key_of(o)));
+            } else if !orphaned {
+                let dangling: Vec<String> = owners
+                    .iter()
+                    .filter(|u| !alive.contains_key(**u))
+                    .map(|u| u.to_string())
+                    .collect();
+                if !dangling.is_empty() {
+                    actions.push(Action::DropOwners(s.clone(), key_of(o), dangling));
+                }
             }
             let uid = o["metadata"]["uid"].as_str().unwrap_or_default();
             if deleting && has_finalizer(o, "foregroundDeletion") && !referenced.contains(uid) {
@@ -98,6 +110,29 @@ fn run(store: &mut Store, action: Action, now: &str) {
             };
             if let Err(e) = verbs::delete(store, &res, &k.0, &k.1, &opts) {
                 tracing::warn!(storage = %s, namespace = %k.0, name = %k.1, error = %e, "garbage collection could not delete an object");
+            }
+        }
+        Action::DropOwners(s, k, uids) => {
+            let Some(old) = store.get(&s, &k).cloned() else {
+                return;
+            };
+            let Some(res) = store.registry.by_storage(&s).cloned() else {
+                return;
+            };
+            let mut new = old.clone();
+            if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
+                refs.retain(|r| !r["uid"].as_str().is_some_and(|u| uids.iter().any(|d| d == u)));
+            }
+            if let Err(e) = verbs::internal_commit(
+                store,
+                &res,
+                &old,
+                new,
+                Scope::NoStatus,
+                "kube-controller-manager",
+                now,
+            ) {
+                tracing::warn!(storage = %s, namespace = %k.0, name = %k.1, error = %e, "garbage collection could not remove a dangling owner reference");
             }
         }
         Action::DropForeground(s, k) => {
@@ -206,4 +241,27 @@ mod tests {
         collect(&mut s);
         assert!(!exists(&s, "child") && !exists(&s, "owner"));
     }
+}
+
+/// Whether some owner `obj` names is gone: its kind is served and no object of that kind and
+/// name (in `obj`'s namespace, for namespaced owners) has its uid. The collector resolves owners
+/// the same way (kube-controller-manager's garbage collector looks them up by kind and name).
+pub(crate) fn has_dangling_owner(store: &Store, obj: &serde_json::Value) -> bool {
+    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
+    obj["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            let (Some(av), Some(kind), Some(name)) =
+                (r["apiVersion"].as_str(), r["kind"].as_str(), r["name"].as_str())
+            else {
+                return false;
+            };
+            let Some(res) = store.registry.find_kind(av, kind) else {
+                return false;
+            };
+            let key = (if res.namespaced { ns.to_string() } else { String::new() }, name.to_string());
+            store.get(&res.storage, &key).is_none_or(|o| o["metadata"]["uid"] != r["uid"])
+        })
 }
