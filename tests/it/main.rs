@@ -21,6 +21,7 @@ mod sandbox_bad_input;
 mod sandbox_cli;
 mod sandbox_helm;
 mod sandbox_history;
+mod sandbox_kinds;
 mod sandbox_kube;
 mod sandbox_kubectl;
 mod sandbox_lifecycle;

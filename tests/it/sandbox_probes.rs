@@ -1,8 +1,10 @@
 //! The probe suite: clients nobody on this project wrote, run against a started sandbox. The
-//! official Python client (PyPI `kubernetes`) runs tests/probes/probes.py, and kopf runs a small
-//! operator of its own (tests/probes/kopf_probe.py). Each probe states the Kubernetes behaviour
-//! it expects and cites its source. `.ci/run` installs both clients into `.venv`; a Python from
-//! `$TERA_SANDBOX_PROBE_PYTHON` is used instead when set. The probes never skip.
+//! official Python client (PyPI `kubernetes`) runs tests/probes/probes.py, kopf runs a small
+//! operator of its own (tests/probes/kopf_probe.py), and `@kubernetes/client-node` (npm) runs
+//! tests/probes/probes.mjs. Each probe states the Kubernetes behaviour it expects and cites its
+//! source. `.ci/run` installs the Python clients into `.venv` (a Python from
+//! `$TERA_SANDBOX_PROBE_PYTHON` is used instead when set) and client-node into
+//! tests/probes/node_modules. The probes never skip.
 
 use std::path::Path;
 use std::process::Command;
@@ -30,7 +32,18 @@ fn python() -> String {
 }
 
 async fn run_probe(script: &str) {
-    let python = python();
+    let program = if script.ends_with(".mjs") {
+        let modules = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/probes/node_modules/@kubernetes/client-node");
+        assert!(
+            modules.exists(),
+            "{} is missing: run .ci/run (npm install --prefix tests/probes)",
+            modules.display()
+        );
+        "node".to_string()
+    } else {
+        python()
+    };
     let sb = Sandbox::start(SandboxConfig {
         history_limit: 50,
         workload_delay: Duration::from_millis(50),
@@ -40,7 +53,7 @@ async fn run_probe(script: &str) {
     .expect("sandbox starts");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes").join(script);
     let kubeconfig = sb.kubeconfig_path().to_path_buf();
-    let out = tokio::process::Command::new(&python)
+    let out = tokio::process::Command::new(&program)
         .arg(&path)
         .arg(&kubeconfig)
         .kill_on_drop(true)
@@ -64,4 +77,9 @@ async fn the_official_python_client_sees_kubernetes_behaviour() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kopf_runs_an_operator_against_the_sandbox() {
     run_probe("kopf_probe.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_client_node_sees_kubernetes_behaviour() {
+    run_probe("probes.mjs").await;
 }

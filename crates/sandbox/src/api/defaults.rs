@@ -88,6 +88,19 @@ pub(crate) fn apply_defaults(
                 }
             }
         }
+        ("apps", "replicasets" | "statefulsets" | "daemonsets") => {
+            if !new["status"].is_object() {
+                new["status"] = json!({});
+            }
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                if res.plural != "daemonsets" {
+                    spec.entry("replicas").or_insert(json!(1));
+                }
+                if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+                    default_pod_spec(pod);
+                }
+            }
+        }
         ("", "pods") => {
             if let Some(pod) = new.get_mut("spec") {
                 default_pod_spec(pod);

@@ -64,6 +64,20 @@ pub(crate) fn pod_errors(group: &str, plural: &str, obj: &Value) -> Vec<(String,
         _ => return vec![],
     };
     let mut errs = Vec::new();
+    if plural == "jobs" || plural == "cronjobs" {
+        // A Job's pods must not restart forever (validateJob's restartPolicy check).
+        match spec["restartPolicy"].as_str() {
+            Some("OnFailure" | "Never") => {}
+            Some(other) => errs.push((
+                format!("{path}.restartPolicy"),
+                format!("Unsupported value: {other:?}: supported values: \"OnFailure\", \"Never\""),
+            )),
+            None => errs.push((
+                format!("{path}.restartPolicy"),
+                "Required value: valid values: \"OnFailure\", \"Never\"".into(),
+            )),
+        }
+    }
     if spec["containers"].as_array().is_none_or(Vec::is_empty) {
         errs.push((format!("{path}.containers"), "Required value".into()));
     }
@@ -93,7 +107,8 @@ pub(crate) fn secret_data_error(obj: &Value) -> Option<String> {
     data.values().filter_map(Value::as_str).find_map(|v| {
         base64::engine::general_purpose::STANDARD.decode(v).err().map(|e| {
             let at = match e {
-                base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => at,
+                base64::DecodeError::InvalidByte(at, _) => at,
+                base64::DecodeError::InvalidLastSymbol { offset, .. } => offset,
                 _ => v.len(),
             };
             format!("illegal base64 data at input byte {at}")

@@ -367,8 +367,7 @@ fn snapshot_of(store: &Store, q: &ListQuery) -> Result<(u64, Option<Key>)> {
     let rv_param = q.resource_version.as_deref().filter(|r| !r.is_empty());
     let exact = match q.resource_version_match.as_deref() {
         None | Some("") => false,
-        Some(m) if rv_param.is_none() => {
-            let _ = m;
+        Some(_) if rv_param.is_none() => {
             return Err(list_options_invalid(
                 "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
                     .into(),
