@@ -55,32 +55,56 @@ async fn statefulsets_jobs_and_claims_get_a_simulated_status() {
     assert_eq!(ready.current_revision, ready.update_revision);
 
     let jobs: Api<Job> = Api::default_namespaced(sb.client());
-    let bad: Job = serde_json::from_value(json!({"metadata": {"name": "bad"}, "spec": {"template": template(None)}})).unwrap();
+    let bad: Job = serde_json::from_value(
+        json!({"metadata": {"name": "bad"}, "spec": {"template": template(None)}}),
+    )
+    .unwrap();
     let err = match jobs.create(&pp, &bad).await.unwrap_err() {
         kube::Error::Api(s) => s,
         other => panic!("{other:?}"),
     };
     assert_eq!(err.code, 422);
-    assert!(err.message.contains("spec.template.spec.restartPolicy: Required value"), "{}", err.message);
+    assert!(
+        err.message
+            .contains("spec.template.spec.restartPolicy: Required value"),
+        "{}",
+        err.message
+    );
     let job: Job = serde_json::from_value(json!({"metadata": {"name": "once"},
-        "spec": {"completions": 2, "template": template(Some("Never"))}})).unwrap();
+        "spec": {"completions": 2, "template": template(Some("Never"))}}))
+    .unwrap();
     jobs.create(&pp, &job).await.unwrap();
     let done = eventually("the Job to complete", || {
         let jobs = jobs.clone();
-        async move { jobs.get("once").await.ok()?.status.filter(|s| s.succeeded == Some(2)) }
+        async move {
+            jobs.get("once")
+                .await
+                .ok()?
+                .status
+                .filter(|s| s.succeeded == Some(2))
+        }
     })
     .await;
-    let types: Vec<String> = done.conditions.unwrap().into_iter().map(|c| c.type_).collect();
+    let types: Vec<String> = done
+        .conditions
+        .unwrap()
+        .into_iter()
+        .map(|c| c.type_)
+        .collect();
     assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
     let err = jobs
         .patch("once", &PatchParams::default(), &Patch::Merge(json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}}})))
         .await
         .unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 422 && s.message.contains("spec.template: Invalid value")), "{err:?}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 422 && s.message.contains("spec.template: Invalid value")),
+        "{err:?}"
+    );
 
     let pvcs: Api<PersistentVolumeClaim> = Api::default_namespaced(sb.client());
     let claim: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "data"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})).unwrap();
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+    .unwrap();
     pvcs.create(&pp, &claim).await.unwrap();
     eventually("the claim to be Bound", || {
         let pvcs = pvcs.clone();

@@ -79,13 +79,21 @@ async fn a_namespace_terminates_until_its_contents_are_gone() {
         .delete("doomed", &DeleteParams::default())
         .await
         .unwrap();
-    let answered = answer.left().expect("the namespace is answered, not a Status");
+    let answered = answer
+        .left()
+        .expect("the namespace is answered, not a Status");
     let answered = serde_json::to_value(&answered).unwrap();
     assert_eq!(answered["status"]["phase"], "Terminating");
     assert!(answered["metadata"]["deletionTimestamp"].is_string());
 
-    let ns = nss.get("doomed").await.expect("still there while content remains");
-    assert_eq!(ns.status.as_ref().unwrap().phase.as_deref(), Some("Terminating"));
+    let ns = nss
+        .get("doomed")
+        .await
+        .expect("still there while content remains");
+    assert_eq!(
+        ns.status.as_ref().unwrap().phase.as_deref(),
+        Some("Terminating")
+    );
     assert!(
         cms.get_opt("free").await.unwrap().is_none(),
         "unheld content is deleted"
@@ -117,18 +125,25 @@ async fn a_namespace_terminates_until_its_contents_are_gone() {
         cms.patch(
             "late",
             &ssa,
-            &Patch::Apply(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}})),
+            &Patch::Apply(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}}),
+            ),
         )
         .await
         .unwrap_err(),
     );
-    assert_eq!(refused.code, 403, "server-side apply that creates is a create");
+    assert_eq!(
+        refused.code, 403,
+        "server-side apply that creates is a create"
+    );
 
     let more = api_error(
         cms.patch(
             "held",
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": ["example.com/hold", "example.com/late"]}})),
+            &Patch::Merge(
+                json!({"metadata": {"finalizers": ["example.com/hold", "example.com/late"]}}),
+            ),
         )
         .await
         .unwrap_err(),
@@ -194,8 +209,7 @@ async fn an_empty_namespace_goes_at_once_and_spec_finalizers_change_only_through
     nss.delete("stuck", &DeleteParams::default()).await.unwrap();
     let mut ns = serde_json::to_value(nss.get("stuck").await.unwrap()).unwrap();
     ns["spec"]["finalizers"] = json!([]);
-    let data = serde_json::to_vec(&ns).unwrap();
-    nss.replace_subresource("finalize", "stuck", &PostParams::default(), data)
+    nss.replace_subresource("finalize", "stuck", &PostParams::default(), &ns)
         .await
         .expect("PUT …/finalize");
     assert!(
@@ -214,7 +228,10 @@ async fn deleting_an_object_with_finalizers_bumps_its_generation_once() {
                  "template": {"metadata": {"labels": {"app": "web"}},
                               "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}}))
     .unwrap();
-    let created = deployments.create(&PostParams::default(), &d).await.unwrap();
+    let created = deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
     assert_eq!(created.metadata.generation, Some(1));
     let deleting = deployments
         .delete("web", &DeleteParams::default())
@@ -229,7 +246,11 @@ async fn deleting_an_object_with_finalizers_bumps_its_generation_once() {
         .unwrap()
         .left()
         .unwrap();
-    assert_eq!(again.metadata.generation, Some(2), "only the first delete bumps");
+    assert_eq!(
+        again.metadata.generation,
+        Some(2),
+        "only the first delete bumps"
+    );
     assert_eq!(
         again.metadata.resource_version, deleting.metadata.resource_version,
         "a second delete of a deleting object changes nothing"
@@ -245,9 +266,7 @@ async fn dependents_of_missing_owners_are_collected_and_dangling_references_drop
     let sb = start().await;
     let cms: Api<ConfigMap> = Api::default_namespaced(sb.client());
     let pp = PostParams::default();
-    let owner_ref = |o: &ConfigMap| {
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": o.metadata.name, "uid": o.metadata.uid})
-    };
+    let owner_ref = |o: &ConfigMap| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": o.metadata.name, "uid": o.metadata.uid});
     let orphan: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "orphan",
         "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost",
                              "uid": "00000000-0000-4000-a000-000000000000"}]}}))

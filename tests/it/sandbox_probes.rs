@@ -51,7 +51,9 @@ async fn run_probe(script: &str) {
     })
     .await
     .expect("sandbox starts");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes").join(script);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/probes")
+        .join(script);
     let kubeconfig = sb.kubeconfig_path().to_path_buf();
     let out = tokio::process::Command::new(&program)
         .arg(&path)

@@ -44,18 +44,25 @@ pub(crate) fn apply_defaults(
                     }
                 }
             }
-            let ty = spec.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+            let ty = spec
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if ty != "ExternalName" {
                 // SetDefaults_Service and the REST create's IP family defaulting, on a
                 // single-stack IPv4 cluster.
                 spec.entry("ipFamilies").or_insert(json!(["IPv4"]));
                 spec.entry("ipFamilyPolicy").or_insert(json!("SingleStack"));
-                spec.entry("internalTrafficPolicy").or_insert(json!("Cluster"));
+                spec.entry("internalTrafficPolicy")
+                    .or_insert(json!("Cluster"));
             }
             if ty == "NodePort" || ty == "LoadBalancer" {
-                spec.entry("externalTrafficPolicy").or_insert(json!("Cluster"));
+                spec.entry("externalTrafficPolicy")
+                    .or_insert(json!("Cluster"));
                 if ty == "LoadBalancer" {
-                    spec.entry("allocateLoadBalancerNodePorts").or_insert(json!(true));
+                    spec.entry("allocateLoadBalancerNodePorts")
+                        .or_insert(json!(true));
                 }
                 let own = crate::api::store::key_of(new);
                 node_ports(store, &own, new, old);
@@ -219,7 +226,12 @@ fn node_ports(store: &Store, own: &crate::api::store::Key, svc: &mut Value, old:
 pub(crate) fn node_port_errors(store: &Store, svc: &Value) -> Vec<(String, String)> {
     let own = crate::api::store::key_of(svc);
     let mut errs = Vec::new();
-    for (i, p) in svc["spec"]["ports"].as_array().into_iter().flatten().enumerate() {
+    for (i, p) in svc["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let Some(n) = p["nodePort"].as_i64() else {
             continue;
         };
@@ -233,7 +245,10 @@ pub(crate) fn node_port_errors(store: &Store, svc: &Value) -> Vec<(String, Strin
         if !NODE_PORTS.contains(&n) {
             errs.push((field, format!("Invalid value: {n}: provided port is not in the valid range. The range of valid ports is 30000-32767")));
         } else if taken {
-            errs.push((field, format!("Invalid value: {n}: provided port is already allocated")));
+            errs.push((
+                field,
+                format!("Invalid value: {n}: provided port is already allocated"),
+            ));
         }
     }
     errs

@@ -4,7 +4,12 @@ use serde_json::Value;
 
 /// The field errors `(path, message)` for immutable fields that `new` changes relative to `old`,
 /// as pkg/apis/{core,apps,batch}/validation's Validate…Update functions report them.
-pub(crate) fn changes(group: &str, plural: &str, old: &Value, new: &Value) -> Vec<(String, String)> {
+pub(crate) fn changes(
+    group: &str,
+    plural: &str,
+    old: &Value,
+    new: &Value,
+) -> Vec<(String, String)> {
     let mut errs = Vec::new();
     let mut immutable = |path: &str, o: &Value, n: &Value| {
         if o != n {
@@ -16,11 +21,23 @@ pub(crate) fn changes(group: &str, plural: &str, old: &Value, new: &Value) -> Ve
     };
     match (group, plural) {
         ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
-            immutable("spec.selector", &old["spec"]["selector"], &new["spec"]["selector"]);
+            immutable(
+                "spec.selector",
+                &old["spec"]["selector"],
+                &new["spec"]["selector"],
+            );
         }
         ("batch", "jobs") => {
-            immutable("spec.selector", &old["spec"]["selector"], &new["spec"]["selector"]);
-            immutable("spec.template", &old["spec"]["template"], &new["spec"]["template"]);
+            immutable(
+                "spec.selector",
+                &old["spec"]["selector"],
+                &new["spec"]["selector"],
+            );
+            immutable(
+                "spec.template",
+                &old["spec"]["template"],
+                &new["spec"]["template"],
+            );
             immutable(
                 "spec.completionMode",
                 &old["spec"]["completionMode"],
@@ -29,9 +46,15 @@ pub(crate) fn changes(group: &str, plural: &str, old: &Value, new: &Value) -> Ve
         }
         ("", "services") => {
             let external = |s: &Value| s["spec"]["type"] == "ExternalName";
-            let assigned = old["spec"]["clusterIP"].as_str().is_some_and(|ip| !ip.is_empty());
+            let assigned = old["spec"]["clusterIP"]
+                .as_str()
+                .is_some_and(|ip| !ip.is_empty());
             if !external(old) && !external(new) && assigned {
-                immutable("spec.clusterIP", &old["spec"]["clusterIP"], &new["spec"]["clusterIP"]);
+                immutable(
+                    "spec.clusterIP",
+                    &old["spec"]["clusterIP"],
+                    &new["spec"]["clusterIP"],
+                );
             }
         }
         ("", "configmaps" | "secrets") => {
@@ -54,7 +77,10 @@ pub(crate) fn changes(group: &str, plural: &str, old: &Value, new: &Value) -> Ve
             if plural == "secrets" && old["type"] != new["type"] {
                 errs.push((
                     "type".into(),
-                    format!("Invalid value: {}: field is immutable", go_value(&new["type"])),
+                    format!(
+                        "Invalid value: {}: field is immutable",
+                        go_value(&new["type"])
+                    ),
                 ));
             }
         }
@@ -85,7 +111,10 @@ mod tests {
         assert_eq!(errs[0].0, "spec.selector");
         assert!(errs[0].1.ends_with("field is immutable"));
         let svc = |ip: &str| json!({"spec": {"type": "ClusterIP", "clusterIP": ip}});
-        assert_eq!(changes("", "services", &svc("10.96.0.1"), &svc("10.96.0.2")).len(), 1);
+        assert_eq!(
+            changes("", "services", &svc("10.96.0.1"), &svc("10.96.0.2")).len(),
+            1
+        );
         let cm = |v: &str| json!({"immutable": true, "data": {"k": v}});
         assert!(changes("", "configmaps", &cm("1"), &cm("1")).is_empty());
         assert_eq!(

@@ -13,13 +13,22 @@ pub(crate) fn metadata_errors(obj: &Value) -> Vec<(String, String)> {
     if let Some(labels) = obj["metadata"]["labels"].as_object() {
         for (k, v) in labels {
             if !k8s_rules::names::is_label_key(k) {
-                errs.push(("metadata.labels".into(), format!("Invalid value: {k:?}: {LABEL_KEY}")));
+                errs.push((
+                    "metadata.labels".into(),
+                    format!("Invalid value: {k:?}: {LABEL_KEY}"),
+                ));
             }
             let v = v.as_str().unwrap_or_default();
             if v.len() > 63 {
-                errs.push(("metadata.labels".into(), format!("Invalid value: {v:?}: must be no more than 63 characters")));
+                errs.push((
+                    "metadata.labels".into(),
+                    format!("Invalid value: {v:?}: must be no more than 63 characters"),
+                ));
             } else if !k8s_rules::names::is_label_value(v) {
-                errs.push(("metadata.labels".into(), format!("Invalid value: {v:?}: {LABEL_VALUE}")));
+                errs.push((
+                    "metadata.labels".into(),
+                    format!("Invalid value: {v:?}: {LABEL_VALUE}"),
+                ));
             }
         }
     }
@@ -54,9 +63,8 @@ pub(crate) fn metadata_errors(obj: &Value) -> Vec<(String, String)> {
 pub(crate) fn pod_errors(group: &str, plural: &str, obj: &Value) -> Vec<(String, String)> {
     let (path, spec) = match (group, plural) {
         ("", "pods") => ("spec", &obj["spec"]),
-        ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") | ("batch", "jobs") => {
-            ("spec.template.spec", &obj["spec"]["template"]["spec"])
-        }
+        ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets")
+        | ("batch", "jobs") => ("spec.template.spec", &obj["spec"]["template"]["spec"]),
         ("batch", "cronjobs") => (
             "spec.jobTemplate.spec.template.spec",
             &obj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
@@ -105,14 +113,17 @@ pub(crate) fn pod_errors(group: &str, plural: &str, obj: &Value) -> Vec<(String,
 pub(crate) fn secret_data_error(obj: &Value) -> Option<String> {
     let data = obj["data"].as_object()?;
     data.values().filter_map(Value::as_str).find_map(|v| {
-        base64::engine::general_purpose::STANDARD.decode(v).err().map(|e| {
-            let at = match e {
-                base64::DecodeError::InvalidByte(at, _) => at,
-                base64::DecodeError::InvalidLastSymbol { offset, .. } => offset,
-                _ => v.len(),
-            };
-            format!("illegal base64 data at input byte {at}")
-        })
+        base64::engine::general_purpose::STANDARD
+            .decode(v)
+            .err()
+            .map(|e| {
+                let at = match e {
+                    base64::DecodeError::InvalidByte(at, _) => at,
+                    base64::DecodeError::InvalidLastSymbol { offset, .. } => offset,
+                    _ => v.len(),
+                };
+                format!("illegal base64 data at input byte {at}")
+            })
     })
 }
 
@@ -129,14 +140,24 @@ mod tests {
         assert!(errs.iter().all(|(f, _)| f == "metadata.labels"));
         let owners = json!({"metadata": {"ownerReferences": [
             {"kind": "A", "name": "a", "controller": true}, {"kind": "B", "name": "b", "controller": true}]}});
-        assert!(metadata_errors(&owners)[0].1.ends_with("Found \"true\" in references for A/a and B/b"));
+        assert!(
+            metadata_errors(&owners)[0]
+                .1
+                .ends_with("Found \"true\" in references for A/a and B/b")
+        );
         let d = json!({"spec": {"template": {"spec": {"containers": [{"image": "x"}, {"name": "b", "image": " "}]}}}});
         let errs = pod_errors("apps", "deployments", &d);
         assert_eq!(
             errs,
             vec![
-                ("spec.template.spec.containers[0].name".to_string(), "Required value".to_string()),
-                ("spec.template.spec.containers[1].image".to_string(), "Required value".to_string()),
+                (
+                    "spec.template.spec.containers[0].name".to_string(),
+                    "Required value".to_string()
+                ),
+                (
+                    "spec.template.spec.containers[1].image".to_string(),
+                    "Required value".to_string()
+                ),
             ]
         );
         assert_eq!(secret_data_error(&json!({"data": {"a": "aGk="}})), None);

@@ -323,7 +323,10 @@ mod tests {
             .unwrap();
         assert_eq!(after_a.len(), 1);
         assert_eq!(after_a[0]["metadata"]["name"], "b");
-        assert_eq!(s.list_at("/configmaps", None, None, s.rv()).unwrap().len(), 2);
+        assert_eq!(
+            s.list_at("/configmaps", None, None, s.rv()).unwrap().len(),
+            2
+        );
         s.compact();
         assert!(s.list_at("/configmaps", None, None, at).is_none());
     }

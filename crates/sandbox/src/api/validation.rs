@@ -5,8 +5,8 @@ use serde_json::Value;
 use crate::api::defaults;
 use crate::api::errors::{ApiError, Result};
 use crate::api::immutable;
-use crate::api::rules;
 use crate::api::resources::{self, ResourceInfo};
+use crate::api::rules;
 use crate::api::schema;
 use crate::api::store::Store;
 use crate::api::verbs::WriteOptions;
@@ -94,7 +94,11 @@ fn no_new_finalizers_while_deleting(old: &Value, new: &Value) -> Option<(String,
     let names = |o: &Value| -> std::collections::BTreeSet<String> {
         o["metadata"]["finalizers"]
             .as_array()
-            .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let before = names(old);

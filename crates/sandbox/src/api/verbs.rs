@@ -278,7 +278,11 @@ fn set_replicas(res: &ResourceInfo, obj: &mut Value, replicas: Value) -> Result<
 /// 400 "field label not supported" (each kind's field label conversion functions; custom
 /// resources offer their CRD's `selectableFields`). events.k8s.io Events are not checked: which
 /// of their fields upstream supports was not established here.
-pub(crate) fn check_field_selector(store: &Store, res: &ResourceInfo, fields: &FieldSelector) -> Result<()> {
+pub(crate) fn check_field_selector(
+    store: &Store,
+    res: &ResourceInfo,
+    fields: &FieldSelector,
+) -> Result<()> {
     if res.group == "events.k8s.io" {
         return Ok(());
     }
@@ -315,10 +319,24 @@ pub(crate) fn check_field_selector(store: &Store, res: &ResourceInfo, fields: &F
         store
             .list(resources::CRD_STORAGE, None)
             .filter(|crd| resources::crd_storage(crd) == res.storage)
-            .flat_map(|crd| crd["spec"]["versions"].as_array().cloned().unwrap_or_default())
+            .flat_map(|crd| {
+                crd["spec"]["versions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .filter(|v| v["name"] == res.version.as_str())
-            .flat_map(|v| v["selectableFields"].as_array().cloned().unwrap_or_default())
-            .filter_map(|f| f["jsonPath"].as_str().map(|p| p.trim_start_matches('.').to_string()))
+            .flat_map(|v| {
+                v["selectableFields"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|f| {
+                f["jsonPath"]
+                    .as_str()
+                    .map(|p| p.trim_start_matches('.').to_string())
+            })
             .collect()
     } else {
         vec![]
@@ -410,9 +428,9 @@ fn snapshot_of(store: &Store, q: &ListQuery) -> Result<(u64, Option<Key>)> {
     let Some(rv_param) = rv_param.filter(|r| *r != "0") else {
         return Ok((store.rv(), None));
     };
-    let rv: u64 = rv_param.parse().map_err(|_| {
-        ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}"))
-    })?;
+    let rv: u64 = rv_param
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}")))?;
     if rv > store.rv() {
         return Err(ApiError::new(
             504,
@@ -671,8 +689,8 @@ fn commit(
         }
         return Ok(to_served(res, &new));
     }
-    let finished = !new["metadata"]["deletionTimestamp"].is_null()
-        && pending_finalizers(res, &new) == 0;
+    let finished =
+        !new["metadata"]["deletionTimestamp"].is_null() && pending_finalizers(res, &new) == 0;
     if finished {
         let k = key_of(&new);
         store.put(&res.storage, new);

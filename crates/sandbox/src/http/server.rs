@@ -117,7 +117,7 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
 }
 
 fn verb_of(method: &Method, r: &ResourceRoute, query: &HashMap<String, String>) -> &'static str {
-    let watch = r.watch_prefix || query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let watch = r.watch_prefix || query.get("watch").is_some_and(|w| go_bool(w));
     match (method.as_str(), r.name.is_some()) {
         ("GET", true) if watch => "watch",
         ("GET", true) => "get",
@@ -130,6 +130,12 @@ fn verb_of(method: &Method, r: &ResourceRoute, query: &HashMap<String, String>) 
         ("DELETE", false) => "deletecollection",
         _ => "",
     }
+}
+
+/// A boolean query parameter as the API server's Go decoding reads it (strconv.ParseBool):
+/// the official Python client sends `watch=True`.
+fn go_bool(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True")
 }
 
 fn header(h: &HeaderMap, name: &str) -> String {
@@ -414,7 +420,7 @@ async fn serve_resource(
     let opts = WriteOptions {
         manager: manager(query, req.headers()),
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
-        force: query.get("force").is_some_and(|f| f == "true"),
+        force: query.get("force").is_some_and(|f| go_bool(f)),
         now: k8s_rules::now(),
         validation: FieldValidation::parse(query.get("fieldValidation").map(String::as_str)),
         warnings: Default::default(),
@@ -513,10 +519,8 @@ async fn serve_verb(
             }
             let params = WatchParams {
                 resource_version: query.get("resourceVersion").cloned().unwrap_or_default(),
-                send_initial_events: query.get("sendInitialEvents").is_some_and(|v| v == "true"),
-                bookmarks: query
-                    .get("allowWatchBookmarks")
-                    .is_some_and(|v| v == "true"),
+                send_initial_events: query.get("sendInitialEvents").is_some_and(|v| go_bool(v)),
+                bookmarks: query.get("allowWatchBookmarks").is_some_and(|v| go_bool(v)),
                 timeout: query
                     .get("timeoutSeconds")
                     .and_then(|t| t.parse().ok())

@@ -121,7 +121,11 @@ fn run(store: &mut Store, action: Action, now: &str) {
             };
             let mut new = old.clone();
             if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
-                refs.retain(|r| !r["uid"].as_str().is_some_and(|u| uids.iter().any(|d| d == u)));
+                refs.retain(|r| {
+                    !r["uid"]
+                        .as_str()
+                        .is_some_and(|u| uids.iter().any(|d| d == u))
+                });
             }
             if let Err(e) = verbs::internal_commit(
                 store,
@@ -253,15 +257,26 @@ pub(crate) fn has_dangling_owner(store: &Store, obj: &serde_json::Value) -> bool
         .into_iter()
         .flatten()
         .any(|r| {
-            let (Some(av), Some(kind), Some(name)) =
-                (r["apiVersion"].as_str(), r["kind"].as_str(), r["name"].as_str())
-            else {
+            let (Some(av), Some(kind), Some(name)) = (
+                r["apiVersion"].as_str(),
+                r["kind"].as_str(),
+                r["name"].as_str(),
+            ) else {
                 return false;
             };
             let Some(res) = store.registry.find_kind(av, kind) else {
                 return false;
             };
-            let key = (if res.namespaced { ns.to_string() } else { String::new() }, name.to_string());
-            store.get(&res.storage, &key).is_none_or(|o| o["metadata"]["uid"] != r["uid"])
+            let key = (
+                if res.namespaced {
+                    ns.to_string()
+                } else {
+                    String::new()
+                },
+                name.to_string(),
+            );
+            store
+                .get(&res.storage, &key)
+                .is_none_or(|o| o["metadata"]["uid"] != r["uid"])
         })
 }

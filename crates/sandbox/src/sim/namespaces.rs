@@ -68,9 +68,10 @@ fn remaining(store: &Store, ns: &str) -> (BTreeMap<String, usize>, BTreeMap<Stri
             continue;
         }
         for o in store.list(&s, Some(ns)) {
-            let label = store.registry.by_storage(&s).map_or(s.clone(), |r| {
-                format!("{}.{}", r.plural, r.group)
-            });
+            let label = store
+                .registry
+                .by_storage(&s)
+                .map_or(s.clone(), |r| format!("{}.{}", r.plural, r.group));
             *resources.entry(label).or_insert(0) += 1;
             for f in o["metadata"]["finalizers"].as_array().into_iter().flatten() {
                 if let Some(f) = f.as_str() {
@@ -87,7 +88,10 @@ fn settle(store: &mut Store, ns: &str, now: &str) {
     let Some(res) = store.registry.find("", "v1", "namespaces").cloned() else {
         return;
     };
-    let Some(current) = store.get("/namespaces", &(String::new(), ns.into())).cloned() else {
+    let Some(current) = store
+        .get("/namespaces", &(String::new(), ns.into()))
+        .cloned()
+    else {
         return;
     };
     let (resources, finalizers) = remaining(store, ns);
@@ -147,7 +151,10 @@ fn conditions(
             "NamespaceContentRemaining",
             "True",
             "SomeResourcesRemain",
-            format!("Some resources are remaining: {}", listed(resources, " has ")),
+            format!(
+                "Some resources are remaining: {}",
+                listed(resources, " has ")
+            ),
         ),
     ];
     out.push(if finalizers.is_empty() {

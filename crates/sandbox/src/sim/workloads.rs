@@ -32,7 +32,11 @@ pub(crate) fn settled(storage: &str, obj: &Value, now: &str) -> Option<Value> {
         "apps/replicasets" => json!({"observedGeneration": generation, "replicas": replicas,
             "fullyLabeledReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}),
         "apps/statefulsets" => {
-            let revision = format!("{}-{}", obj["metadata"]["name"].as_str().unwrap_or_default(), hash(obj));
+            let revision = format!(
+                "{}-{}",
+                obj["metadata"]["name"].as_str().unwrap_or_default(),
+                hash(obj)
+            );
             json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": replicas,
                 "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas,
                 "currentRevision": revision, "updateRevision": revision, "collisionCount": 0})
@@ -122,8 +126,7 @@ fn hash(obj: &Value) -> String {
 
 fn needs_update(storage: &str, obj: &Value) -> bool {
     obj["metadata"]["deletionTimestamp"].is_null()
-        && settled(storage, obj, "")
-            .is_some_and(|s| strip_times(&obj["status"]) != strip_times(&s))
+        && settled(storage, obj, "").is_some_and(|s| strip_times(&obj["status"]) != strip_times(&s))
 }
 
 fn strip_times(v: &Value) -> Value {
@@ -243,6 +246,9 @@ mod tests {
         let mut finished = job.clone();
         finished["status"] = settled("batch/jobs", &job, "t").unwrap();
         assert_eq!(finished["status"]["succeeded"], 2);
-        assert!(!needs_update("batch/jobs", &finished), "times do not make it pending again");
+        assert!(
+            !needs_update("batch/jobs", &finished),
+            "times do not make it pending again"
+        );
     }
 }
