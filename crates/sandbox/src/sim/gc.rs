@@ -165,6 +165,40 @@ fn run(store: &mut Store, action: Action, now: &str) {
     }
 }
 
+/// Whether some owner `obj` names is gone: its kind is served and no object of that kind and
+/// name (in `obj`'s namespace, for namespaced owners) has its uid. The collector resolves owners
+/// the same way (kube-controller-manager's garbage collector looks them up by kind and name).
+pub(crate) fn has_dangling_owner(store: &Store, obj: &serde_json::Value) -> bool {
+    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
+    obj["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            let (Some(av), Some(kind), Some(name)) = (
+                r["apiVersion"].as_str(),
+                r["kind"].as_str(),
+                r["name"].as_str(),
+            ) else {
+                return false;
+            };
+            let Some(res) = store.registry.find_kind(av, kind) else {
+                return false;
+            };
+            let key = (
+                if res.namespaced {
+                    ns.to_string()
+                } else {
+                    String::new()
+                },
+                name.to_string(),
+            );
+            store
+                .get(&res.storage, &key)
+                .is_none_or(|o| o["metadata"]["uid"] != r["uid"])
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,38 +279,4 @@ mod tests {
         collect(&mut s);
         assert!(!exists(&s, "child") && !exists(&s, "owner"));
     }
-}
-
-/// Whether some owner `obj` names is gone: its kind is served and no object of that kind and
-/// name (in `obj`'s namespace, for namespaced owners) has its uid. The collector resolves owners
-/// the same way (kube-controller-manager's garbage collector looks them up by kind and name).
-pub(crate) fn has_dangling_owner(store: &Store, obj: &serde_json::Value) -> bool {
-    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
-    obj["metadata"]["ownerReferences"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|r| {
-            let (Some(av), Some(kind), Some(name)) = (
-                r["apiVersion"].as_str(),
-                r["kind"].as_str(),
-                r["name"].as_str(),
-            ) else {
-                return false;
-            };
-            let Some(res) = store.registry.find_kind(av, kind) else {
-                return false;
-            };
-            let key = (
-                if res.namespaced {
-                    ns.to_string()
-                } else {
-                    String::new()
-                },
-                name.to_string(),
-            );
-            store
-                .get(&res.storage, &key)
-                .is_none_or(|o| o["metadata"]["uid"] != r["uid"])
-        })
 }
