@@ -525,9 +525,7 @@ async fn a_cluster_scoped_custom_kind_is_refused_at_apply() {
     let cr = h
         .wait_condition(&webservers(), "default", "site", "False", "PolicyViolation")
         .await;
-    let message = condition(&cr, "Ready")["message"]
-        .as_str()
-        .unwrap_or_default();
+    let message = condition(&cr, "Ready")["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("ClusterThing (web.tera-operator.io/v1alpha1) is cluster-scoped")
             && message.contains("remove it from allowedKinds")
