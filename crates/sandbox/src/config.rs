@@ -12,8 +12,12 @@ pub struct SandboxConfig {
     pub kubeconfig_path: Option<PathBuf>,
     /// How long the workload simulation takes to bring a Deployment's status up to date.
     pub workload_delay: Duration,
-    /// How many changes are kept for watches to resume from (older resourceVersions get 410 Gone).
+    /// How many changes are kept for watches to resume from and paged lists to read at (older
+    /// resourceVersions get 410 Gone).
     pub history_limit: usize,
+    /// How long a change is kept at most, like the API server's periodic etcd compaction
+    /// (`--etcd-compaction-interval`, 5 minutes by default).
+    pub history_window: Duration,
     /// The largest request body accepted (bigger ones get 413).
     pub body_limit: usize,
     /// How often watches that allow bookmarks get one.
@@ -27,6 +31,7 @@ impl Default for SandboxConfig {
             kubeconfig_path: None,
             workload_delay: Duration::from_millis(200),
             history_limit: 10_000,
+            history_window: Duration::from_secs(300),
             body_limit: 3 * 1024 * 1024,
             bookmark_interval: Duration::from_secs(5),
         }

@@ -74,8 +74,8 @@ pub struct Sandbox {
     tasks: Vec<JoinHandle<()>>,
 }
 
-fn seeded_store(history_limit: usize) -> Store {
-    let mut store = Store::new(history_limit);
+fn seeded_store(config: &SandboxConfig) -> Store {
+    let mut store = Store::new(config.history_limit).with_history_window(config.history_window);
     let now = k8s_rules::now();
     if let Some(ns) = store.registry.find("", "v1", "namespaces").cloned() {
         let opts = WriteOptions::internal("kube-apiserver", &now);
@@ -117,7 +117,7 @@ impl Sandbox {
         };
         write_kubeconfig(&kubeconfig, &url)?;
         let client = build_client(&url)?;
-        let shared = Arc::new(Shared::new(seeded_store(config.history_limit), config));
+        let shared = Arc::new(Shared::new(seeded_store(&config), config));
         let (tx, rx) = oneshot::channel::<()>();
         let app = server::router(shared.clone());
         let serve = tokio::spawn(async move {

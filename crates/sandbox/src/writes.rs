@@ -2,7 +2,8 @@
 //!
 //! This is the one place where collection follows a write. Verbs never collect; the collector
 //! calls them directly. Collection runs after a write that removed an object or marked one for
-//! deletion: only those change which owners are alive or waiting for their dependents.
+//! deletion (only those change which owners are alive or waiting for their dependents), and
+//! after a write of an object naming an owner that does not exist.
 
 use serde_json::Value;
 
@@ -22,7 +23,9 @@ pub(crate) fn create(
     body: Value,
     opts: &WriteOptions,
 ) -> Result<Value> {
-    verbs::create(store, res, ns, body, opts)
+    let out = verbs::create(store, res, ns, body, opts)?;
+    collect_if_dangling(store, opts, &out);
+    Ok(out)
 }
 
 /// Replaces an object (PUT), then collects garbage if that completed its deletion.
@@ -37,6 +40,7 @@ pub(crate) fn update(
 ) -> Result<Value> {
     let out = verbs::update(store, res, ns, name, body, sub, opts)?;
     collect_if_removed(store, res, &out);
+    collect_if_dangling(store, opts, &out);
     Ok(out)
 }
 
@@ -55,6 +59,7 @@ pub(crate) fn patch(
 ) -> Result<Value> {
     let out = verbs::patch(store, res, ns, name, kind, body, sub, opts)?;
     collect_if_removed(store, res, &out);
+    collect_if_dangling(store, opts, &out);
     Ok(out)
 }
 
@@ -91,6 +96,14 @@ pub(crate) fn delete(
     Ok(store
         .get(&res.storage, &verbs::key(res, ns, name))
         .map_or(out, |o| to_served(res, o)))
+}
+
+/// Collects garbage if `out`, what a write stored, names an owner that does not exist: the
+/// collector then deletes it, or drops the reference if another owner remains.
+fn collect_if_dangling(store: &mut Store, opts: &WriteOptions, out: &Value) {
+    if !opts.dry_run && gc::has_dangling_owner(store, out) {
+        gc::collect(store);
+    }
 }
 
 /// Collects garbage if `out`, what a write answered, is an object it removed: marked for deletion

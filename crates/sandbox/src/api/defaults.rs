@@ -44,8 +44,37 @@ pub(crate) fn apply_defaults(
                     }
                 }
             }
+            let ty = spec
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if ty != "ExternalName" {
+                // SetDefaults_Service and the REST create's IP family defaulting, on a
+                // single-stack IPv4 cluster.
+                spec.entry("ipFamilies").or_insert(json!(["IPv4"]));
+                spec.entry("ipFamilyPolicy").or_insert(json!("SingleStack"));
+                spec.entry("internalTrafficPolicy")
+                    .or_insert(json!("Cluster"));
+            }
+            if ty == "NodePort" || ty == "LoadBalancer" {
+                spec.entry("externalTrafficPolicy")
+                    .or_insert(json!("Cluster"));
+                if ty == "LoadBalancer" {
+                    spec.entry("allocateLoadBalancerNodePorts")
+                        .or_insert(json!(true));
+                }
+                let own = crate::api::store::key_of(new);
+                node_ports(store, &own, new, old);
+            }
+            if !new["status"].is_object() {
+                new["status"] = json!({"loadBalancer": {}});
+            }
         }
         ("apps", "deployments") => {
+            if !new["status"].is_object() {
+                new["status"] = json!({});
+            }
             if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.entry("replicas").or_insert(json!(1));
                 spec.entry("revisionHistoryLimit").or_insert(json!(10));
@@ -60,6 +89,19 @@ pub(crate) fn apply_defaults(
                             ru.entry("maxSurge").or_insert(json!("25%"));
                         }
                     }
+                }
+                if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+                    default_pod_spec(pod);
+                }
+            }
+        }
+        ("apps", "replicasets" | "statefulsets" | "daemonsets") => {
+            if !new["status"].is_object() {
+                new["status"] = json!({});
+            }
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                if res.plural != "daemonsets" {
+                    spec.entry("replicas").or_insert(json!(1));
                 }
                 if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
                     default_pod_spec(pod);
@@ -86,9 +128,7 @@ pub(crate) fn apply_defaults(
                 m.entry("type").or_insert(json!("Opaque"));
             }
         }
-        ("", "namespaces") => {
-            new["status"] = json!({"phase": if new["metadata"]["deletionTimestamp"].is_null() { "Active" } else { "Terminating" }});
-        }
+        ("", "namespaces") => default_namespace(new, old),
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             let names = new["spec"]["names"].clone();
             let mut accepted = if names.is_object() {
@@ -136,6 +176,117 @@ pub(crate) fn apply_defaults(
         }
         _ => {}
     }
+}
+
+/// The range kube-apiserver allocates node ports from (`--service-node-port-range`).
+const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
+
+/// Gives every port of a NodePort or LoadBalancer Service a node port: the one it had (matched
+/// by port and protocol, as the service REST update's patchAllocatedValues does), else the
+/// lowest free one in the range. Ports another Service holds are never handed out twice;
+/// validation reports a requested one that is taken.
+fn node_ports(store: &Store, own: &crate::api::store::Key, svc: &mut Value, old: Option<&Value>) {
+    let mut used: std::collections::BTreeSet<i64> = store
+        .list("/services", None)
+        .filter(|s| &crate::api::store::key_of(s) != own)
+        .flat_map(|s| {
+            s["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["nodePort"].as_i64())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let Some(ports) = svc["spec"]["ports"].as_array_mut() else {
+        return;
+    };
+    for p in ports.iter() {
+        if let Some(n) = p["nodePort"].as_i64() {
+            used.insert(n);
+        }
+    }
+    for p in ports.iter_mut().filter(|p| p["nodePort"].is_null()) {
+        let kept = old
+            .and_then(|o| o["spec"]["ports"].as_array())
+            .into_iter()
+            .flatten()
+            .find(|o| o["port"] == p["port"] && o["protocol"] == p["protocol"])
+            .and_then(|o| o["nodePort"].as_i64());
+        let port = kept.or_else(|| NODE_PORTS.clone().find(|n| !used.contains(n)));
+        if let Some(n) = port {
+            used.insert(n);
+            p["nodePort"] = json!(n);
+        }
+    }
+}
+
+/// The field errors for node ports a Service asks for that are out of range or held by another
+/// Service (the port allocator's "provided port is already allocated").
+pub(crate) fn node_port_errors(store: &Store, svc: &Value) -> Vec<(String, String)> {
+    let own = crate::api::store::key_of(svc);
+    let mut errs = Vec::new();
+    for (i, p) in svc["spec"]["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let Some(n) = p["nodePort"].as_i64() else {
+            continue;
+        };
+        let taken = store.list("/services", None).any(|s| {
+            crate::api::store::key_of(s) != own
+                && s["spec"]["ports"]
+                    .as_array()
+                    .is_some_and(|ps| ps.iter().any(|q| q["nodePort"].as_i64() == Some(n)))
+        });
+        let field = format!("spec.ports[{i}].nodePort");
+        if !NODE_PORTS.contains(&n) {
+            errs.push((field, format!("Invalid value: {n}: provided port is not in the valid range. The range of valid ports is 30000-32767")));
+        } else if taken {
+            errs.push((
+                field,
+                format!("Invalid value: {n}: provided port is already allocated"),
+            ));
+        }
+    }
+    errs
+}
+
+/// A namespace's defaults: the `kubernetes.io/metadata.name` label (SetDefaults_Namespace), the
+/// `kubernetes` finalizer on create (the namespace strategy's PrepareForCreate), and its phase.
+fn default_namespace(new: &mut Value, old: Option<&Value>) {
+    if !new.is_object() {
+        return;
+    }
+    if let Some(name) = new["metadata"]["name"].as_str().map(String::from)
+        && (new["metadata"]["labels"].is_object() || new["metadata"]["labels"].is_null())
+    {
+        new["metadata"]["labels"]["kubernetes.io/metadata.name"] = json!(name);
+    }
+    if old.is_none() {
+        if !new["spec"].is_object() {
+            new["spec"] = json!({});
+        }
+        let finalizers = new["spec"]
+            .as_object_mut()
+            .map(|spec| spec.entry("finalizers").or_insert_with(|| json!([])));
+        if let Some(Value::Array(f)) = finalizers
+            && !f.iter().any(|x| x == "kubernetes")
+        {
+            f.push(json!("kubernetes"));
+        }
+    }
+    let phase = if new["metadata"]["deletionTimestamp"].is_null() {
+        "Active"
+    } else {
+        "Terminating"
+    };
+    if !new["status"].is_object() {
+        new["status"] = json!({});
+    }
+    new["status"]["phase"] = json!(phase);
 }
 
 /// The defaults the API server fills into a pod spec (and a pod template's spec).

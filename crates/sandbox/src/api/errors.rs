@@ -16,6 +16,8 @@ pub struct ApiError {
     pub(crate) message: String,
     /// Optional `details` (name, group, kind, causes).
     pub(crate) details: Option<Value>,
+    /// `metadata.continue` of the Status (a 410 for an expired continue token carries one).
+    pub(crate) list_continue: Option<String>,
 }
 
 /// Results of API operations.
@@ -29,6 +31,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            list_continue: None,
         }
     }
 
@@ -144,12 +147,42 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// 403 Forbidden for creating `name` in a namespace that is being deleted, as the
+    /// NamespaceLifecycle admission plugin answers (plugin/pkg/admission/namespace/lifecycle).
+    pub(crate) fn namespace_terminating(group: &str, plural: &str, name: &str, ns: &str) -> Self {
+        let mut err = Self::new(
+            403,
+            "Forbidden",
+            format!(
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                qualified(group, plural)
+            ),
+        )
+        .with_details(group, plural, name);
+        if let Some(Value::Object(d)) = err.details.as_mut() {
+            d.insert(
+                "causes".into(),
+                json!([{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]),
+            );
+        }
+        err
+    }
+
     /// 405 MethodNotAllowed.
     pub(crate) fn method_not_allowed() -> Self {
         Self::new(
             405,
             "MethodNotAllowed",
             "the server does not allow this method on the requested resource",
+        )
+    }
+
+    /// 410 Gone for a list at a resourceVersion the history no longer reaches (etcd3 store).
+    pub(crate) fn gone_list() -> Self {
+        Self::new(
+            410,
+            "Expired",
+            "The resourceVersion for the provided list is too old.",
         )
     }
 
@@ -205,6 +238,9 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if let Some(c) = &self.list_continue {
+            status["metadata"]["continue"] = json!(c);
+        }
         if let (Some(details), Value::Object(s)) = (&self.details, &mut status) {
             s.insert("details".into(), details.clone());
         }
@@ -237,6 +273,12 @@ fn cause_reason(message: &str) -> &'static str {
         "FieldValueRequired"
     } else if message.starts_with("Unsupported value") {
         "FieldValueNotSupported"
+    } else if message.starts_with("Forbidden") {
+        "FieldValueForbidden"
+    } else if message.starts_with("Too long") {
+        "FieldValueTooLong"
+    } else if message.starts_with("Duplicate value") {
+        "FieldValueDuplicate"
     } else {
         "FieldValueInvalid"
     }

@@ -54,7 +54,19 @@ impl ResourceInfo {
         self.custom
             || matches!(
                 self.plural.as_str(),
-                "deployments" | "customresourcedefinitions" | "pods"
+                "deployments"
+                    | "customresourcedefinitions"
+                    | "pods"
+                    | "replicasets"
+                    | "statefulsets"
+                    | "daemonsets"
+                    | "jobs"
+                    | "cronjobs"
+                    | "ingresses"
+                    | "ingressclasses"
+                    | "networkpolicies"
+                    | "poddisruptionbudgets"
+                    | "horizontalpodautoscalers"
             )
     }
 }
@@ -77,7 +89,19 @@ fn builtin(
         plural: plural.into(),
         singular: kind.to_lowercase(),
         short_names: short.iter().map(|s| s.to_string()).collect(),
-        categories: if ["pods", "services", "deployments"].contains(&plural) {
+        categories: if [
+            "pods",
+            "services",
+            "deployments",
+            "replicasets",
+            "statefulsets",
+            "daemonsets",
+            "jobs",
+            "cronjobs",
+            "horizontalpodautoscalers",
+        ]
+        .contains(&plural)
+        {
             vec!["all".into()]
         } else {
             vec![]
@@ -202,6 +226,107 @@ pub(crate) fn builtins() -> Vec<ResourceInfo> {
             &[],
             false,
             false,
+            false,
+        ),
+        builtin(
+            "",
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            &["pvc"],
+            true,
+            true,
+            false,
+        ),
+        builtin(
+            "apps",
+            "v1",
+            "ReplicaSet",
+            "replicasets",
+            &["rs"],
+            true,
+            true,
+            true,
+        ),
+        builtin(
+            "apps",
+            "v1",
+            "StatefulSet",
+            "statefulsets",
+            &["sts"],
+            true,
+            true,
+            true,
+        ),
+        builtin(
+            "apps",
+            "v1",
+            "DaemonSet",
+            "daemonsets",
+            &["ds"],
+            true,
+            true,
+            false,
+        ),
+        builtin("batch", "v1", "Job", "jobs", &[], true, true, false),
+        builtin(
+            "batch",
+            "v1",
+            "CronJob",
+            "cronjobs",
+            &["cj"],
+            true,
+            true,
+            false,
+        ),
+        builtin(
+            "networking.k8s.io",
+            "v1",
+            "Ingress",
+            "ingresses",
+            &["ing"],
+            true,
+            true,
+            false,
+        ),
+        builtin(
+            "networking.k8s.io",
+            "v1",
+            "IngressClass",
+            "ingressclasses",
+            &[],
+            false,
+            false,
+            false,
+        ),
+        builtin(
+            "networking.k8s.io",
+            "v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            &["netpol"],
+            true,
+            false,
+            false,
+        ),
+        builtin(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            &["pdb"],
+            true,
+            true,
+            false,
+        ),
+        builtin(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            &["hpa"],
+            true,
+            true,
             false,
         ),
         builtin(

@@ -144,6 +144,11 @@ impl FieldSelector {
         Ok(Self { reqs })
     }
 
+    /// The field paths the selector names.
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
+        self.reqs.iter().map(|(p, _, _)| p.as_str())
+    }
+
     /// Whether the object satisfies every requirement.
     pub(crate) fn matches(&self, obj: &Value) -> bool {
         self.reqs.iter().all(|(path, eq, want)| {

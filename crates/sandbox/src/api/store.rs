@@ -1,7 +1,9 @@
 //! The object store: JSON objects per resource, one global resourceVersion, a change history for watches.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -30,7 +32,7 @@ pub(crate) struct Change {
     pub(crate) kind: ChangeType,
     /// The object after the change (or as deleted).
     pub(crate) object: Arc<Value>,
-    /// The object before the change (for `Modified`).
+    /// The object before the change (for `Modified` and `Deleted`).
     pub(crate) old: Option<Arc<Value>>,
 }
 
@@ -42,8 +44,9 @@ pub(crate) type Key = (String, String);
 pub(crate) struct Store {
     rv: u64,
     objects: HashMap<String, BTreeMap<Key, Value>>,
-    history: VecDeque<Arc<Change>>,
+    history: VecDeque<(Instant, Arc<Change>)>,
     history_limit: usize,
+    history_window: Option<Duration>,
     compacted: u64,
     tx: broadcast::Sender<Arc<Change>>,
     /// The served types (built-ins and CRDs).
@@ -70,6 +73,7 @@ impl Store {
             objects: HashMap::new(),
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
+            history_window: None,
             compacted: 0,
             tx,
             registry: Registry::default(),
@@ -77,9 +81,38 @@ impl Store {
         }
     }
 
+    /// Also expires changes older than `window`, as the API server's periodic etcd compaction
+    /// does (`--etcd-compaction-interval`, 5 minutes by default).
+    pub(crate) fn with_history_window(mut self, window: Duration) -> Self {
+        self.history_window = Some(window);
+        self
+    }
+
     /// The current resourceVersion.
     pub(crate) fn rv(&self) -> u64 {
         self.rv
+    }
+
+    /// The oldest resourceVersion the history still reaches back to.
+    pub(crate) fn compacted(&self) -> u64 {
+        self.compacted
+    }
+
+    /// Drops changes older than the history window (called before history is read).
+    pub(crate) fn expire_old(&mut self) {
+        let Some(window) = self.history_window else {
+            return;
+        };
+        let now = Instant::now();
+        while self
+            .history
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > window)
+        {
+            if let Some((_, old)) = self.history.pop_front() {
+                self.compacted = old.rv;
+            }
+        }
     }
 
     /// Subscribes to changes committed from now on.
@@ -92,7 +125,68 @@ impl Store {
         if rv < self.compacted {
             return None;
         }
-        Some(self.history.iter().filter(|c| c.rv > rv).cloned().collect())
+        Some(
+            self.history
+                .iter()
+                .map(|(_, c)| c)
+                .filter(|c| c.rv > rv)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Objects of a resource as they were at `rv`, in key order, after `after` (exclusive) and
+    /// optionally in one namespace; `None` if the history no longer reaches back that far. The
+    /// current state with the changes since `rv` undone: what etcd serves for a read at a past
+    /// revision, and so what makes paged lists a consistent snapshot.
+    pub(crate) fn list_at<'a>(
+        &'a self,
+        storage: &str,
+        namespace: Option<&str>,
+        after: Option<&Key>,
+        rv: u64,
+    ) -> Option<Vec<&'a Value>> {
+        let lower = after.map_or(Bound::Unbounded, |k| Bound::Excluded(k.clone()));
+        let in_ns = |k: &Key| namespace.is_none_or(|n| n == k.0);
+        let current = self
+            .objects
+            .get(storage)
+            .into_iter()
+            .flat_map(|m| m.range((lower.clone(), Bound::Unbounded)))
+            .filter(|(k, _)| in_ns(k));
+        if rv >= self.rv {
+            return Some(current.map(|(_, v)| v).collect());
+        }
+        if rv < self.compacted {
+            return None;
+        }
+        let mut view: BTreeMap<Key, &Value> = current.map(|(k, v)| (k.clone(), v)).collect();
+        let mut undone: BTreeMap<Key, Option<&Value>> = BTreeMap::new();
+        for (_, c) in self.history.iter().rev().take_while(|(_, c)| c.rv > rv) {
+            if c.storage != storage {
+                continue;
+            }
+            let before = match c.kind {
+                ChangeType::Added => None,
+                ChangeType::Modified | ChangeType::Deleted => c.old.as_deref(),
+            };
+            // Newest first: the last insert for a key is its state just before the oldest change.
+            undone.insert(key_of(&c.object), before);
+        }
+        for (k, before) in undone {
+            let wanted = match &lower {
+                Bound::Excluded(a) => &k > a,
+                _ => true,
+            };
+            if !wanted || !in_ns(&k) {
+                continue;
+            }
+            match before {
+                Some(v) => view.insert(k, v),
+                None => view.remove(&k),
+            };
+        }
+        Some(view.into_values().collect())
     }
 
     /// Drops the whole change history (test hook: makes every older resourceVersion expire).
@@ -120,21 +214,6 @@ impl Store {
             .map(|(_, v)| v)
     }
 
-    /// Objects of a resource after `after` in key order (for `continue`).
-    pub(crate) fn list_after<'a>(
-        &'a self,
-        storage: &str,
-        after: &Key,
-    ) -> impl Iterator<Item = &'a Value> + 'a {
-        let after = after.clone();
-        use std::ops::Bound;
-        self.objects
-            .get(storage)
-            .into_iter()
-            .flat_map(move |m| m.range((Bound::Excluded(after.clone()), Bound::Unbounded)))
-            .map(|(_, v)| v)
-    }
-
     /// Every storage key with objects.
     pub(crate) fn storages(&self) -> Vec<String> {
         self.objects.keys().cloned().collect()
@@ -142,12 +221,13 @@ impl Store {
 
     fn record(&mut self, change: Change) {
         let change = Arc::new(change);
-        self.history.push_back(change.clone());
+        self.history.push_back((Instant::now(), change.clone()));
         while self.history.len() > self.history_limit {
-            if let Some(old) = self.history.pop_front() {
+            if let Some((_, old)) = self.history.pop_front() {
                 self.compacted = old.rv;
             }
         }
+        self.expire_old();
         let _ = self.tx.send(change);
     }
 
@@ -179,6 +259,7 @@ impl Store {
     /// Removes an object, returning it with the resourceVersion of its deletion.
     pub(crate) fn remove(&mut self, storage: &str, key: &Key) -> Option<Value> {
         let mut obj = self.objects.get_mut(storage)?.remove(key)?;
+        let before = Arc::new(obj.clone());
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.record(Change {
@@ -186,7 +267,7 @@ impl Store {
             storage: storage.into(),
             kind: ChangeType::Deleted,
             object: Arc::new(obj.clone()),
-            old: None,
+            old: Some(before),
         });
         Some(obj)
     }
@@ -217,10 +298,36 @@ mod tests {
         let gone = s.remove("/configmaps", &("d".into(), "a".into())).unwrap();
         assert_eq!(gone["metadata"]["resourceVersion"], "5");
         assert_eq!(s.list("/configmaps", Some("d")).count(), 2);
+    }
+
+    #[test]
+    fn list_at_undoes_later_changes() {
+        let mut s = Store::new(100);
+        let cm = |name: &str, v: &str| json!({"metadata": {"name": name, "namespace": "d"}, "data": {"v": v}});
+        s.put("/configmaps", cm("a", "1"));
+        s.put("/configmaps", cm("b", "1"));
+        let at = s.rv();
+        s.put("/configmaps", cm("a", "2"));
+        s.remove("/configmaps", &("d".into(), "b".into()));
+        s.put("/configmaps", cm("c", "1"));
+        s.put("/configmaps", cm("a", "3"));
+        let then: Vec<Value> = s
+            .list_at("/configmaps", Some("d"), None, at)
+            .unwrap()
+            .into_iter()
+            .map(|o| o["data"].clone())
+            .collect();
+        assert_eq!(then, vec![json!({"v": "1"}), json!({"v": "1"})]);
+        let after_a = s
+            .list_at("/configmaps", None, Some(&("d".into(), "a".into())), at)
+            .unwrap();
+        assert_eq!(after_a.len(), 1);
+        assert_eq!(after_a[0]["metadata"]["name"], "b");
         assert_eq!(
-            s.list_after("/configmaps", &("d".into(), "b".into()))
-                .count(),
-            1
+            s.list_at("/configmaps", None, None, s.rv()).unwrap().len(),
+            2
         );
+        s.compact();
+        assert!(s.list_at("/configmaps", None, None, at).is_none());
     }
 }

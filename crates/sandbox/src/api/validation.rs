@@ -1,9 +1,12 @@
-//! Validation of writes: object names, custom resources against their CRD's schema, CRD names.
+//! Validation of writes: object names, immutable fields, finalizers of deleting objects, custom resources against their CRD's schema, CRD names.
 
 use serde_json::Value;
 
+use crate::api::defaults;
 use crate::api::errors::{ApiError, Result};
+use crate::api::immutable;
 use crate::api::resources::{self, ResourceInfo};
+use crate::api::rules;
 use crate::api::schema;
 use crate::api::store::Store;
 use crate::api::verbs::WriteOptions;
@@ -14,6 +17,7 @@ pub(crate) fn validate(
     store: &Store,
     res: &ResourceInfo,
     obj: &mut Value,
+    old: Option<&Value>,
     opts: &WriteOptions,
 ) -> Result<()> {
     let name = obj["metadata"]["name"]
@@ -26,6 +30,19 @@ pub(crate) fn validate(
             "metadata.name".to_string(),
             format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
         ));
+    }
+    if !res.custom {
+        errs.extend(rules::metadata_errors(obj));
+        errs.extend(rules::pod_errors(&res.group, &res.plural, obj));
+        if res.group.is_empty() && res.plural == "services" {
+            errs.extend(defaults::node_port_errors(store, obj));
+        }
+    }
+    if let Some(old) = old {
+        errs.extend(no_new_finalizers_while_deleting(old, obj));
+        if !res.custom {
+            errs.extend(immutable::changes(&res.group, &res.plural, old, obj));
+        }
     }
     if let Some(s) = &res.schema {
         let checked = schema::check_custom_resource(obj, s);
@@ -66,4 +83,36 @@ pub(crate) fn validate(
     } else {
         Err(ApiError::invalid(&res.group, &res.kind, &name, &errs))
     }
+}
+
+/// `metadata.finalizers` may only shrink once an object is being deleted (apimachinery's
+/// ValidateObjectMetaUpdate: "no new finalizers can be added if the object is being deleted").
+fn no_new_finalizers_while_deleting(old: &Value, new: &Value) -> Option<(String, String)> {
+    if new["metadata"]["deletionTimestamp"].is_null() {
+        return None;
+    }
+    let names = |o: &Value| -> std::collections::BTreeSet<String> {
+        o["metadata"]["finalizers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = names(old);
+    let added: Vec<String> = names(new)
+        .difference(&before)
+        .map(|f| format!("{f:?}"))
+        .collect();
+    (!added.is_empty()).then(|| {
+        (
+            "metadata.finalizers".into(),
+            format!(
+                "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                added.join(", ")
+            ),
+        )
+    })
 }

@@ -10,6 +10,7 @@ use crate::api::events::{to_served, to_storage};
 use crate::api::owners::{has_dependents, owner_uids};
 use crate::api::patch;
 use crate::api::resources::{self, ResourceInfo};
+use crate::api::rules;
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Key, Store, key_of};
 use crate::api::typed;
@@ -25,6 +26,8 @@ pub(crate) enum Sub {
     Status,
     /// The `scale` subresource.
     Scale,
+    /// A namespace's `finalize` subresource: the only way to change `spec.finalizers`.
+    Finalize,
 }
 
 /// The patch content types.
@@ -159,6 +162,10 @@ pub(crate) struct ListQuery {
     pub(crate) limit: Option<usize>,
     /// `continue`.
     pub(crate) continue_token: Option<String>,
+    /// `resourceVersion`.
+    pub(crate) resource_version: Option<String>,
+    /// `resourceVersionMatch`.
+    pub(crate) resource_version_match: Option<String>,
 }
 
 /// The store key of `name` (in `ns`, if the resource is namespaced).
@@ -267,20 +274,181 @@ fn set_replicas(res: &ResourceInfo, obj: &mut Value, replicas: Value) -> Result<
     Ok(())
 }
 
-fn encode_continue(k: &Key) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([k.0, k.1]).to_string())
+/// Refuses a field selector on a field the resource does not index, with the API server's
+/// 400 "field label not supported" (each kind's field label conversion functions; custom
+/// resources offer their CRD's `selectableFields`). events.k8s.io Events are not checked: which
+/// of their fields upstream supports was not established here.
+pub(crate) fn check_field_selector(
+    store: &Store,
+    res: &ResourceInfo,
+    fields: &FieldSelector,
+) -> Result<()> {
+    if res.group == "events.k8s.io" {
+        return Ok(());
+    }
+    let kind_fields: &[&str] = match (res.group.as_str(), res.plural.as_str()) {
+        ("", "pods") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ],
+        ("", "secrets") => &["type"],
+        ("", "namespaces") => &["status.phase"],
+        ("", "events") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        _ => &[],
+    };
+    let selectable: Vec<String> = if res.custom {
+        store
+            .list(resources::CRD_STORAGE, None)
+            .filter(|crd| resources::crd_storage(crd) == res.storage)
+            .flat_map(|crd| {
+                crd["spec"]["versions"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter(|v| v["name"] == res.version.as_str())
+            .flat_map(|v| {
+                v["selectableFields"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|f| {
+                f["jsonPath"]
+                    .as_str()
+                    .map(|p| p.trim_start_matches('.').to_string())
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    for path in fields.paths() {
+        let ok = ["metadata.name", "metadata.namespace"].contains(&path)
+            || kind_fields.contains(&path)
+            || selectable.iter().any(|s| s == path);
+        if !ok {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {path}"
+            )));
+        }
+    }
+    Ok(())
 }
 
-fn decode_continue(token: &str) -> Result<Key> {
+/// A continue token: the last key served and the resourceVersion of the list's snapshot
+/// (0: continue at the latest state, as a token handed out after a 410 does).
+fn encode_continue(k: &Key, rv: u64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!([k.0, k.1, rv]).to_string())
+}
+
+fn decode_continue(token: &str) -> Result<(Key, u64)> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .map_err(|_| ApiError::bad_request("invalid continue token"))?;
-    let (ns, name): (String, String) = serde_json::from_slice(&bytes)
+    let (ns, name, rv): (String, String, u64) = serde_json::from_slice(&bytes)
         .map_err(|_| ApiError::bad_request("invalid continue token"))?;
-    Ok((ns, name))
+    Ok(((ns, name), rv))
 }
 
-/// Lists objects as a `…List` object.
+fn list_options_invalid(message: String) -> ApiError {
+    ApiError::invalid(
+        "meta.k8s.io",
+        "ListOptions",
+        "",
+        &[("resourceVersionMatch".into(), message)],
+    )
+}
+
+/// The resourceVersion a list reads at, from its `resourceVersion`, `resourceVersionMatch` and
+/// `continue` (<https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions>),
+/// with the key to continue after.
+fn snapshot_of(store: &Store, q: &ListQuery) -> Result<(u64, Option<Key>)> {
+    let rv_param = q.resource_version.as_deref().filter(|r| !r.is_empty());
+    let exact = match q.resource_version_match.as_deref() {
+        None | Some("") => false,
+        Some(_) if rv_param.is_none() => {
+            return Err(list_options_invalid(
+                "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
+                    .into(),
+            ));
+        }
+        Some(_) if q.continue_token.is_some() => {
+            return Err(list_options_invalid(
+                "Forbidden: resourceVersionMatch is forbidden when continue is provided".into(),
+            ));
+        }
+        Some("Exact") if rv_param == Some("0") => {
+            return Err(list_options_invalid(
+                "Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""
+                    .into(),
+            ));
+        }
+        Some("Exact") => true,
+        Some("NotOlderThan") => false,
+        Some(m) => {
+            return Err(list_options_invalid(format!(
+                "Unsupported value: {m:?}: supported values: \"Exact\", \"NotOlderThan\", \"\""
+            )));
+        }
+    };
+    if let Some(token) = &q.continue_token {
+        let (after, rv) = decode_continue(token)?;
+        if rv != 0 && rv < store.compacted() {
+            // etcd3 store's handleCompactedErrorForPaging: 410 with a token that continues at
+            // the latest state.
+            let mut err = ApiError::new(
+                410,
+                "Expired",
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+            );
+            err.list_continue = Some(encode_continue(&after, 0));
+            return Err(err);
+        }
+        return Ok((if rv == 0 { store.rv() } else { rv }, Some(after)));
+    }
+    let Some(rv_param) = rv_param.filter(|r| *r != "0") else {
+        return Ok((store.rv(), None));
+    };
+    let rv: u64 = rv_param
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}")))?;
+    if rv > store.rv() {
+        return Err(ApiError::new(
+            504,
+            "Timeout",
+            format!("Too large resource version: {rv}, current: {}", store.rv()),
+        ));
+    }
+    if !exact {
+        return Ok((store.rv(), None));
+    }
+    if rv < store.compacted() {
+        return Err(ApiError::gone_list());
+    }
+    Ok((rv, None))
+}
+
+/// Lists objects as a `…List` object: a consistent snapshot, also across the pages of a paged
+/// list while the history reaches back to its first page.
 pub(crate) fn list(
     store: &Store,
     res: &ResourceInfo,
@@ -288,19 +456,17 @@ pub(crate) fn list(
     q: &ListQuery,
 ) -> Result<Value> {
     let ns = ns.filter(|_| res.namespaced);
+    let (rv, after) = snapshot_of(store, q)?;
+    let candidates = store
+        .list_at(&res.storage, ns, after.as_ref(), rv)
+        .ok_or_else(ApiError::gone_list)?;
     let matches = |o: &&Value| {
-        ns.is_none_or(|n| o["metadata"]["namespace"].as_str() == Some(n))
-            && q.labels.matches(o)
-            && {
-                let served = to_served(res, o);
-                q.fields.matches(&served)
-            }
+        q.labels.matches(o) && {
+            let served = to_served(res, o);
+            q.fields.matches(&served)
+        }
     };
-    let candidates: Box<dyn Iterator<Item = &Value>> = match &q.continue_token {
-        Some(t) => Box::new(store.list_after(&res.storage, &decode_continue(t)?)),
-        None => Box::new(store.list(&res.storage, ns)),
-    };
-    let mut filtered = candidates.filter(matches);
+    let mut filtered = candidates.into_iter().filter(matches);
     let mut items = Vec::new();
     let limit = q.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
     for o in filtered.by_ref() {
@@ -310,11 +476,11 @@ pub(crate) fn list(
         }
     }
     let remaining = filtered.count();
-    let mut metadata = json!({"resourceVersion": store.rv().to_string()});
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
     if remaining > 0
         && let Some(last) = items.last()
     {
-        metadata["continue"] = json!(encode_continue(&key_of(last)));
+        metadata["continue"] = json!(encode_continue(&key_of(last), rv));
         metadata["remainingItemCount"] = json!(remaining);
     }
     Ok(
@@ -394,6 +560,14 @@ fn commit(
             )));
         }
         opts.unknown_fields(res, &decoded.unknown)?;
+        if res.group.is_empty()
+            && res.plural == "secrets"
+            && let Some(e) = rules::secret_data_error(&new)
+        {
+            return Err(ApiError::bad_request(format!(
+                "Secret in version \"v1\" cannot be handled as a Secret: {e}"
+            )));
+        }
     }
     let mut new = to_storage(res, new);
     if !new.is_object() || !new["metadata"].is_object() {
@@ -455,7 +629,7 @@ fn commit(
         }
     }
     apply_defaults(store, res, &mut new, old);
-    validate(store, res, &mut new, opts)?;
+    validate(store, res, &mut new, old, opts)?;
     if res.tracks_generation() {
         let generation = match old {
             None => 1,
@@ -515,10 +689,8 @@ fn commit(
         }
         return Ok(to_served(res, &new));
     }
-    let finished = !new["metadata"]["deletionTimestamp"].is_null()
-        && new["metadata"]["finalizers"]
-            .as_array()
-            .is_none_or(Vec::is_empty);
+    let finished =
+        !new["metadata"]["deletionTimestamp"].is_null() && pending_finalizers(res, &new) == 0;
     if finished {
         let k = key_of(&new);
         store.put(&res.storage, new);
@@ -533,6 +705,39 @@ fn commit(
             .set_crd(&resources::crd_storage(&stored), served);
     }
     Ok(to_served(res, &stored))
+}
+
+/// A namespace's `spec.finalizers` changes only through its `finalize` subresource: other writes
+/// keep the stored ones (the namespace strategy's PrepareForUpdate).
+fn keep_namespace_finalizers(res: &ResourceInfo, old: &Value, new: &mut Value) {
+    if !is_namespaces(res) || !new.is_object() {
+        return;
+    }
+    match old["spec"].get("finalizers") {
+        Some(f) => new["spec"]["finalizers"] = f.clone(),
+        None => {
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("finalizers");
+            }
+        }
+    }
+}
+
+/// Whether `res` is the core Namespaces resource.
+pub(crate) fn is_namespaces(res: &ResourceInfo) -> bool {
+    res.group.is_empty() && res.plural == "namespaces"
+}
+
+/// The finalizers an object's deletion waits for: `metadata.finalizers`, and a namespace's
+/// `spec.finalizers` (the namespace controller's `kubernetes`).
+fn pending_finalizers(res: &ResourceInfo, obj: &Value) -> usize {
+    let count = |v: &Value| v.as_array().map_or(0, Vec::len);
+    count(&obj["metadata"]["finalizers"])
+        + if is_namespaces(res) {
+            count(&obj["spec"]["finalizers"])
+        } else {
+            0
+        }
 }
 
 /// Removes an object for good, with what that implies (a CRD's objects go first, then the CRD,
@@ -604,11 +809,17 @@ fn prepare_new(
                 meta.insert("namespace".into(), json!(ns));
             }
         }
-        if store
-            .get("/namespaces", &(String::new(), ns.to_string()))
-            .is_none()
-        {
+        let Some(namespace) = store.get("/namespaces", &(String::new(), ns.to_string())) else {
             return Err(ApiError::not_found("", "namespaces", ns));
+        };
+        if !namespace["metadata"]["deletionTimestamp"].is_null() {
+            let name = meta.get("name").and_then(Value::as_str).unwrap_or_default();
+            return Err(ApiError::namespace_terminating(
+                &res.group,
+                &res.plural,
+                name,
+                ns,
+            ));
         }
     } else {
         meta.remove("namespace");
@@ -696,6 +907,28 @@ pub(crate) fn update(
     {
         return Err(ApiError::conflict(&res.group, &res.plural, name));
     }
+    if res.custom && rv_of(&body).is_none() {
+        // Custom resources do not allow unconditional updates (customresource strategy).
+        return Err(ApiError::invalid(
+            &res.group,
+            &res.kind,
+            name,
+            &[(
+                "metadata.resourceVersion".into(),
+                "Invalid value: 0x0: must be specified for an update".into(),
+            )],
+        ));
+    }
+    if sub == Sub::Finalize {
+        let mut new = old.clone();
+        new["spec"]["finalizers"] = match &body["spec"]["finalizers"] {
+            Value::Null => json!([]),
+            f => f.clone(),
+        };
+        return commit(store, res, Some(&old), new, Scope::NoStatus, opts, true);
+    }
+    let mut body = body;
+    keep_namespace_finalizers(res, &old, &mut body);
     commit(
         store,
         res,
@@ -747,6 +980,7 @@ pub(crate) fn patch(
     if rv_of(&target).is_some_and(|rv| Some(rv) != rv_of(&old)) {
         return Err(ApiError::conflict(&res.group, &res.plural, name));
     }
+    keep_namespace_finalizers(res, &old, &mut target);
     if sub == Sub::Scale {
         let mut new = old.clone();
         set_replicas(res, &mut new, target["spec"]["replicas"].clone())?;
@@ -838,6 +1072,8 @@ fn server_side_apply(
             {
                 return Err(ApiError::conflict(&res.group, &res.plural, name));
             }
+            let mut merged = merged;
+            keep_namespace_finalizers(res, &old, &mut merged);
             commit(store, res, Some(&old), merged, req.scope, opts, false)
         }
         None => {
@@ -905,15 +1141,27 @@ pub(crate) fn delete(
     {
         finalizers.push(json!("foregroundDeletion"));
     }
-    if finalizers.is_empty() {
+    let mut new = old.clone();
+    if !finalizers.is_empty() {
+        new["metadata"]["finalizers"] = Value::Array(finalizers);
+    }
+    if pending_finalizers(res, &new) == 0 {
         let gone = remove(store, res, &k).unwrap_or(Value::Null);
         return Ok(to_served(res, &gone));
     }
-    let mut new = old.clone();
-    new["metadata"]["finalizers"] = Value::Array(finalizers);
     if new["metadata"]["deletionTimestamp"].is_null() {
         new["metadata"]["deletionTimestamp"] = json!(opts.now);
         new["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        // The registry's markAsDeleting bumps the generation of objects that have one.
+        if let Some(g) = new["metadata"]["generation"].as_i64().filter(|g| *g > 0) {
+            new["metadata"]["generation"] = json!(g + 1);
+        }
+        if is_namespaces(res) {
+            new["status"]["phase"] = json!("Terminating");
+        }
+    }
+    if new == old {
+        return Ok(to_served(res, &old));
     }
     let stored = store.put(&res.storage, new);
     Ok(to_served(res, &stored))

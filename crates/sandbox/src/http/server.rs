@@ -104,6 +104,7 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
         None => Sub::Main,
         Some("status") if res.status => Sub::Status,
         Some("scale") if res.scale => Sub::Scale,
+        Some("finalize") if verbs::is_namespaces(&res) => Sub::Finalize,
         Some(_) => return Err(ApiError::no_route()),
     };
     Ok(Route::Resource(Box::new(ResourceRoute {
@@ -116,7 +117,7 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
 }
 
 fn verb_of(method: &Method, r: &ResourceRoute, query: &HashMap<String, String>) -> &'static str {
-    let watch = r.watch_prefix || query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let watch = r.watch_prefix || query.get("watch").is_some_and(|w| go_bool(w));
     match (method.as_str(), r.name.is_some()) {
         ("GET", true) if watch => "watch",
         ("GET", true) => "get",
@@ -129,6 +130,12 @@ fn verb_of(method: &Method, r: &ResourceRoute, query: &HashMap<String, String>) 
         ("DELETE", false) => "deletecollection",
         _ => "",
     }
+}
+
+/// A boolean query parameter as the API server's Go decoding reads it (strconv.ParseBool):
+/// the official Python client sends `watch=True`.
+fn go_bool(v: &str) -> bool {
+    matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True")
 }
 
 fn header(h: &HeaderMap, name: &str) -> String {
@@ -193,6 +200,7 @@ async fn serve(
                 Sub::Main => "",
                 Sub::Status => "/status",
                 Sub::Scale => "/scale",
+                Sub::Finalize => "/finalize",
             };
             (
                 verb_of(req.method(), r, &query),
@@ -412,7 +420,7 @@ async fn serve_resource(
     let opts = WriteOptions {
         manager: manager(query, req.headers()),
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
-        force: query.get("force").is_some_and(|f| f == "true"),
+        force: query.get("force").is_some_and(|f| go_bool(f)),
         now: k8s_rules::now(),
         validation: FieldValidation::parse(query.get("fieldValidation").map(String::as_str)),
         warnings: Default::default(),
@@ -448,6 +456,9 @@ async fn serve_verb(
     let now = opts.now.clone();
     let wants_table = accept.contains("as=Table");
     let wants_meta = accept.contains("as=PartialObjectMetadata");
+    if r.sub == Sub::Finalize && verb != "update" {
+        return Err(ApiError::method_not_allowed());
+    }
     match verb {
         "get" => {
             let store = shared.lock();
@@ -477,8 +488,12 @@ async fn serve_verb(
                 fields,
                 limit: query.get("limit").and_then(|l| l.parse().ok()),
                 continue_token: query.get("continue").filter(|c| !c.is_empty()).cloned(),
+                resource_version: query.get("resourceVersion").cloned(),
+                resource_version_match: query.get("resourceVersionMatch").cloned(),
             };
-            let store = shared.lock();
+            let mut store = shared.lock();
+            verbs::check_field_selector(&store, &r.res, &q.fields)?;
+            store.expire_old();
             let list = verbs::list(&store, &r.res, r.namespace.as_deref(), &q)?;
             if wants_table {
                 let items = list["items"].as_array().cloned().unwrap_or_default();
@@ -504,10 +519,8 @@ async fn serve_verb(
             }
             let params = WatchParams {
                 resource_version: query.get("resourceVersion").cloned().unwrap_or_default(),
-                send_initial_events: query.get("sendInitialEvents").is_some_and(|v| v == "true"),
-                bookmarks: query
-                    .get("allowWatchBookmarks")
-                    .is_some_and(|v| v == "true"),
+                send_initial_events: query.get("sendInitialEvents").is_some_and(|v| go_bool(v)),
+                bookmarks: query.get("allowWatchBookmarks").is_some_and(|v| go_bool(v)),
                 timeout: query
                     .get("timeoutSeconds")
                     .and_then(|t| t.parse().ok())
@@ -518,6 +531,7 @@ async fn serve_verb(
                 metadata_only: wants_meta,
                 table: wants_table,
             };
+            verbs::check_field_selector(&shared.lock(), &r.res, &params.fields)?;
             let body = watch::start(shared.clone(), r.res.clone(), params)?;
             Ok(Response::builder()
                 .status(StatusCode::OK)

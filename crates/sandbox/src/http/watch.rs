@@ -115,7 +115,8 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
     let filter = Filter { res, params };
     let mut initial: Vec<Value> = Vec::new();
     let (mut rx, start_rv) = {
-        let store = shared.lock();
+        let mut store = shared.lock();
+        store.expire_old();
         let rx = store.subscribe();
         let rv_param = filter.params.resource_version.as_str();
         let snapshot = filter.params.send_initial_events || rv_param.is_empty() || rv_param == "0";

@@ -1,4 +1,4 @@
-//! Garbage collection: dependents of deleted owners (transitively), foreground deletion, namespace contents.
+//! Garbage collection: dependents of deleted owners (transitively), foreground deletion, the contents of terminating namespaces.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,6 +8,7 @@ use crate::api::apply::Scope;
 use crate::api::owners::{has_finalizer, owner_uids};
 use crate::api::store::{Key, Store, key_of};
 use crate::api::verbs::{self, DeleteOptions};
+use crate::sim::namespaces;
 
 /// One step of a collection pass, on the object at `(storage, key)`.
 enum Action {
@@ -15,27 +16,27 @@ enum Action {
     Delete(String, Key),
     /// Drop its `foregroundDeletion` finalizer: it is being deleted and no dependent is left.
     DropForeground(String, Key),
+    /// Remove its references to these owners, which no longer exist, while another owner does.
+    DropOwners(String, Key, Vec<String>),
 }
 
 /// Collects garbage to a fixed point: deletes objects whose owners are all gone (or are being
-/// deleted in the foreground) and objects in namespaces that no longer exist, and completes
-/// foreground deletions whose dependents are gone. Failures are logged with the object's identity.
+/// deleted in the foreground) and objects in namespaces that no longer exist, removes references
+/// to owners that are gone while another owner remains, and completes foreground deletions whose
+/// dependents are gone. Failures are logged with the object's identity.
 ///
-/// Each pass acts on what the previous one left, and ends collection when it finds nothing to do
-/// or writes nothing (every action failed, and the next pass would fail the same way). The loop
+/// Each pass acts on what the previous one left (and runs the namespace controller), and ends
+/// collection when it writes nothing (every action failed, and the next pass would fail the same way). The loop
 /// ends because every write of a pass removes an object, marks one for deletion (which is never
 /// collected again) or drops a `foregroundDeletion` finalizer (which collection never adds).
 pub(crate) fn collect(store: &mut Store) {
     let now = k8s_rules::now();
     loop {
-        let actions = pending(store);
-        if actions.is_empty() {
-            return;
-        }
         let before = store.rv();
-        for action in actions {
+        for action in pending(store) {
             run(store, action, &now);
         }
+        namespaces::step(store, &now);
         if store.rv() == before {
             return;
         }
@@ -72,6 +73,15 @@ fn pending(store: &Store) -> Vec<Action> {
             let ns_gone = !ns.is_empty() && s != "/namespaces" && !namespaces.contains(&ns);
             if (orphaned || ns_gone) && !deleting {
                 actions.push(Action::Delete(s.clone(), key_of(o)));
+            } else if !orphaned {
+                let dangling: Vec<String> = owners
+                    .iter()
+                    .filter(|u| !alive.contains_key(**u))
+                    .map(|u| u.to_string())
+                    .collect();
+                if !dangling.is_empty() {
+                    actions.push(Action::DropOwners(s.clone(), key_of(o), dangling));
+                }
             }
             let uid = o["metadata"]["uid"].as_str().unwrap_or_default();
             if deleting && has_finalizer(o, "foregroundDeletion") && !referenced.contains(uid) {
@@ -102,6 +112,33 @@ fn run(store: &mut Store, action: Action, now: &str) {
                 tracing::warn!(storage = %s, namespace = %k.0, name = %k.1, error = %e, "garbage collection could not delete an object");
             }
         }
+        Action::DropOwners(s, k, uids) => {
+            let Some(old) = store.get(&s, &k).cloned() else {
+                return;
+            };
+            let Some(res) = store.registry.by_storage(&s).cloned() else {
+                return;
+            };
+            let mut new = old.clone();
+            if let Some(refs) = new["metadata"]["ownerReferences"].as_array_mut() {
+                refs.retain(|r| {
+                    !r["uid"]
+                        .as_str()
+                        .is_some_and(|u| uids.iter().any(|d| d == u))
+                });
+            }
+            if let Err(e) = verbs::internal_commit(
+                store,
+                &res,
+                &old,
+                new,
+                Scope::NoStatus,
+                "kube-controller-manager",
+                now,
+            ) {
+                tracing::warn!(storage = %s, namespace = %k.0, name = %k.1, error = %e, "garbage collection could not remove a dangling owner reference");
+            }
+        }
         Action::DropForeground(s, k) => {
             let Some(old) = store.get(&s, &k).cloned() else {
                 return;
@@ -126,6 +163,40 @@ fn run(store: &mut Store, action: Action, now: &str) {
             }
         }
     }
+}
+
+/// Whether some owner `obj` names is gone: its kind is served and no object of that kind and
+/// name (in `obj`'s namespace, for namespaced owners) has its uid. The collector resolves owners
+/// the same way (kube-controller-manager's garbage collector looks them up by kind and name).
+pub(crate) fn has_dangling_owner(store: &Store, obj: &serde_json::Value) -> bool {
+    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
+    obj["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| {
+            let (Some(av), Some(kind), Some(name)) = (
+                r["apiVersion"].as_str(),
+                r["kind"].as_str(),
+                r["name"].as_str(),
+            ) else {
+                return false;
+            };
+            let Some(res) = store.registry.find_kind(av, kind) else {
+                return false;
+            };
+            let key = (
+                if res.namespaced {
+                    ns.to_string()
+                } else {
+                    String::new()
+                },
+                name.to_string(),
+            );
+            store
+                .get(&res.storage, &key)
+                .is_none_or(|o| o["metadata"]["uid"] != r["uid"])
+        })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Workload simulation: with no kubelets, Deployment status catches up with spec after a short delay.
+//! Workload simulation: with no kubelets, the status of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and PersistentVolumeClaims catches up with their spec after a short delay.
 
 use std::sync::Arc;
 
@@ -10,7 +10,62 @@ use crate::api::store::{ChangeType, Key, key_of};
 use crate::shared::Shared;
 use crate::writes;
 
-const STORAGE: &str = "apps/deployments";
+const DEPLOYMENTS: &str = "apps/deployments";
+
+/// The stores whose objects get a simulated status.
+const SIMULATED: &[&str] = &[
+    DEPLOYMENTS,
+    "apps/replicasets",
+    "apps/statefulsets",
+    "apps/daemonsets",
+    "batch/jobs",
+    "/persistentvolumeclaims",
+];
+
+/// The status an object of `storage` reaches once its (simulated) pods or volume are up.
+pub(crate) fn settled(storage: &str, obj: &Value, now: &str) -> Option<Value> {
+    let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+    let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
+    let old = &obj["status"];
+    Some(match storage {
+        DEPLOYMENTS => settled_status(obj, now),
+        "apps/replicasets" => json!({"observedGeneration": generation, "replicas": replicas,
+            "fullyLabeledReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}),
+        "apps/statefulsets" => {
+            let revision = format!(
+                "{}-{}",
+                obj["metadata"]["name"].as_str().unwrap_or_default(),
+                hash(obj)
+            );
+            json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": replicas,
+                "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas,
+                "currentRevision": revision, "updateRevision": revision, "collisionCount": 0})
+        }
+        // No nodes: a DaemonSet schedules no pods, and so is as ready as it can be.
+        "apps/daemonsets" => json!({"observedGeneration": generation, "currentNumberScheduled": 0,
+            "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0,
+            "updatedNumberScheduled": 0, "numberAvailable": 0}),
+        "batch/jobs" => {
+            if obj["spec"]["suspend"] == true {
+                return None;
+            }
+            let completions = obj["spec"]["completions"].as_i64().unwrap_or(1);
+            let at = |f: &str| old[f].as_str().map_or(json!(now), |t| json!(t));
+            let cond = |ty: &str, reason: &str, message: &str| {
+                json!({"type": ty, "status": "True", "reason": reason, "message": message,
+                       "lastProbeTime": at("completionTime"), "lastTransitionTime": at("completionTime")})
+            };
+            json!({"startTime": at("startTime"), "completionTime": at("completionTime"),
+                "succeeded": completions, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {},
+                "conditions": [cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+                               cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")]})
+        }
+        "/persistentvolumeclaims" => json!({"phase": "Bound",
+            "accessModes": obj["spec"]["accessModes"],
+            "capacity": {"storage": obj["spec"]["resources"]["requests"]["storage"]}}),
+        _ => return None,
+    })
+}
 
 /// The status a Deployment reaches once its (simulated) pods are all up.
 pub(crate) fn settled_status(obj: &Value, now: &str) -> Value {
@@ -69,41 +124,47 @@ fn hash(obj: &Value) -> String {
         + "7d"
 }
 
-fn needs_update(obj: &Value) -> bool {
-    obj["metadata"]["deletionTimestamp"].is_null() && {
-        let settled = settled_status(obj, "");
-        strip_times(&obj["status"]) != strip_times(&settled)
-    }
+fn needs_update(storage: &str, obj: &Value) -> bool {
+    obj["metadata"]["deletionTimestamp"].is_null()
+        && settled(storage, obj, "").is_some_and(|s| strip_times(&obj["status"]) != strip_times(&s))
 }
 
 fn strip_times(v: &Value) -> Value {
     let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("startTime");
+        m.remove("completionTime");
+    }
     if let Some(cs) = v.get_mut("conditions").and_then(Value::as_array_mut) {
         for c in cs.iter_mut().filter_map(Value::as_object_mut) {
             c.remove("lastUpdateTime");
             c.remove("lastTransitionTime");
+            c.remove("lastProbeTime");
         }
     }
     v
 }
 
-fn settle(shared: &Shared, k: &Key) {
+fn settle(shared: &Shared, storage: &str, k: &Key) {
     if *shared.hooks.paused_signal().borrow() {
         return;
     }
     let mut store = shared.lock();
-    let Some(res) = store.registry.by_storage(STORAGE).cloned() else {
+    let Some(res) = store.registry.by_storage(storage).cloned() else {
         return;
     };
-    let Some(old) = store.get(STORAGE, k).cloned() else {
+    let Some(old) = store.get(storage, k).cloned() else {
         return;
     };
-    if !needs_update(&old) {
+    if !needs_update(storage, &old) {
         return;
     }
     let now = k8s_rules::now();
     let mut new = old.clone();
-    new["status"] = settled_status(&old, &now);
+    let Some(status) = settled(storage, &old, &now) else {
+        return;
+    };
+    new["status"] = status;
     if let Err(e) = writes::internal_commit(
         &mut store,
         &res,
@@ -113,16 +174,21 @@ fn settle(shared: &Shared, k: &Key) {
         "kube-controller-manager",
         &now,
     ) {
-        tracing::warn!(error = %e, "deployment status update failed");
+        tracing::warn!(storage, error = %e, "simulated status update failed");
     }
 }
 
-fn all_pending(shared: &Shared) -> Vec<Key> {
+fn all_pending(shared: &Shared) -> Vec<(&'static str, Key)> {
     let store = shared.lock();
-    store
-        .list(STORAGE, None)
-        .filter(|o| needs_update(o))
-        .map(key_of)
+    SIMULATED
+        .iter()
+        .flat_map(|s| {
+            store
+                .list(s, None)
+                .filter(|o| needs_update(s, o))
+                .map(|o| (*s, key_of(o)))
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -132,9 +198,14 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut paused = shared.hooks.paused_signal();
     let delay = shared.config.workload_delay;
     loop {
-        let keys: Vec<Key> = tokio::select! {
+        let keys: Vec<(&'static str, Key)> = tokio::select! {
             msg = rx.recv() => match msg {
-                Ok(c) if c.storage == STORAGE && c.kind != ChangeType::Deleted && needs_update(&c.object) => vec![key_of(&c.object)],
+                Ok(c) if c.kind != ChangeType::Deleted => {
+                    match SIMULATED.iter().find(|s| **s == c.storage) {
+                        Some(s) if needs_update(s, &c.object) => vec![(*s, key_of(&c.object))],
+                        _ => continue,
+                    }
+                }
                 Ok(_) => continue,
                 Err(RecvError::Lagged(_)) => all_pending(&shared),
                 Err(RecvError::Closed) => return,
@@ -146,11 +217,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 all_pending(&shared)
             }
         };
-        for k in keys {
+        for (storage, k) in keys {
             let shared = shared.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
-                settle(&shared, &k);
+                settle(&shared, storage, &k);
             });
         }
     }
@@ -167,9 +238,17 @@ mod tests {
         assert_eq!(s["observedGeneration"], 3);
         assert_eq!(s["availableReplicas"], 2);
         assert_eq!(s["conditions"][0]["type"], "Available");
-        assert!(needs_update(&d));
+        assert!(needs_update(DEPLOYMENTS, &d));
         let mut done = d.clone();
         done["status"] = s;
-        assert!(!needs_update(&done));
+        assert!(!needs_update(DEPLOYMENTS, &done));
+        let job = json!({"metadata": {"name": "j"}, "spec": {"completions": 2}});
+        let mut finished = job.clone();
+        finished["status"] = settled("batch/jobs", &job, "t").unwrap();
+        assert_eq!(finished["status"]["succeeded"], 2);
+        assert!(
+            !needs_update("batch/jobs", &finished),
+            "times do not make it pending again"
+        );
     }
 }

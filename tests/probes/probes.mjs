@@ -1,0 +1,71 @@
+// Probes of the sandbox with @kubernetes/client-node (npm). Each probe states the Kubernetes
+// behaviour it expects and cites its source. Run: node probes.mjs KUBECONFIG (with
+// @kubernetes/client-node resolvable, e.g. NODE_PATH=.../node_modules). Exits non-zero if any fails.
+import * as k8s from '@kubernetes/client-node';
+
+const kc = new k8s.KubeConfig();
+kc.loadFromFile(process.argv[2]);
+// client-node refuses plain HTTP unless skipTLSVerify is set, and the sandbox serves no TLS yet:
+// setting it is the client's own switch for that, nothing is verified either way over HTTP.
+// (client-node 2.x needs Node >= 22; this machine has Node 20, so the probes pin 1.4.0.)
+kc.clusters.forEach((c) => Object.assign(c, { skipTLSVerify: true }));
+const core = kc.makeApiClient(k8s.CoreV1Api);
+
+const probes = [];
+const probe = (name, doc, f) => probes.push({ name, doc, f });
+
+async function expectCode(code, f) {
+  try {
+    await f();
+  } catch (e) {
+    if (e.code === code) return JSON.parse(e.body);
+    throw new Error(`expected HTTP ${code}, got ${e.code}: ${e.body ?? e}`);
+  }
+  throw new Error(`expected HTTP ${code}, the call succeeded`);
+}
+
+const cm = (name, extra = {}) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, ...extra });
+
+probe('namespace_terminating',
+  'A deleted namespace is Terminating and refuses new objects with 403 until its content is gone. ' +
+  'Source: https://kubernetes.io/docs/tasks/administer-cluster/namespaces/#deleting-a-namespace',
+  async () => {
+    await core.createNamespace({ body: { metadata: { name: 'node-ns' } } });
+    await core.createNamespacedConfigMap({ namespace: 'node-ns', body: cm('held', { metadata: { name: 'held', finalizers: ['example.com/hold'] } }) });
+    await core.deleteNamespace({ name: 'node-ns' });
+    const ns = await core.readNamespace({ name: 'node-ns' });
+    if (ns.status.phase !== 'Terminating') throw new Error(`phase ${ns.status.phase}`);
+    const status = await expectCode(403, () => core.createNamespacedConfigMap({ namespace: 'node-ns', body: cm('late') }));
+    if (!status.message.includes('because it is being terminated')) throw new Error(status.message);
+  });
+
+probe('immutable_configmap',
+  'An immutable ConfigMap refuses data changes with 422. ' +
+  'Source: https://kubernetes.io/docs/concepts/configuration/configmap/#configmap-immutable',
+  async () => {
+    await core.createNamespacedConfigMap({ namespace: 'default', body: cm('frozen', { immutable: true, data: { a: '1' } }) });
+    const changed = cm('frozen', { immutable: true, data: { a: '2' } });
+    const live = await core.readNamespacedConfigMap({ name: 'frozen', namespace: 'default' });
+    changed.metadata.resourceVersion = live.metadata.resourceVersion;
+    await expectCode(422, () => core.replaceNamespacedConfigMap({ name: 'frozen', namespace: 'default', body: changed }));
+  });
+
+probe('field_selector',
+  'An unsupported field selector answers 400. ' +
+  'Source: https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/#supported-fields',
+  async () => {
+    await expectCode(400, () => core.listNamespacedConfigMap({ namespace: 'default', fieldSelector: 'data.a=1' }));
+  });
+
+let failed = 0;
+for (const p of probes) {
+  try {
+    await p.f();
+    console.log(`ok   ${p.name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`FAIL ${p.name}: ${p.doc}\n${e.stack ?? e}`);
+  }
+}
+console.log(`${probes.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

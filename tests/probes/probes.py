@@ -1,0 +1,156 @@
+"""Probes of the sandbox with the official Kubernetes Python client (PyPI `kubernetes`).
+
+Each probe states the Kubernetes behaviour it expects and where that behaviour is documented
+or implemented upstream. Run: python probes.py KUBECONFIG. Prints one line per probe and exits
+non-zero if any probe fails. The sandbox is expected to be started with history_limit=50.
+"""
+
+import json
+import sys
+import traceback
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+PROBES = []
+
+
+def probe(doc):
+    def wrap(f):
+        f.__doc__ = doc
+        PROBES.append(f)
+        return f
+
+    return wrap
+
+
+def status_of(e):
+    try:
+        return json.loads(e.body)
+    except Exception:  # noqa: BLE001 - a body that is not JSON is a failure the caller reports
+        return {}
+
+
+def expect_error(code, f, *args, **kwargs):
+    try:
+        f(*args, **kwargs)
+    except ApiException as e:
+        assert e.status == code, f"expected {code}, got {e.status}: {e.body}"
+        return status_of(e)
+    raise AssertionError(f"expected HTTP {code}, the call succeeded")
+
+
+def cm(name, data=None, **meta):
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, **meta}, "data": data or {}}
+
+
+@probe("Deleting a namespace puts it in phase Terminating and new objects in it are refused with "
+       "403 Forbidden until its content is gone. Source: "
+       "https://kubernetes.io/docs/tasks/administer-cluster/namespaces/#deleting-a-namespace and "
+       "plugin/pkg/admission/namespace/lifecycle/admission.go")
+def namespace_terminating(core):
+    core.create_namespace({"metadata": {"name": "probe-ns"}})
+    ns = core.read_namespace("probe-ns")
+    assert ns.spec.finalizers == ["kubernetes"], ns.spec.finalizers
+    assert ns.metadata.labels["kubernetes.io/metadata.name"] == "probe-ns"
+    core.create_namespaced_config_map("probe-ns", cm("held", finalizers=["example.com/hold"]))
+    core.delete_namespace("probe-ns")
+    assert core.read_namespace("probe-ns").status.phase == "Terminating"
+    status = expect_error(403, core.create_namespaced_config_map, "probe-ns", cm("late"))
+    assert "because it is being terminated" in status["message"], status
+    core.patch_namespaced_config_map("held", "probe-ns", {"metadata": {"finalizers": None}})
+    expect_error(404, core.read_namespace, "probe-ns")
+
+
+@probe("A watch from a resourceVersion older than the server's history answers 410 Gone, which "
+       "the client raises as an ApiException(410). Source: "
+       "https://kubernetes.io/docs/reference/using-api/api-concepts/#410-gone-responses")
+def watch_410(core):
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    for i in range(60):
+        core.create_namespaced_config_map("default", cm(f"churn-{i}"))
+    # watch.Watch().stream retries once after a 410 and, with a timeout, then just ends; so the
+    # raw watch response is read through the client's transport.
+    resp = core.list_namespaced_config_map("default", watch=True, resource_version=rv,
+                                           timeout_seconds=5, _preload_content=False)
+    first = json.loads(resp.data.decode().splitlines()[0])  # the server ends the stream after it
+    assert first["type"] == "ERROR", first
+    assert (first["object"]["code"], first["object"]["reason"]) == (410, "Expired"), first
+
+
+@probe("Chunks of a paged list are served at the resourceVersion of the first chunk (a consistent "
+       "snapshot). Source: https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks")
+def paged_list_snapshot(core):
+    first = core.list_namespaced_config_map("default", limit=5)
+    core.create_namespaced_config_map("default", cm("zz-after-first-page"))
+    names, token = [], first.metadata._continue
+    while token:
+        page = core.list_namespaced_config_map("default", limit=5, _continue=token)
+        assert page.metadata.resource_version == first.metadata.resource_version
+        names += [i.metadata.name for i in page.items]
+        token = page.metadata._continue
+    assert "zz-after-first-page" not in names
+
+
+@probe("A ConfigMap with immutable: true refuses changes to its data with 422. Source: "
+       "https://kubernetes.io/docs/concepts/configuration/configmap/#configmap-immutable")
+def immutable_configmap(core):
+    core.create_namespaced_config_map("default", {**cm("frozen", {"a": "1"}), "immutable": True})
+    status = expect_error(422, core.patch_namespaced_config_map, "frozen", "default", {"data": {"a": "2"}})
+    assert "field is immutable when `immutable` is set" in status["message"], status
+
+
+@probe("A Deployment's spec.selector is immutable in apps/v1. Source: "
+       "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#label-selector-updates")
+def deployment_selector(core):
+    apps = client.AppsV1Api(core.api_client)
+    body = {"metadata": {"name": "sel"}, "spec": {"selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}}}
+    apps.create_namespaced_deployment("default", body)
+    patch = {"spec": {"selector": {"matchLabels": {"app": "b"}}, "template": {"metadata": {"labels": {"app": "b"}}}}}
+    status = expect_error(422, apps.patch_namespaced_deployment, "sel", "default", patch)
+    assert "field is immutable" in status["message"], status
+
+
+@probe("Field selectors on fields a kind does not support answer 400. Source: "
+       "https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/#supported-fields")
+def field_selector(core):
+    status = expect_error(400, core.list_namespaced_config_map, "default", field_selector="data.a=1")
+    assert status["message"] == "field label not supported: data.a", status
+
+
+@probe("A NodePort Service gets a node port from 30000-32767 and the IPv4 single-stack defaults. "
+       "Source: https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport and "
+       "https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services")
+def service_defaults(core):
+    svc = core.create_namespaced_service("default", {"metadata": {"name": "np"},
+                                                     "spec": {"type": "NodePort", "ports": [{"port": 80}]}})
+    assert 30000 <= svc.spec.ports[0].node_port <= 32767, svc.spec.ports
+    assert svc.spec.ip_families == ["IPv4"] and svc.spec.ip_family_policy == "SingleStack"
+    assert svc.spec.internal_traffic_policy == "Cluster"
+
+
+@probe("Label values must be valid label values; an invalid one answers 422 naming metadata.labels. "
+       "Source: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set")
+def label_values(core):
+    status = expect_error(422, core.create_namespaced_config_map, "default", cm("badlabel", labels={"a": "b c"}))
+    assert status["details"]["causes"][0]["field"] == "metadata.labels", status
+
+
+def main():
+    config.load_kube_config(config_file=sys.argv[1])
+    core = client.CoreV1Api()
+    failed = 0
+    for p in PROBES:
+        try:
+            p(core)
+            print(f"ok   {p.__name__}")
+        except Exception:  # noqa: BLE001 - every failure is reported, then the next probe runs
+            failed += 1
+            print(f"FAIL {p.__name__}: {p.__doc__}\n{traceback.format_exc()}")
+    print(f"{len(PROBES) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
