@@ -321,7 +321,7 @@ async fn helm_release(h: &Harness, name: &str) -> Vec<Value> {
                 "Deployment",
                 name,
                 &format!(
-                    "spec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n"
+                    "spec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/name: webserver\n      app.kubernetes.io/instance: {name}\n  template:\n    metadata:\n      labels:\n        app.kubernetes.io/name: webserver\n        app.kubernetes.io/instance: {name}\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n"
                 ),
             ),
         ),

@@ -159,8 +159,18 @@ async fn sandbox_accepts_every_install_object() {
 
 /// The stored object keeps what the manifest said (the server may add defaults).
 fn check_round_trip(resource: &ApiResource, sent: &Value, live: &Value) {
+    // Labels: every label sent is kept (kube-apiserver adds `kubernetes.io/metadata.name` to
+    // every Namespace).
+    for (key, want) in sent["metadata"]["labels"].as_object().into_iter().flatten() {
+        assert_eq!(
+            live["metadata"]["labels"].get(key),
+            Some(want),
+            "{} {}: label {key} changed on the server",
+            resource.kind,
+            sent["metadata"]["name"]
+        );
+    }
     for pointer in [
-        "/metadata/labels",
         "/spec/template/spec/containers/0/securityContext",
         "/spec/template/spec/containers/0/args",
         "/spec/names",
