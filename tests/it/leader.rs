@@ -440,9 +440,10 @@ async fn leader_whose_api_hangs_cancels_its_reconciles_at_the_renew_deadline() {
     // A reconcile is in flight, its write hanging; then the Lease renewals hang too.
     gate.hang("/deployments/");
     apply(3).await;
-    gate.until_holding("the reconcile's apply of the Deployment", |held| {
-        held.iter()
-            .any(|r| r.starts_with("PATCH") && r.contains("/deployments/hello"))
+    // (Its apply, or, when the child cache has not yet seen the Deployment, the read of its
+    // owner before the apply: either way a request of the reconcile hangs.)
+    gate.until_holding("the reconcile's request for the Deployment", |held| {
+        held.iter().any(|r| r.contains("/deployments/hello"))
     })
     .await;
     gate.hang("/leases/");
