@@ -191,85 +191,125 @@ fn selectors_match_like_kubernetes() {
     );
 }
 
-fn operator_sdk(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/operator-sdk")
-        .join(file)
+/// A watches.yaml in operator-sdk's documented format (our own text; the samples themselves are
+/// not kept in the repository), written with its chart directory into a new directory.
+fn sdk_watches(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("helm-charts/app")).unwrap();
+    std::fs::write(
+        dir.path().join("helm-charts/app/Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    let path = dir.path().join("watches.yaml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
 }
 
-fn parse_sample(file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Mapping> {
-    let path = operator_sdk(file);
-    Mapping::parse_with_env(&path, &std::fs::read_to_string(&path).unwrap(), env)
+fn parse_sdk(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Mapping> {
+    Mapping::parse_with_env(path, &std::fs::read_to_string(path).unwrap(), env)
 }
+
+/// Every field operator-sdk's Helm operator documents for watches.yaml, `dryRunOption` included.
+const SDK_WATCHES: &str = "# Use the 'create api' subcommand to add watches to this file.
+- group: app.example.com
+  version: v1alpha1
+  kind: App
+  chart: helm-charts/app
+  overrideValues:
+    image.repository: quay.io/example/app
+  watchDependentResources: false
+  selector:
+    matchExpressions:
+     - {key: tier, operator: Exists, values: []}
+  dryRunOption: server
+  reconcilePeriod: 2m
+";
 
 #[test]
-fn operator_sdk_samples_load_as_they_are() {
-    let mapping = Mapping::load(&operator_sdk("memcached-operator/watches.yaml")).unwrap();
+fn operator_sdk_watches_load_as_they_are() {
+    let (_dir, path) = sdk_watches(SDK_WATCHES);
+    let mapping = parse_sdk(&path, &|_| None).unwrap();
     let w = &mapping.watches[0];
     assert_eq!(
         (w.api_version(), w.kind.as_str()),
-        ("cache.example.com/v1alpha1".to_string(), "Memcached")
+        ("app.example.com/v1alpha1".to_string(), "App")
     );
-    assert_eq!(
-        w.chart_dir,
-        operator_sdk("memcached-operator/helm-charts/memcached")
-    );
-    assert!(w.watch_dependent_resources);
-    assert!(mapping.warnings.is_empty());
-
-    // The reference example: every documented field, dryRunOption with a warning.
-    let mapping = parse_sample("docs/watches.yaml", &|_| None).unwrap();
-    let w = &mapping.watches[0];
+    assert_eq!(w.chart_dir, path.parent().unwrap().join("helm-charts/app"));
     assert_eq!(
         w.override_values,
-        serde_json::json!({"image": {"repository": "quay.io/mycustomrepo"}})
+        serde_json::json!({"image": {"repository": "quay.io/example/app"}})
     );
     assert!(!w.watch_dependent_resources);
-    let selector = w.selector.as_ref().unwrap();
-    assert_eq!(selector.to_string(), "testLabel");
+    assert_eq!(w.selector.as_ref().unwrap().to_string(), "tier");
     assert_eq!(
         mapping.warnings,
         [format!(
             "{}:12: dryRunOption \"server\" has no effect: tera-operator renders without Helm and compares each rendered object with the live one (its templates cannot call lookup), so there is no Helm dry run to choose",
-            operator_sdk("docs/watches.yaml").display()
+            path.display()
         )]
     );
     assert_eq!(
         w.describe_overrides(),
         [(
             "/image/repository".to_string(),
-            format!(
-                "{}:7: overrideValues \"image.repository\"",
-                operator_sdk("docs/watches.yaml").display()
-            )
+            format!("{}:7: overrideValues \"image.repository\"", path.display())
         )]
     );
 }
 
+/// operator-sdk's own samples (its memcached Helm operator project and the documentation's
+/// watches.yaml files), fetched under the steering repository's `shared/` (never committed
+/// here): `$TERA_OPERATOR_SDK_SAMPLES`, else `../shared/operator-sdk-samples`.
+#[test]
+#[ignore = "needs operator-sdk's samples under ../shared/operator-sdk-samples"]
+fn operator_sdk_samples_load_as_they_are() {
+    let root = std::env::var_os("TERA_OPERATOR_SDK_SAMPLES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/operator-sdk-samples")
+        });
+    let mapping = Mapping::load(&root.join("memcached-operator/watches.yaml")).unwrap();
+    let w = &mapping.watches[0];
+    assert_eq!(
+        (w.api_version(), w.kind.as_str()),
+        ("cache.example.com/v1alpha1".to_string(), "Memcached")
+    );
+    assert!(mapping.warnings.is_empty());
+    for file in ["docs/watches.yaml", "docs/override-values.yaml"] {
+        let path = root.join(file);
+        parse_sdk(&path, &|_| None).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
+
 #[test]
 fn override_values_expand_the_environment_as_operator_sdk_does() {
+    let (_dir, path) = sdk_watches(
+        "- group: example.com\n  version: v1alpha1\n  kind: App\n  chart: helm-charts/app\n  overrideValues:\n    image.repository: $IMAGE_REPOSITORY # or ${IMAGE_REPOSITORY}\n",
+    );
     let env = |name: &str| (name == "IMAGE_REPOSITORY").then(|| "quay.io/mirror/nginx".to_string());
-    let mapping = parse_sample("docs/override-values.yaml", &env).unwrap();
+    let mapping = parse_sdk(&path, &env).unwrap();
     assert_eq!(
         mapping.watches[0].override_values,
         serde_json::json!({"image": {"repository": "quay.io/mirror/nginx"}})
     );
     // Unset, it expands to the empty string (and still overrides), as documented.
-    let mapping = parse_sample("docs/override-values.yaml", &|_| None).unwrap();
+    let mapping = parse_sdk(&path, &|_| None).unwrap();
     assert_eq!(
         mapping.watches[0].override_values,
         serde_json::json!({"image": {"repository": ""}})
     );
     // Go templates are refused, naming the file, the line and the key.
-    let message = parse_sample("docs/override-templates.yaml", &|_| {
-        Some("quay.io/x/y:1".to_string())
-    })
-    .unwrap_err()
-    .to_string();
+    let (_dir, path) = sdk_watches(
+        "- group: example.com\n  version: v1alpha1\n  kind: App\n  chart: helm-charts/app\n  overrideValues:\n    image.repository: '{{ (\"$IMAGE\" | split \":\")._0 }}'\n    image.tag: '{{ (\"$IMAGE\" | split \":\")._1 }}'\n",
+    );
+    let message = parse_sdk(&path, &|_| Some("quay.io/x/y:1".to_string()))
+        .unwrap_err()
+        .to_string();
     assert!(
         message.starts_with(&format!(
             "{}:6: overrideValues: \"image.repository\": \"{{{{ (\\\"quay.io/x/y:1\\\" | split \\\":\\\")._0 }}}}\" is a Go template",
-            operator_sdk("docs/override-templates.yaml").display()
+            path.display()
         )),
         "{message}"
     );
