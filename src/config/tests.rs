@@ -258,30 +258,6 @@ fn operator_sdk_watches_load_as_they_are() {
     );
 }
 
-/// operator-sdk's own samples (its memcached Helm operator project and the documentation's
-/// watches.yaml files), fetched under the steering repository's `shared/` (never committed
-/// here): `$TERA_OPERATOR_SDK_SAMPLES`, else `../shared/operator-sdk-samples`.
-#[test]
-#[ignore = "needs operator-sdk's samples under ../shared/operator-sdk-samples"]
-fn operator_sdk_samples_load_as_they_are() {
-    let root = std::env::var_os("TERA_OPERATOR_SDK_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/operator-sdk-samples")
-        });
-    let mapping = Mapping::load(&root.join("memcached-operator/watches.yaml")).unwrap();
-    let w = &mapping.watches[0];
-    assert_eq!(
-        (w.api_version(), w.kind.as_str()),
-        ("cache.example.com/v1alpha1".to_string(), "Memcached")
-    );
-    assert!(mapping.warnings.is_empty());
-    for file in ["docs/watches.yaml", "docs/override-values.yaml"] {
-        let path = root.join(file);
-        parse_sdk(&path, &|_| None).unwrap_or_else(|e| panic!("{file}: {e}"));
-    }
-}
-
 #[test]
 fn override_values_expand_the_environment_as_operator_sdk_does() {
     let (_dir, path) = sdk_watches(
