@@ -16,6 +16,7 @@ pub(crate) mod child_store;
 pub(crate) mod children;
 pub(crate) mod context;
 pub(crate) mod crds;
+pub(crate) mod custom_resource;
 pub mod diff;
 pub(crate) mod events;
 pub(crate) mod handover;
