@@ -41,10 +41,7 @@ pub(crate) fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         if report.suites.is_empty() {
-            eprintln!(
-                "NONE  {}: no test files (tests/*_test.yaml)",
-                dir.display()
-            );
+            eprintln!("NONE  {}: no test files (tests/*_test.yaml)", dir.display());
         }
         for suite in &report.suites {
             suites += 1;
@@ -54,7 +51,11 @@ pub(crate) fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("ERROR {e}");
                 continue;
             }
-            let failing: Vec<_> = suite.tests.iter().filter(|t| !t.failures.is_empty()).collect();
+            let failing: Vec<_> = suite
+                .tests
+                .iter()
+                .filter(|t| !t.failures.is_empty())
+                .collect();
             tests += suite.tests.len();
             failed += failing.len();
             let status = if failing.is_empty() { "PASS " } else { "FAIL " };

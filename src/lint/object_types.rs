@@ -19,7 +19,11 @@ pub(super) fn object_types(lint: &mut Lint<'_>) {
                 continue;
             };
             for problem in problems {
-                let key = (source.template.clone(), identity(object), problem.to_string());
+                let key = (
+                    source.template.clone(),
+                    identity(object),
+                    problem.to_string(),
+                );
                 if !seen.insert(key) {
                     continue;
                 }

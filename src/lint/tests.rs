@@ -268,7 +268,9 @@ fn every_rule_alone() {
             &[
                 (
                     "templates/configmap.yaml",
-                    Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  flag: true\n"),
+                    Some(
+                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  flag: true\n",
+                    ),
                 ),
                 ("ci/two-values.yaml", Some("replicas: 2\n")),
             ],
@@ -291,7 +293,9 @@ fn every_rule_alone() {
             "object-types",
             &[(
                 "templates/deployment.yaml",
-                Some("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {{ values.replicas }}\n"),
+                Some(
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {{ values.replicas }}\n",
+                ),
             )],
             &[
                 "templates/deployment.yaml: Deployment web: spec.selector: required field is missing",

@@ -54,16 +54,30 @@ fn bundled_chart_tests_pass() {
     let out = tera_operator(&repo(), &["test"]);
     let text = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("PASS  charts/webserver/tests/deployment_test.yaml"), "{text}");
-    assert!(text.contains("PASS  charts/balancer/tests/balancer_test.yaml"), "{text}");
+    assert!(
+        text.contains("PASS  charts/webserver/tests/deployment_test.yaml"),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS  charts/balancer/tests/balancer_test.yaml"),
+        "{text}"
+    );
     assert!(text.contains(" 0 failed, 0 error(s)"), "{text}");
 }
 
 #[test]
 fn a_template_that_stops_wiring_replicas_fails_its_tests() {
     for (chart, test_file, test) in [
-        ("webserver", "deployment_test.yaml", "wires replicas, image and port through"),
-        ("balancer", "balancer_test.yaml", "wires replicas through to the proxy"),
+        (
+            "webserver",
+            "deployment_test.yaml",
+            "wires replicas, image and port through",
+        ),
+        (
+            "balancer",
+            "balancer_test.yaml",
+            "wires replicas through to the proxy",
+        ),
     ] {
         let dir = workspace();
         let chart_dir = dir.path().join("charts").join(chart);
@@ -81,8 +95,14 @@ fn a_template_that_stops_wiring_replicas_fails_its_tests() {
             .find(|l| l.contains(&format!("{test:?}")))
             .unwrap_or_else(|| panic!("no failure of {test:?} in\n{text}"));
         assert!(failure.contains(&format!("tests/{test_file}")), "{failure}");
-        assert!(failure.contains("equal: Deployment default/release-name"), "{failure}");
-        assert!(failure.contains("templates/deployment.yaml document 0"), "{failure}");
+        assert!(
+            failure.contains("equal: Deployment default/release-name"),
+            "{failure}"
+        );
+        assert!(
+            failure.contains("templates/deployment.yaml document 0"),
+            "{failure}"
+        );
         assert!(failure.contains("expected spec.replicas: "), "{failure}");
         assert!(failure.contains("got 1"), "{failure}");
         assert!(text.contains("FAIL "), "{text}");
@@ -107,10 +127,17 @@ fn snapshots_are_taken_compared_and_required() {
 
     let out = tera_operator(dir.path(), &["test", chart_arg, "--update-snapshots"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stderr(&out).contains("1 snapshot(s) stored"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 snapshot(s) stored"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         std::fs::read_to_string(&snap).unwrap(),
-        std::fs::read_to_string(repo().join("charts/webserver/tests/__snapshot__/service_test.yaml.snap")).unwrap(),
+        std::fs::read_to_string(
+            repo().join("charts/webserver/tests/__snapshot__/service_test.yaml.snap")
+        )
+        .unwrap(),
         "the snapshot taken is the one stored in the repository"
     );
 
@@ -126,7 +153,8 @@ fn snapshots_are_taken_compared_and_required() {
     assert!(text.contains("differs from snapshot 1"), "{text}");
     let diff_line = |sign: char, count: u32| {
         text.lines().any(|l| {
-            l.starts_with(sign) && l.trim_start_matches(sign).trim() == format!("worker_connections {count};")
+            l.starts_with(sign)
+                && l.trim_start_matches(sign).trim() == format!("worker_connections {count};")
         })
     };
     assert!(diff_line('-', 1024) && diff_line('+', 2048), "{text}");

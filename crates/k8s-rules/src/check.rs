@@ -84,11 +84,7 @@ fn walk(v: &Value, s: Schema<'_>, path: &str, problems: &mut Vec<Problem>) {
         Expect::Any => {}
         Expect::Scalar(scalar) => {
             if let Some(want) = scalar_mismatch(scalar, v) {
-                push(
-                    problems,
-                    path,
-                    format!("expected {want}, got {}", shown(v)),
-                );
+                push(problems, path, format!("expected {want}, got {}", shown(v)));
             }
         }
         Expect::Object => {
@@ -244,9 +240,7 @@ mod tests {
             ),
             (
                 deployment(json!({"replica": 2, "selector": selector, "template": template})),
-                vec![
-                    "spec.replica: unknown field of DeploymentSpec (did you mean \"replicas\"?)",
-                ],
+                vec!["spec.replica: unknown field of DeploymentSpec (did you mean \"replicas\"?)"],
             ),
             (
                 deployment(json!({"replicas": "2", "selector": selector, "template": template})),
@@ -260,9 +254,11 @@ mod tests {
                 ],
             ),
             (
-                deployment(json!({"selector": selector, "template": {"spec": {"containers": [
+                deployment(
+                    json!({"selector": selector, "template": {"spec": {"containers": [
                     {"name": "web", "image": "nginx", "ports": [{"containerPort": "http"}]},
-                    {"image": "sidecar", "Resources": {}}]}}})),
+                    {"image": "sidecar", "Resources": {}}]}}}),
+                ),
                 vec![
                     "spec.template.spec.containers[0].ports[0].containerPort: expected a 32-bit integer, got \"http\"",
                     "spec.template.spec.containers[1].Resources: unknown field of Container (did you mean \"resources\"?)",
@@ -298,7 +294,9 @@ mod tests {
     #[test]
     fn custom_resources_are_not_checked_here() {
         assert_eq!(
-            builtin_object(&json!({"apiVersion": "example.com/v1", "kind": "Thing", "spec": {"x": 1}})),
+            builtin_object(
+                &json!({"apiVersion": "example.com/v1", "kind": "Thing", "spec": {"x": 1}})
+            ),
             None
         );
         assert_eq!(builtin_object(&json!({"kind": "ConfigMap"})), None);

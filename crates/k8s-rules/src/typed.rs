@@ -19,7 +19,6 @@ pub enum Seg {
     V(String),
 }
 
-
 /// The canonical `k:` key of a map-list item: its key fields, sorted by name.
 pub fn key_json(fields: &[(&str, Value)]) -> String {
     let mut sorted: Vec<&(&str, Value)> = fields.iter().collect();

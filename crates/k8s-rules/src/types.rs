@@ -392,9 +392,12 @@ impl<'a> Schema<'a> {
     /// schema node's `required`.
     pub fn required(self) -> Vec<&'a str> {
         match self {
-            Schema::Builtin(Ty::Struct { id, .. }) => {
-                types().get(*id).required.iter().map(String::as_str).collect()
-            }
+            Schema::Builtin(Ty::Struct { id, .. }) => types()
+                .get(*id)
+                .required
+                .iter()
+                .map(String::as_str)
+                .collect(),
             Schema::Crd(s) | Schema::CrdRoot(s) => s["required"]
                 .as_array()
                 .map(|r| r.iter().filter_map(Value::as_str).collect())

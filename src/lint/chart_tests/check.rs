@@ -22,8 +22,12 @@ pub(crate) fn select<'a>(rendered: &'a Rendered, scope: &Scope, count_only: bool
                 return true;
             };
             let field = |p: &[&str]| crate::render::at(d.object, p).and_then(Value::as_str);
-            s.kind.as_deref().is_none_or(|k| field(&["kind"]) == Some(k))
-                && s.name.as_deref().is_none_or(|n| field(&["metadata", "name"]) == Some(n))
+            s.kind
+                .as_deref()
+                .is_none_or(|k| field(&["kind"]) == Some(k))
+                && s.name
+                    .as_deref()
+                    .is_none_or(|n| field(&["metadata", "name"]) == Some(n))
                 && s.path
                     .as_ref()
                     .is_none_or(|(steps, _, v)| path::get(d.object, steps) == Some(v))
@@ -103,7 +107,10 @@ pub(crate) fn on_documents(
             if (matching.len() == *count) != not {
                 return Ok(());
             }
-            let of = kind.as_deref().map(|k| format!(" of kind {k}")).unwrap_or_default();
+            let of = kind
+                .as_deref()
+                .map(|k| format!(" of kind {k}"))
+                .unwrap_or_default();
             let found: Vec<String> = matching.iter().map(|d| d.describe()).collect();
             Err(format!(
                 "expected {neg}{count} object(s){of} from {}, found {}{}",
@@ -120,8 +127,12 @@ pub(crate) fn on_documents(
             let hit = docs.iter().any(|d| {
                 let f = |p: &[&str]| crate::render::at(d.object, p).and_then(Value::as_str);
                 f(&["kind"]) == Some(kind.as_str())
-                    && api_version.as_deref().is_none_or(|a| f(&["apiVersion"]) == Some(a))
-                    && name.as_deref().is_none_or(|n| f(&["metadata", "name"]) == Some(n))
+                    && api_version
+                        .as_deref()
+                        .is_none_or(|a| f(&["apiVersion"]) == Some(a))
+                    && name
+                        .as_deref()
+                        .is_none_or(|n| f(&["metadata", "name"]) == Some(n))
             });
             if hit != not {
                 return Ok(());
@@ -129,10 +140,19 @@ pub(crate) fn on_documents(
             let found: Vec<String> = docs.iter().map(|d| d.describe()).collect();
             Err(format!(
                 "expected {neg}an object of kind {kind}{}{} from {}, found: {}",
-                api_version.as_deref().map(|a| format!(" ({a})")).unwrap_or_default(),
-                name.as_deref().map(|n| format!(" named {n}")).unwrap_or_default(),
+                api_version
+                    .as_deref()
+                    .map(|a| format!(" ({a})"))
+                    .unwrap_or_default(),
+                name.as_deref()
+                    .map(|n| format!(" named {n}"))
+                    .unwrap_or_default(),
                 describe_scope(scope),
-                if found.is_empty() { "none".to_string() } else { found.join("; ") }
+                if found.is_empty() {
+                    "none".to_string()
+                } else {
+                    found.join("; ")
+                }
             ))
         }
         _ => {
@@ -145,7 +165,10 @@ pub(crate) fn on_documents(
                 if holds != not {
                     continue;
                 }
-                failures.push(format!("{}: expected {neg}{expected}, got {actual}", doc.describe()));
+                failures.push(format!(
+                    "{}: expected {neg}{expected}, got {actual}",
+                    doc.describe()
+                ));
             }
             if failures.is_empty() {
                 Ok(())
@@ -173,7 +196,11 @@ fn one(check: &Check, object: &Value) -> (bool, String, String) {
     match check {
         Check::Equal(p, value) => {
             let got = at(object, p);
-            (got == Some(value), format!("{}: {value}", p.text), show(got))
+            (
+                got == Some(value),
+                format!("{}: {value}", p.text),
+                show(got),
+            )
         }
         Check::Contains {
             path: p,
@@ -187,7 +214,13 @@ fn one(check: &Check, object: &Value) -> (bool, String, String) {
                 .map(|items| {
                     items
                         .iter()
-                        .filter(|i| if *any { subset(i, content) } else { *i == content })
+                        .filter(|i| {
+                            if *any {
+                                subset(i, content)
+                            } else {
+                                *i == content
+                            }
+                        })
                         .count()
                 })
                 .unwrap_or(0);
@@ -220,7 +253,11 @@ fn one(check: &Check, object: &Value) -> (bool, String, String) {
         }
         Check::Kind(of) => {
             let got = object.get("kind");
-            (got == Some(&Value::String(of.clone())), format!("kind {of}"), show(got))
+            (
+                got == Some(&Value::String(of.clone())),
+                format!("kind {of}"),
+                show(got),
+            )
         }
         Check::ApiVersion(of) => {
             let got = object.get("apiVersion");
@@ -259,9 +296,10 @@ fn one(check: &Check, object: &Value) -> (bool, String, String) {
                 show(got),
             )
         }
-        Check::HasDocuments(..) | Check::ContainsDocument(..) | Check::Snapshot(_) | Check::Failed { .. } => {
-            (true, String::new(), String::new())
-        }
+        Check::HasDocuments(..)
+        | Check::ContainsDocument(..)
+        | Check::Snapshot(_)
+        | Check::Failed { .. } => (true, String::new(), String::new()),
     }
 }
 

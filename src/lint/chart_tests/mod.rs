@@ -120,12 +120,19 @@ pub fn run_chart(dir: &Path, watch: Option<&Watch>, options: Options) -> ChartRe
         }
     };
     for file in files {
-        report.suites.push(run_file(&file, &renderer, watch, options));
+        report
+            .suites
+            .push(run_file(&file, &renderer, watch, options));
     }
     report
 }
 
-fn run_file(file: &Path, renderer: &Renderer, watch: Option<&Watch>, options: Options) -> SuiteReport {
+fn run_file(
+    file: &Path,
+    renderer: &Renderer,
+    watch: Option<&Watch>,
+    options: Options,
+) -> SuiteReport {
     let mut report = SuiteReport {
         file: file.to_path_buf(),
         name: String::new(),
@@ -164,7 +171,10 @@ fn run_file(file: &Path, renderer: &Renderer, watch: Option<&Watch>, options: Op
         };
         let failures = run.run(renderer, watch);
         for (index, text) in run.taken {
-            snapshots.entry(test.name.clone()).or_default().insert(index, text);
+            snapshots
+                .entry(test.name.clone())
+                .or_default()
+                .insert(index, text);
         }
         report.tests.push(TestReport {
             name: test.name.clone(),
@@ -191,7 +201,12 @@ fn unknown_templates(suite: &Suite, renderer: &Renderer) -> Result<(), String> {
         .collect();
     for test in &suite.tests {
         for a in &test.asserts {
-            if let Some(name) = a.scope.templates.iter().find(|t| !known.contains(&t.as_str())) {
+            if let Some(name) = a
+                .scope
+                .templates
+                .iter()
+                .find(|t| !known.contains(&t.as_str()))
+            {
                 return Err(format!(
                     "test {:?}: no template {name} in the chart (it has {})",
                     test.name,
@@ -325,7 +340,9 @@ impl TestRun<'_> {
         let mut text = String::new();
         for (i, doc) in docs.iter().enumerate() {
             let value = match path {
-                Some(p) => path::get(doc.object, &p.steps).cloned().unwrap_or(Value::Null),
+                Some(p) => path::get(doc.object, &p.steps)
+                    .cloned()
+                    .unwrap_or(Value::Null),
                 None => doc.object.clone(),
             };
             if i > 0 {

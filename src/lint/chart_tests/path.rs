@@ -113,7 +113,8 @@ mod tests {
 
     #[test]
     fn paths_parse_and_find() {
-        let object = json!({"metadata": {"annotations": {"a.b/c": "x"}}, "spec": {"ports": [{"port": 80}]}});
+        let object =
+            json!({"metadata": {"annotations": {"a.b/c": "x"}}, "spec": {"ports": [{"port": 80}]}});
         let cases = [
             ("spec.ports[0].port", Some(json!(80))),
             ("metadata.annotations[\"a.b/c\"]", Some(json!("x"))),

@@ -48,7 +48,8 @@ pub(crate) fn store(file: &Path, snapshots: &Snapshots) -> Result<(), String> {
     }
     let text = serde_yaml::to_string(snapshots).map_err(|e| e.to_string())?;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
     }
     std::fs::write(&path, text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }

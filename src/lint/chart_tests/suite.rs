@@ -297,8 +297,9 @@ pub(crate) enum Check {
 /// Reads and checks the test file `file`; an error names the file and, where known, the line.
 pub(crate) fn load(file: &Path) -> Result<Suite, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
-    let raw: SuiteFile = serde_yaml::from_str(&text)
-        .map_err(|e| crate::config::describe_yaml_error(&e).replace("unknown field", "unknown key"))?;
+    let raw: SuiteFile = serde_yaml::from_str(&text).map_err(|e| {
+        crate::config::describe_yaml_error(&e).replace("unknown field", "unknown key")
+    })?;
     let base = file.parent().unwrap_or(Path::new("."));
     let suite_values = layers(base, &raw.values, &raw.set)?;
     let mut tests = Vec::new();
@@ -346,7 +347,12 @@ pub(crate) fn load(file: &Path) -> Result<Suite, String> {
                 test_templates.iter().map(|n| template_name(n)).collect()
             },
             document_index: t.document_index,
-            selector: t.document_selector.clone().map(selector).transpose().map_err(at)?,
+            selector: t
+                .document_selector
+                .clone()
+                .map(selector)
+                .transpose()
+                .map_err(at)?,
         };
         let mut asserts = Vec::new();
         for (j, a) in t.asserts.into_iter().enumerate() {
@@ -368,10 +374,7 @@ pub(crate) fn load(file: &Path) -> Result<Suite, String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    Ok(Suite {
-        name,
-        tests,
-    })
+    Ok(Suite { name, tests })
 }
 
 /// Values files (relative to the test file) in order, then the `set` keys as one layer.
@@ -414,7 +417,9 @@ fn selector(s: SelectorFile) -> Result<Selector, String> {
         _ => return Err("documentSelector: `path` and `value` go together".to_string()),
     };
     if path.is_none() && s.kind.is_none() && s.name.is_none() {
-        return Err("documentSelector: give `path` and `value`, or `kind` and/or `name`".to_string());
+        return Err(
+            "documentSelector: give `path` and `value`, or `kind` and/or `name`".to_string(),
+        );
     }
     Ok(Selector {
         path,
@@ -441,7 +446,11 @@ fn assertion(a: AssertFile, test_scope: &Scope) -> Result<Assert, String> {
         found.push(("equal", false, Check::Equal(parse_path(&x.path)?, x.value)));
     }
     if let Some(x) = a.not_equal {
-        found.push(("notEqual", true, Check::Equal(parse_path(&x.path)?, x.value)));
+        found.push((
+            "notEqual",
+            true,
+            Check::Equal(parse_path(&x.path)?, x.value),
+        ));
     }
     if let Some(x) = a.contains {
         found.push(("contains", false, contains(x)?));
@@ -456,10 +465,18 @@ fn assertion(a: AssertFile, test_scope: &Scope) -> Result<Assert, String> {
         found.push(("notExists", true, Check::Exists(parse_path(&x.path)?)));
     }
     if let Some(x) = a.is_null_or_empty {
-        found.push(("isNullOrEmpty", false, Check::NullOrEmpty(parse_path(&x.path)?)));
+        found.push((
+            "isNullOrEmpty",
+            false,
+            Check::NullOrEmpty(parse_path(&x.path)?),
+        ));
     }
     if let Some(x) = a.is_not_null_or_empty {
-        found.push(("isNotNullOrEmpty", true, Check::NullOrEmpty(parse_path(&x.path)?)));
+        found.push((
+            "isNotNullOrEmpty",
+            true,
+            Check::NullOrEmpty(parse_path(&x.path)?),
+        ));
     }
     if let Some(x) = a.is_kind {
         found.push(("isKind", false, Check::Kind(x.of)));
@@ -478,16 +495,32 @@ fn assertion(a: AssertFile, test_scope: &Scope) -> Result<Assert, String> {
         ));
     }
     if let Some(x) = a.match_regex {
-        found.push(("matchRegex", false, Check::MatchRegex(parse_path(&x.path)?, regex(&x.pattern)?)));
+        found.push((
+            "matchRegex",
+            false,
+            Check::MatchRegex(parse_path(&x.path)?, regex(&x.pattern)?),
+        ));
     }
     if let Some(x) = a.not_match_regex {
-        found.push(("notMatchRegex", true, Check::MatchRegex(parse_path(&x.path)?, regex(&x.pattern)?)));
+        found.push((
+            "notMatchRegex",
+            true,
+            Check::MatchRegex(parse_path(&x.path)?, regex(&x.pattern)?),
+        ));
     }
     if let Some(x) = a.length_equal {
-        found.push(("lengthEqual", false, Check::LengthEqual(parse_path(&x.path)?, x.count)));
+        found.push((
+            "lengthEqual",
+            false,
+            Check::LengthEqual(parse_path(&x.path)?, x.count),
+        ));
     }
     if let Some(x) = a.is_subset {
-        found.push(("isSubset", false, Check::Subset(parse_path(&x.path)?, x.content)));
+        found.push((
+            "isSubset",
+            false,
+            Check::Subset(parse_path(&x.path)?, x.content),
+        ));
     }
     if let Some(x) = a.match_snapshot {
         found.push((

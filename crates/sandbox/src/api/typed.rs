@@ -550,5 +550,4 @@ mod tests {
             assert_eq!(merge(Some(&l), Some(&r), s).unwrap(), want, "{l} + {r}");
         }
     }
-
 }
