@@ -294,12 +294,11 @@ fn every_rule_alone() {
             &[(
                 "templates/deployment.yaml",
                 Some(
-                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {{ values.replicas }}\n",
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {{ values.replicas }}\n  selector:\n    matchLabels: {app: web}\n",
                 ),
             )],
             &[
-                "templates/deployment.yaml: Deployment web: spec.selector: required field is missing",
-                "spec.template: required field is missing",
+                "templates/deployment.yaml: Deployment web: spec.template: required field is missing",
             ],
         ),
         (
