@@ -167,7 +167,7 @@ fn a_broken_test_file_is_an_error_naming_it() {
     let cases = [
         (
             "tests:\n  - it: typo\n    asserts:\n      - equal: {path: spec.replicas, value: 1}\n        templat: x.yaml\n",
-            "line 5 column 9: unknown key `templat`",
+            "line 5 column 9: tests[0].asserts[0]: unknown key `templat`",
         ),
         (
             "tests:\n  - it: no such template\n    template: missing.yaml\n    asserts:\n      - hasDocuments: {count: 1}\n",

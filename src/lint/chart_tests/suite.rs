@@ -167,6 +167,7 @@ struct AssertFile {
     is_null_or_empty: Option<PathOnly>,
     is_not_null_or_empty: Option<PathOnly>,
     is_kind: Option<Of>,
+    #[serde(rename = "isAPIVersion")]
     is_api_version: Option<Of>,
     has_documents: Option<HasDocumentsFile>,
     contains_document: Option<ContainsDocumentFile>,
