@@ -19,6 +19,7 @@ mod run;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 mod signals;
+mod test;
 
 /// The tera-operator command line.
 #[derive(Debug, Parser)]
@@ -60,6 +61,8 @@ pub(crate) enum Command {
     Render(render::RenderArgs),
     /// Check charts: metadata, values, schema, templates, and what the defaults render to.
     Lint(lint::LintArgs),
+    /// Run the charts' own tests (tests/*_test.yaml): assertions on what values render to.
+    Test(test::TestArgs),
     /// Run the operator: keep every mapped kind's resources true to their charts.
     Run(run::RunArgs),
     /// Run an in-memory Kubernetes API server to try tera-operator without a cluster.
@@ -114,6 +117,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render::run(args),
         Command::Lint(args) => lint::run(args),
+        Command::Test(args) => test::run(args),
         Command::Run(args) => run::run(args),
         Command::Crd(args) => crd::run(args),
         Command::Diff(args) => diff::run(args),

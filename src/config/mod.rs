@@ -11,7 +11,7 @@ use kube::core::Selector;
 use serde::Deserialize;
 
 pub use allowed::{AllowedKind, default_allowed_kinds, display_kind, group_of};
-pub(crate) use overrides::OverrideSource;
+pub(crate) use overrides::{OverrideSource, parse_set};
 
 /// Kinds a chart may emit when its mapping entry does not say otherwise.
 pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];

@@ -5,7 +5,9 @@ use super::{Finding, Lint};
 use crate::migrate::helm_chart::MARKER_TAG;
 
 /// Says which files of `templates/` the engine ignores, with the Tera equivalent: Helm's
-/// `_helpers.tpl` and other `*.tpl`, `NOTES.txt`, subdirectories, anything else.
+/// `_helpers.tpl` and other `*.tpl`, `NOTES.txt`, its `templates/tests/` hooks, other
+/// subdirectories, anything else. The chart's own `tests/` (chart tests, beside `templates/`)
+/// is not looked at here.
 pub(super) fn ignored_files(lint: &mut Lint<'_>) {
     let dir = lint.dir.join("templates");
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -29,7 +31,11 @@ pub(super) fn ignored_files(lint: &mut Lint<'_>) {
             continue;
         }
         let why = if is_dir {
-            "a directory: only templates/*.yaml, *.yml and _*.tera are read (Helm's tests/ hooks have no equivalent; assert on rendered objects with chart tests instead)".to_string()
+            if name == "tests" {
+                "Helm's test hooks (Pods `helm test` runs in the cluster) have no equivalent: assert on the rendered objects with chart tests instead, in the chart's own tests/*_test.yaml, run by `tera-operator test`".to_string()
+            } else {
+                "a directory: only templates/*.yaml, *.yml and _*.tera are read".to_string()
+            }
         } else if name.ends_with(".tpl") {
             "a Helm partial (Go template): its `define`s are not read; write them as components in a `_*.tera` file (`{% component name(@values) %}…{% endcomponent name %}`, used as `{{<name/>}}`), or convert the chart with `tera-operator migrate helm-chart`".to_string()
         } else if name == "NOTES.txt" {

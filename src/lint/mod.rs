@@ -6,7 +6,9 @@
 //! nothing when an earlier rule could not provide it. Each rule is a plain function over a
 //! [`Lint`], testable alone.
 
+pub mod chart_tests;
 mod helm;
+mod object_types;
 mod rules;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use serde_json::Value;
 
 use crate::chart::{Chart, ChartMeta, TemplateFile, ValuesSchema};
 use crate::config::{Mapping, Watch};
-use crate::render::Renderer;
+use crate::render::{Rendered, Renderer};
 
 pub(crate) use rules::RULES;
 
@@ -96,6 +98,8 @@ pub(crate) struct Lint<'a> {
     schema: Option<Option<ValuesSchema>>,
     templates: Option<Vec<TemplateFile>>,
     renderer: Option<Renderer>,
+    /// What each value set rendered to: the values file and the objects.
+    rendered: Vec<(PathBuf, Rendered)>,
     findings: Vec<Finding>,
 }
 
@@ -111,6 +115,7 @@ impl<'a> Lint<'a> {
             schema: None,
             templates: None,
             renderer: None,
+            rendered: Vec::new(),
             findings: Vec::new(),
         }
     }

@@ -47,6 +47,10 @@ pub(crate) const RULES: &[Rule] = &[
         name: "value-sets",
         check: value_sets,
     },
+    Rule {
+        name: "object-types",
+        check: super::object_types::object_types,
+    },
 ];
 
 fn chart_error(lint: &mut Lint<'_>, error: &chart::Error) {
@@ -262,7 +266,7 @@ fn value_sets(lint: &mut Lint<'_>) {
                 file.display().to_string(),
                 "these values render no objects".to_string(),
             )),
-            Ok(_) => {}
+            Ok(rendered) => lint.rendered.push((file, rendered)),
             Err(e) => findings.push(Finding::error(
                 file.display().to_string(),
                 format!("rendering these values failed: {e}"),

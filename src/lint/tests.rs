@@ -8,6 +8,21 @@ const SCHEMA: &str =
     r#"{"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 0}}}"#;
 const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}\ndata:\n  replicas: \"{{ values.replicas }}\"\n";
 
+/// A Deployment that passes every rule.
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {{ values.replicas }}\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: nginx\n";
+
+/// [`DEPLOYMENT`] with `replica` for `replicas`.
+static DEPLOYMENT_REPLICA: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| DEPLOYMENT.replace("replicas:", "replica:"));
+
+/// [`DEPLOYMENT`] with `replicas` quoted when above 9.
+static DEPLOYMENT_QUOTED_REPLICAS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    DEPLOYMENT.replace(
+        "replicas: {{ values.replicas }}",
+        "replicas: {% if values.replicas > 9 %}\"{{ values.replicas }}\"{% else %}{{ values.replicas }}{% endif %}",
+    )
+});
+
 /// A chart that passes every rule: `(file, content)`.
 const GOOD: &[(&str, &str)] = &[
     ("Chart.yaml", "name: good\nversion: 1.0.0\n"),
@@ -241,6 +256,65 @@ fn every_rule_alone() {
             &[("templates/configmap.yaml", Some("{% if %}\n"))],
             &[],
         ),
+        ("object-types", &[], &[]),
+        (
+            "object-types",
+            &[("templates/deployment.yaml", Some(DEPLOYMENT))],
+            &[],
+        ),
+        (
+            // Found with both value sets, said once.
+            "object-types",
+            &[
+                (
+                    "templates/configmap.yaml",
+                    Some(
+                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  flag: true\n",
+                    ),
+                ),
+                ("ci/two-values.yaml", Some("replicas: 2\n")),
+            ],
+            &[
+                "error: ",
+                "templates/configmap.yaml: ConfigMap x: data.flag: expected a string, got true (Kubernetes API types, with values.yaml)",
+            ],
+        ),
+        (
+            "object-types",
+            &[(
+                "templates/deployment.yaml",
+                Some(DEPLOYMENT_REPLICA.as_str()),
+            )],
+            &[
+                "templates/deployment.yaml: Deployment web: spec.replica: unknown field of DeploymentSpec (did you mean \"replicas\"?)",
+            ],
+        ),
+        (
+            "object-types",
+            &[(
+                "templates/deployment.yaml",
+                Some(
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {{ values.replicas }}\n  selector:\n    matchLabels: {app: web}\n",
+                ),
+            )],
+            &[
+                "templates/deployment.yaml: Deployment web: spec.template: required field is missing",
+            ],
+        ),
+        (
+            // Only a ci/ value set renders the wrong type.
+            "object-types",
+            &[
+                (
+                    "templates/deployment.yaml",
+                    Some(DEPLOYMENT_QUOTED_REPLICAS.as_str()),
+                ),
+                ("ci/many-values.yaml", Some("replicas: 12\n")),
+            ],
+            &[
+                "templates/deployment.yaml: Deployment web: spec.replicas: expected a 32-bit integer, got \"12\" (Kubernetes API types, with ci/many-values.yaml)",
+            ],
+        ),
     ];
     for (rule, changes, expected) in cases {
         let dir = chart(changes);
@@ -355,8 +429,20 @@ fn ignored_files_are_said_with_their_tera_equivalent() {
         "{findings:?}"
     );
     assert!(
-        findings[3].contains("templates/tests: ignored: a directory"),
+        findings[3].contains("templates/tests: ignored: Helm's test hooks")
+            && findings[3].contains("tests/*_test.yaml, run by `tera-operator test`"),
         "{findings:?}"
+    );
+    // The chart's own tests and their snapshots are not templates: nothing to say.
+    let dir = chart(&[
+        ("tests/configmap_test.yaml", Some("tests: []\n")),
+        ("tests/__snapshot__/configmap_test.yaml.snap", Some("{}\n")),
+    ]);
+    assert!(findings_of("ignored-files", dir.path()).is_empty());
+    assert!(
+        lint_chart(dir.path(), None).is_empty(),
+        "{:?}",
+        lint_chart(dir.path(), None)
     );
 }
 

@@ -28,7 +28,7 @@ pub(crate) use engine::Engine;
 pub use engine::TemplateError;
 pub(crate) use filters::hex;
 pub use policy::PolicyViolation;
-pub(crate) use stamp::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL, Owner, sort_for_apply};
+pub(crate) use stamp::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL, Owner};
 pub(crate) use values::MAX_DEPTH as MAX_VALUES_DEPTH;
 
 /// Why a custom resource could not be rendered. Nothing is applied when any of these occurs.
@@ -92,8 +92,19 @@ pub(crate) fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
 pub struct Rendered {
     /// The objects.
     pub objects: Vec<Value>,
+    /// Where each object of `objects` came from (same order).
+    pub(crate) sources: Vec<ObjectSource>,
     /// The merged values they were rendered from.
     pub(crate) values: Value,
+}
+
+/// The template an object was rendered by, and its place among that template's documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObjectSource {
+    /// The template, relative to the chart (`templates/deployment.yaml`).
+    pub(crate) template: String,
+    /// The object's index among the objects of that template, in rendered order (from 0).
+    pub(crate) document: usize,
 }
 
 /// A chart compiled for rendering, with the mapping entry that serves it.
@@ -192,10 +203,28 @@ impl Renderer {
                     .collect(),
             });
         }
-        let mut objects: Vec<Value> = parsed.into_iter().map(|p| p.object).collect();
+        let mut sources = Vec::with_capacity(parsed.len());
+        let mut objects = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            let document = sources
+                .iter()
+                .filter(|s: &&ObjectSource| s.template == p.file)
+                .count();
+            sources.push(ObjectSource {
+                template: p.file,
+                document,
+            });
+            objects.push(p.object);
+        }
         stamp::stamp_all(&mut objects, &owner);
-        sort_for_apply(&mut objects);
-        Ok(Rendered { objects, values })
+        let mut pairs: Vec<(Value, ObjectSource)> = objects.into_iter().zip(sources).collect();
+        pairs.sort_by(|a, b| stamp::apply_order(&a.0, &b.0));
+        let (objects, sources) = pairs.into_iter().unzip();
+        Ok(Rendered {
+            objects,
+            sources,
+            values,
+        })
     }
 
     /// Merges defaults, `spec` and overrides, and validates the result against the schema.

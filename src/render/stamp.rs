@@ -228,9 +228,9 @@ pub(crate) fn kind_rank(kind: &str) -> u8 {
     }
 }
 
-/// Sorts objects into apply order: by [`kind_rank`], then kind, then name.
-pub(crate) fn sort_for_apply(objects: &mut [Value]) {
-    objects.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+/// Apply order of two objects: by [`kind_rank`], then kind, then name.
+pub(crate) fn apply_order(a: &Value, b: &Value) -> std::cmp::Ordering {
+    sort_key(a).cmp(&sort_key(b))
 }
 
 fn sort_key(object: &Value) -> (u8, &str, &str) {

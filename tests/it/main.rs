@@ -6,6 +6,7 @@ mod support;
 mod broken_templates;
 mod cli_diff;
 mod cli_render;
+mod cli_test;
 mod controller_cli;
 mod controller_faults;
 mod controller_lifecycle;

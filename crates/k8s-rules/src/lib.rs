@@ -1,11 +1,15 @@
 //! Kubernetes rules that tera-operator and its sandbox both follow, written once: object and
-//! label names, resource quantities, the built-in kinds, structural-schema pruning, how JSON
+//! label names, resource quantities, the built-in kinds and their API types (fields, required
+//! fields, list semantics), typed checks of objects, structural-schema pruning, how JSON
 //! numbers and timestamps are written.
 
+pub mod check;
 pub mod kinds;
 pub mod names;
 pub mod quantity;
 pub mod structural;
+pub mod typed;
+pub mod types;
 
 mod number;
 mod time;

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::typed::{self, Trie};
 pub(crate) use crate::api::typed::{FieldSet, Path, Seg};
-use crate::api::types::Schema;
+use k8s_rules::types::Schema;
 
 /// Which part of an object a write covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,5 @@ pub(crate) mod schema;
 pub(crate) mod selectors;
 pub(crate) mod store;
 pub(crate) mod typed;
-pub(crate) mod types;
 pub(crate) mod validation;
 pub(crate) mod verbs;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::api::types::Schema;
+use k8s_rules::types::Schema;
 
 /// A patch that could not be applied.
 #[derive(Debug, thiserror::Error)]

@@ -13,9 +13,9 @@ use crate::api::resources::{self, ResourceInfo};
 use crate::api::rules;
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Key, Store, key_of};
-use crate::api::typed;
-use crate::api::types::Schema;
 use crate::api::validation::validate;
+use k8s_rules::typed;
+use k8s_rules::types::Schema;
 
 /// Which part of an object a request addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

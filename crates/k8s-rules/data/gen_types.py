@@ -9,7 +9,8 @@ Usage:
 
 Output: {"source": ..., "kinds": {"<group/version or version>/<Kind>": "<type>"},
          "types": {"<type>": <struct>}}, one type per line.
-A struct is {"f": {field: <expr>}, "a": 1 if atomic (+structType=atomic), "d": {field: default}}.
+A struct is {"f": {field: <expr>}, "a": 1 if atomic (+structType=atomic), "d": {field: default},
+"q": [required fields]}.
 An <expr> is a scalar ("string", "integer", "int32", "int64", "number", "boolean",
 "int-or-string", "quantity", "any"), "@<type>" (a struct), {"r": "<type>", "a": 1} (a struct used
 atomically), {"m": <expr>, "a": 1?} (a map; "a" if x-kubernetes-map-type is atomic) or
@@ -137,6 +138,9 @@ def main():
             st["a"] = 1
         if name in KEY_DEFAULTS:
             st["d"] = KEY_DEFAULTS[name]
+        required = sorted(f for f in d.get("required", []) if f in d["properties"])
+        if required:
+            st["q"] = required
         assert short(name) not in types, f"two definitions shorten to {short(name)}"
         types[short(name)] = st
         for gvk in d.get("x-kubernetes-group-version-kind", []):

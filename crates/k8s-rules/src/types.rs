@@ -1,7 +1,7 @@
-//! The shapes of API objects: field types and list/map semantics of the built-in kinds (from the
-//! Kubernetes OpenAPI definitions, generated into `data/k8s-types.json`, see `data/README.md`)
-//! and of custom resources (their CRD's structural schema), as structured-merge-diff, strategic
-//! merge patch and the decoders read them.
+//! The shapes of API objects: field types, required fields and list/map semantics of the
+//! built-in kinds (from the Kubernetes OpenAPI definitions, generated into `data/k8s-types.json`,
+//! see `data/README.md`) and of custom resources (their CRD's structural schema), as
+//! structured-merge-diff, strategic merge patch, the decoders and lint read them.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -9,11 +9,11 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 /// The generated definitions (Kubernetes 1.34, from the PyPI package kubernetes-validate).
-const DATA: &str = include_str!("../../data/k8s-types.json");
+const DATA: &str = include_str!("../data/k8s-types.json");
 
 /// A scalar type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Scalar {
+pub enum Scalar {
     /// A string (also dates, byte strings).
     String,
     /// An integer without a declared width.
@@ -34,7 +34,7 @@ pub(crate) enum Scalar {
 
 /// How a list's items relate (`x-kubernetes-list-type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Rel {
+pub enum Rel {
     /// Replaced and owned as a whole.
     Atomic,
     /// A set of scalars, items identified by their value.
@@ -45,7 +45,7 @@ pub(crate) enum Rel {
 
 /// A built-in field type.
 #[derive(Debug)]
-pub(crate) enum Ty {
+pub enum Ty {
     /// A scalar.
     Scalar(Scalar),
     /// Anything (`RawExtension`, `JSON`, …): maps granular, lists atomic.
@@ -70,33 +70,35 @@ pub(crate) enum Ty {
 
 /// A built-in list type.
 #[derive(Debug)]
-pub(crate) struct ListTy {
+pub struct ListTy {
     /// The items' type.
-    pub(crate) elem: Ty,
+    pub elem: Ty,
     /// How items relate.
-    pub(crate) rel: Rel,
+    pub rel: Rel,
     /// The key fields of a map list.
-    pub(crate) keys: Vec<String>,
+    pub keys: Vec<String>,
     /// `x-kubernetes-patch-merge-key`.
-    pub(crate) patch_key: Option<String>,
+    pub patch_key: Option<String>,
     /// `x-kubernetes-patch-strategy` (`merge`, `retainKeys`, `merge,retainKeys`, `replace`).
-    pub(crate) patch_strategy: Option<String>,
+    pub patch_strategy: Option<String>,
 }
 
 /// A built-in struct.
 #[derive(Debug)]
-pub(crate) struct StructTy {
+pub struct StructTy {
     /// Its definition name, e.g. `apps.v1.DeploymentSpec`.
-    pub(crate) name: String,
+    pub name: String,
     /// Its fields.
-    pub(crate) fields: HashMap<String, Ty>,
+    pub fields: HashMap<String, Ty>,
     /// Defaults of fields that are list-map keys (`protocol: TCP`).
-    pub(crate) defaults: Map<String, Value>,
+    pub defaults: Map<String, Value>,
+    /// The fields the definitions mark required, in name order.
+    pub required: Vec<String>,
 }
 
 /// All built-in definitions.
 #[derive(Debug)]
-pub(crate) struct Types {
+pub struct Types {
     structs: Vec<StructTy>,
     roots: Vec<Ty>,
     kinds: HashMap<String, usize>,
@@ -194,6 +196,14 @@ fn load() -> Types {
                 })
                 .unwrap_or_default(),
             defaults: d["d"].as_object().cloned().unwrap_or_default(),
+            required: d["q"]
+                .as_array()
+                .map(|q| {
+                    q.iter()
+                        .filter_map(|f| f.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect();
     let roots = defs
@@ -222,19 +232,19 @@ fn load() -> Types {
 }
 
 /// The built-in definitions (parsed once per process).
-pub(crate) fn types() -> &'static Types {
+pub fn types() -> &'static Types {
     static TYPES: OnceLock<Types> = OnceLock::new();
     TYPES.get_or_init(load)
 }
 
 impl Types {
     /// The struct behind an id.
-    pub(crate) fn get(&self, id: usize) -> &StructTy {
+    pub fn get(&self, id: usize) -> &StructTy {
         &self.structs[id]
     }
 
     /// The root type of a built-in kind, by `apiVersion` and `kind`.
-    pub(crate) fn kind(&self, api_version: &str, kind: &str) -> Option<&Ty> {
+    pub fn kind(&self, api_version: &str, kind: &str) -> Option<&Ty> {
         self.kinds
             .get(&format!("{api_version}/{kind}"))
             .map(|id| &self.roots[*id])
@@ -243,7 +253,7 @@ impl Types {
 
 /// Where in the type definitions a value sits: the cursor the typed walks carry.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Schema<'a> {
+pub enum Schema<'a> {
     /// A built-in type.
     Builtin(&'a Ty),
     /// A node of a CRD's structural schema.
@@ -258,7 +268,7 @@ pub(crate) enum Schema<'a> {
 
 /// A field looked up in an object's schema.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Field<'a> {
+pub enum Field<'a> {
     /// A declared struct field.
     Named(Schema<'a>),
     /// A map entry (or a field of an object that keeps unknown fields).
@@ -269,7 +279,7 @@ pub(crate) enum Field<'a> {
 
 impl<'a> Field<'a> {
     /// The field's schema (deduced if unknown).
-    pub(crate) fn schema(self) -> Schema<'a> {
+    pub fn schema(self) -> Schema<'a> {
         match self {
             Field::Named(s) | Field::Elem(s) => s,
             Field::Unknown => Schema::Deduced,
@@ -277,14 +287,14 @@ impl<'a> Field<'a> {
     }
 
     /// Whether the field is a declared struct field.
-    pub(crate) fn is_named(self) -> bool {
+    pub fn is_named(self) -> bool {
         matches!(self, Field::Named(_))
     }
 }
 
 /// The kind of value a schema expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Expect {
+pub enum Expect {
     /// A scalar of this type.
     Scalar(Scalar),
     /// An object (struct or map).
@@ -297,11 +307,11 @@ pub(crate) enum Expect {
 
 /// A list's patch semantics for strategic merge patch.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PatchInfo<'a> {
+pub struct PatchInfo<'a> {
     /// Items are merged (`patchStrategy: merge`), not replaced.
-    pub(crate) merge: bool,
+    pub merge: bool,
     /// The merge key of a list of objects.
-    pub(crate) key: Option<&'a str>,
+    pub key: Option<&'a str>,
 }
 
 fn builtin(ty: &Ty) -> Schema<'_> {
@@ -313,7 +323,7 @@ fn builtin(ty: &Ty) -> Schema<'_> {
 
 impl<'a> Schema<'a> {
     /// The schema of a built-in kind, or of a custom resource with `crd_schema`, or deduced.
-    pub(crate) fn for_kind(
+    pub fn for_kind(
         api_version: &str,
         kind: &str,
         custom: bool,
@@ -328,7 +338,7 @@ impl<'a> Schema<'a> {
     }
 
     /// What kind of value is expected here.
-    pub(crate) fn expect(self) -> Expect {
+    pub fn expect(self) -> Expect {
         match self {
             Schema::Builtin(Ty::Scalar(s)) => Expect::Scalar(*s),
             Schema::Builtin(Ty::Struct { .. } | Ty::Map { .. }) | Schema::CrdRoot(_) => {
@@ -354,7 +364,7 @@ impl<'a> Schema<'a> {
     }
 
     /// Whether an object or list here is owned and replaced as a whole.
-    pub(crate) fn atomic(self, value: &Value) -> bool {
+    pub fn atomic(self, value: &Value) -> bool {
         match (self, value) {
             (Schema::Builtin(Ty::Struct { atomic, .. } | Ty::Map { atomic, .. }), _) => *atomic,
             (Schema::Builtin(Ty::List(l)), _) => l.rel == Rel::Atomic,
@@ -370,7 +380,7 @@ impl<'a> Schema<'a> {
     }
 
     /// Whether this is an object with declared fields (a struct, not a map).
-    pub(crate) fn is_struct(self) -> bool {
+    pub fn is_struct(self) -> bool {
         match self {
             Schema::Builtin(Ty::Struct { .. }) | Schema::CrdRoot(_) => true,
             Schema::Crd(s) => s["properties"].is_object(),
@@ -378,8 +388,46 @@ impl<'a> Schema<'a> {
         }
     }
 
+    /// The fields an object here must set: a built-in struct's required fields, or a CRD
+    /// schema node's `required`.
+    pub fn required(self) -> Vec<&'a str> {
+        match self {
+            Schema::Builtin(Ty::Struct { id, .. }) => types()
+                .get(*id)
+                .required
+                .iter()
+                .map(String::as_str)
+                .collect(),
+            Schema::Crd(s) | Schema::CrdRoot(s) => s["required"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The declared field names of a struct (sorted), for suggestions; none for other types.
+    pub fn field_names(self) -> Vec<&'a str> {
+        let mut names: Vec<&str> = match self {
+            Schema::Builtin(Ty::Struct { id, .. }) => {
+                types().get(*id).fields.keys().map(String::as_str).collect()
+            }
+            Schema::Crd(s) | Schema::CrdRoot(s) => s["properties"]
+                .as_object()
+                .map(|p| p.keys().map(String::as_str).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        if matches!(self, Schema::CrdRoot(_)) {
+            names.extend(["apiVersion", "kind", "metadata"]);
+        }
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// Looks up a field of an object.
-    pub(crate) fn field(self, name: &str) -> Field<'a> {
+    pub fn field(self, name: &str) -> Field<'a> {
         match self {
             Schema::Builtin(Ty::Struct { id, .. }) => types()
                 .get(*id)
@@ -415,7 +463,7 @@ impl<'a> Schema<'a> {
     }
 
     /// The schema of a list's items.
-    pub(crate) fn items(self) -> Schema<'a> {
+    pub fn items(self) -> Schema<'a> {
         match self {
             Schema::Builtin(Ty::List(l)) => builtin(&l.elem),
             Schema::Crd(s) => match s.get("items") {
@@ -427,7 +475,7 @@ impl<'a> Schema<'a> {
     }
 
     /// How a list's items relate, and the key fields of a map list.
-    pub(crate) fn list(self) -> (Rel, Vec<&'a str>) {
+    pub fn list(self) -> (Rel, Vec<&'a str>) {
         match self {
             Schema::Builtin(Ty::List(l)) => (l.rel, l.keys.iter().map(String::as_str).collect()),
             Schema::Crd(s) => match s["x-kubernetes-list-type"].as_str() {
@@ -446,7 +494,7 @@ impl<'a> Schema<'a> {
     }
 
     /// The default of a field of this (item) type, used for list-map keys an item omits.
-    pub(crate) fn default_of(self, field: &str) -> Option<Value> {
+    pub fn default_of(self, field: &str) -> Option<Value> {
         match self {
             Schema::Builtin(Ty::Struct { id, .. }) => types().get(*id).defaults.get(field).cloned(),
             Schema::Crd(s) => s["properties"][field].get("default").cloned(),
@@ -455,7 +503,7 @@ impl<'a> Schema<'a> {
     }
 
     /// Strategic merge patch semantics of a list.
-    pub(crate) fn patch(self) -> PatchInfo<'a> {
+    pub fn patch(self) -> PatchInfo<'a> {
         match self {
             Schema::Builtin(Ty::List(l)) => PatchInfo {
                 merge: l
@@ -469,7 +517,7 @@ impl<'a> Schema<'a> {
     }
 
     /// The Go type of a field, for decoding errors (`int32`, `v1.PodSpec`, `[]v1.Container`).
-    pub(crate) fn go_type(self) -> String {
+    pub fn go_type(self) -> String {
         match self {
             Schema::Builtin(Ty::Scalar(s)) => match s {
                 Scalar::String => "string".into(),
@@ -496,7 +544,7 @@ impl<'a> Schema<'a> {
     }
 
     /// The Go name of a struct (`DeploymentSpec`), for decoding errors.
-    pub(crate) fn struct_name(self) -> &'a str {
+    pub fn struct_name(self) -> &'a str {
         match self {
             Schema::Builtin(Ty::Struct { id, .. }) => {
                 types().get(*id).name.rsplit('.').next().unwrap_or_default()
