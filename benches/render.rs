@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// The allocator the `tera-operator` binary ships with, so the figures are the binary's.
 #[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
