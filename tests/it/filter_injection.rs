@@ -63,6 +63,12 @@ const EXPRESSIONS: &[&str] = &[
     "values.obj | merge(with={\"z\": values.s}) | to_yaml",
     "values.s | untemplated",
     "values.s | ternary(yes=values.s, no=\"n\")",
+    "values.s | go_yaml",
+    "values.s | go_yaml | nindent(width=6)",
+    "values.obj | go_yaml",
+    "values.obj | go_yaml | indent(width=4)",
+    "values.list | go_yaml",
+    "values.s | str_join(sep=\",\")",
 ];
 
 /// Strings built from the characters YAML gives meaning to, the line breaks only YAML knows,
@@ -262,6 +268,8 @@ fn check_value(
             | "values.s | to_json(pretty=true)"
             | "values.s | to_yaml"
             | "values.s | to_yaml | nindent(width=6)"
+            | "values.s | go_yaml"
+            | "values.s | go_yaml | nindent(width=6)"
     );
     if !preserving {
         return Ok(());
@@ -294,7 +302,7 @@ fn check_value(
     Ok(())
 }
 
-/// Cases per filter and position: 31 expressions × 13 positions × 400 ≈ 1.6·10⁵ renders
+/// Cases per filter and position: 37 expressions × 13 positions × 400 ≈ 1.6·10⁵ renders
 /// (`FILTER_INJECTION_CASES` sets another count, for a deeper run by hand).
 fn cases() -> u32 {
     std::env::var("FILTER_INJECTION_CASES")

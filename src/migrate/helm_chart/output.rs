@@ -42,10 +42,7 @@ pub(super) fn write(
 
     let mut values = source.values_text.clone();
     if defaults.get("capabilities") != source.defaults.get("capabilities") {
-        values.push_str(&format!(
-            "\n# Added by `tera-operator migrate helm-chart`: what Helm's `.Capabilities` told the templates.\ncapabilities:\n  kubeVersion: {}\n  apiVersions: []\n",
-            options.kube_version
-        ));
+        values.push_str(&super::capabilities::values_yaml(&options.kube_version));
     }
     write_file(&out.join("values.yaml"), &values)?;
 
