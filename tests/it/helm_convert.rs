@@ -74,6 +74,28 @@ fn unstamped(mut object: Value) -> Value {
     object
 }
 
+/// Drops from `ours` the labels the operator stamps only where a template sets none
+/// (`app.kubernetes.io/instance`, `app.kubernetes.io/name`), when Helm's object has no such label.
+fn without_default_labels(mut ours: Value, theirs: &Value) -> Value {
+    for meta in ["/metadata", "/spec/template/metadata"] {
+        let helm_labels = theirs.pointer(&format!("{meta}/labels")).cloned();
+        let Some(Value::Object(labels)) = ours.pointer_mut(&format!("{meta}/labels")) else {
+            continue;
+        };
+        for key in ["app.kubernetes.io/instance", "app.kubernetes.io/name"] {
+            if helm_labels.as_ref().and_then(|l| l.get(key)).is_none() {
+                labels.remove(key);
+            }
+        }
+        if labels.is_empty() {
+            if let Some(Value::Object(m)) = ours.pointer_mut(meta) {
+                m.remove("labels");
+            }
+        }
+    }
+    ours
+}
+
 /// Helm's objects for these values, by `kind/name` (tests/ and NOTES.txt left out).
 fn helm_objects(chart: &Path, values: &Value) -> BTreeMap<String, Value> {
     let out = helm(&["render", &chart.display().to_string(), &values.to_string()]);
@@ -141,13 +163,13 @@ fn differences(chart: &Path, renderer: &Renderer, sets: &[(&str, Value)]) -> Vec
             ));
         }
         for (key, object) in &theirs {
-            if let Some(mine) = ours.get(key)
-                && mine != object
+            if let Some(mine) = ours.get(key).map(|m| without_default_labels(m.clone(), object))
+                && &mine != object
             {
                 out.push(format!(
                     "{name}: {key} differs\nhelm: {}\nours: {}",
                     serde_json::to_string_pretty(object).unwrap(),
-                    serde_json::to_string_pretty(mine).unwrap()
+                    serde_json::to_string_pretty(&mine).unwrap()
                 ));
             }
         }
@@ -286,8 +308,8 @@ fn corpus_chart(chart: &Path, work: &Path) -> Figures {
             }
         };
         for (key, object) in &theirs {
-            match ours.get(key) {
-                Some(mine) if mine == object => figures.identical += 1,
+            match ours.get(key).map(|m| without_default_labels(m.clone(), object)) {
+                Some(mine) if &mine == object => figures.identical += 1,
                 Some(_) => eprintln!("  {name}: {key} differs"),
                 None => eprintln!("  {name}: {key} missing"),
             }
@@ -370,7 +392,9 @@ fn to_yaml_text_and_checksums_match_helm() {
     let chart = write_text_chart(dir.path());
     let (report, renderer) = convert(&chart, dir.path());
     assert!(report.markers.is_empty(), "{report}");
-    let long = "a long description that goes on and on past the eightieth column of the line, folded";
+    // Folded past column 80 as Go folds it. (A string holding `,`, `[`, `]`, `{` or `}` is
+    // single-quoted where Go writes it plain: the text differs there, on purpose, see go_yaml.)
+    let long = "a long description that goes on and on past the eightieth column of the line and is folded";
     let sets = [
         ("defaults", json!({})),
         (

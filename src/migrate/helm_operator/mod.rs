@@ -351,7 +351,7 @@ fn rbac_notes(report: &mut Report, granted: &rbac::Granted, mapping: &crate::con
         .map(|k| crate::config::display_kind(k.kind, k.group))
         .collect();
     let mut note = format!(
-        "{file} (and the rest of config/rbac) is not copied: `tera-operator manifests --config watches.yaml` writes the operator's ServiceAccount, ClusterRole and binding from the mapping: the custom resources, and on the objects only the kinds in allowedKinds; Helm's release Secrets need no rules once they are gone"
+        "{file} (and the rest of config/rbac) is not copied: `tera-operator manifests --config watches.yaml` writes the operator's ServiceAccount, ClusterRole and binding from the mapping: the custom resources, and on the objects only the kinds in allowedKinds; it needs no rules for Helm's release Secrets"
     );
     if !dropped.is_empty() {
         note.push_str(&format!(

@@ -53,7 +53,6 @@ fn invalid(path: &Path, message: impl Into<String>) -> Error {
 pub(super) fn entries(project: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
     let path = project.join("watches.yaml");
     let text = read(&path)?;
-    let checked = crate::config::Mapping::parse(&path, &text)?;
     let raw: Vec<serde_yaml::Mapping> = if text.trim().is_empty() {
         Vec::new()
     } else {
@@ -62,13 +61,13 @@ pub(super) fn entries(project: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
     if raw.is_empty() {
         return Err(invalid(&path, "no entries: nothing to migrate"));
     }
-    let mut out = Vec::with_capacity(raw.len());
-    for (raw, watch) in raw.into_iter().zip(&checked.watches) {
-        let chart_written = raw
-            .get("chart")
-            .and_then(Yaml::as_str)
-            .unwrap_or_default()
-            .to_string();
+    // Each chart found in the project; the file is then checked as tera-operator reads a
+    // mapping, with the charts where they were found (same lines, so errors name the right one).
+    let mut found = Vec::with_capacity(raw.len());
+    let mut checked_text = text.clone();
+    for entry in &raw {
+        let field = |key: &str| entry.get(key).and_then(Yaml::as_str).unwrap_or_default();
+        let chart_written = field("chart").to_string();
         let written = Path::new(&chart_written);
         let mut candidates = vec![project.join(written)];
         if written.is_absolute()
@@ -81,26 +80,39 @@ pub(super) fn entries(project: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
             .find(|c| c.join("Chart.yaml").is_file())
             .cloned()
         else {
+            let line = text
+                .lines()
+                .position(|l| l.contains("chart:") && l.contains(&chart_written))
+                .map_or(0, |i| i + 1);
             let looked: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
             return Err(invalid(
                 &path,
                 format!(
-                    "line {}: kind {}: chart {chart_written:?} is not in the project (no Chart.yaml at {})",
-                    watch.line,
-                    watch.kind,
+                    "line {line}: kind {}: chart {chart_written:?} is not in the project (no Chart.yaml at {})",
+                    field("kind"),
                     looked.join(" or ")
                 ),
             ));
         };
-        out.push(Entry {
+        if written.is_absolute() && chart_dir != written {
+            checked_text = checked_text.replace(&chart_written, &chart_dir.display().to_string());
+        }
+        found.push((chart_written, chart_dir));
+    }
+    let checked = crate::config::Mapping::parse(&path, &checked_text)?;
+    let out = raw
+        .into_iter()
+        .zip(&checked.watches)
+        .zip(found)
+        .map(|((raw, watch), (chart_written, chart_dir))| Entry {
             raw,
             group: watch.group.clone(),
             version: watch.version.clone(),
             kind: watch.kind.clone(),
             chart_written,
             chart_dir,
-        });
-    }
+        })
+        .collect();
     Ok((out, checked.warnings))
 }
 

@@ -108,7 +108,7 @@ fn a_chart_missing_from_the_project_is_named_with_its_line() {
     .unwrap_err();
     assert!(matches!(err, Error::Invalid { .. }), "{err}");
     let message = err.to_string();
-    assert!(message.contains("watches.yaml: line 1: kind App: chart \"/opt/helm/helm-charts/app\" is not in the project"), "{message}");
+    assert!(message.contains("watches.yaml: line 4: kind App: chart \"/opt/helm/helm-charts/app\" is not in the project"), "{message}");
     assert!(message.contains("p/helm-charts/app"), "{message}");
     assert!(!dir.path().join("out").exists());
 }
