@@ -310,7 +310,12 @@ fn corpus_chart(chart: &Path, work: &Path) -> Figures {
         for (key, object) in &theirs {
             match ours.get(key).map(|m| without_default_labels(m.clone(), object)) {
                 Some(mine) if &mine == object => figures.identical += 1,
-                Some(_) => eprintln!("  {name}: {key} differs"),
+                Some(mine) => {
+                    eprintln!("  {name}: {key} differs");
+                    if std::env::var_os("TERA_OPERATOR_CORPUS_DIFF").is_some() {
+                        eprintln!("    helm: {object}\n    ours: {mine}");
+                    }
+                }
                 None => eprintln!("  {name}: {key} missing"),
             }
         }

@@ -185,6 +185,17 @@ impl Translator<'_> {
             Operand::Nil => Ex::Plain("none".into()),
             Operand::Ident(name) => self.call(name, Vec::new(), &[], dot, line),
             Operand::Paren(pipe, path) => {
+                // `(.Files.Glob "x/*").AsConfig`: one `.Files` call with the method after it.
+                if let [cmd] = pipe.cmds.as_slice()
+                    && let Some(Operand::Field(files)) = cmd.first()
+                    && files.len() == 2
+                    && files[0] == "Files"
+                    && !path.is_empty()
+                {
+                    let mut combined = files.clone();
+                    combined.extend(path.iter().cloned());
+                    return self.files_call(&combined, &cmd[1..], dot, line);
+                }
                 let inner = self.pipe(pipe, dot, line);
                 if path.is_empty() {
                     inner

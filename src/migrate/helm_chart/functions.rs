@@ -54,6 +54,10 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "derivePassword",
         "derives secrets in templates; use a Secret",
     ),
+    (
+        "htpasswd",
+        "hashes with bcrypt and a random salt, so it changes on every render; put the hashed entry in a Secret and reference it",
+    ),
     ("env", "reads the environment; templates cannot"),
     ("expandenv", "reads the environment; templates cannot"),
     ("getHostByName", "reads DNS; templates cannot"),
@@ -278,7 +282,16 @@ impl Translator<'_> {
                 let matched = self.glob(&pattern);
                 let rest: Vec<&str> = path[2..].iter().map(String::as_str).collect();
                 match rest.as_slice() {
-                    ["AsConfig"] | [] => {
+                    // The files themselves (a map, empty when nothing matches: false in an `if`).
+                    [] => {
+                        let map = matched
+                            .iter()
+                            .map(|(name, text)| format!("{}: {}", string(name), string(text)))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        Ex::Plain(format!("{{ {map} }}"))
+                    }
+                    ["AsConfig"] => {
                         let map = matched
                             .iter()
                             .map(|(name, text)| {
