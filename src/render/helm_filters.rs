@@ -1,7 +1,7 @@
 //! Helm-familiar helpers with Helm's (Sprig's) semantics: `if_empty` (Helm's `default`), `empty`,
 //! `ternary`, `coalesce`, `dig`, `merge`, `has_key`, `semver_compare`, `regex_replace`,
 //! `regex_match`, `squote`, `from_yaml`/`from_json`, `trim_prefix`/`trim_suffix`, `append`,
-//! `str_join` (Sprig's `join`), `go_yaml` (Helm's `toYaml` text),
+//! `str_join` (Sprig's `join`), `go_yaml` (Helm's `toYaml` text), `go_print` (Go's printing),
 //! and the functions `printf(format=, args=[])` and `fail(msg=)`.
 //!
 //! Like every filter here they only compute values: strings they return are escaped by the
@@ -34,6 +34,7 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("append", append);
     tera.register_filter("str_join", str_join);
     tera.register_filter("go_yaml", go_yaml);
+    tera.register_filter("go_print", go_print);
     tera.register_filter("sort_keys", sort_keys);
     tera.register_filter("omit", omit);
     tera.register_filter("pick", pick);
@@ -261,6 +262,22 @@ fn go_yaml(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
     ))))
 }
 
+/// `{{ values.x | go_print }}`: what Go's template prints for the values that read differently
+/// as YAML text: nothing for null, undefined and `""` (so `key: {{ … }}` is null, as in Helm),
+/// `[]` for an empty list. Anything else is printed (and escaped) as usual. What it writes
+/// itself is empty or `[]`, so it can never add structure.
+fn go_print(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
+    if value.is_undefined() || value.is_none() || value.as_str() == Some("") {
+        return Ok(Value::safe_string(""));
+    }
+    if let Ok(Json::Array(items)) = json(&value)
+        && items.is_empty()
+    {
+        return Ok(Value::safe_string("[]"));
+    }
+    Ok(value)
+}
+
 /// `{{ x | str_join(sep=",") }}`: Sprig's `join`: the items of a list as text (null items
 /// skipped), joined with `sep`; a single value is one item, null none (Tera's `join` refuses
 /// anything but a list).
@@ -455,6 +472,13 @@ mod tests {
             // `or` is the same thing written as Tera.
             ("values.empty_s or \"x\"", "x"),
             ("values.zero | empty", "true"),
+            // What Go prints: nothing for nil and "", `[]` for an empty list.
+            ("values.none | go_print", ""),
+            ("values.missing | go_print", ""),
+            ("values.empty_s | go_print", ""),
+            ("values.empty_l | go_print", "[]"),
+            ("values.s | go_print", "nginx"),
+            ("values.zero | go_print", "0"),
             // Sprig's `join`: a string is one item, null none, null items are skipped.
             ("[\"a\", values.none, 2] | str_join(sep=\",\")", "a,2"),
             ("values.s | str_join(sep=\",\")", "nginx"),

@@ -69,6 +69,7 @@ const EXPRESSIONS: &[&str] = &[
     "values.obj | go_yaml | indent(width=4)",
     "values.list | go_yaml",
     "values.s | str_join(sep=\",\")",
+    "values.s | go_print",
 ];
 
 /// Strings built from the characters YAML gives meaning to, the line breaks only YAML knows,
@@ -302,7 +303,7 @@ fn check_value(
     Ok(())
 }
 
-/// Cases per filter and position: 37 expressions × 13 positions × 400 ≈ 1.6·10⁵ renders
+/// Cases per filter and position: 38 expressions × 13 positions × 400 ≈ 1.6·10⁵ renders
 /// (`FILTER_INJECTION_CASES` sets another count, for a deeper run by hand).
 fn cases() -> u32 {
     std::env::var("FILTER_INJECTION_CASES")

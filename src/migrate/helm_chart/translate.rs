@@ -262,7 +262,13 @@ impl<'a> Translator<'a> {
             self.flush(out);
             match value {
                 Ex::Text(var) => out.push_str(&format!("{{{{ {var} }}}}")),
-                Ex::Plain(e) => out.push_str(&format!("{{{{ {} }}}}", strip_parens(&e))),
+                // Printed as Go prints it: nothing for nil and "", `[]` for an empty list.
+                Ex::Plain(e) if e.starts_with(['"', '-']) || e.starts_with(|c: char| c.is_ascii_digit()) => {
+                    out.push_str(&format!("{{{{ {} }}}}", strip_parens(&e)))
+                }
+                Ex::Plain(e) => {
+                    out.push_str(&format!("{{{{ ({}) | go_print }}}}", strip_parens(&e)))
+                }
             }
             return;
         }
