@@ -98,7 +98,9 @@ fn converted(dir: &Path) -> Renderer {
     .expect("convert the scaffold");
     assert!(report.markers.is_empty(), "{report}");
     let mapping = Mapping::load(&mapping).expect("mapping");
-    let watch = mapping.find("apps.example.com/v1alpha1", "MyApp").expect("entry");
+    let watch = mapping
+        .find("apps.example.com/v1alpha1", "MyApp")
+        .expect("entry");
     Renderer::new(Chart::load(&output).expect("chart"), watch).expect("renderer")
 }
 

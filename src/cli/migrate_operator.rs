@@ -39,7 +39,9 @@ pub(crate) fn run(args: HelmOperatorArgs) -> anyhow::Result<ExitCode> {
     match report.markers() {
         0 => Ok(ExitCode::SUCCESS),
         n => {
-            eprintln!("{n} marker(s) left: those charts fail lint and render until each is resolved");
+            eprintln!(
+                "{n} marker(s) left: those charts fail lint and render until each is resolved"
+            );
             Ok(ExitCode::from(1))
         }
     }

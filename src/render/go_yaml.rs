@@ -137,7 +137,11 @@ fn go_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let sci = format!("{f:e}"); // e.g. 1.2345675e6, -1.2e-5
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -180,10 +184,18 @@ fn style(s: &str, value: bool) -> Style {
         let literal_ok = value
             && !s.contains(" \n")
             && !s.ends_with(' ')
-            && !s.chars().any(|c| unsafe_char(c) || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'));
-        return if literal_ok { Style::Literal } else { Style::Double };
+            && !s
+                .chars()
+                .any(|c| unsafe_char(c) || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}'));
+        return if literal_ok {
+            Style::Literal
+        } else {
+            Style::Double
+        };
     }
-    if s.chars().any(|c| matches!(c, '"' | '\'' | '\\') || ('\u{E000}'..='\u{EFFF}').contains(&c)) {
+    if s.chars()
+        .any(|c| matches!(c, '"' | '\'' | '\\') || ('\u{E000}'..='\u{EFFF}').contains(&c))
+    {
         return Style::Double;
     }
     if plain_allowed(s) && !s.chars().any(unsafe_char) {
@@ -205,7 +217,21 @@ fn plain_allowed(s: &str) -> bool {
     let followed_by_space = |i: usize| chars.get(i + 1).is_none_or(|c| *c == ' ');
     if matches!(
         first,
-        '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`'
+        '#' | ','
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '&'
+            | '*'
+            | '!'
+            | '|'
+            | '>'
+            | '\''
+            | '"'
+            | '%'
+            | '@'
+            | '`'
     ) {
         return false;
     }
@@ -311,7 +337,8 @@ fn base60(s: &str) -> bool {
 /// go-yaml's timestamp forms: `2006-01-02`, with `T`/`t`/space and a time, and a zone.
 fn timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
     if !(b.len() >= 8 && digits(0..4) && b[4] == b'-') {
         return false;
     }
@@ -323,7 +350,10 @@ fn timestamp(s: &str) -> bool {
         return false;
     };
     let day_len = after.chars().take_while(char::is_ascii_digit).count();
-    if !(1..=2).contains(&month.len()) || !month.chars().all(|c| c.is_ascii_digit()) || !(1..=2).contains(&day_len) {
+    if !(1..=2).contains(&month.len())
+        || !month.chars().all(|c| c.is_ascii_digit())
+        || !(1..=2).contains(&day_len)
+    {
         return false;
     }
     let tail = &after[day_len..];
@@ -412,7 +442,9 @@ fn literal(s: &str, cont: usize, out: &mut String) {
 /// A double-quoted scalar: Go's text for strings with nothing to escape but tabs, else the safe
 /// form of [`yaml_text::quoted`] (same value).
 fn go_double(s: &str) -> String {
-    if s.chars().all(|c| c == '\t' || (printable(c) && c != '\n' && !unsafe_char(c))) {
+    if s.chars()
+        .all(|c| c == '\t' || (printable(c) && c != '\n' && !unsafe_char(c)))
+    {
         format!("\"{}\"", s.replace('\t', "\\t"))
     } else {
         yaml_text::quoted(s)
@@ -434,7 +466,11 @@ fn natural(a: &str, b: &str) -> Ordering {
             return ar[i].cmp(&br[i]);
         }
         if al || bl {
-            return if bl { Ordering::Less } else { Ordering::Greater };
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         let (mut an, mut bn): (u128, u128) = (0, 0);
         if ar[i] == '0' || br[i] == '0' {
@@ -450,12 +486,16 @@ fn natural(a: &str, b: &str) -> Ordering {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.saturating_mul(10).saturating_add(ar[ai] as u128 - '0' as u128);
+            an = an
+                .saturating_mul(10)
+                .saturating_add(ar[ai] as u128 - '0' as u128);
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.saturating_mul(10).saturating_add(br[bi] as u128 - '0' as u128);
+            bn = bn
+                .saturating_mul(10)
+                .saturating_add(br[bi] as u128 - '0' as u128);
             bi += 1;
         }
         if an != bn {

@@ -257,9 +257,9 @@ fn go_yaml(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
         return Err(tera::Error::message("the value is undefined"));
     }
     let json = json(&value)?;
-    Ok(Value::safe_string(&yaml_text::marked(&super::go_yaml::to_text(
-        &json,
-    ))))
+    Ok(Value::safe_string(&yaml_text::marked(
+        &super::go_yaml::to_text(&json),
+    )))
 }
 
 /// `{{ values.x | go_print }}`: what Go's template prints for the values that read differently

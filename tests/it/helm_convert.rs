@@ -163,7 +163,9 @@ fn differences(chart: &Path, renderer: &Renderer, sets: &[(&str, Value)]) -> Vec
             ));
         }
         for (key, object) in &theirs {
-            if let Some(mine) = ours.get(key).map(|m| without_default_labels(m.clone(), object))
+            if let Some(mine) = ours
+                .get(key)
+                .map(|m| without_default_labels(m.clone(), object))
                 && &mine != object
             {
                 out.push(format!(
@@ -308,7 +310,10 @@ fn corpus_chart(chart: &Path, work: &Path) -> Figures {
             }
         };
         for (key, object) in &theirs {
-            match ours.get(key).map(|m| without_default_labels(m.clone(), object)) {
+            match ours
+                .get(key)
+                .map(|m| without_default_labels(m.clone(), object))
+            {
                 Some(mine) if &mine == object => figures.identical += 1,
                 Some(mine) => {
                     eprintln!("  {name}: {key} differs");

@@ -863,7 +863,8 @@ async fn helm_operator_project_migrates_and_runs() {
     let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
     let client = sandbox.client();
     let kubeconfig = sandbox.kubeconfig_path().to_path_buf();
-    let crd_text = std::fs::read_to_string(out.join("crds/demo.example.org_guestbooks.yaml")).unwrap();
+    let crd_text =
+        std::fs::read_to_string(out.join("crds/demo.example.org_guestbooks.yaml")).unwrap();
     let crd: kube::api::DynamicObject = serde_yaml::from_str(&crd_text).unwrap();
     let crds: Api<kube::api::DynamicObject> = Api::all_with(
         client.clone(),
@@ -879,7 +880,12 @@ async fn helm_operator_project_migrates_and_runs() {
     common::eventually("the Guestbook CRD to be served", || {
         let client = client.clone();
         let gvk = gvk.clone();
-        async move { kube::discovery::pinned_kind(&client, &gvk).await.ok().map(|_| ()) }
+        async move {
+            kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .ok()
+                .map(|_| ())
+        }
     })
     .await;
 
@@ -932,7 +938,11 @@ async fn helm_operator_project_migrates_and_runs() {
                                  "blockOwnerDeletion": true}]}});
         let object = h
             .api(kind, NAMESPACE)
-            .patch("front-guestbook", &as_helm_operator, &kube::api::Patch::Merge(&patch))
+            .patch(
+                "front-guestbook",
+                &as_helm_operator,
+                &kube::api::Patch::Merge(&patch),
+            )
             .await
             .unwrap();
         uids.insert(kind.kind.clone(), object.metadata.uid.clone().unwrap());
@@ -1054,7 +1064,12 @@ async fn operator_sdk_memcached_sample_migrates() {
     common::eventually("the Memcached CRD to be served", || {
         let client = client.clone();
         let gvk = gvk.clone();
-        async move { kube::discovery::pinned_kind(&client, &gvk).await.ok().map(|_| ()) }
+        async move {
+            kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .ok()
+                .map(|_| ())
+        }
     })
     .await;
     let mut h = common::Harness {
@@ -1065,8 +1080,9 @@ async fn operator_sdk_memcached_sample_migrates() {
     };
     h.start_operator(Vec::new(), false).await;
     let memcacheds = kube::api::ApiResource::from_gvk_with_plural(&gvk, "memcacheds");
-    let sample = std::fs::read_to_string(project.join("config/samples/cache_v1alpha1_memcached.yaml"))
-        .unwrap();
+    let sample =
+        std::fs::read_to_string(project.join("config/samples/cache_v1alpha1_memcached.yaml"))
+            .unwrap();
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(h.client.clone());
     let _ = namespaces
         .create(
@@ -1089,11 +1105,20 @@ async fn operator_sdk_memcached_sample_migrates() {
         statefulset["spec"]["template"]["spec"]["containers"][0]["image"],
         "memcached:1.5.20"
     );
-    h.get(&common::builtin("", "v1", "Service", "services"), NAMESPACE, "memcached-sample")
-        .await;
+    h.get(
+        &common::builtin("", "v1", "Service", "services"),
+        NAMESPACE,
+        "memcached-sample",
+    )
+    .await;
     let pdb = h
         .get(
-            &common::builtin("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+            &common::builtin(
+                "policy",
+                "v1",
+                "PodDisruptionBudget",
+                "poddisruptionbudgets",
+            ),
             NAMESPACE,
             "memcached-sample",
         )

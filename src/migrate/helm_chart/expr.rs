@@ -144,7 +144,9 @@ impl Translator<'_> {
         if !root {
             return self.marker(
                 line,
-                &format!("`include` of the template file {file} with another context than the root"),
+                &format!(
+                    "`include` of the template file {file} with another context than the root"
+                ),
             );
         }
         let var = self.fresh("included");

@@ -246,8 +246,14 @@ fn an_else_if_condition_is_evaluated_only_when_reached() {
             .map_err(|e| e.to_string())
     };
     assert_eq!(branch(json!({})).unwrap(), "plain");
-    assert_eq!(branch(json!({"plain": false, "mode": "fast"})).unwrap(), "fast");
-    assert_eq!(branch(json!({"plain": false, "mode": "slow"})).unwrap(), "other");
+    assert_eq!(
+        branch(json!({"plain": false, "mode": "fast"})).unwrap(),
+        "fast"
+    );
+    assert_eq!(
+        branch(json!({"plain": false, "mode": "slow"})).unwrap(),
+        "other"
+    );
     let err = branch(json!({"plain": false})).unwrap_err();
     assert!(err.contains("strict needs .Values.mode"), "{err}");
 }
@@ -256,11 +262,15 @@ fn an_else_if_condition_is_evaluated_only_when_reached() {
 fn a_checksum_over_another_template_renders_that_template() {
     use sha2::Digest as _;
     let dir = tempfile::tempdir().unwrap();
-    let configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: {{ .Values.a }}\n";
+    let configmap =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: {{ .Values.a }}\n";
     let deployment = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n  annotations:\n    checksum/config: {{ include (print $.Template.BasePath \"/configmap.yaml\") . | sha256sum }}\n";
     let (report, renderer) = converted(
         dir.path(),
-        &[("configmap.yaml", configmap), ("deployment.yaml", deployment)],
+        &[
+            ("configmap.yaml", configmap),
+            ("deployment.yaml", deployment),
+        ],
         "a: x\n",
     );
     assert!(report.markers.is_empty(), "{report}");
@@ -276,9 +286,13 @@ fn a_checksum_over_another_template_renders_that_template() {
     };
     // What Helm hashes: the configmap template's rendered text.
     let expected = |a: &str| {
-        let text = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: {a}\n");
+        let text =
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: {a}\n");
         let digest = sha2::Sha256::digest(text.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     assert_eq!(checksum("x"), expected("x"));
     assert_eq!(checksum("y"), expected("y"));

@@ -263,7 +263,9 @@ impl<'a> Translator<'a> {
             match value {
                 Ex::Text(var) => out.push_str(&format!("{{{{ {var} }}}}")),
                 // Printed as Go prints it: nothing for nil and "", `[]` for an empty list.
-                Ex::Plain(e) if e.starts_with(['"', '-']) || e.starts_with(|c: char| c.is_ascii_digit()) => {
+                Ex::Plain(e)
+                    if e.starts_with(['"', '-']) || e.starts_with(|c: char| c.is_ascii_digit()) =>
+                {
                     out.push_str(&format!("{{{{ {} }}}}", strip_parens(&e)))
                 }
                 Ex::Plain(e) => {

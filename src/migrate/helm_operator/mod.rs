@@ -378,10 +378,7 @@ fn skipped_files(project: &Path) -> Vec<(String, String)> {
             "Dockerfile",
             "helm-operator's image (it copies watches.yaml and helm-charts/): use tera-operator's image with the migrated directory",
         ),
-        (
-            "bundle",
-            "OLM bundle of helm-operator: not converted",
-        ),
+        ("bundle", "OLM bundle of helm-operator: not converted"),
         (
             "config/samples",
             "sample custom resources: they stay valid as they are (same kinds and CRDs)",

@@ -170,7 +170,10 @@ pub(super) fn crds(project: &Path) -> Result<Vec<Crd>> {
         out.push(Crd {
             file: format!("config/crd/bases/{file}"),
             group: spec["group"].as_str().unwrap_or_default().to_string(),
-            kind: spec["names"]["kind"].as_str().unwrap_or_default().to_string(),
+            kind: spec["names"]["kind"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             versions,
             names: spec["names"].clone(),
         });

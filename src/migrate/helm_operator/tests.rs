@@ -35,27 +35,43 @@ fn the_project_becomes_a_mapping_charts_and_its_crds() {
         panic!("one entry: {mapping:?}")
     };
     assert_eq!(
-        (watch.group.as_str(), watch.version.as_str(), watch.kind.as_str()),
+        (
+            watch.group.as_str(),
+            watch.version.as_str(),
+            watch.kind.as_str()
+        ),
         ("demo.example.org", "v1alpha1", "Guestbook")
     );
     assert_eq!(watch.chart_dir, out.join("charts/guestbook"));
     assert!(watch.adopt_helm_releases);
     assert_eq!(watch.reconcile_period, std::time::Duration::from_secs(120));
-    assert_eq!(watch.override_values, json!({"image": {"pullPolicy": "Always"}}));
+    assert_eq!(
+        watch.override_values,
+        json!({"image": {"pullPolicy": "Always"}})
+    );
     let allowed: Vec<String> = watch.allowed_kinds.iter().map(|k| k.to_string()).collect();
     // ConfigMap and Service from the templates; the templated workload kind from the RBAC
     // rules of its group (apps): Deployment and StatefulSet; pods (granted) are rendered by none.
-    assert_eq!(allowed, ["ConfigMap", "Service", "Deployment", "StatefulSet"], "{text}");
+    assert_eq!(
+        allowed,
+        ["ConfigMap", "Service", "Deployment", "StatefulSet"],
+        "{text}"
+    );
     let written = std::fs::read_to_string(out.join("watches.yaml")).unwrap();
     assert!(!written.contains("dryRunOption"), "{written}");
     assert!(text.contains("dryRunOption"), "{text}");
-    assert!(text.contains("the old role also let helm-operator create Pod"), "{text}");
+    assert!(
+        text.contains("the old role also let helm-operator create Pod"),
+        "{text}"
+    );
 
     // The CRD is the project's, byte for byte; the chart's hints carry its names.
     assert_eq!(
         std::fs::read_to_string(out.join("crds/demo.example.org_guestbooks.yaml")).unwrap(),
-        std::fs::read_to_string(project().join("config/crd/bases/demo.example.org_guestbooks.yaml"))
-            .unwrap()
+        std::fs::read_to_string(
+            project().join("config/crd/bases/demo.example.org_guestbooks.yaml")
+        )
+        .unwrap()
     );
     let chart = Chart::load(&watch.chart_dir).unwrap();
     assert_eq!(chart.meta.crd.plural.as_deref(), Some("guestbooks"));
@@ -86,7 +102,10 @@ fn the_project_becomes_a_mapping_charts_and_its_crds() {
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["image"], "nginx:1.27");
     assert_eq!(container["imagePullPolicy"], "Always");
-    assert_eq!(find("ConfigMap")["data"]["index.html"], "<h1>Welcome</h1>\n");
+    assert_eq!(
+        find("ConfigMap")["data"]["index.html"],
+        "<h1>Welcome</h1>\n"
+    );
     assert_eq!(find("Service")["spec"]["ports"][0]["port"], 80);
 }
 
