@@ -168,10 +168,11 @@ fn unsafe_char(c: char) -> bool {
         || ('\u{E000}'..='\u{EFFF}').contains(&c)
 }
 
-/// libyaml's printable test (what may appear unescaped).
+/// libyaml's printable test (what may appear unescaped); the line breaks only YAML knows (NEL,
+/// LS, PS) are not, so a string holding one is double-quoted with it escaped.
 fn printable(c: char) -> bool {
     matches!(c, '\n' | '\u{20}'..='\u{7E}' | '\u{85}' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
-        && c != '\u{FEFF}'
+        && !matches!(c, '\u{FEFF}' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
 /// The style go-yaml gives `s` (as a value when `value`, else as a key), made safe: where Go

@@ -275,6 +275,11 @@ fn check_value(
     if !preserving {
         return Ok(());
     }
+    // Helm's `toYaml` text writes a multi-line string as a literal block: inside quotes that
+    // is text (the structure holds, checked above), not the string.
+    if expression.contains("go_yaml") && position.contains("quoted") {
+        return Ok(());
+    }
     let probe = match position {
         "key" => {
             prop_assert_eq!(key, Some(s));
