@@ -27,6 +27,8 @@ pub(crate) struct MigrateArgs {
 }
 
 /// What `migrate` migrates from.
+// The variants name the subcommands (`helm-release`, `helm-chart`, `helm-operator`).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Subcommand)]
 enum MigrateCommand {
     /// Print the custom resource that replaces a Helm release (read from the cluster).

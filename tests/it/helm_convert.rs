@@ -87,10 +87,10 @@ fn without_default_labels(mut ours: Value, theirs: &Value) -> Value {
                 labels.remove(key);
             }
         }
-        if labels.is_empty() {
-            if let Some(Value::Object(m)) = ours.pointer_mut(meta) {
-                m.remove("labels");
-            }
+        if labels.is_empty()
+            && let Some(Value::Object(m)) = ours.pointer_mut(meta)
+        {
+            m.remove("labels");
         }
     }
     ours
