@@ -27,12 +27,16 @@ pub(crate) struct MigrateArgs {
 }
 
 /// What `migrate` migrates from.
+// The variants name the subcommands (`helm-release`, `helm-chart`, `helm-operator`).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Subcommand)]
 enum MigrateCommand {
     /// Print the custom resource that replaces a Helm release (read from the cluster).
     HelmRelease(HelmReleaseArgs),
     /// Convert a Helm chart into a tera-operator chart; the report goes to stderr.
     HelmChart(super::migrate_chart::HelmChartArgs),
+    /// Migrate an operator-sdk Helm operator project: mapping, converted charts, CRDs.
+    HelmOperator(super::migrate_operator::HelmOperatorArgs),
 }
 
 /// Arguments of `migrate helm-release`.
@@ -62,6 +66,7 @@ struct HelmReleaseArgs {
 pub(crate) fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         MigrateCommand::HelmChart(args) => super::migrate_chart::run(args),
+        MigrateCommand::HelmOperator(args) => super::migrate_operator::run(args),
         MigrateCommand::HelmRelease(args) => {
             let runtime =
                 tokio::runtime::Runtime::new().context("starting the async runtime failed")?;

@@ -14,6 +14,7 @@ mod lint;
 mod manifests;
 mod migrate;
 mod migrate_chart;
+mod migrate_operator;
 mod render;
 mod run;
 #[cfg(feature = "sandbox")]

@@ -7,6 +7,7 @@
 //! fetches the Secrets and prints the result.
 
 pub mod helm_chart;
+pub mod helm_operator;
 pub(crate) mod live;
 pub(crate) mod plan;
 pub(crate) mod release;

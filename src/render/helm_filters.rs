@@ -1,6 +1,7 @@
 //! Helm-familiar helpers with Helm's (Sprig's) semantics: `if_empty` (Helm's `default`), `empty`,
 //! `ternary`, `coalesce`, `dig`, `merge`, `has_key`, `semver_compare`, `regex_replace`,
 //! `regex_match`, `squote`, `from_yaml`/`from_json`, `trim_prefix`/`trim_suffix`, `append`,
+//! `str_join` (Sprig's `join`), `go_yaml` (Helm's `toYaml` text), `go_print` (Go's printing),
 //! and the functions `printf(format=, args=[])` and `fail(msg=)`.
 //!
 //! Like every filter here they only compute values: strings they return are escaped by the
@@ -31,6 +32,9 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("trim_prefix", trim_prefix);
     tera.register_filter("trim_suffix", trim_suffix);
     tera.register_filter("append", append);
+    tera.register_filter("str_join", str_join);
+    tera.register_filter("go_yaml", go_yaml);
+    tera.register_filter("go_print", go_print);
     tera.register_filter("sort_keys", sort_keys);
     tera.register_filter("omit", omit);
     tera.register_filter("pick", pick);
@@ -246,6 +250,56 @@ fn trim_suffix(value: StringInput, kwargs: Kwargs, _: &State) -> TeraResult<Valu
     Ok(Value::from(text.strip_suffix(suffix).unwrap_or(text)))
 }
 
+/// `{{ values.config | go_yaml }}`: Helm's `toYaml` text (see [`super::go_yaml`]), for
+/// converted charts where the text matters (a config file in a block scalar, a checksum).
+fn go_yaml(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
+    if value.is_undefined() {
+        return Err(tera::Error::message("the value is undefined"));
+    }
+    let json = json(&value)?;
+    Ok(Value::safe_string(&yaml_text::marked(
+        &super::go_yaml::to_text(&json),
+    )))
+}
+
+/// `{{ values.x | go_print }}`: what Go's template prints for the values that read differently
+/// as YAML text: nothing for null, undefined and `""` (so `key: {{ … }}` is null, as in Helm),
+/// `[]` for an empty list. Anything else is printed (and escaped) as usual. What it writes
+/// itself is empty or `[]`, so it can never add structure.
+fn go_print(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
+    if value.is_undefined() || value.is_none() || value.as_str() == Some("") {
+        return Ok(Value::safe_string(""));
+    }
+    if let Ok(Json::Array(items)) = json(&value)
+        && items.is_empty()
+    {
+        return Ok(Value::safe_string("[]"));
+    }
+    Ok(value)
+}
+
+/// `{{ x | str_join(sep=",") }}`: Sprig's `join`: the items of a list as text (null items
+/// skipped), joined with `sep`; a single value is one item, null none (Tera's `join` refuses
+/// anything but a list).
+fn str_join(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
+    let sep = kwargs.must_get::<&str>("sep")?;
+    let text = |item: &Json| match item {
+        Json::String(s) => yaml_text::unmarked(s).into_owned(),
+        other => other.to_string(),
+    };
+    let joined = match json(&value)? {
+        Json::Null => String::new(),
+        Json::Array(items) => items
+            .iter()
+            .filter(|i| !i.is_null())
+            .map(text)
+            .collect::<Vec<_>>()
+            .join(sep),
+        other => text(&other),
+    };
+    Ok(Value::from(joined))
+}
+
 /// `{{ list | append(item=x) }}`: a new list with `x` at the end (Sprig's `append`).
 fn append(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     let item = kwargs.must_get::<Value>("item")?;
@@ -418,6 +472,17 @@ mod tests {
             // `or` is the same thing written as Tera.
             ("values.empty_s or \"x\"", "x"),
             ("values.zero | empty", "true"),
+            // What Go prints: nothing for nil and "", `[]` for an empty list.
+            ("values.none | go_print", ""),
+            ("values.missing | go_print", ""),
+            ("values.empty_s | go_print", ""),
+            ("values.empty_l | go_print", "[]"),
+            ("values.s | go_print", "nginx"),
+            ("values.zero | go_print", "0"),
+            // Sprig's `join`: a string is one item, null none, null items are skipped.
+            ("[\"a\", values.none, 2] | str_join(sep=\",\")", "a,2"),
+            ("values.s | str_join(sep=\",\")", "nginx"),
+            ("values.none | str_join(sep=\",\")", ""),
             ("values.l | empty", "false"),
             ("values.yes | ternary(yes=\"on\", no=\"off\")", "on"),
             ("values.no | ternary(yes=\"on\", no=\"off\")", "off"),

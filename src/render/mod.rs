@@ -6,6 +6,7 @@
 mod documents;
 mod engine;
 mod filters;
+mod go_yaml;
 mod helm_filters;
 mod policy;
 mod printf;

@@ -786,3 +786,342 @@ async fn helm_operator_objects_are_taken_over_when_the_operator_starts() {
         .unwrap();
     h.wait_gone(&webservers, NAMESPACE, RELEASE).await;
 }
+
+/// The guestbook project of tests/helm-operator, written in operator-sdk's documented layout.
+fn guestbook_project() -> std::path::PathBuf {
+    root().join("tests/helm-operator/guestbook-operator")
+}
+
+/// `helm install` of `chart` as release `name` in `shop`, with the real Helm v4 client.
+async fn helm_install(python: &str, kubeconfig: &Path, chart: &Path, name: &str, values: &Value) {
+    let script = r#"
+import json, sys
+import helm_python as helm
+cfg = helm.Config(kubeconfig_path=sys.argv[1], namespace="shop")
+cfg.install(sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), timeout=60, create_namespace=True)
+"#;
+    let out = tokio::process::Command::new(python)
+        .args(["-c", script])
+        .arg(kubeconfig)
+        .arg(chart)
+        .arg(name)
+        .arg(values.to_string())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), out)
+        .await
+        .expect("helm finishes")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm install failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `migrate helm-operator` on a project of our own in operator-sdk's layout; the output lints
+/// clean, and the operator run with it (against the sandbox, the project's CRD applied as it
+/// is) takes over the objects helm-operator made for one Guestbook in place and makes those
+/// of a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_operator_project_migrates_and_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("charts");
+    let bin = env!("CARGO_BIN_EXE_tera-operator");
+    let migrated = Command::new(bin)
+        .args(["migrate", "helm-operator"])
+        .arg(guestbook_project())
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&migrated.stderr).into_owned();
+    assert!(migrated.status.success(), "{report}");
+    for line in [
+        "KIND Guestbook (demo.example.org/v1alpha1)",
+        "chart helm-charts/guestbook → charts/guestbook",
+        "CRD config/crd/bases/demo.example.org_guestbooks.yaml → crds/demo.example.org_guestbooks.yaml (copied unchanged",
+        "allowedKinds: ConfigMap, Service, Deployment, StatefulSet",
+        "SKIPPED watches.yaml Guestbook dryRunOption",
+        "is not copied: `tera-operator manifests --config watches.yaml` writes",
+        "SKIPPED config/manager:",
+    ] {
+        assert!(report.contains(line), "{line:?} not in:\n{report}");
+    }
+    let lint = Command::new(bin)
+        .args(["lint", "--config"])
+        .arg(out.join("watches.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+
+    let python = python();
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = sandbox.client();
+    let kubeconfig = sandbox.kubeconfig_path().to_path_buf();
+    let crd_text =
+        std::fs::read_to_string(out.join("crds/demo.example.org_guestbooks.yaml")).unwrap();
+    let crd: kube::api::DynamicObject = serde_yaml::from_str(&crd_text).unwrap();
+    let crds: Api<kube::api::DynamicObject> = Api::all_with(
+        client.clone(),
+        &common::builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+        ),
+    );
+    crds.create(&Default::default(), &crd).await.unwrap();
+    let gvk = kube::api::GroupVersionKind::gvk("demo.example.org", "v1alpha1", "Guestbook");
+    common::eventually("the Guestbook CRD to be served", || {
+        let client = client.clone();
+        let gvk = gvk.clone();
+        async move {
+            kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .ok()
+                .map(|_| ())
+        }
+    })
+    .await;
+
+    // What helm-operator left for Guestbook `front`: a Helm release of its name (spec values
+    // plus watches.yaml's overrideValues), its objects owned by the Guestbook, its finalizer.
+    let spec = json!({"replicaCount": 2, "message": "Welcome"});
+    let mut released = spec.clone();
+    released["image"] = json!({"pullPolicy": "Always"});
+    helm_install(
+        &python,
+        &kubeconfig,
+        &guestbook_project().join("helm-charts/guestbook"),
+        "front",
+        &released,
+    )
+    .await;
+    let mut h = common::Harness {
+        sandbox,
+        operator: None,
+        dir,
+        client,
+    };
+    let guestbooks = kube::api::ApiResource::from_gvk_with_plural(&gvk, "guestbooks");
+    let cr = h
+        .create(
+            &guestbooks,
+            NAMESPACE,
+            &json!({"apiVersion": "demo.example.org/v1alpha1", "kind": "Guestbook",
+                    "metadata": {"name": "front", "namespace": NAMESPACE,
+                                 "finalizers": ["helm.sdk.operatorframework.io/uninstall-release"]},
+                    "spec": spec})
+            .to_string(),
+        )
+        .await;
+    let cr_uid = cr.metadata.uid.clone().unwrap();
+    let kinds = [
+        common::builtin("apps", "v1", "Deployment", "deployments"),
+        common::builtin("", "v1", "ConfigMap", "configmaps"),
+        common::builtin("", "v1", "Service", "services"),
+    ];
+    let as_helm_operator = kube::api::PatchParams {
+        field_manager: Some("helm-operator".to_string()),
+        ..Default::default()
+    };
+    let mut uids = BTreeMap::new();
+    for kind in &kinds {
+        let patch = json!({"metadata": {
+            "ownerReferences": [{"apiVersion": "demo.example.org/v1alpha1", "kind": "Guestbook",
+                                 "name": "front", "uid": cr_uid, "controller": true,
+                                 "blockOwnerDeletion": true}]}});
+        let object = h
+            .api(kind, NAMESPACE)
+            .patch(
+                "front-guestbook",
+                &as_helm_operator,
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .unwrap();
+        uids.insert(kind.kind.clone(), object.metadata.uid.clone().unwrap());
+    }
+    // A Guestbook created after the switch: no release, its objects are made.
+    h.create(
+        &guestbooks,
+        NAMESPACE,
+        &json!({"apiVersion": "demo.example.org/v1alpha1", "kind": "Guestbook",
+                "metadata": {"name": "fresh", "namespace": NAMESPACE},
+                "spec": {"message": "Fresh"}})
+        .to_string(),
+    )
+    .await;
+
+    h.start_operator(Vec::new(), false).await;
+    for name in ["front", "fresh"] {
+        h.wait_condition(&guestbooks, NAMESPACE, name, "True", "Ready")
+            .await;
+    }
+    for kind in &kinds {
+        let object = h
+            .wait_for(kind, NAMESPACE, "front-guestbook", "taken over", |o| {
+                o["metadata"]["labels"]["tera-operator.io/owner-uid"] == cr_uid.as_str()
+            })
+            .await;
+        assert_eq!(
+            object["metadata"]["uid"], uids[&kind.kind],
+            "{} was recreated",
+            kind.kind
+        );
+    }
+    h.wait_for(
+        &guestbooks,
+        NAMESPACE,
+        "front",
+        "helm-operator's finalizer gone",
+        |o| o["metadata"]["finalizers"].is_null(),
+    )
+    .await;
+    let deployment = h.get(&kinds[0], NAMESPACE, "fresh-guestbook").await;
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["image"], "nginx:1.27");
+    assert_eq!(container["imagePullPolicy"], "Always");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    let page = h.get(&kinds[1], NAMESPACE, "fresh-guestbook").await;
+    assert_eq!(page["data"]["index.html"], "<h1>Fresh</h1>\n");
+    let front = h.get(&kinds[0], NAMESPACE, "front-guestbook").await;
+    assert_eq!(front["spec"]["replicas"], 2);
+}
+
+/// Where operator-sdk's sample projects are: `$TERA_OPERATOR_OPERATOR_SDK_SAMPLES`, else
+/// `target/corpus/operator-sdk-samples` (fetched by `.ci/fetch-corpus`; never committed).
+fn operator_sdk_samples() -> std::path::PathBuf {
+    std::env::var_os("TERA_OPERATOR_OPERATOR_SDK_SAMPLES")
+        .map(Into::into)
+        .unwrap_or_else(|| root().join("target/corpus/operator-sdk-samples"))
+}
+
+/// operator-sdk's own Helm sample (testdata/helm/memcached-operator, fetched): migrated with no
+/// marker, its output lints clean, and the operator run with it makes the sample Memcached's
+/// StatefulSet, Service and PodDisruptionBudget (a post-install/post-upgrade hook in the chart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs operator-sdk's samples in $TERA_OPERATOR_OPERATOR_SDK_SAMPLES or target/corpus/operator-sdk-samples (.ci/fetch-corpus); run with --ignored"]
+async fn operator_sdk_memcached_sample_migrates() {
+    let project = operator_sdk_samples().join("testdata/helm/memcached-operator");
+    assert!(
+        project.join("watches.yaml").is_file(),
+        "no sample at {}: run .ci/fetch-corpus",
+        project.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("charts");
+    let bin = env!("CARGO_BIN_EXE_tera-operator");
+    let migrated = Command::new(bin)
+        .args(["migrate", "helm-operator"])
+        .arg(&project)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&migrated.stderr).into_owned();
+    eprintln!("{report}");
+    assert!(migrated.status.success(), "{report}");
+    for line in [
+        "KIND Memcached (cache.example.com/v1alpha1)",
+        "CRD config/crd/bases/cache.example.com_memcacheds.yaml → crds/cache.example.com_memcacheds.yaml (copied unchanged",
+        "templates/pdb.yaml: a Helm hook (post-upgrade, post-install)",
+    ] {
+        assert!(report.contains(line), "{line:?} not in:\n{report}");
+    }
+    let lint = Command::new(bin)
+        .args(["lint", "--config"])
+        .arg(out.join("watches.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lint.stderr)
+    );
+
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let client = sandbox.client();
+    let crd_text =
+        std::fs::read_to_string(out.join("crds/cache.example.com_memcacheds.yaml")).unwrap();
+    let crd: kube::api::DynamicObject = serde_yaml::from_str(&crd_text).unwrap();
+    let crds: Api<kube::api::DynamicObject> = Api::all_with(
+        client.clone(),
+        &common::builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+        ),
+    );
+    crds.create(&Default::default(), &crd).await.unwrap();
+    let gvk = kube::api::GroupVersionKind::gvk("cache.example.com", "v1alpha1", "Memcached");
+    common::eventually("the Memcached CRD to be served", || {
+        let client = client.clone();
+        let gvk = gvk.clone();
+        async move {
+            kube::discovery::pinned_kind(&client, &gvk)
+                .await
+                .ok()
+                .map(|_| ())
+        }
+    })
+    .await;
+    let mut h = common::Harness {
+        sandbox,
+        operator: None,
+        dir,
+        client,
+    };
+    h.start_operator(Vec::new(), false).await;
+    let memcacheds = kube::api::ApiResource::from_gvk_with_plural(&gvk, "memcacheds");
+    let sample =
+        std::fs::read_to_string(project.join("config/samples/cache_v1alpha1_memcached.yaml"))
+            .unwrap();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(h.client.clone());
+    let _ = namespaces
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({"metadata": {"name": NAMESPACE}})).unwrap(),
+        )
+        .await;
+    h.create(&memcacheds, NAMESPACE, &sample).await;
+    h.wait_condition(&memcacheds, NAMESPACE, "memcached-sample", "True", "Ready")
+        .await;
+    let statefulset = h
+        .get(
+            &common::builtin("apps", "v1", "StatefulSet", "statefulsets"),
+            NAMESPACE,
+            "memcached-sample",
+        )
+        .await;
+    assert_eq!(statefulset["spec"]["replicas"], 3);
+    assert_eq!(
+        statefulset["spec"]["template"]["spec"]["containers"][0]["image"],
+        "memcached:1.5.20"
+    );
+    h.get(
+        &common::builtin("", "v1", "Service", "services"),
+        NAMESPACE,
+        "memcached-sample",
+    )
+    .await;
+    let pdb = h
+        .get(
+            &common::builtin(
+                "policy",
+                "v1",
+                "PodDisruptionBudget",
+                "poddisruptionbudgets",
+            ),
+            NAMESPACE,
+            "memcached-sample",
+        )
+        .await;
+    assert_eq!(pdb["spec"]["minAvailable"], 2);
+}

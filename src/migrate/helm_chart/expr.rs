@@ -84,6 +84,12 @@ impl Translator<'_> {
     fn include(&mut self, args: &[&Operand], piped: Option<Ex>, dot: &Dot, line: usize) -> Ex {
         let name = match args.first() {
             Some(Operand::Str(name)) => name.clone(),
+            Some(Operand::Paren(pipe, rest)) if rest.is_empty() => {
+                return match self.template_file(pipe) {
+                    Some(file) => self.include_file(&file, args.get(1), dot, line),
+                    None => self.marker(line, "`include` of a computed template name"),
+                };
+            }
             _ => return self.marker(line, "`include` of a computed template name"),
         };
         let arg = match (args.get(1), piped) {
@@ -94,6 +100,60 @@ impl Translator<'_> {
         let call = self.component_call(&name, arg, line);
         let var = self.fresh("included");
         self.hoist(format!("{{% set {var} %}}{call}{{% endset %}}"));
+        Ex::Text(var)
+    }
+
+    /// `(print $.Template.BasePath "/configmap.yaml")`: the chart's template file it names
+    /// (`templates/configmap.yaml`), when every part is constant.
+    fn template_file(&self, pipe: &Pipe) -> Option<String> {
+        let [cmd] = pipe.cmds.as_slice() else {
+            return None;
+        };
+        let (Some(Operand::Ident(f)), parts) = (cmd.first(), &cmd[1..]) else {
+            return None;
+        };
+        if f != "print" {
+            return None;
+        }
+        let base_path = |p: &[String]| p == ["Template", "BasePath"];
+        let mut name = String::new();
+        for part in parts {
+            match part {
+                Operand::Str(s) => name.push_str(s),
+                Operand::Field(p) | Operand::Var(_, p) if base_path(p) => {
+                    name.push_str(&format!("{}/templates", self.chart_name));
+                }
+                _ => return None,
+            }
+        }
+        let rel = name.strip_prefix(&format!("{}/", self.chart_name))?;
+        let file = rel.rsplit('/').next()?;
+        let renderable = rel.starts_with("templates/")
+            && !file.starts_with('_')
+            && (file.ends_with(".yaml") || file.ends_with(".yml") || file.ends_with(".tpl"));
+        renderable.then(|| rel.to_string())
+    }
+
+    /// `include` of a template file (Helm renders the file with the context given): the
+    /// converted file rendered at this point, captured as text (a checksum over it, say).
+    fn include_file(&mut self, file: &str, arg: Option<&&Operand>, dot: &Dot, line: usize) -> Ex {
+        let root = match arg {
+            Some(a) => self.argument(a, dot, line).is_none(),
+            None => false,
+        };
+        if !root {
+            return self.marker(
+                line,
+                &format!(
+                    "`include` of the template file {file} with another context than the root"
+                ),
+            );
+        }
+        let var = self.fresh("included");
+        self.hoist(format!(
+            "{{% set {var} %}}{{% include {} %}}{{% endset %}}",
+            string(&super::output_name(file))
+        ));
         Ex::Text(var)
     }
 
@@ -127,6 +187,17 @@ impl Translator<'_> {
             Operand::Nil => Ex::Plain("none".into()),
             Operand::Ident(name) => self.call(name, Vec::new(), &[], dot, line),
             Operand::Paren(pipe, path) => {
+                // `(.Files.Glob "x/*").AsConfig`: one `.Files` call with the method after it.
+                if let [cmd] = pipe.cmds.as_slice()
+                    && let Some(Operand::Field(files)) = cmd.first()
+                    && files.len() == 2
+                    && files[0] == "Files"
+                    && !path.is_empty()
+                {
+                    let mut combined = files.clone();
+                    combined.extend(path.iter().cloned());
+                    return self.files_call(&combined, &cmd[1..], dot, line);
+                }
                 let inner = self.pipe(pipe, dot, line);
                 if path.is_empty() {
                     inner

@@ -54,6 +54,10 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "derivePassword",
         "derives secrets in templates; use a Secret",
     ),
+    (
+        "htpasswd",
+        "hashes with bcrypt and a random salt, so it changes on every render; put the hashed entry in a Secret and reference it",
+    ),
     ("env", "reads the environment; templates cannot"),
     ("expandenv", "reads the environment; templates cannot"),
     ("getHostByName", "reads DNS; templates cannot"),
@@ -106,7 +110,7 @@ impl Translator<'_> {
             ("coalesce", _) if need(1) => plain(format!("([{}] | coalesce)", v.join(", "))),
             ("quote", 1) => plain(format!("({} | quote)", arg(0))),
             ("squote", 1) => plain(format!("({} | squote)", arg(0))),
-            ("toYaml", 1) => plain(format!("({} | to_yaml)", arg(0))),
+            ("toYaml" | "mustToYaml", 1) => plain(format!("({} | go_yaml)", arg(0))),
             ("toJson" | "mustToJson" | "toRawJson", 1) => plain(format!("({} | to_json)", arg(0))),
             ("toPrettyJson", 1) => plain(format!("({} | to_json(pretty=true))", arg(0))),
             ("fromYaml", 1) => plain(format!("({} | from_yaml)", arg(0))),
@@ -236,7 +240,7 @@ impl Translator<'_> {
             ("toString", 1) => plain(format!("({} | str)", arg(0))),
             ("int" | "int64" | "atoi", 1) => plain(format!("({} | int)", arg(0))),
             ("float64", 1) => plain(format!("({} | float)", arg(0))),
-            ("join", 2) => plain(format!("({} | join(sep={}))", arg(1), arg(0))),
+            ("join", 2) => plain(format!("({} | str_join(sep={}))", arg(1), arg(0))),
             // Sprig's `split` gives a map `_0`, `_1`, …: ranged over, the same items in order.
             ("splitList" | "split", 2) => plain(format!("({} | split(pat={}))", arg(1), arg(0))),
             ("len", 1) => plain(format!("({} | length)", arg(0))),
@@ -278,7 +282,16 @@ impl Translator<'_> {
                 let matched = self.glob(&pattern);
                 let rest: Vec<&str> = path[2..].iter().map(String::as_str).collect();
                 match rest.as_slice() {
-                    ["AsConfig"] | [] => {
+                    // The files themselves (a map, empty when nothing matches: false in an `if`).
+                    [] => {
+                        let map = matched
+                            .iter()
+                            .map(|(name, text)| format!("{}: {}", string(name), string(text)))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        Ex::Plain(format!("{{ {map} }}"))
+                    }
+                    ["AsConfig"] => {
                         let map = matched
                             .iter()
                             .map(|(name, text)| {
@@ -287,7 +300,7 @@ impl Translator<'_> {
                             })
                             .collect::<Vec<_>>()
                             .join(", ");
-                        Ex::Plain(format!("({{ {map} }} | to_yaml)"))
+                        Ex::Plain(format!("({{ {map} }} | go_yaml)"))
                     }
                     ["AsSecrets"] => {
                         let map = matched
@@ -298,7 +311,7 @@ impl Translator<'_> {
                             })
                             .collect::<Vec<_>>()
                             .join(", ");
-                        Ex::Plain(format!("({{ {map} }} | to_yaml)"))
+                        Ex::Plain(format!("({{ {map} }} | go_yaml)"))
                     }
                     _ => self.marker(
                         line,

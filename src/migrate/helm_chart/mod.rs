@@ -7,8 +7,10 @@
 //! `values.capabilities`. What has no equivalent (`lookup`, random values, hooks, …) becomes a
 //! `fail(msg=…)` marker that fails lint and render, and is listed in the [`Report`].
 
+mod capabilities;
 mod expr;
 mod functions;
+mod hooks;
 mod output;
 mod parse;
 mod schema;
@@ -246,6 +248,18 @@ fn library_template(name: &str) -> Option<String> {
     (file.starts_with('_') && !chart.contains('/')).then(|| format!("{chart}/{path}"))
 }
 
+/// The converted file of a renderable template: `templates/a/b.tpl` → `templates/a-b.yaml`.
+pub(crate) fn output_name(name: &str) -> String {
+    format!(
+        "templates/{}",
+        name.trim_start_matches("templates/")
+            .replace('/', "-")
+            .trim_end_matches(".tpl")
+            .trim_end_matches(".yml")
+            .trim_end_matches(".yaml")
+    ) + ".yaml"
+}
+
 /// Converts the chart at `options.source` into `options.output`.
 pub fn convert(options: &Options) -> Result<(Converted, Report)> {
     let source = Source::load(&options.source)?;
@@ -262,12 +276,11 @@ pub fn convert(options: &Options) -> Result<(Converted, Report)> {
         .any(|t| t.contains(".Capabilities"));
     if uses_capabilities {
         if let Json::Object(map) = &mut defaults {
-            map.entry("capabilities").or_insert_with(
-                || serde_json::json!({"kubeVersion": options.kube_version, "apiVersions": []}),
-            );
+            map.entry("capabilities")
+                .or_insert_with(|| capabilities::defaults(&options.kube_version));
         }
         report.notes.push(format!(
-            "`.Capabilities` reads `values.capabilities` (kubeVersion {} by default; list the API versions your cluster serves in apiVersions)",
+            "`.Capabilities` reads `values.capabilities` (kubeVersion {} and Helm's offline API versions by default; list the API versions your cluster serves in apiVersions)",
             options.kube_version
         ));
     }
@@ -288,7 +301,7 @@ pub fn convert(options: &Options) -> Result<(Converted, Report)> {
             && !name.starts_with("templates/_lib/")
             && (file.ends_with(".yaml") || file.ends_with(".yml") || file.ends_with(".tpl"));
         if renderable {
-            parsed.push((name.clone(), p.body, text.contains("helm.sh/hook")));
+            parsed.push((name.clone(), p.body, hooks::classify(text)));
         }
     }
 
@@ -297,20 +310,17 @@ pub fn convert(options: &Options) -> Result<(Converted, Report)> {
     let mut templates = Vec::new();
     for (name, body, hook) in &parsed {
         let mut text = translator.body(name, body, &translate::Dot::Root);
-        if *hook {
+        if let hooks::Hook::Persistent(events) = hook {
+            report.notes.push(format!(
+                "{name}: a Helm hook ({events}) that only makes an object exist after install and upgrade: converted as a plain object, which the operator applies with the others (its hook annotations stay, without effect)"
+            ));
+        } else if *hook == hooks::Hook::Lifecycle {
             let fail = translator
                 .marker(1, "a Helm hook: hooks run at install/upgrade steps, which a reconciling operator has none of; make it a plain object, a Job the chart owns, or drop it")
                 .value();
             text = format!("{{{{ {fail} }}}}\n{text}");
         }
-        let out_name = format!(
-            "templates/{}",
-            name.trim_start_matches("templates/")
-                .replace('/', "-")
-                .trim_end_matches(".tpl")
-                .trim_end_matches(".yml")
-                .trim_end_matches(".yaml")
-        ) + ".yaml";
+        let out_name = output_name(name);
         report.templates.push(name.clone());
         templates.push((out_name, text));
     }

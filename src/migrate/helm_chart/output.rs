@@ -42,10 +42,7 @@ pub(super) fn write(
 
     let mut values = source.values_text.clone();
     if defaults.get("capabilities") != source.defaults.get("capabilities") {
-        values.push_str(&format!(
-            "\n# Added by `tera-operator migrate helm-chart`: what Helm's `.Capabilities` told the templates.\ncapabilities:\n  kubeVersion: {}\n  apiVersions: []\n",
-            options.kube_version
-        ));
+        values.push_str(&super::capabilities::values_yaml(&options.kube_version));
     }
     write_file(&out.join("values.yaml"), &values)?;
 
@@ -142,35 +139,59 @@ fn chart_yaml(options: &Options, meta: &Json) -> String {
 /// Cluster-scoped built-in kinds are left out (a namespaced custom resource cannot own them)
 /// and said in the report; so is an unknown kind of the core group (`List`).
 fn collect_kinds(text: &str, kinds: &mut Vec<String>, report: &mut Report) {
-    let mut api_version = String::new();
+    // The apiVersion before each `kind:`; a templated one (`{{ include "…apiVersion" . }}`)
+    // counts by the literal default it names (`| default "gateway.networking.k8s.io/v1"`), else
+    // as unknown: then a built-in kind's own group is used.
+    let mut api_version: Option<String> = None;
     for line in text.lines() {
         let t = line.trim_start();
         if let Some(v) = t.strip_prefix("apiVersion:") {
-            api_version = v.trim().trim_matches('"').to_string();
+            let v = v.trim();
+            api_version = if v.contains("{{") {
+                literals(v).into_iter().find(|l| l.contains('/'))
+            } else {
+                Some(v.trim_matches('"').to_string())
+            };
         } else if let Some(k) = t
             .strip_prefix("kind:")
             .filter(|_| line.starts_with("kind:"))
         {
-            // `kind: Secret`, or a templated choice (`{{ if … }} Secret {{ else }} ConfigMap …`):
-            // every word that is a kind of the apiVersion's group.
+            // `kind: Secret`, or a templated choice (`{{ if … }} Secret {{ else }} ConfigMap …`,
+            // `{{ .kind | default "HTTPRoute" }}`): every word that is a kind of the group.
+            let templated = k.contains("{{");
+            let quoted = literals(k);
             let words: Vec<&str> = k
                 .split(|c: char| !c.is_ascii_alphanumeric())
                 .filter(|w| w.starts_with(|c: char| c.is_ascii_uppercase()))
                 .collect();
-            let templated = k.contains("{{");
             for kind in words {
-                if templated && k8s_rules::kinds::find(kind).is_none() {
+                let builtin_kind = k8s_rules::kinds::find(kind);
+                if templated && builtin_kind.is_none() && !quoted.iter().any(|q| q == kind) {
                     continue;
                 }
-                let group = crate::config::group_of(&api_version);
-                let builtin = k8s_rules::kinds::find(kind).filter(|b| b.group == group);
+                let group = match (&api_version, builtin_kind) {
+                    (Some(v), _) => crate::config::group_of(v).to_string(),
+                    (None, Some(b)) => b.group.to_string(),
+                    (None, None) => {
+                        let note = format!(
+                            "{kind}: its apiVersion is templated with no literal default, so its group is unknown: add it to allowedKinds by hand"
+                        );
+                        if !report.notes.contains(&note) {
+                            report.notes.push(note);
+                        }
+                        continue;
+                    }
+                };
+                let group = group.as_str();
+                let builtin = builtin_kind.filter(|b| b.group == group);
                 let shown = crate::config::display_kind(kind, group);
+                let shown_api = api_version.clone().unwrap_or_default();
                 let note = match builtin {
                     Some(b) if !b.namespaced => format!(
                         "{shown} is cluster-scoped: a namespaced custom resource cannot own it, so it is not in allowedKinds and rendering it is a policy violation; create it once outside the chart (e.g. with the operator's RBAC), or turn it off in the values"
                     ),
                     None if group.is_empty() => format!(
-                        "{shown} (apiVersion {api_version}) is not a Kubernetes kind: left out of allowedKinds"
+                        "{shown} (apiVersion {shown_api}) is not a Kubernetes kind: left out of allowedKinds"
                     ),
                     _ => {
                         if !kinds.contains(&shown) {
@@ -185,6 +206,15 @@ fn collect_kinds(text: &str, kinds: &mut Vec<String>, report: &mut Report) {
             }
         }
     }
+}
+
+/// The double-quoted literals in a line of template text.
+fn literals(text: &str) -> Vec<String> {
+    text.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Adds the kind's entry to the mapping file, or replaces it.

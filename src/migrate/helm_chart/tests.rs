@@ -225,3 +225,75 @@ fn a_syntax_error_names_the_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn an_else_if_condition_is_evaluated_only_when_reached() {
+    // Go never evaluates the second condition when the first holds: the `required` inside the
+    // include must not fail the render then.
+    let dir = tempfile::tempdir().unwrap();
+    let helpers = "{{- define \"demo.strict\" -}}\n{{ required \"strict needs .Values.mode\" .Values.mode }}\n{{- end }}\n";
+    let template = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  {{- if .Values.plain }}\n  branch: plain\n  {{- else if eq (include \"demo.strict\" .) \"fast\" }}\n  branch: fast\n  {{- else if (include \"demo.strict\" .) }}\n  branch: other\n  {{- else }}\n  branch: none\n  {{- end }}\n";
+    let (report, renderer) = converted(
+        dir.path(),
+        &[("_helpers.tpl", helpers), ("cm.yaml", template)],
+        "plain: true\n",
+    );
+    assert!(report.markers.is_empty(), "{report}");
+    let branch = |spec: Value| -> Result<Value, String> {
+        renderer
+            .render(&cr(spec), "shop")
+            .map(|out| out.objects[0]["data"]["branch"].clone())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(branch(json!({})).unwrap(), "plain");
+    assert_eq!(
+        branch(json!({"plain": false, "mode": "fast"})).unwrap(),
+        "fast"
+    );
+    assert_eq!(
+        branch(json!({"plain": false, "mode": "slow"})).unwrap(),
+        "other"
+    );
+    let err = branch(json!({"plain": false})).unwrap_err();
+    assert!(err.contains("strict needs .Values.mode"), "{err}");
+}
+
+#[test]
+fn a_checksum_over_another_template_renders_that_template() {
+    use sha2::Digest as _;
+    let dir = tempfile::tempdir().unwrap();
+    let configmap =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: {{ .Values.a }}\n";
+    let deployment = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\n  annotations:\n    checksum/config: {{ include (print $.Template.BasePath \"/configmap.yaml\") . | sha256sum }}\n";
+    let (report, renderer) = converted(
+        dir.path(),
+        &[
+            ("configmap.yaml", configmap),
+            ("deployment.yaml", deployment),
+        ],
+        "a: x\n",
+    );
+    assert!(report.markers.is_empty(), "{report}");
+    let checksum = |a: &str| {
+        let out = renderer.render(&cr(json!({"a": a})), "shop").unwrap();
+        let d = out
+            .objects
+            .iter()
+            .find(|o| o["metadata"]["name"] == "d")
+            .unwrap()
+            .clone();
+        d["metadata"]["annotations"]["checksum/config"].clone()
+    };
+    // What Helm hashes: the configmap template's rendered text.
+    let expected = |a: &str| {
+        let text =
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: {a}\n");
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(checksum("x"), expected("x"));
+    assert_eq!(checksum("y"), expected("y"));
+}

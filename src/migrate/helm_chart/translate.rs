@@ -262,7 +262,15 @@ impl<'a> Translator<'a> {
             self.flush(out);
             match value {
                 Ex::Text(var) => out.push_str(&format!("{{{{ {var} }}}}")),
-                Ex::Plain(e) => out.push_str(&format!("{{{{ {} }}}}", strip_parens(&e))),
+                // Printed as Go prints it: nothing for nil and "", `[]` for an empty list.
+                Ex::Plain(e)
+                    if e.starts_with(['"', '-']) || e.starts_with(|c: char| c.is_ascii_digit()) =>
+                {
+                    out.push_str(&format!("{{{{ {} }}}}", strip_parens(&e)))
+                }
+                Ex::Plain(e) => {
+                    out.push_str(&format!("{{{{ ({}) | go_print }}}}", strip_parens(&e)))
+                }
             }
             return;
         }
@@ -312,17 +320,17 @@ impl<'a> Translator<'a> {
         branches: &[(bool, Pipe, Vec<Node>)],
         otherwise: Option<&[Node]>,
         dot: &Dot,
-        _line: usize,
+        line: usize,
         out: &mut String,
     ) {
-        // Conditions are computed up front (they have no side effects), so hoisted statements
-        // of every branch come before the `if`.
-        let mut heads = Vec::new();
-        let mut withs = Vec::new();
-        for (with, pipe, _) in branches {
-            let line = _line;
+        // Go evaluates an `else if` condition only when the branches before it were not taken.
+        // A condition whose translation needs statements first (a captured include, a `with`
+        // binding) is therefore nested in the `else` of the previous branch, so those statements
+        // run only where Go would evaluate it; other conditions stay `elif`s.
+        let mut open = 0;
+        for (i, (with, pipe, body)) in branches.iter().enumerate() {
             let value = self.pipe(pipe, dot, line).value();
-            if *with {
+            let (head, inner_dot) = if *with {
                 let shape = self.shape_of(pipe, dot);
                 let simple = value
                     .chars()
@@ -334,22 +342,25 @@ impl<'a> Translator<'a> {
                     self.hoist(format!("{{% set {var} = {} %}}", strip_parens(&value)));
                     var
                 };
-                heads.push(bound.clone());
-                withs.push(Some(Dot::Expr(bound, shape)));
+                (bound.clone(), Some(Dot::Expr(bound, shape)))
             } else {
-                heads.push(strip_parens(&value).to_string());
-                withs.push(None);
+                (strip_parens(&value).to_string(), None)
+            };
+            if i == 0 || !self.hoisted.is_empty() {
+                if i > 0 {
+                    out.push_str("{% else %}");
+                }
+                self.flush(out);
+                out.push_str(&format!("{{% if {head} %}}"));
+                open += 1;
+            } else {
+                out.push_str(&format!("{{% elif {head} %}}"));
             }
-        }
-        self.flush(out);
-        for (i, (_, pipe, body)) in branches.iter().enumerate() {
-            let keyword = if i == 0 { "if" } else { "elif" };
-            out.push_str(&format!("{{% {keyword} {} %}}", heads[i]));
-            let inner_dot = withs[i].clone().unwrap_or_else(|| dot.clone());
             self.scopes.push(HashMap::new());
-            if let (Some(var), Some(Dot::Expr(e, s))) = (pipe.vars.last(), &withs[i]) {
+            if let (Some(var), Some(Dot::Expr(e, s))) = (pipe.vars.last(), &inner_dot) {
                 self.declare(var, Dot::Expr(e.clone(), s.clone()));
             }
+            let inner_dot = inner_dot.unwrap_or_else(|| dot.clone());
             let mut inner = String::new();
             self.nodes(body, &inner_dot, &mut inner);
             self.scopes.pop();
@@ -361,7 +372,9 @@ impl<'a> Translator<'a> {
             self.nodes(body, dot, out);
             self.scopes.pop();
         }
-        out.push_str("{% endif %}");
+        for _ in 0..open {
+            out.push_str("{% endif %}");
+        }
     }
 
     fn range(
