@@ -137,6 +137,39 @@ def label_values(core):
     assert status["details"]["causes"][0]["field"] == "metadata.labels", status
 
 
+@probe("dryRun accepts only the value All; any other value answers 422 Invalid on the request's "
+       "options (CreateOptions.meta.k8s.io). Source: "
+       "https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run and apimachinery's "
+       "ValidateDryRun (pkg/apis/meta/v1/validation), called by the create handler")
+def dry_run_values(core):
+    status = expect_error(422, core.create_namespaced_config_map, "default", cm("dry"), dry_run="Server")
+    assert status["details"]["kind"] == "CreateOptions", status
+    assert status["details"]["causes"][0]["field"] == "dryRun", status
+    assert 'supported values: "All"' in status["message"], status
+    core.create_namespaced_config_map("default", cm("dry"), dry_run="All")
+    expect_error(404, core.read_namespaced_config_map, "dry", "default")
+
+
+@probe("events.k8s.io/v1 Events need eventTime, type Normal or Warning, reportingController, "
+       "reportingInstance, action and reason, and a note of at most 1024 characters. Source: "
+       "https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/ and "
+       "ValidateEventCreate (pkg/apis/core/validation/events.go)")
+def events_v1_required_fields(core):
+    events = client.EventsV1Api(core.api_client)
+    bare = {"metadata": {"name": "bare"}, "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}}
+    status = expect_error(422, events.create_namespaced_event, "default", bare)
+    fields = sorted(c["field"] for c in status["details"]["causes"])
+    assert fields == ["eventTime", "type"], status
+    good = {**bare, "metadata": {"name": "good"}, "eventTime": "2026-01-01T00:00:00.000000Z", "type": "Normal",
+            "reportingController": "example.com/probe", "reportingInstance": "probe-1", "action": "Probe",
+            "reason": "Probed", "note": "x" * 1025}
+    status = expect_error(422, events.create_namespaced_event, "default", good)
+    assert [c["field"] for c in status["details"]["causes"]] == ["message"], status
+    good["note"] = "x" * 1024
+    events.create_namespaced_event("default", good)
+    assert core.read_namespaced_event("good", "default").message == "x" * 1024
+
+
 def main():
     config.load_kube_config(config_file=sys.argv[1])
     core = client.CoreV1Api()
