@@ -125,7 +125,13 @@ async fn start_fast() -> Sandbox {
     .unwrap()
 }
 
-fn dynamic(sb: &Sandbox, group: &str, version: &str, kind: &str, plural: &str) -> Api<kube::api::DynamicObject> {
+fn dynamic(
+    sb: &Sandbox,
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<kube::api::DynamicObject> {
     let ar = kube::api::ApiResource::from_gvk_with_plural(
         &kube::core::GroupVersionKind::gvk(group, version, kind),
         plural,
@@ -149,11 +155,15 @@ async fn cronjobs_start_jobs_on_schedule() {
     let cronjobs = dynamic(&sb, "batch", "v1", "CronJob", "cronjobs");
     let jobs: Api<Job> = Api::default_namespaced(sb.client());
     let cj = |schedule: &str| {
-        obj(json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
+        obj(
+            json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
             "spec": {"schedule": schedule, "jobTemplate": {"metadata": {"labels": {"from": "tick"}},
-                     "spec": {"template": template(Some("Never"))}}}}))
+                     "spec": {"template": template(Some("Never"))}}}}),
+        )
     };
-    let bad = cronjobs.create(&PostParams::default(), &cj("61 * * * *")).await;
+    let bad = cronjobs
+        .create(&PostParams::default(), &cj("61 * * * *"))
+        .await;
     match bad {
         Err(kube::Error::Api(s)) => {
             assert_eq!(s.code, 422);
@@ -161,29 +171,59 @@ async fn cronjobs_start_jobs_on_schedule() {
         }
         other => panic!("expected 422, got {other:?}"),
     }
-    cronjobs.create(&PostParams::default(), &cj("* * * * *")).await.unwrap();
-    assert!(jobs.list(&Default::default()).await.unwrap().items.is_empty());
+    cronjobs
+        .create(&PostParams::default(), &cj("* * * * *"))
+        .await
+        .unwrap();
+    assert!(
+        jobs.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     sb.hooks().advance_clock(Duration::from_secs(61));
     let job = eventually("a Job started by the CronJob", || {
         let jobs = jobs.clone();
-        async move { jobs.list(&Default::default()).await.ok()?.items.into_iter().next() }
+        async move {
+            jobs.list(&Default::default())
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .next()
+        }
     })
     .await;
     let name = job.metadata.name.clone().unwrap();
     assert!(name.starts_with("tick-"), "{name}");
     let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.controller), ("CronJob", Some(true)));
-    assert!(job.metadata.annotations.as_ref().unwrap().contains_key("batch.kubernetes.io/cronjob-scheduled-timestamp"));
+    assert_eq!(
+        (owner.kind.as_str(), owner.controller),
+        ("CronJob", Some(true))
+    );
+    assert!(
+        job.metadata
+            .annotations
+            .as_ref()
+            .unwrap()
+            .contains_key("batch.kubernetes.io/cronjob-scheduled-timestamp")
+    );
     assert_eq!(job.metadata.labels.as_ref().unwrap()["from"], "tick");
-    eventually("lastScheduleTime and lastSuccessfulTime on the CronJob", || {
-        let cronjobs = cronjobs.clone();
-        async move {
-            let c = cronjobs.get("tick").await.ok()?;
-            let st = &c.data["status"];
-            (!st["lastScheduleTime"].is_null() && !st["lastSuccessfulTime"].is_null() && st["active"].is_null())
+    eventually(
+        "lastScheduleTime and lastSuccessfulTime on the CronJob",
+        || {
+            let cronjobs = cronjobs.clone();
+            async move {
+                let c = cronjobs.get("tick").await.ok()?;
+                let st = &c.data["status"];
+                (!st["lastScheduleTime"].is_null()
+                    && !st["lastSuccessfulTime"].is_null()
+                    && st["active"].is_null())
                 .then_some(())
-        }
-    })
+            }
+        },
+    )
     .await;
 }
 
@@ -200,9 +240,24 @@ async fn autoscalers_pdbs_and_ingresses_get_their_status() {
     let d: Deployment = serde_json::from_value(json!({"metadata": {"name": "web"},
         "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}}, "template": template(None)}}))
     .unwrap();
-    deployments.create(&PostParams::default(), &d).await.unwrap();
-    let v1 = dynamic(&sb, "autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers");
-    let v2 = dynamic(&sb, "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers");
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
+    let v1 = dynamic(
+        &sb,
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+    );
+    let v2 = dynamic(
+        &sb,
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+    );
     v1.create(&PostParams::default(), &obj(json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": "web"}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
         "minReplicas": 3, "maxReplicas": 5, "targetCPUUtilizationPercentage": 60}})))
@@ -215,7 +270,7 @@ async fn autoscalers_pdbs_and_ingresses_get_their_status() {
     );
     eventually("the Deployment scaled to minReplicas", || {
         let deployments = deployments.clone();
-        async move { (deployments.get("web").await.ok()?.spec?.replicas == Some(3)).then_some(()) }
+        async move { (deployments.get("web").await.ok()?.spec.replicas == Some(3)).then_some(()) }
     })
     .await;
     let status = eventually("the HPA status", || {
@@ -229,12 +284,28 @@ async fn autoscalers_pdbs_and_ingresses_get_their_status() {
     assert_eq!(status.data["status"]["desiredReplicas"], 3);
     assert!(status.data["spec"]["metrics"].is_null());
     let conditions = v2.get("web").await.unwrap().data["status"]["conditions"].clone();
-    let active = conditions.as_array().unwrap().iter().find(|c| c["type"] == "ScalingActive").unwrap();
+    let active = conditions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "ScalingActive")
+        .unwrap();
     assert_eq!(active["status"], "False");
-    assert!(active["message"].as_str().unwrap().contains("no metrics API"));
+    assert!(
+        active["message"]
+            .as_str()
+            .unwrap()
+            .contains("no metrics API")
+    );
 
     // A PodDisruptionBudget counts the Deployment's (simulated) Pods.
-    let pdbs = dynamic(&sb, "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets");
+    let pdbs = dynamic(
+        &sb,
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+    );
     pdbs.create(&PostParams::default(), &obj(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
         "metadata": {"name": "web"}, "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "x"}}}})))
         .await
@@ -243,7 +314,9 @@ async fn autoscalers_pdbs_and_ingresses_get_their_status() {
         let pdbs = pdbs.clone();
         async move {
             let st = pdbs.get("web").await.ok()?.data["status"].clone();
-            (st["expectedPods"] == 3 && st["currentHealthy"] == 3 && st["desiredHealthy"] == 2
+            (st["expectedPods"] == 3
+                && st["currentHealthy"] == 3
+                && st["desiredHealthy"] == 2
                 && st["disruptionsAllowed"] == 1)
                 .then_some(())
         }
@@ -273,12 +346,18 @@ async fn autoscalers_pdbs_and_ingresses_get_their_status() {
 async fn events_v1_fields_and_dry_run_values_are_validated() {
     let sb = start_fast().await;
     let events = dynamic(&sb, "events.k8s.io", "v1", "Event", "events");
-    let bare = obj(json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"},
-        "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}}));
+    let bare = obj(
+        json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e"},
+        "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}}),
+    );
     match events.create(&PostParams::default(), &bare).await {
         Err(kube::Error::Api(s)) => {
             assert_eq!(s.code, 422);
-            assert!(s.message.contains("eventTime: Required value"), "{}", s.message);
+            assert!(
+                s.message.contains("eventTime: Required value"),
+                "{}",
+                s.message
+            );
         }
         other => panic!("expected 422, got {other:?}"),
     }
@@ -286,12 +365,22 @@ async fn events_v1_fields_and_dry_run_values_are_validated() {
         "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}, "eventTime": "2026-01-01T00:00:00.000000Z",
         "type": "Normal", "reportingController": "example.com/ctl", "reportingInstance": "ctl-1",
         "action": "Act", "reason": "Acted", "note": "x".repeat(1025)});
-    match events.create(&PostParams::default(), &obj(good.clone())).await {
-        Err(kube::Error::Api(s)) => assert!(s.message.contains("can have at most 1024 characters"), "{}", s.message),
+    match events
+        .create(&PostParams::default(), &obj(good.clone()))
+        .await
+    {
+        Err(kube::Error::Api(s)) => assert!(
+            s.message.contains("can have at most 1024 characters"),
+            "{}",
+            s.message
+        ),
         other => panic!("expected 422, got {other:?}"),
     }
     good["note"] = json!("ok");
-    events.create(&PostParams::default(), &obj(good)).await.unwrap();
+    events
+        .create(&PostParams::default(), &obj(good))
+        .await
+        .unwrap();
 
     let req = axum::http::Request::post("/api/v1/namespaces/default/configmaps?dryRun=Server")
         .header("content-type", "application/json")

@@ -725,7 +725,9 @@ async fn kubectl_apply_prune_uses_the_default_allowlist() {
     let sb = start().await;
     let dir = tempfile::tempdir().unwrap();
     let cm = |name: &str| {
-        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  labels: {{set: p}}\ndata: {{a: \"1\"}}\n")
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  labels: {{set: p}}\ndata: {{a: \"1\"}}\n"
+        )
     };
     let both = format!("{}---\n{}", cm("keep"), cm("drop"));
     let first = write(dir.path(), "both.yaml", &both);
@@ -795,7 +797,10 @@ fn history_rows(out: &str) -> Vec<(String, String)> {
         .skip(1)
         .filter_map(|l| {
             let mut parts = l.split_whitespace();
-            Some((parts.next()?.to_string(), parts.collect::<Vec<_>>().join(" ")))
+            Some((
+                parts.next()?.to_string(),
+                parts.collect::<Vec<_>>().join(" "),
+            ))
         })
         .collect()
 }
@@ -812,27 +817,43 @@ async fn kubectl_rollout_status_history_and_undo() {
     use k8s_openapi::api::core::v1::Pod;
     let sb = start().await;
     let dir = tempfile::tempdir().unwrap();
-    let v1 = write(dir.path(), "v1.yaml", &rollout_deployment("nginx:1.27", "v1"));
-    let v2 = write(dir.path(), "v2.yaml", &rollout_deployment("nginx:1.28", "v2"));
+    let v1 = write(
+        dir.path(),
+        "v1.yaml",
+        &rollout_deployment("nginx:1.27", "v1"),
+    );
+    let v2 = write(
+        dir.path(),
+        "v2.yaml",
+        &rollout_deployment("nginx:1.28", "v2"),
+    );
     kubectl(&sb, &["apply", "-f", &v1]).await;
-    let status = kubectl(&sb, &["rollout", "status", "deployment/roll", "--timeout=30s"]).await;
+    let status = kubectl(
+        &sb,
+        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+    )
+    .await;
     assert!(status.contains("successfully rolled out"), "{status}");
     kubectl(&sb, &["apply", "-f", &v2]).await;
-    kubectl(&sb, &["rollout", "status", "deployment/roll", "--timeout=30s"]).await;
+    kubectl(
+        &sb,
+        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+    )
+    .await;
     let rss: Api<ReplicaSet> = Api::default_namespaced(sb.client());
     let pods: Api<Pod> = Api::default_namespaced(sb.client());
     eventually("two ReplicaSets, the old one scaled to 0", || async {
         let list = rss.list(&Default::default()).await.unwrap().items;
-        list.len() == 2
-            && list
-                .iter()
-                .any(|rs| rs.spec.as_ref().and_then(|s| s.replicas) == Some(0))
+        list.len() == 2 && list.iter().any(|rs| rs.spec.replicas == Some(0))
     })
     .await;
     let history = kubectl(&sb, &["rollout", "history", "deployment/roll"]).await;
     assert_eq!(
         history_rows(&history),
-        [("1".into(), "v1".into()), ("2".into(), "v2".into())],
+        [
+            ("1".to_string(), "v1".to_string()),
+            ("2".to_string(), "v2".to_string())
+        ],
         "{history}"
     );
     let current = rss
@@ -841,12 +862,18 @@ async fn kubectl_rollout_status_history_and_undo() {
         .unwrap()
         .items
         .into_iter()
-        .find(|rs| rs.spec.as_ref().and_then(|s| s.replicas) == Some(2))
+        .find(|rs| rs.spec.replicas == Some(2))
         .expect("the new ReplicaSet holds the replicas");
     let hash = current.metadata.labels.as_ref().unwrap()["pod-template-hash"].clone();
-    assert_eq!(current.metadata.name.as_deref(), Some(format!("roll-{hash}").as_str()));
+    assert_eq!(
+        current.metadata.name.as_deref(),
+        Some(format!("roll-{hash}").as_str())
+    );
     let owner = &current.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.controller), ("Deployment", Some(true)));
+    assert_eq!(
+        (owner.kind.as_str(), owner.controller),
+        ("Deployment", Some(true))
+    );
     eventually("two running Pods of the new template", || async {
         let list = pods.list(&Default::default()).await.unwrap().items;
         list.len() == 2
@@ -859,19 +886,22 @@ async fn kubectl_rollout_status_history_and_undo() {
 
     let undo = kubectl(&sb, &["rollout", "undo", "deployment/roll"]).await;
     assert!(undo.contains("rolled back"), "{undo}");
-    kubectl(&sb, &["rollout", "status", "deployment/roll", "--timeout=30s"]).await;
+    kubectl(
+        &sb,
+        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+    )
+    .await;
     let deployments: Api<Deployment> = Api::default_namespaced(sb.client());
     let d = deployments.get("roll").await.unwrap();
-    let image = d.spec.unwrap().template.spec.unwrap().containers[0].image.clone();
+    let image = d.spec.template.spec.unwrap().containers[0].image.clone();
     assert_eq!(image.as_deref(), Some("nginx:1.27"));
-    let mut rows = Vec::new();
-    eventually("revision 1 coming back as revision 3", || {
-        let sb = &sb;
-        let rows = &mut rows;
-        async move {
-            *rows = history_rows(&kubectl(sb, &["rollout", "history", "deployment/roll"]).await);
-            rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>() == ["2", "3"]
-        }
+    let sb_ref = &sb;
+    eventually("revision 1 coming back as revision 3", || async move {
+        let rows = history_rows(&kubectl(sb_ref, &["rollout", "history", "deployment/roll"]).await);
+        rows == [
+            ("2".to_string(), "v2".to_string()),
+            ("3".to_string(), "v1".to_string()),
+        ]
     })
     .await;
 
@@ -883,7 +913,10 @@ async fn kubectl_rollout_status_history_and_undo() {
     pods.delete(&victim, &Default::default()).await.unwrap();
     eventually("the deleted Pod replaced", || async {
         let list = pods.list(&Default::default()).await.unwrap().items;
-        list.len() == 2 && list.iter().all(|p| p.metadata.name.as_deref() != Some(&victim))
+        list.len() == 2
+            && list
+                .iter()
+                .all(|p| p.metadata.name.as_deref() != Some(victim.as_str()))
     })
     .await;
 }

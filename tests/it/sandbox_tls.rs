@@ -63,16 +63,27 @@ async fn https_needs_the_sandbox_ca_and_its_token() {
         other => panic!("expected 401 without a token, got {other:?}"),
     }
     let wrong = Api::<Namespace>::all(client(&sb, true, Some("not-the-token")));
-    assert!(matches!(wrong.list(&Default::default()).await, Err(kube::Error::Api(s)) if s.code == 401));
+    assert!(
+        matches!(wrong.list(&Default::default()).await, Err(kube::Error::Api(s)) if s.code == 401)
+    );
     // Without the sandbox's CA, the server's certificate is not trusted: no request is made.
     let untrusting = Api::<Namespace>::all(client(&sb, false, Some(&token)));
-    let err = untrusting.list(&Default::default()).await.expect_err("untrusted");
+    let err = untrusting
+        .list(&Default::default())
+        .await
+        .expect_err("untrusted");
     assert!(!matches!(err, kube::Error::Api(_)), "{err:?}");
 
     // kubectl reads the CA and the token from the kubeconfig the sandbox wrote.
     let kubeconfig = std::fs::read_to_string(sb.kubeconfig_path()).expect("kubeconfig");
-    assert!(kubeconfig.contains("certificate-authority-data:"), "{kubeconfig}");
-    assert!(kubeconfig.contains(&format!("token: {token}")), "{kubeconfig}");
+    assert!(
+        kubeconfig.contains("certificate-authority-data:"),
+        "{kubeconfig}"
+    );
+    assert!(
+        kubeconfig.contains(&format!("token: {token}")),
+        "{kubeconfig}"
+    );
     let out = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(sb.kubeconfig_path())
@@ -84,7 +95,10 @@ async fn https_needs_the_sandbox_ca_and_its_token() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "namespace/default");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "namespace/default"
+    );
 }
 
 /// The operator, run as a process with no kubeconfig, configures itself as in a Pod: it reads
@@ -123,7 +137,9 @@ async fn the_operator_runs_with_its_in_cluster_configuration() {
         .expect("unshare runs");
     let api = Api::<DynamicObject>::namespaced_with(sb.client(), "default", &webservers());
     let object: DynamicObject = serde_yaml::from_str(&example("webserver")).expect("example");
-    api.create(&Default::default(), &object).await.expect("create");
+    api.create(&Default::default(), &object)
+        .await
+        .expect("create");
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let ready = match api.get("hello").await {

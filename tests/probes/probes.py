@@ -170,6 +170,32 @@ def events_v1_required_fields(core):
     assert core.read_namespaced_event("good", "default").message == "x" * 1024
 
 
+@probe("A HorizontalPodAutoscaler written as autoscaling/v1 is read as autoscaling/v2: the CPU "
+       "target becomes a cpu Resource metric with an Utilization target. Source: "
+       "https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#api-object and "
+       "pkg/apis/autoscaling/v1/conversion.go")
+def hpa_v1_is_v2(core):
+    v1 = client.AutoscalingV1Api(core.api_client)
+    v2 = client.AutoscalingV2Api(core.api_client)
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "nothing"}
+    v1.create_namespaced_horizontal_pod_autoscaler("default", {"metadata": {"name": "probe-hpa"}, "spec": {
+        "scaleTargetRef": target, "maxReplicas": 3, "targetCPUUtilizationPercentage": 50}})
+    metric = v2.read_namespaced_horizontal_pod_autoscaler("probe-hpa", "default").spec.metrics[0]
+    assert metric.type == "Resource" and metric.resource.name == "cpu", metric
+    assert metric.resource.target.type == "Utilization" and metric.resource.target.average_utilization == 50
+
+
+@probe("A SelfSubjectAccessReview answers whether the caller may do something; the sandbox has no "
+       "authorization, so it is allowed and the reason says so. Source: "
+       "https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access")
+def self_subject_access_review(core):
+    authz = client.AuthorizationV1Api(core.api_client)
+    review = authz.create_self_subject_access_review({"spec": {"resourceAttributes": {
+        "verb": "delete", "resource": "secrets", "namespace": "kube-system"}}})
+    assert review.status.allowed is True, review.status
+    assert "no authorization" in review.status.reason, review.status
+
+
 def main():
     config.load_kube_config(config_file=sys.argv[1])
     core = client.CoreV1Api()

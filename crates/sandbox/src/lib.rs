@@ -313,10 +313,7 @@ fn build_client(url: &str, access: &Access) -> Result<kube::Client> {
 /// The DER bytes of a one-certificate PEM.
 fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     use base64::Engine;
-    let body: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD
         .decode(body)
         .map_err(|e| Error::ClientFailed(format!("the sandbox's CA certificate: {e}")))

@@ -43,8 +43,7 @@ pub(crate) fn generate() -> Result<Tls, String> {
     ];
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(rcgen_err)?)
         .map_err(rcgen_err)?;
-    let mut server =
-        CertificateParams::new(vec!["localhost".to_string()]).map_err(rcgen_err)?;
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).map_err(rcgen_err)?;
     server
         .subject_alt_names
         .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));

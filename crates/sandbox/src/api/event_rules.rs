@@ -62,7 +62,10 @@ pub(crate) fn errors(ev: &Value, group: &str, create: bool) -> Vec<(String, Stri
         ("source", "deprecatedSource"),
     ] {
         if set(&ev[stored]) {
-            errs.push((served.into(), "Invalid value: \"\": needs to be unset".into()));
+            errs.push((
+                served.into(),
+                "Invalid value: \"\": needs to be unset".into(),
+            ));
         }
     }
     errs
@@ -154,7 +157,12 @@ mod tests {
     #[test]
     fn an_event_with_event_time_needs_its_reporter_and_a_short_note() {
         let mut ev = stored_new_event();
-        for f in ["reportingComponent", "reportingInstance", "action", "reason"] {
+        for f in [
+            "reportingComponent",
+            "reportingInstance",
+            "action",
+            "reason",
+        ] {
             ev.as_object_mut().unwrap().remove(f);
         }
         ev["message"] = json!("x".repeat(1025));

@@ -18,11 +18,15 @@ const CONDITIONS: &str = "autoscaling.alpha.kubernetes.io/conditions";
 const CURRENT: &str = "autoscaling.alpha.kubernetes.io/current-metrics";
 
 fn is_cpu_utilization(m: &Value) -> bool {
-    m["type"] == "Resource" && m["resource"]["name"] == "cpu" && m["resource"]["target"]["type"] == "Utilization"
+    m["type"] == "Resource"
+        && m["resource"]["name"] == "cpu"
+        && m["resource"]["target"]["type"] == "Utilization"
 }
 
 fn is_cpu_current(m: &Value) -> bool {
-    m["type"] == "Resource" && m["resource"]["name"] == "cpu" && !m["resource"]["current"]["averageUtilization"].is_null()
+    m["type"] == "Resource"
+        && m["resource"]["name"] == "cpu"
+        && !m["resource"]["current"]["averageUtilization"].is_null()
 }
 
 fn annotations(obj: &mut Value) -> &mut Map<String, Value> {
@@ -36,7 +40,9 @@ fn annotations(obj: &mut Value) -> &mut Map<String, Value> {
 }
 
 fn take_json(obj: &mut Value, key: &str) -> Option<Value> {
-    let text = obj["metadata"]["annotations"].as_object_mut()?.remove(key)?;
+    let text = obj["metadata"]["annotations"]
+        .as_object_mut()?
+        .remove(key)?;
     serde_json::from_str(text.as_str()?).ok()
 }
 
@@ -45,7 +51,9 @@ fn put_json(obj: &mut Value, key: &str, v: &Value) {
 }
 
 fn drop_empty_annotations(obj: &mut Value) {
-    if obj["metadata"]["annotations"].as_object().is_some_and(Map::is_empty)
+    if obj["metadata"]["annotations"]
+        .as_object()
+        .is_some_and(Map::is_empty)
         && let Some(m) = obj["metadata"].as_object_mut()
     {
         m.remove("annotations");
@@ -58,7 +66,8 @@ pub(crate) fn v2_to_v1(v2: &Value) -> Value {
     let spec = &v2["spec"];
     let metrics: Vec<Value> = spec["metrics"].as_array().cloned().unwrap_or_default();
     let (cpu, other): (Vec<Value>, Vec<Value>) = metrics.into_iter().partition(is_cpu_utilization);
-    let mut s = json!({"scaleTargetRef": spec["scaleTargetRef"], "maxReplicas": spec["maxReplicas"]});
+    let mut s =
+        json!({"scaleTargetRef": spec["scaleTargetRef"], "maxReplicas": spec["maxReplicas"]});
     if !spec["minReplicas"].is_null() {
         s["minReplicas"] = spec["minReplicas"].clone();
     }
@@ -81,10 +90,14 @@ pub(crate) fn v2_to_v1(v2: &Value) -> Value {
                 st[f] = status[f].clone();
             }
         }
-        let current: Vec<Value> = status["currentMetrics"].as_array().cloned().unwrap_or_default();
+        let current: Vec<Value> = status["currentMetrics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let (cpu, other): (Vec<Value>, Vec<Value>) = current.into_iter().partition(is_cpu_current);
         if let Some(c) = cpu.first() {
-            st["currentCPUUtilizationPercentage"] = c["resource"]["current"]["averageUtilization"].clone();
+            st["currentCPUUtilizationPercentage"] =
+                c["resource"]["current"]["averageUtilization"].clone();
         }
         if !other.is_empty() {
             put_json(&mut out, CURRENT, &Value::Array(other));
@@ -116,7 +129,8 @@ pub(crate) fn v1_to_v2(v1: &Value) -> Value {
             json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}}}),
         );
     }
-    let mut s = json!({"scaleTargetRef": spec["scaleTargetRef"], "maxReplicas": spec["maxReplicas"]});
+    let mut s =
+        json!({"scaleTargetRef": spec["scaleTargetRef"], "maxReplicas": spec["maxReplicas"]});
     if !spec["minReplicas"].is_null() {
         s["minReplicas"] = spec["minReplicas"].clone();
     }
@@ -169,7 +183,12 @@ mod tests {
         let v1 = v2_to_v1(&v2);
         assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 70);
         assert!(v1["spec"]["metrics"].is_null());
-        assert!(v1["metadata"]["annotations"][METRICS].as_str().unwrap().contains("memory"));
+        assert!(
+            v1["metadata"]["annotations"][METRICS]
+                .as_str()
+                .unwrap()
+                .contains("memory")
+        );
         assert_eq!(v1_to_v2(&v1), v2);
     }
 }

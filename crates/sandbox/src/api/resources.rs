@@ -382,7 +382,16 @@ pub(crate) fn builtins() -> Vec<ResourceInfo> {
         ),
         // Served so that `kubectl apply --prune`'s default allowlist maps (kubectl's
         // pkg/util/prune names them); stored, with a simulated status where they have one.
-        builtin("", "v1", "Endpoints", "endpoints", &["ep"], true, false, false),
+        builtin(
+            "",
+            "v1",
+            "Endpoints",
+            "endpoints",
+            &["ep"],
+            true,
+            false,
+            false,
+        ),
         builtin(
             "",
             "v1",
@@ -403,9 +412,21 @@ pub(crate) fn builtins() -> Vec<ResourceInfo> {
             true,
             false,
         ),
-        review("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews"),
-        review("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews"),
-        review("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews"),
+        review(
+            "authorization.k8s.io",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+        ),
+        review(
+            "authorization.k8s.io",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
+        ),
+        review(
+            "authentication.k8s.io",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
+        ),
     ]
 }
 

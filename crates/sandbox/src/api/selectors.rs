@@ -107,8 +107,16 @@ impl LabelSelector {
     pub(crate) fn from_json(sel: &Value) -> Option<Self> {
         let sel = sel.as_object()?;
         let mut reqs = Vec::new();
-        for (k, v) in sel.get("matchLabels").and_then(Value::as_object).into_iter().flatten() {
-            reqs.push((k.clone(), Op::Eq(v.as_str().unwrap_or_default().to_string())));
+        for (k, v) in sel
+            .get("matchLabels")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            reqs.push((
+                k.clone(),
+                Op::Eq(v.as_str().unwrap_or_default().to_string()),
+            ));
         }
         for e in sel
             .get("matchExpressions")

@@ -132,7 +132,10 @@ fn cronjob_errors(obj: &Value) -> Vec<(String, String)> {
     let mut errs = Vec::new();
     let schedule = obj["spec"]["schedule"].as_str().unwrap_or_default();
     if let Err(e) = crate::sim::cron::Schedule::parse(schedule) {
-        errs.push(("spec.schedule".into(), format!("Invalid value: {schedule:?}: {e}")));
+        errs.push((
+            "spec.schedule".into(),
+            format!("Invalid value: {schedule:?}: {e}"),
+        ));
     }
     if let Some(tz) = obj["spec"]["timeZone"].as_str()
         && !matches!(tz, "UTC" | "Etc/UTC")

@@ -4,9 +4,9 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::api::apply::{self, ApplyRequest, Scope, UpdateRequest};
+use crate::api::convert::{storage_api_version, to_served, to_storage};
 use crate::api::defaults::apply_defaults;
 use crate::api::errors::{ApiError, Result};
-use crate::api::convert::{storage_api_version, to_served, to_storage};
 use crate::api::owners::{has_dependents, owner_uids};
 use crate::api::patch;
 use crate::api::resources::{self, ResourceInfo};

@@ -4,7 +4,6 @@ use serde_json::{Value, json};
 
 use crate::api::resources::{Registry, ResourceInfo};
 
-
 fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
     let mut out = vec![json!({
         "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,

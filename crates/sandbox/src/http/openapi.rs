@@ -26,7 +26,10 @@ fn crd_name(r: &ResourceInfo) -> String {
 /// A CRD version's schema as the API server publishes it: its openAPIV3Schema with
 /// `metadata` as ObjectMeta, apiVersion and kind described, and its group/version/kind.
 fn crd_schema(r: &ResourceInfo) -> Value {
-    let mut s = r.schema.clone().unwrap_or_else(|| json!({"type": "object"}));
+    let mut s = r
+        .schema
+        .clone()
+        .unwrap_or_else(|| json!({"type": "object"}));
     if !s.is_object() {
         s = json!({"type": "object"});
     }
@@ -79,17 +82,23 @@ fn prefix(group: &str, version: &str) -> String {
 /// PATCH and PUT of each resource with their query parameters (`in: query`, v3 `schema` or v2
 /// `type`).
 fn paths<'a>(rs: impl Iterator<Item = &'a ResourceInfo>, v3: bool) -> Map<String, Value> {
-    let params: Vec<Value> = ["dryRun", "fieldManager", "fieldValidation", "force", "pretty"]
-        .iter()
-        .map(|n| {
-            let ty = if *n == "force" { "boolean" } else { "string" };
-            if v3 {
-                json!({"name": n, "in": "query", "schema": {"type": ty, "uniqueItems": true}})
-            } else {
-                json!({"name": n, "in": "query", "type": ty, "uniqueItems": true})
-            }
-        })
-        .collect();
+    let params: Vec<Value> = [
+        "dryRun",
+        "fieldManager",
+        "fieldValidation",
+        "force",
+        "pretty",
+    ]
+    .iter()
+    .map(|n| {
+        let ty = if *n == "force" { "boolean" } else { "string" };
+        if v3 {
+            json!({"name": n, "in": "query", "schema": {"type": ty, "uniqueItems": true}})
+        } else {
+            json!({"name": n, "in": "query", "type": ty, "uniqueItems": true})
+        }
+    })
+    .collect();
     let mut out = Map::new();
     for r in rs.filter(|r| !r.review) {
         let base = prefix(&r.group, &r.version);

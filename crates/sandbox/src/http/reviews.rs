@@ -51,7 +51,11 @@ pub(crate) fn answer(res: &ResourceInfo, body: Value) -> Result<Value> {
             out["status"] = json!({"allowed": true, "reason": ALLOWED});
         }
         "SelfSubjectRulesReview" => {
-            if out["spec"]["namespace"].as_str().unwrap_or_default().is_empty() {
+            if out["spec"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
+            {
                 return Err(ApiError::invalid(
                     &res.group,
                     &res.kind,
@@ -88,10 +92,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok["status"]["allowed"], true);
-        assert_eq!(
-            answer(res, json!({"spec": {}})).unwrap_err().code,
-            422
-        );
+        assert_eq!(answer(res, json!({"spec": {}})).unwrap_err().code, 422);
         let who = reg
             .find("authentication.k8s.io", "v1", "selfsubjectreviews")
             .unwrap();

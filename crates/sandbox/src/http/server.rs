@@ -298,7 +298,9 @@ async fn serve(
                 Err(ApiError::new(
                     406,
                     "NotAcceptable",
-                    format!("the sandbox serves /openapi/v2 as application/json only, not {accept:?}"),
+                    format!(
+                        "the sandbox serves /openapi/v2 as application/json only, not {accept:?}"
+                    ),
                 ))
             }
         }
@@ -729,7 +731,11 @@ async fn serve_verb(
             };
             let body_dry_run: Vec<String> = body["dryRun"]
                 .as_array()
-                .map(|a| a.iter().map(|d| d.as_str().unwrap_or_default().to_string()).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|d| d.as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
                 .unwrap_or_default();
             dry_run_values_ok("DeleteOptions", &body_dry_run)?;
             let dopts = DeleteOptions {

@@ -32,12 +32,19 @@ fn value(s: &str, names: &[&str], offset: u32) -> Result<u32, String> {
     if let Some(i) = names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
         return Ok(i as u32 + offset);
     }
-    s.parse()
-        .map_err(|_| format!("failed to parse int from {s}: strconv.Atoi: parsing {s:?}: invalid syntax"))
+    s.parse().map_err(|_| {
+        format!("failed to parse int from {s}: strconv.Atoi: parsing {s:?}: invalid syntax")
+    })
 }
 
 /// One field: a comma-separated list of `*`, `?`, `a`, `a-b`, each with an optional `/step`.
-fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<(u64, bool), String> {
+fn field(
+    text: &str,
+    min: u32,
+    max: u32,
+    names: &[&str],
+    offset: u32,
+) -> Result<(u64, bool), String> {
     let mut bits = 0u64;
     let mut star = false;
     for part in text.split(',') {
@@ -45,7 +52,9 @@ fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<
             Some((r, s)) => (
                 r,
                 Some(s.parse::<u32>().map_err(|_| {
-                    format!("failed to parse int from {s}: strconv.Atoi: parsing {s:?}: invalid syntax")
+                    format!(
+                        "failed to parse int from {s}: strconv.Atoi: parsing {s:?}: invalid syntax"
+                    )
                 })?),
             ),
             None => (part, None),
@@ -60,13 +69,17 @@ fn field(text: &str, min: u32, max: u32, names: &[&str], offset: u32) -> Result<
             (v, if step.is_some() { max } else { v })
         };
         if lo < min {
-            return Err(format!("beginning of range ({lo}) below minimum ({min}): {part}"));
+            return Err(format!(
+                "beginning of range ({lo}) below minimum ({min}): {part}"
+            ));
         }
         if hi > max {
             return Err(format!("end of range ({hi}) above maximum ({max}): {part}"));
         }
         if lo > hi {
-            return Err(format!("beginning of range ({lo}) beyond end of range ({hi}): {part}"));
+            return Err(format!(
+                "beginning of range ({lo}) beyond end of range ({hi}): {part}"
+            ));
         }
         let step = step.unwrap_or(1);
         if step == 0 {
@@ -182,7 +195,10 @@ mod tests {
             weekdays.latest(at("2025-12-01T00:00:00Z"), at("2026-01-03T12:00:00Z")),
             Some(at("2026-01-02T09:30:00Z"))
         );
-        assert_eq!(Schedule::parse("@daily").unwrap(), Schedule::parse("0 0 * * *").unwrap());
+        assert_eq!(
+            Schedule::parse("@daily").unwrap(),
+            Schedule::parse("0 0 * * *").unwrap()
+        );
         // both day fields restricted: either matches (the 1st, or any Monday)
         let either = Schedule::parse("0 0 1 * 1").unwrap();
         assert_eq!(
@@ -193,9 +209,21 @@ mod tests {
 
     #[test]
     fn bad_schedules_say_why() {
-        assert!(Schedule::parse("* * *").unwrap_err().contains("expected exactly 5 fields"));
-        assert!(Schedule::parse("61 * * * *").unwrap_err().contains("above maximum (59)"));
-        assert!(Schedule::parse("x * * * *").unwrap_err().contains("failed to parse int"));
+        assert!(
+            Schedule::parse("* * *")
+                .unwrap_err()
+                .contains("expected exactly 5 fields")
+        );
+        assert!(
+            Schedule::parse("61 * * * *")
+                .unwrap_err()
+                .contains("above maximum (59)")
+        );
+        assert!(
+            Schedule::parse("x * * * *")
+                .unwrap_err()
+                .contains("failed to parse int")
+        );
         assert!(Schedule::parse("@every 1m").unwrap_err().contains("@every"));
     }
 }

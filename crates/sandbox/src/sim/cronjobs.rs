@@ -36,11 +36,13 @@ fn rfc3339(t: Timestamp) -> String {
 
 fn finished(job: &Value) -> Option<&'static str> {
     let conds = job["status"]["conditions"].as_array()?;
-    conds.iter().find_map(|c| match (c["type"].as_str(), c["status"].as_str()) {
-        (Some("Complete"), Some("True")) => Some("Complete"),
-        (Some("Failed"), Some("True")) => Some("Failed"),
-        _ => None,
-    })
+    conds
+        .iter()
+        .find_map(|c| match (c["type"].as_str(), c["status"].as_str()) {
+            (Some("Complete"), Some("True")) => Some("Complete"),
+            (Some("Failed"), Some("True")) => Some("Failed"),
+            _ => None,
+        })
 }
 
 fn delete_job(store: &mut Store, ns: &str, name: &str, now: &str) {
@@ -70,16 +72,28 @@ fn sync(store: &mut Store, cj: &Value, now: Timestamp) {
     if !cj["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
-    let ns = cj["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-    let name = cj["metadata"]["name"].as_str().unwrap_or_default().to_string();
-    let uid = cj["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let ns = cj["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let name = cj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let uid = cj["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let wall = k8s_rules::now();
     let mut jobs: Vec<Value> = store
         .list(JOBS, Some(&ns))
         .filter(|j| {
             j["metadata"]["ownerReferences"]
                 .as_array()
-                .is_some_and(|rs| rs.iter().any(|r| r["controller"] == true && r["uid"] == uid.as_str()))
+                .is_some_and(|rs| {
+                    rs.iter()
+                        .any(|r| r["controller"] == true && r["uid"] == uid.as_str())
+                })
         })
         .cloned()
         .collect();
@@ -112,7 +126,11 @@ fn sync(store: &mut Store, cj: &Value, now: Timestamp) {
         };
         let limit = cj["spec"][field].as_i64().unwrap_or(default).max(0) as usize;
         let mut done: Vec<&Value> = jobs.iter().filter(|j| finished(j) == Some(kind)).collect();
-        done.sort_by_key(|j| j["metadata"]["creationTimestamp"].as_str().map(String::from));
+        done.sort_by_key(|j| {
+            j["metadata"]["creationTimestamp"]
+                .as_str()
+                .map(String::from)
+        });
         let excess = done.len().saturating_sub(limit);
         let names: Vec<String> = done
             .iter()
@@ -190,10 +208,7 @@ fn sync(store: &mut Store, cj: &Value, now: Timestamp) {
     } else {
         status["active"] = Value::Array(active);
     }
-    let Some(old) = store
-        .get(CRONJOBS, &(ns.clone(), name.clone()))
-        .cloned()
-    else {
+    let Some(old) = store.get(CRONJOBS, &(ns.clone(), name.clone())).cloned() else {
         return;
     };
     if old["status"] == status {
@@ -201,7 +216,9 @@ fn sync(store: &mut Store, cj: &Value, now: Timestamp) {
     }
     let mut new = old.clone();
     new["status"] = status;
-    if let Err(e) = writes::internal_commit(store, &cj_res, &old, new, Scope::Status, MANAGER, &wall) {
+    if let Err(e) =
+        writes::internal_commit(store, &cj_res, &old, new, Scope::Status, MANAGER, &wall)
+    {
         tracing::warn!(cronjob = %name, error = %e, "updating a CronJob's status failed");
     }
 }

@@ -58,18 +58,16 @@ fn revision(obj: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-fn controlled_by<'a>(
-    store: &'a Store,
-    storage: &str,
-    ns: &'a str,
-    uid: &'a str,
-) -> Vec<&'a Value> {
+fn controlled_by<'a>(store: &'a Store, storage: &str, ns: &'a str, uid: &'a str) -> Vec<&'a Value> {
     store
         .list(storage, Some(ns))
         .filter(|o| {
             o["metadata"]["ownerReferences"]
                 .as_array()
-                .is_some_and(|refs| refs.iter().any(|r| r["controller"] == true && r["uid"] == uid))
+                .is_some_and(|refs| {
+                    refs.iter()
+                        .any(|r| r["controller"] == true && r["uid"] == uid)
+                })
                 && o["metadata"]["deletionTimestamp"].is_null()
         })
         .collect()
@@ -123,7 +121,10 @@ pub(crate) fn reconcile_deployment(store: &mut Store, dep: &Value, now: &str) ->
         .find(|rs| without_hash(&rs["spec"]["template"]) == without_hash(template))
         .cloned();
     let new_name = match &current {
-        Some(rs) => rs["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+        Some(rs) => rs["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         None if dep["spec"]["paused"] == true => return None,
         None => format!("{name}-{hash}"),
     };
@@ -167,7 +168,9 @@ pub(crate) fn reconcile_deployment(store: &mut Store, dep: &Value, now: &str) ->
     scale_down_and_trim(store, dep, &rs_res, &new_name, now);
     if revision_of_deployment(dep) != wanted_rev
         && let Some(dep_res) = resource(store, "apps", "deployments")
-        && let Some(old) = store.get(&dep_res.storage, &key(&dep_res, &ns, &name)).cloned()
+        && let Some(old) = store
+            .get(&dep_res.storage, &key(&dep_res, &ns, &name))
+            .cloned()
     {
         let mut new = old.clone();
         new["metadata"]["annotations"][REVISION] = json!(wanted_rev.to_string());
@@ -212,7 +215,10 @@ fn scale_down_and_trim(
             commit(store, rs_res, rs, new, now);
         }
     }
-    let limit = dep["spec"]["revisionHistoryLimit"].as_i64().unwrap_or(10).max(0) as usize;
+    let limit = dep["spec"]["revisionHistoryLimit"]
+        .as_i64()
+        .unwrap_or(10)
+        .max(0) as usize;
     old.sort_by_key(revision);
     let excess = old.len().saturating_sub(limit);
     for rs in old.iter().take(excess) {
@@ -232,16 +238,31 @@ fn scale_down_and_trim(
 
 /// Gives a ReplicaSet (or ReplicationController) exactly `spec.replicas` Pods from its template:
 /// creates the missing ones (`<name>-` + a random suffix), deletes the newest extra ones.
-pub(crate) fn reconcile_pods(store: &mut Store, owner: &Value, api_version: &str, kind: &str, now: &str) {
+pub(crate) fn reconcile_pods(
+    store: &mut Store,
+    owner: &Value,
+    api_version: &str,
+    kind: &str,
+    now: &str,
+) {
     if !owner["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
     let Some(pods_res) = resource(store, "", "pods") else {
         return;
     };
-    let ns = owner["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-    let uid = owner["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-    let name = owner["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let ns = owner["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let uid = owner["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let name = owner["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let want = owner["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
     let mut pods: Vec<Value> = controlled_by(store, "/pods", &ns, &uid)
         .into_iter()
@@ -295,12 +316,17 @@ fn strip_nulls(mut v: Value) -> Value {
 /// The status a Pod made by a simulated controller reaches once the (simulated) kubelet ran
 /// it: Running, Ready, every container ready; `None` for other Pods (no kubelet runs them).
 pub(crate) fn pod_status(pod: &Value, now: &str) -> Option<Value> {
-    let owned = pod["metadata"]["ownerReferences"].as_array().is_some_and(|refs| {
-        refs.iter().any(|r| {
-            r["controller"] == true
-                && matches!(r["kind"].as_str(), Some("ReplicaSet" | "ReplicationController"))
-        })
-    });
+    let owned = pod["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| {
+            refs.iter().any(|r| {
+                r["controller"] == true
+                    && matches!(
+                        r["kind"].as_str(),
+                        Some("ReplicaSet" | "ReplicationController")
+                    )
+            })
+        });
     if !owned {
         return None;
     }
@@ -337,7 +363,11 @@ mod tests {
         labelled["metadata"]["labels"][HASH_LABEL] = json!("x");
         assert_eq!(template_hash(&t), template_hash(&labelled));
         assert_eq!(template_hash(&t).len(), 10);
-        assert!(template_hash(&t).chars().all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c)));
+        assert!(
+            template_hash(&t)
+                .chars()
+                .all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c))
+        );
         let mut other = t.clone();
         other["spec"]["containers"][0]["image"] = json!("j");
         assert_ne!(template_hash(&t), template_hash(&other));

@@ -37,9 +37,10 @@ fn scaled(value: &Value, total: i64) -> Option<i64> {
 
 fn ready(pod: &Value) -> bool {
     pod["status"]["phase"] == "Running"
-        && pod["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        && pod["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
 }
 
 fn condition(old: &Value, ty: &str, status: &str, reason: &str, message: &str, now: &str) -> Value {
@@ -76,7 +77,14 @@ fn pdb_status(store: &Store, pdb: &Value, now: &str) -> Value {
     let cond = if allowed > 0 {
         condition(old, "DisruptionAllowed", "True", "SufficientPods", "", now)
     } else {
-        condition(old, "DisruptionAllowed", "False", "InsufficientPods", "", now)
+        condition(
+            old,
+            "DisruptionAllowed",
+            "False",
+            "InsufficientPods",
+            "",
+            now,
+        )
     };
     json!({"observedGeneration": pdb["metadata"]["generation"], "expectedPods": expected,
            "currentHealthy": healthy, "desiredHealthy": desired, "disruptionsAllowed": allowed,
@@ -102,7 +110,11 @@ fn hpa_status(store: &Store, hpa: &Value, now: &str) -> (Value, Option<i64>) {
     let old = &hpa["status"];
     let min = hpa["spec"]["minReplicas"].as_i64().unwrap_or(1);
     let max = hpa["spec"]["maxReplicas"].as_i64().unwrap_or(min);
-    let found = target(hpa).and_then(|(s, k)| store.get(&s, &k).map(|o| o["spec"]["replicas"].as_i64().unwrap_or(1)));
+    let found = target(hpa).and_then(|(s, k)| {
+        store
+            .get(&s, &k)
+            .map(|o| o["spec"]["replicas"].as_i64().unwrap_or(1))
+    });
     let Some(current) = found else {
         let r = &hpa["spec"]["scaleTargetRef"];
         let message = format!(
@@ -115,25 +127,60 @@ fn hpa_status(store: &Store, hpa: &Value, now: &str) -> (Value, Option<i64>) {
         return (status, None);
     };
     let (desired, limited) = if current > max {
-        (max, Some(("TooManyReplicas", "the desired replica count is more than the maximum replica count")))
+        (
+            max,
+            Some((
+                "TooManyReplicas",
+                "the desired replica count is more than the maximum replica count",
+            )),
+        )
     } else if current < min {
-        (min, Some(("TooFewReplicas", "the desired replica count is less than the minimum replica count")))
+        (
+            min,
+            Some((
+                "TooFewReplicas",
+                "the desired replica count is less than the minimum replica count",
+            )),
+        )
     } else {
         (current, None)
     };
     let mut conditions = vec![
-        condition(old, "AbleToScale", "True", "ReadyForNewScale", "recommended size matches current size", now),
-        condition(old, "ScalingActive", "False", "FailedGetResourceMetric",
-            "the HPA was unable to compute the replica count: the sandbox has no metrics API (no kubelets, no metrics-server)", now),
+        condition(
+            old,
+            "AbleToScale",
+            "True",
+            "ReadyForNewScale",
+            "recommended size matches current size",
+            now,
+        ),
+        condition(
+            old,
+            "ScalingActive",
+            "False",
+            "FailedGetResourceMetric",
+            "the HPA was unable to compute the replica count: the sandbox has no metrics API (no kubelets, no metrics-server)",
+            now,
+        ),
     ];
     conditions.push(match limited {
         Some((reason, message)) => condition(old, "ScalingLimited", "True", reason, message, now),
-        None => condition(old, "ScalingLimited", "False", "DesiredWithinRange", "the desired count is within the acceptable range", now),
+        None => condition(
+            old,
+            "ScalingLimited",
+            "False",
+            "DesiredWithinRange",
+            "the desired count is within the acceptable range",
+            now,
+        ),
     });
     let mut status = json!({"observedGeneration": hpa["metadata"]["generation"], "currentReplicas": current,
         "desiredReplicas": desired, "conditions": conditions});
     if desired != current {
-        status["lastScaleTime"] = old.get("lastScaleTime").cloned().unwrap_or_else(|| json!(now));
+        status["lastScaleTime"] = old
+            .get("lastScaleTime")
+            .cloned()
+            .unwrap_or_else(|| json!(now));
     } else if let Some(t) = old.get("lastScaleTime") {
         status["lastScaleTime"] = t.clone();
     }
@@ -155,7 +202,10 @@ pub(crate) fn status(
             let scale = scale.and_then(|n| target(obj).map(|(st, k)| (st, k, n)));
             Some((s, scale))
         }
-        INGRESSES => Some((json!({"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}), None)),
+        INGRESSES => Some((
+            json!({"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}),
+            None,
+        )),
         _ => None,
     }
 }

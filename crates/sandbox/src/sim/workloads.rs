@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::apply::Scope;
-use crate::api::store::{Change, ChangeType, Key, key_of};
 use crate::api::store::Store;
-use crate::sim::{deployments, observed};
+use crate::api::store::{Change, ChangeType, Key, key_of};
 use crate::shared::Shared;
+use crate::sim::{deployments, observed};
 use crate::writes;
 
 const DEPLOYMENTS: &str = "apps/deployments";
@@ -38,8 +38,10 @@ pub(crate) fn settled(storage: &str, obj: &Value, now: &str) -> Option<Value> {
     let old = &obj["status"];
     Some(match storage {
         DEPLOYMENTS => settled_status(obj, now),
-        "apps/replicasets" | "/replicationcontrollers" => json!({"observedGeneration": generation, "replicas": replicas,
-            "fullyLabeledReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}),
+        "apps/replicasets" | "/replicationcontrollers" => {
+            json!({"observedGeneration": generation, "replicas": replicas,
+            "fullyLabeledReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas})
+        }
         "apps/statefulsets" => {
             let revision = format!(
                 "{}-{}",
@@ -74,7 +76,9 @@ pub(crate) fn settled(storage: &str, obj: &Value, now: &str) -> Option<Value> {
             "capacity": {"storage": obj["spec"]["resources"]["requests"]["storage"]}}),
         // Nothing claims a volume here until a claim names it (spec.claimRef).
         "/pods" => return deployments::pod_status(obj, now),
-        "/persistentvolumes" => json!({"phase": if obj["spec"]["claimRef"].is_null() { "Available" } else { "Bound" }}),
+        "/persistentvolumes" => {
+            json!({"phase": if obj["spec"]["claimRef"].is_null() { "Available" } else { "Bound" }})
+        }
         _ => return None,
     })
 }
@@ -185,13 +189,9 @@ fn settle(shared: &Shared, storage: &str, k: &Key) {
             "apps/replicasets" => {
                 deployments::reconcile_pods(&mut store, &old, "apps/v1", "ReplicaSet", &now)
             }
-            "/replicationcontrollers" => deployments::reconcile_pods(
-                &mut store,
-                &old,
-                "v1",
-                "ReplicationController",
-                &now,
-            ),
+            "/replicationcontrollers" => {
+                deployments::reconcile_pods(&mut store, &old, "v1", "ReplicationController", &now)
+            }
             _ => {}
         }
     }
@@ -300,7 +300,9 @@ fn triggered(c: &Change) -> Vec<(&'static str, Key)> {
     {
         out.push((*s, key_of(&c.object)));
     }
-    let ns = c.object["metadata"]["namespace"].as_str().unwrap_or_default();
+    let ns = c.object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
     if c.kind != ChangeType::Deleted
         && let Some(s) = observed::OBSERVED.iter().find(|s| **s == c.storage)
     {
@@ -313,7 +315,11 @@ fn triggered(c: &Change) -> Vec<(&'static str, Key)> {
         }
         _ => {}
     }
-    for r in c.object["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
+    for r in c.object["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if r["controller"] != true {
             continue;
         }
