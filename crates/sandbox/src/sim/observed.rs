@@ -187,6 +187,9 @@ fn hpa_status(store: &Store, hpa: &Value, now: &str) -> (Value, Option<i64>) {
     (status, (desired != current).then_some(desired))
 }
 
+/// A target to scale: its store, its key and the replicas it must have.
+pub(crate) type Scale = (String, (String, String), i64);
+
 /// The status `obj` of `storage` has given the rest of the store, and for an HPA the target
 /// (store, key) and replicas to scale it to.
 pub(crate) fn status(
@@ -194,7 +197,7 @@ pub(crate) fn status(
     storage: &str,
     obj: &Value,
     now: &str,
-) -> Option<(Value, Option<(String, (String, String), i64)>)> {
+) -> Option<(Value, Option<Scale>)> {
     match storage {
         PDBS => Some((pdb_status(store, obj, now), None)),
         HPAS => {
