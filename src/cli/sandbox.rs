@@ -38,6 +38,10 @@ pub(crate) struct Args {
     /// Where the operator serves /healthz, /readyz and /metrics (default: nowhere).
     #[arg(long)]
     metrics_addr: Option<std::net::SocketAddr>,
+    /// Serve HTTPS with a CA of the sandbox's own and require a bearer token (both written
+    /// into the kubeconfig), for clients that refuse plain HTTP.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// Starts the operator against the sandbox: the mapping in `args.config`, every namespace,
@@ -88,6 +92,7 @@ async fn serve(args: Args) -> anyhow::Result<ExitCode> {
     let config = SandboxConfig {
         port: args.port,
         kubeconfig_path: args.kubeconfig.clone(),
+        tls: args.tls,
         ..Default::default()
     };
     let sandbox = Sandbox::start(config).await.map_err(super::user_error)?;

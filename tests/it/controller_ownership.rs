@@ -363,9 +363,16 @@ async fn the_annotation_alone_does_not_adopt_a_helm_release() {
     assert!(text.contains("Helm release site"), "{text}");
     warning(&h, "default", "site", "AdoptionRefused").await;
     for (resource, before) in [configmaps(), services(), deployments()].iter().zip(&helm) {
-        let live = h.get(resource, "default", "site").await;
+        let mut live = h.get(resource, "default", "site").await;
         still_helms(&live);
-        // (The sandbox's workload simulation writes the Deployment's status, not its spec.)
+        // (The sandbox's workload simulation writes the Deployment's status, not its spec; like
+        // the deployment controller, it annotates the Deployment with its rollout revision.)
+        if let Some(a) = live
+            .pointer_mut("/metadata/annotations")
+            .and_then(Value::as_object_mut)
+        {
+            a.remove("deployment.kubernetes.io/revision");
+        }
         for field in [
             "/metadata/labels",
             "/metadata/annotations",

@@ -684,3 +684,239 @@ async fn kubectl_watch_prints_table_rows() {
         "the rollout shows in the watch:\n{stdout}"
     );
 }
+
+/// `kubectl explain` reads the OpenAPI v3 documents: a built-in field's upstream description
+/// and type, and a CRD's schema (https://kubernetes.io/docs/reference/kubectl/generated/kubectl_explain/;
+/// the API server publishes CRD schemas, https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#publish-validation-schema-in-openapi).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_explain_reads_upstream_and_crd_schemas() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    apply_file(&sb, dir.path(), "crd.yaml", CRD).await;
+    let replicas = kubectl(&sb, &["explain", "deployment.spec.replicas"]).await;
+    assert!(replicas.contains("FIELD: replicas <integer>"), "{replicas}");
+    assert!(replicas.contains("Number of desired pods"), "{replicas}");
+    let pod = kubectl(&sb, &["explain", "pods.spec.containers.image"]).await;
+    assert!(pod.contains("Container image name"), "{pod}");
+    let spec = kubectl(&sb, &["explain", "webserver.spec"]).await;
+    assert!(spec.contains("KIND:       WebServer"), "{spec}");
+    assert!(
+        spec.contains("replicas\t<integer>") && spec.contains("image\t<string>"),
+        "{spec}"
+    );
+    let meta = kubectl(&sb, &["explain", "webserver.metadata.labels"]).await;
+    assert!(meta.contains("Map of string keys and values"), "{meta}");
+    let missing = kubectl_raw(&sb, &["explain", "deployment.spec.replica"]).await;
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("field \"replica\" does not exist"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
+
+/// `kubectl apply --prune -l …` deletes the objects of its default allowlist (kubectl's
+/// pkg/util/prune: ConfigMap, Endpoints, PVC, Pod, ReplicationController, Secret, Service, Job,
+/// CronJob, Ingress, DaemonSet, Deployment, ReplicaSet, StatefulSet, Namespace,
+/// PersistentVolume) that carry the label and were applied before but are no longer in the
+/// files (https://kubernetes.io/docs/tasks/manage-kubernetes-objects/declarative-config/#alternative-kubectl-apply-f-directory-prune).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_prune_uses_the_default_allowlist() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cm = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  labels: {{set: p}}\ndata: {{a: \"1\"}}\n"
+        )
+    };
+    let both = format!("{}---\n{}", cm("keep"), cm("drop"));
+    let first = write(dir.path(), "both.yaml", &both);
+    kubectl(&sb, &["apply", "-f", &first]).await;
+    let second = write(dir.path(), "one.yaml", &cm("keep"));
+    let out = kubectl(&sb, &["apply", "--prune", "-l", "set=p", "-f", &second]).await;
+    assert!(out.contains("configmap/drop pruned"), "{out}");
+    let cms: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    assert!(cms.get_opt("drop").await.unwrap().is_none());
+    assert!(cms.get_opt("keep").await.unwrap().is_some());
+}
+
+/// `kubectl auth can-i` posts a SelfSubjectAccessReview and `kubectl auth whoami` a
+/// SelfSubjectReview (https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access,
+/// https://kubernetes.io/docs/reference/access-authn-authz/authentication/#self-subject-review):
+/// the sandbox has no authorization, so everything is allowed, and it says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_auth_can_i_and_whoami() {
+    let sb = start().await;
+    let yes = kubectl(&sb, &["auth", "can-i", "create", "deployments"]).await;
+    assert_eq!(yes.trim(), "yes");
+    let list = kubectl(&sb, &["auth", "can-i", "--list"]).await;
+    assert!(list.contains("*.*"), "{list}");
+    let who = kubectl(&sb, &["auth", "whoami", "-o", "json"]).await;
+    let who: Value = serde_json::from_str(&who).unwrap();
+    assert_eq!(who["status"]["userInfo"]["username"], "sandbox-admin");
+    assert_eq!(who["kind"], "SelfSubjectReview");
+}
+
+fn rollout_deployment(image: &str, cause: &str) -> String {
+    format!(
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: roll
+  annotations: {{kubernetes.io/change-cause: "{cause}"}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: roll}}}}
+  template:
+    metadata: {{labels: {{app: roll}}}}
+    spec:
+      containers: [{{name: web, image: "{image}"}}]
+"#
+    )
+}
+
+/// Polls `f` until it holds (the simulation acts after `workload_delay`); panics after 20 s.
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Revisions and change causes as `kubectl rollout history` prints them.
+fn history_rows(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .skip_while(|l| !l.starts_with("REVISION"))
+        .skip(1)
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            Some((
+                parts.next()?.to_string(),
+                parts.collect::<Vec<_>>().join(" "),
+            ))
+        })
+        .collect()
+}
+
+/// Deployment → ReplicaSet → Pods as the deployment controller makes them, so that
+/// `kubectl rollout status|history|undo` work
+/// (https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#rolling-back-a-deployment):
+/// each template gets a ReplicaSet `<name>-<pod-template-hash>` with the revision annotation,
+/// the old one scales to 0, undo brings the previous template back as the next revision, and a
+/// deleted Pod is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_rollout_status_history_and_undo() {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use k8s_openapi::api::core::v1::Pod;
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = write(
+        dir.path(),
+        "v1.yaml",
+        &rollout_deployment("nginx:1.27", "v1"),
+    );
+    let v2 = write(
+        dir.path(),
+        "v2.yaml",
+        &rollout_deployment("nginx:1.28", "v2"),
+    );
+    kubectl(&sb, &["apply", "-f", &v1]).await;
+    let status = kubectl(
+        &sb,
+        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+    )
+    .await;
+    assert!(status.contains("successfully rolled out"), "{status}");
+    kubectl(&sb, &["apply", "-f", &v2]).await;
+    kubectl(
+        &sb,
+        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+    )
+    .await;
+    let rss: Api<ReplicaSet> = Api::default_namespaced(sb.client());
+    let pods: Api<Pod> = Api::default_namespaced(sb.client());
+    eventually("two ReplicaSets, the old one scaled to 0", || async {
+        let list = rss.list(&Default::default()).await.unwrap().items;
+        list.len() == 2 && list.iter().any(|rs| rs.spec.replicas == Some(0))
+    })
+    .await;
+    let history = kubectl(&sb, &["rollout", "history", "deployment/roll"]).await;
+    assert_eq!(
+        history_rows(&history),
+        [
+            ("1".to_string(), "v1".to_string()),
+            ("2".to_string(), "v2".to_string())
+        ],
+        "{history}"
+    );
+    let current = rss
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|rs| rs.spec.replicas == Some(2))
+        .expect("the new ReplicaSet holds the replicas");
+    let hash = current.metadata.labels.as_ref().unwrap()["pod-template-hash"].clone();
+    assert_eq!(
+        current.metadata.name.as_deref(),
+        Some(format!("roll-{hash}").as_str())
+    );
+    let owner = &current.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.controller),
+        ("Deployment", Some(true))
+    );
+    eventually("two running Pods of the new template", || async {
+        let list = pods.list(&Default::default()).await.unwrap().items;
+        list.len() == 2
+            && list.iter().all(|p| {
+                p.metadata.labels.as_ref().unwrap()["pod-template-hash"] == hash
+                    && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+            })
+    })
+    .await;
+
+    let undo = kubectl(&sb, &["rollout", "undo", "deployment/roll"]).await;
+    assert!(undo.contains("rolled back"), "{undo}");
+    kubectl(
+        &sb,
+        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+    )
+    .await;
+    let deployments: Api<Deployment> = Api::default_namespaced(sb.client());
+    let d = deployments.get("roll").await.unwrap();
+    let image = d.spec.template.spec.unwrap().containers[0].image.clone();
+    assert_eq!(image.as_deref(), Some("nginx:1.27"));
+    let sb_ref = &sb;
+    eventually("revision 1 coming back as revision 3", || async move {
+        let rows = history_rows(&kubectl(sb_ref, &["rollout", "history", "deployment/roll"]).await);
+        rows == [
+            ("2".to_string(), "v2".to_string()),
+            ("3".to_string(), "v1".to_string()),
+        ]
+    })
+    .await;
+
+    let victim = pods.list(&Default::default()).await.unwrap().items[0]
+        .metadata
+        .name
+        .clone()
+        .unwrap();
+    pods.delete(&victim, &Default::default()).await.unwrap();
+    eventually("the deleted Pod replaced", || async {
+        let list = pods.list(&Default::default()).await.unwrap().items;
+        list.len() == 2
+            && list
+                .iter()
+                .all(|p| p.metadata.name.as_deref() != Some(victim.as_str()))
+    })
+    .await;
+}

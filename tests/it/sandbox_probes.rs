@@ -1,7 +1,7 @@
 //! The probe suite: clients nobody on this project wrote, run against a started sandbox. The
 //! official Python client (PyPI `kubernetes`) runs tests/probes/probes.py, kopf runs a small
 //! operator of its own (tests/probes/kopf_probe.py), and `@kubernetes/client-node` (npm) runs
-//! tests/probes/probes.mjs. Each probe states the Kubernetes behaviour it expects and cites its
+//! tests/probes/probes.mjs, all over HTTPS with the sandbox's CA and bearer token. Each probe states the Kubernetes behaviour it expects and cites its
 //! source. `.ci/run` installs the Python clients into `.venv` (a Python from
 //! `$TERA_SANDBOX_PROBE_PYTHON` is used instead when set) and client-node into
 //! tests/probes/node_modules. The probes never skip.
@@ -47,6 +47,8 @@ async fn run_probe(script: &str) {
     let sb = Sandbox::start(SandboxConfig {
         history_limit: 50,
         workload_delay: Duration::from_millis(50),
+        // Every probe client reaches the sandbox over HTTPS with its CA and bearer token.
+        tls: true,
         ..Default::default()
     })
     .await

@@ -5,10 +5,9 @@ import * as k8s from '@kubernetes/client-node';
 
 const kc = new k8s.KubeConfig();
 kc.loadFromFile(process.argv[2]);
-// client-node refuses plain HTTP unless skipTLSVerify is set, and the sandbox serves no TLS yet:
-// setting it is the client's own switch for that, nothing is verified either way over HTTP.
+// The sandbox serves HTTPS here (SandboxConfig::tls): client-node checks the server against the
+// kubeconfig's certificate-authority-data and sends its bearer token; nothing is skipped.
 // (client-node 2.x needs Node >= 22; this machine has Node 20, so the probes pin 1.4.0.)
-kc.clusters.forEach((c) => Object.assign(c, { skipTLSVerify: true }));
 const core = kc.makeApiClient(k8s.CoreV1Api);
 
 const probes = [];
@@ -55,6 +54,24 @@ probe('field_selector',
   'Source: https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/#supported-fields',
   async () => {
     await expectCode(400, () => core.listNamespacedConfigMap({ namespace: 'default', fieldSelector: 'data.a=1' }));
+  });
+
+probe('tls_and_token',
+  'The API server is reached over HTTPS with the CA from the kubeconfig, and a request without ' +
+  'the bearer token answers 401 Unauthorized. Source: ' +
+  'https://kubernetes.io/docs/reference/access-authn-authz/authentication/#putting-a-bearer-token-in-a-request',
+  async () => {
+    if (!kc.getCurrentCluster().server.startsWith('https://')) throw new Error('not HTTPS');
+    const anonymous = new k8s.KubeConfig();
+    anonymous.loadFromFile(process.argv[2]);
+    anonymous.users.forEach((u) => { delete u.token; });
+    try {
+      await anonymous.makeApiClient(k8s.CoreV1Api).listNamespace();
+    } catch (e) {
+      if (e.code === 401) return;
+      throw new Error(`expected HTTP 401, got ${e.code}: ${e.body ?? e}`);
+    }
+    throw new Error('expected HTTP 401, the call succeeded');
   });
 
 let failed = 0;

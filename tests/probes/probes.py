@@ -137,6 +137,65 @@ def label_values(core):
     assert status["details"]["causes"][0]["field"] == "metadata.labels", status
 
 
+@probe("dryRun accepts only the value All; any other value answers 422 Invalid on the request's "
+       "options (CreateOptions.meta.k8s.io). Source: "
+       "https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run and apimachinery's "
+       "ValidateDryRun (pkg/apis/meta/v1/validation), called by the create handler")
+def dry_run_values(core):
+    status = expect_error(422, core.create_namespaced_config_map, "default", cm("dry"), dry_run="Server")
+    assert status["details"]["kind"] == "CreateOptions", status
+    assert status["details"]["causes"][0]["field"] == "dryRun", status
+    assert 'supported values: "All"' in status["message"], status
+    core.create_namespaced_config_map("default", cm("dry"), dry_run="All")
+    expect_error(404, core.read_namespaced_config_map, "dry", "default")
+
+
+@probe("events.k8s.io/v1 Events need eventTime, type Normal or Warning, reportingController, "
+       "reportingInstance, action and reason, and a note of at most 1024 characters. Source: "
+       "https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/ and "
+       "ValidateEventCreate (pkg/apis/core/validation/events.go)")
+def events_v1_required_fields(core):
+    events = client.EventsV1Api(core.api_client)
+    bare = {"metadata": {"name": "bare"}, "regarding": {"kind": "Pod", "name": "p", "namespace": "default"}}
+    status = expect_error(422, events.create_namespaced_event, "default", bare)
+    fields = sorted(c["field"] for c in status["details"]["causes"])
+    assert fields == ["eventTime", "type"], status
+    good = {**bare, "metadata": {"name": "good"}, "eventTime": "2026-01-01T00:00:00.000000Z", "type": "Normal",
+            "reportingController": "example.com/probe", "reportingInstance": "probe-1", "action": "Probe",
+            "reason": "Probed", "note": "x" * 1025}
+    status = expect_error(422, events.create_namespaced_event, "default", good)
+    assert [c["field"] for c in status["details"]["causes"]] == ["message"], status
+    good["note"] = "x" * 1024
+    events.create_namespaced_event("default", good)
+    assert core.read_namespaced_event("good", "default").message == "x" * 1024
+
+
+@probe("A HorizontalPodAutoscaler written as autoscaling/v1 is read as autoscaling/v2: the CPU "
+       "target becomes a cpu Resource metric with an Utilization target. Source: "
+       "https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#api-object and "
+       "pkg/apis/autoscaling/v1/conversion.go")
+def hpa_v1_is_v2(core):
+    v1 = client.AutoscalingV1Api(core.api_client)
+    v2 = client.AutoscalingV2Api(core.api_client)
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "nothing"}
+    v1.create_namespaced_horizontal_pod_autoscaler("default", {"metadata": {"name": "probe-hpa"}, "spec": {
+        "scaleTargetRef": target, "maxReplicas": 3, "targetCPUUtilizationPercentage": 50}})
+    metric = v2.read_namespaced_horizontal_pod_autoscaler("probe-hpa", "default").spec.metrics[0]
+    assert metric.type == "Resource" and metric.resource.name == "cpu", metric
+    assert metric.resource.target.type == "Utilization" and metric.resource.target.average_utilization == 50
+
+
+@probe("A SelfSubjectAccessReview answers whether the caller may do something; the sandbox has no "
+       "authorization, so it is allowed and the reason says so. Source: "
+       "https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access")
+def self_subject_access_review(core):
+    authz = client.AuthorizationV1Api(core.api_client)
+    review = authz.create_self_subject_access_review({"spec": {"resourceAttributes": {
+        "verb": "delete", "resource": "secrets", "namespace": "kube-system"}}})
+    assert review.status.allowed is True, review.status
+    assert "no authorization" in review.status.reason, review.status
+
+
 def main():
     config.load_kube_config(config_file=sys.argv[1])
     core = client.CoreV1Api()

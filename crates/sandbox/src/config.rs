@@ -1,4 +1,4 @@
-//! How to run a sandbox: port, kubeconfig, simulation delay, history and body limits.
+//! How to run a sandbox: port, kubeconfig, TLS, simulation delay, history and body limits.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +22,10 @@ pub struct SandboxConfig {
     pub body_limit: usize,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Serve HTTPS with a certificate authority of the sandbox's own and require a bearer token
+    /// (401 without it), both written into the kubeconfig; plain HTTP with no authentication
+    /// when false.
+    pub tls: bool,
 }
 
 impl Default for SandboxConfig {
@@ -34,6 +38,7 @@ impl Default for SandboxConfig {
             history_window: Duration::from_secs(300),
             body_limit: 3 * 1024 * 1024,
             bookmark_interval: Duration::from_secs(5),
+            tls: false,
         }
     }
 }

@@ -58,6 +58,7 @@ pub struct Hooks {
     inner: Mutex<Inner>,
     close: watch::Sender<u64>,
     paused: watch::Sender<bool>,
+    clock: watch::Sender<Duration>,
 }
 
 impl Default for Hooks {
@@ -66,6 +67,7 @@ impl Default for Hooks {
             inner: Mutex::default(),
             close: watch::channel(0).0,
             paused: watch::channel(false).0,
+            clock: watch::channel(Duration::ZERO).0,
         }
     }
 }
@@ -116,6 +118,17 @@ impl Hooks {
     /// Pauses or resumes the workload simulation.
     pub fn pause_workloads(&self, paused: bool) {
         self.paused.send_replace(paused);
+    }
+
+    /// Moves the clock of the time-driven simulation (CronJob schedules) forward by `by`, so a
+    /// test sees a scheduled run without waiting for it. Object timestamps keep the real time.
+    pub fn advance_clock(&self, by: Duration) {
+        self.clock.send_modify(|offset| *offset += by);
+    }
+
+    /// How far [`Hooks::advance_clock`] moved the simulation's clock, and its changes.
+    pub(crate) fn clock_signal(&self) -> watch::Receiver<Duration> {
+        self.clock.subscribe()
     }
 
     /// Changes whenever [`Hooks::close_watches`] is called (open watches end on it).

@@ -11,6 +11,7 @@ mod http;
 mod manifests;
 mod shared;
 mod sim;
+mod tls;
 mod writes;
 
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ pub use config::SandboxConfig;
 pub use hooks::{Hooks, LoggedRequest};
 use http::server;
 use shared::Shared;
-use sim::workloads;
+use sim::{cronjobs, workloads};
 
 /// A failure starting or feeding the sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,9 @@ pub enum Error {
     /// A kube client for the sandbox could not be built.
     #[error("building a kube client failed: {0}")]
     ClientFailed(String),
+    /// The TLS certificates could not be made.
+    #[error("{0}")]
+    TlsFailed(String),
     /// Loading or applying manifests failed.
     #[error(transparent)]
     Manifests(#[from] manifests::Error),
@@ -69,6 +73,7 @@ pub struct Sandbox {
     shared: Arc<Shared>,
     client: kube::Client,
     kubeconfig: PathBuf,
+    access: Access,
     _dir: Option<tempfile::TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
@@ -103,7 +108,17 @@ impl Sandbox {
             port: config.port,
             source,
         })?;
-        let url = format!("http://{addr}");
+        let tls = if config.tls {
+            Some(tls::generate().map_err(Error::TlsFailed)?)
+        } else {
+            None
+        };
+        let token = tls.as_ref().map(|_| {
+            let bytes: [u8; 24] = rand::random();
+            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        });
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}");
         let (dir, kubeconfig) = match &config.kubeconfig_path {
             Some(p) => (None, p.clone()),
             None => {
@@ -115,35 +130,71 @@ impl Sandbox {
                 (Some(dir), path)
             }
         };
-        write_kubeconfig(&kubeconfig, &url)?;
-        let client = build_client(&url)?;
-        let shared = Arc::new(Shared::new(seeded_store(&config), config));
+        let access = Access {
+            ca_pem: tls.as_ref().map(|t| t.ca_pem.clone()),
+            token: token.clone(),
+        };
+        write_kubeconfig(&kubeconfig, &url, &access)?;
+        let client = build_client(&url, &access)?;
+        let shared = Arc::new(Shared::new(seeded_store(&config), config).with_token(token));
         let (tx, rx) = oneshot::channel::<()>();
         let app = server::router(shared.clone());
-        let serve = tokio::spawn(async move {
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
+        let serve = match tls {
+            Some(t) => {
+                let listener = tls::TlsListener::new(listener, t.acceptor).map_err(|source| {
+                    Error::BindFailed {
+                        port: shared.config.port,
+                        source,
+                    }
+                })?;
+                tokio::spawn(async move {
+                    let result = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = rx.await;
+                        })
+                        .await;
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "sandbox server stopped");
+                    }
                 })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "sandbox server stopped");
             }
-        });
+            None => tokio::spawn(async move {
+                let result = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "sandbox server stopped");
+                }
+            }),
+        };
         let sim = tokio::spawn(workloads::run(shared.clone()));
+        let cron = tokio::spawn(cronjobs::run(shared.clone()));
         Ok(Self {
             addr,
             url,
             shared,
             client,
             kubeconfig,
+            access,
             _dir: dir,
             shutdown: Some(tx),
-            tasks: vec![serve, sim],
+            tasks: vec![serve, sim, cron],
         })
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    /// The CA certificate (PEM) that signed the server's certificate, when serving HTTPS.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.access.ca_pem.as_deref()
+    }
+
+    /// The bearer token every request must carry, when serving HTTPS.
+    pub fn token(&self) -> Option<&str> {
+        self.access.token.as_deref()
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234` (`https://…` with [`SandboxConfig::tls`]).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -158,7 +209,8 @@ impl Sandbox {
         &self.kubeconfig
     }
 
-    /// A kube client talking HTTP to the sandbox (default namespace `default`).
+    /// A kube client for the sandbox (default namespace `default`; with TLS it trusts the
+    /// sandbox's CA and sends its token).
     pub fn client(&self) -> kube::Client {
         self.client.clone()
     }
@@ -236,18 +288,51 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
-fn build_client(url: &str) -> Result<kube::Client> {
+/// How clients reach the sandbox: the CA to trust and the token to send (both only with TLS).
+#[derive(Debug, Clone, Default)]
+struct Access {
+    ca_pem: Option<String>,
+    token: Option<String>,
+}
+
+fn build_client(url: &str, access: &Access) -> Result<kube::Client> {
     let uri: axum::http::Uri = url
         .parse()
         .map_err(|e: axum::http::uri::InvalidUri| Error::ClientFailed(e.to_string()))?;
     let mut config = kube::Config::new(uri);
     config.default_namespace = "default".into();
+    if let Some(pem) = &access.ca_pem {
+        config.root_cert = Some(vec![pem_to_der(pem)?]);
+    }
+    if let Some(token) = &access.token {
+        config.auth_info.token = Some(token.clone().into());
+    }
     kube::Client::try_from(config).map_err(|e| Error::ClientFailed(e.to_string()))
 }
 
-fn write_kubeconfig(path: &Path, url: &str) -> Result<()> {
+/// The DER bytes of a one-certificate PEM.
+fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|e| Error::ClientFailed(format!("the sandbox's CA certificate: {e}")))
+}
+
+fn write_kubeconfig(path: &Path, url: &str, access: &Access) -> Result<()> {
+    use base64::Engine;
+    let ca = access.ca_pem.as_ref().map_or(String::new(), |pem| {
+        format!(
+            "\n    certificate-authority-data: {}",
+            base64::engine::general_purpose::STANDARD.encode(pem)
+        )
+    });
+    let user = access
+        .token
+        .as_ref()
+        .map_or("{}".to_string(), |t| format!("\n    token: {t}"));
     let doc = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {url}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user: {{}}\npreferences: {{}}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: sandbox\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: sandbox\n  context:\n    cluster: sandbox\n    user: sandbox\n    namespace: default\ncurrent-context: sandbox\nusers:\n- name: sandbox\n  user: {user}\npreferences: {{}}\n"
     );
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| Error::KubeconfigWriteFailed {

@@ -1,4 +1,4 @@
-//! The state the HTTP server, its watches and the simulation share: the store behind one lock, the test hooks, the configuration.
+//! The state the HTTP server, its watches and the simulation share: the store behind one lock, the test hooks, the configuration and the bearer token.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -14,6 +14,8 @@ pub(crate) struct Shared {
     pub(crate) hooks: Hooks,
     /// The sandbox configuration.
     pub(crate) config: SandboxConfig,
+    /// The bearer token every request must carry (with TLS), if any.
+    pub(crate) token: Option<String>,
 }
 
 impl Shared {
@@ -23,7 +25,14 @@ impl Shared {
             store: Mutex::new(store),
             hooks: Hooks::default(),
             config,
+            token: None,
         }
+    }
+
+    /// Requires `token` as a bearer token on every request.
+    pub(crate) fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token;
+        self
     }
 
     /// Locks the store (a poisoned lock is recovered: every write leaves the store consistent).

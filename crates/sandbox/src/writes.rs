@@ -8,8 +8,8 @@
 use serde_json::Value;
 
 use crate::api::apply::Scope;
+use crate::api::convert::to_served;
 use crate::api::errors::Result;
-use crate::api::events::to_served;
 use crate::api::resources::ResourceInfo;
 use crate::api::store::{Store, key_of};
 use crate::api::verbs::{self, DeleteOptions, PatchType, Sub, WriteOptions};

@@ -1,9 +1,12 @@
 //! API semantics: the object store, the verbs on it, and the rules objects must follow.
 
 pub(crate) mod apply;
+pub(crate) mod convert;
 pub(crate) mod defaults;
 pub(crate) mod errors;
+pub(crate) mod event_rules;
 pub(crate) mod events;
+pub(crate) mod hpa;
 pub(crate) mod immutable;
 pub(crate) mod owners;
 pub(crate) mod patch;

@@ -36,9 +36,28 @@ pub(crate) struct ResourceInfo {
     pub(crate) custom: bool,
     /// The version's additionalPrinterColumns (CRDs only).
     pub(crate) printer_columns: Vec<Value>,
+    /// A create-only review (SelfSubjectAccessReview, …): answered, never stored.
+    pub(crate) review: bool,
 }
 
+/// The verbs of a stored resource.
+const VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
 impl ResourceInfo {
+    /// The verbs discovery lists for the resource.
+    pub(crate) fn verbs(&self) -> &'static [&'static str] {
+        if self.review { &["create"] } else { &VERBS }
+    }
+
     /// `group/version`, or `version` for core.
     pub(crate) fn api_version(&self) -> String {
         if self.group.is_empty() {
@@ -58,6 +77,7 @@ impl ResourceInfo {
                     | "customresourcedefinitions"
                     | "pods"
                     | "replicasets"
+                    | "replicationcontrollers"
                     | "statefulsets"
                     | "daemonsets"
                     | "jobs"
@@ -92,6 +112,7 @@ fn builtin(
         categories: if [
             "pods",
             "services",
+            "replicationcontrollers",
             "deployments",
             "replicasets",
             "statefulsets",
@@ -118,6 +139,15 @@ fn builtin(
         schema: None,
         custom: false,
         printer_columns: vec![],
+        review: false,
+    }
+}
+
+/// A cluster-scoped create-only review kind in `group`/v1.
+fn review(group: &str, kind: &str, plural: &str) -> ResourceInfo {
+    ResourceInfo {
+        review: true,
+        ..builtin(group, "v1", kind, plural, &[], false, false, false)
     }
 }
 
@@ -329,6 +359,17 @@ pub(crate) fn builtins() -> Vec<ResourceInfo> {
             true,
             false,
         ),
+        // The same objects served as autoscaling/v1, converted (api/hpa.rs).
+        builtin(
+            "autoscaling",
+            "v1",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            &["hpa"],
+            true,
+            true,
+            false,
+        ),
         builtin(
             "apiextensions.k8s.io",
             "v1",
@@ -338,6 +379,53 @@ pub(crate) fn builtins() -> Vec<ResourceInfo> {
             false,
             true,
             false,
+        ),
+        // Served so that `kubectl apply --prune`'s default allowlist maps (kubectl's
+        // pkg/util/prune names them); stored, with a simulated status where they have one.
+        builtin(
+            "",
+            "v1",
+            "Endpoints",
+            "endpoints",
+            &["ep"],
+            true,
+            false,
+            false,
+        ),
+        builtin(
+            "",
+            "v1",
+            "ReplicationController",
+            "replicationcontrollers",
+            &["rc"],
+            true,
+            true,
+            false,
+        ),
+        builtin(
+            "",
+            "v1",
+            "PersistentVolume",
+            "persistentvolumes",
+            &["pv"],
+            false,
+            true,
+            false,
+        ),
+        review(
+            "authorization.k8s.io",
+            "SelfSubjectAccessReview",
+            "selfsubjectaccessreviews",
+        ),
+        review(
+            "authorization.k8s.io",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
+        ),
+        review(
+            "authentication.k8s.io",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
         ),
     ]
 }
@@ -407,6 +495,7 @@ pub(crate) fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
                     .as_array()
                     .cloned()
                     .unwrap_or_default(),
+                review: false,
             })
         })
         .collect()

@@ -102,6 +102,46 @@ impl LabelSelector {
         Ok(Self { reqs })
     }
 
+    /// A `metav1.LabelSelector` object (`matchLabels`, `matchExpressions`); `None` for null (which
+    /// selects nothing, where `{}` selects everything).
+    pub(crate) fn from_json(sel: &Value) -> Option<Self> {
+        let sel = sel.as_object()?;
+        let mut reqs = Vec::new();
+        for (k, v) in sel
+            .get("matchLabels")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            reqs.push((
+                k.clone(),
+                Op::Eq(v.as_str().unwrap_or_default().to_string()),
+            ));
+        }
+        for e in sel
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let values: Vec<String> = e["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
+            let op = match e["operator"].as_str() {
+                Some("In") => Op::In(values),
+                Some("NotIn") => Op::NotIn(values),
+                Some("Exists") => Op::Exists,
+                Some("DoesNotExist") => Op::NotExists,
+                _ => return None,
+            };
+            reqs.push((e["key"].as_str().unwrap_or_default().to_string(), op));
+        }
+        Some(Self { reqs })
+    }
+
     /// Whether an object's labels satisfy every requirement.
     pub(crate) fn matches(&self, obj: &Value) -> bool {
         let labels = &obj["metadata"]["labels"];

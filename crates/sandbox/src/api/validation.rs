@@ -1,9 +1,10 @@
-//! Validation of writes: object names, immutable fields, finalizers of deleting objects, custom resources against their CRD's schema, CRD names.
+//! Validation of writes: object names, Events, immutable fields, finalizers of deleting objects, custom resources against their CRD's schema, CRD names.
 
 use serde_json::Value;
 
 use crate::api::defaults;
 use crate::api::errors::{ApiError, Result};
+use crate::api::event_rules;
 use crate::api::immutable;
 use crate::api::resources::{self, ResourceInfo};
 use crate::api::rules;
@@ -25,11 +26,19 @@ pub(crate) fn validate(
         .unwrap_or_default()
         .to_string();
     let mut errs = Vec::new();
-    if !k8s_rules::names::is_dns_subdomain(&name) && res.storage != "events" {
+    // core/v1 Events keep any name (old clients); events.k8s.io/v1 creates validate it.
+    let legacy_event = res.storage == "events" && (res.group.is_empty() || old.is_some());
+    if !k8s_rules::names::is_dns_subdomain(&name) && !legacy_event {
         errs.push((
             "metadata.name".to_string(),
             format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"),
         ));
+    }
+    if res.storage == "batch/cronjobs" {
+        errs.extend(cronjob_errors(obj));
+    }
+    if res.storage == "events" {
+        errs.extend(event_rules::errors(obj, &res.group, old.is_none()));
     }
     if !res.custom {
         errs.extend(rules::metadata_errors(obj));
@@ -115,4 +124,26 @@ fn no_new_finalizers_while_deleting(old: &Value, new: &Value) -> Option<(String,
             ),
         )
     })
+}
+
+/// A CronJob's schedule must parse (upstream validates it with robfig/cron's ParseStandard);
+/// the sandbox runs schedules in UTC only, and says so for any other `spec.timeZone`.
+fn cronjob_errors(obj: &Value) -> Vec<(String, String)> {
+    let mut errs = Vec::new();
+    let schedule = obj["spec"]["schedule"].as_str().unwrap_or_default();
+    if let Err(e) = crate::sim::cron::Schedule::parse(schedule) {
+        errs.push((
+            "spec.schedule".into(),
+            format!("Invalid value: {schedule:?}: {e}"),
+        ));
+    }
+    if let Some(tz) = obj["spec"]["timeZone"].as_str()
+        && !matches!(tz, "UTC" | "Etc/UTC")
+    {
+        errs.push((
+            "spec.timeZone".into(),
+            format!("Invalid value: {tz:?}: the sandbox runs CronJob schedules in UTC only"),
+        ));
+    }
+    errs
 }

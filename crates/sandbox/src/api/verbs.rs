@@ -4,9 +4,9 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::api::apply::{self, ApplyRequest, Scope, UpdateRequest};
+use crate::api::convert::{storage_api_version, to_served, to_storage};
 use crate::api::defaults::apply_defaults;
 use crate::api::errors::{ApiError, Result};
-use crate::api::events::{to_served, to_storage};
 use crate::api::owners::{has_dependents, owner_uids};
 use crate::api::patch;
 use crate::api::resources::{self, ResourceInfo};
@@ -573,11 +573,7 @@ fn commit(
     if !new.is_object() || !new["metadata"].is_object() {
         return Err(ApiError::bad_request("the object has no metadata"));
     }
-    new["apiVersion"] = json!(if res.storage == "events" {
-        "v1".to_string()
-    } else {
-        res.api_version()
-    });
+    new["apiVersion"] = json!(storage_api_version(res));
     new["kind"] = json!(res.kind);
     if let Some(old) = old {
         for f in [

@@ -4,21 +4,10 @@ use serde_json::{Value, json};
 
 use crate::api::resources::{Registry, ResourceInfo};
 
-const VERBS: [&str; 8] = [
-    "create",
-    "delete",
-    "deletecollection",
-    "get",
-    "list",
-    "patch",
-    "update",
-    "watch",
-];
-
 fn resource_entries(r: &ResourceInfo) -> Vec<Value> {
     let mut out = vec![json!({
         "name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind,
-        "verbs": VERBS, "shortNames": r.short_names, "categories": r.categories,
+        "verbs": r.verbs(), "shortNames": r.short_names, "categories": r.categories,
     })];
     if r.status {
         out.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced,
@@ -113,7 +102,7 @@ pub(crate) fn aggregated(reg: &Registry, core: bool, api_version: &str) -> Value
                                 "resource": r.plural, "singularResource": r.singular,
                                 "responseKind": {"group": g, "version": v, "kind": r.kind},
                                 "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
-                                "verbs": VERBS, "shortNames": r.short_names, "categories": r.categories,
+                                "verbs": r.verbs(), "shortNames": r.short_names, "categories": r.categories,
                                 "subresources": subs,
                             })
                         })

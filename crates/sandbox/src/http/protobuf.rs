@@ -1,6 +1,7 @@
 //! Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) for the
 //! types typed Go clients send that way (Helm's release Secrets, `kubectl create` of ConfigMaps,
-//! Secrets, Namespaces, ServiceAccounts, Deployments, Services, DeleteOptions); fields outside the
+//! Secrets, Namespaces, ServiceAccounts, Deployments, Services, DeleteOptions; the reviews of
+//! `kubectl auth can-i|whoami`); fields outside the
 //! decoded subset are refused (415), never dropped. Responses stay JSON.
 
 use base64::Engine;
@@ -439,6 +440,42 @@ fn message(b: &[u8], schema: &[Field], path: &str) -> Result<Value> {
 }
 
 /// Decodes a `k8s\0`-enveloped protobuf object into its JSON form.
+// k8s.io/api authorization/v1 and authentication/v1 generated.proto: the reviews kubectl's
+// `auth can-i` and `auth whoami` post.
+const RESOURCE_ATTRIBUTES: &[Field] = &[
+    (1, "namespace", Kind::Str),
+    (2, "verb", Kind::Str),
+    (3, "group", Kind::Str),
+    (4, "version", Kind::Str),
+    (5, "resource", Kind::Str),
+    (6, "subresource", Kind::Str),
+    (7, "name", Kind::Str),
+];
+const NON_RESOURCE_ATTRIBUTES: &[Field] = &[(1, "path", Kind::Str), (2, "verb", Kind::Str)];
+const ACCESS_REVIEW_SPEC: &[Field] = &[
+    (1, "resourceAttributes", Kind::Msg(RESOURCE_ATTRIBUTES)),
+    (
+        2,
+        "nonResourceAttributes",
+        Kind::Msg(NON_RESOURCE_ATTRIBUTES),
+    ),
+];
+const ACCESS_REVIEW: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "spec", Kind::Msg(ACCESS_REVIEW_SPEC)),
+    (3, "status", Kind::Skip),
+];
+const RULES_REVIEW_SPEC: &[Field] = &[(1, "namespace", Kind::Str)];
+const RULES_REVIEW: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "spec", Kind::Msg(RULES_REVIEW_SPEC)),
+    (3, "status", Kind::Skip),
+];
+const SELF_REVIEW: &[Field] = &[
+    (1, "metadata", Kind::Msg(OBJECT_META)),
+    (2, "status", Kind::Skip),
+];
+
 pub(crate) fn decode(body: &[u8]) -> Result<Value> {
     let rest = body.strip_prefix(b"k8s\0").ok_or(Error::EnvelopeMissing)?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
@@ -465,6 +502,9 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value> {
         ("v1", "Service") => SERVICE,
         ("apps/v1", "Deployment") => DEPLOYMENT,
         (_, "DeleteOptions") => DELETE_OPTIONS,
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => ACCESS_REVIEW,
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => RULES_REVIEW,
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => SELF_REVIEW,
         _ => return Err(Error::KindUnsupported(kind)),
     };
     let mut obj = message(raw, schema, "")?;

@@ -23,6 +23,7 @@ use crate::hooks::LoggedRequest;
 use crate::http::discovery;
 use crate::http::openapi;
 use crate::http::protobuf;
+use crate::http::reviews;
 use crate::http::table;
 use crate::http::watch::{self, WatchParams};
 use crate::shared::Shared;
@@ -40,8 +41,10 @@ enum Route {
     GroupList,
     Group(String),
     ResourceList(String, String),
+    OpenApiV2,
     OpenApiIndex,
     OpenApi(String, String),
+    Review(Box<ResourceInfo>),
     Resource(Box<ResourceRoute>),
 }
 
@@ -63,6 +66,7 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
         ["apis", g] => return Ok(Route::Group(g.to_string())),
         ["api", v] => return Ok(Route::ResourceList(String::new(), v.to_string())),
         ["apis", g, v] => return Ok(Route::ResourceList(g.to_string(), v.to_string())),
+        ["openapi", "v2"] => return Ok(Route::OpenApiV2),
         ["openapi", "v3"] => return Ok(Route::OpenApiIndex),
         ["openapi", "v3", "api", v] => return Ok(Route::OpenApi(String::new(), v.to_string())),
         ["openapi", "v3", "apis", g, v] => return Ok(Route::OpenApi(g.to_string(), v.to_string())),
@@ -98,6 +102,12 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
         .find(group, version, plural)
         .cloned()
         .ok_or_else(ApiError::no_route)?;
+    if res.review {
+        return match (name, sub, watch_prefix) {
+            (None, None, false) => Ok(Route::Review(Box::new(res))),
+            _ => Err(ApiError::no_route()),
+        };
+    }
     if res.namespaced && namespace.is_none() && name.is_some() {
         return Err(ApiError::no_route());
     }
@@ -187,6 +197,17 @@ async fn serve(
         serde_urlencoded::from_str::<Vec<(String, String)>>(query_str)
             .map(|v| v.into_iter().collect())
             .unwrap_or_default();
+    if let Some(token) = &shared.token
+        && !authenticated(req.headers(), token)
+    {
+        // kube-apiserver with anonymous requests disabled (--anonymous-auth=false) answers
+        // every request without valid credentials so.
+        return (
+            "",
+            String::new(),
+            ApiError::new(401, "Unauthorized", "Unauthorized").into_response(),
+        );
+    }
     let route = {
         let store = shared.lock();
         parse_route(req.uri().path(), &store)
@@ -208,12 +229,16 @@ async fn serve(
                 format!("{}{sub}", r.res.plural),
             )
         }
+        Route::Review(res) => ("create", res.plural.clone()),
         _ => ("", String::new()),
     };
     if !verb.is_empty()
         && let Some(code) = shared.hooks.take_failure(verb, &resource)
     {
         return (verb, resource, ApiError::injected(code).into_response());
+    }
+    if let Err(e) = check_dry_run(verb, query_str) {
+        return (verb, resource, e.into_response());
     }
     let accept = header(req.headers(), "accept");
     let resp = match route {
@@ -264,6 +289,22 @@ async fn serve(
                 .map(|d| json_response(StatusCode::OK, &d))
                 .ok_or_else(ApiError::no_route)
         }
+        Route::OpenApiV2 => {
+            if accepts_json(&accept) {
+                Ok(json_response(
+                    StatusCode::OK,
+                    &openapi::v2(&shared.lock().registry),
+                ))
+            } else {
+                Err(ApiError::new(
+                    406,
+                    "NotAcceptable",
+                    format!(
+                        "the sandbox serves /openapi/v2 as application/json only, not {accept:?}"
+                    ),
+                ))
+            }
+        }
         Route::OpenApiIndex => Ok(json_response(
             StatusCode::OK,
             &openapi::index(&shared.lock().registry),
@@ -274,6 +315,7 @@ async fn serve(
                 .map(|d| json_response(StatusCode::OK, &d))
                 .ok_or_else(ApiError::no_route)
         }
+        Route::Review(res) => serve_review(shared, req, &res).await,
         Route::Resource(r) => serve_resource(shared, req, *r, verb, &query, &accept).await,
     };
     (
@@ -281,6 +323,72 @@ async fn serve(
         resource,
         resp.unwrap_or_else(IntoResponse::into_response),
     )
+}
+
+/// The kind of options a write verb decodes its query into, as upstream names them in errors.
+fn options_kind(verb: &str) -> Option<&'static str> {
+    match verb {
+        "create" => Some("CreateOptions"),
+        "update" => Some("UpdateOptions"),
+        "patch" => Some("PatchOptions"),
+        "delete" | "deletecollection" => Some("DeleteOptions"),
+        _ => None,
+    }
+}
+
+/// `dryRun` may only be `All` (apimachinery's ValidateDryRun, called by the create, update,
+/// patch and delete handlers): anything else is 422 Invalid on the verb's options, e.g.
+/// `CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: []string{"x"}: …`.
+fn check_dry_run(verb: &str, query_str: &str) -> Result<()> {
+    let Some(kind) = options_kind(verb) else {
+        return Ok(());
+    };
+    let values: Vec<String> = serde_urlencoded::from_str::<Vec<(String, String)>>(query_str)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k == "dryRun")
+        .map(|(_, v)| v)
+        .collect();
+    dry_run_values_ok(kind, &values)
+}
+
+/// Refuses dry-run values other than `All` for options of `kind`.
+fn dry_run_values_ok(kind: &str, values: &[String]) -> Result<()> {
+    if values.iter().all(|v| v == "All") {
+        return Ok(());
+    }
+    let listed: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    Err(ApiError::invalid(
+        "meta.k8s.io",
+        kind,
+        "",
+        &[(
+            "dryRun".into(),
+            format!(
+                "Unsupported value: []string{{{}}}: supported values: \"All\"",
+                listed.join(", ")
+            ),
+        )],
+    ))
+}
+
+/// Whether the request carries `Authorization: Bearer <token>`.
+fn authenticated(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all("authorization")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.strip_prefix("Bearer "))
+        .any(|t| t.trim() == token)
+}
+
+/// Whether `accept` allows a JSON answer (no Accept header does).
+fn accepts_json(accept: &str) -> bool {
+    accept.trim().is_empty()
+        || accept.split(',').any(|p| {
+            let base = p.split(';').next().unwrap_or_default().trim();
+            matches!(base, "application/json" | "*/*" | "application/*")
+        })
 }
 
 fn aggregated_version(accept: &str) -> Option<&'static str> {
@@ -296,6 +404,19 @@ fn aggregated_version(accept: &str) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// A review is only ever created (POST), and answered without being stored.
+async fn serve_review(shared: &Shared, req: Request, res: &ResourceInfo) -> Result<Response> {
+    if req.method() != Method::POST {
+        return Err(ApiError::method_not_allowed());
+    }
+    let content_type = header(req.headers(), "content-type");
+    let body = object_body(&read_body(shared, req).await?, &content_type)?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &reviews::answer(res, body)?,
+    ))
 }
 
 async fn read_body(shared: &Shared, req: Request) -> Result<Vec<u8>> {
@@ -657,6 +778,15 @@ async fn serve_verb(
             } else {
                 object_body(&bytes, &content_type)?
             };
+            let body_dry_run: Vec<String> = body["dryRun"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|d| d.as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            dry_run_values_ok("DeleteOptions", &body_dry_run)?;
             let dopts = DeleteOptions {
                 propagation: body["propagationPolicy"]
                     .as_str()

@@ -7,8 +7,8 @@ use axum::body::{Body, Bytes};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::api::convert::to_served;
 use crate::api::errors::{ApiError, Result};
-use crate::api::events::to_served;
 use crate::api::resources::{CRD_STORAGE, ResourceInfo, crd_storage};
 use crate::api::selectors::{FieldSelector, LabelSelector};
 use crate::api::store::{Change, ChangeType};

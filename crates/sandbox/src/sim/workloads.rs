@@ -1,4 +1,4 @@
-//! Workload simulation: with no kubelets, the status of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and PersistentVolumeClaims catches up with their spec after a short delay.
+//! Workload simulation: with no kubelets, the status of Deployments, ReplicaSets, ReplicationControllers, StatefulSets, DaemonSets, Jobs, PersistentVolumeClaims and PersistentVolumes catches up with their spec after a short delay.
 
 use std::sync::Arc;
 
@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::apply::Scope;
-use crate::api::store::{ChangeType, Key, key_of};
+use crate::api::store::Store;
+use crate::api::store::{Change, ChangeType, Key, key_of};
 use crate::shared::Shared;
+use crate::sim::{deployments, observed};
 use crate::writes;
 
 const DEPLOYMENTS: &str = "apps/deployments";
@@ -20,7 +22,14 @@ const SIMULATED: &[&str] = &[
     "apps/daemonsets",
     "batch/jobs",
     "/persistentvolumeclaims",
+    "/replicationcontrollers",
+    "/persistentvolumes",
+    "/pods",
 ];
+
+/// Stores whose objects are reconciled on every change (they own other objects), not only when
+/// their status is behind.
+const CONTROLLERS: &[&str] = &[DEPLOYMENTS, "apps/replicasets", "/replicationcontrollers"];
 
 /// The status an object of `storage` reaches once its (simulated) pods or volume are up.
 pub(crate) fn settled(storage: &str, obj: &Value, now: &str) -> Option<Value> {
@@ -29,8 +38,10 @@ pub(crate) fn settled(storage: &str, obj: &Value, now: &str) -> Option<Value> {
     let old = &obj["status"];
     Some(match storage {
         DEPLOYMENTS => settled_status(obj, now),
-        "apps/replicasets" => json!({"observedGeneration": generation, "replicas": replicas,
-            "fullyLabeledReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}),
+        "apps/replicasets" | "/replicationcontrollers" => {
+            json!({"observedGeneration": generation, "replicas": replicas,
+            "fullyLabeledReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas})
+        }
         "apps/statefulsets" => {
             let revision = format!(
                 "{}-{}",
@@ -63,6 +74,11 @@ pub(crate) fn settled(storage: &str, obj: &Value, now: &str) -> Option<Value> {
         "/persistentvolumeclaims" => json!({"phase": "Bound",
             "accessModes": obj["spec"]["accessModes"],
             "capacity": {"storage": obj["spec"]["resources"]["requests"]["storage"]}}),
+        // Nothing claims a volume here until a claim names it (spec.claimRef).
+        "/pods" => return deployments::pod_status(obj, now),
+        "/persistentvolumes" => {
+            json!({"phase": if obj["spec"]["claimRef"].is_null() { "Available" } else { "Bound" }})
+        }
         _ => return None,
     })
 }
@@ -96,7 +112,7 @@ pub(crate) fn settled_status(obj: &Value, now: &str) -> Value {
         "availableReplicas": replicas,
         "conditions": [
             cond("Available", "MinimumReplicasAvailable", "Deployment has minimum availability.".into()),
-            cond("Progressing", "NewReplicaSetAvailable", format!("ReplicaSet \"{name}-{}\" has successfully progressed.", hash(obj))),
+            cond("Progressing", "NewReplicaSetAvailable", format!("ReplicaSet \"{name}-{}\" has successfully progressed.", deployments::template_hash(&obj["spec"]["template"]))),
         ],
     });
     if replicas == 0
@@ -150,16 +166,38 @@ fn settle(shared: &Shared, storage: &str, k: &Key) {
         return;
     }
     let mut store = shared.lock();
+    if observed::OBSERVED.contains(&storage) {
+        settle_observed(&mut store, storage, k);
+        return;
+    }
     let Some(res) = store.registry.by_storage(storage).cloned() else {
         return;
     };
-    let Some(old) = store.get(storage, k).cloned() else {
+    let Some(mut old) = store.get(storage, k).cloned() else {
         return;
     };
+    let now = k8s_rules::now();
+    if old["metadata"]["deletionTimestamp"].is_null() {
+        match storage {
+            DEPLOYMENTS => {
+                deployments::reconcile_deployment(&mut store, &old, &now);
+                match store.get(storage, k).cloned() {
+                    Some(o) => old = o,
+                    None => return,
+                }
+            }
+            "apps/replicasets" => {
+                deployments::reconcile_pods(&mut store, &old, "apps/v1", "ReplicaSet", &now)
+            }
+            "/replicationcontrollers" => {
+                deployments::reconcile_pods(&mut store, &old, "v1", "ReplicationController", &now)
+            }
+            _ => {}
+        }
+    }
     if !needs_update(storage, &old) {
         return;
     }
-    let now = k8s_rules::now();
     let mut new = old.clone();
     let Some(status) = settled(storage, &old, &now) else {
         return;
@@ -178,18 +216,123 @@ fn settle(shared: &Shared, storage: &str, k: &Key) {
     }
 }
 
+/// Brings the status of PodDisruptionBudgets, HorizontalPodAutoscalers or Ingresses (`k`, or
+/// every one in `k.0` when `k.1` is `*`) in line with the objects they observe; an HPA scales
+/// its target into its replica range.
+fn settle_observed(store: &mut Store, storage: &str, k: &Key) {
+    let Some(res) = store.registry.by_storage(storage).cloned() else {
+        return;
+    };
+    let objs: Vec<Value> = if k.1 == "*" {
+        store.list(storage, Some(&k.0)).cloned().collect()
+    } else {
+        store.get(storage, k).cloned().into_iter().collect()
+    };
+    let now = k8s_rules::now();
+    for old in objs {
+        if !old["metadata"]["deletionTimestamp"].is_null() {
+            continue;
+        }
+        let Some((status, scale)) = observed::status(store, storage, &old, &now) else {
+            continue;
+        };
+        if let Some((target_storage, key, replicas)) = scale
+            && let Some(target_res) = store.registry.by_storage(&target_storage).cloned()
+            && let Some(target) = store.get(&target_storage, &key).cloned()
+        {
+            let mut scaled = target.clone();
+            scaled["spec"]["replicas"] = json!(replicas);
+            if let Err(e) = writes::internal_commit(
+                store,
+                &target_res,
+                &target,
+                scaled,
+                Scope::NoStatus,
+                "kube-controller-manager",
+                &now,
+            ) {
+                tracing::warn!(error = %e, "scaling an autoscaler's target failed");
+            }
+        }
+        if observed::differs(&old["status"], &status) {
+            let mut new = old.clone();
+            new["status"] = status;
+            if let Err(e) = writes::internal_commit(
+                store,
+                &res,
+                &old,
+                new,
+                Scope::Status,
+                "kube-controller-manager",
+                &now,
+            ) {
+                tracing::warn!(storage, error = %e, "simulated status update failed");
+            }
+        }
+    }
+}
+
 fn all_pending(shared: &Shared) -> Vec<(&'static str, Key)> {
     let store = shared.lock();
     SIMULATED
         .iter()
+        .chain(observed::OBSERVED)
         .flat_map(|s| {
             store
                 .list(s, None)
-                .filter(|o| needs_update(s, o))
+                .filter(|o| {
+                    CONTROLLERS.contains(s) || observed::OBSERVED.contains(s) || needs_update(s, o)
+                })
                 .map(|o| (*s, key_of(o)))
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// What a change makes the simulation look at: the changed object if its status is behind or it
+/// is a controller, and the controller owning it (a Pod's ReplicaSet, a ReplicaSet's
+/// Deployment), also when it was deleted.
+fn triggered(c: &Change) -> Vec<(&'static str, Key)> {
+    let mut out = Vec::new();
+    if c.kind != ChangeType::Deleted
+        && let Some(s) = SIMULATED.iter().find(|s| **s == c.storage)
+        && (CONTROLLERS.contains(s) || needs_update(s, &c.object))
+    {
+        out.push((*s, key_of(&c.object)));
+    }
+    let ns = c.object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default();
+    if c.kind != ChangeType::Deleted
+        && let Some(s) = observed::OBSERVED.iter().find(|s| **s == c.storage)
+    {
+        out.push((*s, key_of(&c.object)));
+    }
+    match c.storage.as_str() {
+        "/pods" => out.push((observed::PDBS, (ns.to_string(), "*".into()))),
+        DEPLOYMENTS | "apps/statefulsets" | "apps/replicasets" | "/replicationcontrollers" => {
+            out.push((observed::HPAS, (ns.to_string(), "*".into())))
+        }
+        _ => {}
+    }
+    for r in c.object["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if r["controller"] != true {
+            continue;
+        }
+        let storage = match (c.storage.as_str(), r["kind"].as_str()) {
+            ("/pods", Some("ReplicaSet")) => "apps/replicasets",
+            ("/pods", Some("ReplicationController")) => "/replicationcontrollers",
+            ("apps/replicasets", Some("Deployment")) => DEPLOYMENTS,
+            _ => continue,
+        };
+        let name = r["name"].as_str().unwrap_or_default();
+        out.push((storage, (ns.to_string(), name.to_string())));
+    }
+    out
 }
 
 /// Runs the simulation until the store's change channel closes.
@@ -200,13 +343,13 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     loop {
         let keys: Vec<(&'static str, Key)> = tokio::select! {
             msg = rx.recv() => match msg {
-                Ok(c) if c.kind != ChangeType::Deleted => {
-                    match SIMULATED.iter().find(|s| **s == c.storage) {
-                        Some(s) if needs_update(s, &c.object) => vec![(*s, key_of(&c.object))],
-                        _ => continue,
+                Ok(c) => {
+                    let keys = triggered(&c);
+                    if keys.is_empty() {
+                        continue;
                     }
+                    keys
                 }
-                Ok(_) => continue,
                 Err(RecvError::Lagged(_)) => all_pending(&shared),
                 Err(RecvError::Closed) => return,
             },

@@ -1,0 +1,39 @@
+//! Conversion between the served versions of one stored type: Events (core/v1 and events.k8s.io/v1) and HorizontalPodAutoscalers (autoscaling/v1 and v2).
+
+use serde_json::Value;
+
+use crate::api::resources::ResourceInfo;
+use crate::api::{events, hpa};
+
+fn is_hpa_v1(res: &ResourceInfo) -> bool {
+    res.group == "autoscaling" && res.plural == "horizontalpodautoscalers" && res.version == "v1"
+}
+
+/// The apiVersion objects of `res` are stored in.
+pub(crate) fn storage_api_version(res: &ResourceInfo) -> String {
+    if res.storage == "events" {
+        "v1".into()
+    } else if res.storage == "autoscaling/horizontalpodautoscalers" {
+        "autoscaling/v2".into()
+    } else {
+        res.api_version()
+    }
+}
+
+/// Converts a served object into storage form.
+pub(crate) fn to_storage(res: &ResourceInfo, obj: Value) -> Value {
+    if is_hpa_v1(res) {
+        let mut v2 = hpa::v1_to_v2(&obj);
+        v2["apiVersion"] = Value::String("autoscaling/v2".into());
+        return v2;
+    }
+    events::to_storage(res, obj)
+}
+
+/// Converts a stored object into the form `res` serves (sets apiVersion and kind).
+pub(crate) fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
+    if is_hpa_v1(res) {
+        return events::to_served(res, &hpa::v2_to_v1(obj));
+    }
+    events::to_served(res, obj)
+}
