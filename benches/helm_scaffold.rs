@@ -15,7 +15,7 @@ use std::time::Instant;
 
 /// The allocator the `tera-operator` binary ships with, so the figures are the binary's.
 #[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use serde_json::{Value, json};
 use tera_operator::chart::Chart;

@@ -26,6 +26,10 @@ use serde_json::{Map, Value};
 /// around the resource fit too.
 pub(crate) const DECODE_DEPTH: usize = 100;
 
+// What is kept must still be deeper than the render allows (the resource and `spec` are two
+// levels above the values), or a cut-off resource would render with its cut values.
+const _: () = assert!(crate::render::MAX_VALUES_DEPTH < DECODE_DEPTH - 2);
+
 /// A watched custom resource: a [`DynamicObject`] whose containers nested deeper than
 /// [`DECODE_DEPTH`] levels were cut off (as `null`) when it was decoded.
 #[derive(Clone, Debug, Serialize)]
@@ -213,7 +217,6 @@ mod tests {
         let whole = serde_json::to_value(&ours).unwrap();
         // The resource, spec, x and the mappings below it, down to the cut.
         assert_eq!(depth(&whole), DECODE_DEPTH);
-        assert!(crate::render::MAX_VALUES_DEPTH < DECODE_DEPTH - 2);
     }
 
     #[test]
