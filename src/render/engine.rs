@@ -164,9 +164,21 @@ impl Engine {
         &self,
         context: &tera::Context,
     ) -> Result<Vec<RenderedTemplate>, TemplateError> {
-        let mut out = Vec::with_capacity(self.renderable.len());
-        for name in &self.renderable {
-            INTERPOLATED.with(|table| table.borrow_mut().clear());
+        self.renderable
+            .iter()
+            .map(|name| self.render_one(name, context))
+            .collect()
+    }
+
+    /// Renders the one template `name` (renderable or not, e.g. the status template) with
+    /// `context`.
+    pub(crate) fn render_one(
+        &self,
+        name: &str,
+        context: &tera::Context,
+    ) -> Result<RenderedTemplate, TemplateError> {
+        let name = &name.to_string();
+        INTERPOLATED.with(|table| table.borrow_mut().clear());
             BUDGET.with(|b| b.set(MAX_RENDERED_BYTES));
             EXCEEDED.with(|e| e.set(false));
             let mut output = Bounded(Vec::new());
@@ -208,13 +220,11 @@ impl Engine {
                 });
             }
             let text = super::yaml_text::align(text);
-            out.push(RenderedTemplate {
+            Ok(RenderedTemplate {
                 file: name.clone(),
                 text,
                 interpolated,
-            });
-        }
-        Ok(out)
+            })
     }
 }
 
