@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::apply::{AppliedMemory, memory_key};
 use super::child_store::{CachedChild, ChildStore, Refusal, Waiters};
+use super::custom_resource::CustomResource;
 use super::health::Liveness;
 use crate::render::{MANAGED_BY, MANAGED_BY_LABEL};
 
@@ -102,7 +103,7 @@ struct Route {
     id: u64,
     namespace: Option<String>,
     resource: ApiResource,
-    sender: UnboundedSender<ObjectRef<DynamicObject>>,
+    sender: UnboundedSender<ObjectRef<CustomResource>>,
 }
 
 type Routes = Arc<RwLock<HashMap<String, Vec<Route>>>>;
@@ -218,7 +219,7 @@ impl Children {
         &self,
         owner: &ApiResource,
         namespace: Option<String>,
-        sender: UnboundedSender<ObjectRef<DynamicObject>>,
+        sender: UnboundedSender<ObjectRef<CustomResource>>,
     ) -> u64 {
         let id = self
             .next_id

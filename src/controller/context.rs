@@ -2,12 +2,12 @@
 
 use std::sync::{Arc, RwLock};
 
-use kube::api::DynamicObject;
 use kube::discovery::ApiResource;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::backoff::{BASE_DELAY, Backoff, MAX_DELAY};
 use super::children::Children;
+use super::custom_resource::CustomResource;
 use super::events::EventSink;
 use super::health::Liveness;
 use super::metrics::Metrics;
@@ -49,7 +49,7 @@ pub(crate) struct KindContext {
     pub(crate) key: String,
     chart: RwLock<ChartState>,
     /// The caches of this kind's custom resources (one per namespace scope).
-    stores: RwLock<Vec<Store<DynamicObject>>>,
+    stores: RwLock<Vec<Store<CustomResource>>>,
     /// Per-object failure backoff, changed only through [`KindContext::reconcile_failed`] and
     /// [`KindContext::reconcile_settled`], which keep the metric in step.
     backoff: Backoff,
@@ -79,7 +79,7 @@ impl KindContext {
     }
 
     /// Adds the cache of one namespace scope's custom resources.
-    pub(crate) fn add_store(&self, store: Store<DynamicObject>) {
+    pub(crate) fn add_store(&self, store: Store<CustomResource>) {
         if let Ok(mut stores) = self.stores.write() {
             stores.push(store);
         }
@@ -87,7 +87,7 @@ impl KindContext {
 
     /// Whether `object` is still cached (a deleted resource is gone from the cache before its
     /// Delete event is handled).
-    pub(crate) fn is_cached(&self, object: &DynamicObject) -> bool {
+    pub(crate) fn is_cached(&self, object: &CustomResource) -> bool {
         let key = ObjectRef::from_obj_with(object, self.resource.clone());
         self.stores
             .read()

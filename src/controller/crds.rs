@@ -9,6 +9,7 @@ use kube::api::{
 use serde_json::Value;
 
 use super::apply::FIELD_MANAGER;
+use super::custom_resource::CustomResource;
 use crate::chart::Chart;
 use crate::config::Watch;
 
@@ -190,7 +191,9 @@ async fn breaking_changes(
         &GroupVersionKind::gvk(&watch.group, &watch.version, &watch.kind),
         &existing.spec.names.plural,
     );
-    let live = Api::<DynamicObject>::all_with(client.clone(), &resource)
+    // Decoded as the controller decodes them, so that one resource nested too deeply fails
+    // alone rather than the whole list.
+    let live = Api::<CustomResource>::all_with(client.clone(), &resource)
         .list(&ListParams::default())
         .await
         .map_err(|source| Error::ListFailed {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use futures::{StreamExt as _, TryStreamExt as _};
-use kube::api::{Api, DynamicObject, GroupVersionKind};
+use kube::api::{Api, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::Store;
@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use super::children::builtin_gvk;
 use super::context::{KindContext, Shared};
 use super::crds;
+use super::custom_resource::CustomResource;
 use super::reconcile::{error_policy, object_key, reconcile};
 use super::reload::{self, FileWatcher};
 use crate::config::{Mapping, Watch};
@@ -142,7 +143,7 @@ impl Manager {
     }
 
     /// Starts every entry of `mapping`; returns the custom resource stores to wait for.
-    async fn apply_mapping(&mut self, mapping: Mapping) -> Vec<Store<DynamicObject>> {
+    async fn apply_mapping(&mut self, mapping: Mapping) -> Vec<Store<CustomResource>> {
         let mut stores = Vec::new();
         for watch in mapping.watches {
             stores.extend(self.start_kind(watch).await);
@@ -235,7 +236,7 @@ impl Manager {
 
     /// Starts serving one kind; a kind whose custom resource is not served yet waits in
     /// `pending`. Returns the custom resource stores of the new controllers.
-    async fn start_kind(&mut self, watch: Watch) -> Vec<Store<DynamicObject>> {
+    async fn start_kind(&mut self, watch: Watch) -> Vec<Store<CustomResource>> {
         let key = kind_key(&watch);
         let fingerprint = reload::fingerprint(&watch.chart_dir);
         let renderer = match reload::load_renderer(&watch) {
@@ -350,10 +351,10 @@ impl Manager {
         running: &mut RunningKind,
         resource: &ApiResource,
         scope: Option<String>,
-    ) -> Store<DynamicObject> {
+    ) -> Store<CustomResource> {
         let client = self.shared.client.clone();
         let scope_name = scope.clone();
-        let api: Api<DynamicObject> = match &scope {
+        let api: Api<CustomResource> = match &scope {
             Some(ns) => Api::namespaced_with(client, ns, resource),
             None => Api::all_with(client, resource),
         };
@@ -377,7 +378,7 @@ impl Manager {
         let forget_ctx = running.ctx.clone();
         let objects = watcher(api, config)
             .default_backoff()
-            .modify(super::child_store::slim)
+            .modify(|object| super::child_store::slim(&mut object.0))
             .reflect(writer)
             .inspect_ok(move |event| {
                 if let watcher::Event::Delete(object) = event {
@@ -476,7 +477,7 @@ impl Drop for AbortOnDrop {
 ///
 /// kube's ready signal wakes only the most recent waiter, and the controller's runner waits on
 /// its own store too, so this re-polls in short slices instead of waiting once.
-async fn wait_synced(store: &Store<DynamicObject>, timeout: Duration) -> bool {
+async fn wait_synced(store: &Store<CustomResource>, timeout: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
         if let Ok(result) =
@@ -490,7 +491,7 @@ async fn wait_synced(store: &Store<DynamicObject>, timeout: Duration) -> bool {
 
 /// Drops what was remembered about a deleted custom resource: its failure backoff and its
 /// recent events (a resource deleted without a finalizer is never reconciled again).
-fn forget_deleted(ctx: &KindContext, object: &DynamicObject) {
+fn forget_deleted(ctx: &KindContext, object: &CustomResource) {
     ctx.reconcile_settled(&object_key(object));
     if let Some(uid) = &object.metadata.uid {
         ctx.shared.events.forget(uid);

@@ -17,6 +17,7 @@ pub(crate) mod children;
 pub(crate) mod computed;
 pub(crate) mod context;
 pub(crate) mod crds;
+pub(crate) mod custom_resource;
 pub mod diff;
 pub(crate) mod events;
 pub(crate) mod handover;

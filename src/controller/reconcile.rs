@@ -19,6 +19,7 @@ use super::child_store::{ChildId, Waiter};
 use super::children;
 use super::computed;
 use super::context::KindContext;
+use super::custom_resource::CustomResource;
 use super::handover;
 use super::prune;
 use super::reason::Reason;
@@ -251,7 +252,10 @@ fn reference_key(reference: &ObjectReference) -> String {
 }
 
 /// Reconciles one custom resource (kube-runtime reconciler).
-pub(crate) async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action> {
+pub(crate) async fn reconcile(
+    object: Arc<CustomResource>,
+    ctx: Arc<KindContext>,
+) -> Result<Action> {
     let started = Instant::now();
     let result = reconcile_inner(&object, &ctx).await;
     let metrics = &ctx.shared.metrics;
@@ -265,7 +269,7 @@ pub(crate) async fn reconcile(object: Arc<DynamicObject>, ctx: Arc<KindContext>)
 
 /// Decides when a failed reconcile is retried: per-object exponential backoff with a cap.
 pub(crate) fn error_policy(
-    object: Arc<DynamicObject>,
+    object: Arc<CustomResource>,
     error: &Error,
     ctx: Arc<KindContext>,
 ) -> Action {
@@ -633,7 +637,7 @@ fn gvk_of(api_version: &str, kind: &str) -> GroupVersionKind {
 /// Whether the resource `reference` names still exists with the same uid (a live read).
 /// A failed read counts as existing: the apply that follows reports the real error.
 async fn owner_exists(ctx: &KindContext, reference: &ObjectReference) -> bool {
-    let api: Api<DynamicObject> = Api::namespaced_with(
+    let api: Api<CustomResource> = Api::namespaced_with(
         ctx.shared.client.clone(),
         reference.namespace.as_deref().unwrap_or_default(),
         &ctx.resource,
@@ -837,7 +841,7 @@ async fn release_helm_operator_finalizers(ctx: &KindContext, object: &DynamicObj
     };
     let name = object.name_any();
     let namespace = object.namespace().unwrap_or_default();
-    let api: Api<DynamicObject> =
+    let api: Api<CustomResource> =
         Api::namespaced_with(ctx.shared.client.clone(), &namespace, &ctx.resource);
     let patch = json!({"metadata": {
         "resourceVersion": object.metadata.resource_version,
@@ -987,7 +991,7 @@ async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value)
     }
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
-    let api: Api<DynamicObject> =
+    let api: Api<CustomResource> =
         Api::namespaced_with(ctx.shared.client.clone(), &namespace, &ctx.resource);
     let result = api
         .patch_status(

@@ -475,6 +475,74 @@ async fn a_deep_spec_is_invalid_and_its_kind_keeps_working() {
         .await;
 }
 
+/// The resource `name` read with a raw request and decoded without serde_json's depth limit
+/// (kube's typed client cannot read resources nested deeper than 128 levels).
+async fn get_deep(h: &Harness, name: &str) -> Option<Value> {
+    let request = axum::http::Request::get(format!(
+        "/apis/web.tera-operator.io/v1alpha1/namespaces/default/webservers/{name}"
+    ))
+    .body(Vec::new())
+    .unwrap();
+    let text = h.client.request_text(request).await.ok()?;
+    let mut deserializer = serde_json::Deserializer::from_str(&text);
+    deserializer.disable_recursion_limit();
+    serde::Deserialize::deserialize(&mut deserializer).ok()
+}
+
+/// A resource nested deeper than the operator's client can decode (Kubernetes stores up to
+/// 10,000 levels) fails alone, with InvalidSpec naming the path; the kind's other resources,
+/// created after it, are served. Before, the list holding it failed as a whole, at every
+/// retry, and the kind stalled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_too_deep_to_decode_fails_alone() {
+    let chart = TempChart::new(
+        &[(
+            "cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ release.name }}\n",
+        )],
+        "[ConfigMap]",
+    );
+    let mapping = format!(
+        "- group: web.tera-operator.io\n  version: v1alpha1\n  kind: WebServer\n  chart: {}\n",
+        chart.chart_dir().display()
+    );
+    let h = Harness::start_with(Some(&mapping), Vec::new()).await;
+    let body = json!({
+        "apiVersion": "web.tera-operator.io/v1alpha1",
+        "kind": "WebServer",
+        "metadata": {"name": "deepest"},
+        "spec": {"x": nested(300)},
+    });
+    let request = axum::http::Request::post(
+        "/apis/web.tera-operator.io/v1alpha1/namespaces/default/webservers",
+    )
+    .header("content-type", "application/json")
+    .body(serde_json::to_vec(&body).unwrap())
+    .unwrap();
+    h.client.request_text(request).await.expect("create");
+    h.create(
+        &webservers(),
+        "default",
+        "apiVersion: web.tera-operator.io/v1alpha1\nkind: WebServer\nmetadata:\n  name: plain\nspec: {}\n",
+    )
+    .await;
+    h.wait_condition(&webservers(), "default", "plain", "True", "Ready")
+        .await;
+    let message = eventually("deepest to be refused as InvalidSpec", || async {
+        let cr = get_deep(&h, "deepest").await?;
+        let ready = condition(&cr, "Ready");
+        (ready["status"] == "False" && ready["reason"] == "InvalidSpec")
+            .then(|| ready["message"].as_str().unwrap_or_default().to_string())
+    })
+    .await;
+    let path = format!("/spec/x{}", "/a".repeat(63));
+    assert!(
+        message.contains(&format!("{path}: nested more than 64 levels deep")),
+        "{message}"
+    );
+    h.get(&configmaps(), "default", "plain").await;
+}
+
 /// A group-qualified kind whose CRD turns out cluster-scoped is refused before anything is
 /// applied, saying why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -426,3 +426,58 @@ fn random_requests_never_crash_or_corrupt() {
     }
     drop(sb);
 }
+
+/// `levels` mappings nested in a CR's spec, as JSON text (built as text: no recursion here).
+fn nested_cr(name: &str, levels: usize) -> Vec<u8> {
+    format!(
+        "{{\"apiVersion\":\"web.tera-operator.io/v1alpha1\",\"kind\":\"Deep\",\"metadata\":{{\"name\":\"{name}\"}},\"spec\":{}1{}}}",
+        "{\"a\":".repeat(levels),
+        "}".repeat(levels)
+    )
+    .into_bytes()
+}
+
+/// Kubernetes stores objects nested up to 10,000 levels (its JSON decoder's limit), past the
+/// 128 that serde_json decodes by default; the sandbox accepts up to 512 levels, so clients can
+/// be tested against objects they cannot read, and refuses deeper bodies with a Status naming
+/// the limit (never a crash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_nested_past_serde_json_s_limit_are_stored_up_to_512_levels() {
+    let sb = start().await;
+    crate::support::create_crd(&sb.client(), "Deep", "deeps").await;
+    let deeps = "/apis/web.tera-operator.io/v1alpha1/namespaces/default/deeps";
+    // The resource is one level: 511 more make 512.
+    let (code, body) = raw(
+        &sb,
+        "POST",
+        deeps,
+        "application/json",
+        &nested_cr("ok", 511),
+    )
+    .await;
+    assert_eq!(code, 201, "{}", String::from_utf8_lossy(&body));
+    let (code, body) = raw(&sb, "GET", &format!("{deeps}/ok"), "", &[]).await;
+    assert_eq!(code, 200);
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(
+        text.matches("{\"a\":").count(),
+        511,
+        "the spec comes back whole"
+    );
+    let (code, body) = raw(
+        &sb,
+        "POST",
+        deeps,
+        "application/json",
+        &nested_cr("no", 512),
+    )
+    .await;
+    assert_eq!(code, 400);
+    let status = status_of(&body);
+    assert_eq!(status["reason"], "BadRequest");
+    let message = status["message"].as_str().unwrap();
+    assert!(
+        message.contains("nests 513 levels deep") && message.contains("at most 512"),
+        "{message}"
+    );
+}

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::apply::{add_desired_hash, api_error_text, server_side_apply};
 use super::child_store::{CachedChild, ChildId};
+use super::custom_resource::CustomResource;
 use super::reconcile::PAUSED_ANNOTATION;
 use crate::config::{Mapping, Watch};
 use crate::render::{OWNER_UID_LABEL, Renderer};
@@ -242,7 +243,7 @@ impl Differ<'_> {
                     .join(", "),
             })?;
         let (resource, _) = self.api_resource(&watch.api_version(), &watch.kind).await?;
-        let api: Api<DynamicObject> = match namespace {
+        let api: Api<CustomResource> = match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
             None => Api::all_with(self.client.clone(), &resource),
         };

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 use crate::api::errors::{ApiError, Result};
@@ -327,9 +328,57 @@ fn decode(bytes: &[u8], content_type: &str, yaml_ok: bool) -> Result<Value> {
     Ok(value)
 }
 
+/// How deeply a JSON body may nest. Kubernetes' JSON decoder allows 10,000 levels; the
+/// sandbox, whose handling of values recurses, stops at this many, which is still far past the
+/// 128 levels that serde_json-based clients (kube-rs among them) decode by default, so a client
+/// can be tested against objects it cannot read.
+pub(crate) const MAX_BODY_NESTING: usize = 512;
+
+/// How deeply the JSON text `bytes` nests mappings and lists, counted without parsing (and so
+/// without recursion); text inside strings is skipped.
+fn json_nesting(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in bytes {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Parses JSON nested up to [`MAX_BODY_NESTING`] levels (serde_json alone stops at 128).
+fn parse_json(bytes: &[u8]) -> std::result::Result<Value, String> {
+    let nesting = json_nesting(bytes);
+    if nesting > MAX_BODY_NESTING {
+        return Err(format!(
+            "it nests {nesting} levels deep; the sandbox accepts at most {MAX_BODY_NESTING} (Kubernetes 10,000)"
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer.disable_recursion_limit();
+    let value = Value::deserialize(&mut deserializer).map_err(|e| e.to_string())?;
+    deserializer.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
 /// Parses a JSON body, or a YAML one where YAML is acceptable.
 fn decode_text(bytes: &[u8], is_yaml: bool) -> Result<Value> {
-    match serde_json::from_slice::<Value>(bytes) {
+    match parse_json(bytes) {
         Ok(v) => Ok(v),
         Err(e) if !is_yaml => Err(ApiError::bad_request(format!(
             "the request body is not valid JSON: {e}"
@@ -661,5 +710,25 @@ async fn serve_verb(
             Ok(json_response(StatusCode::OK, &out))
         }
         _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_BODY_NESTING, json_nesting, parse_json};
+
+    #[test]
+    fn nesting_is_counted_outside_strings() {
+        assert_eq!(json_nesting(br#"{"a":[1,{"b":"{[\"{"}]}"#), 3);
+        assert_eq!(json_nesting(b"1"), 0);
+        let deep = format!(
+            "{}{}",
+            "[".repeat(MAX_BODY_NESTING),
+            "]".repeat(MAX_BODY_NESTING)
+        );
+        assert!(parse_json(deep.as_bytes()).is_ok());
+        let deeper = format!("[{deep}]");
+        let error = parse_json(deeper.as_bytes()).unwrap_err();
+        assert!(error.contains("nests 513 levels deep"), "{error}");
     }
 }

@@ -104,8 +104,27 @@ impl Filter {
     }
 }
 
+/// One watch event as a line of JSON, `type` before `object` as the real server writes it (Go's
+/// field order; serde_json would sort the keys). Clients that decode an event as a tagged enum
+/// (kube-rs) read the object directly when the tag comes first, and buffer it otherwise, which
+/// changes what they can decode.
 fn line(v: &Value) -> Bytes {
-    let mut b = serde_json::to_vec(v).unwrap_or_default();
+    let mut b = Vec::new();
+    let written = match (v.get("type"), v.get("object")) {
+        (Some(kind), Some(object)) => {
+            b.extend_from_slice(b"{\"type\":");
+            serde_json::to_writer(&mut b, kind)
+                .and_then(|()| {
+                    b.extend_from_slice(b",\"object\":");
+                    serde_json::to_writer(&mut b, object)
+                })
+                .map(|()| b.push(b'}'))
+        }
+        _ => serde_json::to_writer(&mut b, v),
+    };
+    if written.is_err() {
+        b.clear();
+    }
     b.push(b'\n');
     Bytes::from(b)
 }
@@ -184,4 +203,18 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
         }
     };
     Ok(Body::from_stream(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn an_event_line_has_its_type_first() {
+        let event = json!({"type": "ADDED", "object": {"kind": "ConfigMap", "apiVersion": "v1"}});
+        assert_eq!(
+            &super::line(&event)[..],
+            b"{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}}\n"
+        );
+    }
 }
