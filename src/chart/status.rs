@@ -146,7 +146,11 @@ mod tests {
         let schema = load_status_schema(dir.path(), &[template(STATUS_TEMPLATE)])
             .unwrap()
             .unwrap();
-        assert!(schema.violations(&json!({"activeBackendsNum": 2})).is_empty());
+        assert!(
+            schema
+                .violations(&json!({"activeBackendsNum": 2}))
+                .is_empty()
+        );
         assert!(
             !schema
                 .violations(&json!({"activeBackendsNum": "two"}))

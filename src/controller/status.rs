@@ -506,7 +506,14 @@ mod tests {
             reason: Reason::InvalidSpec,
             message: "/spec/replicas: -1 is less than the minimum of 0".into(),
         };
-        let status = desired_status(Some(&previous), Some(2), &outcome, &Computed::NotDeclared, None, "T0");
+        let status = desired_status(
+            Some(&previous),
+            Some(2),
+            &outcome,
+            &Computed::NotDeclared,
+            None,
+            "T0",
+        );
         assert_eq!(condition(&status, "Ready")["reason"], "InvalidSpec");
         assert_eq!(condition(&status, "Stalled")["status"], "True");
         assert_eq!(condition(&status, "Reconciling")["status"], "False");
@@ -524,7 +531,8 @@ mod tests {
                 reason,
                 message: "Service shop belongs to WebServer shop".into(),
             };
-            let status = desired_status(None, Some(1), &outcome, &Computed::NotDeclared, None, "T0");
+            let status =
+                desired_status(None, Some(1), &outcome, &Computed::NotDeclared, None, "T0");
             assert_eq!(condition(&status, "Ready")["reason"], reason.as_str());
             assert_eq!(condition(&status, "Stalled")["status"], "True");
             assert_eq!(condition(&status, "Reconciling")["status"], "False");
@@ -548,10 +556,24 @@ mod tests {
             children: vec![child("ConfigMap", None)],
         };
         let first = desired_status(None, Some(1), &outcome, &Computed::NotDeclared, None, "T0");
-        let second = desired_status(Some(&first), Some(1), &outcome, &Computed::NotDeclared, None, "T1");
+        let second = desired_status(
+            Some(&first),
+            Some(1),
+            &outcome,
+            &Computed::NotDeclared,
+            None,
+            "T1",
+        );
         assert_eq!(first, second);
         assert!(!status_changed(Some(&first), &second));
-        let third = desired_status(Some(&first), Some(2), &outcome, &Computed::NotDeclared, None, "T2");
+        let third = desired_status(
+            Some(&first),
+            Some(2),
+            &outcome,
+            &Computed::NotDeclared,
+            None,
+            "T2",
+        );
         assert!(status_changed(Some(&first), &third));
         assert_eq!(condition(&third, "Ready")["lastTransitionTime"], "T0");
     }
@@ -566,7 +588,14 @@ mod tests {
             message: "x".into(),
         };
         let first = desired_status(None, Some(1), &ok, &Computed::NotDeclared, None, "T0");
-        let second = desired_status(Some(&first), Some(1), &bad, &Computed::NotDeclared, None, "T1");
+        let second = desired_status(
+            Some(&first),
+            Some(1),
+            &bad,
+            &Computed::NotDeclared,
+            None,
+            "T1",
+        );
         assert_eq!(condition(&second, "Ready")["lastTransitionTime"], "T1");
         assert!(status_changed(Some(&first), &second));
     }
@@ -576,7 +605,14 @@ mod tests {
         let ok = Outcome::Applied {
             children: vec![child("ConfigMap", None)],
         };
-        let status = desired_status(None, None, &ok, &Computed::NotDeclared, Some("chart reload failed: boom"), "T0");
+        let status = desired_status(
+            None,
+            None,
+            &ok,
+            &Computed::NotDeclared,
+            Some("chart reload failed: boom"),
+            "T0",
+        );
         assert!(
             condition(&status, "Ready")["message"]
                 .as_str()
@@ -636,7 +672,10 @@ mod tests {
         assert_eq!(first["activeBackendsNum"], 2);
         assert_eq!(first["obsoleteBackendsNum"], 0);
         assert_eq!(condition(&first, STATUS_COMPUTED)["status"], "True");
-        assert_eq!(condition(&first, STATUS_COMPUTED)["reason"], "StatusComputed");
+        assert_eq!(
+            condition(&first, STATUS_COMPUTED)["reason"],
+            "StatusComputed"
+        );
         let again = desired_status(Some(&first), Some(1), &ok, &counts, None, "T1");
         assert!(!status_changed(Some(&first), &again));
         let changed = fields(json!({"activeBackendsNum": 1, "obsoleteBackendsNum": 1}));
@@ -650,7 +689,8 @@ mod tests {
         let ok = Outcome::Applied {
             children: vec![child("Service", None)],
         };
-        let previous = json!({"conditions": [], "children": [], "old": 1, "nested": {"a": 1, "b": 2}});
+        let previous =
+            json!({"conditions": [], "children": [], "old": 1, "nested": {"a": 1, "b": 2}});
         let now = fields(json!({"nested": {"a": 1}}));
         let status = desired_status(Some(&previous), Some(1), &ok, &now, None, "T0");
         assert_eq!(status["old"], Value::Null);
@@ -658,9 +698,20 @@ mod tests {
         assert_eq!(status["nested"], json!({"a": 1, "b": null}));
         assert!(status_changed(Some(&previous), &status));
         // A chart that stops computing status fields removes them.
-        let dropped = desired_status(Some(&previous), Some(1), &ok, &Computed::NotDeclared, None, "T0");
+        let dropped = desired_status(
+            Some(&previous),
+            Some(1),
+            &ok,
+            &Computed::NotDeclared,
+            None,
+            "T0",
+        );
         assert_eq!(dropped["old"], Value::Null);
-        assert!(dropped.as_object().is_some_and(|s| s.contains_key("nested")));
+        assert!(
+            dropped
+                .as_object()
+                .is_some_and(|s| s.contains_key("nested"))
+        );
         assert_eq!(dropped["nested"], Value::Null);
     }
 
@@ -669,7 +720,14 @@ mod tests {
         let ok = Outcome::Applied {
             children: vec![child("Service", None)],
         };
-        let first = desired_status(None, Some(1), &ok, &fields(json!({"activeBackendsNum": 2})), None, "T0");
+        let first = desired_status(
+            None,
+            Some(1),
+            &ok,
+            &fields(json!({"activeBackendsNum": 2})),
+            None,
+            "T0",
+        );
         let failed = Computed::Failed("templates/_status.tera:3:4: boom".into());
         let second = desired_status(Some(&first), Some(1), &ok, &failed, None, "T1");
         assert_eq!(second["activeBackendsNum"], 2);
@@ -677,7 +735,12 @@ mod tests {
         assert_eq!(computed["status"], "False");
         assert_eq!(computed["reason"], "StatusFailed");
         assert_eq!(computed["lastTransitionTime"], "T1");
-        assert!(computed["message"].as_str().unwrap_or("").contains("_status.tera:3:4: boom"));
+        assert!(
+            computed["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("_status.tera:3:4: boom")
+        );
         // The children are fine, so Ready stays True.
         assert_eq!(condition(&second, "Ready")["status"], "True");
         // A failed render keeps both the fields and the condition.

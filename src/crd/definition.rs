@@ -113,12 +113,13 @@ fn add_status_fields(status: &mut Value, fields: &Value, file: &Path) -> Result<
             violations,
         });
     }
-    if let (Some(Value::Object(added)), Some(Value::Object(properties))) = (
-        converted.get("properties"),
-        status.get_mut("properties"),
-    ) {
+    if let (Some(Value::Object(added)), Some(Value::Object(properties))) =
+        (converted.get("properties"), status.get_mut("properties"))
+    {
         for (name, schema) in added {
-            properties.entry(name.clone()).or_insert_with(|| schema.clone());
+            properties
+                .entry(name.clone())
+                .or_insert_with(|| schema.clone());
         }
     }
     Ok(())

@@ -150,7 +150,12 @@ mod tests {
 
     fn renderer(dir: &Path) -> Renderer {
         let chart = Chart::load(dir).unwrap();
-        Renderer::with_settings(chart, AllowedKind::builtin("Service").into_iter().collect(), json!({})).unwrap()
+        Renderer::with_settings(
+            chart,
+            AllowedKind::builtin("Service").into_iter().collect(),
+            json!({}),
+        )
+        .unwrap()
     }
 
     fn balancer(backends: &[&str]) -> Value {
@@ -172,7 +177,11 @@ mod tests {
                 "labels": {"app.kubernetes.io/component": component}}})
     }
 
-    fn status_of(renderer: &Renderer, resource: &Value, children: &[Value]) -> Result<Option<Map<String, Value>>, StatusError> {
+    fn status_of(
+        renderer: &Renderer,
+        resource: &Value,
+        children: &[Value],
+    ) -> Result<Option<Map<String, Value>>, StatusError> {
         let values = renderer.values_for(&resource["spec"]).unwrap();
         renderer.render_status(resource, "ns", &values, children)
     }
@@ -189,9 +198,15 @@ mod tests {
         ];
         let fields = status_of(&r, &resource, &live).unwrap().unwrap();
         // v1 exists and is wanted; v2 is wanted but does not exist; v3 exists, unwanted.
-        assert_eq!(Value::Object(fields), json!({"activeBackendsNum": 1, "obsoleteBackendsNum": 1}));
+        assert_eq!(
+            Value::Object(fields),
+            json!({"activeBackendsNum": 1, "obsoleteBackendsNum": 1})
+        );
         let none = status_of(&r, &resource, &[]).unwrap().unwrap();
-        assert_eq!(Value::Object(none), json!({"activeBackendsNum": 0, "obsoleteBackendsNum": 0}));
+        assert_eq!(
+            Value::Object(none),
+            json!({"activeBackendsNum": 0, "obsoleteBackendsNum": 0})
+        );
     }
 
     #[test]
@@ -259,7 +274,10 @@ mod tests {
             ("- a\n", "not a Kubernetes object"),
             ("conditions: []\n", "computes `conditions`"),
             ("a: [unclosed\n", "_status.tera"),
-            ("a: \"{{ release.name }}\"\n", "status.schema.json: /status/a: "),
+            (
+                "a: \"{{ release.name }}\"\n",
+                "status.schema.json: /status/a: ",
+            ),
         ] {
             let dir = chart_with_status(template, schema.clone());
             let err = status_of(&renderer(dir.path()), &webserver(), &[])
@@ -269,17 +287,24 @@ mod tests {
         }
         // An empty output computes no fields.
         let dir = chart_with_status("{# nothing #}\n", schema);
-        let fields = status_of(&renderer(dir.path()), &webserver(), &[]).unwrap().unwrap();
+        let fields = status_of(&renderer(dir.path()), &webserver(), &[])
+            .unwrap()
+            .unwrap();
         assert!(fields.is_empty());
     }
 
     #[test]
     fn interpolated_strings_stay_data() {
         let schema = json!({"type": "object", "properties": {"name": {"type": "string"}}});
-        let dir = chart_with_status("name: {{ children.Service.s.metadata.annotations.x }}\n", schema);
+        let dir = chart_with_status(
+            "name: {{ children.Service.s.metadata.annotations.x }}\n",
+            schema,
+        );
         let evil = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s",
             "annotations": {"x": "a\nconditions: []"}}});
-        let fields = status_of(&renderer(dir.path()), &webserver(), &[evil]).unwrap().unwrap();
+        let fields = status_of(&renderer(dir.path()), &webserver(), &[evil])
+            .unwrap()
+            .unwrap();
         assert_eq!(fields["name"], "a\nconditions: []");
         assert_eq!(fields.len(), 1);
     }
@@ -287,7 +312,10 @@ mod tests {
     #[test]
     fn children_are_keyed_by_kind_then_name() {
         let context = children_context(&[service("b", "x"), service("a", "y")]);
-        assert_eq!(context["Service"]["a"]["metadata"]["labels"]["app.kubernetes.io/component"], "y");
+        assert_eq!(
+            context["Service"]["a"]["metadata"]["labels"]["app.kubernetes.io/component"],
+            "y"
+        );
         assert_eq!(context["Service"].as_object().map(|m| m.len()), Some(2));
     }
 }

@@ -6,8 +6,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Harness, balancers, builtin, condition, deployments, eventually, example, services,
-    webservers,
+    Harness, balancers, builtin, condition, deployments, eventually, example, services, webservers,
 };
 
 /// The Balancer's counts as `(active, obsolete)`, once both are there.
@@ -39,7 +38,8 @@ async fn balancer_counts_follow_its_backend_services_and_a_resync_writes_nothing
   reconcilePeriod: 1s
 ";
     let h = Harness::start_with(Some(mapping), Vec::new()).await;
-    h.create(&balancers(), "default", &example("balancer")).await;
+    h.create(&balancers(), "default", &example("balancer"))
+        .await;
     let balancer = wait_counts(&h, 3, 0).await;
     assert_eq!(condition(&balancer, "StatusComputed")["status"], "True");
 
@@ -137,8 +137,13 @@ async fn webserver_replicas_follow_the_deployment_status() {
 
     // No kubelet catches up now: the Deployment wants 5, 3 are ready.
     h.sandbox.hooks().pause_workloads(true);
-    h.merge_patch(&webservers(), "default", "hello", json!({"spec": {"replicas": 5}}))
-        .await;
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"replicas": 5}}),
+    )
+    .await;
     let scaling = wait_pods(&h, "3/5").await;
     assert_eq!(replicas(&scaling), ("3/5".to_string(), 3, 5));
     assert_eq!(condition(&scaling, "Ready")["status"], "False");
@@ -167,16 +172,23 @@ async fn a_failing_status_template_is_said_while_the_children_stay_applied() {
     let template = h.chart_dir("webserver").join("templates/_status.tera");
     let good = std::fs::read_to_string(&template).expect("status template");
     // Compiles, fails when rendered: a field no WebServer has.
-    std::fs::write(&template, format!("{good}\nextra: {{{{ values.no.such }}}}\n"))
-        .expect("write");
+    std::fs::write(
+        &template,
+        format!("{good}\nextra: {{{{ values.no.such }}}}\n"),
+    )
+    .expect("write");
     h.start_operator(Vec::new(), false).await;
     h.create(&webservers(), "default", &example("webserver"))
         .await;
 
     let failed = h
-        .wait_for(&webservers(), "default", "hello", "StatusComputed=False", |w| {
-            condition(w, "StatusComputed")["status"] == "False"
-        })
+        .wait_for(
+            &webservers(),
+            "default",
+            "hello",
+            "StatusComputed=False",
+            |w| condition(w, "StatusComputed")["status"] == "False",
+        )
         .await;
     let computed = condition(&failed, "StatusComputed");
     assert_eq!(computed["reason"], "StatusFailed");
@@ -191,7 +203,10 @@ async fn a_failing_status_template_is_said_while_the_children_stay_applied() {
     h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
         .await;
     let events = h
-        .api(&builtin("events.k8s.io", "v1", "Event", "events"), "default")
+        .api(
+            &builtin("events.k8s.io", "v1", "Event", "events"),
+            "default",
+        )
         .list(&Default::default())
         .await
         .expect("events");
@@ -220,7 +235,9 @@ fn column(table: &str, name: &str) -> Option<String> {
     let header = lines.next()?;
     let row = lines.next()?;
     let start = header.split_whitespace().find(|h| *h == name)?;
-    let start = header.find(&format!("{start} ")).or_else(|| header.rfind(start))?;
+    let start = header
+        .find(&format!("{start} "))
+        .or_else(|| header.rfind(start))?;
     let end = header[start..]
         .find(char::is_whitespace)
         .and_then(|gap| {
@@ -279,16 +296,26 @@ async fn the_crd_keeps_the_fields_and_kubectl_shows_them() {
     .await;
     let version = &crd["spec"]["versions"][0];
     let status = &version["schema"]["openAPIV3Schema"]["properties"]["status"];
-    assert_eq!(status["properties"]["obsoleteBackendsNum"]["type"], "integer");
+    assert_eq!(
+        status["properties"]["obsoleteBackendsNum"]["type"],
+        "integer"
+    );
     assert!(status.get("x-kubernetes-preserve-unknown-fields").is_none());
     let columns: Vec<&str> = version["additionalPrinterColumns"]
         .as_array()
         .map(|cs| cs.iter().filter_map(|c| c["jsonPath"].as_str()).collect())
         .unwrap_or_default();
-    assert!(columns.contains(&".status.activeBackendsNum"), "{columns:?}");
-    assert!(columns.contains(&".status.obsoleteBackendsNum"), "{columns:?}");
+    assert!(
+        columns.contains(&".status.activeBackendsNum"),
+        "{columns:?}"
+    );
+    assert!(
+        columns.contains(&".status.obsoleteBackendsNum"),
+        "{columns:?}"
+    );
 
-    h.create(&balancers(), "default", &example("balancer")).await;
+    h.create(&balancers(), "default", &example("balancer"))
+        .await;
     h.create(&webservers(), "default", &example("webserver"))
         .await;
     wait_counts(&h, 3, 0).await;
@@ -299,6 +326,10 @@ async fn the_crd_keeps_the_fields_and_kubectl_shows_them() {
     // The WebServer's PODS column reads as kubectl's READY column of its Deployment.
     let ws = kubectl(&h, &["get", "webservers", "hello", "-n", "default"]).await;
     let deploy = kubectl(&h, &["get", "deployment", "hello", "-n", "default"]).await;
-    assert_eq!(column(&ws, "PODS"), column(&deploy, "READY"), "{ws}\n{deploy}");
+    assert_eq!(
+        column(&ws, "PODS"),
+        column(&deploy, "READY"),
+        "{ws}\n{deploy}"
+    );
     assert_eq!(column(&ws, "PODS").as_deref(), Some("3/3"), "{ws}");
 }
