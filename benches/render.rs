@@ -51,6 +51,7 @@ fn synthetic() -> (Value, Renderer) {
         defaults: json!({"tier": "gold", "greeting": "hello", "replicas": 2, "settings": {"a": "1", "b": "two", "c": "three"}}),
         schema: None,
         templates,
+        status_schema: None,
     };
     let renderer = Renderer::with_settings(
         chart,

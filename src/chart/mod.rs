@@ -4,6 +4,7 @@ mod ci;
 mod hints;
 mod meta;
 mod schema;
+mod status;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ pub(crate) use ci::ci_value_sets;
 pub(crate) use hints::{CrdHints, PrinterColumn, Scope};
 pub use meta::ChartMeta;
 pub use schema::{SchemaViolation, ValuesSchema};
+pub(crate) use status::load_status_schema;
+pub use status::{RESERVED_STATUS_FIELDS, STATUS_SCHEMA_FILE, STATUS_TEMPLATE};
 pub(crate) use values::{load_values, merge_values};
 
 /// Errors loading a chart; each names the file and, where known, the line or JSON pointer.
@@ -47,6 +50,15 @@ pub enum Error {
         /// values.schema.json.
         path: PathBuf,
         /// The reason, with line or JSON pointer.
+        message: String,
+    },
+    /// The chart's computed status is incomplete: `templates/_status.tera` without
+    /// `status.schema.json` or the other way round, or a schema of the wrong shape.
+    #[error("{path}: {message}")]
+    StatusInvalid {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong.
         message: String,
     },
     /// The chart has no templates directory or no templates in it.
@@ -86,6 +98,9 @@ pub struct Chart {
     pub schema: Option<ValuesSchema>,
     /// Templates in name order: renderable `*.yaml`/`*.yml` files and `_*.tera` partials.
     pub templates: Vec<TemplateFile>,
+    /// status.schema.json, compiled, when the chart computes status fields
+    /// ([`STATUS_TEMPLATE`]).
+    pub status_schema: Option<ValuesSchema>,
 }
 
 impl Chart {
@@ -100,13 +115,20 @@ impl Chart {
             None
         };
         let templates = load_templates(&dir.join("templates"))?;
+        let status_schema = status::load_status_schema(dir, &templates)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             meta,
             defaults,
             schema,
             templates,
+            status_schema,
         })
+    }
+
+    /// The status template, when the chart computes status fields.
+    pub(crate) fn status_template(&self) -> Option<&TemplateFile> {
+        self.templates.iter().find(|t| t.name == STATUS_TEMPLATE)
     }
 
     /// Path of a file inside the chart, for messages.

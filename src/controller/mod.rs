@@ -14,6 +14,7 @@ pub(crate) mod apply;
 pub(crate) mod backoff;
 pub(crate) mod child_store;
 pub(crate) mod children;
+pub(crate) mod computed;
 pub(crate) mod context;
 pub(crate) mod crds;
 pub(crate) mod custom_resource;

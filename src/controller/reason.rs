@@ -48,6 +48,10 @@ pub(crate) enum Reason {
     ChartReloadFailed,
     /// Condition and event: reconciliation is paused by the resource's annotation.
     Paused,
+    /// The chart's status template computed the status fields (condition `StatusComputed`).
+    StatusComputed,
+    /// The chart's status template failed, or its output broke status.schema.json.
+    StatusFailed,
 }
 
 impl Reason {
@@ -72,6 +76,8 @@ impl Reason {
             Reason::Adopted => "Adopted",
             Reason::ChartReloadFailed => "ChartReloadFailed",
             Reason::Paused => "Paused",
+            Reason::StatusComputed => "StatusComputed",
+            Reason::StatusFailed => "StatusFailed",
         }
     }
 
@@ -128,6 +134,8 @@ mod tests {
             (Reason::Adopted, "Adopted"),
             (Reason::ChartReloadFailed, "ChartReloadFailed"),
             (Reason::Paused, "Paused"),
+            (Reason::StatusComputed, "StatusComputed"),
+            (Reason::StatusFailed, "StatusFailed"),
         ];
         for (reason, spelled) in table {
             assert_eq!(reason.as_str(), spelled);

@@ -17,12 +17,13 @@ use super::apply::{
 };
 use super::child_store::{ChildId, Waiter};
 use super::children;
+use super::computed;
 use super::context::KindContext;
 use super::custom_resource::CustomResource;
 use super::handover;
 use super::prune;
 use super::reason::Reason;
-use super::status::{self, ChildStatus, Outcome};
+use super::status::{self, ChildStatus, Computed, Outcome};
 
 /// How soon a resource whose children are not ready yet is looked at again (child events
 /// usually trigger a reconcile sooner).
@@ -335,7 +336,7 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                 message: e.to_string(),
             };
             publish(ctx, &reference, true, why, "Render", e.to_string()).await;
-            write_status(ctx, object, &outcome, stale).await?;
+            write_status(ctx, object, &outcome, &Computed::Kept, stale).await?;
             // Retrying cannot help until the resource or the chart changes (both trigger a reconcile).
             return Ok(Action::requeue(period));
         }
@@ -384,19 +385,33 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
                 let message = e.to_string();
                 return report_failure(ctx, object, &reference, stale, e, message).await;
             }
-            if let Err(e) = prune_undesired(ctx, &reference, &uid, &desired).await {
+            let pruned = prune_undesired(ctx, &reference, &uid, &desired).await;
+            // Everything is applied (and what prune could delete is deleted): the status
+            // fields describe the children as they now are.
+            let computed = computed::compute(
+                ctx,
+                &chart.renderer,
+                &resource_json,
+                &namespace,
+                &rendered.values,
+                &uid,
+            );
+            computed::report(ctx, &reference, &object_key(object), &computed).await;
+            if let Err(e) = pruned {
                 let outcome = Outcome::Failed {
                     reason: e.reason(),
                     message: e.to_string(),
                 };
-                if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
+                if let Err(status_error) =
+                    write_status(ctx, object, &outcome, &computed, stale).await
+                {
                     tracing::warn!(error = %status_error, "could not report the prune failure in status");
                 }
                 return Err(e);
             }
             let outcome = Outcome::Applied { children };
             let ready = outcome.is_ready();
-            write_status(ctx, object, &outcome, stale).await?;
+            write_status(ctx, object, &outcome, &computed, stale).await?;
             Ok(Action::requeue(if ready {
                 period
             } else {
@@ -451,12 +466,12 @@ async fn report_failure(
     let outcome = Outcome::Failed { reason, message };
     if error.waits_for_others() {
         ctx.shared.metrics.failed(&ctx.key, reason);
-        write_status(ctx, object, &outcome, stale).await?;
+        write_status(ctx, object, &outcome, &Computed::Kept, stale).await?;
         return Ok(Action::requeue(
             ctx.watch.reconcile_period.min(PROGRESS_RECHECK),
         ));
     }
-    if let Err(status_error) = write_status(ctx, object, &outcome, stale).await {
+    if let Err(status_error) = write_status(ctx, object, &outcome, &Computed::Kept, stale).await {
         tracing::warn!(error = %status_error, "could not report the failure in status");
     }
     Err(error)
@@ -920,11 +935,13 @@ async fn prune_undesired(
     Ok(())
 }
 
-/// Writes the status for `outcome` through the status subresource, only if it changed.
+/// Writes the status for `outcome` and the `computed` fields through the status subresource,
+/// only if it changed.
 async fn write_status(
     ctx: &KindContext,
     object: &DynamicObject,
     outcome: &Outcome,
+    computed: &Computed,
     stale: Option<&str>,
 ) -> Result<()> {
     let previous = object.data.get("status").filter(|s| s.is_object());
@@ -932,6 +949,7 @@ async fn write_status(
         previous,
         object.metadata.generation,
         outcome,
+        computed,
         stale
             .map(|why| format!("the newest chart is broken, the last good one is serving: {why}"))
             .as_deref(),

@@ -119,6 +119,50 @@ pub(crate) fn child_readiness(object: &Value) -> Result<(), String> {
     }
 }
 
+/// The type of the condition that says whether the chart's status fields are up to date.
+pub(crate) const STATUS_COMPUTED: &str = "StatusComputed";
+
+/// The chart's computed status fields (see [`crate::chart::STATUS_TEMPLATE`]) as one
+/// reconcile found them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Computed {
+    /// The chart computes no status fields (fields an earlier chart version computed go).
+    NotDeclared,
+    /// The fields as computed now from the values and the live children.
+    Fields(Map<String, Value>),
+    /// Computing them failed (what failed and where): the previous fields stay, the
+    /// `StatusComputed` condition says why; the children are applied all the same.
+    Failed(String),
+    /// Not computed this time (the resource could not be rendered): the previous fields and
+    /// `StatusComputed` condition stay as they were.
+    Kept,
+}
+
+/// `new` as a JSON merge patch over `old`: keys of `old` that `new` lacks become `null`
+/// (removed), in nested mappings too.
+fn replacing(old: Option<&Value>, new: &Value) -> Value {
+    match (old, new) {
+        (Some(Value::Object(old)), Value::Object(new)) => {
+            let mut patch = Map::new();
+            for (key, value) in new {
+                patch.insert(key.clone(), replacing(old.get(key), value));
+            }
+            for key in old.keys() {
+                if !new.contains_key(key) {
+                    patch.insert(key.clone(), Value::Null);
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => new.clone(),
+    }
+}
+
+/// Whether `key` is a status field the chart computes (not one tera-operator writes itself).
+fn is_computed_field(key: &str) -> bool {
+    !crate::chart::RESERVED_STATUS_FIELDS.contains(&key)
+}
+
 /// A `Ready` / `Reconciling` / `Stalled` condition set plus the `Ready` message, for an outcome.
 fn conditions_for(
     outcome: &Outcome,
@@ -204,12 +248,14 @@ pub(crate) fn bounded_message(mut message: String) -> String {
     message
 }
 
-/// The status to write for `outcome`, reusing `lastTransitionTime` of conditions whose status
-/// did not change, and the previous children list when the reconcile failed.
+/// The status to write for `outcome` and the `computed` fields, reusing `lastTransitionTime`
+/// of conditions whose status did not change, and the previous children list when the
+/// reconcile failed. It is a JSON merge patch: computed fields that went are `null`.
 pub(crate) fn desired_status(
     previous: Option<&Value>,
     generation: Option<i64>,
     outcome: &Outcome,
+    computed: &Computed,
     chart_warning: Option<&str>,
     now: &str,
 ) -> Value {
@@ -218,7 +264,26 @@ pub(crate) fn desired_status(
         .and_then(Value::as_array)
         .map(|cs| cs.iter().collect())
         .unwrap_or_default();
-    let conditions: Vec<Value> = conditions_for(outcome, chart_warning)
+    let mut wanted = conditions_for(outcome, chart_warning);
+    match computed {
+        Computed::Fields(_) => wanted.push((
+            STATUS_COMPUTED.into(),
+            true,
+            Reason::StatusComputed,
+            format!(
+                "computed by {} from the values and the live children",
+                crate::chart::STATUS_TEMPLATE
+            ),
+        )),
+        Computed::Failed(why) => wanted.push((
+            STATUS_COMPUTED.into(),
+            false,
+            Reason::StatusFailed,
+            format!("the status fields are left as they were: {why}"),
+        )),
+        Computed::NotDeclared | Computed::Kept => {}
+    }
+    let mut conditions: Vec<Value> = wanted
         .into_iter()
         .map(|(type_, status, reason, message)| {
             let status = if status { "True" } else { "False" };
@@ -240,6 +305,13 @@ pub(crate) fn desired_status(
             Value::Object(condition)
         })
         .collect();
+    if *computed == Computed::Kept
+        && let Some(kept) = previous_conditions
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(STATUS_COMPUTED))
+    {
+        conditions.push((*kept).clone());
+    }
     let children = match outcome {
         Outcome::Applied { children } => {
             Value::Array(children.iter().map(ChildStatus::to_json).collect())
@@ -255,6 +327,27 @@ pub(crate) fn desired_status(
     }
     status.insert("conditions".into(), Value::Array(conditions));
     status.insert("children".into(), children);
+    let previous_fields: Map<String, Value> = previous
+        .and_then(Value::as_object)
+        .map(|p| {
+            p.iter()
+                .filter(|(k, _)| is_computed_field(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let fields = match computed {
+        Computed::Fields(fields) => fields.clone(),
+        Computed::Failed(_) | Computed::Kept => previous_fields.clone(),
+        Computed::NotDeclared => Map::new(),
+    };
+    let patch = replacing(
+        Some(&Value::Object(previous_fields)),
+        &Value::Object(fields),
+    );
+    if let Value::Object(patch) = patch {
+        status.extend(patch);
+    }
     Value::Object(status)
 }
 
@@ -376,7 +469,7 @@ mod tests {
             children: vec![child("ConfigMap", None), child("Deployment", None)],
         };
         assert!(outcome.is_ready());
-        let status = desired_status(None, Some(4), &outcome, None, "T0");
+        let status = desired_status(None, Some(4), &outcome, &Computed::NotDeclared, None, "T0");
         assert_eq!(status["observedGeneration"], 4);
         assert_eq!(condition(&status, "Ready")["status"], "True");
         assert_eq!(condition(&status, "Reconciling")["status"], "False");
@@ -393,7 +486,7 @@ mod tests {
             ],
         };
         assert!(!outcome.is_ready());
-        let status = desired_status(None, Some(1), &outcome, None, "T0");
+        let status = desired_status(None, Some(1), &outcome, &Computed::NotDeclared, None, "T0");
         let ready = condition(&status, "Ready");
         assert_eq!(ready["status"], "False");
         assert_eq!(ready["reason"], "Progressing");
@@ -413,7 +506,14 @@ mod tests {
             reason: Reason::InvalidSpec,
             message: "/spec/replicas: -1 is less than the minimum of 0".into(),
         };
-        let status = desired_status(Some(&previous), Some(2), &outcome, None, "T0");
+        let status = desired_status(
+            Some(&previous),
+            Some(2),
+            &outcome,
+            &Computed::NotDeclared,
+            None,
+            "T0",
+        );
         assert_eq!(condition(&status, "Ready")["reason"], "InvalidSpec");
         assert_eq!(condition(&status, "Stalled")["status"], "True");
         assert_eq!(condition(&status, "Reconciling")["status"], "False");
@@ -431,7 +531,8 @@ mod tests {
                 reason,
                 message: "Service shop belongs to WebServer shop".into(),
             };
-            let status = desired_status(None, Some(1), &outcome, None, "T0");
+            let status =
+                desired_status(None, Some(1), &outcome, &Computed::NotDeclared, None, "T0");
             assert_eq!(condition(&status, "Ready")["reason"], reason.as_str());
             assert_eq!(condition(&status, "Stalled")["status"], "True");
             assert_eq!(condition(&status, "Reconciling")["status"], "False");
@@ -444,7 +545,7 @@ mod tests {
             reason: Reason::ApplyFailed,
             message: "boom".into(),
         };
-        let status = desired_status(None, Some(2), &outcome, None, "T0");
+        let status = desired_status(None, Some(2), &outcome, &Computed::NotDeclared, None, "T0");
         assert_eq!(condition(&status, "Reconciling")["status"], "True");
         assert_eq!(condition(&status, "Stalled")["status"], "False");
     }
@@ -454,11 +555,25 @@ mod tests {
         let outcome = Outcome::Applied {
             children: vec![child("ConfigMap", None)],
         };
-        let first = desired_status(None, Some(1), &outcome, None, "T0");
-        let second = desired_status(Some(&first), Some(1), &outcome, None, "T1");
+        let first = desired_status(None, Some(1), &outcome, &Computed::NotDeclared, None, "T0");
+        let second = desired_status(
+            Some(&first),
+            Some(1),
+            &outcome,
+            &Computed::NotDeclared,
+            None,
+            "T1",
+        );
         assert_eq!(first, second);
         assert!(!status_changed(Some(&first), &second));
-        let third = desired_status(Some(&first), Some(2), &outcome, None, "T2");
+        let third = desired_status(
+            Some(&first),
+            Some(2),
+            &outcome,
+            &Computed::NotDeclared,
+            None,
+            "T2",
+        );
         assert!(status_changed(Some(&first), &third));
         assert_eq!(condition(&third, "Ready")["lastTransitionTime"], "T0");
     }
@@ -472,8 +587,15 @@ mod tests {
             reason: Reason::RenderFailed,
             message: "x".into(),
         };
-        let first = desired_status(None, Some(1), &ok, None, "T0");
-        let second = desired_status(Some(&first), Some(1), &bad, None, "T1");
+        let first = desired_status(None, Some(1), &ok, &Computed::NotDeclared, None, "T0");
+        let second = desired_status(
+            Some(&first),
+            Some(1),
+            &bad,
+            &Computed::NotDeclared,
+            None,
+            "T1",
+        );
         assert_eq!(condition(&second, "Ready")["lastTransitionTime"], "T1");
         assert!(status_changed(Some(&first), &second));
     }
@@ -483,7 +605,14 @@ mod tests {
         let ok = Outcome::Applied {
             children: vec![child("ConfigMap", None)],
         };
-        let status = desired_status(None, None, &ok, Some("chart reload failed: boom"), "T0");
+        let status = desired_status(
+            None,
+            None,
+            &ok,
+            &Computed::NotDeclared,
+            Some("chart reload failed: boom"),
+            "T0",
+        );
         assert!(
             condition(&status, "Ready")["message"]
                 .as_str()
@@ -524,5 +653,103 @@ mod tests {
         // A resource never reconciled before gets just the condition.
         let fresh = paused_status(None, "m", "2026-02-02T00:00:00Z");
         assert_eq!(fresh["conditions"].as_array().map(Vec::len), Some(1));
+    }
+
+    fn fields(value: Value) -> Computed {
+        match value {
+            Value::Object(map) => Computed::Fields(map),
+            _ => Computed::Fields(Map::new()),
+        }
+    }
+
+    #[test]
+    fn computed_fields_join_the_status_and_an_unchanged_set_needs_no_write() {
+        let ok = Outcome::Applied {
+            children: vec![child("Service", None)],
+        };
+        let counts = fields(json!({"activeBackendsNum": 2, "obsoleteBackendsNum": 0}));
+        let first = desired_status(None, Some(1), &ok, &counts, None, "T0");
+        assert_eq!(first["activeBackendsNum"], 2);
+        assert_eq!(first["obsoleteBackendsNum"], 0);
+        assert_eq!(condition(&first, STATUS_COMPUTED)["status"], "True");
+        assert_eq!(
+            condition(&first, STATUS_COMPUTED)["reason"],
+            "StatusComputed"
+        );
+        let again = desired_status(Some(&first), Some(1), &ok, &counts, None, "T1");
+        assert!(!status_changed(Some(&first), &again));
+        let changed = fields(json!({"activeBackendsNum": 1, "obsoleteBackendsNum": 1}));
+        let second = desired_status(Some(&first), Some(1), &ok, &changed, None, "T1");
+        assert!(status_changed(Some(&first), &second));
+        assert_eq!(second["obsoleteBackendsNum"], 1);
+    }
+
+    #[test]
+    fn fields_no_longer_computed_are_removed() {
+        let ok = Outcome::Applied {
+            children: vec![child("Service", None)],
+        };
+        let previous =
+            json!({"conditions": [], "children": [], "old": 1, "nested": {"a": 1, "b": 2}});
+        let now = fields(json!({"nested": {"a": 1}}));
+        let status = desired_status(Some(&previous), Some(1), &ok, &now, None, "T0");
+        assert_eq!(status["old"], Value::Null);
+        assert!(status.as_object().is_some_and(|s| s.contains_key("old")));
+        assert_eq!(status["nested"], json!({"a": 1, "b": null}));
+        assert!(status_changed(Some(&previous), &status));
+        // A chart that stops computing status fields removes them.
+        let dropped = desired_status(
+            Some(&previous),
+            Some(1),
+            &ok,
+            &Computed::NotDeclared,
+            None,
+            "T0",
+        );
+        assert_eq!(dropped["old"], Value::Null);
+        assert!(
+            dropped
+                .as_object()
+                .is_some_and(|s| s.contains_key("nested"))
+        );
+        assert_eq!(dropped["nested"], Value::Null);
+    }
+
+    #[test]
+    fn a_failed_computation_keeps_the_fields_and_says_why() {
+        let ok = Outcome::Applied {
+            children: vec![child("Service", None)],
+        };
+        let first = desired_status(
+            None,
+            Some(1),
+            &ok,
+            &fields(json!({"activeBackendsNum": 2})),
+            None,
+            "T0",
+        );
+        let failed = Computed::Failed("templates/_status.tera:3:4: boom".into());
+        let second = desired_status(Some(&first), Some(1), &ok, &failed, None, "T1");
+        assert_eq!(second["activeBackendsNum"], 2);
+        let computed = condition(&second, STATUS_COMPUTED);
+        assert_eq!(computed["status"], "False");
+        assert_eq!(computed["reason"], "StatusFailed");
+        assert_eq!(computed["lastTransitionTime"], "T1");
+        assert!(
+            computed["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("_status.tera:3:4: boom")
+        );
+        // The children are fine, so Ready stays True.
+        assert_eq!(condition(&second, "Ready")["status"], "True");
+        // A failed render keeps both the fields and the condition.
+        let bad = Outcome::Failed {
+            reason: Reason::RenderFailed,
+            message: "x".into(),
+        };
+        let third = desired_status(Some(&second), Some(2), &bad, &Computed::Kept, None, "T2");
+        assert_eq!(third["activeBackendsNum"], 2);
+        assert_eq!(condition(&third, STATUS_COMPUTED), computed);
     }
 }

@@ -36,6 +36,9 @@ pub(crate) struct CrdSource<'a> {
     /// defaults deep-merged with the mapping's overrideValues. A field these supply is
     /// not `required` in the CRD (a CR may leave it out). `None`: keep every `required`.
     pub(crate) base_values: Option<&'a serde_json::Value>,
+    /// The chart's status.schema.json and its path, when the chart computes status fields:
+    /// they join the fields tera-operator writes in the CRD's `status` schema.
+    pub(crate) status_fields: Option<(&'a serde_json::Value, &'a Path)>,
 }
 
 /// Generates the CRD of one kind: `<plural>.<group>`, namespaced, one served and
@@ -55,7 +58,11 @@ pub(crate) fn generate(src: &CrdSource) -> Result<CustomResourceDefinition> {
     if let Some(base) = src.base_values {
         relax_required(&mut spec, base);
     }
-    let schema = root_schema(spec, src.kind, src.description);
+    let mut status = status_schema();
+    if let Some((fields, file)) = src.status_fields {
+        add_status_fields(&mut status, fields, file)?;
+    }
+    let schema = root_schema(spec, status, src.kind, src.description);
     let violations = check_structural(&schema);
     if !violations.is_empty() {
         return Err(Error::NotStructural {
@@ -94,8 +101,32 @@ pub(crate) fn generate(src: &CrdSource) -> Result<CustomResourceDefinition> {
     })
 }
 
-/// The whole object's schema around the converted `spec`.
-fn root_schema(mut spec: Value, kind: &str, description: Option<&str>) -> Value {
+/// Adds the chart's computed status fields (its status.schema.json, converted like the values
+/// schema) to the `status` schema. They are not `required` there: a status written before they
+/// could first be computed (a failed render) must still be accepted.
+fn add_status_fields(status: &mut Value, fields: &Value, file: &Path) -> Result<()> {
+    let converted = structural_schema(fields, file)?;
+    let violations = check_structural(&converted);
+    if !violations.is_empty() {
+        return Err(Error::NotStructural {
+            file: file.to_path_buf(),
+            violations,
+        });
+    }
+    if let (Some(Value::Object(added)), Some(Value::Object(properties))) =
+        (converted.get("properties"), status.get_mut("properties"))
+    {
+        for (name, schema) in added {
+            properties
+                .entry(name.clone())
+                .or_insert_with(|| schema.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The whole object's schema around the converted `spec` and the `status`.
+fn root_schema(mut spec: Value, status: Value, kind: &str, description: Option<&str>) -> Value {
     if let Some(map) = spec.as_object_mut() {
         map.entry("description")
             .or_insert_with(|| format!("Desired state of the {kind}: the chart's values.").into());
@@ -107,7 +138,7 @@ fn root_schema(mut spec: Value, kind: &str, description: Option<&str>) -> Value 
             "kind": {"type": "string", "description": "Kind of this object."},
             "metadata": {"type": "object"},
             "spec": spec,
-            "status": status_schema(),
+            "status": status,
         }
     });
     if let (Some(description), Some(map)) = (description, root.as_object_mut()) {

@@ -15,6 +15,11 @@ pub(crate) fn for_chart(watch: &Watch, chart: &Chart) -> Result<CustomResourceDe
     let values_schema = chart.schema.as_ref().map_or(&free_form, |s| &s.document);
     let base_values = merge_values(&chart.defaults, &json!({}), &watch.override_values);
     let schema_file = chart.file("values.schema.json");
+    let status_file = chart.file(crate::chart::STATUS_SCHEMA_FILE);
+    let status_fields = chart
+        .status_schema
+        .as_ref()
+        .map(|s| (&s.document, status_file.as_path()));
     generate(&CrdSource {
         group: &watch.group,
         version: &watch.version,
@@ -24,6 +29,7 @@ pub(crate) fn for_chart(watch: &Watch, chart: &Chart) -> Result<CustomResourceDe
         description: chart.meta.description.as_deref(),
         schema_file: &schema_file,
         base_values: Some(&base_values),
+        status_fields,
     })
 }
 

@@ -133,6 +133,9 @@ impl<'a> Lint<'a> {
             defaults: self.defaults.clone()?,
             schema: self.schema.clone()?,
             templates: self.templates.clone()?,
+            // An incomplete computed status is the `status` rule's finding.
+            status_schema: crate::chart::load_status_schema(self.dir, self.templates.as_ref()?)
+                .ok()?,
         })
     }
 }

@@ -28,6 +28,10 @@ pub(crate) const RULES: &[Rule] = &[
         check: templates,
     },
     Rule {
+        name: "status",
+        check: status,
+    },
+    Rule {
         name: "ignored-files",
         check: super::helm::ignored_files,
     },
@@ -63,6 +67,17 @@ fn chart_yaml(lint: &mut Lint<'_>) {
     match ChartMeta::load(&lint.dir.join("Chart.yaml")) {
         Ok(meta) => lint.meta = Some(meta),
         Err(e) => chart_error(lint, &e),
+    }
+}
+
+/// templates/_status.tera and status.schema.json come together, and the schema declares
+/// status fields tera-operator does not write itself.
+fn status(lint: &mut Lint<'_>) {
+    let Some(templates) = &lint.templates else {
+        return;
+    };
+    if let Err(e) = chart::load_status_schema(lint.dir, templates) {
+        chart_error(lint, &e);
     }
 }
 

@@ -164,57 +164,67 @@ impl Engine {
         &self,
         context: &tera::Context,
     ) -> Result<Vec<RenderedTemplate>, TemplateError> {
-        let mut out = Vec::with_capacity(self.renderable.len());
-        for name in &self.renderable {
-            INTERPOLATED.with(|table| table.borrow_mut().clear());
-            BUDGET.with(|b| b.set(MAX_RENDERED_BYTES));
-            EXCEEDED.with(|e| e.set(false));
-            let mut output = Bounded(Vec::new());
-            let result = self.tera.render_to(name, context, &mut output);
-            let interpolated = INTERPOLATED.with(|table| std::mem::take(&mut *table.borrow_mut()));
-            if EXCEEDED.with(Cell::get) {
-                return Err(TemplateError {
-                    file: name.clone(),
-                    line: None,
-                    column: None,
-                    message: format!(
-                        "the rendered output (text and interpolated values) exceeds the limit of {} MiB per template; is a loop running over a large range or value?",
-                        MAX_RENDERED_BYTES >> 20
-                    ),
-                });
-            }
-            result.map_err(|e| {
-                let mut error = template_error(name, &e);
-                super::tera_hints::annotate(&mut error, None);
-                error
-            })?;
-            let text = String::from_utf8(output.0).map_err(|e| TemplateError {
+        self.renderable
+            .iter()
+            .map(|name| self.render_one(name, context))
+            .collect()
+    }
+
+    /// Renders the one template `name` (renderable or not, e.g. the status template) with
+    /// `context`.
+    pub(crate) fn render_one(
+        &self,
+        name: &str,
+        context: &tera::Context,
+    ) -> Result<RenderedTemplate, TemplateError> {
+        let name = &name.to_string();
+        INTERPOLATED.with(|table| table.borrow_mut().clear());
+        BUDGET.with(|b| b.set(MAX_RENDERED_BYTES));
+        EXCEEDED.with(|e| e.set(false));
+        let mut output = Bounded(Vec::new());
+        let result = self.tera.render_to(name, context, &mut output);
+        let interpolated = INTERPOLATED.with(|table| std::mem::take(&mut *table.borrow_mut()));
+        if EXCEEDED.with(Cell::get) {
+            return Err(TemplateError {
                 file: name.clone(),
                 line: None,
                 column: None,
-                message: format!("the rendered output is not UTF-8: {e}"),
-            })?;
-            // Aligning multi-line filter output indents each of its lines: check what that
-            // makes before making it.
-            if aligned_len(&text) > MAX_RENDERED_BYTES {
-                return Err(TemplateError {
-                    file: name.clone(),
-                    line: None,
-                    column: None,
-                    message: format!(
-                        "the rendered output, with multi-line filter output indented under the column where it starts, exceeds the limit of {} MiB per template",
-                        MAX_RENDERED_BYTES >> 20
-                    ),
-                });
-            }
-            let text = super::yaml_text::align(text);
-            out.push(RenderedTemplate {
-                file: name.clone(),
-                text,
-                interpolated,
+                message: format!(
+                    "the rendered output (text and interpolated values) exceeds the limit of {} MiB per template; is a loop running over a large range or value?",
+                    MAX_RENDERED_BYTES >> 20
+                ),
             });
         }
-        Ok(out)
+        result.map_err(|e| {
+            let mut error = template_error(name, &e);
+            super::tera_hints::annotate(&mut error, None);
+            error
+        })?;
+        let text = String::from_utf8(output.0).map_err(|e| TemplateError {
+            file: name.clone(),
+            line: None,
+            column: None,
+            message: format!("the rendered output is not UTF-8: {e}"),
+        })?;
+        // Aligning multi-line filter output indents each of its lines: check what that
+        // makes before making it.
+        if aligned_len(&text) > MAX_RENDERED_BYTES {
+            return Err(TemplateError {
+                file: name.clone(),
+                line: None,
+                column: None,
+                message: format!(
+                    "the rendered output, with multi-line filter output indented under the column where it starts, exceeds the limit of {} MiB per template",
+                    MAX_RENDERED_BYTES >> 20
+                ),
+            });
+        }
+        let text = super::yaml_text::align(text);
+        Ok(RenderedTemplate {
+            file: name.clone(),
+            text,
+            interpolated,
+        })
     }
 }
 

@@ -12,6 +12,7 @@ mod policy;
 mod printf;
 mod semver;
 mod stamp;
+mod status;
 mod tera_hints;
 mod values;
 mod yaml_text;

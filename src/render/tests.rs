@@ -24,6 +24,7 @@ fn chart(templates: &[(&str, &str)], schema: Option<Value>) -> Chart {
                 partial: name.starts_with('_'),
             })
             .collect(),
+        status_schema: None,
     }
 }
 

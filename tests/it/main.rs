@@ -35,3 +35,4 @@ mod sandbox_probes;
 mod sandbox_rules;
 mod sandbox_ssa;
 mod sandbox_tls;
+mod status_fields;

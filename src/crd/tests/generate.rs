@@ -69,6 +69,7 @@ fn source<'a>(schema: &'a Value, hints: &'a CrdHints, base: Option<&'a Value>) -
         description: Some("An nginx web server."),
         schema_file: Path::new(FILE),
         base_values: base,
+        status_fields: None,
     }
 }
 

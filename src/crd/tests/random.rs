@@ -104,7 +104,7 @@ proptest! {
             let hints = CrdHints::default();
             let src = CrdSource {
                 group: "web.tera-operator.io", version: "v1", kind: "Thing", hints: &hints,
-                values_schema: &root, description: None, schema_file: Path::new(FILE), base_values: None,
+                values_schema: &root, description: None, schema_file: Path::new(FILE), base_values: None, status_fields: None,
             };
             let crd = generate(&src);
             // A default the schema itself rejects is the author's error, reported as such.
