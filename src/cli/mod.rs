@@ -18,6 +18,7 @@ mod render;
 mod run;
 #[cfg(feature = "sandbox")]
 mod sandbox;
+mod sharding;
 mod signals;
 
 /// The tera-operator command line.

@@ -33,3 +33,4 @@ mod sandbox_lifecycle;
 mod sandbox_probes;
 mod sandbox_rules;
 mod sandbox_ssa;
+mod shard;
