@@ -183,7 +183,10 @@ mod tests {
             (shards.lease.namespace.as_str(), shards.lease.name.as_str()),
             ("ops", "tera-operator-shard")
         );
-        assert_eq!(shards.lease.lease_duration, std::time::Duration::from_secs(15));
+        assert_eq!(
+            shards.lease.lease_duration,
+            std::time::Duration::from_secs(15)
+        );
         // Sharding and leader election (or CRD installs) do not go together.
         for extra in ["--leader-elect", "--install-crds"] {
             let err = Cli::try_parse_from(

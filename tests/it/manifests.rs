@@ -170,7 +170,11 @@ async fn apply_each(client: &kube::Client, docs: &[Value]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_install_is_a_statefulset_of_shard_replicas() {
     let out = run_manifests(&["--shards", "3"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let docs = documents(&String::from_utf8(out.stdout).unwrap());
     assert!(docs.iter().all(|d| d["kind"] != "Deployment"));
     let set = docs.iter().find(|d| d["kind"] == "StatefulSet").unwrap();
@@ -195,14 +199,13 @@ async fn sharded_install_is_a_statefulset_of_shard_replicas() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    let after = |flag: &str| {
-        args.iter()
-            .position(|a| *a == flag)
-            .map(|i| args[i + 1])
-    };
+    let after = |flag: &str| args.iter().position(|a| *a == flag).map(|i| args[i + 1]);
     assert_eq!(after("--shards"), Some("3"));
     assert_eq!(after("--shard-lease-prefix"), Some("tera-operator-shard"));
-    assert_eq!(after("--leader-election-namespace"), Some("$(POD_NAMESPACE)"));
+    assert_eq!(
+        after("--leader-election-namespace"),
+        Some("$(POD_NAMESPACE)")
+    );
     assert!(!args.contains(&"--leader-elect"), "{args:?}");
     // The ordinal comes from the pod's name.
     assert!(
@@ -245,7 +248,10 @@ async fn sharded_install_is_a_statefulset_of_shard_replicas() {
     })
     .unwrap_err()
     .to_string();
-    assert!(refused.contains("--shards must be between 1 and"), "{refused}");
+    assert!(
+        refused.contains("--shards must be between 1 and"),
+        "{refused}"
+    );
 }
 
 /// The stored object keeps what the manifest said (the server may add defaults).

@@ -18,7 +18,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 const PREFIX: &str = "tera-operator-shard";
-const LEASE_DURATION: Duration = Duration::from_secs(3);
+/// Short, but with room: three operators and the sandbox share the test's two threads, and a
+/// renewal that misses its deadline hands a shard over mid-test.
+const LEASE_DURATION: Duration = Duration::from_secs(6);
 
 /// One operator replica of a sharded set, with its own gate.
 struct Replica {
@@ -40,7 +42,7 @@ impl Replica {
             force_crd_changes: false,
             hot_reload: false,
         };
-        // Short durations: the sandbox's real HTTP round trips do not work with paused time.
+        // Real durations: the sandbox's real HTTP round trips do not work with paused time.
         let config = ShardConfig {
             shards,
             ordinal: Some(ordinal),
@@ -49,8 +51,8 @@ impl Replica {
                 name: PREFIX.into(),
                 identity: identity.clone(),
                 lease_duration: LEASE_DURATION,
-                renew_deadline: Duration::from_secs(2),
-                retry_period: Duration::from_millis(250),
+                renew_deadline: Duration::from_secs(4),
+                retry_period: Duration::from_millis(500),
             },
         };
         let (tx, rx) = oneshot::channel::<()>();
@@ -203,9 +205,7 @@ async fn three_shards_serve_each_resource_once_and_cover_a_dead_replica() {
     // Resources created meanwhile wait for their shard's new holder.
     let after = create(&h, "late", 9).await;
     let successor = common::eventually("another replica to take shard 1 over", || async {
-        holder(&h, 1)
-            .await
-            .filter(|holder| *holder != one.identity)
+        holder(&h, 1).await.filter(|holder| *holder != one.identity)
     })
     .await;
     eprintln!(
@@ -214,7 +214,11 @@ async fn three_shards_serve_each_resource_once_and_cover_a_dead_replica() {
         LEASE_DURATION
     );
     until_all_ready(&h, &after).await;
-    assert_eq!(one.written(), dead_writes, "the crashed replica wrote nothing more");
+    assert_eq!(
+        one.written(),
+        dead_writes,
+        "the crashed replica wrote nothing more"
+    );
     let successor = [&zero, &two]
         .into_iter()
         .find(|r| r.identity == successor)
@@ -239,7 +243,10 @@ async fn three_shards_serve_each_resource_once_and_cover_a_dead_replica() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_shard_count_waits_until_the_old_one_is_released() {
     let h = Harness::without_operator(None).await;
-    let old = [Replica::start(&h, 2, 0).await, Replica::start(&h, 2, 1).await];
+    let old = [
+        Replica::start(&h, 2, 0).await,
+        Replica::start(&h, 2, 1).await,
+    ];
     for (shard, replica) in (0..2).zip(&old) {
         until_held(&h, shard, &replica.identity).await;
     }
@@ -252,9 +259,10 @@ async fn a_new_shard_count_waits_until_the_old_one_is_released() {
     let newcomer = Replica::start(&h, 3, 2).await;
     until_held(&h, 2, &newcomer.identity).await;
     let reads = newcomer.count_reads();
-    common::eventually("the newcomer to check the count three more times", || async {
-        (newcomer.count_reads() >= reads + 3).then_some(())
-    })
+    common::eventually(
+        "the newcomer to check the count three more times",
+        || async { (newcomer.count_reads() >= reads + 3).then_some(()) },
+    )
     .await;
     assert_eq!(recorded_count(&h).await.as_deref(), Some("2"));
     assert_eq!(
@@ -274,7 +282,10 @@ async fn a_new_shard_count_waits_until_the_old_one_is_released() {
     let [a, b] = old;
     a.stop().await;
     b.stop().await;
-    let new = [Replica::start(&h, 3, 0).await, Replica::start(&h, 3, 1).await];
+    let new = [
+        Replica::start(&h, 3, 0).await,
+        Replica::start(&h, 3, 1).await,
+    ];
     for (shard, replica) in (0..2).zip(&new) {
         until_held(&h, shard, &replica.identity).await;
     }

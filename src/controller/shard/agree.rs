@@ -64,7 +64,9 @@ impl Agreement {
             match attempt {
                 Ok(true) => return true,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(shard = self.shard, error = %e, "checking the shard count failed; retrying"),
+                Err(e) => {
+                    tracing::warn!(shard = self.shard, error = %e, "checking the shard count failed; retrying")
+                }
             }
             tokio::select! {
                 () = stop.stopped() => return false,

@@ -93,7 +93,11 @@ mod tests {
             // Another count in force, its Leases released or expired: adopt.
             (Some(3), vec![old_free.clone(), mine_held.clone()], None),
             // Another count in force and still held: wait, naming the Lease.
-            (Some(3), vec![old_free.clone(), old_held.clone()], Some("s-1")),
+            (
+                Some(3),
+                vec![old_free.clone(), old_held.clone()],
+                Some("s-1"),
+            ),
             (None, vec![old_held.clone()], Some("s-1")),
             (Some(3), vec![unmarked.clone()], Some("s-0")),
         ];

@@ -140,7 +140,10 @@ mod tests {
             (3, "trailing-", "--shard-lease-prefix"),
             (3, &"x".repeat(58), "--shard-lease-prefix"),
         ] {
-            let err = config(shards, None, prefix).check().unwrap_err().to_string();
+            let err = config(shards, None, prefix)
+                .check()
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(says), "{shards} {prefix}: {err}");
         }
     }

@@ -114,15 +114,27 @@ mod tests {
     async fn only_resources_of_held_shards_are_reconciled() {
         let shards = Arc::new(Shards::new(3));
         let (zero, one) = (uid_in(&shards, 0), uid_in(&shards, 1));
-        assert_eq!(shards.gate(Some(&zero), async { "ran" }, || "idle").await, "idle");
+        assert_eq!(
+            shards.gate(Some(&zero), async { "ran" }, || "idle").await,
+            "idle"
+        );
         let serving = shards.serve(0);
         assert_eq!(shards.held(), BTreeSet::from([0]));
-        assert_eq!(shards.gate(Some(&zero), async { "ran" }, || "idle").await, "ran");
-        assert_eq!(shards.gate(Some(&one), async { "ran" }, || "idle").await, "idle");
+        assert_eq!(
+            shards.gate(Some(&zero), async { "ran" }, || "idle").await,
+            "ran"
+        );
+        assert_eq!(
+            shards.gate(Some(&one), async { "ran" }, || "idle").await,
+            "idle"
+        );
         assert_eq!(shards.gate(None, async { "ran" }, || "idle").await, "idle");
         drop(serving);
         assert!(shards.held().is_empty());
-        assert_eq!(shards.gate(Some(&zero), async { "ran" }, || "idle").await, "idle");
+        assert_eq!(
+            shards.gate(Some(&zero), async { "ran" }, || "idle").await,
+            "idle"
+        );
     }
 
     #[tokio::test]

@@ -108,7 +108,9 @@ async fn hold(
             Err(e @ leader::Error::InvalidConfig(_)) => return Err(e),
             // Lost (a renewal failed past the deadline, or another replica holds it): the
             // shard already stopped; stand by for it again.
-            Err(e) => tracing::warn!(shard, error = %e, "the shard's Lease was lost; standing by for it again"),
+            Err(e) => {
+                tracing::warn!(shard, error = %e, "the shard's Lease was lost; standing by for it again")
+            }
         }
         if *stop.borrow_and_update() {
             return Ok(());
