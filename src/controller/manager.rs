@@ -430,11 +430,10 @@ impl Manager {
                     // Another shard's resource does nothing; a lost shard's reconcile stops.
                     Some(shards) => {
                         let uid = object.metadata.uid.clone();
-                        shards
-                            .gate(uid.as_deref(), reconcile(object, ctx), || {
-                                Ok(controller::Action::await_change())
-                            })
-                            .await
+                        match shards.gate(uid.as_deref(), reconcile(object, ctx)).await {
+                            Some(result) => result,
+                            None => Ok(controller::Action::await_change()),
+                        }
                     }
                 }
             }

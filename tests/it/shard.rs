@@ -201,7 +201,6 @@ async fn three_shards_serve_each_resource_once_and_cover_a_dead_replica() {
     let [zero, one, two] = replicas;
     one.task.abort();
     let crashed = std::time::Instant::now();
-    let dead_writes = one.written();
     // Resources created meanwhile wait for their shard's new holder.
     let after = create(&h, "late", 9).await;
     let successor = common::eventually("another replica to take shard 1 over", || async {
@@ -213,6 +212,8 @@ async fn three_shards_serve_each_resource_once_and_cover_a_dead_replica() {
         crashed.elapsed().as_secs_f64(),
         LEASE_DURATION
     );
+    // Taken after the takeover: requests it sent just before the crash have all arrived.
+    let dead_writes = one.written();
     until_all_ready(&h, &after).await;
     assert_eq!(
         one.written(),

@@ -58,25 +58,22 @@ impl Shards {
     }
 
     /// Runs `reconcile` for the resource with `uid` if its shard is served, and drops it the
-    /// moment that shard is lost; returns `idle()` without running anything otherwise.
+    /// moment that shard is lost; `None` when it did not run or was dropped.
     pub(crate) async fn gate<T>(
         &self,
         uid: Option<&str>,
         reconcile: impl Future<Output = T>,
-        idle: impl FnOnce() -> T,
-    ) -> T {
-        let Some(uid) = uid else {
-            return idle();
-        };
+    ) -> Option<T> {
+        let uid = uid?;
         let shard = self.shard_of(uid);
         let mut held = self.held.subscribe();
         if !held.borrow_and_update().contains(&shard) {
-            return idle();
+            return None;
         }
         tokio::select! {
             biased;
-            _ = held.wait_for(|held| !held.contains(&shard)) => idle(),
-            result = reconcile => result,
+            _ = held.wait_for(|held| !held.contains(&shard)) => None,
+            result = reconcile => Some(result),
         }
     }
 }
@@ -114,27 +111,15 @@ mod tests {
     async fn only_resources_of_held_shards_are_reconciled() {
         let shards = Arc::new(Shards::new(3));
         let (zero, one) = (uid_in(&shards, 0), uid_in(&shards, 1));
-        assert_eq!(
-            shards.gate(Some(&zero), async { "ran" }, || "idle").await,
-            "idle"
-        );
+        assert_eq!(shards.gate(Some(&zero), async { "ran" }).await, None);
         let serving = shards.serve(0);
         assert_eq!(shards.held(), BTreeSet::from([0]));
-        assert_eq!(
-            shards.gate(Some(&zero), async { "ran" }, || "idle").await,
-            "ran"
-        );
-        assert_eq!(
-            shards.gate(Some(&one), async { "ran" }, || "idle").await,
-            "idle"
-        );
-        assert_eq!(shards.gate(None, async { "ran" }, || "idle").await, "idle");
+        assert_eq!(shards.gate(Some(&zero), async { "ran" }).await, Some("ran"));
+        assert_eq!(shards.gate(Some(&one), async { "ran" }).await, None);
+        assert_eq!(shards.gate(None, async { "ran" }).await, None);
         drop(serving);
         assert!(shards.held().is_empty());
-        assert_eq!(
-            shards.gate(Some(&zero), async { "ran" }, || "idle").await,
-            "idle"
-        );
+        assert_eq!(shards.gate(Some(&zero), async { "ran" }).await, None);
     }
 
     #[tokio::test]
@@ -147,19 +132,15 @@ mod tests {
             let shards = shards.clone();
             tokio::spawn(async move {
                 shards
-                    .gate(
-                        Some(&uid),
-                        async {
-                            let _ = started_tx.send(());
-                            std::future::pending::<&str>().await
-                        },
-                        || "dropped",
-                    )
+                    .gate(Some(&uid), async {
+                        let _ = started_tx.send(());
+                        std::future::pending::<&str>().await
+                    })
                     .await
             })
         };
         started.await.unwrap();
         drop(serving);
-        assert_eq!(gated.await.unwrap(), "dropped");
+        assert_eq!(gated.await.unwrap(), None, "dropped");
     }
 }
