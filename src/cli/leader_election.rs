@@ -36,19 +36,22 @@ pub(crate) struct LeaderElectionArgs {
 impl LeaderElectionArgs {
     /// The Lease to hold, or `None` without `--leader-elect`.
     pub(crate) fn lease_config(&self) -> Option<LeaseConfig> {
-        if !self.leader_elect {
-            return None;
-        }
+        self.leader_elect.then(|| self.lease_settings())
+    }
+
+    /// The Lease these flags describe (namespace, name, durations), elected or not: sharding
+    /// times its shard Leases with them.
+    pub(crate) fn lease_settings(&self) -> LeaseConfig {
         let namespace = self
             .leader_election_namespace
             .clone()
             .filter(|n| !n.is_empty())
             .unwrap_or_else(leader::pod_namespace);
-        Some(LeaseConfig {
+        LeaseConfig {
             lease_duration: self.leader_election_lease_duration,
             renew_deadline: self.leader_election_renew_deadline,
             retry_period: self.leader_election_retry_period,
             ..LeaseConfig::new(namespace, self.leader_election_id.clone())
-        })
+        }
     }
 }

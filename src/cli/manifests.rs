@@ -25,9 +25,13 @@ pub(crate) struct ManifestsArgs {
     /// Let the operator install and update its CRDs (grants CRD privileges, passes `run --install-crds`).
     #[arg(long)]
     install_crds: bool,
-    /// Replicas of the operator (one leads at a time).
-    #[arg(long, default_value_t = 2)]
-    replicas: u32,
+    /// Replicas of the operator (one leads at a time; with --shards, default: one per shard).
+    #[arg(long)]
+    replicas: Option<u32>,
+    /// Split the resources into this many shards: a StatefulSet whose pods run `run --shards`
+    /// and each take the shard of their ordinal first (see docs/production.md).
+    #[arg(long, conflicts_with = "install_crds")]
+    shards: Option<u32>,
     /// Emit the Namespace (labelled to enforce the `restricted` Pod Security Standard). The
     /// default is true for the default namespace only: an existing namespace given with `-n`
     /// is used as it is, never relabelled. Refused for `default` and `kube-*`.
@@ -44,7 +48,8 @@ impl ManifestsArgs {
             install_crds: self.install_crds,
             name: DEFAULT_NAME.to_string(),
             lease_name: DEFAULT_NAME.to_string(),
-            replicas: self.replicas,
+            replicas: self.replicas.or(self.shards).unwrap_or(2),
+            shards: self.shards,
             create_namespace: self
                 .create_namespace
                 .unwrap_or_else(|| deploy::creates_namespace_by_default(&self.namespace)),

@@ -19,6 +19,7 @@ mod render;
 mod run;
 #[cfg(feature = "sandbox")]
 mod sandbox;
+mod sharding;
 mod signals;
 mod test;
 

@@ -11,6 +11,7 @@ use tera_operator::controller::{self, Options};
 use super::cluster::{self, ClusterArgs};
 use super::inputs::DEFAULT_CONFIG;
 use super::leader_election::LeaderElectionArgs;
+use super::sharding::ShardArgs;
 use super::{signals, user_error};
 
 /// Arguments of `run`.
@@ -41,6 +42,9 @@ pub(crate) struct RunArgs {
     /// Leader election (`--leader-elect` and its settings).
     #[command(flatten)]
     leader: LeaderElectionArgs,
+    /// Sharding across replicas (`--shards` and its settings).
+    #[command(flatten)]
+    shard: ShardArgs,
 }
 
 impl RunArgs {
@@ -68,7 +72,13 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 tracing::error!(error = %e, "waiting for a shutdown signal failed; shutting down");
             }
         };
-        match controller::run(client, args.options(), lease, shutdown).await {
+        let ran = match args.shard.shard_config(args.leader.lease_settings()) {
+            Some(shards) => {
+                controller::shard::run_sharded(client, args.options(), shards, shutdown).await
+            }
+            None => controller::run(client, args.options(), lease, shutdown).await,
+        };
+        match ran {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e @ controller::RunError::LeaderElectionFailed(_)) => Err(e.into()),
             Err(e) => Err(user_error(e)),
@@ -132,6 +142,61 @@ mod tests {
             assert_eq!(lease.lease_duration, std::time::Duration::from_secs(15));
             assert_eq!(lease.renew_deadline, std::time::Duration::from_secs(10));
             assert_eq!(lease.retry_period, std::time::Duration::from_secs(2));
+        }
+    }
+
+    /// The StatefulSet's command line in the sharded install manifests is one `run` accepts:
+    /// a replica of 3 shards, no leader election, the Leases in the pod's namespace.
+    #[test]
+    fn statefulset_args_parse_as_run_with_shards() {
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/watches.yaml");
+        let options = Options {
+            shards: Some(3),
+            replicas: 3,
+            ..Options::default()
+        };
+        let text = deploy::manifests(&config, &options).unwrap();
+        let set = serde_yaml::Deserializer::from_str(&text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .find(|d: &serde_json::Value| d["kind"] == "StatefulSet")
+            .unwrap();
+        let argv: Vec<String> = set["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().replace("$(POD_NAMESPACE)", "ops"))
+            .collect();
+        let cli = Cli::try_parse_from(
+            std::iter::once("tera-operator".to_string()).chain(argv.iter().cloned()),
+        )
+        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        let Command::Run(run) = cli.command else {
+            panic!("{argv:?} is not `run`");
+        };
+        assert!(run.leader.lease_config().is_none(), "no leader election");
+        let shards = run
+            .shard
+            .shard_config(run.leader.lease_settings())
+            .expect("--shards");
+        assert_eq!(shards.shards, 3);
+        assert_eq!(
+            (shards.lease.namespace.as_str(), shards.lease.name.as_str()),
+            ("ops", "tera-operator-shard")
+        );
+        assert_eq!(
+            shards.lease.lease_duration,
+            std::time::Duration::from_secs(15)
+        );
+        // Sharding and leader election (or CRD installs) do not go together.
+        for extra in ["--leader-elect", "--install-crds"] {
+            let err = Cli::try_parse_from(
+                std::iter::once("tera-operator".to_string())
+                    .chain(argv.iter().cloned())
+                    .chain([extra.to_string()]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("cannot be used with"), "{extra}: {err}");
         }
     }
 }

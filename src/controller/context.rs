@@ -26,6 +26,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     /// The supervised tasks `/healthz` reports on.
     pub(crate) liveness: Arc<Liveness>,
+    /// With sharding: the shards this replica serves (only their resources are reconciled).
+    pub(crate) shards: Option<Arc<super::shard::Shards>>,
 }
 
 /// The chart serving a kind, and why it is stale if the newest version failed to load.

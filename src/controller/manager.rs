@@ -108,6 +108,13 @@ impl Manager {
             ready.store(true, Ordering::Relaxed);
             tracing::info!("caches synced");
         }));
+        // With sharding, a shard taken over brings its resources in: reconcile every resource
+        // (those of other shards return at once).
+        let mut served = match &self.shared.shards {
+            Some(shards) => shards.subscribe(),
+            None => watch::channel(std::collections::BTreeSet::new()).1,
+        };
+        let mut serving = served.borrow_and_update().clone();
         let mut retry = tokio::time::interval(PENDING_RETRY);
         // Polled only while a kind is pending: after a long quiet spell, one retry, not a burst
         // of the ticks "missed" meanwhile.
@@ -115,6 +122,18 @@ impl Manager {
         loop {
             tokio::select! {
                 _ = &mut stop => break,
+                Ok(()) = served.changed(), if self.shared.shards.is_some() => {
+                    let now = served.borrow_and_update().clone();
+                    let gained = now.difference(&serving).next().is_some();
+                    serving = now;
+                    if gained {
+                        for running in self.running.values() {
+                            for tx in &running.resync {
+                                let _ = tx.unbounded_send(());
+                            }
+                        }
+                    }
+                }
                 Some(()) = reload_rx.recv() => {
                     super::reload::settle(&mut reload_rx).await;
                     self.reload().await;
@@ -402,12 +421,22 @@ impl Manager {
             None => format!("controller of {key}"),
         };
         let warm = running.warm.clone();
-        let reconcile_warm = move |object, ctx| {
+        let reconcile_warm = move |object: Arc<DynamicObject>, ctx: Arc<KindContext>| {
             let mut warm = warm.clone();
             async move {
                 // Closed only when the kind stops; then the reconcile may as well run.
                 let _ = warm.wait_for(|warm| *warm).await;
-                reconcile(object, ctx).await
+                match ctx.shared.shards.clone() {
+                    None => reconcile(object, ctx).await,
+                    // Another shard's resource does nothing; a lost shard's reconcile stops.
+                    Some(shards) => {
+                        let uid = object.metadata.uid.clone();
+                        match shards.gate(uid.as_deref(), reconcile(object, ctx)).await {
+                            Some(result) => result,
+                            None => Ok(controller::Action::await_change()),
+                        }
+                    }
+                }
             }
         };
         running

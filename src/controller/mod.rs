@@ -30,6 +30,7 @@ pub(crate) mod reason;
 pub(crate) mod reconcile;
 pub(crate) mod reload;
 mod run;
+pub mod shard;
 pub(crate) mod status;
 
 use std::net::SocketAddr;
@@ -46,6 +47,7 @@ pub use run::{Error as RunError, run};
 use context::Shared;
 use manager::Manager;
 use metrics::Metrics;
+use shard::Shards;
 
 /// Errors starting the operator.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,24 @@ pub struct Operator {
 impl Operator {
     /// Loads the mapping and starts serving every mapped kind with `client`.
     pub async fn start(client: kube::Client, options: Options) -> Result<Self> {
+        Self::start_with(client, options, None).await
+    }
+
+    /// Like [`Operator::start`], but reconciles only the resources of the shards `shards`
+    /// holds (see [`shard`]); the shards are taken and given up by whoever holds `shards`.
+    pub async fn start_sharded(
+        client: kube::Client,
+        options: Options,
+        shards: Arc<Shards>,
+    ) -> Result<Self> {
+        Self::start_with(client, options, Some(shards)).await
+    }
+
+    async fn start_with(
+        client: kube::Client,
+        options: Options,
+        shards: Option<Arc<Shards>>,
+    ) -> Result<Self> {
         let mapping = Mapping::load(&options.config)?;
         let metrics = Arc::new(Metrics::new());
         let ready = Arc::new(AtomicBool::new(false));
@@ -132,6 +152,7 @@ impl Operator {
             events: events::EventSink::new(client),
             metrics: metrics.clone(),
             liveness: liveness.clone(),
+            shards,
         });
         let manager = Manager::new(
             shared,

@@ -30,6 +30,9 @@ pub enum Error {
     /// The leader-election settings cannot work together.
     #[error(transparent)]
     LeaseConfigInvalid(leader::Error),
+    /// The sharding settings cannot work (the count, the Lease prefix, the durations).
+    #[error("sharding: {0}")]
+    ShardConfigInvalid(String),
     /// Leader election failed while running: the Lease was lost or could not be written.
     #[error(transparent)]
     LeaderElectionFailed(leader::Error),

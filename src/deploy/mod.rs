@@ -70,6 +70,12 @@ pub enum Error {
         /// The namespace.
         namespace: String,
     },
+    /// `--shards` is out of range or combined with an option it cannot work with.
+    #[error("--shards {reason}")]
+    InvalidShards {
+        /// Why.
+        reason: String,
+    },
     /// An option is not a valid Kubernetes name.
     #[error("--{option} {value:?} is not a valid DNS-1123 label")]
     InvalidName {
@@ -104,8 +110,12 @@ pub struct Options {
     pub name: String,
     /// Name of the leader-election Lease.
     pub lease_name: String,
-    /// Replicas of the Deployment (one leads at a time).
+    /// Replicas of the Deployment (one leads at a time), or of the StatefulSet with `shards`.
     pub replicas: u32,
+    /// Split the resources into this many shards (`run --shards`): the workload is then a
+    /// StatefulSet whose pods take the shard of their ordinal first, instead of a Deployment
+    /// behind one leader election.
+    pub shards: Option<u32>,
     /// Emit the Namespace object (with its Pod Security labels). Off for a namespace that
     /// already exists: `kubectl apply` would merge the labels into it.
     pub create_namespace: bool,
@@ -131,6 +141,7 @@ impl Default for Options {
             name: DEFAULT_NAME.to_string(),
             lease_name: DEFAULT_NAME.to_string(),
             replicas: 2,
+            shards: None,
             create_namespace: true,
         }
     }
@@ -158,6 +169,22 @@ pub(crate) fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value
             return Err(Error::InvalidName {
                 option,
                 value: value.clone(),
+            });
+        }
+    }
+    if let Some(shards) = options.shards {
+        if shards == 0 || shards > crate::controller::shard::MAX_SHARDS {
+            return Err(Error::InvalidShards {
+                reason: format!(
+                    "must be between 1 and {}, not {shards}",
+                    crate::controller::shard::MAX_SHARDS
+                ),
+            });
+        }
+        if options.install_crds {
+            return Err(Error::InvalidShards {
+                reason: "cannot be combined with --install-crds: every replica would write the                          CRDs, even one serving no shard (apply the CRDs with the manifests)"
+                    .to_string(),
             });
         }
     }
@@ -214,7 +241,10 @@ pub(crate) fn generate(mapping: &Mapping, options: &Options) -> Result<Vec<Value
         rbac::leader_election_role(options),
         rbac::leader_election_binding(options),
         workload::metrics_service(options),
-        workload::deployment(options),
+        match options.shards {
+            None => workload::deployment(options),
+            Some(_) => workload::stateful_set(options),
+        },
     ]);
     Ok(objects)
 }

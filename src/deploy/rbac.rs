@@ -164,6 +164,9 @@ pub(crate) fn cluster_role_binding(options: &Options) -> Value {
 
 /// The Role for leader election: the one Lease, in the operator's namespace.
 pub(crate) fn leader_election_role(options: &Options) -> Value {
+    if let Some(shards) = options.shards {
+        return shard_role(options, shards);
+    }
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -179,6 +182,32 @@ pub(crate) fn leader_election_role(options: &Options) -> Value {
                 "apiGroups": ["coordination.k8s.io"],
                 "resources": ["leases"],
                 "verbs": ["create"],
+            },
+        ],
+    })
+}
+
+/// With sharding: the shard Leases and the count record by name, and listing the namespace's
+/// Leases (a replica reads every shard Lease by label before it changes the shard count).
+fn shard_role(options: &Options, shards: u32) -> Value {
+    let prefix = super::workload::shard_lease_prefix(options);
+    let mut names: Vec<String> = (0..shards).map(|i| format!("{prefix}-{i}")).collect();
+    names.push(format!("{prefix}-count"));
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": leader_election_name(options), "namespace": options.namespace, "labels": labels(options)},
+        "rules": [
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "resourceNames": names,
+                "verbs": ["get", "update"],
+            },
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "verbs": ["create", "list"],
             },
         ],
     })

@@ -35,4 +35,5 @@ mod sandbox_probes;
 mod sandbox_rules;
 mod sandbox_ssa;
 mod sandbox_tls;
+mod shard;
 mod status_fields;

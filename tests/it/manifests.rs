@@ -110,8 +110,18 @@ async fn sandbox_accepts_every_install_object() {
     let text = std::fs::read_to_string(root().join("examples/deploy/tera-operator.yaml")).unwrap();
     let docs = documents(&text);
     assert_eq!(docs.len(), 10);
+    let applied = apply_each(&client, &docs).await;
+    assert_eq!(applied.len(), docs.len(), "applied {applied:?}");
+    for kind in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"] {
+        assert!(applied.iter().any(|k| k == kind), "{kind} was not applied");
+    }
+}
+
+/// Server-side applies each object in order (discovering the kinds the CRDs add as it goes),
+/// checks what the server kept, and returns the kinds applied.
+async fn apply_each(client: &kube::Client, docs: &[Value]) -> Vec<String> {
     let mut applied = Vec::new();
-    for doc in &docs {
+    for doc in docs {
         let kind = doc["kind"].as_str().unwrap().to_string();
         let name = doc["metadata"]["name"].as_str().unwrap().to_string();
         // Discover after each apply: the CRDs add kinds as they go.
@@ -151,10 +161,97 @@ async fn sandbox_accepts_every_install_object() {
         check_round_trip(&resource, doc, &serde_json::to_value(&live).unwrap());
         applied.push(kind);
     }
-    assert_eq!(applied.len(), docs.len(), "applied {applied:?}");
-    for kind in ["ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"] {
-        assert!(applied.iter().any(|k| k == kind), "{kind} was not applied");
-    }
+    applied
+}
+
+/// `--shards 3`: a StatefulSet of three pods (stable ordinals, started in parallel) running
+/// `run --shards 3` without leader election, a Role granting exactly the shard Leases and the
+/// count record (and listing Leases), all accepted by the API server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_install_is_a_statefulset_of_shard_replicas() {
+    let out = run_manifests(&["--shards", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = documents(&String::from_utf8(out.stdout).unwrap());
+    assert!(docs.iter().all(|d| d["kind"] != "Deployment"));
+    let set = docs.iter().find(|d| d["kind"] == "StatefulSet").unwrap();
+    assert_eq!(set["spec"]["replicas"], 3);
+    assert_eq!(set["spec"]["podManagementPolicy"], "Parallel");
+    assert_eq!(set["spec"]["serviceName"], "tera-operator-metrics");
+    assert_eq!(
+        set["spec"]["selector"]["matchLabels"],
+        set["spec"]["template"]["metadata"]["labels"]
+            .as_object()
+            .map(|l| {
+                let mut l = l.clone();
+                l.retain(|k, _| k != "app.kubernetes.io/part-of");
+                Value::Object(l)
+            })
+            .unwrap()
+    );
+    let container = &set["spec"]["template"]["spec"]["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let after = |flag: &str| args.iter().position(|a| *a == flag).map(|i| args[i + 1]);
+    assert_eq!(after("--shards"), Some("3"));
+    assert_eq!(after("--shard-lease-prefix"), Some("tera-operator-shard"));
+    assert_eq!(
+        after("--leader-election-namespace"),
+        Some("$(POD_NAMESPACE)")
+    );
+    assert!(!args.contains(&"--leader-elect"), "{args:?}");
+    // The ordinal comes from the pod's name.
+    assert!(
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "POD_NAME"
+                && e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name")
+    );
+    let role = docs.iter().find(|d| d["kind"] == "Role").unwrap();
+    assert_eq!(
+        role["rules"][0]["resourceNames"],
+        json!([
+            "tera-operator-shard-0",
+            "tera-operator-shard-1",
+            "tera-operator-shard-2",
+            "tera-operator-shard-count"
+        ])
+    );
+    assert_eq!(role["rules"][0]["verbs"], json!(["get", "update"]));
+    assert_eq!(role["rules"][1]["verbs"], json!(["create", "list"]));
+
+    let sb = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let applied = apply_each(&sb.client(), &docs).await;
+    assert!(applied.iter().any(|k| k == "StatefulSet"), "{applied:?}");
+
+    // More replicas than shards is allowed; CRD installs by every replica are not.
+    let out = run_manifests(&["--shards", "2", "--replicas", "4"]);
+    let docs = documents(&String::from_utf8(out.stdout).unwrap());
+    let set = docs.iter().find(|d| d["kind"] == "StatefulSet").unwrap();
+    assert_eq!(set["spec"]["replicas"], 4);
+    let out = run_manifests(&["--shards", "3", "--install-crds"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--install-crds"), "{stderr}");
+    let refused = generate(&Options {
+        shards: Some(0),
+        ..default_args()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("--shards must be between 1 and"),
+        "{refused}"
+    );
 }
 
 /// The stored object keeps what the manifest said (the server may add defaults).

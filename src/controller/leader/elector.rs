@@ -8,6 +8,7 @@
 //! deadline, and the deadline is watched while an attempt is in flight, so a hanging API server
 //! cannot stretch it.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -64,6 +65,11 @@ pub struct LeaderElector {
 struct LeaseApi {
     api: Api<Lease>,
     config: LeaseConfig,
+    /// How long a Lease nobody holds must stay free before this replica takes it.
+    free_grace: Duration,
+    /// Labels and annotations written on the Lease with every acquisition and renewal.
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
 }
 
 impl LeaderElector {
@@ -74,10 +80,33 @@ impl LeaderElector {
             lease: LeaseApi {
                 api: Api::namespaced(client, &config.namespace),
                 config,
+                free_grace: Duration::ZERO,
+                labels: BTreeMap::new(),
+                annotations: BTreeMap::new(),
             },
             is_leader: watch::channel(false).0,
             observed: None,
         })
+    }
+
+    /// Takes a Lease that nobody holds (never created, or released) only once it has stayed
+    /// free for `grace` by the local clock; an expired Lease of a silent holder is still taken
+    /// as soon as it expires. Gives another replica the first chance at it (a shard's own one).
+    pub(crate) fn with_free_grace(mut self, grace: Duration) -> Self {
+        self.lease.free_grace = grace;
+        self
+    }
+
+    /// Writes these labels and annotations on the Lease whenever it is acquired or renewed
+    /// (e.g. the shard count a shard Lease was taken under).
+    pub(crate) fn with_metadata(
+        mut self,
+        labels: BTreeMap<String, String>,
+        annotations: BTreeMap<String, String>,
+    ) -> Self {
+        self.lease.labels = labels;
+        self.lease.annotations = annotations;
+        self
     }
 
     /// The identity this elector holds the Lease as.
@@ -118,6 +147,9 @@ impl LeaderElector {
             };
             match attempt {
                 Ok(Attempt::Leading) => break started,
+                Ok(Attempt::Follower(holder)) if holder.is_empty() => {
+                    tracing::debug!(lease = %config.name, "free, left to another replica for now");
+                }
                 Ok(Attempt::Follower(holder)) => {
                     tracing::debug!(lease = %config.name, %holder, "standing by");
                 }
@@ -240,10 +272,21 @@ impl LeaseApi {
     ) -> Result<Attempt> {
         let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
         let Some(mut lease) = self.get(deadline).await? else {
+            let unchanged_for = observe_record(observed, Record::absent());
+            if let Decision::Wait { holder } = decide(
+                &Record::absent(),
+                &self.config.identity,
+                unchanged_for,
+                self.free_grace,
+            ) {
+                return Ok(Attempt::Follower(holder));
+            }
             let lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.config.name.clone()),
                     namespace: Some(self.config.namespace.clone()),
+                    labels: (!self.labels.is_empty()).then(|| self.labels.clone()),
+                    annotations: (!self.annotations.is_empty()).then(|| self.annotations.clone()),
                     ..ObjectMeta::default()
                 },
                 spec: Some(LeaseSpec {
@@ -277,7 +320,25 @@ impl LeaseApi {
         };
         let record = Record::of(&lease);
         let unchanged_for = observe(observed, &lease);
-        let decision = decide(&record, &self.config.identity, unchanged_for);
+        let decision = decide(
+            &record,
+            &self.config.identity,
+            unchanged_for,
+            self.free_grace,
+        );
+        if !matches!(decision, Decision::Wait { .. }) {
+            let meta = &mut lease.metadata;
+            for (labels, ours) in [
+                (&mut meta.labels, &self.labels),
+                (&mut meta.annotations, &self.annotations),
+            ] {
+                if !ours.is_empty() {
+                    labels
+                        .get_or_insert_with(BTreeMap::new)
+                        .extend(ours.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+            }
+        }
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         match decision {
             Decision::Wait { holder } => return Ok(Attempt::Follower(holder)),
@@ -350,7 +411,11 @@ impl LeaseApi {
 
 /// Notes the record of `lease`; returns how long it has been unchanged by the local clock.
 fn observe(observed: &mut Option<(Record, Instant)>, lease: &Lease) -> Duration {
-    let record = Record::of(lease);
+    observe_record(observed, Record::of(lease))
+}
+
+/// Notes `record`; returns how long it has been unchanged by the local clock.
+fn observe_record(observed: &mut Option<(Record, Instant)>, record: Record) -> Duration {
     match observed {
         Some((seen, at)) if *seen == record => at.elapsed(),
         _ => {

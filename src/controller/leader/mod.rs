@@ -14,7 +14,7 @@
 //! while a standby waits the (longer) lease duration from the moment it saw that renewal.
 
 mod elector;
-mod record;
+pub(crate) mod record;
 
 use std::time::Duration;
 

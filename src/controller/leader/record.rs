@@ -18,6 +18,16 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// The record of a Lease that does not exist (yet): nobody holds it.
+    pub(crate) fn absent() -> Self {
+        Self {
+            holder: None,
+            lease_duration: Duration::ZERO,
+            renew_time: None,
+            transitions: -1,
+        }
+    }
+
     /// The record of a Lease object.
     pub(crate) fn of(lease: &Lease) -> Self {
         let spec = lease.spec.clone().unwrap_or_default();
@@ -47,12 +57,22 @@ pub(crate) enum Decision {
 }
 
 /// Decides what `identity` does with `record`, given how long ago (by the local clock)
-/// the record was last seen to change.
-pub(crate) fn decide(record: &Record, identity: &str, unchanged_for: Duration) -> Decision {
+/// the record was last seen to change, and how long a lease nobody holds must stay free before
+/// this replica takes it (`free_grace`: zero for a leader election; a shard's own replica gets
+/// the first chance at it, see [`crate::controller::shard`]).
+pub(crate) fn decide(
+    record: &Record,
+    identity: &str,
+    unchanged_for: Duration,
+    free_grace: Duration,
+) -> Decision {
     match &record.holder {
         Some(holder) if holder == identity => Decision::Renew,
         Some(holder) if unchanged_for < record.lease_duration => Decision::Wait {
             holder: holder.clone(),
+        },
+        None if unchanged_for < free_grace => Decision::Wait {
+            holder: String::new(),
         },
         _ => Decision::Acquire,
     }

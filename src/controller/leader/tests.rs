@@ -16,7 +16,9 @@ fn record(holder: Option<&str>, secs: u64) -> Record {
 
 #[test]
 fn decide_renews_own_lease_waits_for_a_live_one_and_takes_an_expired_or_free_one() {
-    let d = |r: &Record, unchanged: u64| decide(r, "me", Duration::from_secs(unchanged));
+    let d = |r: &Record, unchanged: u64| {
+        decide(r, "me", Duration::from_secs(unchanged), Duration::ZERO)
+    };
     assert_eq!(d(&record(Some("me"), 15), 100), Decision::Renew);
     assert_eq!(
         d(&record(Some("other"), 15), 14),
@@ -26,6 +28,24 @@ fn decide_renews_own_lease_waits_for_a_live_one_and_takes_an_expired_or_free_one
     );
     assert_eq!(d(&record(Some("other"), 15), 15), Decision::Acquire);
     assert_eq!(d(&record(None, 15), 0), Decision::Acquire);
+    assert_eq!(d(&Record::absent(), 0), Decision::Acquire);
+}
+
+#[test]
+fn decide_with_a_grace_leaves_a_free_lease_alone_for_the_grace_but_not_an_expired_one() {
+    let grace = Duration::from_secs(15);
+    let d = |r: &Record, unchanged: u64| decide(r, "me", Duration::from_secs(unchanged), grace);
+    let nobody = Decision::Wait {
+        holder: String::new(),
+    };
+    for free in [record(None, 1), Record::absent()] {
+        assert_eq!(d(&free, 0), nobody);
+        assert_eq!(d(&free, 14), nobody);
+        assert_eq!(d(&free, 15), Decision::Acquire);
+    }
+    // A dead holder's lease is taken once expired: the grace never delays a takeover.
+    assert_eq!(d(&record(Some("dead"), 15), 15), Decision::Acquire);
+    assert_eq!(d(&record(Some("me"), 15), 0), Decision::Renew);
 }
 
 #[test]

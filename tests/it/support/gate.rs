@@ -28,6 +28,8 @@ struct Shared {
     /// answered or its client gives up on it.
     holding: watch::Sender<Vec<(u64, String)>>,
     next_id: std::sync::atomic::AtomicU64,
+    /// Every request that came through, as (method, path).
+    log: Mutex<Vec<(Method, String)>>,
 }
 
 /// Keeps one held request in [`Shared::holding`] for as long as it is held.
@@ -82,6 +84,7 @@ impl Gate {
             hanging: Mutex::default(),
             holding: watch::channel(Vec::new()).0,
             next_id: std::sync::atomic::AtomicU64::new(0),
+            log: Mutex::default(),
         });
         let app = axum::Router::new()
             .fallback(forward)
@@ -156,6 +159,11 @@ impl Gate {
         .expect("the gate runs");
     }
 
+    /// Every request that came through the gate so far, as (method, path without the query).
+    pub fn requests(&self) -> Vec<(Method, String)> {
+        lock(&self.shared.log).clone()
+    }
+
     /// Answers the held request with a 500 (it never reaches the sandbox).
     pub fn fail_held(&self) {
         let waiting = lock(&self.shared.waiting).take().expect("a held request");
@@ -190,6 +198,7 @@ fn hop_by_hop(name: &HeaderName) -> bool {
 
 async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    lock(&shared.log).push((parts.method.clone(), parts.uri.path().to_string()));
     let hold = {
         let mut armed = lock(&shared.armed);
         let matches = armed
