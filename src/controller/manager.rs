@@ -375,6 +375,7 @@ impl Manager {
         let store = writer.as_reader();
         running.ctx.add_store(store.clone());
         let forget_ctx = running.ctx.clone();
+        let echo_ctx = running.ctx.clone();
         let objects = watcher(api, config)
             .default_backoff()
             .modify(super::child_store::slim)
@@ -384,7 +385,14 @@ impl Manager {
                     forget_deleted(&forget_ctx, object);
                 }
             })
-            .applied_objects();
+            .applied_objects()
+            // The echo of our own status write tells the reconcile nothing it does not know.
+            .try_filter(move |object| {
+                let echo = echo_ctx
+                    .own_writes
+                    .is_echo(&object_key(object), object.metadata.resource_version.as_deref());
+                futures::future::ready(!echo)
+            });
         let controller = Controller::for_stream_with(objects, store.clone(), resource.clone())
             .with_config(
                 controller::Config::default().concurrency(running.watch.max_concurrent_reconciles),

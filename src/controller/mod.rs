@@ -23,6 +23,8 @@ pub(crate) mod health;
 pub mod leader;
 pub(crate) mod manager;
 pub mod metrics;
+pub(crate) mod own_writes;
+pub(crate) mod owned_fields;
 pub(crate) mod prune;
 pub(crate) mod reason;
 pub(crate) mod reconcile;
