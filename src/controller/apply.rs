@@ -260,10 +260,12 @@ pub(crate) fn is_subset(desired: &Value, live: &Value) -> bool {
     }
 }
 
+/// Null, an empty list, or an object with nothing but such values (`status: {loadBalancer: {}}`
+/// as `kubectl create --dry-run -o yaml` writes it): nothing a live object must have.
 fn is_empty_value(value: &Value) -> bool {
     match value {
         Value::Null => true,
-        Value::Object(o) => o.is_empty(),
+        Value::Object(o) => o.values().all(is_empty_value),
         Value::Array(a) => a.is_empty(),
         _ => false,
     }
@@ -361,6 +363,12 @@ mod tests {
     fn empty_desired_matches_absent() {
         assert!(is_subset(&json!({"a": {}, "b": null, "c": []}), &json!({})));
         assert!(!is_subset(&json!({"a": {"x": 1}}), &json!({})));
+        // Nothing but empty structs: nothing the live object must have.
+        assert!(is_subset(
+            &json!({"status": {"loadBalancer": {}}}),
+            &json!({})
+        ));
+        assert!(!is_subset(&json!({"a": {"b": [1]}}), &json!({})));
     }
 
     #[test]

@@ -62,18 +62,9 @@ impl CachedChild {
     /// (without managedFields, kubectl's last-applied annotation and the server-set fields
     /// kept apart or never compared) and the fields tera-operator's apply owns; an object
     /// tera-operator never applied keeps all its fields.
-    pub(crate) fn new(object: DynamicObject) -> Self {
-        let managed = object.metadata.managed_fields.as_deref();
-        let helm_fields = super::handover::has_helm_entries(managed);
-        let owned = owned_fields::applied_fields(managed, FIELD_MANAGER);
-        let content = Value::Object(object.data.as_object().map_or_else(Map::new, |data| {
-            data.iter()
-                .filter_map(|(key, value)| match owned {
-                    Some(owned) => Some((key.clone(), owned_fields::cut(value, owned.get(format!("f:{key}"))?))),
-                    None => Some((key.clone(), value.clone())),
-                })
-                .collect()
-        }));
+    pub(crate) fn new(mut object: DynamicObject) -> Self {
+        let managed = object.metadata.managed_fields.take();
+        let helm_fields = super::handover::has_helm_entries(managed.as_deref());
         // What readiness reads: the kind, the generation, spec and status.
         let workload = serde_json::json!({
             "kind": object.types.as_ref().map(|t| t.kind.as_str()),
@@ -82,20 +73,32 @@ impl CachedChild {
             "status": object.data.get("status"),
         });
         let not_ready = super::status::child_readiness(&workload).err();
-        let mut slimmed = DynamicObject {
-            types: object.types.clone(),
-            metadata: object.metadata.clone(),
-            data: content,
-        };
-        slim(&mut slimmed);
-        let metadata = &mut slimmed.metadata;
-        (metadata.uid, metadata.resource_version, metadata.creation_timestamp, metadata.generation) =
-            (None, None, None, None);
-        // Serializing a DynamicObject cannot fail: its data is already JSON.
-        let json = serde_json::to_string(&slimmed).unwrap_or_default();
-        let mut child = Self::describe(&object, json.into_boxed_str());
+        if let Some(owned) = owned_fields::applied_fields(managed.as_deref(), FIELD_MANAGER)
+            && let Some(data) = object.data.as_object()
+        {
+            let kept: Map<String, Value> = data
+                .iter()
+                .filter_map(|(key, value)| {
+                    let fields = owned.get(format!("f:{key}"))?;
+                    Some((key.clone(), owned_fields::cut(value, fields)))
+                })
+                .collect();
+            object.data = Value::Object(kept);
+        }
+        let mut child = Self::describe(&object, Box::default());
         child.helm_fields = helm_fields;
         child.not_ready = not_ready.map(String::into_boxed_str);
+        slim(&mut object);
+        // Kept apart (uid, resourceVersion) or never compared.
+        let metadata = &mut object.metadata;
+        metadata.uid = None;
+        metadata.resource_version = None;
+        metadata.creation_timestamp = None;
+        metadata.generation = None;
+        // Serializing a DynamicObject cannot fail: its data is already JSON.
+        child.json = serde_json::to_string(&object)
+            .unwrap_or_default()
+            .into_boxed_str();
         child
     }
 

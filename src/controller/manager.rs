@@ -378,7 +378,7 @@ impl Manager {
         let echo_ctx = running.ctx.clone();
         let objects = watcher(api, config)
             .default_backoff()
-            .modify(super::child_store::slim)
+            .modify(super::cr_cache::slim)
             .reflect(writer)
             .inspect_ok(move |event| {
                 if let watcher::Event::Delete(object) = event {
@@ -496,10 +496,13 @@ async fn wait_synced(store: &Store<DynamicObject>, timeout: Duration) -> bool {
     false
 }
 
-/// Drops what was remembered about a deleted custom resource: its failure backoff and its
-/// recent events (a resource deleted without a finalizer is never reconciled again).
+/// Drops what was remembered about a deleted custom resource: its failure backoff, a status
+/// write's echo still due and its recent events (a resource deleted without a finalizer is
+/// never reconciled again).
 fn forget_deleted(ctx: &KindContext, object: &DynamicObject) {
-    ctx.reconcile_settled(&object_key(object));
+    let key = object_key(object);
+    ctx.own_writes.forget(&key);
+    ctx.reconcile_settled(&key);
     if let Some(uid) = &object.metadata.uid {
         ctx.shared.events.forget(uid);
     }

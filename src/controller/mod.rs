@@ -15,6 +15,7 @@ pub(crate) mod backoff;
 pub(crate) mod child_store;
 pub(crate) mod children;
 pub(crate) mod context;
+pub(crate) mod cr_cache;
 pub(crate) mod crds;
 pub mod diff;
 pub(crate) mod events;

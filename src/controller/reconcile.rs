@@ -952,9 +952,9 @@ async fn write_status(
     outcome: &Outcome,
     stale: Option<&str>,
 ) -> Result<()> {
-    let previous = object.data.get("status").filter(|s| s.is_object());
+    let previous = previous_status(ctx, object);
     let desired = status::desired_status(
-        previous,
+        previous.as_ref(),
         object.metadata.generation,
         outcome,
         stale
@@ -980,8 +980,8 @@ async fn pause(ctx: &KindContext, object: &DynamicObject) -> Result<Action> {
     let message = format!(
         "reconciliation is paused by the {PAUSED_ANNOTATION} annotation: the children are left as they are"
     );
-    let previous = object.data.get("status").filter(|s| s.is_object());
-    let desired = status::paused_status(previous, &message, &status::now());
+    let previous = previous_status(ctx, object);
+    let desired = status::paused_status(previous.as_ref(), &message, &status::now());
     if patch_status(ctx, object, desired).await? {
         let reference = object.object_ref(&ctx.resource);
         publish(ctx, &reference, false, Reason::Paused, "Reconcile", message).await;
@@ -989,11 +989,20 @@ async fn pause(ctx: &KindContext, object: &DynamicObject) -> Result<Action> {
     Ok(Action::await_change())
 }
 
+/// The resource's status as last written: ours, while the cache has not delivered our latest
+/// write yet (see [`super::own_writes`]), else the cached one.
+fn previous_status(ctx: &KindContext, object: &DynamicObject) -> Option<Value> {
+    ctx.own_writes
+        .written_status(&object_key(object))
+        .or_else(|| super::cr_cache::status(object))
+        .filter(Value::is_object)
+}
+
 /// Writes `desired` through the status subresource unless the live status already says it;
 /// returns whether it wrote.
 async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value) -> Result<bool> {
-    let previous = object.data.get("status").filter(|s| s.is_object());
-    if !status::status_changed(previous, &desired) {
+    let previous = previous_status(ctx, object);
+    if !status::status_changed(previous.as_ref(), &desired) {
         return Ok(false);
     }
     let namespace = object.namespace().unwrap_or_default();
@@ -1004,7 +1013,7 @@ async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value)
         .patch_status(
             &name,
             &PatchParams::default(),
-            &Patch::Merge(json!({ "status": desired })),
+            &Patch::Merge(json!({ "status": &desired })),
         )
         .await;
     ctx.shared.metrics.wrote(&ctx.key, "status");
@@ -1014,7 +1023,7 @@ async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value)
         source,
     })?;
     if let Some(version) = written.metadata.resource_version {
-        ctx.own_writes.wrote(object_key(object), version);
+        ctx.own_writes.wrote(object_key(object), version, desired);
     }
     Ok(true)
 }
