@@ -118,8 +118,10 @@ fn summarize(runs: &[Figures]) {
             r.writes_per_cr + 1.0,
             r.reconciles_per_cr,
             r.resync_writes,
-            r.rss_kib
-                .map_or("unknown".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+            r.rss_kib.map_or("unknown".to_string(), |k| format!(
+                "{:.1} MiB",
+                k as f64 / 1024.0
+            ))
         );
     }
     if let (Some(first), Some(last)) = (runs.first(), runs.last())

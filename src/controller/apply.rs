@@ -179,10 +179,11 @@ impl AppliedMemory {
     /// latest apply (the version the API server answered it with): the reconcile that wrote it
     /// already knows that content and its readiness, so the event needs no reconcile.
     pub(crate) fn is_own_write(&self, key: &str, resource_version: &str) -> bool {
-        self.memory
-            .lock()
-            .ok()
-            .is_some_and(|m| m.written.get(key).is_some_and(|w| w.version == resource_version))
+        self.memory.lock().ok().is_some_and(|m| {
+            m.written
+                .get(key)
+                .is_some_and(|w| w.version == resource_version)
+        })
     }
 
     /// Forgets objects whose keys fail `keep`.

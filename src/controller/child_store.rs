@@ -576,10 +576,16 @@ mod tests {
             "metadata": {"name": "web", "namespace": "ns", "labels": {"app": "web"}},
             "spec": {"replicas": 1, "template": {"spec": {"containers": [
                 {"name": "web", "image": "nginx:1.28"}]}}}});
-        assert!(super::super::apply::matches_live(&rendered, &child.to_value()));
+        assert!(super::super::apply::matches_live(
+            &rendered,
+            &child.to_value()
+        ));
         let mut changed = rendered.clone();
         changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.29");
-        assert!(!super::super::apply::matches_live(&changed, &child.to_value()));
+        assert!(!super::super::apply::matches_live(
+            &changed,
+            &child.to_value()
+        ));
     }
 
     #[test]

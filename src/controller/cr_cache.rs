@@ -48,7 +48,11 @@ mod tests {
             "status": status.clone(),
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(super::status(&object), Some(status.clone()), "not packed yet");
+        assert_eq!(
+            super::status(&object),
+            Some(status.clone()),
+            "not packed yet"
+        );
         slim(&mut object);
         assert!(object.data.get("status").is_none());
         assert!(object.data[PACKED_STATUS].is_string());

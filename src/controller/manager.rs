@@ -388,9 +388,10 @@ impl Manager {
             .applied_objects()
             // The echo of our own status write tells the reconcile nothing it does not know.
             .try_filter(move |object| {
-                let echo = echo_ctx
-                    .own_writes
-                    .is_echo(&object_key(object), object.metadata.resource_version.as_deref());
+                let echo = echo_ctx.own_writes.is_echo(
+                    &object_key(object),
+                    object.metadata.resource_version.as_deref(),
+                );
                 futures::future::ready(!echo)
             });
         let controller = Controller::for_stream_with(objects, store.clone(), resource.clone())

@@ -112,7 +112,10 @@ mod tests {
         assert!(!writes.is_echo("ns/b", Some("12")), "another resource");
         assert!(!writes.is_echo("ns/a", None));
         assert!(writes.is_echo("ns/a", Some("12")));
-        assert!(!writes.is_echo("ns/a", Some("12")), "an echo is dropped once");
+        assert!(
+            !writes.is_echo("ns/a", Some("12")),
+            "an echo is dropped once"
+        );
         assert_eq!(writes.len(), 0);
         assert_eq!(writes.written_status("ns/a"), None, "the cache caught up");
     }

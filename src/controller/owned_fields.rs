@@ -18,7 +18,9 @@ use serde_json::{Map, Value};
 /// The fieldsV1 set of `manager`'s `Apply` entry in `managed_fields` (of the main resource,
 /// not a subresource), if it has one.
 pub(crate) fn applied_fields<'a>(
-    managed_fields: Option<&'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry]>,
+    managed_fields: Option<
+        &'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry],
+    >,
     manager: &str,
 ) -> Option<&'a Value> {
     managed_fields?
@@ -161,7 +163,10 @@ mod tests {
     fn sets_and_positions_name_list_elements() {
         let value = json!({"finalizers": ["a", "b", "c"], "list": [1, 2, 3]});
         let fields = json!({"f:finalizers": {"v:\"b\"": {}}, "f:list": {"i:2": {}}});
-        assert_eq!(cut(&value, &fields), json!({"finalizers": ["b"], "list": [3]}));
+        assert_eq!(
+            cut(&value, &fields),
+            json!({"finalizers": ["b"], "list": [3]})
+        );
         assert!(!names_item("k:not json", 0, &json!({})));
         assert!(!names_item("x:1", 0, &json!(1)));
     }

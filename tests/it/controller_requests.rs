@@ -59,9 +59,13 @@ async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
         json!({"spec": {"service": {"nodePort": 30081}}}),
     )
     .await;
-    h.wait_for(&webservers(), "default", "hello", "generation 2 observed", |o| {
-        o["status"]["observedGeneration"] == 2 && condition(o, "Ready")["status"] == "True"
-    })
+    h.wait_for(
+        &webservers(),
+        "default",
+        "hello",
+        "generation 2 observed",
+        |o| o["status"]["observedGeneration"] == 2 && condition(o, "Ready")["status"] == "True",
+    )
     .await;
     let reconciles = eventually("the spec change's reconcile counted", || async {
         let n = h.metric(RECONCILES);
@@ -76,10 +80,18 @@ async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
     let writes = writes_by_resource(&h);
     let count = |what: &str| writes.iter().filter(|w| *w == what).count();
     assert_eq!(count("create webservers"), 1, "{writes:?}");
-    assert_eq!(count("patch webservers"), 1, "the test's spec change: {writes:?}");
+    assert_eq!(
+        count("patch webservers"),
+        1,
+        "the test's spec change: {writes:?}"
+    );
     assert_eq!(count("patch configmaps"), 1, "{writes:?}");
     assert_eq!(count("patch deployments"), 1, "{writes:?}");
-    assert_eq!(count("patch services"), 2, "created, then changed: {writes:?}");
+    assert_eq!(
+        count("patch services"),
+        2,
+        "created, then changed: {writes:?}"
+    );
     // Reconciling, Ready, then Ready at generation 2: never two writes in one reconcile.
     assert_eq!(count("patch webservers/status"), 3, "{writes:?}");
     // One event: the change of an existing object; the creation published none.
