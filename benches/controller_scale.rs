@@ -347,7 +347,6 @@ async fn run(count: usize, full: bool) -> Figures {
             &resync_writes[..resync_writes.len().min(5)]
         );
     }
-    drop(sandbox);
     Figures {
         count,
         all_ready,

@@ -150,9 +150,9 @@ mod tests {
     fn a_field_taken_by_another_manager_is_missing_from_the_cut() {
         // `kubectl scale` took spec.replicas: it is no longer in our set.
         let mut fields = fields();
-        fields["f:spec"]
-            .as_object_mut()
-            .map(|spec| spec.remove("f:replicas"));
+        if let Some(spec) = fields["f:spec"].as_object_mut() {
+            spec.remove("f:replicas");
+        }
         let kept = cut(&deployment(), &fields);
         assert!(kept["spec"].get("replicas").is_none());
         let rendered = json!({"spec": {"replicas": 1}});
