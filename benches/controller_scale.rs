@@ -1,11 +1,14 @@
-//! Scale figures of the controller (printed, not asserted): 1,000 WebServers against the sandbox.
+//! Scale figures of the controller (printed, not asserted): 1,000 and 10,000 WebServers against the sandbox.
 //!
-//! The operator runs as its own process (`tera-operator run`) so its peak RSS is its own. Prints
-//! time until all are Ready, API requests per resource while creating, write requests during a
-//! full periodic resync (target 0), the operator's peak RSS and reconciles per second.
+//! The operator runs as its own process (`tera-operator run`) so its peak RSS is its own. Each
+//! run prints time until all are Ready, API requests and writes per resource while creating,
+//! reconciles per resource, write requests during a full periodic resync (target 0), CPU while
+//! idle and the operator's peak RSS; the end prints a table of all runs against the targets of
+//! issue 14 and the memory each further resource costs (from the first and last run's RSS).
 //!
-//! `cargo bench --bench controller_scale` (set `BENCH_CRS` to change the count). The operator
-//! process inherits the environment (e.g. `MALLOC_ARENA_MAX` for glibc's allocator).
+//! `cargo bench --bench controller_scale` (set `BENCH_CRS` to a count or a list, e.g.
+//! `BENCH_CRS=1000,5000,10000`). The operator process inherits the environment (e.g.
+//! `MALLOC_ARENA_MAX` for glibc's allocator).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -67,6 +70,16 @@ fn ready_count(list: &[DynamicObject]) -> usize {
         .count()
 }
 
+/// What one run measured, for the figures across runs.
+struct Figures {
+    count: usize,
+    all_ready: Duration,
+    writes_per_cr: f64,
+    reconciles_per_cr: f64,
+    resync_writes: usize,
+    rss_kib: Option<u64>,
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -74,10 +87,61 @@ async fn main() {
     }
     // `cargo bench` passes --bench; under `cargo test --all-targets` this is a small smoke run.
     let full = std::env::args().any(|a| a == "--bench");
-    let count: usize = std::env::var("BENCH_CRS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if full { 1000 } else { 20 });
+    let counts: Vec<usize> = match std::env::var("BENCH_CRS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|c| c.trim().replace('_', "").parse().ok())
+            .collect(),
+        Err(_) if full => vec![1000, 10_000],
+        Err(_) => vec![20],
+    };
+    let mut runs = Vec::new();
+    for count in counts {
+        runs.push(run(count, full).await);
+    }
+    summarize(&runs);
+}
+
+/// The table of every run against the targets of issue 14, and the memory each further
+/// resource (with its 3 children) costs the operator, from the first and the last run.
+fn summarize(runs: &[Figures]) {
+    println!();
+    println!(
+        "| resources | all Ready | writes per resource (its create included) | reconciles per resource | writes on resync | peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for r in runs {
+        println!(
+            "| {} | {:.1} s | {:.2} | {:.2} | {} | {} |",
+            r.count,
+            r.all_ready.as_secs_f64(),
+            r.writes_per_cr + 1.0,
+            r.reconciles_per_cr,
+            r.resync_writes,
+            r.rss_kib.map_or("unknown".to_string(), |k| format!(
+                "{:.1} MiB",
+                k as f64 / 1024.0
+            ))
+        );
+    }
+    if let (Some(first), Some(last)) = (runs.first(), runs.last())
+        && last.count > first.count
+        && let (Some(a), Some(b)) = (first.rss_kib, last.rss_kib)
+    {
+        println!(
+            "marginal memory: {:.2} KiB per resource (peak RSS from {} to {} resources)",
+            (b as f64 - a as f64) / (last.count - first.count) as f64,
+            first.count,
+            last.count
+        );
+    }
+    println!(
+        "targets (issue 14): peak RSS at 1,000 <= 32 MiB; marginal <= 6 KiB per resource; 10,000 Ready <= 30 s; <= 3 reconciles and <= 6 writes per resource; 0 writes on resync; 0 CPU idle"
+    );
+}
+
+/// Creates `count` WebServers against a fresh sandbox and operator and prints what it took.
+async fn run(count: usize, full: bool) -> Figures {
     let resync_period = if full { 30 } else { 2 };
     let sandbox = Sandbox::start(SandboxConfig {
         workload_delay: Duration::from_millis(50),
@@ -136,7 +200,7 @@ async fn main() {
             async move {
                 let object: DynamicObject = serde_json::from_value(json!({
                     "apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
-                    "metadata": {"name": format!("ws-{i:04}")},
+                    "metadata": {"name": format!("ws-{i:05}")},
                     "spec": {"replicas": 1, "image": "nginx:1.28"}
                 }))
                 .expect("object");
@@ -156,9 +220,9 @@ async fn main() {
         if ready_count(&list.items) == count {
             break;
         }
-        if started.elapsed() > Duration::from_secs(600) {
+        if started.elapsed() > Duration::from_secs(900) {
             println!(
-                "gave up: only {} of {count} Ready after 600 s",
+                "gave up: only {} of {count} Ready after 900 s",
                 ready_count(&list.items)
             );
             break;
@@ -218,6 +282,7 @@ async fn main() {
         .map(|(a, b)| a - b);
     let idle_requests = sandbox.request_log().len();
     let rss = peak_rss_kib(operator.id());
+    let bench_rss = peak_rss_kib(std::process::id());
     let _ = Command::new("kill")
         .args(["-TERM", &operator.id().to_string()])
         .status();
@@ -269,10 +334,25 @@ async fn main() {
         ),
         None => println!("  operator peak RSS                 unknown"),
     }
+    if let Some(kib) = bench_rss {
+        println!(
+            "  bench process peak RSS            {:>8.1} MiB  (the sandbox, {} objects, and the bench's lists)",
+            kib as f64 / 1024.0,
+            4 * count
+        );
+    }
     if !resync_writes.is_empty() {
         println!(
             "  first resync writes: {:?}",
             &resync_writes[..resync_writes.len().min(5)]
         );
+    }
+    Figures {
+        count,
+        all_ready,
+        writes_per_cr: operator_writes as f64 / count as f64,
+        reconciles_per_cr: (reconciles_after - reconciles_before) / count as f64,
+        resync_writes: resync_writes.len(),
+        rss_kib: rss,
     }
 }

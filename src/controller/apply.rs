@@ -175,6 +175,17 @@ impl AppliedMemory {
         behind.then(|| written.not_ready.clone())
     }
 
+    /// Whether the child watch's event of `key` at `resource_version` is the echo of our own
+    /// latest apply (the version the API server answered it with): the reconcile that wrote it
+    /// already knows that content and its readiness, so the event needs no reconcile.
+    pub(crate) fn is_own_write(&self, key: &str, resource_version: &str) -> bool {
+        self.memory.lock().ok().is_some_and(|m| {
+            m.written
+                .get(key)
+                .is_some_and(|w| w.version == resource_version)
+        })
+    }
+
     /// Forgets objects whose keys fail `keep`.
     pub(crate) fn retain(&self, keep: impl Fn(&str) -> bool) {
         if let Ok(mut memory) = self.memory.lock() {
@@ -250,10 +261,12 @@ pub(crate) fn is_subset(desired: &Value, live: &Value) -> bool {
     }
 }
 
+/// Null, an empty list, or an object with nothing but such values (`status: {loadBalancer: {}}`
+/// as `kubectl create --dry-run -o yaml` writes it): nothing a live object must have.
 fn is_empty_value(value: &Value) -> bool {
     match value {
         Value::Null => true,
-        Value::Object(o) => o.is_empty(),
+        Value::Object(o) => o.values().all(is_empty_value),
         Value::Array(a) => a.is_empty(),
         _ => false,
     }
@@ -351,6 +364,12 @@ mod tests {
     fn empty_desired_matches_absent() {
         assert!(is_subset(&json!({"a": {}, "b": null, "c": []}), &json!({})));
         assert!(!is_subset(&json!({"a": {"x": 1}}), &json!({})));
+        // Nothing but empty structs: nothing the live object must have.
+        assert!(is_subset(
+            &json!({"status": {"loadBalancer": {}}}),
+            &json!({})
+        ));
+        assert!(!is_subset(&json!({"a": {"b": [1]}}), &json!({})));
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! The cache of one child kind in one namespace scope: live objects as compact JSON, indexed by owner.
+//! The cache of one child kind in one namespace scope: what comparisons need of live objects, indexed by owner.
 //!
-//! A parsed `serde_json::Value` tree takes five to six times the memory of the JSON text it
-//! came from, and thousands of children are cached, so each object is kept as its compact JSON
-//! (without managedFields) beside the few fields reconciles look up on every pass: name,
-//! resourceVersion and ownership. [`CachedChild::to_value`] parses the text only when a
-//! reconcile compares the object. An index by owner uid makes "what does this resource own"
-//! independent of how many children exist.
+//! Thousands of children are cached, so each keeps only what a reconcile reads: its identity,
+//! resourceVersion and ownership, its readiness (worked out once, when the watch delivers it),
+//! and as compact JSON its metadata plus only the fields tera-operator's server-side apply owns
+//! (see [`super::owned_fields`]) — no defaults, no status, no managedFields. A parsed
+//! `serde_json::Value` tree takes five to six times the memory of its JSON text, so
+//! [`CachedChild::to_value`] parses the text only when a reconcile compares the object. An
+//! index by owner uid makes "what does this resource own" independent of how many children
+//! exist.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,8 +15,10 @@ use std::time::Duration;
 
 use kube::api::DynamicObject;
 use kube::runtime::watcher;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::apply::FIELD_MANAGER;
+use super::owned_fields;
 use crate::render::OWNER_UID_LABEL;
 
 /// The controller ownerReference of a cached child.
@@ -47,21 +51,54 @@ pub(crate) struct CachedChild {
     pub(crate) controller: Option<ControllerRef>,
     /// Whether Helm's field managers still have managedFields entries (see [`super::handover`]).
     pub(crate) helm_fields: bool,
+    /// `None` when ready, else why not (see [`super::status::child_readiness`]).
+    pub(crate) not_ready: Option<Box<str>>,
     owner_label: Option<String>,
     json: Box<str>,
 }
 
 impl CachedChild {
-    /// Caches `object`, dropping what no comparison needs: managedFields and kubectl's
-    /// last-applied annotation (rendered objects never set either).
+    /// Caches `object`, keeping of its content only what comparisons need: its metadata
+    /// (without managedFields, kubectl's last-applied annotation and the server-set fields
+    /// kept apart or never compared) and the fields tera-operator's apply owns; an object
+    /// tera-operator never applied keeps all its fields.
     pub(crate) fn new(mut object: DynamicObject) -> Self {
-        let helm_fields =
-            super::handover::has_helm_entries(object.metadata.managed_fields.as_deref());
-        slim(&mut object);
-        // Serializing a DynamicObject cannot fail: its data is already JSON.
-        let json = serde_json::to_string(&object).unwrap_or_default();
-        let mut child = Self::describe(&object, json.into_boxed_str());
+        let managed = object.metadata.managed_fields.take();
+        let helm_fields = super::handover::has_helm_entries(managed.as_deref());
+        // What readiness reads: the kind, the generation, spec and status.
+        let workload = serde_json::json!({
+            "kind": object.types.as_ref().map(|t| t.kind.as_str()),
+            "metadata": {"generation": object.metadata.generation},
+            "spec": object.data.get("spec"),
+            "status": object.data.get("status"),
+        });
+        let not_ready = super::status::child_readiness(&workload).err();
+        if let Some(owned) = owned_fields::applied_fields(managed.as_deref(), FIELD_MANAGER)
+            && let Some(data) = object.data.as_object()
+        {
+            let kept: Map<String, Value> = data
+                .iter()
+                .filter_map(|(key, value)| {
+                    let fields = owned.get(format!("f:{key}"))?;
+                    Some((key.clone(), owned_fields::cut(value, fields)))
+                })
+                .collect();
+            object.data = Value::Object(kept);
+        }
+        let mut child = Self::describe(&object, Box::default());
         child.helm_fields = helm_fields;
+        child.not_ready = not_ready.map(String::into_boxed_str);
+        slim(&mut object);
+        // Kept apart (uid, resourceVersion) or never compared.
+        let metadata = &mut object.metadata;
+        metadata.uid = None;
+        metadata.resource_version = None;
+        metadata.creation_timestamp = None;
+        metadata.generation = None;
+        // Serializing a DynamicObject cannot fail: its data is already JSON.
+        child.json = serde_json::to_string(&object)
+            .unwrap_or_default()
+            .into_boxed_str();
         child
     }
 
@@ -87,6 +124,7 @@ impl CachedChild {
             deleting: metadata.deletion_timestamp.is_some(),
             controller,
             helm_fields: false,
+            not_ready: None,
             owner_label: metadata
                 .labels
                 .as_ref()
@@ -122,7 +160,8 @@ impl CachedChild {
         }
     }
 
-    /// The whole cached object as JSON (parsed on each call).
+    /// The cached object as JSON (parsed on each call): its metadata and the fields our apply
+    /// owns (see [`CachedChild::new`]).
     pub(crate) fn to_value(&self) -> Value {
         serde_json::from_str(&self.json).unwrap_or(Value::Null)
     }
@@ -477,6 +516,76 @@ mod tests {
             child.controller.as_ref().map(|r| r.name.as_str()),
             Some("hello")
         );
+    }
+
+    fn deployment(available: i64) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "web", "namespace": "ns", "uid": "d1", "resourceVersion": "9",
+                "generation": 2, "creationTimestamp": "2026-01-01T00:00:00Z",
+                "labels": {"app": "web"},
+                "managedFields": [
+                    {"manager": "tera-operator", "operation": "Apply", "apiVersion": "apps/v1",
+                     "fieldsType": "FieldsV1", "fieldsV1": {
+                        "f:metadata": {"f:labels": {"f:app": {}}},
+                        "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {
+                            "k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:image": {}}
+                        }}}}
+                    }},
+                    {"manager": "kube-controller-manager", "operation": "Update",
+                     "subresource": "status", "fieldsType": "FieldsV1",
+                     "fieldsV1": {"f:status": {"f:replicas": {}}}}
+                ]
+            },
+            "spec": {"replicas": 1, "revisionHistoryLimit": 10, "template": {"spec": {
+                "containers": [{"name": "web", "image": "nginx:1.28",
+                                "imagePullPolicy": "IfNotPresent"}],
+                "dnsPolicy": "ClusterFirst"}}},
+            "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1,
+                       "availableReplicas": available,
+                       "conditions": [{"type": "Available", "status": "True"}]}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn applied_objects_keep_only_their_owned_fields_and_readiness() {
+        let child = CachedChild::new(deployment(1));
+        assert_eq!(
+            child.to_value(),
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "ns", "labels": {"app": "web"}},
+                "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                    {"name": "web", "image": "nginx:1.28"}
+                ]}}}
+            })
+        );
+        assert_eq!(child.not_ready, None);
+        assert_eq!(child.resource_version.as_deref(), Some("9"));
+        assert_eq!(child.uid.as_deref(), Some("d1"));
+        let waiting = CachedChild::new(deployment(0));
+        assert_eq!(
+            waiting.not_ready.as_deref(),
+            Some("0 of 1 replicas available, 1 updated")
+        );
+        // What a chart renders still matches; a changed image does not.
+        let rendered = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "labels": {"app": "web"}},
+            "spec": {"replicas": 1, "template": {"spec": {"containers": [
+                {"name": "web", "image": "nginx:1.28"}]}}}});
+        assert!(super::super::apply::matches_live(
+            &rendered,
+            &child.to_value()
+        ));
+        let mut changed = rendered.clone();
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.29");
+        assert!(!super::super::apply::matches_live(
+            &changed,
+            &child.to_value()
+        ));
     }
 
     #[test]

@@ -386,9 +386,11 @@ async fn follow_watch(
     while let Some(item) = stream.next().await {
         match item {
             Ok(watcher::Event::Apply(object)) => {
-                let child = store.apply(object);
+                let child = store.apply(typed(object, &resource));
                 observe(&applied, &resource, &child);
-                route_to_owner(&routes, &child);
+                if !own_write(&applied, &resource, &child) {
+                    route_to_owner(&routes, &child);
+                }
                 wake_waiters(&routes, &waiters, &resource, &child, false);
             }
             Ok(watcher::Event::Delete(object)) => {
@@ -399,7 +401,7 @@ async fn follow_watch(
             }
             Ok(watcher::Event::Init) => listed.clear(),
             Ok(watcher::Event::InitApply(object)) => {
-                let child = CachedChild::new(object);
+                let child = CachedChild::new(typed(object, &resource));
                 observe(&applied, &resource, &child);
                 route_to_owner(&routes, &child);
                 listed.push(child);
@@ -422,6 +424,18 @@ async fn follow_watch(
             }
         }
     }
+}
+
+/// `object` with its apiVersion and kind, which list items may leave out (readiness and the
+/// comparison read the kind).
+fn typed(mut object: DynamicObject, resource: &ApiResource) -> DynamicObject {
+    if object.types.is_none() {
+        object.types = Some(kube::api::TypeMeta {
+            api_version: resource.api_version.clone(),
+            kind: resource.kind.clone(),
+        });
+    }
+    object
 }
 
 /// Whether a watch error is the routine 410 Gone (the server compacted the history the watch
@@ -457,6 +471,14 @@ fn observe(applied: &AppliedMemory, resource: &ApiResource, child: &CachedChild)
     if let Some(version) = &child.resource_version {
         applied.observe(&child_key(resource, child), version);
     }
+}
+
+/// Whether `child`, as a watch event delivers it, is the echo of our own apply.
+fn own_write(applied: &AppliedMemory, resource: &ApiResource, child: &CachedChild) -> bool {
+    child
+        .resource_version
+        .as_deref()
+        .is_some_and(|version| applied.is_own_write(&child_key(resource, child), version))
 }
 
 fn forget(applied: &AppliedMemory, resource: &ApiResource, child: &CachedChild) {

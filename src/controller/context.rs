@@ -11,6 +11,7 @@ use super::custom_resource::CustomResource;
 use super::events::EventSink;
 use super::health::Liveness;
 use super::metrics::Metrics;
+use super::own_writes::OwnWrites;
 use crate::config::Watch;
 use crate::render::Renderer;
 
@@ -55,6 +56,8 @@ pub(crate) struct KindContext {
     /// Per-object failure backoff, changed only through [`KindContext::reconcile_failed`] and
     /// [`KindContext::reconcile_settled`], which keep the metric in step.
     backoff: Backoff,
+    /// Status writes whose watch events are still due (they trigger no reconcile).
+    pub(crate) own_writes: OwnWrites,
 }
 
 impl KindContext {
@@ -77,6 +80,7 @@ impl KindContext {
             }),
             stores: RwLock::default(),
             backoff: Backoff::new(BASE_DELAY, MAX_DELAY),
+            own_writes: OwnWrites::default(),
         }
     }
 

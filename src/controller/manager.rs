@@ -395,16 +395,25 @@ impl Manager {
         let store = writer.as_reader();
         running.ctx.add_store(store.clone());
         let forget_ctx = running.ctx.clone();
+        let echo_ctx = running.ctx.clone();
         let objects = watcher(api, config)
             .default_backoff()
-            .modify(|object| super::child_store::slim(&mut object.0))
+            .modify(|object| super::cr_cache::slim(&mut object.0))
             .reflect(writer)
             .inspect_ok(move |event| {
                 if let watcher::Event::Delete(object) = event {
                     forget_deleted(&forget_ctx, object);
                 }
             })
-            .applied_objects();
+            .applied_objects()
+            // The echo of our own status write tells the reconcile nothing it does not know.
+            .try_filter(move |object| {
+                let echo = echo_ctx.own_writes.is_echo(
+                    &object_key(object),
+                    object.metadata.resource_version.as_deref(),
+                );
+                futures::future::ready(!echo)
+            });
         let controller = Controller::for_stream_with(objects, store.clone(), resource.clone())
             .with_config(
                 controller::Config::default().concurrency(running.watch.max_concurrent_reconciles),
@@ -518,10 +527,13 @@ async fn wait_synced(store: &Store<CustomResource>, timeout: Duration) -> bool {
     false
 }
 
-/// Drops what was remembered about a deleted custom resource: its failure backoff and its
-/// recent events (a resource deleted without a finalizer is never reconciled again).
+/// Drops what was remembered about a deleted custom resource: its failure backoff, a status
+/// write's echo still due and its recent events (a resource deleted without a finalizer is
+/// never reconciled again).
 fn forget_deleted(ctx: &KindContext, object: &CustomResource) {
-    ctx.reconcile_settled(&object_key(object));
+    let key = object_key(object);
+    ctx.own_writes.forget(&key);
+    ctx.reconcile_settled(&key);
     if let Some(uid) = &object.metadata.uid {
         ctx.shared.events.forget(uid);
     }

@@ -707,8 +707,8 @@ async fn apply_all(ctx: &KindContext, reference: &ObjectReference, objects: &[Va
         let result = apply_one(ctx, reference, object, &id, &mut owner_checked).await;
         let not_ready = match result {
             Ok(Some((not_ready, wrote))) => {
-                if wrote {
-                    written.push(format!("{} {}", id.kind, id.name));
+                if wrote != Wrote::Nothing {
+                    written.push((format!("{} {}", id.kind, id.name), wrote));
                 }
                 not_ready
             }
@@ -746,32 +746,55 @@ async fn apply_all(ctx: &KindContext, reference: &ObjectReference, objects: &[Va
     Applied::Done { children, desired }
 }
 
-/// Logs and publishes (a Normal event) the objects written.
-async fn announce_applied(ctx: &KindContext, reference: &ObjectReference, written: &[String]) {
+/// What [`apply_one`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wrote {
+    /// Nothing: the live object already matched (or our write of it is still on its way).
+    Nothing,
+    /// The object did not exist (in the cache) and was created.
+    Created,
+    /// An existing object was changed: drift undone, or a new spec or chart applied.
+    Changed,
+}
+
+/// Logs the objects written and, when an existing one was changed, publishes a Normal
+/// `Applied` event naming all of them. Objects only created publish none: the status (the
+/// children list, `Ready`) already says they exist, and at creation an event per resource is
+/// one more write per resource that tells nothing new (see docs/production.md, "Events").
+async fn announce_applied(
+    ctx: &KindContext,
+    reference: &ObjectReference,
+    written: &[(String, Wrote)],
+) {
     if written.is_empty() {
         return;
     }
-    tracing::info!(kind = %ctx.key, object = %reference_key(reference), applied = %written.join(", "), "applied");
-    publish(
-        ctx,
-        reference,
-        false,
-        Reason::Applied,
-        "Apply",
-        format!("applied {}", written.join(", ")),
-    )
-    .await;
+    let changed = written.iter().any(|(_, wrote)| *wrote == Wrote::Changed);
+    let names: Vec<&str> = written.iter().map(|(name, _)| name.as_str()).collect();
+    let written = names.join(", ");
+    tracing::info!(kind = %ctx.key, object = %reference_key(reference), applied = %written, "applied");
+    if changed {
+        publish(
+            ctx,
+            reference,
+            false,
+            Reason::Applied,
+            "Apply",
+            format!("applied {written}"),
+        )
+        .await;
+    }
 }
 
 /// Applies one object unless its live version already matches; returns its readiness and
-/// whether it was written, or `None` when the owner turned out to be gone.
+/// what was written, or `None` when the owner turned out to be gone.
 async fn apply_one(
     ctx: &KindContext,
     reference: &ObjectReference,
     object: &Value,
     id: &Identity,
     owner_checked: &mut bool,
-) -> Result<Option<(Option<String>, bool)>> {
+) -> Result<Option<(Option<String>, Wrote)>> {
     let shared = &ctx.shared;
     let gvk = gvk_of(&id.api_version, &id.kind);
     let cache = shared.children.ensure(&gvk).await?;
@@ -788,15 +811,16 @@ async fn apply_one(
                 .is_some_and(|v| memory.unchanged_since_apply(&key, &hash, v))
     });
     let helm_fields = live.as_ref().is_some_and(|l| l.helm_fields);
-    if let (true, Some(json)) = (in_sync, &live_json) {
+    if in_sync {
         if helm_fields {
             hand_over(ctx, &cache.resource, id).await?;
         }
-        return Ok(Some((status::child_readiness(json).err(), false)));
+        let not_ready = live.as_ref().and_then(|l| l.not_ready.as_deref());
+        return Ok(Some((not_ready.map(str::to_string), Wrote::Nothing)));
     }
     if let Some(not_ready) = memory.cache_behind(&key, &hash) {
         // Our own write of this content has not reached the cache yet.
-        return Ok(Some((not_ready, false)));
+        return Ok(Some((not_ready, Wrote::Nothing)));
     }
     // Creating a child: make sure the owner still exists first (the cache may still hold a
     // resource whose deletion is taking its children with it).
@@ -829,7 +853,12 @@ async fn apply_one(
     if helm_fields {
         hand_over(ctx, &cache.resource, id).await?;
     }
-    Ok(Some((not_ready, true)))
+    let wrote = if live_version.is_some() {
+        Wrote::Changed
+    } else {
+        Wrote::Created
+    };
+    Ok(Some((not_ready, wrote)))
 }
 
 /// Removes operator-sdk's helm-operator finalizers from the resource once every object it
@@ -944,9 +973,9 @@ async fn write_status(
     computed: &Computed,
     stale: Option<&str>,
 ) -> Result<()> {
-    let previous = object.data.get("status").filter(|s| s.is_object());
+    let previous = previous_status(ctx, object);
     let desired = status::desired_status(
-        previous,
+        previous.as_ref(),
         object.metadata.generation,
         outcome,
         computed,
@@ -973,8 +1002,8 @@ async fn pause(ctx: &KindContext, object: &DynamicObject) -> Result<Action> {
     let message = format!(
         "reconciliation is paused by the {PAUSED_ANNOTATION} annotation: the children are left as they are"
     );
-    let previous = object.data.get("status").filter(|s| s.is_object());
-    let desired = status::paused_status(previous, &message, &status::now());
+    let previous = previous_status(ctx, object);
+    let desired = status::paused_status(previous.as_ref(), &message, &status::now());
     if patch_status(ctx, object, desired).await? {
         let reference = object.object_ref(&ctx.resource);
         publish(ctx, &reference, false, Reason::Paused, "Reconcile", message).await;
@@ -982,11 +1011,20 @@ async fn pause(ctx: &KindContext, object: &DynamicObject) -> Result<Action> {
     Ok(Action::await_change())
 }
 
+/// The resource's status as last written: ours, while the cache has not delivered our latest
+/// write yet (see [`super::own_writes`]), else the cached one.
+fn previous_status(ctx: &KindContext, object: &DynamicObject) -> Option<Value> {
+    ctx.own_writes
+        .written_status(&object_key(object))
+        .or_else(|| super::cr_cache::status(object))
+        .filter(Value::is_object)
+}
+
 /// Writes `desired` through the status subresource unless the live status already says it;
 /// returns whether it wrote.
 async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value) -> Result<bool> {
-    let previous = object.data.get("status").filter(|s| s.is_object());
-    if !status::status_changed(previous, &desired) {
+    let previous = previous_status(ctx, object);
+    if !status::status_changed(previous.as_ref(), &desired) {
         return Ok(false);
     }
     let namespace = object.namespace().unwrap_or_default();
@@ -997,14 +1035,17 @@ async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value)
         .patch_status(
             &name,
             &PatchParams::default(),
-            &Patch::Merge(json!({ "status": desired })),
+            &Patch::Merge(json!({ "status": &desired })),
         )
         .await;
     ctx.shared.metrics.wrote(&ctx.key, "status");
-    result.map_err(|source| Error::StatusWriteFailed {
+    let written = result.map_err(|source| Error::StatusWriteFailed {
         namespace,
         name,
         source,
     })?;
+    if let Some(version) = written.metadata.resource_version {
+        ctx.own_writes.wrote(object_key(object), version, desired);
+    }
     Ok(true)
 }

@@ -13,6 +13,7 @@ mod controller_lifecycle;
 mod controller_liveness;
 mod controller_ownership;
 mod controller_reload;
+mod controller_requests;
 mod crd_follow;
 mod crds;
 mod filter_injection;

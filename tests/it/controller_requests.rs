@@ -1,0 +1,105 @@
+//! What one resource costs the API server: writes and reconciles of a new resource, and events.
+
+use crate::support as common;
+
+use common::*;
+use kube::api::{Api, DynamicObject, ListParams};
+use serde_json::json;
+
+const RECONCILES: &str = "tera_operator_reconciles_total{kind=\"web.tera-operator.io/WebServer\"}";
+
+/// The operator's writes so far, as `verb resource` (the test's own are left out by the caller).
+fn writes_by_resource(h: &Harness) -> Vec<String> {
+    let mut writes: Vec<String> = h
+        .sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.is_write())
+        .map(|r| format!("{} {}", r.verb, r.resource))
+        .collect();
+    writes.sort();
+    writes
+}
+
+/// `(reason, note)` of every event about `name`.
+async fn events_about(h: &Harness, name: &str) -> Vec<(String, String)> {
+    let events: Api<DynamicObject> = Api::namespaced_with(
+        h.client.clone(),
+        "default",
+        &builtin("events.k8s.io", "v1", "Event", "events"),
+    );
+    let list = events.list(&ListParams::default()).await.expect("events");
+    list.items
+        .iter()
+        .filter(|e| e.data["regarding"]["name"] == name)
+        .map(|e| {
+            (
+                e.data["reason"].as_str().unwrap_or("").to_string(),
+                e.data["note"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
+    let h = Harness::start().await;
+    h.sandbox.hooks().clear_request_log();
+    h.create(&webservers(), "default", &example("webserver"))
+        .await;
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
+    // A spec change that touches only the Service: its reconcile comes after the echoes of
+    // every write above in the resource's watch, so by the time it has written, any reconcile
+    // those echoes caused has been counted.
+    h.merge_patch(
+        &webservers(),
+        "default",
+        "hello",
+        json!({"spec": {"service": {"nodePort": 30081}}}),
+    )
+    .await;
+    h.wait_for(
+        &webservers(),
+        "default",
+        "hello",
+        "generation 2 observed",
+        |o| o["status"]["observedGeneration"] == 2 && condition(o, "Ready")["status"] == "True",
+    )
+    .await;
+    let reconciles = eventually("the spec change's reconcile counted", || async {
+        let n = h.metric(RECONCILES);
+        (n >= 3.0).then_some(n)
+    })
+    .await;
+    // Created, its Deployment available, its spec changed. The echoes of the operator's own
+    // writes (3 applies, 3 status writes) reconcile nothing; one more is tolerated for a child
+    // echo that outran the apply's answer.
+    assert!(reconciles <= 4.0, "{reconciles} reconciles");
+
+    let writes = writes_by_resource(&h);
+    let count = |what: &str| writes.iter().filter(|w| *w == what).count();
+    assert_eq!(count("create webservers"), 1, "{writes:?}");
+    assert_eq!(
+        count("patch webservers"),
+        1,
+        "the test's spec change: {writes:?}"
+    );
+    assert_eq!(count("patch configmaps"), 1, "{writes:?}");
+    assert_eq!(count("patch deployments"), 1, "{writes:?}");
+    assert_eq!(
+        count("patch services"),
+        2,
+        "created, then changed: {writes:?}"
+    );
+    // Reconciling, Ready, then Ready at generation 2: never two writes in one reconcile.
+    assert_eq!(count("patch webservers/status"), 3, "{writes:?}");
+    // One event: the change of an existing object; the creation published none.
+    assert_eq!(count("create events"), 1, "{writes:?}");
+    assert_eq!(writes.len(), 10, "{writes:?}");
+    let events = events_about(&h, "hello").await;
+    assert_eq!(
+        events,
+        [("Applied".to_string(), "applied Service hello".to_string())]
+    );
+}
