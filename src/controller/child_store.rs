@@ -60,8 +60,9 @@ pub(crate) struct CachedChild {
 impl CachedChild {
     /// Caches `object`, keeping of its content only what comparisons need: its metadata
     /// (without managedFields, kubectl's last-applied annotation and the server-set fields
-    /// kept apart or never compared) and the fields tera-operator's apply owns; an object
-    /// tera-operator never applied keeps all its fields.
+    /// kept apart or never compared) and the fields tera-operator's apply owns, plus its live
+    /// status, which charts' status templates read; an object tera-operator never applied keeps
+    /// all its fields.
     pub(crate) fn new(mut object: DynamicObject) -> Self {
         let managed = object.metadata.managed_fields.take();
         let helm_fields = super::handover::has_helm_entries(managed.as_deref());
@@ -76,13 +77,17 @@ impl CachedChild {
         if let Some(owned) = owned_fields::applied_fields(managed.as_deref(), FIELD_MANAGER)
             && let Some(data) = object.data.as_object()
         {
-            let kept: Map<String, Value> = data
+            let mut kept: Map<String, Value> = data
                 .iter()
                 .filter_map(|(key, value)| {
                     let fields = owned.get(format!("f:{key}"))?;
                     Some((key.clone(), owned_fields::cut(value, fields)))
                 })
                 .collect();
+            // Charts' status templates read their children's live status.
+            if let Some(status) = data.get("status").filter(|status| !status.is_null()) {
+                kept.insert("status".into(), status.clone());
+            }
             object.data = Value::Object(kept);
         }
         let mut child = Self::describe(&object, Box::default());

@@ -430,7 +430,7 @@ impl Manager {
             None => format!("controller of {key}"),
         };
         let warm = running.warm.clone();
-        let reconcile_warm = move |object: Arc<DynamicObject>, ctx: Arc<KindContext>| {
+        let reconcile_warm = move |object: Arc<CustomResource>, ctx: Arc<KindContext>| {
             let mut warm = warm.clone();
             async move {
                 // Closed only when the kind stops; then the reconcile may as well run.

@@ -1044,7 +1044,7 @@ async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value)
         name,
         source,
     })?;
-    if let Some(version) = written.metadata.resource_version {
+    if let Some(version) = written.0.metadata.resource_version {
         ctx.own_writes.wrote(object_key(object), version, desired);
     }
     Ok(true)
