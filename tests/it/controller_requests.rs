@@ -75,7 +75,7 @@ async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
     // Created, its spec changed, and its Deployment's status moving as the simulated
     // ReplicaSet's pods become ready (a child status change the WebServer's status template
     // reads: one reconcile each, none of them writing). The echoes of the operator's own writes
-    // (3 applies, 3 status writes) reconcile nothing; 6 would be 12 with them.
+    // (3 applies, 3 status writes) reconcile nothing.
     assert!(reconciles <= 6.0, "{reconciles} reconciles");
 
     let writes = writes_by_resource(&h);
