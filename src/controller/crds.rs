@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{
-    Api, ApiResource, GroupVersionKind, ListParams, Patch, PatchParams,
-};
+use kube::api::{Api, ApiResource, GroupVersionKind, ListParams, Patch, PatchParams};
 use serde_json::Value;
 
 use super::apply::FIELD_MANAGER;
