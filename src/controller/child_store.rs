@@ -556,7 +556,7 @@ mod tests {
     }
 
     #[test]
-    fn applied_objects_keep_only_their_owned_fields_and_readiness() {
+    fn applied_objects_keep_only_their_owned_fields_status_and_readiness() {
         let child = CachedChild::new(deployment(1));
         assert_eq!(
             child.to_value(),
@@ -565,7 +565,11 @@ mod tests {
                 "metadata": {"name": "web", "namespace": "ns", "labels": {"app": "web"}},
                 "spec": {"replicas": 1, "template": {"spec": {"containers": [
                     {"name": "web", "image": "nginx:1.28"}
-                ]}}}
+                ]}}},
+                // Whole, for status templates.
+                "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1,
+                           "availableReplicas": 1,
+                           "conditions": [{"type": "Available", "status": "True"}]}
             })
         );
         assert_eq!(child.not_ready, None);
