@@ -182,7 +182,9 @@ fn style(s: &str, value: bool) -> Style {
         return Style::Double;
     }
     if s.contains('\n') {
+        // A leading line break would need more than an indentation indicator: double-quoted.
         let literal_ok = value
+            && !s.starts_with('\n')
             && !s.contains(" \n")
             && !s.ends_with(' ')
             && !s
@@ -199,7 +201,12 @@ fn style(s: &str, value: bool) -> Style {
     {
         return Style::Double;
     }
-    if plain_allowed(s) && !s.chars().any(unsafe_char) {
+    if s.chars().any(unsafe_char) {
+        // Go single-quotes these; inside a single-quoted or flow position of a template, that
+        // text could close the quotes around it, so the double-quoted form is written instead
+        // (the same string once parsed).
+        Style::Double
+    } else if plain_allowed(s) {
         Style::Plain
     } else {
         Style::Single
@@ -236,7 +243,9 @@ fn plain_allowed(s: &str) -> bool {
     ) {
         return false;
     }
-    if matches!(first, '?' | ':' | '-') && followed_by_space(0) {
+    // `?` and `:` are written quoted whatever follows: in a flow collection a template puts the
+    // text in, a parser may read them as indicators.
+    if matches!(first, '?' | ':') || (first == '-' && followed_by_space(0)) {
         return false;
     }
     if s.starts_with("---") || s.starts_with("...") {

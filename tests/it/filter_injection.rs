@@ -218,23 +218,41 @@ fn check(position: (&str, &str), expression: &str, cases: u32) {
                     .and_then(|m| m.keys().find(|k| *k != "before" && *k != "after").cloned());
                 prop_assert_eq!(data["before"].clone(), json!("b"));
                 prop_assert_eq!(data["after"].clone(), json!("a"));
+                // go_print's one documented change of a value: "" prints nothing, as Go's
+                // template does, so YAML reads null where the value stood (as in Helm's output).
+                let null_by_design = expression.ends_with("| go_print") && s.is_empty();
+                let expected = shape(
+                    base,
+                    if is_key {
+                        base_key.as_deref()
+                    } else {
+                        Some("v")
+                    },
+                );
+                let got = shape(
+                    data,
+                    if is_key {
+                        probe_key.as_deref()
+                    } else {
+                        Some("v")
+                    },
+                );
+                // For it, null counts as the scalar it stands for; maps, lists and keys must
+                // still be the same.
+                let scalars = |shapes: Vec<String>| -> Vec<String> {
+                    shapes
+                        .into_iter()
+                        .map(|entry| entry.replace("null", "scalar"))
+                        .collect()
+                };
+                let (got, expected) = if null_by_design {
+                    (scalars(got), scalars(expected))
+                } else {
+                    (got, expected)
+                };
                 prop_assert_eq!(
-                    shape(
-                        data,
-                        if is_key {
-                            probe_key.as_deref()
-                        } else {
-                            Some("v")
-                        }
-                    ),
-                    shape(
-                        base,
-                        if is_key {
-                            base_key.as_deref()
-                        } else {
-                            Some("v")
-                        }
-                    ),
+                    got,
+                    expected,
                     "{} in {}: {:?} changed the structure: {}",
                     expression,
                     position.0,

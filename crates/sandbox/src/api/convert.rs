@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::api::resources::ResourceInfo;
-use crate::api::{events, hpa};
+use crate::api::{events, hpa, schema};
 
 fn is_hpa_v1(res: &ResourceInfo) -> bool {
     res.group == "autoscaling" && res.plural == "horizontalpodautoscalers" && res.version == "v1"
@@ -34,6 +34,16 @@ pub(crate) fn to_storage(res: &ResourceInfo, obj: Value) -> Value {
 pub(crate) fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
     if is_hpa_v1(res) {
         return events::to_served(res, &hpa::v2_to_v1(obj));
+    }
+    if res.custom
+        && let Some(schema) = &res.schema
+    {
+        // As kube-apiserver decodes a custom resource read from etcd: pruned and defaulted by
+        // the CRD's current schema, so a field a later CRD version dropped is not served even
+        // before the object is written again.
+        let mut served = obj.clone();
+        schema::prune_and_default(&mut served, schema);
+        return events::to_served(res, &served);
     }
     events::to_served(res, obj)
 }

@@ -217,6 +217,29 @@ pub(crate) fn apply_defaults(v: &mut Value, schema: &Value) {
     }
 }
 
+/// Prunes the fields `schema` does not declare from a custom resource and fills its defaults,
+/// without validating (what the API server does to objects it reads back from storage).
+pub(crate) fn prune_and_default(obj: &mut Value, schema: &Value) {
+    let Some(props) = schema["properties"].as_object() else {
+        return;
+    };
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    if schema["x-kubernetes-preserve-unknown-fields"].as_bool() != Some(true) {
+        map.retain(|k, _| {
+            matches!(k.as_str(), "apiVersion" | "kind" | "metadata") || props.contains_key(k)
+        });
+    }
+    let mut pruned = Vec::new();
+    for (k, cv) in map.iter_mut() {
+        if let Some(ps) = props.get(k).filter(|_| k != "metadata") {
+            prune(cv, ps, k, &mut pruned);
+            apply_defaults(cv, ps);
+        }
+    }
+}
+
 /// What checking a custom resource found.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct Checked {
