@@ -162,6 +162,12 @@ impl AppliedMemory {
             .is_some_and(|w| w.hash == hash && w.version == resource_version)
     }
 
+    /// The resourceVersion our latest apply of `key` was answered with, if remembered.
+    pub(crate) fn written_version(&self, key: &str) -> Option<String> {
+        let memory = self.memory.lock().ok()?;
+        memory.written.get(key).map(|w| w.version.clone())
+    }
+
     /// When the child watch has not yet delivered our own write of `hash` to `key`, the
     /// readiness that write had; else `None` (the cache is current: trust it).
     pub(crate) fn cache_behind(&self, key: &str, hash: &str) -> Option<Option<String>> {

@@ -22,6 +22,7 @@ use super::apply::{AppliedMemory, memory_key};
 use super::child_store::{CachedChild, ChildStore, Refusal, Waiters};
 use super::custom_resource::CustomResource;
 use super::health::Liveness;
+use super::in_flight::InFlight;
 use crate::render::{MANAGED_BY, MANAGED_BY_LABEL};
 
 /// How long a new child watch may take to list its objects: reconciles needing it wait until
@@ -177,6 +178,8 @@ struct Slot {
 pub(crate) struct Children {
     /// What tera-operator last applied to each child, kept in step with the caches.
     pub(crate) applied: Arc<AppliedMemory>,
+    /// Our applies the caches have not delivered yet.
+    pub(crate) in_flight: Arc<InFlight>,
     /// Resources waiting for a child another resource holds, woken by its watch events.
     pub(crate) waiters: Arc<Waiters>,
     client: kube::Client,
@@ -202,6 +205,7 @@ impl Children {
     ) -> Self {
         Self {
             applied: Arc::default(),
+            in_flight: Arc::default(),
             waiters: Arc::default(),
             client,
             scopes,
@@ -331,6 +335,7 @@ impl Children {
                     resource.clone(),
                     Followers {
                         applied: self.applied.clone(),
+                        in_flight: self.in_flight.clone(),
                         routes: self.routes.clone(),
                         waiters: self.waiters.clone(),
                         last_error: last_error.clone(),
@@ -359,6 +364,7 @@ impl Children {
 /// Who hears of a child watch's events besides its store.
 struct Followers {
     applied: Arc<AppliedMemory>,
+    in_flight: Arc<InFlight>,
     routes: Routes,
     waiters: Arc<Waiters>,
     /// The watch's latest error, cleared when it lists again.
@@ -375,6 +381,7 @@ async fn follow_watch(
 ) {
     let Followers {
         applied,
+        in_flight,
         routes,
         waiters,
         last_error,
@@ -388,6 +395,10 @@ async fn follow_watch(
             Ok(watcher::Event::Apply(object)) => {
                 let child = store.apply(typed(object, &resource));
                 observe(&applied, &resource, &child);
+                in_flight.observed(
+                    &child_key(&resource, &child),
+                    child.resource_version.as_deref(),
+                );
                 if !own_write(&applied, &resource, &child) {
                     route_to_owner(&routes, &child);
                 }
@@ -396,6 +407,10 @@ async fn follow_watch(
             Ok(watcher::Event::Delete(object)) => {
                 let child = store.delete(object);
                 forget(&applied, &resource, &child);
+                in_flight.observed(
+                    &child_key(&resource, &child),
+                    child.resource_version.as_deref(),
+                );
                 route_to_owner(&routes, &child);
                 wake_waiters(&routes, &waiters, &resource, &child, true);
             }
@@ -412,6 +427,7 @@ async fn follow_watch(
                     wake_waiters(&routes, &waiters, &resource, &gone, true);
                 }
                 applied.observe_all();
+                in_flight.relisted(&resource);
                 *lock(&last_error) = None;
             }
             Err(e) if history_expired(&e) => {

@@ -3,29 +3,31 @@
 use k8s_openapi::api::core::v1::ObjectReference;
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use kube::discovery::ApiResource;
+
+use super::child_store::CachedChild;
 use super::context::KindContext;
 use super::reason::Reason;
 use super::status::Computed;
 use crate::render::Renderer;
 
-/// Computes the status fields of `resource` (as JSON) from the merged `values` and the cached
-/// live objects owned by `uid`, as the chart's status template says. Children are as the child
-/// watches last saw them: a change they see later wakes the resource, which computes again.
+/// Computes the status fields of `resource` (as JSON) from the merged `values` and its cached
+/// live children (see [`super::children::Children::owned_by`]), as the chart's status template says. Children
+/// are as the child watches last saw them: a change they see later wakes the resource, which
+/// computes again.
 pub(crate) fn compute(
-    ctx: &KindContext,
     renderer: &Renderer,
     resource: &Value,
     namespace: &str,
     values: &Value,
-    uid: &str,
+    live: &[(ApiResource, Arc<CachedChild>)],
 ) -> Computed {
     if !renderer.computes_status() {
         return Computed::NotDeclared;
     }
-    let children: Vec<Value> = ctx
-        .shared
-        .children
-        .owned_by(uid)
+    let children: Vec<Value> = live
         .iter()
         .map(|(resource, child)| {
             let mut object = child.to_value();

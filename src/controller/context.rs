@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use kube::api::DynamicObject;
 use kube::discovery::ApiResource;
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -14,6 +15,7 @@ use super::metrics::Metrics;
 use super::own_writes::OwnWrites;
 use crate::config::Watch;
 use crate::render::Renderer;
+use serde_json::Value;
 
 /// Dependencies shared by the controllers of every kind.
 pub(crate) struct Shared {
@@ -99,6 +101,20 @@ impl KindContext {
             .read()
             .map(|stores| stores.iter().any(|s| s.get(&key).is_some()))
             .unwrap_or(true)
+    }
+
+    /// The status of the freshest cached copy of `object`. A reconcile gets the cache's copy
+    /// as it was when the reconcile was dispatched; the watch may have delivered a newer one
+    /// since (our own last status write, for instance). `None`: not cached, or no status.
+    pub(crate) fn latest_status(&self, object: &DynamicObject) -> Option<Value> {
+        let name = object.metadata.name.as_deref()?;
+        let mut key = ObjectRef::<CustomResource>::new_with(name, self.resource.clone());
+        if let Some(namespace) = object.metadata.namespace.as_deref() {
+            key = key.within(namespace);
+        }
+        let stores = self.stores.read().ok()?;
+        let latest = stores.iter().find_map(|s| s.get(&key))?;
+        super::cr_cache::status(&latest.0)
     }
 
     /// The chart currently serving.

@@ -23,6 +23,7 @@ pub mod diff;
 pub(crate) mod events;
 pub(crate) mod handover;
 pub(crate) mod health;
+pub(crate) mod in_flight;
 pub mod leader;
 pub(crate) mod manager;
 pub mod metrics;

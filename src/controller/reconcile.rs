@@ -15,12 +15,13 @@ use super::adopt;
 use super::apply::{
     self, add_desired_hash, desired_hash, matches_live, memory_key, server_side_apply,
 };
-use super::child_store::{ChildId, Waiter};
+use super::child_store::{CachedChild, ChildId, Waiter};
 use super::children;
 use super::computed;
 use super::context::KindContext;
 use super::custom_resource::CustomResource;
 use super::handover;
+use super::in_flight::InFlight;
 use super::prune;
 use super::reason::Reason;
 use super::status::{self, ChildStatus, Computed, Outcome};
@@ -387,14 +388,18 @@ async fn reconcile_inner(object: &DynamicObject, ctx: &KindContext) -> Result<Ac
             }
             let pruned = prune_undesired(ctx, &reference, &uid, &desired).await;
             // Everything is applied (and what prune could delete is deleted): the status
-            // fields describe the children as they now are.
+            // fields describe the children as they now are, and so does their readiness.
+            let (children, live) = live_view(
+                &ctx.shared.children.in_flight,
+                children,
+                ctx.shared.children.owned_by(&uid),
+            );
             let computed = computed::compute(
-                ctx,
                 &chart.renderer,
                 &resource_json,
                 &namespace,
                 &rendered.values,
-                &uid,
+                &live,
             );
             computed::report(ctx, &reference, &object_key(object), &computed).await;
             if let Err(e) = pruned {
@@ -705,12 +710,12 @@ async fn apply_all(ctx: &KindContext, reference: &ObjectReference, objects: &[Va
     for (index, object) in objects.iter().enumerate() {
         let id = Identity::of(object);
         let result = apply_one(ctx, reference, object, &id, &mut owner_checked).await;
-        let not_ready = match result {
-            Ok(Some((not_ready, wrote))) => {
-                if wrote != Wrote::Nothing {
-                    written.push((format!("{} {}", id.kind, id.name), wrote));
+        let readiness = match result {
+            Ok(Some(readiness)) => {
+                if readiness.wrote != Wrote::Nothing {
+                    written.push((format!("{} {}", id.kind, id.name), readiness.wrote));
                 }
-                not_ready
+                readiness
             }
             Ok(None) => return Applied::Gone,
             Err(error) => {
@@ -739,11 +744,63 @@ async fn apply_all(ctx: &KindContext, reference: &ObjectReference, objects: &[Va
             api_version: id.api_version,
             kind: id.kind,
             name: id.name,
-            not_ready,
+            namespace: id.namespace,
+            not_ready: readiness.not_ready,
+            seen_at: readiness.seen_at,
         });
     }
     announce_applied(ctx, reference, &written).await;
     Applied::Done { children, desired }
+}
+
+/// The rendered children and their cached live objects as one consistent view: an object
+/// whose apply the cache has not delivered yet stands in as the server answered it (see
+/// [`super::in_flight`]), and each child's readiness is that of the object the status fields
+/// are computed from when it is newer than the one its readiness was worked out from at apply
+/// time (a Deployment that became ready meanwhile).
+fn live_view(
+    in_flight: &InFlight,
+    mut children: Vec<ChildStatus>,
+    mut live: Vec<(ApiResource, Arc<CachedChild>)>,
+) -> (Vec<ChildStatus>, Vec<(ApiResource, Arc<CachedChild>)>) {
+    let version = |v: Option<&str>| v.and_then(|v| v.parse::<u64>().ok());
+    for child in &mut children {
+        let group = child.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let is_child = |(resource, cached): &(ApiResource, Arc<CachedChild>)| {
+            resource.group == group
+                && resource.kind == child.kind
+                && cached.name == child.name
+                && cached.namespace == child.namespace
+        };
+        let index = live.iter().position(is_child);
+        let cached_version = index.and_then(|i| live[i].1.resource_version.as_deref());
+        let key = memory_key(group, &child.kind, &child.namespace, &child.name);
+        let written = in_flight.newer_than(&key, cached_version);
+        let index = match (index, written) {
+            (Some(i), Some(written)) => {
+                live[i] = written;
+                Some(i)
+            }
+            (None, Some(written)) => {
+                live.push(written);
+                Some(live.len() - 1)
+            }
+            (index, None) => index,
+        };
+        let Some((_, current)) = index.map(|i| &live[i]) else {
+            continue;
+        };
+        let current_version = version(current.resource_version.as_deref());
+        let newer = match (current_version, version(child.seen_at.as_deref())) {
+            (Some(current), Some(seen)) => current > seen,
+            _ => false,
+        };
+        if newer {
+            child.not_ready = current.not_ready.as_deref().map(str::to_string);
+            child.seen_at = current.resource_version.clone();
+        }
+    }
+    (children, live)
 }
 
 /// What [`apply_one`] wrote.
@@ -794,7 +851,7 @@ async fn apply_one(
     object: &Value,
     id: &Identity,
     owner_checked: &mut bool,
-) -> Result<Option<(Option<String>, Wrote)>> {
+) -> Result<Option<Readiness>> {
     let shared = &ctx.shared;
     let gvk = gvk_of(&id.api_version, &id.kind);
     let cache = shared.children.ensure(&gvk).await?;
@@ -816,11 +873,19 @@ async fn apply_one(
             hand_over(ctx, &cache.resource, id).await?;
         }
         let not_ready = live.as_ref().and_then(|l| l.not_ready.as_deref());
-        return Ok(Some((not_ready.map(str::to_string), Wrote::Nothing)));
+        return Ok(Some(Readiness {
+            not_ready: not_ready.map(str::to_string),
+            seen_at: live_version,
+            wrote: Wrote::Nothing,
+        }));
     }
     if let Some(not_ready) = memory.cache_behind(&key, &hash) {
         // Our own write of this content has not reached the cache yet.
-        return Ok(Some((not_ready, Wrote::Nothing)));
+        return Ok(Some(Readiness {
+            not_ready,
+            seen_at: memory.written_version(&key),
+            wrote: Wrote::Nothing,
+        }));
     }
     // Creating a child: make sure the owner still exists first (the cache may still hold a
     // resource whose deletion is taking its children with it).
@@ -833,14 +898,20 @@ async fn apply_one(
     let result = server_side_apply(&shared.client, &cache.resource, true, object, false).await;
     shared.metrics.wrote(&ctx.key, "apply");
     let written = result?;
+    shared.children.in_flight.wrote(
+        &key,
+        &cache.resource,
+        Arc::new(CachedChild::new(written.clone())),
+    );
     let helm_fields =
         helm_fields || handover::has_helm_entries(written.metadata.managed_fields.as_deref());
     let written = serde_json::to_value(&written).unwrap_or_else(|_| object.clone());
     let not_ready = status::child_readiness(&written).err();
-    if let Some(version) = written
+    let seen_at = written
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
-    {
+        .map(str::to_string);
+    if let Some(version) = &seen_at {
         memory.remember(&key, &hash, version, not_ready.clone());
     }
     shared
@@ -858,7 +929,22 @@ async fn apply_one(
     } else {
         Wrote::Created
     };
-    Ok(Some((not_ready, wrote)))
+    Ok(Some(Readiness {
+        not_ready,
+        seen_at,
+        wrote,
+    }))
+}
+
+/// What [`apply_one`] found or made of one child: its readiness, the resourceVersion that
+/// readiness is of, and what was written.
+struct Readiness {
+    /// `None` when ready, else why not.
+    not_ready: Option<String>,
+    /// The resourceVersion `not_ready` was worked out from, when known.
+    seen_at: Option<String>,
+    /// What was written.
+    wrote: Wrote,
 }
 
 /// Removes operator-sdk's helm-operator finalizers from the resource once every object it
@@ -1012,10 +1098,13 @@ async fn pause(ctx: &KindContext, object: &DynamicObject) -> Result<Action> {
 }
 
 /// The resource's status as last written: ours, while the cache has not delivered our latest
-/// write yet (see [`super::own_writes`]), else the cached one.
+/// write yet (see [`super::own_writes`]), else the cache's newest copy (newer than `object`
+/// when the echo of our write arrived after this reconcile was dispatched: the write's pending
+/// entry is gone by then, so `object`'s own status would be one write behind).
 fn previous_status(ctx: &KindContext, object: &DynamicObject) -> Option<Value> {
     ctx.own_writes
         .written_status(&object_key(object))
+        .or_else(|| ctx.latest_status(object))
         .or_else(|| super::cr_cache::status(object))
         .filter(Value::is_object)
 }
@@ -1048,4 +1137,107 @@ async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value)
         ctx.own_writes.wrote(object_key(object), version, desired);
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(version: &str, available: i64) -> Arc<CachedChild> {
+        let object = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "resourceVersion": version,
+                         "generation": 1},
+            "spec": {"replicas": 1},
+            "status": {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1,
+                       "availableReplicas": available,
+                       "conditions": [{"type": "Available", "status": "True"}]}
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        Arc::new(CachedChild::new(object))
+    }
+
+    fn applied(kind: &str, api_version: &str, seen_at: Option<&str>) -> ChildStatus {
+        ChildStatus {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            name: "web".into(),
+            namespace: "ns".into(),
+            not_ready: Some("not yet".into()),
+            seen_at: seen_at.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn readiness_follows_a_newer_cached_child_only() {
+        let resource = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+        let none = InFlight::default();
+        let live = vec![(resource.clone(), deployment("7", 1))];
+        let (fresher, _) = live_view(
+            &none,
+            vec![applied("Deployment", "apps/v1", Some("5"))],
+            live.clone(),
+        );
+        assert_eq!(
+            fresher[0].not_ready, None,
+            "the cache is newer than the apply"
+        );
+        assert_eq!(fresher[0].seen_at.as_deref(), Some("7"));
+
+        for stays in [
+            applied("Deployment", "apps/v1", Some("7")),
+            applied("Deployment", "apps/v1", Some("9")),
+            applied("Deployment", "apps/v1", None),
+            applied("Deployment", "extensions/v1beta1", Some("5")),
+            applied("StatefulSet", "apps/v1", Some("5")),
+        ] {
+            let (kept, _) = live_view(&none, vec![stays.clone()], live.clone());
+            assert_eq!(kept, vec![stays]);
+        }
+        let unready = vec![(resource, deployment("8", 0))];
+        let (fresher, _) = live_view(
+            &none,
+            vec![applied("Deployment", "apps/v1", Some("5"))],
+            unready,
+        );
+        assert_eq!(
+            fresher[0].not_ready.as_deref(),
+            Some("0 of 1 replicas available, 1 updated")
+        );
+    }
+
+    #[test]
+    fn a_write_the_cache_has_not_delivered_stands_in_for_the_cached_child() {
+        let resource = ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+        let in_flight = InFlight::default();
+        let key = memory_key("apps", "Deployment", "ns", "web");
+        in_flight.wrote(&key, &resource, deployment("9", 0));
+        let live = vec![(resource.clone(), deployment("7", 1))];
+        let (children, view) = live_view(
+            &in_flight,
+            vec![applied("Deployment", "apps/v1", Some("9"))],
+            live,
+        );
+        assert_eq!(view.len(), 1);
+        assert_eq!(view[0].1.resource_version.as_deref(), Some("9"));
+        assert!(children[0].not_ready.is_some(), "as written: not ready");
+
+        // Not cached at all yet: the write is the only view of it.
+        let (_, view) = live_view(
+            &in_flight,
+            vec![applied("Deployment", "apps/v1", Some("9"))],
+            Vec::new(),
+        );
+        assert_eq!(view.len(), 1);
+        // The cache caught up (and went past): the cache wins and the write is forgotten.
+        let caught_up = vec![(resource, deployment("11", 1))];
+        let (children, view) = live_view(
+            &in_flight,
+            vec![applied("Deployment", "apps/v1", Some("9"))],
+            caught_up,
+        );
+        assert_eq!(view[0].1.resource_version.as_deref(), Some("11"));
+        assert_eq!(children[0].not_ready, None);
+        assert_eq!(in_flight.len(), 0);
+    }
 }

@@ -13,8 +13,12 @@ pub(crate) struct ChildStatus {
     pub(crate) kind: String,
     /// Name of the child.
     pub(crate) name: String,
+    /// Namespace of the child (empty for a cluster-scoped one).
+    pub(crate) namespace: String,
     /// `None` when ready, else why not.
     pub(crate) not_ready: Option<String>,
+    /// The resourceVersion `not_ready` was worked out from, when known.
+    pub(crate) seen_at: Option<String>,
 }
 
 impl ChildStatus {
@@ -424,7 +428,9 @@ mod tests {
             api_version: "v1".into(),
             kind: kind.into(),
             name: "x".into(),
+            namespace: "default".into(),
             not_ready: not_ready.map(str::to_string),
+            seen_at: None,
         }
     }
 

@@ -44,9 +44,27 @@ async fn events_about(h: &Harness, name: &str) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
     let h = Harness::start().await;
+    // The Deployment becomes ready only once the first reconcile has written its status: were
+    // it to become ready during that reconcile, the reconcile could see it not ready when it
+    // applies it and ready when it reads the children for the status (a Ready=False status
+    // with every replica available, corrected by one more write), as on a real cluster.
+    h.sandbox.hooks().pause_workloads(true);
     h.sandbox.hooks().clear_request_log();
     h.create(&webservers(), "default", &example("webserver"))
         .await;
+    h.wait_for(
+        &webservers(),
+        "default",
+        "hello",
+        "the first status, waiting for the Deployment",
+        |o| {
+            condition(o, "Ready")["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("waiting for Deployment hello"))
+        },
+    )
+    .await;
+    h.sandbox.hooks().pause_workloads(false);
     h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
         .await;
     // A spec change that touches only the Service: its reconcile comes after the echoes of
@@ -75,8 +93,11 @@ async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
     // Created, its spec changed, and its Deployment's status moving as the simulated
     // ReplicaSet's pods become ready (a child status change the WebServer's status template
     // reads: one reconcile each, none of them writing). The echoes of the operator's own writes
-    // (3 applies, 3 status writes) reconcile nothing.
-    assert!(reconciles <= 6.0, "{reconciles} reconciles");
+    // (4 applies, 3 status writes) reconcile nothing, except that an echo the watch delivers
+    // before the write's response has arrived cannot be told from someone else's change: on a
+    // loaded machine one or two do, and write nothing (the counts below). Were echoes not
+    // filtered at all, there would be 11 or more.
+    assert!(reconciles <= 8.0, "{reconciles} reconciles");
 
     let writes = writes_by_resource(&h);
     let count = |what: &str| writes.iter().filter(|w| *w == what).count();

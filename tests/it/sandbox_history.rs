@@ -183,12 +183,20 @@ async fn lists_at_a_resource_version_follow_resource_version_match() {
     );
 
     let too_new = (rv.parse::<u64>().unwrap() + 1000).to_string();
+    // kube's default client retries a 504 (up to 15 times, honouring Retry-After): ask once.
+    let mut config = kube::Config::new(sb.url().parse().unwrap());
+    config.default_namespace = "default".into();
+    config.default_retry = false;
+    let once: Api<ConfigMap> = Api::default_namespaced(kube::Client::try_from(config).unwrap());
     let err = api_error(
-        api.list(&ListParams::default().at(&too_new))
+        once.list(&ListParams::default().at(&too_new))
             .await
             .unwrap_err(),
     );
     assert_eq!((err.code, err.reason.as_str()), (504, "Timeout"));
+    let details = err.details.unwrap();
+    assert_eq!(details.retry_after_seconds, 1, "retry after a second");
+    assert_eq!(details.causes[0].reason, "ResourceVersionTooLarge");
 
     let raw = raw_get(
         &sb,

@@ -273,18 +273,29 @@ impl Harness {
         check: impl Fn(&Value) -> bool,
     ) -> Value {
         let api = self.api(resource, namespace);
-        let check = &check;
-        eventually(
-            &format!("{} {namespace}/{name}: {what}", resource.kind),
-            || {
-                let api = api.clone();
-                async move {
-                    let object = api.get_opt(name).await.ok().flatten()?.pipe_json();
-                    check(&object).then_some(object)
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let last = api.get_opt(name).await;
+            if let Ok(Some(object)) = &last {
+                let object = object.clone().pipe_json();
+                if check(&object) {
+                    return object;
                 }
-            },
-        )
-        .await
+            }
+            if tokio::time::Instant::now() > deadline {
+                // What it was last: the status says why the wait was in vain.
+                let last = match last {
+                    Ok(Some(object)) => object.pipe_json()["status"].to_string(),
+                    Ok(None) => "not found".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                panic!(
+                    "timed out after {WAIT:?} waiting for {} {namespace}/{name}: {what}; its status was {last}",
+                    resource.kind
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Waits until `name` no longer exists.

@@ -287,8 +287,18 @@ fn cause_reason(message: &str) -> &'static str {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_vec(&self.to_status()).unwrap_or_default();
-        (code, [("content-type", "application/json")], body).into_response()
+        let status = self.to_status();
+        let body = serde_json::to_vec(&status).unwrap_or_default();
+        let mut response = (code, [("content-type", "application/json")], body).into_response();
+        // As the apiserver's responsewriters: a status asking to retry later says when in a
+        // Retry-After header too, which clients (client-go, kube-rs) honour.
+        if let Some(seconds) = status["details"]["retryAfterSeconds"].as_u64()
+            && seconds > 0
+            && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert("retry-after", value);
+        }
+        response
     }
 }
 

@@ -432,11 +432,18 @@ fn snapshot_of(store: &Store, q: &ListQuery) -> Result<(u64, Option<Key>)> {
         .parse()
         .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}")))?;
     if rv > store.rv() {
-        return Err(ApiError::new(
+        // storage.NewTooLargeResourceVersionError, as the watch cache answers once its wait for
+        // the version is over: a Timeout asking to retry after a second.
+        let mut err = ApiError::new(
             504,
             "Timeout",
             format!("Too large resource version: {rv}, current: {}", store.rv()),
-        ));
+        );
+        err.details = Some(json!({
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        }));
+        return Err(err);
     }
     if !exact {
         return Ok((store.rv(), None));
