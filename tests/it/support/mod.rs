@@ -109,6 +109,18 @@ impl Harness {
 
     /// The sandbox with the CRDs and a copy of the charts (`mapping` replaces the bundled one).
     pub async fn without_operator(mapping: Option<&str>) -> Self {
+        Self::without_operator_on(
+            mapping,
+            SandboxConfig {
+                workload_delay: Duration::from_millis(50),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Harness::without_operator`] on a sandbox configured as `config` says.
+    pub async fn without_operator_on(mapping: Option<&str>, config: SandboxConfig) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -121,12 +133,7 @@ impl Harness {
         if let Some(mapping) = mapping {
             std::fs::write(dir.path().join("charts/watches.yaml"), mapping).expect("mapping");
         }
-        let sandbox = Sandbox::start(SandboxConfig {
-            workload_delay: Duration::from_millis(50),
-            ..Default::default()
-        })
-        .await
-        .expect("sandbox");
+        let sandbox = Sandbox::start(config).await.expect("sandbox");
         let client = sandbox.client();
         for (kind, plural) in [("WebServer", "webservers"), ("Balancer", "balancers")] {
             create_crd(&client, kind, plural).await;

@@ -14,7 +14,7 @@ use crate::http::definitions;
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 
 fn info() -> Value {
-    json!({"title": "Kubernetes", "version": "v1.32.0-sandbox"})
+    json!({"title": "Kubernetes", "version": "v1.34.0-sandbox"})
 }
 
 /// The definition name of a CRD version, as the API server builds it (reversed group).

@@ -242,12 +242,14 @@ async fn serve(
     }
     let accept = header(req.headers(), "accept");
     let resp = match route {
+        // The version whose API definitions the sandbox serves and validates against
+        // (crates/sandbox/data, crates/k8s-rules/data: Kubernetes 1.34).
         Route::Version => Ok(json_response(
             StatusCode::OK,
             &json!({
-                "major": "1", "minor": "32", "gitVersion": "v1.32.0-sandbox", "gitCommit": "0000000000000000000000000000000000000000",
-                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23", "compiler": "gc", "platform": "linux/amd64",
-                "emulationMajor": "1", "emulationMinor": "32", "minCompatibilityMajor": "1", "minCompatibilityMinor": "31",
+                "major": "1", "minor": "34", "gitVersion": "v1.34.0-sandbox", "gitCommit": "0000000000000000000000000000000000000000",
+                "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.6", "compiler": "gc", "platform": "linux/amd64",
+                "emulationMajor": "1", "emulationMinor": "34", "minCompatibilityMajor": "1", "minCompatibilityMinor": "33",
             }),
         )),
         Route::Health => {
