@@ -231,23 +231,27 @@ impl Engine {
 /// How long [`super::yaml_text::align`] makes `text`: each continuation mark becomes as many
 /// spaces as the column of the latest anchor, the marks themselves go.
 fn aligned_len(text: &str) -> usize {
-    use super::yaml_text::{ANCHOR, CONTINUE};
-    if !text.contains([ANCHOR, CONTINUE]) {
+    use super::yaml_text::{ANCHOR, CONTINUE, Piece, has_marks, pieces};
+    if !has_marks(text) {
         return text.len();
     }
     let (mut len, mut column, mut anchor) = (0usize, 0usize, 0usize);
-    for c in text.chars() {
-        match c {
-            ANCHOR => anchor = column,
-            CONTINUE => {
+    for piece in pieces(text) {
+        match piece {
+            Piece::Run(run) => {
+                len = len.saturating_add(run.len());
+                column = column.saturating_add(run.chars().count());
+            }
+            Piece::Char(ANCHOR) => anchor = column,
+            Piece::Char(CONTINUE) => {
                 len = len.saturating_add(anchor);
                 column = column.saturating_add(anchor);
             }
-            '\n' => {
+            Piece::Char('\n') => {
                 len += 1;
                 column = 0;
             }
-            c => {
+            Piece::Char(c) => {
                 len = len.saturating_add(c.len_utf8());
                 column += 1;
             }
@@ -349,6 +353,11 @@ mod tests {
             String::from("a: 1\n"),
             format!("key: {ANCHOR}x: 1\n{CONTINUE}y: 2\n{CONTINUE}z: é\n"),
             format!("- {ANCHOR}a\n{CONTINUE}b\n  - {ANCHOR}c\n{CONTINUE}d\n"),
+            // Placeholders and other characters sharing the marks' first byte, multi-byte
+            // text before an anchor, marks at the very start and end.
+            format!(
+                "{ANCHOR}k: \u{E000}0\u{E001}\n{CONTINUE}é: ü{ANCHOR}x\n{CONTINUE}\u{EFFF}y\n{CONTINUE}"
+            ),
         ] {
             assert_eq!(aligned_len(&text), align(text.clone()).len(), "{text:?}");
         }

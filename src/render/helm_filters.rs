@@ -270,8 +270,10 @@ fn go_print(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
     if value.is_undefined() || value.is_none() || value.as_str() == Some("") {
         return Ok(Value::safe_string(""));
     }
-    if let Ok(Json::Array(items)) = json(&value)
-        && items.is_empty()
+    // Read in place: converting the value to JSON first cost a deep copy of every printed
+    // value (the scaffold prints a dozen per render).
+    if value.as_array().is_some_and(<[Value]>::is_empty)
+        || value.as_bytes().is_some_and(<[u8]>::is_empty)
     {
         return Ok(Value::safe_string("[]"));
     }

@@ -118,6 +118,8 @@ pub struct Renderer {
     skeletons: Arc<documents::SkeletonCache>,
     allowed_kinds: Vec<AllowedKind>,
     override_values: Value,
+    /// `chart` as templates see it, made once (it is the same for every render).
+    chart_context: tera::Value,
     /// Where each override was written (`file:line` and key), named in place of `/spec/…` when
     /// an override's value breaks the schema.
     override_sources: Arc<Vec<(String, String)>>,
@@ -150,8 +152,15 @@ impl Renderer {
                 })
                 .collect(),
         })?;
+        let chart_context = tera::Value::from_serializable(&json!({
+            "name": chart.meta.name,
+            "version": chart.meta.version,
+            "appVersion": chart.meta.app_version.clone().unwrap_or_default(),
+            "description": chart.meta.description.clone().unwrap_or_default(),
+        }));
         Ok(Self {
             chart: Arc::new(chart),
+            chart_context,
             engine: Arc::new(engine),
             skeletons: Arc::default(),
             allowed_kinds,
@@ -291,15 +300,7 @@ impl Renderer {
                 "service": stamp::MANAGED_BY,
             }),
         );
-        context.insert(
-            "chart",
-            &json!({
-                "name": self.chart.meta.name,
-                "version": self.chart.meta.version,
-                "appVersion": self.chart.meta.app_version.clone().unwrap_or_default(),
-                "description": self.chart.meta.description.clone().unwrap_or_default(),
-            }),
-        );
+        context.insert_value("chart", self.chart_context.clone());
         let metadata = resource
             .get("metadata")
             .cloned()

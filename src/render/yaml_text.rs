@@ -203,7 +203,7 @@ pub fn marked(text: &str) -> String {
 /// `text` without alignment marks: continuation lines at their own indentation, as a filter
 /// that reads the text (hashing, encoding, indenting) must see it.
 pub fn unmarked(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains([ANCHOR, CONTINUE]) {
+    if has_marks(text) {
         std::borrow::Cow::Owned(text.replace([ANCHOR, CONTINUE], ""))
     } else {
         std::borrow::Cow::Borrowed(text)
@@ -213,24 +213,28 @@ pub fn unmarked(text: &str) -> std::borrow::Cow<'_, str> {
 /// Resolves the alignment marks left in a rendered template: each [`CONTINUE`] becomes as many
 /// spaces as the column of the latest [`ANCHOR`] on the lines before it.
 pub fn align(text: String) -> String {
-    if !text.contains([ANCHOR, CONTINUE]) {
+    if !has_marks(&text) {
         return text;
     }
     let mut out = String::with_capacity(text.len() + 64);
     let mut column = 0usize;
     let mut anchor = 0usize;
-    for c in text.chars() {
-        match c {
-            ANCHOR => anchor = column,
-            CONTINUE => {
+    for piece in pieces(&text) {
+        match piece {
+            Piece::Run(run) => {
+                out.push_str(run);
+                column += run.chars().count();
+            }
+            Piece::Char(ANCHOR) => anchor = column,
+            Piece::Char(CONTINUE) => {
                 out.extend(std::iter::repeat_n(' ', anchor));
                 column += anchor;
             }
-            '\n' => {
+            Piece::Char('\n') => {
                 out.push('\n');
                 column = 0;
             }
-            c => {
+            Piece::Char(c) => {
                 out.push(c);
                 column += 1;
             }
@@ -239,10 +243,95 @@ pub fn align(text: String) -> String {
     out
 }
 
+/// The first UTF-8 byte of the marks (and of every character from U+E000 to U+EFFF).
+const MARK_LEAD_BYTE: u8 = 0xEE;
+
+/// Whether `text` holds an alignment mark: one byte scan rules most text out before the
+/// character search.
+pub(crate) fn has_marks(text: &str) -> bool {
+    text.as_bytes().contains(&MARK_LEAD_BYTE) && text.contains([ANCHOR, CONTINUE])
+}
+
+/// A piece of text as [`align`] reads it: a run holding no newline and no character from
+/// U+E000 to U+EFFF, or one such character.
+pub(crate) enum Piece<'a> {
+    /// Ordinary text, copied as it is.
+    Run(&'a str),
+    /// A newline or a character from U+E000 to U+EFFF (a mark, a placeholder, …).
+    Char(char),
+}
+
+/// `text` cut into [`Piece`]s, scanning bytes rather than decoding every character.
+pub(crate) fn pieces(text: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = text;
+    let mut pending: Option<char> = None;
+    std::iter::from_fn(move || {
+        if let Some(c) = pending.take() {
+            return Some(Piece::Char(c));
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let at = rest
+            .bytes()
+            .position(|b| b == b'\n' || b == MARK_LEAD_BYTE)
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(at);
+        // The byte found starts a character (neither can continue one), so `at` is a boundary.
+        let next = tail.chars().next();
+        rest = next.map_or("", |c| &tail[c.len_utf8()..]);
+        match (run.is_empty(), next) {
+            (true, Some(c)) => Some(Piece::Char(c)),
+            (_, c) => {
+                pending = c;
+                Some(Piece::Run(run))
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// [`align`] as a character-by-character loop: what the byte-scanning version must equal.
+    fn align_by_chars(text: &str) -> String {
+        let (mut out, mut column, mut anchor) = (String::new(), 0usize, 0usize);
+        for c in text.chars() {
+            match c {
+                ANCHOR => anchor = column,
+                CONTINUE => {
+                    out.extend(std::iter::repeat_n(' ', anchor));
+                    column += anchor;
+                }
+                '\n' => {
+                    out.push('\n');
+                    column = 0;
+                }
+                c => {
+                    out.push(c);
+                    column += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn align_equals_the_character_loop() {
+        for text in [
+            String::new(),
+            "plain: text\n".to_string(),
+            format!("{ANCHOR}"),
+            format!("{CONTINUE}{CONTINUE}\n\n"),
+            format!("key: {ANCHOR}a: 1\n{CONTINUE}b: 2\n"),
+            format!("é ü: {ANCHOR}\u{E000}0\u{E001}\n{CONTINUE}ß\u{EFFF}: {ANCHOR}x\n{CONTINUE}y"),
+            format!("- {ANCHOR}a\n{CONTINUE}b\n  - {ANCHOR}c\n{CONTINUE}d\n{CONTINUE}"),
+        ] {
+            assert_eq!(align(text.clone()), align_by_chars(&text), "{text:?}");
+        }
+    }
 
     fn parse(text: &str) -> Value {
         serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}"))
