@@ -1,17 +1,14 @@
 //! `tera-operator render`: print the objects the operator would apply for custom resources.
 
-use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::Value;
-use tera_operator::chart::Chart;
-use tera_operator::config::{Mapping, default_allowed_kinds};
-use tera_operator::render::Renderer;
+use tera_operator::render::Renderers;
 
-use super::inputs::{self, DEFAULT_CONFIG, Document};
+use super::inputs::{self, DEFAULT_CONFIG};
 use super::user_error;
 
 /// Arguments of `render`.
@@ -56,101 +53,23 @@ pub(crate) fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
                 .join(", ")
         )));
     }
-    let mut charts = ChartSource::new(&args)?;
+    let mut renderers = match &args.chart {
+        Some(dir) => Renderers::for_chart(dir).map_err(user_error)?,
+        None => Renderers::for_mapping(inputs::load_mapping(&args.config)?),
+    };
     let mut objects = Vec::new();
     for document in &documents {
-        let renderer = charts.renderer_for(document)?;
+        let origin = document.origin();
+        let renderer = renderers
+            .renderer_for(&document.value, &origin)
+            .map_err(user_error)?;
         let rendered = renderer
             .render(&document.value, &args.namespace)
-            .map_err(|e| {
-                user_error(anyhow::anyhow!(
-                    "{}: {}: {e}",
-                    document.origin(),
-                    describe(document)
-                ))
-            })?;
+            .map_err(|e| user_error(anyhow::anyhow!("{origin}: {}: {e}", document.describe())))?;
         objects.extend(rendered.objects);
     }
     print_objects(&objects, args.output)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn describe(document: &Document) -> String {
-    let kind = document
-        .value
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    let name = document
-        .value
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    format!("{kind} {name}")
-}
-
-/// Where renderers come from: the mapping (one per mapped kind) or a single `--chart`.
-struct ChartSource {
-    mapping: Option<Mapping>,
-    fixed: Option<Renderer>,
-    by_kind: HashMap<(String, String), Renderer>,
-}
-
-impl ChartSource {
-    fn new(args: &RenderArgs) -> anyhow::Result<Self> {
-        if let Some(dir) = &args.chart {
-            let chart = Chart::load(dir).map_err(user_error)?;
-            let renderer = Renderer::with_settings(
-                chart,
-                default_allowed_kinds(),
-                Value::Object(Default::default()),
-            )
-            .map_err(user_error)?;
-            return Ok(Self {
-                mapping: None,
-                fixed: Some(renderer),
-                by_kind: HashMap::new(),
-            });
-        }
-        Ok(Self {
-            mapping: Some(inputs::load_mapping(&args.config)?),
-            fixed: None,
-            by_kind: HashMap::new(),
-        })
-    }
-
-    fn renderer_for(&mut self, document: &Document) -> anyhow::Result<&Renderer> {
-        if let Some(fixed) = &self.fixed {
-            return Ok(fixed);
-        }
-        let field = |name: &str| document.value.get(name).and_then(Value::as_str);
-        let (Some(api_version), Some(kind)) = (field("apiVersion"), field("kind")) else {
-            return Err(user_error(anyhow::anyhow!(
-                "{}: not a Kubernetes object (apiVersion and kind are required)",
-                document.origin()
-            )));
-        };
-        let key = (api_version.to_string(), kind.to_string());
-        if !self.by_kind.contains_key(&key) {
-            let mapping = self
-                .mapping
-                .as_ref()
-                .ok_or_else(|| anyhow::anyhow!("no mapping"))?;
-            let watch = mapping.find(api_version, kind).ok_or_else(|| {
-                user_error(anyhow::anyhow!(
-                    "{}: no entry for {api_version} {kind} in {}",
-                    document.origin(),
-                    mapping.path.display()
-                ))
-            })?;
-            let chart = Chart::load(&watch.chart_dir).map_err(user_error)?;
-            let renderer = Renderer::new(chart, watch).map_err(user_error)?;
-            self.by_kind.insert(key.clone(), renderer);
-        }
-        self.by_kind
-            .get(&key)
-            .ok_or_else(|| anyhow::anyhow!("renderer cache lost {key:?}"))
-    }
 }
 
 /// Prints objects as multi-document YAML or a JSON list; a closed pipe (`| head`) is not an error.

@@ -31,62 +31,14 @@ pub(crate) fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
     let options = chart_tests::Options {
         update_snapshots: args.update_snapshots,
     };
-    let (mut tests, mut failed, mut errors, mut suites, mut written) = (0, 0, 0, 0, 0);
-    let targets = lint::targets(&args.charts, mapping);
-    for (dir, watch) in &targets {
+    let mut totals = chart_tests::Totals::default();
+    for (dir, watch) in &lint::targets(&args.charts, mapping) {
         let report = chart_tests::run_chart(dir, watch.as_ref(), options);
-        if let Some(e) = &report.error {
-            errors += 1;
-            eprintln!("ERROR {}: {e}", dir.display());
-            continue;
+        for line in chart_tests::report_lines(&report) {
+            eprintln!("{line}");
         }
-        if report.suites.is_empty() {
-            eprintln!("NONE  {}: no test files (tests/*_test.yaml)", dir.display());
-        }
-        for suite in &report.suites {
-            suites += 1;
-            written += suite.snapshots_written;
-            if let Some(e) = &suite.error {
-                errors += 1;
-                eprintln!("ERROR {e}");
-                continue;
-            }
-            let failing: Vec<_> = suite
-                .tests
-                .iter()
-                .filter(|t| !t.failures.is_empty())
-                .collect();
-            tests += suite.tests.len();
-            failed += failing.len();
-            let status = if failing.is_empty() { "PASS " } else { "FAIL " };
-            eprintln!(
-                "{status} {} ({}: {} test(s))",
-                suite.file.display(),
-                suite.name,
-                suite.tests.len()
-            );
-            for test in failing {
-                for failure in &test.failures {
-                    eprintln!("  - {failure}");
-                }
-            }
-        }
+        totals.add(&report);
     }
-    eprintln!(
-        "{} chart(s), {suites} test file(s): {} test(s) passed, {failed} failed, {errors} error(s){}",
-        targets.len(),
-        tests - failed,
-        if written > 0 {
-            format!("; {written} snapshot(s) stored")
-        } else {
-            String::new()
-        }
-    );
-    Ok(if errors > 0 {
-        ExitCode::from(2)
-    } else if failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    eprintln!("{totals}");
+    Ok(ExitCode::from(totals.exit_code()))
 }

@@ -2,6 +2,7 @@
 
 mod allowed;
 mod overrides;
+mod resources;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +13,7 @@ use serde::Deserialize;
 
 pub use allowed::{AllowedKind, default_allowed_kinds, display_kind, group_of};
 pub(crate) use overrides::{OverrideSource, parse_set};
+pub use resources::{Document, ReadError, read_documents};
 
 /// Kinds a chart may emit when its mapping entry does not say otherwise.
 pub const DEFAULT_ALLOWED_KINDS: [&str; 3] = ["ConfigMap", "Deployment", "Service"];

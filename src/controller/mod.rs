@@ -15,6 +15,7 @@ pub(crate) mod backoff;
 pub(crate) mod child_store;
 pub(crate) mod children;
 pub(crate) mod computed;
+mod connect;
 pub(crate) mod context;
 pub(crate) mod cr_cache;
 pub(crate) mod crds;
@@ -46,6 +47,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Mapping;
+pub use connect::{ConnectError, connect};
 pub use run::{Error as RunError, run};
 
 use context::Shared;

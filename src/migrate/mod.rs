@@ -3,15 +3,17 @@
 //! [`release::decode`] reads a release record as Helm's Secret driver stores it;
 //! [`plan::custom_resource`] turns it into a custom resource of a mapped kind (spec = the
 //! release's user-supplied values, plus the adopt annotation); [`plan::plan`] says what the
-//! switch-over does. Nothing here talks to a cluster: `tera-operator migrate helm-release`
-//! fetches the Secrets and prints the result.
+//! switch-over does; [`helm_release`] reads the release and its live objects from a cluster
+//! and puts these together for `tera-operator migrate helm-release`.
 
+mod from_cluster;
 pub mod helm_chart;
 pub mod helm_operator;
 pub(crate) mod live;
 pub(crate) mod plan;
 pub(crate) mod release;
 
+pub use from_cluster::helm_release;
 pub use live::{
     Runs, differences, field_changes, manifest_documents, unmanaged_fields, which_runs,
 };
@@ -80,6 +82,72 @@ pub enum Error {
     /// The custom resource does not render with the chart of its kind.
     #[error(transparent)]
     RenderFailed(#[from] crate::render::Error),
+    /// Listing the release's Secrets failed (the cause follows in the error chain).
+    #[error("listing Secrets -l {selector} in namespace {namespace}")]
+    ListSecretsFailed {
+        /// The label selector.
+        selector: String,
+        /// The namespace.
+        namespace: String,
+        /// The API error.
+        source: Box<kube::Error>,
+    },
+    /// A revision that did not deploy came after the deployed one, and the live objects match
+    /// neither: no revision's values are what runs.
+    #[error(
+        "release {release}: revision {newer} is {status} after revision {deployed} was deployed, and the live objects match neither, so no revision's values are what runs (migrating either would change running objects). Against revision {newer}: {newer_differences}. Against revision {deployed}: {deployed_differences}. Settle the release first (`helm rollback {release} {deployed}`, or a `helm upgrade` that succeeds), then migrate"
+    )]
+    NoRevisionRuns {
+        /// The release name.
+        release: String,
+        /// The newer revision.
+        newer: u64,
+        /// Its status (`failed`, `pending-upgrade`, … or `not deployed`).
+        status: String,
+        /// The deployed revision.
+        deployed: u64,
+        /// How the live objects differ from the newer revision, `; `-separated.
+        newer_differences: String,
+        /// How the live objects differ from the deployed revision, `; `-separated.
+        deployed_differences: String,
+    },
+    /// Finding the API of a kind the release made failed (the cause follows in the chain).
+    #[error("finding the API of {kind} ({api_version})")]
+    DiscoveryFailed {
+        /// The kind.
+        kind: String,
+        /// Its apiVersion.
+        api_version: String,
+        /// The API error.
+        source: Box<kube::Error>,
+    },
+    /// Reading a live object failed (the cause follows in the error chain).
+    #[error("reading {object}")]
+    ReadLiveFailed {
+        /// `Kind namespace/name`.
+        object: String,
+        /// The API error.
+        source: Box<kube::Error>,
+    },
+    /// The custom resource could not be written as YAML.
+    #[error("writing the custom resource as YAML: {reason}")]
+    SerializeFailed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// Whether the error is the user's (their release, mapping or chart) rather than the
+    /// cluster's or ours: `migrate helm-release` exits 1 for those, 2 for the others.
+    pub fn is_users(&self) -> bool {
+        !matches!(
+            self,
+            Self::DiscoveryFailed { .. }
+                | Self::ReadLiveFailed { .. }
+                | Self::SerializeFailed { .. }
+        )
+    }
 }
 
 /// A `Result` with this module's [`Error`].

@@ -1,8 +1,10 @@
 //! Rendering one custom resource through its chart: values, validation, templates, stamping, policy.
 //!
 //! The pipeline is pure: the same chart and custom resource always give the same objects, in
-//! the same order, and nothing here touches a cluster, a file or the environment.
+//! the same order, and nothing here touches a cluster, a file or the environment, except
+//! [`Renderers`], which loads each kind's chart the first time it is asked for.
 
+mod by_kind;
 mod documents;
 mod engine;
 mod filters;
@@ -25,6 +27,7 @@ use serde_json::{Value, json};
 use crate::chart::{Chart, SchemaViolation, merge_values};
 use crate::config::{AllowedKind, Watch};
 
+pub use by_kind::{LookupError, Renderers};
 pub use documents::DocumentError;
 pub(crate) use engine::Engine;
 pub use engine::TemplateError;

@@ -10,6 +10,7 @@ mod check;
 mod path;
 mod snapshot;
 mod suite;
+mod summary;
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,7 @@ use crate::chart::Chart;
 use crate::config::{Watch, default_allowed_kinds};
 use crate::render::{ObjectSource, Renderer};
 use suite::{Check, Suite, Test};
+pub use summary::{Totals, report_lines};
 
 /// How to run the tests.
 #[derive(Debug, Clone, Copy, Default)]
