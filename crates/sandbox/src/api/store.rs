@@ -398,9 +398,17 @@ mod tests {
         s.put("/pods", pod("a", "p2", "rs1", true));
         s.put("/pods", pod("a", "p3", "rs1", false));
         s.put("/pods", pod("b", "p4", "rs2", true));
-        assert_eq!(names(&s, "rs1"), ["p1", "p2"], "only controller references count");
+        assert_eq!(
+            names(&s, "rs1"),
+            ["p1", "p2"],
+            "only controller references count"
+        );
         s.put("/pods", pod("a", "p2", "rs2", true));
-        assert_eq!(names(&s, "rs1"), ["p1"], "a changed controller leaves the old one");
+        assert_eq!(
+            names(&s, "rs1"),
+            ["p1"],
+            "a changed controller leaves the old one"
+        );
         assert_eq!(names(&s, "rs2"), ["p2", "p4"]);
         s.remove("/pods", &("a".into(), "p1".into()));
         assert!(names(&s, "rs1").is_empty());

@@ -63,7 +63,9 @@ fn revision(obj: &Value) -> i64 {
 fn controlled_by<'a>(store: &'a Store, storage: &str, ns: &'a str, uid: &'a str) -> Vec<&'a Value> {
     store
         .controlled_by(storage, uid)
-        .filter(|o| o["metadata"]["namespace"] == ns && o["metadata"]["deletionTimestamp"].is_null())
+        .filter(|o| {
+            o["metadata"]["namespace"] == ns && o["metadata"]["deletionTimestamp"].is_null()
+        })
         .collect()
 }
 
