@@ -8,7 +8,9 @@
 //!
 //! `cargo bench --bench controller_scale` (set `BENCH_CRS` to a count or a list, e.g.
 //! `BENCH_CRS=1000,5000,10000`). The operator process inherits the environment (e.g.
-//! `MALLOC_ARENA_MAX` for glibc's allocator).
+//! `MALLOC_ARENA_MAX` for glibc's allocator). `BENCH_OPERATOR_PREFIX` runs the operator under a
+//! profiler, e.g. `BENCH_OPERATOR_PREFIX=heaptrack` (split at spaces; the profiler must exec
+//! the operator so that its pid, whose RSS and CPU are read, is the operator's).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -165,7 +167,13 @@ async fn run(count: usize, full: bool) -> Figures {
         .map(|a| a.port())
         .expect("port");
     let addr = format!("127.0.0.1:{port}");
-    let mut operator = Command::new(env!("CARGO_BIN_EXE_tera-operator"))
+    let prefix = std::env::var("BENCH_OPERATOR_PREFIX").unwrap_or_default();
+    let mut words = prefix
+        .split_whitespace()
+        .chain([env!("CARGO_BIN_EXE_tera-operator")]);
+    let mut command = Command::new(words.next().expect("a program"));
+    let mut operator = command
+        .args(words)
         .arg("run")
         .arg("--kubeconfig")
         .arg(sandbox.kubeconfig_path())
@@ -233,6 +241,15 @@ async fn run(count: usize, full: bool) -> Figures {
     let reconciles_after = scrape(&addr, "tera_operator_reconciles_total")
         .await
         .unwrap_or(0.0);
+    // Where the time went: seconds spent inside reconciles (summed over the concurrent ones).
+    let reconcile_seconds = scrape(&addr, "tera_operator_reconcile_duration_seconds_sum")
+        .await
+        .unwrap_or(0.0);
+    let reconcile_count = scrape(&addr, "tera_operator_reconcile_duration_seconds_count")
+        .await
+        .unwrap_or(0.0);
+    let operator_cpu_s = cpu_ticks(operator.id()).map_or(0.0, |t| t as f64 / 100.0);
+    let sandbox_cpu_s = cpu_ticks(std::process::id()).map_or(0.0, |t| t as f64 / 100.0);
     let log = sandbox.request_log();
     let own = count + polls; // the bench's creates and lists
     let operator_requests = log.len().saturating_sub(own);
@@ -312,6 +329,15 @@ async fn run(count: usize, full: bool) -> Figures {
         reconciles_after - reconciles_before,
         (reconciles_after - reconciles_before) / count as f64,
         (reconciles_after - reconciles_before) / all_ready.as_secs_f64()
+    );
+    println!(
+        "  time inside reconciles            {:>8.2} s  ({:.1} ms each on average)",
+        reconcile_seconds,
+        1000.0 * reconcile_seconds / reconcile_count.max(1.0),
+    );
+    println!(
+        "  CPU until all Ready               {:>8.2} s operator, {:.2} s bench process (sandbox and bench, all runs so far)",
+        operator_cpu_s, sandbox_cpu_s
     );
     println!(
         "  writes during a full resync       {:>8}  ({} reconciles observed)",

@@ -1,6 +1,6 @@
 //! The object store: JSON objects per resource, one global resourceVersion, a change history for watches.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +44,10 @@ pub(crate) type Key = (String, String);
 pub(crate) struct Store {
     rv: u64,
     objects: HashMap<String, BTreeMap<Key, Value>>,
+    /// Keys of the objects of a storage whose controller (the ownerReference with
+    /// `controller: true`) has a uid: what kube-controller-manager's informer indexes give the
+    /// workload controllers, so finding a ReplicaSet's Pods does not scan the namespace.
+    controlled: HashMap<(String, String), BTreeSet<Key>>,
     history: VecDeque<(Instant, Arc<Change>)>,
     history_limit: usize,
     history_window: Option<Duration>,
@@ -53,6 +57,15 @@ pub(crate) struct Store {
     pub(crate) registry: Registry,
     /// Cluster IPs handed out to Services.
     pub(crate) next_cluster_ip: u32,
+}
+
+/// The uid of an object's controller: its ownerReference with `controller: true`.
+fn controller_uid(obj: &Value) -> Option<&str> {
+    obj["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == true)?["uid"]
+        .as_str()
 }
 
 /// The namespace and name of an object.
@@ -71,6 +84,7 @@ impl Store {
         Self {
             rv: 1,
             objects: HashMap::new(),
+            controlled: HashMap::new(),
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
             history_window: None,
@@ -206,12 +220,44 @@ impl Store {
         storage: &str,
         namespace: Option<&'a str>,
     ) -> impl Iterator<Item = &'a Value> + 'a {
+        let from = namespace.map_or(Bound::Unbounded, |n| {
+            Bound::Included((n.to_string(), String::new()))
+        });
         self.objects
             .get(storage)
             .into_iter()
-            .flat_map(|m| m.iter())
-            .filter(move |((ns, _), _)| namespace.is_none_or(|n| n == ns))
+            .flat_map(move |m| m.range((from.clone(), Bound::Unbounded)))
+            .take_while(move |((ns, _), _)| namespace.is_none_or(|n| n == ns))
             .map(|(_, v)| v)
+    }
+
+    /// Objects of `storage` whose controller has the uid `owner`, in key order.
+    pub(crate) fn controlled_by<'a>(
+        &'a self,
+        storage: &str,
+        owner: &str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        let objects = self.objects.get(storage);
+        self.controlled
+            .get(&(storage.to_string(), owner.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(move |k| objects?.get(k))
+    }
+
+    fn index(&mut self, storage: &str, obj: &Value, add: bool) {
+        let Some(uid) = controller_uid(obj) else {
+            return;
+        };
+        let slot = (storage.to_string(), uid.to_string());
+        if add {
+            self.controlled.entry(slot).or_default().insert(key_of(obj));
+        } else if let Some(keys) = self.controlled.get_mut(&slot) {
+            keys.remove(&key_of(obj));
+            if keys.is_empty() {
+                self.controlled.remove(&slot);
+            }
+        }
     }
 
     /// Every storage key with objects.
@@ -241,6 +287,10 @@ impl Store {
             .entry(storage.to_string())
             .or_default()
             .insert(key, obj.clone());
+        if let Some(o) = &old {
+            self.index(storage, o, false);
+        }
+        self.index(storage, &obj, true);
         let kind = if old.is_some() {
             ChangeType::Modified
         } else {
@@ -259,6 +309,7 @@ impl Store {
     /// Removes an object, returning it with the resourceVersion of its deletion.
     pub(crate) fn remove(&mut self, storage: &str, key: &Key) -> Option<Value> {
         let mut obj = self.objects.get_mut(storage)?.remove(key)?;
+        self.index(storage, &obj, false);
         let before = Arc::new(obj.clone());
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
@@ -329,5 +380,43 @@ mod tests {
         );
         s.compact();
         assert!(s.list_at("/configmaps", None, None, at).is_none());
+    }
+
+    #[test]
+    fn the_controller_index_follows_writes_and_namespaces_stay_apart() {
+        let mut s = Store::new(100);
+        let pod = |ns: &str, name: &str, owner: &str, controller: bool| {
+            json!({"metadata": {"name": name, "namespace": ns,
+                "ownerReferences": [{"uid": owner, "controller": controller}]}})
+        };
+        let names = |s: &Store, owner: &str| -> Vec<String> {
+            s.controlled_by("/pods", owner)
+                .map(|o| key_of(o).1)
+                .collect()
+        };
+        s.put("/pods", pod("a", "p1", "rs1", true));
+        s.put("/pods", pod("a", "p2", "rs1", true));
+        s.put("/pods", pod("a", "p3", "rs1", false));
+        s.put("/pods", pod("b", "p4", "rs2", true));
+        assert_eq!(
+            names(&s, "rs1"),
+            ["p1", "p2"],
+            "only controller references count"
+        );
+        s.put("/pods", pod("a", "p2", "rs2", true));
+        assert_eq!(
+            names(&s, "rs1"),
+            ["p1"],
+            "a changed controller leaves the old one"
+        );
+        assert_eq!(names(&s, "rs2"), ["p2", "p4"]);
+        s.remove("/pods", &("a".into(), "p1".into()));
+        assert!(names(&s, "rs1").is_empty());
+        assert!(s.controlled_by("/replicasets", "rs2").next().is_none());
+        let in_a: Vec<String> = s.list("/pods", Some("a")).map(|o| key_of(o).1).collect();
+        assert_eq!(in_a, ["p2", "p3"]);
+        assert_eq!(s.list("/pods", Some("b")).count(), 1);
+        assert_eq!(s.list("/pods", Some("")).count(), 0);
+        assert_eq!(s.list("/pods", None).count(), 3);
     }
 }

@@ -58,17 +58,13 @@ fn revision(obj: &Value) -> i64 {
         .unwrap_or(0)
 }
 
+/// The objects of `storage` in `ns` that the object with `uid` controls and that are not being
+/// deleted (through the store's controller index, not a scan of the namespace).
 fn controlled_by<'a>(store: &'a Store, storage: &str, ns: &'a str, uid: &'a str) -> Vec<&'a Value> {
     store
-        .list(storage, Some(ns))
+        .controlled_by(storage, uid)
         .filter(|o| {
-            o["metadata"]["ownerReferences"]
-                .as_array()
-                .is_some_and(|refs| {
-                    refs.iter()
-                        .any(|r| r["controller"] == true && r["uid"] == uid)
-                })
-                && o["metadata"]["deletionTimestamp"].is_null()
+            o["metadata"]["namespace"] == ns && o["metadata"]["deletionTimestamp"].is_null()
         })
         .collect()
 }

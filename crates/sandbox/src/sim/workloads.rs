@@ -1,6 +1,7 @@
 //! Workload simulation: with no kubelets, the status of Deployments, ReplicaSets, ReplicationControllers, StatefulSets, DaemonSets, Jobs, PersistentVolumeClaims and PersistentVolumes catches up with their spec after a short delay.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -335,11 +336,17 @@ fn triggered(c: &Change) -> Vec<(&'static str, Key)> {
     out
 }
 
+/// Objects waiting out the delay before they settle: a change to one already waiting adds no
+/// second settle (the waiting one reads the object as it is by then), as a controller's work
+/// queue holds a key once.
+type Queued = Arc<Mutex<HashSet<(&'static str, Key)>>>;
+
 /// Runs the simulation until the store's change channel closes.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut rx = shared.lock().subscribe();
     let mut paused = shared.hooks.paused_signal();
     let delay = shared.config.workload_delay;
+    let queued: Queued = Arc::default();
     loop {
         let keys: Vec<(&'static str, Key)> = tokio::select! {
             msg = rx.recv() => match msg {
@@ -361,10 +368,23 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             }
         };
         for (storage, k) in keys {
+            let item = (storage, k);
+            if !queued
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(item.clone())
+            {
+                continue;
+            }
             let shared = shared.clone();
+            let queued = queued.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
-                settle(&shared, storage, &k);
+                queued
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&item);
+                settle(&shared, item.0, &item.1);
             });
         }
     }
