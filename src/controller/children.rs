@@ -418,7 +418,11 @@ async fn follow_watch(
             Ok(watcher::Event::InitApply(object)) => {
                 let child = CachedChild::new(typed(object, &resource));
                 observe(&applied, &resource, &child);
-                route_to_owner(&routes, &child);
+                // A relist (after a 410, say) delivers every child again: only those that
+                // changed while the watch was down concern their owners.
+                if changed_since_cached(&store, &child) {
+                    route_to_owner(&routes, &child);
+                }
                 listed.push(child);
             }
             Ok(watcher::Event::InitDone) => {
@@ -440,6 +444,14 @@ async fn follow_watch(
             }
         }
     }
+}
+
+/// Whether a listed `child` differs from the cached one: new, or at another resourceVersion
+/// (an object's every change gives it a new one).
+fn changed_since_cached(store: &ChildStore, child: &CachedChild) -> bool {
+    store
+        .get(&child.namespace, &child.name)
+        .is_none_or(|cached| cached.resource_version != child.resource_version)
 }
 
 /// `object` with its apiVersion and kind, which list items may leave out (readiness and the
@@ -653,5 +665,29 @@ mod tests {
         assert!(!history_expired(&status(403)));
         assert!(!history_expired(&status(500)));
         assert!(!history_expired(&watcher::Error::NoResourceVersion));
+    }
+
+    #[test]
+    fn a_relisted_child_concerns_its_owner_only_when_it_changed() {
+        let child = |version: &str| {
+            CachedChild::new(
+                serde_json::from_value(serde_json::json!({
+                    "apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "web", "namespace": "ns", "resourceVersion": version}
+                }))
+                .unwrap_or_else(|e| panic!("{e}")),
+            )
+        };
+        let store = ChildStore::default();
+        assert!(changed_since_cached(&store, &child("7")), "new");
+        store.apply(
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "web", "namespace": "ns", "resourceVersion": "7"}
+            }))
+            .unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(!changed_since_cached(&store, &child("7")));
+        assert!(changed_since_cached(&store, &child("8")));
     }
 }

@@ -12,7 +12,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Api, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -396,16 +396,29 @@ impl Manager {
         running.ctx.add_store(store.clone());
         let forget_ctx = running.ctx.clone();
         let echo_ctx = running.ctx.clone();
+        let cached = store.clone();
+        let cached_resource = resource.clone();
         let objects = watcher(api, config)
             .default_backoff()
             .modify(|object| super::cr_cache::slim(&mut object.0))
             .reflect(writer)
-            .inspect_ok(move |event| {
-                if let watcher::Event::Delete(object) = event {
-                    forget_deleted(&forget_ctx, object);
-                }
+            .try_filter_map(move |event| {
+                futures::future::ready(Ok(match event {
+                    watcher::Event::Delete(object) => {
+                        forget_deleted(&forget_ctx, &object);
+                        None
+                    }
+                    watcher::Event::Apply(object) => Some(object),
+                    // A relist (after a 410, say) delivers every resource again; the cache
+                    // keeps the previous list until it is done, so those unchanged since
+                    // need no reconcile (the first list reconciles every one).
+                    watcher::Event::InitApply(object) => {
+                        (!unchanged_since_cached(&cached, &cached_resource, &object))
+                            .then_some(object)
+                    }
+                    watcher::Event::Init | watcher::Event::InitDone => None,
+                }))
             })
-            .applied_objects()
             // The echo of our own status write tells the reconcile nothing it does not know.
             .try_filter(move |object| {
                 let echo = echo_ctx.own_writes.is_echo(
@@ -527,6 +540,20 @@ async fn wait_synced(store: &Store<CustomResource>, timeout: Duration) -> bool {
     false
 }
 
+/// Whether `object`, listed again, is what the cache already holds (same resourceVersion).
+fn unchanged_since_cached(
+    cache: &Store<CustomResource>,
+    resource: &ApiResource,
+    object: &CustomResource,
+) -> bool {
+    let Some(version) = object.metadata.resource_version.as_deref() else {
+        return false;
+    };
+    cache
+        .get(&ObjectRef::from_obj_with(object, resource.clone()))
+        .is_some_and(|cached| cached.metadata.resource_version.as_deref() == Some(version))
+}
+
 /// Drops what was remembered about a deleted custom resource: its failure backoff, a status
 /// write's echo still due and its recent events (a resource deleted without a finalizer is
 /// never reconciled again).
@@ -589,5 +616,32 @@ mod tests {
         assert!(!is_not_served(&status(403)));
         let unreachable = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
         assert!(!is_not_served(&kube::Error::ReadEvents(unreachable)));
+    }
+
+    #[test]
+    fn a_relisted_resource_at_its_cached_version_is_unchanged() {
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", "WebServer"),
+            "webservers",
+        );
+        let at = |version: &str| -> CustomResource {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
+                "metadata": {"name": "hello", "namespace": "default", "resourceVersion": version}
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let mut writer = kube::runtime::reflector::store::Writer::new(resource.clone());
+        let cache = writer.as_reader();
+        assert!(
+            !unchanged_since_cached(&cache, &resource, &at("7")),
+            "not cached yet"
+        );
+        writer.apply_watcher_event(&watcher::Event::Apply(at("7")));
+        assert!(unchanged_since_cached(&cache, &resource, &at("7")));
+        assert!(
+            !unchanged_since_cached(&cache, &resource, &at("9")),
+            "changed while the watch was down"
+        );
     }
 }
