@@ -162,37 +162,19 @@ pub(crate) fn cluster_role_binding(options: &Options) -> Value {
     })
 }
 
-/// The Role for leader election: the one Lease, in the operator's namespace.
+/// The Role for leader election: the one Lease, in the operator's namespace (with sharding,
+/// the shard Leases and the count record by name, and listing the namespace's Leases: a replica
+/// reads every shard Lease by label before it changes the shard count).
 pub(crate) fn leader_election_role(options: &Options) -> Value {
-    if let Some(shards) = options.shards {
-        return shard_role(options, shards);
-    }
-    json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": leader_election_name(options), "namespace": options.namespace, "labels": labels(options)},
-        "rules": [
-            {
-                "apiGroups": ["coordination.k8s.io"],
-                "resources": ["leases"],
-                "resourceNames": [options.lease_name],
-                "verbs": ["get", "update"],
-            },
-            {
-                "apiGroups": ["coordination.k8s.io"],
-                "resources": ["leases"],
-                "verbs": ["create"],
-            },
-        ],
-    })
-}
-
-/// With sharding: the shard Leases and the count record by name, and listing the namespace's
-/// Leases (a replica reads every shard Lease by label before it changes the shard count).
-fn shard_role(options: &Options, shards: u32) -> Value {
-    let prefix = super::workload::shard_lease_prefix(options);
-    let mut names: Vec<String> = (0..shards).map(|i| format!("{prefix}-{i}")).collect();
-    names.push(format!("{prefix}-count"));
+    let (names, unnamed_verbs) = match options.shards {
+        None => (vec![options.lease_name.clone()], vec!["create"]),
+        Some(shards) => {
+            let prefix = super::workload::shard_lease_prefix(options);
+            let mut names: Vec<String> = (0..shards).map(|i| format!("{prefix}-{i}")).collect();
+            names.push(format!("{prefix}-count"));
+            (names, vec!["create", "list"])
+        }
+    };
     json!({
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -207,7 +189,7 @@ fn shard_role(options: &Options, shards: u32) -> Value {
             {
                 "apiGroups": ["coordination.k8s.io"],
                 "resources": ["leases"],
-                "verbs": ["create", "list"],
+                "verbs": unnamed_verbs,
             },
         ],
     })

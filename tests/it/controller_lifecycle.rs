@@ -596,26 +596,16 @@ async fn steady_state_resync_sends_no_writes() {
         .await;
     h.wait_condition(&balancers(), "default", "echo", "True", "Ready")
         .await;
-    // Let the events of the last writes settle: wait for one reconcile of each after Ready.
-    let metrics = h.metrics();
-    let count = || {
-        metrics.reconcile_count("web.tera-operator.io/WebServer")
-            + metrics.reconcile_count("web.tera-operator.io/Balancer")
-    };
-    let settle = count() + 2;
-    eventually("a reconcile after Ready", || async {
-        (count() >= settle).then_some(())
-    })
-    .await;
-
-    h.sandbox.hooks().clear_request_log();
-    let start = count();
-    // Two full periodic resyncs of both resources.
-    eventually("two full resyncs", || async {
-        (count() >= start + 4).then_some(())
-    })
-    .await;
-    let writes = h.writes();
+    // Two full periodic resyncs of both resources, once the events of the last writes settled.
+    let writes = h
+        .writes_during_resyncs(
+            &[
+                "web.tera-operator.io/WebServer",
+                "web.tera-operator.io/Balancer",
+            ],
+            4,
+        )
+        .await;
     assert!(writes.is_empty(), "steady state sent writes: {writes:#?}");
 }
 

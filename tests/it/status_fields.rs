@@ -87,20 +87,9 @@ async fn balancer_counts_follow_its_backend_services_and_a_resync_writes_nothing
         .await;
 
     // Settled: periodic resyncs recompute the same counts and write nothing at all.
-    let metrics = h.metrics();
-    let count = || metrics.reconcile_count("web.tera-operator.io/Balancer");
-    let settle = count() + 2;
-    eventually("two reconciles after Ready", || async {
-        (count() >= settle).then_some(())
-    })
-    .await;
-    h.sandbox.hooks().clear_request_log();
-    let start = count();
-    eventually("three resyncs", || async {
-        (count() >= start + 3).then_some(())
-    })
-    .await;
-    let writes = h.writes();
+    let writes = h
+        .writes_during_resyncs(&["web.tera-operator.io/Balancer"], 3)
+        .await;
     assert!(writes.is_empty(), "a resync wrote: {writes:#?}");
     let balancer = h.get(&balancers(), "default", "echo").await;
     assert_eq!(counts(&balancer), Some((3, 0)));

@@ -146,6 +146,30 @@ impl Harness {
         }
     }
 
+    /// The writes made during `resyncs` reconciles of `kinds`, counted once the events of the
+    /// last writes have settled (two reconciles after now): what a steady state costs.
+    pub async fn writes_during_resyncs(&self, kinds: &[&str], resyncs: u64) -> Vec<String> {
+        let metrics = self.metrics();
+        let count = || {
+            kinds
+                .iter()
+                .map(|k| metrics.reconcile_count(k))
+                .sum::<u64>()
+        };
+        let settle = count() + 2;
+        eventually("two reconciles after Ready", || async {
+            (count() >= settle).then_some(())
+        })
+        .await;
+        self.sandbox.hooks().clear_request_log();
+        let start = count();
+        eventually(&format!("{resyncs} reconciles of a resync"), || async {
+            (count() >= start + resyncs).then_some(())
+        })
+        .await;
+        self.writes()
+    }
+
     /// Starts (or restarts) the operator.
     pub async fn start_operator(&mut self, namespaces: Vec<String>, install_crds: bool) {
         self.start_operator_on(self.client.clone(), namespaces, install_crds)
