@@ -277,9 +277,53 @@ pub struct Decoded {
 /// string`).
 pub fn decode(v: &mut Value, s: Schema<'_>) -> Decoded {
     let mut out = Decoded::default();
-    let name = s.struct_name().to_string();
-    dec_walk(v, s, &name, "", "", &mut out);
+    dec_walk(v, s, s.struct_name(), &Trail::Root, &mut out);
     out
+}
+
+/// Where a decoded value sits, as a chain of borrowed steps on the walk's stack: the paths of
+/// messages are only spelled out when there is something to report.
+enum Trail<'t> {
+    Root,
+    /// A map key; `in_struct` when it names a struct field (Go's error paths keep only those).
+    Key(&'t Trail<'t>, &'t str, bool),
+    Index(&'t Trail<'t>, usize),
+}
+
+impl Trail<'_> {
+    /// The full path: `spec.template.spec.containers[0].image`.
+    fn path(&self) -> String {
+        match self {
+            Trail::Root => String::new(),
+            Trail::Key(up, k, _) => {
+                let mut p = up.path();
+                if !p.is_empty() {
+                    p.push('.');
+                }
+                p.push_str(k);
+                p
+            }
+            Trail::Index(up, i) => format!("{}[{i}]", up.path()),
+        }
+    }
+
+    /// The struct fields only, as Go's `UnmarshalTypeError.Field` names them.
+    fn go_path(&self) -> String {
+        match self {
+            Trail::Root => String::new(),
+            Trail::Key(up, k, in_struct) => {
+                let mut p = up.go_path();
+                if *in_struct {
+                    if !p.is_empty() {
+                        p.push('.');
+                    }
+                    p.push_str(k);
+                }
+                p
+            }
+            Trail::Index(up, _) => up.go_path(),
+        }
+    }
 }
 
 fn json_kind(v: &Value) -> String {
@@ -294,19 +338,13 @@ fn json_kind(v: &Value) -> String {
     }
 }
 
-fn dec_walk(
-    v: &mut Value,
-    s: Schema<'_>,
-    owner: &str,
-    go_path: &str,
-    path: &str,
-    out: &mut Decoded,
-) {
+fn dec_walk(v: &mut Value, s: Schema<'_>, owner: &str, at: &Trail<'_>, out: &mut Decoded) {
     let type_error = |out: &mut Decoded, v: &Value| {
         if out.type_error.is_none() {
             out.type_error = Some(format!(
-                "json: cannot unmarshal {} into Go struct field {owner}.{go_path} of type {}",
+                "json: cannot unmarshal {} into Go struct field {owner}.{} of type {}",
                 json_kind(v),
+                at.go_path(),
                 s.go_type()
             ));
         }
@@ -339,28 +377,14 @@ fn dec_walk(
             let inner = if is_struct { s.struct_name() } else { owner };
             let mut unknown = Vec::new();
             for (k, c) in m.iter_mut() {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                let child = Trail::Key(at, k, is_struct);
                 let f = s.field(k);
                 if matches!(f, Field::Unknown) {
-                    out.unknown.push(child);
+                    out.unknown.push(child.path());
                     unknown.push(k.clone());
                     continue;
                 }
-                let (owner, go_path) = if is_struct {
-                    let gp = if go_path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{go_path}.{k}")
-                    };
-                    (inner.to_string(), gp)
-                } else {
-                    (owner.to_string(), go_path.to_string())
-                };
-                dec_walk(c, f.schema(), &owner, &go_path, &child, out);
+                dec_walk(c, f.schema(), inner, &child, out);
             }
             for k in unknown {
                 m.remove(&k);
@@ -376,7 +400,7 @@ fn dec_walk(
             };
             let is = s.items();
             for (i, item) in items.iter_mut().enumerate() {
-                dec_walk(item, is, owner, go_path, &format!("{path}[{i}]"), out);
+                dec_walk(item, is, owner, &Trail::Index(at, i), out);
             }
         }
     }

@@ -245,9 +245,11 @@ impl Types {
 
     /// The root type of a built-in kind, by `apiVersion` and `kind`.
     pub fn kind(&self, api_version: &str, kind: &str) -> Option<&Ty> {
-        self.kinds
-            .get(&format!("{api_version}/{kind}"))
-            .map(|id| &self.roots[*id])
+        let mut key = String::with_capacity(api_version.len() + 1 + kind.len());
+        key.push_str(api_version);
+        key.push('/');
+        key.push_str(kind);
+        self.kinds.get(&key).map(|id| &self.roots[*id])
     }
 }
 

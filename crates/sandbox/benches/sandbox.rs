@@ -9,6 +9,11 @@ use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 use tera_sandbox::{Sandbox, SandboxConfig};
 
+/// The allocator `tera-operator sandbox` runs with (see src/main.rs), so the figures are the
+/// shipped server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

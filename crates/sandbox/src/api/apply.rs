@@ -68,8 +68,9 @@ fn tracked(p: &[Seg], scope: Scope) -> bool {
     }
 }
 
-fn tracked_set(set: FieldSet, scope: Scope) -> FieldSet {
-    set.into_iter().filter(|p| tracked(p, scope)).collect()
+fn tracked_set(mut set: FieldSet, scope: Scope) -> FieldSet {
+    set.retain(|p| tracked(p, scope));
+    set
 }
 
 /// The fields an object sets, within `scope`.
@@ -87,11 +88,15 @@ pub(crate) fn path_string(path: &[Seg]) -> String {
 }
 
 fn seg_key(seg: &Seg) -> String {
-    match seg {
-        Seg::F(k) => format!("f:{k}"),
-        Seg::K(k) => format!("k:{k}"),
-        Seg::V(v) => format!("v:{v}"),
-    }
+    let (prefix, text) = match seg {
+        Seg::F(k) => ("f:", k),
+        Seg::K(k) => ("k:", k),
+        Seg::V(v) => ("v:", v),
+    };
+    let mut key = String::with_capacity(prefix.len() + text.len());
+    key.push_str(prefix);
+    key.push_str(text);
+    key
 }
 
 /// Encodes a field set as a FieldsV1 tree (`.` marks a member that also has members below).
@@ -384,12 +389,17 @@ pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRe
         None => Vec::new(),
     };
     let empty = json!({});
-    let old_obj = old.map(without_managed_fields).unwrap_or(empty);
-    let new_obj = without_managed_fields(new);
     let s = req.schema;
-    let cmp = typed::compare(&old_obj, &new_obj, s, matches!(s, Schema::Builtin(_)));
-    let changed: FieldSet =
-        tracked_set(cmp.added.union(&cmp.modified).cloned().collect(), req.scope);
+    // compare leaves managedFields out, so neither object is copied to strip them.
+    let cmp = typed::compare(
+        old.unwrap_or(&empty),
+        new,
+        s,
+        matches!(s, Schema::Builtin(_)),
+    );
+    let mut changed = cmp.added;
+    changed.extend(cmp.modified);
+    let changed = tracked_set(changed, req.scope);
     let removed = tracked_set(cmp.removed, req.scope);
     let sub = subresource_name(req.scope);
     for e in all.iter_mut() {

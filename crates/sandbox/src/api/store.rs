@@ -43,7 +43,8 @@ pub(crate) type Key = (String, String);
 #[derive(Debug)]
 pub(crate) struct Store {
     rv: u64,
-    objects: HashMap<String, BTreeMap<Key, Value>>,
+    /// Objects are shared with the change history: a write stores one copy, not two.
+    objects: HashMap<String, BTreeMap<Key, Arc<Value>>>,
     /// Keys of the objects of a storage whose controller (the ownerReference with
     /// `controller: true`) has a uid: what kube-controller-manager's informer indexes give the
     /// workload controllers, so finding a ReplicaSet's Pods does not scan the namespace.
@@ -169,12 +170,12 @@ impl Store {
             .flat_map(|m| m.range((lower.clone(), Bound::Unbounded)))
             .filter(|(k, _)| in_ns(k));
         if rv >= self.rv {
-            return Some(current.map(|(_, v)| v).collect());
+            return Some(current.map(|(_, v)| &**v).collect());
         }
         if rv < self.compacted {
             return None;
         }
-        let mut view: BTreeMap<Key, &Value> = current.map(|(k, v)| (k.clone(), v)).collect();
+        let mut view: BTreeMap<Key, &Value> = current.map(|(k, v)| (k.clone(), &**v)).collect();
         let mut undone: BTreeMap<Key, Option<&Value>> = BTreeMap::new();
         for (_, c) in self.history.iter().rev().take_while(|(_, c)| c.rv > rv) {
             if c.storage != storage {
@@ -211,7 +212,7 @@ impl Store {
 
     /// One object.
     pub(crate) fn get(&self, storage: &str, key: &Key) -> Option<&Value> {
-        self.objects.get(storage)?.get(key)
+        self.objects.get(storage)?.get(key).map(|v| &**v)
     }
 
     /// Objects of a resource, in key order, optionally in one namespace.
@@ -228,7 +229,7 @@ impl Store {
             .into_iter()
             .flat_map(move |m| m.range((from.clone(), Bound::Unbounded)))
             .take_while(move |((ns, _), _)| namespace.is_none_or(|n| n == ns))
-            .map(|(_, v)| v)
+            .map(|(_, v)| &**v)
     }
 
     /// Objects of `storage` whose controller has the uid `owner`, in key order.
@@ -242,7 +243,7 @@ impl Store {
             .get(&(storage.to_string(), owner.to_string()))
             .into_iter()
             .flatten()
-            .filter_map(move |k| objects?.get(k))
+            .filter_map(move |k| objects?.get(k).map(|v| &**v))
     }
 
     fn index(&mut self, storage: &str, obj: &Value, add: bool) {
@@ -278,10 +279,11 @@ impl Store {
     }
 
     /// Stores an object with a new resourceVersion and returns it.
-    pub(crate) fn put(&mut self, storage: &str, mut obj: Value) -> Value {
+    pub(crate) fn put(&mut self, storage: &str, mut obj: Value) -> Arc<Value> {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let key = key_of(&obj);
+        let obj = Arc::new(obj);
         let old = self
             .objects
             .entry(storage.to_string())
@@ -300,24 +302,25 @@ impl Store {
             rv: self.rv,
             storage: storage.into(),
             kind,
-            object: Arc::new(obj.clone()),
-            old: old.map(Arc::new),
+            object: obj.clone(),
+            old,
         });
         obj
     }
 
     /// Removes an object, returning it with the resourceVersion of its deletion.
-    pub(crate) fn remove(&mut self, storage: &str, key: &Key) -> Option<Value> {
-        let mut obj = self.objects.get_mut(storage)?.remove(key)?;
-        self.index(storage, &obj, false);
-        let before = Arc::new(obj.clone());
+    pub(crate) fn remove(&mut self, storage: &str, key: &Key) -> Option<Arc<Value>> {
+        let before = self.objects.get_mut(storage)?.remove(key)?;
+        self.index(storage, &before, false);
         self.rv += 1;
+        let mut obj = (*before).clone();
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        let obj = Arc::new(obj);
         self.record(Change {
             rv: self.rv,
             storage: storage.into(),
             kind: ChangeType::Deleted,
-            object: Arc::new(obj.clone()),
+            object: obj.clone(),
             old: Some(before),
         });
         Some(obj)

@@ -323,7 +323,8 @@ pub(crate) struct Comparison {
 
 /// Compares two objects. A struct that appears or disappears as a whole is not itself recorded
 /// when `structs_implicit` (built-in kinds, whose non-pointer structs Go always materialises);
-/// its fields are.
+/// its fields are. `metadata.managedFields` is never compared: the field manager strips it
+/// before it computes what changed.
 pub(crate) fn compare(
     old: &Value,
     new: &Value,
@@ -340,6 +341,11 @@ pub(crate) fn compare(
         structs_implicit,
     );
     out
+}
+
+/// Whether `path` is the object's top-level `metadata`.
+fn is_metadata(path: &Path) -> bool {
+    matches!(path.as_slice(), [Seg::F(m)] if m == "metadata")
 }
 
 fn cmp_leaf(l: Option<&Value>, r: Option<&Value>, path: &Path, out: &mut Comparison) {
@@ -390,6 +396,9 @@ fn cmp_walk(
             keys.extend(rm.keys().filter(|k| lm.is_none_or(|m| !m.contains_key(*k))));
         }
         for k in keys {
+            if k == "managedFields" && is_metadata(path) {
+                continue;
+            }
             path.push(Seg::F(k.clone()));
             cmp_walk(
                 lm.and_then(|m| m.get(k)),

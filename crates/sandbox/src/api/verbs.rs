@@ -1,5 +1,7 @@
 //! The API verbs on the store: get, list, create, update, patch (incl. server-side apply), delete.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
@@ -503,16 +505,29 @@ fn random_suffix(n: usize) -> String {
 }
 
 fn new_uid() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let b: [u8; 16] = rand::random();
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
+    let mut h = [0u8; 32];
+    for (i, x) in b.iter().enumerate() {
+        h[2 * i] = HEX[usize::from(x >> 4)];
+        h[2 * i + 1] = HEX[usize::from(x & 0xf)];
+    }
+    // A version-4 UUID: hex digits only, so the groups below are whole characters.
+    let h = String::from_utf8_lossy(&h);
+    let mut uid = String::with_capacity(36);
+    for (n, part) in [&h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32]]
+        .into_iter()
+        .enumerate()
+    {
+        match n {
+            0 => {}
+            2 => uid.push_str("-4"),
+            3 => uid.push_str("-a"),
+            _ => uid.push('-'),
+        }
+        uid.push_str(part);
+    }
+    uid
 }
 
 fn check_type(res: &ResourceInfo, body: &Value) -> Result<()> {
@@ -697,8 +712,8 @@ fn commit(
     if finished {
         let k = key_of(&new);
         store.put(&res.storage, new);
-        let gone = remove(store, res, &k).unwrap_or(Value::Null);
-        return Ok(to_served(res, &gone));
+        let gone = remove(store, res, &k);
+        return Ok(to_served(res, gone.as_deref().unwrap_or(&Value::Null)));
     }
     let stored = store.put(&res.storage, new);
     if resources::is_crd(res) {
@@ -746,7 +761,7 @@ fn pending_finalizers(res: &ResourceInfo, obj: &Value) -> usize {
 /// Removes an object for good, with what that implies (a CRD's objects go first, then the CRD,
 /// as the real server's cleanup finalizer orders it). Collecting its dependents is the caller's
 /// business: verbs never collect garbage.
-fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Value> {
+fn remove(store: &mut Store, res: &ResourceInfo, k: &Key) -> Option<Arc<Value>> {
     if resources::is_crd(res)
         && let Some(storage) = store.get(&res.storage, k).map(resources::crd_storage)
     {
@@ -1149,8 +1164,8 @@ pub(crate) fn delete(
         new["metadata"]["finalizers"] = Value::Array(finalizers);
     }
     if pending_finalizers(res, &new) == 0 {
-        let gone = remove(store, res, &k).unwrap_or(Value::Null);
-        return Ok(to_served(res, &gone));
+        let gone = remove(store, res, &k);
+        return Ok(to_served(res, gone.as_deref().unwrap_or(&Value::Null)));
     }
     if new["metadata"]["deletionTimestamp"].is_null() {
         new["metadata"]["deletionTimestamp"] = json!(opts.now);
@@ -1247,6 +1262,23 @@ mod tests {
         .unwrap();
         let cm = s.registry.find("", "v1", "configmaps").unwrap().clone();
         (s, cm)
+    }
+
+    #[test]
+    fn uids_are_version_4_uuids() {
+        let uid = new_uid();
+        let groups: Vec<&str> = uid.split('-').collect();
+        let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(lens, [8, 4, 4, 4, 12], "{uid}");
+        assert!(
+            groups[2].starts_with('4') && groups[3].starts_with('a'),
+            "{uid}"
+        );
+        assert!(
+            uid.chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(uid, new_uid());
     }
 
     #[test]
