@@ -184,7 +184,12 @@ impl FieldSelector {
         Ok(Self { reqs })
     }
 
-    /// The field paths the selector names.
+    /// Whether the selector selects everything (no requirements).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
+    /// The field paths the selector tests.
     pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
         self.reqs.iter().map(|(p, _, _)| p.as_str())
     }

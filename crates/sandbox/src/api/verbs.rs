@@ -470,10 +470,7 @@ pub(crate) fn list(
         .list_at(&res.storage, ns, after.as_ref(), rv)
         .ok_or_else(ApiError::gone_list)?;
     let matches = |o: &&Value| {
-        q.labels.matches(o) && {
-            let served = to_served(res, o);
-            q.fields.matches(&served)
-        }
+        q.labels.matches(o) && (q.fields.is_empty() || q.fields.matches(&to_served(res, o)))
     };
     let mut filtered = candidates.into_iter().filter(matches);
     let mut items = Vec::new();
