@@ -185,6 +185,34 @@ def hpa_v1_is_v2(core):
     assert metric.resource.target.type == "Utilization" and metric.resource.target.average_utilization == 50
 
 
+@probe("What autoscaling/v1 cannot express travels in annotations, in the shapes upstream writes: "
+       "other metrics as v1 MetricSpec (targetAverageValue, metricName), every current metric, and "
+       "behavior as the internal Go type (ScaleDown, StabilizationWindowSeconds). Source: "
+       "pkg/apis/autoscaling/v1/conversion.go (Convert_autoscaling_HorizontalPodAutoscaler_To_v1_"
+       "HorizontalPodAutoscaler) and pkg/apis/autoscaling/annotations.go")
+def hpa_v1_annotations(core):
+    v1 = client.AutoscalingV1Api(core.api_client)
+    v2 = client.AutoscalingV2Api(core.api_client)
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "nothing"}
+    v2.create_namespaced_horizontal_pod_autoscaler("default", {"metadata": {"name": "probe-hpa-v2"}, "spec": {
+        "scaleTargetRef": target, "maxReplicas": 3,
+        "metrics": [{"type": "Resource", "resource": {"name": "memory",
+                                                      "target": {"type": "AverageValue", "averageValue": "100Mi"}}}],
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 30}}}})
+    notes = v1.read_namespaced_horizontal_pod_autoscaler("probe-hpa-v2", "default").metadata.annotations
+    metrics = json.loads(notes["autoscaling.alpha.kubernetes.io/metrics"])
+    assert metrics == [{"type": "Resource", "resource": {"name": "memory", "targetAverageValue": "100Mi"}}], metrics
+    behavior = json.loads(notes["autoscaling.alpha.kubernetes.io/behavior"])
+    assert behavior["ScaleDown"]["StabilizationWindowSeconds"] == 30, behavior
+    # Written back through v1 unchanged, the v2 object keeps its metric and behavior.
+    got = v1.read_namespaced_horizontal_pod_autoscaler("probe-hpa-v2", "default")
+    v1.replace_namespaced_horizontal_pod_autoscaler("probe-hpa-v2", "default", got)
+    back = v2.read_namespaced_horizontal_pod_autoscaler("probe-hpa-v2", "default")
+    assert [m.resource.name for m in back.spec.metrics] == ["memory"], back.spec.metrics
+    assert back.spec.behavior.scale_down.stabilization_window_seconds == 30, back.spec.behavior
+    assert not (back.metadata.annotations or {}), back.metadata.annotations
+
+
 @probe("A SelfSubjectAccessReview answers whether the caller may do something; the sandbox has no "
        "authorization, so it is allowed and the reason says so. Source: "
        "https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access")
