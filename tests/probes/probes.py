@@ -213,6 +213,25 @@ def hpa_v1_annotations(core):
     assert not (back.metadata.annotations or {}), back.metadata.annotations
 
 
+@probe("A CronJob's spec.timeZone must name a zone of the IANA database: an unknown one answers 422 "
+       "naming spec.timeZone, 'Local' is refused, a real zone is accepted. Source: "
+       "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones and "
+       "pkg/apis/batch/validation/validation.go (validateTimeZone)")
+def cronjob_time_zone(core):
+    batch = client.BatchV1Api(core.api_client)
+
+    def cronjob(name, tz):
+        return {"metadata": {"name": name}, "spec": {"schedule": "0 9 * * *", "timeZone": tz, "jobTemplate": {
+            "spec": {"template": {"spec": {"restartPolicy": "Never",
+                                           "containers": [{"name": "c", "image": "busybox"}]}}}}}}
+    for tz, words in [("Mars/Phobos", "unknown time zone Mars/Phobos"), ("Local", "explicit time zone")]:
+        status = expect_error(422, batch.create_namespaced_cron_job, "default", cronjob("probe-tz", tz))
+        causes = status["details"]["causes"]
+        assert [c["field"] for c in causes] == ["spec.timeZone"] and words in causes[0]["message"], status
+    made = batch.create_namespaced_cron_job("default", cronjob("probe-tz", "Europe/Berlin"))
+    assert made.spec.time_zone == "Europe/Berlin", made.spec
+
+
 @probe("A SelfSubjectAccessReview answers whether the caller may do something; the sandbox has no "
        "authorization, so it is allowed and the reason says so. Source: "
        "https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access")

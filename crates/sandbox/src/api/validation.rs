@@ -126,24 +126,98 @@ fn no_new_finalizers_while_deleting(old: &Value, new: &Value) -> Option<(String,
     })
 }
 
-/// A CronJob's schedule must parse (upstream validates it with robfig/cron's ParseStandard);
-/// the sandbox runs schedules in UTC only, and says so for any other `spec.timeZone`.
+/// A CronJob's schedule must parse (upstream validates it with robfig/cron's ParseStandard), and
+/// its time zone must name a zone of the IANA database (`validateTimeZone`, whose
+/// `time.LoadLocation` reads the tzdata kube-apiserver embeds).
 fn cronjob_errors(obj: &Value) -> Vec<(String, String)> {
     let mut errs = Vec::new();
     let schedule = obj["spec"]["schedule"].as_str().unwrap_or_default();
-    if let Err(e) = crate::sim::cron::Schedule::parse(schedule) {
+    if schedule.contains("TZ") {
+        // A new object may not carry TZ= or CRON_TZ= (only an old one that already had it may).
+        errs.push((
+            "spec.schedule".into(),
+            format!(
+                "Invalid value: {schedule:?}: cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+            ),
+        ));
+    } else if let Err(e) = crate::sim::cron::Schedule::parse(schedule) {
         errs.push((
             "spec.schedule".into(),
             format!("Invalid value: {schedule:?}: {e}"),
         ));
     }
     if let Some(tz) = obj["spec"]["timeZone"].as_str()
-        && !matches!(tz, "UTC" | "Etc/UTC")
+        && let Err(why) = time_zone_error(tz)
     {
         errs.push((
             "spec.timeZone".into(),
-            format!("Invalid value: {tz:?}: the sandbox runs CronJob schedules in UTC only"),
+            format!("Invalid value: {tz:?}: {why}"),
         ));
     }
     errs
+}
+
+/// Why `tz` is not a time zone a CronJob may name, as upstream's `validateTimeZone` says it.
+fn time_zone_error(tz: &str) -> Result<(), String> {
+    if tz.is_empty() {
+        return Err("timeZone must be nil or non-empty string".into());
+    }
+    let unknown = || format!("unknown time zone {tz}");
+    // IANA's naming rules: components of 1-14 characters from [A-Za-z.-_0-9+], not `.`, `..`
+    // or starting with `-`.
+    let valid_part = |p: &str| {
+        (1..=14).contains(&p.len())
+            && p != "."
+            && p != ".."
+            && !p.starts_with('-')
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'+'))
+    };
+    if !tz.split('/').all(valid_part) {
+        return Err(unknown());
+    }
+    if tz.eq_ignore_ascii_case("Local") {
+        return Err(
+            "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+                .into(),
+        );
+    }
+    jiff::tz::TimeZone::get(tz)
+        .map(|_| ())
+        .map_err(|_| unknown())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_zones_are_checked_as_upstream_does() {
+        assert_eq!(time_zone_error("Europe/Berlin"), Ok(()));
+        assert_eq!(time_zone_error("America/Argentina/Buenos_Aires"), Ok(()));
+        assert_eq!(time_zone_error("Etc/GMT+5"), Ok(()));
+        assert_eq!(time_zone_error("UTC"), Ok(()));
+        assert_eq!(
+            time_zone_error("Mars/Olympus_Mons"),
+            Err("unknown time zone Mars/Olympus_Mons".into())
+        );
+        assert_eq!(
+            time_zone_error("../etc/passwd"),
+            Err("unknown time zone ../etc/passwd".into())
+        );
+        assert!(
+            time_zone_error("local")
+                .unwrap_err()
+                .contains("explicit time zone")
+        );
+        assert!(time_zone_error("").unwrap_err().contains("non-empty"));
+    }
+
+    #[test]
+    fn a_schedule_may_not_carry_its_own_time_zone() {
+        let cj = serde_json::json!({"spec": {"schedule": "CRON_TZ=UTC 0 * * * *", "timeZone": "Asia/Tokyo"}});
+        let errs = cronjob_errors(&cj);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].1.contains("use timeZone field instead"), "{errs:?}");
+    }
 }

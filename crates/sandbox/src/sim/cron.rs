@@ -1,4 +1,4 @@
-//! Cron schedules as CronJobs write them: robfig/cron's standard five-field syntax and its `@` descriptors, in UTC.
+//! Cron schedules as CronJobs write them: robfig/cron's standard five-field syntax and its `@` descriptors, in a time zone.
 //!
 //! Kubernetes parses `spec.schedule` with robfig/cron v3 `ParseStandard`
 //! (https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-syntax):
@@ -149,11 +149,16 @@ impl Schedule {
             && day
     }
 
-    /// The latest scheduled time after `after` and at or before `now` (whole minutes, UTC),
-    /// looking back at most a year, as the CronJob controller starts only the most recent
-    /// missed run.
-    pub(crate) fn latest(&self, after: Timestamp, now: Timestamp) -> Option<Timestamp> {
-        let tz = TimeZone::UTC;
+    /// The latest scheduled time after `after` and at or before `now` (whole minutes of the
+    /// wall clock in `tz`), looking back at most a year, as the CronJob controller starts only
+    /// the most recent missed run. A wall-clock time a DST change skips maps to the instant
+    /// after the gap; one it repeats, to its first occurrence.
+    pub(crate) fn latest(
+        &self,
+        after: Timestamp,
+        now: Timestamp,
+        tz: &TimeZone,
+    ) -> Option<Timestamp> {
         let mut t = now.to_zoned(tz.clone()).datetime();
         t = t.with().second(0).subsec_nanosecond(0).build().ok()?;
         for _ in 0..(366 * 24 * 60) {
@@ -180,19 +185,20 @@ mod tests {
 
     #[test]
     fn parses_the_standard_syntax_and_finds_the_latest_run() {
+        let utc = TimeZone::UTC;
         let every_5 = Schedule::parse("*/5 * * * *").unwrap();
         assert_eq!(
-            every_5.latest(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:12:30Z")),
+            every_5.latest(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:12:30Z"), &utc),
             Some(at("2026-01-01T00:10:00Z"))
         );
         assert_eq!(
-            every_5.latest(at("2026-01-01T00:10:00Z"), at("2026-01-01T00:14:59Z")),
+            every_5.latest(at("2026-01-01T00:10:00Z"), at("2026-01-01T00:14:59Z"), &utc),
             None
         );
         let weekdays = Schedule::parse("30 9 * JAN-MAR MON-FRI").unwrap();
         // 2026-01-03 is a Saturday: the latest run is Friday the 2nd
         assert_eq!(
-            weekdays.latest(at("2025-12-01T00:00:00Z"), at("2026-01-03T12:00:00Z")),
+            weekdays.latest(at("2025-12-01T00:00:00Z"), at("2026-01-03T12:00:00Z"), &utc),
             Some(at("2026-01-02T09:30:00Z"))
         );
         assert_eq!(
@@ -202,8 +208,42 @@ mod tests {
         // both day fields restricted: either matches (the 1st, or any Monday)
         let either = Schedule::parse("0 0 1 * 1").unwrap();
         assert_eq!(
-            either.latest(at("2026-01-01T00:00:00Z"), at("2026-01-06T00:00:00Z")),
+            either.latest(at("2026-01-01T00:00:00Z"), at("2026-01-06T00:00:00Z"), &utc),
             Some(at("2026-01-05T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn schedules_run_on_the_wall_clock_of_their_time_zone() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let nine = Schedule::parse("0 9 * * *").unwrap();
+        // 09:00 in Berlin is 08:00 UTC in winter and 07:00 UTC in summer.
+        assert_eq!(
+            nine.latest(
+                at("2026-01-01T00:00:00Z"),
+                at("2026-01-01T12:00:00Z"),
+                &berlin
+            ),
+            Some(at("2026-01-01T08:00:00Z"))
+        );
+        assert_eq!(
+            nine.latest(
+                at("2026-07-01T00:00:00Z"),
+                at("2026-07-01T12:00:00Z"),
+                &berlin
+            ),
+            Some(at("2026-07-01T07:00:00Z"))
+        );
+        // 02:30 does not exist in Berlin on 2026-03-29 (clocks go from 02:00 to 03:00): the run
+        // happens at the instant after the gap.
+        let half_past_two = Schedule::parse("30 2 * * *").unwrap();
+        assert_eq!(
+            half_past_two.latest(
+                at("2026-03-29T00:00:00Z"),
+                at("2026-03-29T03:00:00Z"),
+                &berlin
+            ),
+            Some(at("2026-03-29T01:30:00Z"))
         );
     }
 

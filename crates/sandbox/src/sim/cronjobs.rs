@@ -7,12 +7,14 @@
 //! `concurrencyPolicy` Forbid skips a run while one is active and Replace deletes the active
 //! ones; finished Jobs leave `status.active`, successful ones set `lastSuccessfulTime`; at most
 //! `successfulJobsHistoryLimit` (3) and `failedJobsHistoryLimit` (1) finished Jobs are kept.
-//! Schedules run in UTC (`spec.timeZone` other than UTC is refused at validation).
+//! Schedules run on the wall clock of `spec.timeZone` (an IANA name, from the bundled time zone
+//! database), or UTC without one: kube-controller-manager's own zone is UTC in its image.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
 use crate::api::apply::Scope;
@@ -154,9 +156,14 @@ fn sync(store: &mut Store, cj: &Value, now: Timestamp) {
         {
             earliest = d;
         }
+        let tz = match cj["spec"]["timeZone"].as_str() {
+            Some(name) => TimeZone::get(name).ok(),
+            None => Some(TimeZone::UTC),
+        };
         Schedule::parse(cj["spec"]["schedule"].as_str().unwrap_or_default())
             .ok()
-            .and_then(|s| s.latest(earliest, now))
+            .zip(tz)
+            .and_then(|(s, tz)| s.latest(earliest, now, &tz))
     };
     if let Some(t) = due {
         let policy = cj["spec"]["concurrencyPolicy"].as_str().unwrap_or("Allow");
