@@ -104,7 +104,7 @@ pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
     fn node(t: &Trie) -> Value {
         let mut m = Map::new();
         if t.is_member() && !t.children().is_empty() {
-            m.insert(".".into(), json!({}));
+            m.insert(".".into(), Value::Object(Map::new()));
         }
         for (seg, c) in t.children() {
             m.insert(seg_key(seg), node(c));
@@ -202,18 +202,18 @@ pub(crate) fn set_entries(obj: &mut Value, entries: &[Entry]) {
         .iter()
         .filter(|e| !e.fields.is_empty())
         .map(|e| {
-            let mut v = json!({
-                "manager": e.manager,
-                "operation": e.operation,
-                "apiVersion": e.api_version,
-                "time": e.time,
-                "fieldsType": "FieldsV1",
-                "fieldsV1": to_fields_v1(&e.fields),
-            });
+            let text = |s: &str| Value::String(s.to_string());
+            let mut v = Map::new();
+            v.insert("manager".into(), text(&e.manager));
+            v.insert("operation".into(), text(&e.operation));
+            v.insert("apiVersion".into(), text(&e.api_version));
+            v.insert("time".into(), text(&e.time));
+            v.insert("fieldsType".into(), text("FieldsV1"));
+            v.insert("fieldsV1".into(), to_fields_v1(&e.fields));
             if !e.subresource.is_empty() {
-                v["subresource"] = json!(e.subresource);
+                v.insert("subresource".into(), text(&e.subresource));
             }
-            v
+            Value::Object(v)
         })
         .collect();
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
