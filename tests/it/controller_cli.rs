@@ -33,7 +33,9 @@ fn metrics_addr_from_log(child: &mut Child) -> std::sync::mpsc::Receiver<String>
     rx
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+/// Sends SIGTERM and waits for the exit without blocking the runtime: the sandbox serving the
+/// process's last requests (the Lease's release) runs on the same workers.
+async fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -48,7 +50,7 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
             let _ = child.kill();
             panic!("the process did not exit after SIGTERM");
         }
-        std::thread::sleep(POLL);
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -126,7 +128,7 @@ async fn run_serves_the_mapped_kinds_and_stops_on_sigterm() {
         "{metrics}"
     );
 
-    let status = terminate(&mut child);
+    let status = terminate(&mut child).await;
     assert!(status.success(), "run exited with {status}");
 }
 
@@ -195,7 +197,7 @@ async fn sandbox_subcommand_applies_the_examples_and_runs_the_operator() {
         })
         .await;
     }
-    let status = terminate(&mut child);
+    let status = terminate(&mut child).await;
     assert!(status.success(), "sandbox exited with {status}");
 }
 
@@ -288,7 +290,7 @@ async fn run_leader_elect_leads_reconciles_and_hands_over_on_sigterm() {
         Some(leader.as_str())
     );
 
-    let status = terminate(&mut first);
+    let status = terminate(&mut first).await;
     assert!(status.success(), "the leader exited with {status}");
     let c = client.clone();
     let old = leader.clone();
@@ -298,6 +300,6 @@ async fn run_leader_elect_leads_reconciles_and_hands_over_on_sigterm() {
     })
     .await;
     assert_ne!(next, leader);
-    let status = terminate(&mut second);
+    let status = terminate(&mut second).await;
     assert!(status.success(), "the second instance exited with {status}");
 }
