@@ -103,9 +103,21 @@ pub(crate) fn apply_defaults(
                 if res.plural != "daemonsets" {
                     spec.entry("replicas").or_insert(json!(1));
                 }
+                workload_defaults(&res.plural, spec);
                 if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
                     default_pod_spec(pod);
                 }
+            }
+        }
+        ("batch", "jobs") => {
+            if !new["status"].is_object() {
+                new["status"] = json!({});
+            }
+            if old.is_none() {
+                job_selector(new);
+            }
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                job_defaults(spec);
             }
         }
         ("", "pods") => {
@@ -256,6 +268,86 @@ pub(crate) fn node_port_errors(store: &Store, svc: &Value) -> Vec<(String, Strin
 
 /// A namespace's defaults: the `kubernetes.io/metadata.name` label (SetDefaults_Namespace), the
 /// `kubernetes` finalizer on create (the namespace strategy's PrepareForCreate), and its phase.
+/// StatefulSet and DaemonSet defaults (pkg/apis/apps/v1/defaults.go): the update strategy,
+/// the revision history limit, a StatefulSet's pod management policy and claim retention.
+fn workload_defaults(plural: &str, spec: &mut serde_json::Map<String, Value>) {
+    spec.entry("revisionHistoryLimit").or_insert(json!(10));
+    let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
+    let Some(st) = strategy.as_object_mut() else {
+        return;
+    };
+    st.entry("type").or_insert(json!("RollingUpdate"));
+    let rolling = st.get("type").and_then(Value::as_str) == Some("RollingUpdate");
+    match plural {
+        "statefulsets" => {
+            if rolling {
+                let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
+                if let Some(ru) = ru.as_object_mut() {
+                    ru.entry("partition").or_insert(json!(0));
+                }
+            }
+            spec.entry("podManagementPolicy")
+                .or_insert(json!("OrderedReady"));
+            spec.entry("persistentVolumeClaimRetentionPolicy")
+                .or_insert(json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+        }
+        "daemonsets" if rolling => {
+            let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
+            if let Some(ru) = ru.as_object_mut() {
+                ru.entry("maxUnavailable").or_insert(json!(1));
+                ru.entry("maxSurge").or_insert(json!(0));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Job defaults (pkg/apis/batch/v1/defaults.go `SetDefaults_Job`).
+fn job_defaults(spec: &mut serde_json::Map<String, Value>) {
+    if !spec.contains_key("completions") && !spec.contains_key("parallelism") {
+        spec.insert("completions".into(), json!(1));
+    }
+    spec.entry("parallelism").or_insert(json!(1));
+    let per_index = spec.contains_key("backoffLimitPerIndex");
+    spec.entry("backoffLimit")
+        .or_insert(json!(if per_index { i64::from(i32::MAX) } else { 6 }));
+    spec.entry("completionMode").or_insert(json!("NonIndexed"));
+    spec.entry("suspend").or_insert(json!(false));
+    let policy = if spec.contains_key("podFailurePolicy") {
+        "Failed"
+    } else {
+        "TerminatingOrFailed"
+    };
+    spec.entry("podReplacementPolicy").or_insert(json!(policy));
+}
+
+/// The selector and template labels the API server generates for a Job without
+/// `manualSelector` (pkg/registry/batch/job/strategy.go `generateSelector`).
+fn job_selector(job: &mut Value) {
+    if job["spec"]["manualSelector"] == true || !job["spec"].is_object() {
+        return;
+    }
+    let uid = job["metadata"]["uid"].clone();
+    let name = job["metadata"]["name"].clone();
+    if !job["spec"]["template"]["metadata"]["labels"].is_object() {
+        job["spec"]["template"]["metadata"]["labels"] = json!({});
+    }
+    if let Some(labels) = job["spec"]["template"]["metadata"]["labels"].as_object_mut() {
+        for (k, v) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("job-name", &name),
+        ] {
+            labels.entry(k).or_insert(v.clone());
+        }
+    }
+    if job["spec"]["selector"].is_null() {
+        job["spec"]["selector"] =
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    }
+}
+
 fn default_namespace(new: &mut Value, old: Option<&Value>) {
     if !new.is_object() {
         return;
