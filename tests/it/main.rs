@@ -33,6 +33,7 @@ mod sandbox_kube;
 mod sandbox_kubectl;
 mod sandbox_lifecycle;
 mod sandbox_probes;
+mod sandbox_rollouts;
 mod sandbox_rules;
 mod sandbox_ssa;
 mod sandbox_tls;
