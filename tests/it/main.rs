@@ -32,6 +32,7 @@ mod sandbox_kinds;
 mod sandbox_kube;
 mod sandbox_kubectl;
 mod sandbox_lifecycle;
+mod sandbox_pods;
 mod sandbox_probes;
 mod sandbox_rollouts;
 mod sandbox_rules;
