@@ -67,9 +67,10 @@ async fn record_pods(sb: &Sandbox) -> Log {
 }
 
 fn ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    pod["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 fn name(o: &Value) -> &str {
@@ -121,11 +122,19 @@ async fn an_ordered_statefulset_creates_scales_down_and_updates_one_ordinal_at_a
 
     let events = log.lock().unwrap().clone();
     for i in 1..3 {
-        let created = first(&events, |ty, p| ty == "ADDED" && name(p) == format!("db-{i}"))
-            .expect("created");
-        let before_ready = first(&events, |_, p| name(p) == format!("db-{}", i - 1) && ready(p))
-            .expect("the previous ordinal Ready");
-        assert!(before_ready < created, "db-{i} created before db-{} was Ready", i - 1);
+        let created = first(&events, |ty, p| {
+            ty == "ADDED" && name(p) == format!("db-{i}")
+        })
+        .expect("created");
+        let before_ready = first(&events, |_, p| {
+            name(p) == format!("db-{}", i - 1) && ready(p)
+        })
+        .expect("the previous ordinal Ready");
+        assert!(
+            before_ready < created,
+            "db-{i} created before db-{} was Ready",
+            i - 1
+        );
     }
     let pods: Api<Pod> = Api::default_namespaced(sb.client());
     let p1 = to_json(&pods.get("db-1").await.unwrap());
@@ -134,7 +143,13 @@ async fn an_ordered_statefulset_creates_scales_down_and_updates_one_ordinal_at_a
     assert_eq!(labels["apps.kubernetes.io/pod-index"], "1");
     assert_eq!(labels["controller-revision-hash"], revision.as_str());
     assert_eq!(labels["app"], "db");
-    assert_eq!((p1["spec"]["hostname"].as_str(), p1["spec"]["subdomain"].as_str()), (Some("db-1"), Some("db")));
+    assert_eq!(
+        (
+            p1["spec"]["hostname"].as_str(),
+            p1["spec"]["subdomain"].as_str()
+        ),
+        (Some("db-1"), Some("db"))
+    );
     assert_eq!(p1["metadata"]["ownerReferences"][0]["kind"], "StatefulSet");
     let volume = p1["spec"]["volumes"]
         .as_array()
@@ -172,9 +187,13 @@ async fn an_ordered_statefulset_creates_scales_down_and_updates_one_ordinal_at_a
 
     // Scale down: the highest ordinals go, one at a time.
     log.lock().unwrap().clear();
-    api.patch("db", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 1}})))
-        .await
-        .unwrap();
+    api.patch(
+        "db",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 1}})),
+    )
+    .await
+    .unwrap();
     settled(&api, "db", 1).await;
     let events = log.lock().unwrap().clone();
     let deleted: Vec<&str> = events
@@ -183,7 +202,10 @@ async fn an_ordered_statefulset_creates_scales_down_and_updates_one_ordinal_at_a
         .map(|(_, p)| name(p))
         .collect();
     assert_eq!(deleted, ["db-2", "db-1"]);
-    assert!(claims.get("data-db-2").await.is_ok(), "claims are retained (Retain policy)");
+    assert!(
+        claims.get("data-db-2").await.is_ok(),
+        "claims are retained (Retain policy)"
+    );
 }
 
 #[tokio::test]
@@ -254,9 +276,10 @@ fn job(name: &str, spec: Value) -> Job {
 async fn complete(api: &Api<Job>, name: &str) -> Value {
     eventually("the Job to complete", || async {
         let j = to_json(&api.get(name).await.ok()?);
-        let complete = j["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Complete" && c["status"] == "True"));
+        let complete = j["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True")
+        });
         complete.then_some(j)
     })
     .await
@@ -267,14 +290,20 @@ async fn a_job_runs_parallelism_pods_until_completions_succeed() {
     let sb = start().await;
     let log = record_pods(&sb).await;
     let api: Api<Job> = Api::default_namespaced(sb.client());
-    api.create(&PostParams::default(), &job("batch", json!({"completions": 4, "parallelism": 2})))
-        .await
-        .unwrap();
+    api.create(
+        &PostParams::default(),
+        &job("batch", json!({"completions": 4, "parallelism": 2})),
+    )
+    .await
+    .unwrap();
     let j = complete(&api, "batch").await;
     let st = &j["status"];
     assert_eq!(st["succeeded"], 4);
     assert!(st["active"].is_null(), "{st}");
-    assert!(st["startTime"].is_string() && st["completionTime"].is_string(), "{st}");
+    assert!(
+        st["startTime"].is_string() && st["completionTime"].is_string(),
+        "{st}"
+    );
     let types: Vec<&str> = st["conditions"]
         .as_array()
         .unwrap()
@@ -283,7 +312,10 @@ async fn a_job_runs_parallelism_pods_until_completions_succeed() {
         .collect();
     assert_eq!(types, ["SuccessCriteriaMet", "Complete"]);
     let uid = j["metadata"]["uid"].as_str().unwrap();
-    assert_eq!(j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], uid);
+    assert_eq!(
+        j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+        uid
+    );
 
     let events = log.lock().unwrap().clone();
     let mut running = std::collections::BTreeMap::new();
@@ -316,7 +348,10 @@ async fn an_indexed_job_completes_each_index() {
     let api: Api<Job> = Api::default_namespaced(sb.client());
     api.create(
         &PostParams::default(),
-        &job("idx", json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed"})),
+        &job(
+            "idx",
+            json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed"}),
+        ),
     )
     .await
     .unwrap();
@@ -348,9 +383,12 @@ async fn an_indexed_job_completes_each_index() {
 async fn a_suspended_job_runs_no_pods_until_resumed() {
     let sb = start().await;
     let api: Api<Job> = Api::default_namespaced(sb.client());
-    api.create(&PostParams::default(), &job("later", json!({"suspend": true})))
-        .await
-        .unwrap();
+    api.create(
+        &PostParams::default(),
+        &job("later", json!({"suspend": true})),
+    )
+    .await
+    .unwrap();
     let j = eventually("the Job suspended", || async {
         let j = to_json(&api.get("later").await.ok()?);
         let c = j["status"]["conditions"].as_array()?.first()?.clone();
@@ -360,10 +398,20 @@ async fn a_suspended_job_runs_no_pods_until_resumed() {
     assert_eq!(j["status"]["conditions"][0]["reason"], "JobSuspended");
     assert!(j["status"]["startTime"].is_null(), "{j}");
     let pods: Api<Pod> = Api::default_namespaced(sb.client());
-    assert!(pods.list(&Default::default()).await.unwrap().items.is_empty());
-    api.patch("later", &PatchParams::default(), &Patch::Merge(json!({"spec": {"suspend": false}})))
-        .await
-        .unwrap();
+    assert!(
+        pods.list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    api.patch(
+        "later",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"suspend": false}})),
+    )
+    .await
+    .unwrap();
     let j = complete(&api, "later").await;
     let suspended = j["status"]["conditions"]
         .as_array()
@@ -372,6 +420,9 @@ async fn a_suspended_job_runs_no_pods_until_resumed() {
         .find(|c| c["type"] == "Suspended")
         .cloned()
         .unwrap();
-    assert_eq!((suspended["status"].as_str(), suspended["reason"].as_str()), (Some("False"), Some("JobResumed")));
+    assert_eq!(
+        (suspended["status"].as_str(), suspended["reason"].as_str()),
+        (Some("False"), Some("JobResumed"))
+    );
     assert_eq!(j["status"]["succeeded"], 1);
 }

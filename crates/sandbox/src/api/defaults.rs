@@ -276,15 +276,18 @@ fn workload_defaults(plural: &str, spec: &mut serde_json::Map<String, Value>) {
     let Some(st) = strategy.as_object_mut() else {
         return;
     };
+    let typed = st.contains_key("type");
     st.entry("type").or_insert(json!("RollingUpdate"));
     let rolling = st.get("type").and_then(Value::as_str) == Some("RollingUpdate");
     match plural {
         "statefulsets" => {
-            if rolling {
-                let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
-                if let Some(ru) = ru.as_object_mut() {
-                    ru.entry("partition").or_insert(json!(0));
-                }
+            // `rollingUpdate` is made only when the type was defaulted; a partition is then 0.
+            if !typed {
+                st.entry("rollingUpdate").or_insert_with(|| json!({}));
+            }
+            if rolling && let Some(ru) = st.get_mut("rollingUpdate").and_then(Value::as_object_mut)
+            {
+                ru.entry("partition").or_insert(json!(0));
             }
             spec.entry("podManagementPolicy")
                 .or_insert(json!("OrderedReady"));
