@@ -99,6 +99,7 @@ pub(crate) fn apply_defaults(
             if !new["status"].is_object() {
                 new["status"] = json!({});
             }
+            zero_counts(&res.plural, &mut new["status"]);
             if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
                 if res.plural != "daemonsets" {
                     spec.entry("replicas").or_insert(json!(1));
@@ -108,6 +109,12 @@ pub(crate) fn apply_defaults(
                     default_pod_spec(pod);
                 }
             }
+        }
+        ("", "replicationcontrollers") => {
+            if !new["status"].is_object() {
+                new["status"] = json!({});
+            }
+            zero_counts(&res.plural, &mut new["status"]);
         }
         ("batch", "jobs") => {
             if !new["status"].is_object() {
@@ -123,6 +130,11 @@ pub(crate) fn apply_defaults(
         ("", "pods") => {
             if let Some(pod) = new.get_mut("spec") {
                 default_pod_spec(pod);
+            }
+            // A new Pod is Pending with its QoS class (pkg/registry/core/pod/strategy.go
+            // PrepareForCreate); a kubelet moves it on.
+            if old.is_none() && !new["status"]["phase"].is_string() {
+                new["status"] = json!({"phase": "Pending", "qosClass": qos_class(&new["spec"])});
             }
         }
         ("", "secrets") => {
@@ -268,6 +280,53 @@ pub(crate) fn node_port_errors(store: &Store, svc: &Value) -> Vec<(String, Strin
 
 /// A namespace's defaults: the `kubernetes.io/metadata.name` label (SetDefaults_Namespace), the
 /// `kubernetes` finalizer on create (the namespace strategy's PrepareForCreate), and its phase.
+/// A Pod's QoS class (pkg/apis/core/helper/qos `GetPodQOS`, simplified to cpu and memory of
+/// the app containers): BestEffort without requests or limits, Guaranteed when every container
+/// limits both and requests what it limits, Burstable otherwise.
+fn qos_class(spec: &Value) -> &'static str {
+    let containers = spec["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in containers {
+        let r = &c["resources"];
+        for res in ["cpu", "memory"] {
+            let (req, lim) = (&r["requests"][res], &r["limits"][res]);
+            any |= !req.is_null() || !lim.is_null();
+            guaranteed &= !lim.is_null() && (req.is_null() || req == lim);
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
+/// The status counts Go's API types always serialize (no `omitempty`), 0 until a controller
+/// counts: clients that model them as required (the official Python client) refuse an object
+/// without them.
+fn zero_counts(plural: &str, status: &mut Value) {
+    let fields: &[&str] = match plural {
+        "replicasets" | "replicationcontrollers" => &["replicas"],
+        "statefulsets" => &["replicas", "availableReplicas"],
+        "daemonsets" => &[
+            "currentNumberScheduled",
+            "numberMisscheduled",
+            "desiredNumberScheduled",
+            "numberReady",
+        ],
+        _ => &[],
+    };
+    if let Some(m) = status.as_object_mut() {
+        for f in fields {
+            m.entry(*f).or_insert(json!(0));
+        }
+    }
+}
+
 /// StatefulSet and DaemonSet defaults (pkg/apis/apps/v1/defaults.go): the update strategy,
 /// the revision history limit, a StatefulSet's pod management policy and claim retention.
 fn workload_defaults(plural: &str, spec: &mut serde_json::Map<String, Value>) {

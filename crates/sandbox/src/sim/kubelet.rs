@@ -86,7 +86,8 @@ pub(crate) fn pod_status(pod: &Value, now: &str) -> Option<Value> {
     Some(json!({
         "phase": if finished { "Succeeded" } else { "Running" },
         "startTime": since, "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
-        "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}], "qosClass": "BestEffort",
+        "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],
+        "qosClass": old["qosClass"].as_str().unwrap_or("BestEffort"),
         "conditions": [
             cond("PodReadyToStartContainers", run, if run { &since } else { now }),
             cond("Initialized", true, &since),
