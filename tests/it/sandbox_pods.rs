@@ -66,6 +66,27 @@ async fn record_pods(sb: &Sandbox) -> Log {
     log
 }
 
+/// The log once `f` holds for it (the watch may deliver after a read saw the result).
+async fn logged(
+    log: &Log,
+    what: &str,
+    f: impl Fn(&[(String, Value)]) -> bool,
+) -> Vec<(String, Value)> {
+    eventually(what, || async {
+        let events = log.lock().unwrap().clone();
+        f(&events).then_some(events)
+    })
+    .await
+}
+
+fn deletions(events: &[(String, Value)]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(ty, _)| ty == "DELETED")
+        .map(|(_, p)| name(p).to_string())
+        .collect()
+}
+
 fn ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|cs| {
         cs.iter()
@@ -120,7 +141,10 @@ async fn an_ordered_statefulset_creates_scales_down_and_updates_one_ordinal_at_a
     assert_eq!(s["status"]["availableReplicas"], 3);
     let revision = s["status"]["updateRevision"].as_str().unwrap().to_string();
 
-    let events = log.lock().unwrap().clone();
+    let events = logged(&log, "db-2 Ready in the watch", |ev| {
+        ev.iter().any(|(_, p)| name(p) == "db-2" && ready(p))
+    })
+    .await;
     for i in 1..3 {
         let created = first(&events, |ty, p| {
             ty == "ADDED" && name(p) == format!("db-{i}")
@@ -177,13 +201,11 @@ async fn an_ordered_statefulset_creates_scales_down_and_updates_one_ordinal_at_a
     })
     .await;
     assert_eq!(s["status"]["updatedReplicas"], 3);
-    let events = log.lock().unwrap().clone();
-    let deleted: Vec<&str> = events
-        .iter()
-        .filter(|(ty, _)| ty == "DELETED")
-        .map(|(_, p)| name(p))
-        .collect();
-    assert_eq!(deleted, ["db-2", "db-1", "db-0"]);
+    let events = logged(&log, "three deletions in the watch", |ev| {
+        deletions(ev).len() >= 3
+    })
+    .await;
+    assert_eq!(deletions(&events), ["db-2", "db-1", "db-0"]);
 
     // Scale down: the highest ordinals go, one at a time.
     log.lock().unwrap().clear();
@@ -195,13 +217,11 @@ async fn an_ordered_statefulset_creates_scales_down_and_updates_one_ordinal_at_a
     .await
     .unwrap();
     settled(&api, "db", 1).await;
-    let events = log.lock().unwrap().clone();
-    let deleted: Vec<&str> = events
-        .iter()
-        .filter(|(ty, _)| ty == "DELETED")
-        .map(|(_, p)| name(p))
-        .collect();
-    assert_eq!(deleted, ["db-2", "db-1"]);
+    let events = logged(&log, "two deletions in the watch", |ev| {
+        deletions(ev).len() >= 2
+    })
+    .await;
+    assert_eq!(deletions(&events), ["db-2", "db-1"]);
     assert!(
         claims.get("data-db-2").await.is_ok(),
         "claims are retained (Retain policy)"
@@ -317,7 +337,15 @@ async fn a_job_runs_parallelism_pods_until_completions_succeed() {
         uid
     );
 
-    let events = log.lock().unwrap().clone();
+    let events = logged(&log, "four Pods succeeded in the watch", |ev| {
+        ev.iter()
+            .filter(|(_, p)| p["status"]["phase"] == "Succeeded")
+            .map(|(_, p)| name(p))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            == 4
+    })
+    .await;
     let mut running = std::collections::BTreeMap::new();
     let mut created = std::collections::BTreeSet::new();
     for (ty, p) in &events {

@@ -111,6 +111,28 @@ where
     log
 }
 
+/// The log once `f` holds for it (the watch may deliver after a read saw the result).
+async fn logged(
+    log: &Log,
+    what: &str,
+    f: impl Fn(&[(String, Value)]) -> bool,
+) -> Vec<(String, Value)> {
+    eventually(what, || async {
+        let events = log.lock().unwrap().clone();
+        f(&events).then_some(events)
+    })
+    .await
+}
+
+fn image(o: &Value) -> &str {
+    let spec = if o["kind"] == "Pod" {
+        &o["spec"]
+    } else {
+        &o["spec"]["template"]["spec"]
+    };
+    spec["containers"][0]["image"].as_str().unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_rolling_update_moves_one_pod_at_a_time_within_surge_and_unavailability() {
     let sb = start().await;
@@ -137,8 +159,20 @@ async fn a_rolling_update_moves_one_pod_at_a_time_within_surge_and_unavailabilit
     // total never exceeds replicas + maxSurge (5), and the Pods available never drop below
     // replicas - maxUnavailable (4).
     let mut specs: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    let rs_events = logged(&rs_log, "the new ReplicaSet complete in the watch", |ev| {
+        ev.iter()
+            .any(|(_, rs)| image(rs) == "nginx:1.28" && rs["status"]["availableReplicas"] == 4)
+    })
+    .await;
+    let pod_events = logged(&pod_log, "the old Pods gone in the watch", |ev| {
+        ev.iter()
+            .filter(|(ty, p)| ty == "DELETED" && image(p) == "nginx:1.27")
+            .count()
+            == 4
+    })
+    .await;
     let mut new_steps = Vec::new();
-    for (ty, rs) in rs_log.lock().unwrap().iter() {
+    for (ty, rs) in rs_events.iter() {
         let name = rs["metadata"]["name"].as_str().unwrap().to_string();
         if ty == "DELETED" {
             specs.remove(&name);
@@ -159,7 +193,7 @@ async fn a_rolling_update_moves_one_pod_at_a_time_within_surge_and_unavailabilit
     }
     assert_eq!(new_steps, [1, 2, 3, 4], "the new ReplicaSet's steps");
     let mut alive = std::collections::BTreeSet::new();
-    for (ty, pod) in pod_log.lock().unwrap().iter() {
+    for (ty, pod) in pod_events.iter() {
         let name = pod["metadata"]["name"].as_str().unwrap().to_string();
         if ty == "DELETED" {
             alive.remove(&name);
@@ -210,8 +244,14 @@ async fn a_percentage_rollout_rounds_surge_up_and_unavailability_down() {
     })
     .await;
     assert_eq!(sizes.len(), 2);
-    let d = to_json(&api.get("pct").await.unwrap());
-    assert_eq!(d["status"]["availableReplicas"], 8);
+    // The Deployment's status follows once the old ReplicaSet's extra Pods are gone.
+    let d = eventually("8 available", || async {
+        let d = to_json(&api.get("pct").await.ok()?);
+        (d["status"]["availableReplicas"] == 8 && d["status"]["replicas"] == 13).then_some(d)
+    })
+    .await;
+    assert_eq!(d["status"]["updatedReplicas"], 5);
+    assert_eq!(d["status"]["unavailableReplicas"], 5);
     assert_eq!(condition(&d, "Available")["status"], "True", "8 >= 10 - 2");
     sb.hooks().pause_kubelet(false);
     rolled_out(&api, "pct").await;
@@ -232,9 +272,19 @@ async fn recreate_removes_the_old_pods_before_the_new_replica_set_exists() {
     let pod_log = record(Api::<Pod>::default_namespaced(sb.client())).await;
     set_image(&api, "rec", "nginx:1.28").await;
     rolled_out(&api, "rec").await;
-    let new_rs_created = rs_log
-        .lock()
-        .unwrap()
+    let rs_events = logged(&rs_log, "the new ReplicaSet in the watch", |ev| {
+        ev.iter()
+            .any(|(ty, rs)| ty == "ADDED" && image(rs) == "nginx:1.28")
+    })
+    .await;
+    let pod_events = logged(&pod_log, "the old Pods gone in the watch", |ev| {
+        ev.iter()
+            .filter(|(ty, p)| ty == "DELETED" && image(p) == "nginx:1.27")
+            .count()
+            == 3
+    })
+    .await;
+    let new_rs_created = rs_events
         .iter()
         .find(|(ty, rs)| {
             ty == "ADDED"
@@ -248,9 +298,7 @@ async fn recreate_removes_the_old_pods_before_the_new_replica_set_exists() {
                 .unwrap()
         })
         .expect("a new ReplicaSet");
-    let old_pods_gone = pod_log
-        .lock()
-        .unwrap()
+    let old_pods_gone = pod_events
         .iter()
         .filter(|(ty, p)| ty == "DELETED" && p["spec"]["containers"][0]["image"] == "nginx:1.27")
         .map(|(_, p)| {

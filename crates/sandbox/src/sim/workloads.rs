@@ -9,12 +9,13 @@
 //! Ready (how a rollout stalls). DaemonSets: the sandbox serves no Nodes, so a DaemonSet
 //! schedules no Pods and its status says 0 desired.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
 use crate::api::apply::Scope;
 use crate::api::store::Store;
@@ -272,6 +273,9 @@ fn triggered(c: &Change) -> Vec<(&'static str, Key)> {
 /// queue holds a key once.
 type Queued = Arc<Mutex<HashSet<(&'static str, Key)>>>;
 
+/// Keys waiting for a deadline, and when it is due.
+type Waiting = Arc<Mutex<HashMap<(&'static str, Key), Instant>>>;
+
 /// Runs the simulation until the store's change channel closes.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut rx = shared.lock().subscribe();
@@ -280,8 +284,9 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     let mut clock = shared.hooks.clock_signal();
     let delay = shared.config.workload_delay;
     let queued: Queued = Arc::default();
-    // Keys whose sync waits for a deadline, and the channel their timers report on.
-    let waiting: Queued = Arc::default();
+    // Keys whose sync waits for a deadline (when it is due), and the channel their timers
+    // report on.
+    let waiting: Waiting = Arc::default();
     let (again_tx, mut again) = tokio::sync::mpsc::unbounded_channel();
     loop {
         let keys: Vec<(&'static str, Key)> = tokio::select! {
@@ -312,11 +317,11 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 if changed.is_err() {
                     return;
                 }
-                waiting.lock().unwrap_or_else(PoisonError::into_inner).drain().collect()
+                waiting.lock().unwrap_or_else(PoisonError::into_inner).drain().map(|(k, _)| k).collect()
             }
             Some(item) = again.recv() => {
                 let item: (&'static str, Key) = item;
-                if !waiting.lock().unwrap_or_else(PoisonError::into_inner).remove(&item) {
+                if waiting.lock().unwrap_or_else(PoisonError::into_inner).remove(&item).is_none() {
                     continue;
                 }
                 vec![item]
@@ -342,12 +347,17 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&item);
                 if let Some(wait) = settle(&shared, item.0, &item.1) {
-                    waiting
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(item.clone());
-                    // The sync above took one delay already; the timer makes up the rest.
-                    tokio::time::sleep(wait.saturating_sub(delay)).await;
+                    // The sync above took one delay already; the timer makes up the rest. One
+                    // timer per key: a later deadline than one already waited for adds none.
+                    let due = Instant::now() + wait.saturating_sub(delay);
+                    {
+                        let mut w = waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                        if w.get(&item).is_some_and(|d| *d <= due) {
+                            return;
+                        }
+                        w.insert(item.clone(), due);
+                    }
+                    tokio::time::sleep_until(due).await;
                     // The loop may have ended with the sandbox; then nobody listens.
                     let _ = again_tx.send(item);
                 }
