@@ -981,8 +981,9 @@ async fn kubectl_rollout_status_history_and_undo() {
     assert!(ok, "{status}");
     let lines: Vec<&str> = status.lines().collect();
     assert!(
-        lines.iter().any(|l| *l
-            == "Waiting for deployment \"roll\" rollout to finish: 1 out of 2 new replicas have been updated..."),
+        lines.contains(
+            &"Waiting for deployment \"roll\" rollout to finish: 1 out of 2 new replicas have been updated..."
+        ),
         "{status}"
     );
     assert_eq!(
