@@ -235,6 +235,7 @@ pub(crate) fn sync(store: &mut Store, dep: &Value, clock: &Clock) -> Option<Dura
         .unwrap_or_default();
     rollout::note_paused(&mut conds, dep, now);
 
+    let rv_before = store.rv();
     let (mut new_rs, olds) = replica_sets(store, dep);
     let max_rev = new_rs.iter().chain(&olds).map(revision).max().unwrap_or(0);
     if let Some(rs) = &new_rs {
@@ -326,7 +327,12 @@ pub(crate) fn sync(store: &mut Store, dep: &Value, clock: &Clock) -> Option<Dura
         }
     }
 
-    let (new_rs, olds) = replica_sets(store, dep);
+    // Read again only if this sync wrote something.
+    let (new_rs, olds) = if store.rv() == rv_before {
+        (new_rs, olds)
+    } else {
+        replica_sets(store, dep)
+    };
     if paused || rollout::complete(dep, &dep["status"]) {
         trim_history(store, dep, &rs_res, &olds, now);
     }

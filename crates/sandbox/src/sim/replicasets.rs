@@ -149,10 +149,19 @@ pub(crate) fn sync(
     let name = owner["metadata"]["name"].as_str()?.to_string();
     let now = clock.stamp.as_str();
     let want = owner["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
-    let mut pods: Vec<Value> = controlled_by(store, "/pods", &ns, &uid)
+    // (ready, creationTimestamp, name) of the active Pods: enough to rank them for deletion.
+    let mut pods: Vec<(bool, String, String)> = controlled_by(store, "/pods", &ns, &uid)
         .into_iter()
         .filter(|p| kubelet::is_active(p))
-        .cloned()
+        .map(|p| {
+            let meta = &p["metadata"];
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (
+                kubelet::is_ready(p),
+                text(&meta["creationTimestamp"]),
+                text(&meta["name"]),
+            )
+        })
         .collect();
     let template = &owner["spec"]["template"];
     for _ in pods.len()..want {
@@ -170,17 +179,8 @@ pub(crate) fn sync(
     }
     if pods.len() > want {
         // Not ready before ready, then the newest first.
-        pods.sort_by(|a, b| {
-            kubelet::is_ready(a)
-                .cmp(&kubelet::is_ready(b))
-                .then_with(|| {
-                    b["metadata"]["creationTimestamp"]
-                        .as_str()
-                        .cmp(&a["metadata"]["creationTimestamp"].as_str())
-                })
-        });
-        for pod in pods.iter().take(pods.len() - want) {
-            let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+        pods.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
+        for (_, _, pod_name) in pods.iter().take(pods.len() - want) {
             delete(store, &pods_res, &ns, pod_name, now);
         }
     }
