@@ -510,6 +510,64 @@ mod tests {
     }
 
     #[test]
+    fn workloads_get_their_defaults_and_zero_counts() {
+        let mut store = Store::new(10);
+        let find =
+            |store: &Store, g: &str, p: &str| store.registry.find(g, "v1", p).cloned().unwrap();
+        let sts = find(&store, "apps", "statefulsets");
+        let mut set = json!({"metadata": {"name": "s"}, "spec": {"template": {"spec": {}}}});
+        apply_defaults(&mut store, &sts, &mut set, None);
+        assert_eq!(
+            set["spec"]["updateStrategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+        );
+        assert_eq!(set["spec"]["podManagementPolicy"], "OrderedReady");
+        assert_eq!(
+            set["status"],
+            json!({"replicas": 0, "availableReplicas": 0})
+        );
+        let mut typed = json!({"metadata": {"name": "s"}, "spec": {"updateStrategy": {"type": "RollingUpdate"}}});
+        apply_defaults(&mut store, &sts, &mut typed, None);
+        assert!(
+            typed["spec"]["updateStrategy"]["rollingUpdate"].is_null(),
+            "{typed}"
+        );
+
+        let jobs = find(&store, "batch", "jobs");
+        let mut job =
+            json!({"metadata": {"name": "j", "uid": "u1"}, "spec": {"template": {"spec": {}}}});
+        apply_defaults(&mut store, &jobs, &mut job, None);
+        assert_eq!(
+            (
+                job["spec"]["completions"].as_i64(),
+                job["spec"]["parallelism"].as_i64()
+            ),
+            (Some(1), Some(1))
+        );
+        assert_eq!(job["spec"]["backoffLimit"], 6);
+        assert_eq!(
+            job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            "u1"
+        );
+        assert_eq!(
+            job["spec"]["template"]["metadata"]["labels"]["job-name"],
+            "j"
+        );
+
+        let pods = find(&store, "", "pods");
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i",
+            "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        apply_defaults(&mut store, &pods, &mut pod, None);
+        assert_eq!(
+            pod["status"],
+            json!({"phase": "Pending", "qosClass": "Guaranteed"})
+        );
+        let mut bare = json!({"metadata": {"name": "q"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        apply_defaults(&mut store, &pods, &mut bare, None);
+        assert_eq!(bare["status"]["qosClass"], "BestEffort");
+    }
+
+    #[test]
     fn pod_templates_get_container_defaults() {
         let mut pod = json!({"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "reg:5000/x:1.2"}]});
         default_pod_spec(&mut pod);
