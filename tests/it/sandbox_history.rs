@@ -264,7 +264,10 @@ async fn the_operator_relists_after_410_gone_and_keeps_reconciling() {
     h.start_operator(Vec::new(), false).await;
     h.create(&webservers(), "default", &example("webserver"))
         .await;
-    h.get(&deployments(), "default", "hello").await;
+    // Ready: its Deployment's rollout has taken its last step, so no status write of the
+    // operator's moves the WebServer watch past the write below.
+    h.wait_condition(&webservers(), "default", "hello", "True", "Ready")
+        .await;
 
     let seen = h.sandbox.request_log().len();
     // A write the WebServer watch is not told of, then the history goes and the watches close

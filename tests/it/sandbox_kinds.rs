@@ -77,11 +77,10 @@ async fn statefulsets_jobs_and_claims_get_a_simulated_status() {
     let done = eventually("the Job to complete", || {
         let jobs = jobs.clone();
         async move {
-            jobs.get("once")
-                .await
-                .ok()?
-                .status
-                .filter(|s| s.succeeded == Some(2))
+            jobs.get("once").await.ok()?.status.filter(|s| {
+                s.succeeded == Some(2)
+                    && s.conditions.iter().flatten().any(|c| c.type_ == "Complete")
+            })
         }
     })
     .await;

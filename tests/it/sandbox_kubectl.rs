@@ -757,6 +757,140 @@ async fn kubectl_auth_can_i_and_whoami() {
     assert_eq!(who["kind"], "SelfSubjectReview");
 }
 
+/// Runs `kubectl rollout status <target>` while the simulated kubelet is paused, resumes it once
+/// kubectl has printed a line containing `waiting`, and returns all kubectl printed and whether
+/// it succeeded.
+async fn rollout_status_through_a_pause(
+    sb: &Sandbox,
+    target: &str,
+    waiting: &str,
+) -> (String, bool) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let mut child = tokio::process::Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(sb.kubeconfig_path())
+        .args(["rollout", "status", target, "--timeout=60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("kubectl runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut out = String::new();
+    let seen = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            out.push_str(&line);
+            out.push('\n');
+            if line.contains(waiting) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(seen, Ok(true)),
+        "kubectl never printed {waiting:?}:\n{out}"
+    );
+    sb.hooks().pause_kubelet(false);
+    while let Ok(Some(line)) = lines.next_line().await {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err).await;
+    }
+    let status = child.wait().await.expect("kubectl exits");
+    out.push_str(&err);
+    (out, status.success())
+}
+
+#[tokio::test]
+async fn kubectl_rollout_status_fails_on_an_exceeded_progress_deadline() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = rollout_deployment("nginx:1.27", "v1")
+        .replace("replicas: 2", "replicas: 2\n  progressDeadlineSeconds: 30");
+    kubectl(&sb, &["apply", "-f", &write(dir.path(), "v1.yaml", &v1)]).await;
+    kubectl(
+        &sb,
+        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+    )
+    .await;
+    sb.hooks().pause_kubelet(true);
+    let v2 = v1.replace("nginx:1.27", "nginx:1.28");
+    kubectl(&sb, &["apply", "-f", &write(dir.path(), "v2.yaml", &v2)]).await;
+    let deployments: Api<Deployment> = Api::default_namespaced(sb.client());
+    let reason = |d: &Deployment| {
+        d.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.type_.as_deref() == Some("Progressing"))
+            })
+            .and_then(|c| c.reason.clone())
+            .unwrap_or_default()
+    };
+    eventually("the rollout progressing", || async {
+        reason(&deployments.get("roll").await.unwrap()) == "ReplicaSetUpdated"
+    })
+    .await;
+    // The deadline passes on the simulation's clock; no Pod got Ready meanwhile.
+    sb.hooks().advance_clock(Duration::from_secs(31));
+    eventually("ProgressDeadlineExceeded", || async {
+        reason(&deployments.get("roll").await.unwrap()) == "ProgressDeadlineExceeded"
+    })
+    .await;
+    let out = kubectl_raw(
+        &sb,
+        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: deployment \"roll\" exceeded its progress deadline"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn kubectl_rollout_status_follows_a_statefulset() {
+    let sb = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let set = r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: "redis:7.2"}]
+"#;
+    sb.hooks().pause_kubelet(true);
+    kubectl(&sb, &["apply", "-f", &write(dir.path(), "sts.yaml", set)]).await;
+    let (out, ok) =
+        rollout_status_through_a_pause(&sb, "statefulset/db", "Waiting for 2 pods to be ready...")
+            .await;
+    assert!(ok, "{out}");
+    // The API server defaults `updateStrategy.rollingUpdate.partition` to 0, and kubectl's
+    // StatefulSetStatusViewer reports any set with a partition as a partitioned roll out.
+    assert_eq!(
+        out.lines().last(),
+        Some("partitioned roll out complete: 2 new pods have been updated..."),
+        "{out}"
+    );
+    assert!(
+        out.starts_with("Waiting for 2 pods to be ready...\n"),
+        "{out}"
+    );
+}
+
 fn rollout_deployment(image: &str, cause: &str) -> String {
     format!(
         r#"apiVersion: apps/v1
@@ -834,12 +968,29 @@ async fn kubectl_rollout_status_history_and_undo() {
     )
     .await;
     assert!(status.contains("successfully rolled out"), "{status}");
+    // With the kubelet paused the rollout stops at its first step, and kubectl says so; once
+    // Pods get Ready again it prints the steps that follow and finishes.
+    sb.hooks().pause_kubelet(true);
     kubectl(&sb, &["apply", "-f", &v2]).await;
-    kubectl(
+    let (status, ok) = rollout_status_through_a_pause(
         &sb,
-        &["rollout", "status", "deployment/roll", "--timeout=30s"],
+        "deployment/roll",
+        "out of 2 new replicas have been updated...",
     )
     .await;
+    assert!(ok, "{status}");
+    let lines: Vec<&str> = status.lines().collect();
+    assert!(
+        lines.contains(
+            &"Waiting for deployment \"roll\" rollout to finish: 1 out of 2 new replicas have been updated..."
+        ),
+        "{status}"
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"deployment \"roll\" successfully rolled out"),
+        "{status}"
+    );
     let rss: Api<ReplicaSet> = Api::default_namespaced(sb.client());
     let pods: Api<Pod> = Api::default_namespaced(sb.client());
     eventually("two ReplicaSets, the old one scaled to 0", || async {

@@ -7,9 +7,10 @@ non-zero if any probe fails. The sandbox is expected to be started with history_
 
 import json
 import sys
+import time
 import traceback
 
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 PROBES = []
@@ -241,6 +242,210 @@ def self_subject_access_review(core):
         "verb": "delete", "resource": "secrets", "namespace": "kube-system"}}})
     assert review.status.allowed is True, review.status
     assert "no authorization" in review.status.reason, review.status
+
+
+def wait_for(what, f, timeout=30):
+    """Polls f until it returns something truthy; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = f()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stream_until(list_fn, rv, done, *args, **kwargs):
+    """Watch events (type, object) of list_fn from rv until done(events) holds."""
+    events = []
+    w = watch.Watch()
+    for ev in w.stream(list_fn, *args, resource_version=rv, timeout_seconds=30, **kwargs):
+        events.append((ev["type"], ev["object"]))
+        if done(events):
+            w.stop()
+            return events
+    raise AssertionError(f"the watch ended before the expected state: {len(events)} events")
+
+
+def deployment(name, replicas, image, strategy=None, **spec):
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "strategy": strategy or {}, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "c", "image": image}]}}, **spec}}
+
+
+def condition(obj, ty):
+    return next((c for c in (obj.status.conditions or []) if c.type == ty), None)
+
+
+def rolled_out(apps, name):
+    def done():
+        d = apps.read_namespaced_deployment(name, "default")
+        s, want = d.status, d.spec.replicas
+        progressing = condition(d, "Progressing")
+        ok = (s.observed_generation == d.metadata.generation and s.updated_replicas == want
+              and s.available_replicas == want and s.replicas == want
+              and progressing is not None and progressing.reason == "NewReplicaSetAvailable")
+        return d if ok else None
+    return wait_for(f"deployment {name} rolled out", done)
+
+
+@probe("A RollingUpdate with maxSurge 1 and maxUnavailable 0 adds one new Pod at a time and removes "
+       "an old one only once the new one is available: the new ReplicaSet grows 1, 2, 3, 4 and the "
+       "ReplicaSets never want more than replicas + maxSurge Pods together. Sources: "
+       "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#max-surge and "
+       "pkg/controller/deployment/rolling.go (reconcileNewReplicaSet, reconcileOldReplicaSets)")
+def deployment_rolling_steps(core):
+    apps = client.AppsV1Api(core.api_client)
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    apps.create_namespaced_deployment("default", deployment("probe-roll", 4, "nginx:1.27", strategy))
+    rolled_out(apps, "probe-roll")
+    listed = apps.list_namespaced_replica_set("default", label_selector="app=probe-roll")
+    specs = {rs.metadata.name: rs.spec.replicas for rs in listed.items}
+    apps.patch_namespaced_deployment("probe-roll", "default", {"spec": {"template": {"spec": {
+        "containers": [{"name": "c", "image": "nginx:1.28"}]}}}})
+    steps = []
+
+    def done(events):
+        kind, rs = events[-1]
+        specs[rs.metadata.name] = 0 if kind == "DELETED" else rs.spec.replicas
+        assert sum(specs.values()) <= 5, specs
+        if rs.spec.template.spec.containers[0].image == "nginx:1.28":
+            if not steps or steps[-1] != rs.spec.replicas:
+                steps.append(rs.spec.replicas)
+            return rs.spec.replicas == 4 and (rs.status.available_replicas or 0) == 4
+        return False
+    stream_until(apps.list_namespaced_replica_set, listed.metadata.resource_version, done, "default",
+                 label_selector="app=probe-roll")
+    assert steps == [1, 2, 3, 4], steps
+    d = rolled_out(apps, "probe-roll")
+    assert d.metadata.annotations["deployment.kubernetes.io/revision"] == "2", d.metadata.annotations
+
+
+@probe("A new Deployment's Progressing condition goes from NewReplicaSetCreated (\"Created new replica "
+       "set\") to NewReplicaSetAvailable (\"ReplicaSet ... has successfully progressed.\"), and Available "
+       "turns True with reason MinimumReplicasAvailable. Sources: "
+       "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status and "
+       "pkg/controller/deployment/sync.go (getNewReplicaSet), progress.go (syncRolloutStatus)")
+def deployment_progress_reasons(core):
+    apps = client.AppsV1Api(core.api_client)
+    created = apps.create_namespaced_deployment("default", deployment("probe-progress", 2, "nginx:1.27"))
+    reasons = []
+
+    def done(events):
+        d = events[-1][1]
+        c = condition(d, "Progressing")
+        if c is not None and (not reasons or reasons[-1] != c.reason):
+            reasons.append(c.reason)
+        return c is not None and c.reason == "NewReplicaSetAvailable"
+    events = stream_until(apps.list_namespaced_deployment, created.metadata.resource_version, done,
+                          "default", field_selector="metadata.name=probe-progress")
+    assert reasons[0] == "NewReplicaSetCreated" and reasons[-1] == "NewReplicaSetAvailable", reasons
+    d = events[-1][1]
+    rs = apps.list_namespaced_replica_set("default", label_selector="app=probe-progress").items[0]
+    assert condition(d, "Progressing").message == f'ReplicaSet "{rs.metadata.name}" has successfully progressed.'
+    available = condition(d, "Available")
+    assert (available.status, available.reason) == ("True", "MinimumReplicasAvailable"), available
+
+
+@probe("A paused Deployment records a template change (observedGeneration) without rolling it out: "
+       "no new ReplicaSet, Progressing Unknown with reason DeploymentPaused; resuming rolls out. "
+       "Sources: https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#pausing-and-resuming-a-deployment "
+       "and pkg/controller/deployment/progress.go (checkPausedConditions)")
+def deployment_paused(core):
+    apps = client.AppsV1Api(core.api_client)
+    apps.create_namespaced_deployment("default", deployment("probe-paused", 1, "nginx:1.27"))
+    rolled_out(apps, "probe-paused")
+    apps.patch_namespaced_deployment("probe-paused", "default", {"spec": {"paused": True, "template": {
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.28"}]}}}})
+    d = wait_for("the paused change observed", lambda: (
+        lambda d: d if d.status.observed_generation == 2 else None)(
+            apps.read_namespaced_deployment("probe-paused", "default")))
+    c = condition(d, "Progressing")
+    assert (c.status, c.reason) == ("Unknown", "DeploymentPaused"), c
+    assert len(apps.list_namespaced_replica_set("default", label_selector="app=probe-paused").items) == 1
+    apps.patch_namespaced_deployment("probe-paused", "default", {"spec": {"paused": False}})
+    rolled_out(apps, "probe-paused")
+    assert len(apps.list_namespaced_replica_set("default", label_selector="app=probe-paused").items) == 2
+
+
+def ready(pod):
+    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+
+@probe("A StatefulSet with the default OrderedReady policy creates Pod N only once Pod N-1 is Running "
+       "and Ready; each Pod is named <set>-<ordinal> and labelled statefulset.kubernetes.io/pod-name, "
+       "apps.kubernetes.io/pod-index and controller-revision-hash (= status.updateRevision). Sources: "
+       "https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#deployment-and-scaling-guarantees, "
+       "#pod-index-label, and pkg/controller/statefulset/stateful_set_control.go")
+def statefulset_ordered_pods(core):
+    apps = client.AppsV1Api(core.api_client)
+    labels = {"app": "probe-db"}
+    rv = core.list_namespaced_pod("default").metadata.resource_version
+    apps.create_namespaced_stateful_set("default", {"metadata": {"name": "probe-db"}, "spec": {
+        "replicas": 3, "serviceName": "probe-db", "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "redis:7.2"}]}}}})
+    order = []
+
+    def done(events):
+        kind, pod = events[-1]
+        name = pod.metadata.name
+        if kind == "ADDED":
+            order.append(("created", name))
+        if ready(pod) and ("ready", name) not in order:
+            order.append(("ready", name))
+        return len([o for o in order if o[0] == "ready"]) == 3
+    stream_until(core.list_namespaced_pod, rv, done, "default", label_selector="app=probe-db")
+    for i in (1, 2):
+        assert order.index(("ready", f"probe-db-{i - 1}")) < order.index(("created", f"probe-db-{i}")), order
+    s = wait_for("the set's status", lambda: (lambda s: s if s.status.ready_replicas == 3 else None)(
+        apps.read_namespaced_stateful_set("probe-db", "default")))
+    assert s.status.current_revision == s.status.update_revision, s.status
+    pod = core.read_namespaced_pod("probe-db-2", "default")
+    assert pod.metadata.labels["statefulset.kubernetes.io/pod-name"] == "probe-db-2"
+    assert pod.metadata.labels["apps.kubernetes.io/pod-index"] == "2"
+    assert pod.metadata.labels["controller-revision-hash"] == s.status.update_revision
+    assert pod.spec.hostname == "probe-db-2" and pod.spec.subdomain == "probe-db"
+
+
+@probe("A Job runs up to parallelism Pods until completions of them succeed; succeeded counts them, "
+       "and the SuccessCriteriaMet condition comes before Complete, with startTime and completionTime "
+       "set. Sources: https://kubernetes.io/docs/concepts/workloads/controllers/job/#parallel-jobs, "
+       "#termination-of-job-pods, and pkg/controller/job/job_controller.go")
+def job_pods_complete(core):
+    batch = client.BatchV1Api(core.api_client)
+    batch.create_namespaced_job("default", {"metadata": {"name": "probe-job"}, "spec": {
+        "completions": 3, "parallelism": 2, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox:1.36"}]}}}})
+
+    def complete():
+        j = batch.read_namespaced_job("probe-job", "default")
+        return j if condition(j, "Complete") is not None else None
+    j = wait_for("the Job to complete", complete)
+    assert j.status.succeeded == 3 and not j.status.active, j.status
+    assert [c.type for c in j.status.conditions] == ["SuccessCriteriaMet", "Complete"], j.status.conditions
+    assert j.status.start_time and j.status.completion_time, j.status
+    pods = core.list_namespaced_pod("default", label_selector="job-name=probe-job").items
+    assert len(pods) == 3 and all(p.status.phase == "Succeeded" for p in pods), [p.status.phase for p in pods]
+    assert all(p.metadata.owner_references[0].kind == "Job" for p in pods)
+
+
+@probe("A DaemonSet runs one Pod per eligible Node; the sandbox serves no Nodes, so it schedules none "
+       "and its status says 0 desired, observed at its generation. Sources: "
+       "https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/ and "
+       "pkg/controller/daemon/daemon_controller.go (updateDaemonSetStatus)")
+def daemonset_without_nodes(core):
+    apps = client.AppsV1Api(core.api_client)
+    labels = {"app": "probe-ds"}
+    apps.create_namespaced_daemon_set("default", {"metadata": {"name": "probe-ds"}, "spec": {
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}}})
+    ds = wait_for("the DaemonSet's status", lambda: (lambda d: d if d.status.observed_generation == 1 else None)(
+        apps.read_namespaced_daemon_set("probe-ds", "default")))
+    assert ds.status.desired_number_scheduled == 0 and ds.status.number_ready == 0, ds.status
+    assert ds.spec.update_strategy.rolling_update.max_unavailable == 1, ds.spec.update_strategy
+    assert core.list_namespaced_pod("default", label_selector="app=probe-ds").items == []
 
 
 def main():

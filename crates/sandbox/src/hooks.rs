@@ -58,6 +58,7 @@ pub struct Hooks {
     inner: Mutex<Inner>,
     close: watch::Sender<u64>,
     paused: watch::Sender<bool>,
+    kubelet_paused: watch::Sender<bool>,
     clock: watch::Sender<Duration>,
 }
 
@@ -67,6 +68,7 @@ impl Default for Hooks {
             inner: Mutex::default(),
             close: watch::channel(0).0,
             paused: watch::channel(false).0,
+            kubelet_paused: watch::channel(false).0,
             clock: watch::channel(Duration::ZERO).0,
         }
     }
@@ -120,8 +122,26 @@ impl Hooks {
         self.paused.send_replace(paused);
     }
 
-    /// Moves the clock of the time-driven simulation (CronJob schedules) forward by `by`, so a
-    /// test sees a scheduled run without waiting for it. Object timestamps keep the real time.
+    /// Pauses or resumes only the simulated kubelet: controllers go on (a Deployment's rollout
+    /// creates its ReplicaSet and Pods, a StatefulSet its first Pod, a Job its Pods), but no Pod
+    /// starts, gets Ready or finishes — how a rollout stalls until its progress deadline.
+    pub fn pause_kubelet(&self, paused: bool) {
+        self.kubelet_paused.send_replace(paused);
+    }
+
+    /// Whether the simulated kubelet is paused.
+    pub(crate) fn kubelet_paused(&self) -> bool {
+        *self.kubelet_paused.borrow()
+    }
+
+    /// Changes when the simulated kubelet is paused or resumed.
+    pub(crate) fn kubelet_signal(&self) -> watch::Receiver<bool> {
+        self.kubelet_paused.subscribe()
+    }
+
+    /// Moves the clock of the time-driven simulation (CronJob schedules, progress deadlines,
+    /// `minReadySeconds`) forward by `by`, so a test sees a scheduled run or a deadline pass
+    /// without waiting for it. Object timestamps keep the real time.
     pub fn advance_clock(&self, by: Duration) {
         self.clock.send_modify(|offset| *offset += by);
     }

@@ -99,18 +99,42 @@ pub(crate) fn apply_defaults(
             if !new["status"].is_object() {
                 new["status"] = json!({});
             }
+            zero_counts(&res.plural, &mut new["status"]);
             if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
                 if res.plural != "daemonsets" {
                     spec.entry("replicas").or_insert(json!(1));
                 }
+                workload_defaults(&res.plural, spec);
                 if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
                     default_pod_spec(pod);
                 }
             }
         }
+        ("", "replicationcontrollers") => {
+            if !new["status"].is_object() {
+                new["status"] = json!({});
+            }
+            zero_counts(&res.plural, &mut new["status"]);
+        }
+        ("batch", "jobs") => {
+            if !new["status"].is_object() {
+                new["status"] = json!({});
+            }
+            if old.is_none() {
+                job_selector(new);
+            }
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                job_defaults(spec);
+            }
+        }
         ("", "pods") => {
             if let Some(pod) = new.get_mut("spec") {
                 default_pod_spec(pod);
+            }
+            // A new Pod is Pending with its QoS class (pkg/registry/core/pod/strategy.go
+            // PrepareForCreate); a kubelet moves it on.
+            if old.is_none() && !new["status"]["phase"].is_string() {
+                new["status"] = json!({"phase": "Pending", "qosClass": qos_class(&new["spec"])});
             }
         }
         ("", "secrets") => {
@@ -256,6 +280,136 @@ pub(crate) fn node_port_errors(store: &Store, svc: &Value) -> Vec<(String, Strin
 
 /// A namespace's defaults: the `kubernetes.io/metadata.name` label (SetDefaults_Namespace), the
 /// `kubernetes` finalizer on create (the namespace strategy's PrepareForCreate), and its phase.
+/// A Pod's QoS class (pkg/apis/core/helper/qos `GetPodQOS`, simplified to cpu and memory of
+/// the app containers): BestEffort without requests or limits, Guaranteed when every container
+/// limits both and requests what it limits, Burstable otherwise.
+fn qos_class(spec: &Value) -> &'static str {
+    let containers = spec["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in containers {
+        let r = &c["resources"];
+        for res in ["cpu", "memory"] {
+            let (req, lim) = (&r["requests"][res], &r["limits"][res]);
+            any |= !req.is_null() || !lim.is_null();
+            guaranteed &= !lim.is_null() && (req.is_null() || req == lim);
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
+/// The status counts Go's API types always serialize (no `omitempty`), 0 until a controller
+/// counts: clients that model them as required (the official Python client) refuse an object
+/// without them.
+fn zero_counts(plural: &str, status: &mut Value) {
+    let fields: &[&str] = match plural {
+        "replicasets" | "replicationcontrollers" => &["replicas"],
+        "statefulsets" => &["replicas", "availableReplicas"],
+        "daemonsets" => &[
+            "currentNumberScheduled",
+            "numberMisscheduled",
+            "desiredNumberScheduled",
+            "numberReady",
+        ],
+        _ => &[],
+    };
+    if let Some(m) = status.as_object_mut() {
+        for f in fields {
+            m.entry(*f).or_insert(json!(0));
+        }
+    }
+}
+
+/// StatefulSet and DaemonSet defaults (pkg/apis/apps/v1/defaults.go): the update strategy,
+/// the revision history limit, a StatefulSet's pod management policy and claim retention.
+fn workload_defaults(plural: &str, spec: &mut serde_json::Map<String, Value>) {
+    spec.entry("revisionHistoryLimit").or_insert(json!(10));
+    let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
+    let Some(st) = strategy.as_object_mut() else {
+        return;
+    };
+    let typed = st.contains_key("type");
+    st.entry("type").or_insert(json!("RollingUpdate"));
+    let rolling = st.get("type").and_then(Value::as_str) == Some("RollingUpdate");
+    match plural {
+        "statefulsets" => {
+            // `rollingUpdate` is made only when the type was defaulted; a partition is then 0.
+            if !typed {
+                st.entry("rollingUpdate").or_insert_with(|| json!({}));
+            }
+            if rolling && let Some(ru) = st.get_mut("rollingUpdate").and_then(Value::as_object_mut)
+            {
+                ru.entry("partition").or_insert(json!(0));
+            }
+            spec.entry("podManagementPolicy")
+                .or_insert(json!("OrderedReady"));
+            spec.entry("persistentVolumeClaimRetentionPolicy")
+                .or_insert(json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+        }
+        "daemonsets" if rolling => {
+            let ru = st.entry("rollingUpdate").or_insert_with(|| json!({}));
+            if let Some(ru) = ru.as_object_mut() {
+                ru.entry("maxUnavailable").or_insert(json!(1));
+                ru.entry("maxSurge").or_insert(json!(0));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Job defaults (pkg/apis/batch/v1/defaults.go `SetDefaults_Job`).
+fn job_defaults(spec: &mut serde_json::Map<String, Value>) {
+    if !spec.contains_key("completions") && !spec.contains_key("parallelism") {
+        spec.insert("completions".into(), json!(1));
+    }
+    spec.entry("parallelism").or_insert(json!(1));
+    let per_index = spec.contains_key("backoffLimitPerIndex");
+    spec.entry("backoffLimit")
+        .or_insert(json!(if per_index { i64::from(i32::MAX) } else { 6 }));
+    spec.entry("completionMode").or_insert(json!("NonIndexed"));
+    spec.entry("suspend").or_insert(json!(false));
+    let policy = if spec.contains_key("podFailurePolicy") {
+        "Failed"
+    } else {
+        "TerminatingOrFailed"
+    };
+    spec.entry("podReplacementPolicy").or_insert(json!(policy));
+}
+
+/// The selector and template labels the API server generates for a Job without
+/// `manualSelector` (pkg/registry/batch/job/strategy.go `generateSelector`).
+fn job_selector(job: &mut Value) {
+    if job["spec"]["manualSelector"] == true || !job["spec"].is_object() {
+        return;
+    }
+    let uid = job["metadata"]["uid"].clone();
+    let name = job["metadata"]["name"].clone();
+    if !job["spec"]["template"]["metadata"]["labels"].is_object() {
+        job["spec"]["template"]["metadata"]["labels"] = json!({});
+    }
+    if let Some(labels) = job["spec"]["template"]["metadata"]["labels"].as_object_mut() {
+        for (k, v) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("job-name", &name),
+        ] {
+            labels.entry(k).or_insert(v.clone());
+        }
+    }
+    if job["spec"]["selector"].is_null() {
+        job["spec"]["selector"] =
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    }
+}
+
 fn default_namespace(new: &mut Value, old: Option<&Value>) {
     if !new.is_object() {
         return;
@@ -353,6 +507,64 @@ mod tests {
             again["spec"]["clusterIP"], ip,
             "the cluster IP is kept across updates"
         );
+    }
+
+    #[test]
+    fn workloads_get_their_defaults_and_zero_counts() {
+        let mut store = Store::new(10);
+        let find =
+            |store: &Store, g: &str, p: &str| store.registry.find(g, "v1", p).cloned().unwrap();
+        let sts = find(&store, "apps", "statefulsets");
+        let mut set = json!({"metadata": {"name": "s"}, "spec": {"template": {"spec": {}}}});
+        apply_defaults(&mut store, &sts, &mut set, None);
+        assert_eq!(
+            set["spec"]["updateStrategy"],
+            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+        );
+        assert_eq!(set["spec"]["podManagementPolicy"], "OrderedReady");
+        assert_eq!(
+            set["status"],
+            json!({"replicas": 0, "availableReplicas": 0})
+        );
+        let mut typed = json!({"metadata": {"name": "s"}, "spec": {"updateStrategy": {"type": "RollingUpdate"}}});
+        apply_defaults(&mut store, &sts, &mut typed, None);
+        assert!(
+            typed["spec"]["updateStrategy"]["rollingUpdate"].is_null(),
+            "{typed}"
+        );
+
+        let jobs = find(&store, "batch", "jobs");
+        let mut job =
+            json!({"metadata": {"name": "j", "uid": "u1"}, "spec": {"template": {"spec": {}}}});
+        apply_defaults(&mut store, &jobs, &mut job, None);
+        assert_eq!(
+            (
+                job["spec"]["completions"].as_i64(),
+                job["spec"]["parallelism"].as_i64()
+            ),
+            (Some(1), Some(1))
+        );
+        assert_eq!(job["spec"]["backoffLimit"], 6);
+        assert_eq!(
+            job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            "u1"
+        );
+        assert_eq!(
+            job["spec"]["template"]["metadata"]["labels"]["job-name"],
+            "j"
+        );
+
+        let pods = find(&store, "", "pods");
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i",
+            "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}});
+        apply_defaults(&mut store, &pods, &mut pod, None);
+        assert_eq!(
+            pod["status"],
+            json!({"phase": "Pending", "qosClass": "Guaranteed"})
+        );
+        let mut bare = json!({"metadata": {"name": "q"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        apply_defaults(&mut store, &pods, &mut bare, None);
+        assert_eq!(bare["status"]["qosClass"], "BestEffort");
     }
 
     #[test]

@@ -1,12 +1,18 @@
-//! The deployment and replica-set controllers, with instant rollouts: a Deployment's pod template gets a ReplicaSet (pod-template-hash, revision annotations) that holds its Pods; older ReplicaSets scale to 0.
+//! The deployment controller: a Deployment's pod template gets a ReplicaSet (pod-template-hash, revision annotations), and the rollout moves Pods to it step by step as its strategy says.
 //!
-//! Follows kube-controller-manager's pkg/controller/deployment (sync.go, rollback via the
-//! revision annotation, util/deployment_util.go) closely enough for `kubectl rollout
-//! status|history|undo`: the ReplicaSet is named `<deployment>-<pod-template-hash>`, its
-//! selector, template and labels carry the hash, `deployment.kubernetes.io/revision` numbers the
-//! templates (a template that comes back gets the next revision, as upstream), and at most
-//! `spec.revisionHistoryLimit` (10) old ReplicaSets are kept. There is no surge or
-//! unavailability: the new ReplicaSet gets every replica at once.
+//! Follows kube-controller-manager's pkg/controller/deployment (deployment_controller.go
+//! `syncDeployment`, sync.go, rolling.go, recreate.go, progress.go, util/deployment_util.go):
+//! the ReplicaSet is named `<deployment>-<pod-template-hash>`, its selector, template and labels
+//! carry the hash, `deployment.kubernetes.io/revision` numbers the templates (a template that
+//! comes back, as `kubectl rollout undo` makes it, gets the next revision). RollingUpdate grows
+//! the new ReplicaSet and shrinks the old ones within `maxSurge`/`maxUnavailable`, one step per
+//! change of their Pods (see `rollout`); Recreate scales the old ones to 0 and creates the new one
+//! once their Pods are gone; a paused Deployment only scales. Once a rollout is complete, old
+//! ReplicaSets beyond `spec.revisionHistoryLimit` are deleted. Proportional scaling of several
+//! ReplicaSets in the middle of a rollout is not simulated: a replica change mid-rollout is
+//! absorbed by the rollout's steps.
+
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use sha2::Digest;
@@ -14,10 +20,12 @@ use sha2::Digest;
 use crate::api::apply::Scope;
 use crate::api::resources::ResourceInfo;
 use crate::api::store::Store;
-use crate::api::verbs::{DeleteOptions, WriteOptions, key};
+use crate::api::verbs::{WriteOptions, key};
+use crate::sim::replicasets::{MANAGER, commit, controlled_by, delete, owner_ref, resource};
+use crate::sim::rollout::{self, Size};
+use crate::sim::timing::Clock;
 use crate::writes;
 
-const MANAGER: &str = "kube-controller-manager";
 const HASH_LABEL: &str = "pod-template-hash";
 const REVISION: &str = "deployment.kubernetes.io/revision";
 /// Annotations the controller owns, not copied from the Deployment to its ReplicaSets
@@ -58,26 +66,6 @@ fn revision(obj: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-/// The objects of `storage` in `ns` that the object with `uid` controls and that are not being
-/// deleted (through the store's controller index, not a scan of the namespace).
-fn controlled_by<'a>(store: &'a Store, storage: &str, ns: &'a str, uid: &'a str) -> Vec<&'a Value> {
-    store
-        .controlled_by(storage, uid)
-        .filter(|o| {
-            o["metadata"]["namespace"] == ns && o["metadata"]["deletionTimestamp"].is_null()
-        })
-        .collect()
-}
-
-fn owner_ref(obj: &Value, api_version: &str, kind: &str) -> Value {
-    json!({"apiVersion": api_version, "kind": kind, "name": obj["metadata"]["name"],
-           "uid": obj["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true})
-}
-
-fn resource(store: &Store, group: &str, plural: &str) -> Option<ResourceInfo> {
-    store.registry.find(group, "v1", plural).cloned()
-}
-
 /// Annotations of the Deployment that its ReplicaSets carry, plus the revision.
 fn copied_annotations(dep: &Value, rev: i64) -> Map<String, Value> {
     let mut out: Map<String, Value> = dep["metadata"]["annotations"]
@@ -93,259 +81,319 @@ fn copied_annotations(dep: &Value, rev: i64) -> Map<String, Value> {
     out
 }
 
-/// Brings a Deployment's ReplicaSets in line with its spec: the ReplicaSet of the current
-/// template (created if missing, given the newest revision) holds every replica, the others
-/// none; old ones beyond the history limit go. Returns the new ReplicaSet's name.
-pub(crate) fn reconcile_deployment(store: &mut Store, dep: &Value, now: &str) -> Option<String> {
+/// Annotations that tell a ReplicaSet its Deployment's size (`SetReplicasAnnotations`).
+const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";
+const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
+
+fn max_replicas(dep: &Value) -> i64 {
+    let surge = if dep["spec"]["strategy"]["type"] == "Recreate" {
+        0
+    } else {
+        rollout::fenceposts(dep).0
+    };
+    rollout::replicas(dep) + surge
+}
+
+/// The Deployment's ReplicaSets: the one of its current template (if any) and the others,
+/// oldest first.
+fn replica_sets(store: &Store, dep: &Value) -> (Option<Value>, Vec<Value>) {
+    let ns = dep["metadata"]["namespace"].as_str().unwrap_or_default();
+    let uid = dep["metadata"]["uid"].as_str().unwrap_or_default();
+    let template = without_hash(&dep["spec"]["template"]);
+    let mut new = None;
+    let mut olds = Vec::new();
+    for rs in controlled_by(store, "apps/replicasets", ns, uid) {
+        if new.is_none() && without_hash(&rs["spec"]["template"]) == template {
+            new = Some(rs.clone());
+        } else {
+            olds.push(rs.clone());
+        }
+    }
+    olds.sort_by(|a, b| {
+        let at = |o: &Value| {
+            o["metadata"]["creationTimestamp"]
+                .as_str()
+                .map(str::to_string)
+        };
+        at(a).cmp(&at(b)).then_with(|| {
+            a["metadata"]["name"]
+                .as_str()
+                .cmp(&b["metadata"]["name"].as_str())
+        })
+    });
+    (new, olds)
+}
+
+/// Sets a ReplicaSet's `spec.replicas` and its size annotations, as `scaleReplicaSet` does.
+fn scale(store: &mut Store, res: &ResourceInfo, dep: &Value, rs: &Value, replicas: i64, now: &str) {
+    let mut new = rs.clone();
+    new["spec"]["replicas"] = json!(replicas);
+    new["metadata"]["annotations"][DESIRED] = json!(rollout::replicas(dep).to_string());
+    new["metadata"]["annotations"][MAX_REPLICAS] = json!(max_replicas(dep).to_string());
+    if new != *rs {
+        commit(store, res, rs, new, Scope::NoStatus, now);
+    }
+}
+
+/// Creates the ReplicaSet of the Deployment's current template with `replicas` Pods.
+fn create_new_rs(
+    store: &mut Store,
+    res: &ResourceInfo,
+    dep: &Value,
+    rev: i64,
+    replicas: i64,
+    now: &str,
+) -> Option<String> {
+    let ns = dep["metadata"]["namespace"].as_str()?;
+    let name = dep["metadata"]["name"].as_str()?;
+    let template = &dep["spec"]["template"];
+    let hash = template_hash(template);
+    let rs_name = format!("{name}-{hash}");
+    let mut labels = template["metadata"]["labels"].clone();
+    labels[HASH_LABEL] = json!(hash);
+    let mut rs_template = template.clone();
+    rs_template["metadata"]["labels"] = labels.clone();
+    let mut selector = dep["spec"]["selector"].clone();
+    selector["matchLabels"][HASH_LABEL] = json!(hash);
+    let mut annotations = copied_annotations(dep, rev);
+    annotations.insert(DESIRED.into(), json!(rollout::replicas(dep).to_string()));
+    annotations.insert(MAX_REPLICAS.into(), json!(max_replicas(dep).to_string()));
+    let rs = json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": rs_name, "namespace": ns, "labels": labels,
+                     "annotations": annotations,
+                     "ownerReferences": [owner_ref(dep, "apps/v1", "Deployment")]},
+        "spec": {"replicas": replicas,
+                 "minReadySeconds": dep["spec"]["minReadySeconds"].as_i64().unwrap_or(0),
+                 "selector": selector, "template": rs_template},
+    });
+    match writes::create(store, res, ns, rs, &WriteOptions::internal(MANAGER, now)) {
+        Ok(_) => Some(rs_name),
+        Err(e) => {
+            tracing::warn!(deployment = %name, error = %e, "creating the ReplicaSet failed");
+            None
+        }
+    }
+}
+
+/// Brings an existing new ReplicaSet's revision, copied annotations and `minReadySeconds` in
+/// line with the Deployment (`getNewReplicaSet`); returns it as stored afterwards.
+fn sync_new_rs(
+    store: &mut Store,
+    res: &ResourceInfo,
+    dep: &Value,
+    rs: &Value,
+    rev: i64,
+    now: &str,
+) -> Value {
+    let mut annotations = copied_annotations(dep, rev);
+    for k in [DESIRED, MAX_REPLICAS] {
+        if let Some(v) = rs["metadata"]["annotations"].get(k) {
+            annotations.insert(k.into(), v.clone());
+        }
+    }
+    let mut new = rs.clone();
+    new["metadata"]["annotations"] = Value::Object(annotations);
+    new["spec"]["minReadySeconds"] = json!(dep["spec"]["minReadySeconds"].as_i64().unwrap_or(0));
+    if new == *rs {
+        return new;
+    }
+    commit(store, res, rs, new.clone(), Scope::NoStatus, now);
+    store
+        .get(&res.storage, &crate::api::store::key_of(rs))
+        .cloned()
+        .unwrap_or(new)
+}
+
+/// Whether any Pod of the old ReplicaSets is still there and not finished (`oldPodsRunning`).
+fn old_pods_running(store: &Store, olds: &[Value]) -> bool {
+    olds.iter().any(|rs| {
+        let uid = rs["metadata"]["uid"].as_str().unwrap_or_default();
+        store
+            .controlled_by("/pods", uid)
+            .any(|p| !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
+    })
+}
+
+/// One sync of a Deployment (`syncDeployment`): its ReplicaSets take one step of the rollout
+/// and its status follows them. Returns when to look again (the progress deadline).
+pub(crate) fn sync(store: &mut Store, dep: &Value, clock: &Clock) -> Option<Duration> {
     if !dep["metadata"]["deletionTimestamp"].is_null() {
         return None;
     }
     let rs_res = resource(store, "apps", "replicasets")?;
+    let dep_res = resource(store, "apps", "deployments")?;
     let ns = dep["metadata"]["namespace"].as_str()?.to_string();
-    let uid = dep["metadata"]["uid"].as_str()?.to_string();
     let name = dep["metadata"]["name"].as_str()?.to_string();
-    let template = &dep["spec"]["template"];
-    let hash = template_hash(template);
-    let replicas = dep["spec"]["replicas"].as_i64().unwrap_or(1);
-    let owned: Vec<Value> = controlled_by(store, "apps/replicasets", &ns, &uid)
-        .into_iter()
+    let now = clock.stamp.as_str();
+    let want = rollout::replicas(dep);
+    let paused = dep["spec"]["paused"] == true;
+    let recreate = dep["spec"]["strategy"]["type"] == "Recreate";
+    let mut conds: Vec<Value> = dep["status"]["conditions"]
+        .as_array()
         .cloned()
-        .collect();
-    let max_rev = owned.iter().map(revision).max().unwrap_or(0);
-    let current = owned
-        .iter()
-        .find(|rs| without_hash(&rs["spec"]["template"]) == without_hash(template))
-        .cloned();
-    let new_name = match &current {
-        Some(rs) => rs["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        None if dep["spec"]["paused"] == true => return None,
-        None => format!("{name}-{hash}"),
-    };
-    let wanted_rev = match &current {
-        Some(rs) if revision(rs) == max_rev && max_rev > 0 => max_rev,
-        _ => max_rev + 1,
-    };
-    let opts = WriteOptions::internal(MANAGER, now);
-    match current {
-        None => {
-            let mut labels = template["metadata"]["labels"].clone();
-            labels[HASH_LABEL] = json!(hash);
-            let mut rs_template = template.clone();
-            rs_template["metadata"]["labels"] = labels.clone();
-            let mut selector = dep["spec"]["selector"].clone();
-            selector["matchLabels"][HASH_LABEL] = json!(hash);
-            let rs = json!({
-                "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": {"name": new_name, "namespace": ns, "labels": labels,
-                             "annotations": copied_annotations(dep, wanted_rev),
-                             "ownerReferences": [owner_ref(dep, "apps/v1", "Deployment")]},
-                "spec": {"replicas": replicas, "minReadySeconds": dep["spec"]["minReadySeconds"].as_i64().unwrap_or(0),
-                         "selector": selector, "template": rs_template},
-            });
-            if let Err(e) = writes::create(store, &rs_res, &ns, rs, &opts) {
-                tracing::warn!(deployment = %name, error = %e, "creating the ReplicaSet failed");
+        .unwrap_or_default();
+    rollout::note_paused(&mut conds, dep, now);
+
+    let rv_before = store.rv();
+    let (mut new_rs, olds) = replica_sets(store, dep);
+    let max_rev = new_rs.iter().chain(&olds).map(revision).max().unwrap_or(0);
+    if let Some(rs) = &new_rs {
+        let rev = if revision(rs) == max_rev && max_rev > 0 {
+            max_rev
+        } else {
+            max_rev + 1
+        };
+        new_rs = Some(sync_new_rs(store, &rs_res, dep, rs, rev, now));
+        rollout::note_new_rs(
+            &mut conds,
+            dep,
+            rollout::FOUND_NEW_RS,
+            &rs_name(&new_rs),
+            now,
+        );
+    }
+    let old_sizes: Vec<Size> = olds.iter().map(Size::of).collect();
+    let mut scaled = false;
+    if paused {
+        // `dc.sync` → `scale`: with one active ReplicaSet, it follows `spec.replicas`.
+        let active: Vec<&Value> = new_rs
+            .iter()
+            .chain(&olds)
+            .filter(|rs| Size::of(rs).spec > 0)
+            .collect();
+        let target = match active.as_slice() {
+            [one] => Some(*one),
+            [] => new_rs.as_ref(),
+            _ => None,
+        };
+        if let Some(rs) = target
+            && Size::of(rs).spec != want
+        {
+            scale(store, &rs_res, dep, rs, want, now);
+        }
+    } else if recreate {
+        for (rs, size) in olds.iter().zip(&old_sizes) {
+            if size.spec > 0 {
+                scale(store, &rs_res, dep, rs, 0, now);
+                scaled = true;
             }
         }
-        Some(rs) => {
-            let annotations = Value::Object(copied_annotations(dep, wanted_rev));
-            if rs["spec"]["replicas"].as_i64() != Some(replicas)
-                || rs["metadata"]["annotations"] != annotations
-            {
-                let mut new = rs.clone();
-                new["spec"]["replicas"] = json!(replicas);
-                new["metadata"]["annotations"] = annotations;
-                commit(store, &rs_res, &rs, new, now);
+        if !scaled && !old_pods_running(store, &olds) {
+            match &new_rs {
+                None => {
+                    if let Some(created) =
+                        create_new_rs(store, &rs_res, dep, max_rev + 1, want, now)
+                    {
+                        rollout::note_new_rs(
+                            &mut conds,
+                            dep,
+                            rollout::NEW_RS_CREATED,
+                            &created,
+                            now,
+                        );
+                    }
+                }
+                Some(rs) if Size::of(rs).spec != want => scale(store, &rs_res, dep, rs, want, now),
+                Some(_) => {}
+            }
+        }
+    } else {
+        match &new_rs {
+            None => {
+                let n = rollout::new_rs_replicas(dep, 0, &old_sizes);
+                if let Some(created) = create_new_rs(store, &rs_res, dep, max_rev + 1, n, now) {
+                    rollout::note_new_rs(&mut conds, dep, rollout::NEW_RS_CREATED, &created, now);
+                }
+                new_rs = replica_sets(store, dep).0;
+            }
+            Some(rs) => {
+                let spec = Size::of(rs).spec;
+                let n = rollout::new_rs_replicas(dep, spec, &old_sizes);
+                if n != spec {
+                    scale(store, &rs_res, dep, rs, n, now);
+                    scaled = true;
+                }
+            }
+        }
+        if !scaled {
+            let new_size = new_rs.as_ref().map(Size::of).unwrap_or_default();
+            let specs = rollout::old_rs_replicas(dep, new_size, &old_sizes);
+            for ((rs, size), spec) in olds.iter().zip(&old_sizes).zip(specs) {
+                if spec != size.spec {
+                    scale(store, &rs_res, dep, rs, spec, now);
+                }
             }
         }
     }
-    scale_down_and_trim(store, dep, &rs_res, &new_name, now);
-    if revision_of_deployment(dep) != wanted_rev
-        && let Some(dep_res) = resource(store, "apps", "deployments")
-        && let Some(old) = store
-            .get(&dep_res.storage, &key(&dep_res, &ns, &name))
-            .cloned()
+
+    // Read again only if this sync wrote something.
+    let (new_rs, olds) = if store.rv() == rv_before {
+        (new_rs, olds)
+    } else {
+        replica_sets(store, dep)
+    };
+    if paused || rollout::complete(dep, &dep["status"]) {
+        trim_history(store, dep, &rs_res, &olds, now);
+    }
+    let new_name = rs_name(&new_rs);
+    let mut sizes: Vec<Size> = olds.iter().map(Size::of).collect();
+    sizes.extend(new_rs.as_ref().map(Size::of));
+    let new = new_rs.as_ref().map(|rs| (new_name.as_str(), Size::of(rs)));
+    let (status, wait) = rollout::status(dep, new, &sizes, conds, clock);
+
+    let k = key(&dep_res, &ns, &name);
+    let new_rev = new_rs.as_ref().map(revision).unwrap_or(0);
+    if new_rev > 0
+        && revision(dep) != new_rev
+        && let Some(old) = store.get(&dep_res.storage, &k).cloned()
     {
         let mut new = old.clone();
-        new["metadata"]["annotations"][REVISION] = json!(wanted_rev.to_string());
-        if let Err(e) =
-            writes::internal_commit(store, &dep_res, &old, new, Scope::NoStatus, MANAGER, now)
-        {
-            tracing::warn!(deployment = %name, error = %e, "annotating the revision failed");
-        }
+        new["metadata"]["annotations"][REVISION] = json!(new_rev.to_string());
+        commit(store, &dep_res, &old, new, Scope::NoStatus, now);
     }
-    Some(new_name)
-}
-
-fn revision_of_deployment(dep: &Value) -> i64 {
-    revision(dep)
-}
-
-fn commit(store: &mut Store, res: &ResourceInfo, old: &Value, new: Value, now: &str) {
-    if let Err(e) = writes::internal_commit(store, res, old, new, Scope::NoStatus, MANAGER, now) {
-        tracing::warn!(kind = %res.kind, error = %e, "simulated controller write failed");
+    if let Some(old) = store.get(&dep_res.storage, &k).cloned()
+        && old["status"] != status
+    {
+        let mut new = old.clone();
+        new["status"] = status;
+        commit(store, &dep_res, &old, new, Scope::Status, now);
     }
+    wait
 }
 
-/// Scales every ReplicaSet but `keep` to 0 and deletes the oldest beyond the history limit.
-fn scale_down_and_trim(
-    store: &mut Store,
-    dep: &Value,
-    rs_res: &ResourceInfo,
-    keep: &str,
-    now: &str,
-) {
+fn rs_name(rs: &Option<Value>) -> String {
+    rs.as_ref()
+        .and_then(|r| r["metadata"]["name"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Deletes the oldest old ReplicaSets beyond `spec.revisionHistoryLimit` that have no Pods
+/// left (`cleanupDeployment`).
+fn trim_history(store: &mut Store, dep: &Value, res: &ResourceInfo, olds: &[Value], now: &str) {
     let ns = dep["metadata"]["namespace"].as_str().unwrap_or_default();
-    let uid = dep["metadata"]["uid"].as_str().unwrap_or_default();
-    let mut old: Vec<Value> = controlled_by(store, "apps/replicasets", ns, uid)
-        .into_iter()
-        .filter(|rs| rs["metadata"]["name"] != keep)
-        .cloned()
-        .collect();
-    for rs in &old {
-        if rs["spec"]["replicas"].as_i64() != Some(0) {
-            let mut new = rs.clone();
-            new["spec"]["replicas"] = json!(0);
-            commit(store, rs_res, rs, new, now);
-        }
-    }
     let limit = dep["spec"]["revisionHistoryLimit"]
         .as_i64()
         .unwrap_or(10)
         .max(0) as usize;
-    old.sort_by_key(revision);
-    let excess = old.len().saturating_sub(limit);
-    for rs in old.iter().take(excess) {
-        let name = rs["metadata"]["name"].as_str().unwrap_or_default();
-        let opts = DeleteOptions {
-            propagation: None,
-            uid: None,
-            resource_version: None,
-            dry_run: false,
-            now: now.into(),
-        };
-        if let Err(e) = writes::delete(store, rs_res, ns, name, &opts) {
-            tracing::warn!(replicaset = name, error = %e, "trimming the revision history failed");
-        }
-    }
-}
-
-/// Gives a ReplicaSet (or ReplicationController) exactly `spec.replicas` Pods from its template:
-/// creates the missing ones (`<name>-` + a random suffix), deletes the newest extra ones.
-pub(crate) fn reconcile_pods(
-    store: &mut Store,
-    owner: &Value,
-    api_version: &str,
-    kind: &str,
-    now: &str,
-) {
-    if !owner["metadata"]["deletionTimestamp"].is_null() {
+    if olds.len() <= limit {
         return;
     }
-    let Some(pods_res) = resource(store, "", "pods") else {
-        return;
-    };
-    let ns = owner["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let uid = owner["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let name = owner["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let want = owner["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
-    let mut pods: Vec<Value> = controlled_by(store, "/pods", &ns, &uid)
-        .into_iter()
-        .cloned()
-        .collect();
-    let opts = WriteOptions::internal(MANAGER, now);
-    let template = &owner["spec"]["template"];
-    for _ in pods.len()..want {
-        let pod = json!({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"generateName": format!("{name}-"), "namespace": ns,
-                         "labels": template["metadata"]["labels"],
-                         "annotations": template["metadata"]["annotations"],
-                         "ownerReferences": [owner_ref(owner, api_version, kind)]},
-            "spec": template["spec"],
-        });
-        if let Err(e) = writes::create(store, &pods_res, &ns, strip_nulls(pod), &opts) {
-            tracing::warn!(owner = %name, error = %e, "creating a Pod failed");
-            return;
+    let mut by_rev: Vec<&Value> = olds.iter().collect();
+    by_rev.sort_by_key(|rs| revision(rs));
+    for rs in by_rev.iter().take(olds.len() - limit) {
+        let size = Size::of(rs);
+        let observed = rs["status"]["observedGeneration"].as_i64().unwrap_or(0);
+        if size.replicas != 0
+            || size.spec != 0
+            || rs["metadata"]["generation"].as_i64().unwrap_or(0) > observed
+        {
+            continue;
         }
+        let rs_name = rs["metadata"]["name"].as_str().unwrap_or_default();
+        delete(store, res, ns, rs_name, now);
     }
-    if pods.len() > want {
-        pods.sort_by(|a, b| {
-            b["metadata"]["creationTimestamp"]
-                .as_str()
-                .cmp(&a["metadata"]["creationTimestamp"].as_str())
-        });
-        let opts = DeleteOptions {
-            propagation: None,
-            uid: None,
-            resource_version: None,
-            dry_run: false,
-            now: now.into(),
-        };
-        for pod in pods.iter().take(pods.len() - want) {
-            let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-            if let Err(e) = writes::delete(store, &pods_res, &ns, pod_name, &opts) {
-                tracing::warn!(pod = pod_name, error = %e, "deleting an extra Pod failed");
-            }
-        }
-    }
-}
-
-fn strip_nulls(mut v: Value) -> Value {
-    if let Some(m) = v["metadata"].as_object_mut() {
-        m.retain(|_, x| !x.is_null());
-    }
-    v
-}
-
-/// The status a Pod made by a simulated controller reaches once the (simulated) kubelet ran
-/// it: Running, Ready, every container ready; `None` for other Pods (no kubelet runs them).
-pub(crate) fn pod_status(pod: &Value, now: &str) -> Option<Value> {
-    let owned = pod["metadata"]["ownerReferences"]
-        .as_array()
-        .is_some_and(|refs| {
-            refs.iter().any(|r| {
-                r["controller"] == true
-                    && matches!(
-                        r["kind"].as_str(),
-                        Some("ReplicaSet" | "ReplicationController")
-                    )
-            })
-        });
-    if !owned {
-        return None;
-    }
-    let old = &pod["status"];
-    let since = old["startTime"].as_str().unwrap_or(now).to_string();
-    let containers: Vec<Value> = pod["spec"]["containers"]
-        .as_array()
-        .map(|cs| {
-            cs.iter()
-                .map(|c| {
-                    json!({"name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true,
-                           "restartCount": 0, "state": {"running": {"startedAt": since}}})
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let cond = |ty: &str| json!({"type": ty, "status": "True", "lastProbeTime": null, "lastTransitionTime": since});
-    Some(json!({
-        "phase": "Running", "startTime": since, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
-        "qosClass": "BestEffort",
-        "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")],
-        "containerStatuses": containers,
-    }))
 }
 
 #[cfg(test)]

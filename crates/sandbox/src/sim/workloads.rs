@@ -1,19 +1,33 @@
-//! Workload simulation: with no kubelets, the status of Deployments, ReplicaSets, ReplicationControllers, StatefulSets, DaemonSets, Jobs, PersistentVolumeClaims and PersistentVolumes catches up with their spec after a short delay.
+//! Workload simulation: the workload controllers and a kubelet take one step per change, each a short delay after it; PersistentVolumeClaims, PersistentVolumes and DaemonSets get the status they would settle at.
+//!
+//! Deployments, ReplicaSets, ReplicationControllers, StatefulSets and Jobs are synced on every
+//! change to them or to what they own (a Pod's controller, a ReplicaSet's Deployment), each key
+//! at most once per delay, as a controller's work queue holds a key once; a sync that waits for
+//! a deadline (`minReadySeconds`, `progressDeadlineSeconds`) asks to be run again then, or when
+//! `Hooks::advance_clock` moves the simulated clock. `Hooks::pause_workloads` stops everything;
+//! `Hooks::pause_kubelet` stops only the Pods' progress, so controllers see Pods that never get
+//! Ready (how a rollout stalls). DaemonSets: the sandbox serves no Nodes, so a DaemonSet
+//! schedules no Pods and its status says 0 desired.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
 use crate::api::apply::Scope;
 use crate::api::store::Store;
 use crate::api::store::{Change, ChangeType, Key, key_of};
 use crate::shared::Shared;
-use crate::sim::{deployments, observed};
+use crate::sim::timing::Clock;
+use crate::sim::{deployments, jobs, kubelet, observed, replicasets, statefulsets};
 use crate::writes;
 
 const DEPLOYMENTS: &str = "apps/deployments";
+const STATEFULSETS: &str = "apps/statefulsets";
+const JOBS: &str = "batch/jobs";
 
 /// The stores whose objects get a simulated status.
 const SIMULATED: &[&str] = &[
@@ -30,115 +44,33 @@ const SIMULATED: &[&str] = &[
 
 /// Stores whose objects are reconciled on every change (they own other objects), not only when
 /// their status is behind.
-const CONTROLLERS: &[&str] = &[DEPLOYMENTS, "apps/replicasets", "/replicationcontrollers"];
+const CONTROLLERS: &[&str] = &[
+    DEPLOYMENTS,
+    "apps/replicasets",
+    "/replicationcontrollers",
+    STATEFULSETS,
+    JOBS,
+];
 
-/// The status an object of `storage` reaches once its (simulated) pods or volume are up.
+/// The status an object of a store without a simulated controller reaches once its (simulated)
+/// Pods or volume are up; a Pod's next status from the kubelet.
 pub(crate) fn settled(storage: &str, obj: &Value, now: &str) -> Option<Value> {
-    let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
     let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
-    let old = &obj["status"];
     Some(match storage {
-        DEPLOYMENTS => settled_status(obj, now),
-        "apps/replicasets" | "/replicationcontrollers" => {
-            json!({"observedGeneration": generation, "replicas": replicas,
-            "fullyLabeledReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas})
-        }
-        "apps/statefulsets" => {
-            let revision = format!(
-                "{}-{}",
-                obj["metadata"]["name"].as_str().unwrap_or_default(),
-                hash(obj)
-            );
-            json!({"observedGeneration": generation, "replicas": replicas, "readyReplicas": replicas,
-                "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas,
-                "currentRevision": revision, "updateRevision": revision, "collisionCount": 0})
-        }
         // No nodes: a DaemonSet schedules no pods, and so is as ready as it can be.
         "apps/daemonsets" => json!({"observedGeneration": generation, "currentNumberScheduled": 0,
             "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0,
             "updatedNumberScheduled": 0, "numberAvailable": 0}),
-        "batch/jobs" => {
-            if obj["spec"]["suspend"] == true {
-                return None;
-            }
-            let completions = obj["spec"]["completions"].as_i64().unwrap_or(1);
-            let at = |f: &str| old[f].as_str().map_or(json!(now), |t| json!(t));
-            let cond = |ty: &str, reason: &str, message: &str| {
-                json!({"type": ty, "status": "True", "reason": reason, "message": message,
-                       "lastProbeTime": at("completionTime"), "lastTransitionTime": at("completionTime")})
-            };
-            json!({"startTime": at("startTime"), "completionTime": at("completionTime"),
-                "succeeded": completions, "ready": 0, "terminating": 0, "uncountedTerminatedPods": {},
-                "conditions": [cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
-                               cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")]})
-        }
         "/persistentvolumeclaims" => json!({"phase": "Bound",
             "accessModes": obj["spec"]["accessModes"],
             "capacity": {"storage": obj["spec"]["resources"]["requests"]["storage"]}}),
         // Nothing claims a volume here until a claim names it (spec.claimRef).
-        "/pods" => return deployments::pod_status(obj, now),
+        "/pods" => return kubelet::pod_status(obj, now),
         "/persistentvolumes" => {
             json!({"phase": if obj["spec"]["claimRef"].is_null() { "Available" } else { "Bound" }})
         }
         _ => return None,
     })
-}
-
-/// The status a Deployment reaches once its (simulated) pods are all up.
-pub(crate) fn settled_status(obj: &Value, now: &str) -> Value {
-    let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
-    let old = &obj["status"]["conditions"];
-    let cond = |ty: &str, reason: &str, message: String| {
-        let prev = old
-            .as_array()
-            .and_then(|a| a.iter().find(|c| c["type"] == ty));
-        let same = prev.is_some_and(|p| {
-            p["status"] == "True" && p["reason"] == reason && p["message"] == message.as_str()
-        });
-        let (update, transition) = match prev {
-            Some(p) if same => (p["lastUpdateTime"].clone(), p["lastTransitionTime"].clone()),
-            Some(p) if p["status"] == "True" => (json!(now), p["lastTransitionTime"].clone()),
-            _ => (json!(now), json!(now)),
-        };
-        json!({"type": ty, "status": "True", "reason": reason, "message": message,
-               "lastUpdateTime": update, "lastTransitionTime": transition})
-    };
-    let mut status = json!({
-        "observedGeneration": generation,
-        "replicas": replicas,
-        "updatedReplicas": replicas,
-        "readyReplicas": replicas,
-        "availableReplicas": replicas,
-        "conditions": [
-            cond("Available", "MinimumReplicasAvailable", "Deployment has minimum availability.".into()),
-            cond("Progressing", "NewReplicaSetAvailable", format!("ReplicaSet \"{name}-{}\" has successfully progressed.", deployments::template_hash(&obj["spec"]["template"]))),
-        ],
-    });
-    if replicas == 0
-        && let Some(m) = status.as_object_mut()
-    {
-        for f in [
-            "replicas",
-            "updatedReplicas",
-            "readyReplicas",
-            "availableReplicas",
-        ] {
-            m.remove(f);
-        }
-    }
-    status
-}
-
-fn hash(obj: &Value) -> String {
-    use sha2::Digest;
-    let d = sha2::Sha256::digest(obj["spec"]["template"].to_string().as_bytes());
-    d.iter()
-        .take(5)
-        .map(|b| format!("{:x}", b % 16))
-        .collect::<String>()
-        + "7d"
 }
 
 fn needs_update(storage: &str, obj: &Value) -> bool {
@@ -162,48 +94,45 @@ fn strip_times(v: &Value) -> Value {
     v
 }
 
-fn settle(shared: &Shared, storage: &str, k: &Key) {
+/// One step of the simulation for one object; returns when to look at it again.
+fn settle(shared: &Shared, storage: &str, k: &Key) -> Option<Duration> {
     if *shared.hooks.paused_signal().borrow() {
-        return;
+        return None;
     }
+    if storage == "/pods" && shared.hooks.kubelet_paused() {
+        return None;
+    }
+    let clock = Clock::new(*shared.hooks.clock_signal().borrow());
     let mut store = shared.lock();
     if observed::OBSERVED.contains(&storage) {
         settle_observed(&mut store, storage, k);
-        return;
+        return None;
     }
-    let Some(res) = store.registry.by_storage(storage).cloned() else {
-        return;
-    };
-    let Some(mut old) = store.get(storage, k).cloned() else {
-        return;
-    };
-    let now = k8s_rules::now();
-    if old["metadata"]["deletionTimestamp"].is_null() {
-        match storage {
-            DEPLOYMENTS => {
-                deployments::reconcile_deployment(&mut store, &old, &now);
-                match store.get(storage, k).cloned() {
-                    Some(o) => old = o,
-                    None => return,
-                }
-            }
-            "apps/replicasets" => {
-                deployments::reconcile_pods(&mut store, &old, "apps/v1", "ReplicaSet", &now)
-            }
-            "/replicationcontrollers" => {
-                deployments::reconcile_pods(&mut store, &old, "v1", "ReplicationController", &now)
-            }
-            _ => {}
+    let res = store.registry.by_storage(storage).cloned()?;
+    let old = store.get(storage, k).cloned()?;
+    if !old["metadata"]["deletionTimestamp"].is_null() {
+        return None;
+    }
+    match storage {
+        DEPLOYMENTS => return deployments::sync(&mut store, &old, &clock),
+        "apps/replicasets" => {
+            return replicasets::sync(&mut store, &old, "apps/v1", "ReplicaSet", &clock);
         }
+        "/replicationcontrollers" => {
+            return replicasets::sync(&mut store, &old, "v1", "ReplicationController", &clock);
+        }
+        STATEFULSETS => return statefulsets::sync(&mut store, &old, &clock),
+        JOBS => {
+            jobs::sync(&mut store, &old, &clock);
+            return None;
+        }
+        _ => {}
     }
     if !needs_update(storage, &old) {
-        return;
+        return None;
     }
     let mut new = old.clone();
-    let Some(status) = settled(storage, &old, &now) else {
-        return;
-    };
-    new["status"] = status;
+    new["status"] = settled(storage, &old, &clock.stamp)?;
     if let Err(e) = writes::internal_commit(
         &mut store,
         &res,
@@ -211,10 +140,11 @@ fn settle(shared: &Shared, storage: &str, k: &Key) {
         new,
         Scope::Status,
         "kube-controller-manager",
-        &now,
+        &clock.stamp,
     ) {
         tracing::warn!(storage, error = %e, "simulated status update failed");
     }
+    None
 }
 
 /// Brings the status of PodDisruptionBudgets, HorizontalPodAutoscalers or Ingresses (`k`, or
@@ -327,6 +257,8 @@ fn triggered(c: &Change) -> Vec<(&'static str, Key)> {
         let storage = match (c.storage.as_str(), r["kind"].as_str()) {
             ("/pods", Some("ReplicaSet")) => "apps/replicasets",
             ("/pods", Some("ReplicationController")) => "/replicationcontrollers",
+            ("/pods", Some("StatefulSet")) => STATEFULSETS,
+            ("/pods", Some("Job")) => JOBS,
             ("apps/replicasets", Some("Deployment")) => DEPLOYMENTS,
             _ => continue,
         };
@@ -341,12 +273,21 @@ fn triggered(c: &Change) -> Vec<(&'static str, Key)> {
 /// queue holds a key once.
 type Queued = Arc<Mutex<HashSet<(&'static str, Key)>>>;
 
+/// Keys waiting for a deadline, and when it is due.
+type Waiting = Arc<Mutex<HashMap<(&'static str, Key), Instant>>>;
+
 /// Runs the simulation until the store's change channel closes.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut rx = shared.lock().subscribe();
     let mut paused = shared.hooks.paused_signal();
+    let mut kubelet = shared.hooks.kubelet_signal();
+    let mut clock = shared.hooks.clock_signal();
     let delay = shared.config.workload_delay;
     let queued: Queued = Arc::default();
+    // Keys whose sync waits for a deadline (when it is due), and the channel their timers
+    // report on.
+    let waiting: Waiting = Arc::default();
+    let (again_tx, mut again) = tokio::sync::mpsc::unbounded_channel();
     loop {
         let keys: Vec<(&'static str, Key)> = tokio::select! {
             msg = rx.recv() => match msg {
@@ -366,6 +307,25 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 }
                 all_pending(&shared)
             }
+            changed = kubelet.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                all_pending(&shared)
+            }
+            changed = clock.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                waiting.lock().unwrap_or_else(PoisonError::into_inner).drain().map(|(k, _)| k).collect()
+            }
+            Some(item) = again.recv() => {
+                let item: (&'static str, Key) = item;
+                if waiting.lock().unwrap_or_else(PoisonError::into_inner).remove(&item).is_none() {
+                    continue;
+                }
+                vec![item]
+            }
         };
         for (storage, k) in keys {
             let item = (storage, k);
@@ -378,13 +338,29 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             }
             let shared = shared.clone();
             let queued = queued.clone();
+            let waiting = waiting.clone();
+            let again_tx = again_tx.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 queued
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&item);
-                settle(&shared, item.0, &item.1);
+                if let Some(wait) = settle(&shared, item.0, &item.1) {
+                    // The sync above took one delay already; the timer makes up the rest. One
+                    // timer per key: a later deadline than one already waited for adds none.
+                    let due = Instant::now() + wait.saturating_sub(delay);
+                    {
+                        let mut w = waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                        if w.get(&item).is_some_and(|d| *d <= due) {
+                            return;
+                        }
+                        w.insert(item.clone(), due);
+                    }
+                    tokio::time::sleep_until(due).await;
+                    // The loop may have ended with the sandbox; then nobody listens.
+                    let _ = again_tx.send(item);
+                }
             });
         }
     }
@@ -395,23 +371,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_follows_spec() {
-        let d = json!({"metadata": {"name": "web", "generation": 3}, "spec": {"replicas": 2, "template": {}}});
-        let s = settled_status(&d, "t");
-        assert_eq!(s["observedGeneration"], 3);
-        assert_eq!(s["availableReplicas"], 2);
-        assert_eq!(s["conditions"][0]["type"], "Available");
-        assert!(needs_update(DEPLOYMENTS, &d));
-        let mut done = d.clone();
-        done["status"] = s;
-        assert!(!needs_update(DEPLOYMENTS, &done));
-        let job = json!({"metadata": {"name": "j"}, "spec": {"completions": 2}});
-        let mut finished = job.clone();
-        finished["status"] = settled("batch/jobs", &job, "t").unwrap();
-        assert_eq!(finished["status"]["succeeded"], 2);
+    fn owned_pods_trigger_their_controller() {
+        let pod = json!({"metadata": {"namespace": "n", "name": "p",
+            "ownerReferences": [{"kind": "StatefulSet", "name": "s", "controller": true}]}});
+        let c = Change {
+            rv: 1,
+            kind: ChangeType::Modified,
+            storage: "/pods".into(),
+            object: Arc::new(pod),
+            old: None,
+        };
+        let keys = triggered(&c);
         assert!(
-            !needs_update("batch/jobs", &finished),
-            "times do not make it pending again"
+            keys.contains(&(STATEFULSETS, ("n".into(), "s".into()))),
+            "{keys:?}"
         );
+        let pvc = json!({"metadata": {"namespace": "n", "name": "c"}, "spec": {}});
+        assert!(needs_update("/persistentvolumeclaims", &pvc));
     }
 }
