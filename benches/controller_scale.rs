@@ -201,6 +201,7 @@ async fn run(count: usize, full: bool) -> Figures {
     let reconciles_before = scrape(&addr, "tera_operator_reconciles_total")
         .await
         .unwrap_or(0.0);
+    let watches_before = sandbox.hooks().watch_stats();
     let started = Instant::now();
     futures::stream::iter(0..count)
         .map(|i| {
@@ -222,11 +223,28 @@ async fn run(count: usize, full: bool) -> Figures {
         .await;
     let created = started.elapsed();
     let mut polls = 0usize;
+    let mut next_progress = Duration::from_secs(10);
     loop {
         polls += 1;
         let list = api.list(&ListParams::default()).await.expect("list");
         if ready_count(&list.items) == count {
             break;
+        }
+        if started.elapsed() >= next_progress {
+            next_progress += Duration::from_secs(10);
+            let w = sandbox.hooks().watch_stats();
+            println!(
+                "  … {:>4.0} s: {} of {count} Ready, {:.0} reconciles; watches {} started, {} ended for lagging, {} answered 410 Gone",
+                started.elapsed().as_secs_f64(),
+                ready_count(&list.items),
+                scrape(&addr, "tera_operator_reconciles_total")
+                    .await
+                    .unwrap_or(0.0)
+                    - reconciles_before,
+                w.started - watches_before.started,
+                w.lagged - watches_before.lagged,
+                w.gone - watches_before.gone,
+            );
         }
         if started.elapsed() > Duration::from_secs(900) {
             println!(
@@ -264,6 +282,17 @@ async fn run(count: usize, full: bool) -> Figures {
             .entry(format!("{} {}", r.verb, r.resource))
             .or_default() += 1;
     }
+    // Lists and watches the operator made (a relist after 410 Gone is one more list).
+    let mut reads: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in log.iter().filter(|r| r.verb == "list" || r.verb == "watch") {
+        *reads
+            .entry(format!("{} {}", r.verb, r.resource))
+            .or_default() += 1;
+    }
+    if let Some(n) = reads.get_mut("list webservers") {
+        *n = n.saturating_sub(polls);
+    }
+    let watches = sandbox.hooks().watch_stats();
 
     // A full periodic resync: every resource reconciled once more, nothing changed.
     sandbox.hooks().clear_request_log();
@@ -324,6 +353,13 @@ async fn run(count: usize, full: bool) -> Figures {
         operator_writes as f64 / count as f64
     );
     println!("  writes while creating, by verb and resource: {by_kind:?}");
+    println!("  operator lists and watches while creating: {reads:?}");
+    println!(
+        "  watches until all Ready: {} started, {} ended for lagging, {} answered 410 Gone",
+        watches.started - watches_before.started,
+        watches.lagged - watches_before.lagged,
+        watches.gone - watches_before.gone
+    );
     println!(
         "  reconciles until all Ready        {:>8}  ({:.1} per CR, {:.0} per s)",
         reconciles_after - reconciles_before,
