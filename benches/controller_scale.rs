@@ -52,6 +52,28 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// The process's resident memory now, split into heap and stacks (anonymous) and mapped files
+/// (the binary's code and data), and its thread count: where the peak RSS lives.
+fn memory_now(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some(format!(
+        "{:.1} MiB ({:.1} MiB anonymous, {:.1} MiB files), {} threads",
+        field("VmRSS:")? as f64 / 1024.0,
+        field("RssAnon:")? as f64 / 1024.0,
+        field("RssFile:")? as f64 / 1024.0,
+        field("Threads:")?
+    ))
+}
+
 /// CPU time (user + system) the process has used so far, in clock ticks (1/100 s on Linux).
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -256,6 +278,7 @@ async fn run(count: usize, full: bool) -> Figures {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let all_ready = started.elapsed();
+    let memory_at_ready = memory_now(operator.id());
     let reconciles_after = scrape(&addr, "tera_operator_reconciles_total")
         .await
         .unwrap_or(0.0);
@@ -321,13 +344,23 @@ async fn run(count: usize, full: bool) -> Figures {
     // Settled and between resyncs: what an idle operator costs.
     let idle_window = Duration::from_secs((resync_period / 3).max(1));
     let idle_before = cpu_ticks(operator.id());
+    let idle_reconciles_before = scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0);
     sandbox.hooks().clear_request_log();
     tokio::time::sleep(idle_window).await;
+    // Resyncs are due per resource (reconcilePeriod after its last reconcile), so the ones of
+    // resources created late fall into this window: counted, to tell their CPU from idling.
+    let idle_reconciles = scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0)
+        - idle_reconciles_before;
     let idle_ticks = cpu_ticks(operator.id())
         .zip(idle_before)
         .map(|(a, b)| a - b);
     let idle_requests = sandbox.request_log().len();
     let rss = peak_rss_kib(operator.id());
+    let memory_at_end = memory_now(operator.id());
     let bench_rss = peak_rss_kib(std::process::id());
     let _ = Command::new("kill")
         .args(["-TERM", &operator.id().to_string()])
@@ -382,10 +415,11 @@ async fn run(count: usize, full: bool) -> Figures {
     );
     match idle_ticks {
         Some(ticks) => println!(
-            "  operator CPU while idle           {:>8.0} ms over {} s  ({} API requests)",
+            "  operator CPU while idle           {:>8.0} ms over {} s  ({} API requests, {} resync reconciles due in the window)",
             ticks as f64 * 10.0,
             idle_window.as_secs(),
-            idle_requests
+            idle_requests,
+            idle_reconciles
         ),
         None => println!("  operator CPU while idle           unknown"),
     }
@@ -396,6 +430,11 @@ async fn run(count: usize, full: bool) -> Figures {
         ),
         None => println!("  operator peak RSS                 unknown"),
     }
+    println!(
+        "  operator resident when all Ready: {}; after the resync and idle window: {}",
+        memory_at_ready.as_deref().unwrap_or("unknown"),
+        memory_at_end.as_deref().unwrap_or("unknown")
+    );
     if let Some(kib) = bench_rss {
         println!(
             "  bench process peak RSS            {:>8.1} MiB  (the sandbox, {} objects, and the bench's lists)",
