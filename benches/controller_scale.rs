@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams, WatchEvent, WatchParams};
 use kube::core::GroupVersionKind;
 use serde_json::{Value, json};
 use tera_sandbox::{Sandbox, SandboxConfig};
@@ -52,6 +52,28 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// The process's resident memory now, split into heap and stacks (anonymous) and mapped files
+/// (the binary's code and data), and its thread count: where the peak RSS lives.
+fn memory_now(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some(format!(
+        "{:.1} MiB ({:.1} MiB anonymous, {:.1} MiB files), {} threads",
+        field("VmRSS:")? as f64 / 1024.0,
+        field("RssAnon:")? as f64 / 1024.0,
+        field("RssFile:")? as f64 / 1024.0,
+        field("Threads:")?
+    ))
+}
+
 /// CPU time (user + system) the process has used so far, in clock ticks (1/100 s on Linux).
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -61,15 +83,54 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
-fn ready_count(list: &[DynamicObject]) -> usize {
-    list.iter()
-        .filter(|o| {
-            o.data["status"]["conditions"].as_array().is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
-            })
-        })
-        .count()
+fn is_ready(o: &DynamicObject) -> bool {
+    o.data["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+/// Follows the WebServers with one watch (re-watched from its last resourceVersion if the
+/// server ends it, counted in `rewatches`) and publishes how many are Ready.
+/// A watch costs the sandbox one event per change, where polling full lists of 10,000
+/// objects four times a second took a large share of its CPU.
+fn follow_ready(
+    api: Api<DynamicObject>,
+    mut rv: String,
+    ready_tx: tokio::sync::watch::Sender<usize>,
+    rewatches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ready = std::collections::HashSet::new();
+        loop {
+            let Ok(stream) = api.watch(&WatchParams::default().timeout(290), &rv).await else {
+                return;
+            };
+            let mut stream = std::pin::pin!(stream);
+            while let Some(Ok(event)) = stream.next().await {
+                let (object, deleted) = match event {
+                    WatchEvent::Added(o) | WatchEvent::Modified(o) => (o, false),
+                    WatchEvent::Deleted(o) => (o, true),
+                    WatchEvent::Bookmark(b) => {
+                        rv = b.metadata.resource_version;
+                        continue;
+                    }
+                    WatchEvent::Error(e) => panic!("the bench's WebServer watch: {e:?}"),
+                };
+                if let Some(v) = &object.metadata.resource_version {
+                    rv = v.clone();
+                }
+                let name = object.metadata.name.clone().unwrap_or_default();
+                if !deleted && is_ready(&object) {
+                    ready.insert(name);
+                } else {
+                    ready.remove(&name);
+                }
+                ready_tx.send_replace(ready.len());
+            }
+            rewatches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    })
 }
 
 /// What one run measured, for the figures across runs.
@@ -197,10 +258,27 @@ async fn run(count: usize, full: bool) -> Figures {
         "webservers",
     );
     let api: Api<DynamicObject> = Api::namespaced_with(sandbox.client(), "default", &resource);
+    let rv = api
+        .list(&ListParams::default().limit(1))
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .unwrap_or_default();
+    let (ready_tx, mut ready_rx) = tokio::sync::watch::channel(0usize);
+    let rewatches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let watching = sandbox.hooks().watch_stats().started;
+    let follower = follow_ready(api.clone(), rv, ready_tx, rewatches.clone());
+    // The bench's watch is open before the log is cleared and the creates start.
+    while sandbox.hooks().watch_stats().started == watching {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     sandbox.hooks().clear_request_log();
     let reconciles_before = scrape(&addr, "tera_operator_reconciles_total")
         .await
         .unwrap_or(0.0);
+    let watches_before = sandbox.hooks().watch_stats();
+    let rv_before = sandbox.resource_version();
     let started = Instant::now();
     futures::stream::iter(0..count)
         .map(|i| {
@@ -221,23 +299,38 @@ async fn run(count: usize, full: bool) -> Figures {
         .collect::<Vec<()>>()
         .await;
     let created = started.elapsed();
-    let mut polls = 0usize;
+    let mut next_progress = Duration::from_secs(10);
     loop {
-        polls += 1;
-        let list = api.list(&ListParams::default()).await.expect("list");
-        if ready_count(&list.items) == count {
+        let ready = *ready_rx.borrow_and_update();
+        if ready == count {
             break;
+        }
+        if started.elapsed() >= next_progress {
+            next_progress += Duration::from_secs(10);
+            let w = sandbox.hooks().watch_stats();
+            println!(
+                "  … {:>4.0} s: {} of {count} Ready, {:.0} reconciles; watches {} started, {} ended for lagging, {} answered 410 Gone",
+                started.elapsed().as_secs_f64(),
+                ready,
+                scrape(&addr, "tera_operator_reconciles_total")
+                    .await
+                    .unwrap_or(0.0)
+                    - reconciles_before,
+                w.started - watches_before.started,
+                w.lagged - watches_before.lagged,
+                w.gone - watches_before.gone,
+            );
         }
         if started.elapsed() > Duration::from_secs(900) {
-            println!(
-                "gave up: only {} of {count} Ready after 900 s",
-                ready_count(&list.items)
-            );
+            println!("gave up: only {ready} of {count} Ready after 900 s");
             break;
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), ready_rx.changed()).await;
     }
     let all_ready = started.elapsed();
+    follower.abort();
+    let changes = sandbox.resource_version() - rv_before;
+    let memory_at_ready = memory_now(operator.id());
     let reconciles_after = scrape(&addr, "tera_operator_reconciles_total")
         .await
         .unwrap_or(0.0);
@@ -251,7 +344,8 @@ async fn run(count: usize, full: bool) -> Figures {
     let operator_cpu_s = cpu_ticks(operator.id()).map_or(0.0, |t| t as f64 / 100.0);
     let sandbox_cpu_s = cpu_ticks(std::process::id()).map_or(0.0, |t| t as f64 / 100.0);
     let log = sandbox.request_log();
-    let own = count + polls; // the bench's creates and lists
+    // The bench's creates and re-watches (its first watch was opened before the log was cleared).
+    let own = count + rewatches.load(std::sync::atomic::Ordering::Relaxed);
     let operator_requests = log.len().saturating_sub(own);
     let operator_writes = log
         .iter()
@@ -264,6 +358,14 @@ async fn run(count: usize, full: bool) -> Figures {
             .entry(format!("{} {}", r.verb, r.resource))
             .or_default() += 1;
     }
+    // Lists and watches the operator made (a relist after 410 Gone is one more list).
+    let mut reads: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in log.iter().filter(|r| r.verb == "list" || r.verb == "watch") {
+        *reads
+            .entry(format!("{} {}", r.verb, r.resource))
+            .or_default() += 1;
+    }
+    let watches = sandbox.hooks().watch_stats();
 
     // A full periodic resync: every resource reconciled once more, nothing changed.
     sandbox.hooks().clear_request_log();
@@ -292,13 +394,23 @@ async fn run(count: usize, full: bool) -> Figures {
     // Settled and between resyncs: what an idle operator costs.
     let idle_window = Duration::from_secs((resync_period / 3).max(1));
     let idle_before = cpu_ticks(operator.id());
+    let idle_reconciles_before = scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0);
     sandbox.hooks().clear_request_log();
     tokio::time::sleep(idle_window).await;
+    // Resyncs are due per resource (reconcilePeriod after its last reconcile), so the ones of
+    // resources created late fall into this window: counted, to tell their CPU from idling.
+    let idle_reconciles = scrape(&addr, "tera_operator_reconciles_total")
+        .await
+        .unwrap_or(0.0)
+        - idle_reconciles_before;
     let idle_ticks = cpu_ticks(operator.id())
         .zip(idle_before)
         .map(|(a, b)| a - b);
     let idle_requests = sandbox.request_log().len();
     let rss = peak_rss_kib(operator.id());
+    let memory_at_end = memory_now(operator.id());
     let bench_rss = peak_rss_kib(std::process::id());
     let _ = Command::new("kill")
         .args(["-TERM", &operator.id().to_string()])
@@ -324,6 +436,17 @@ async fn run(count: usize, full: bool) -> Figures {
         operator_writes as f64 / count as f64
     );
     println!("  writes while creating, by verb and resource: {by_kind:?}");
+    println!("  operator lists and watches while creating: {reads:?}");
+    println!(
+        "  changes the sandbox stored until all Ready: {changes} ({:.1} per CR)",
+        changes as f64 / count as f64
+    );
+    println!(
+        "  watches until all Ready: {} started, {} ended for lagging, {} answered 410 Gone",
+        watches.started - watches_before.started,
+        watches.lagged - watches_before.lagged,
+        watches.gone - watches_before.gone
+    );
     println!(
         "  reconciles until all Ready        {:>8}  ({:.1} per CR, {:.0} per s)",
         reconciles_after - reconciles_before,
@@ -346,10 +469,11 @@ async fn run(count: usize, full: bool) -> Figures {
     );
     match idle_ticks {
         Some(ticks) => println!(
-            "  operator CPU while idle           {:>8.0} ms over {} s  ({} API requests)",
+            "  operator CPU while idle           {:>8.0} ms over {} s  ({} API requests, {} resync reconciles due in the window)",
             ticks as f64 * 10.0,
             idle_window.as_secs(),
-            idle_requests
+            idle_requests,
+            idle_reconciles
         ),
         None => println!("  operator CPU while idle           unknown"),
     }
@@ -360,6 +484,11 @@ async fn run(count: usize, full: bool) -> Figures {
         ),
         None => println!("  operator peak RSS                 unknown"),
     }
+    println!(
+        "  operator resident when all Ready: {}; after the resync and idle window: {}",
+        memory_at_ready.as_deref().unwrap_or("unknown"),
+        memory_at_end.as_deref().unwrap_or("unknown")
+    );
     if let Some(kib) = bench_rss {
         println!(
             "  bench process peak RSS            {:>8.1} MiB  (the sandbox, {} objects, and the bench's lists)",

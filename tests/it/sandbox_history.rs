@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{
     Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
@@ -293,4 +293,76 @@ async fn the_operator_relists_after_410_gone_and_keeps_reconciling() {
         .iter()
         .any(|r| r.verb == "list" && r.resource == "webservers");
     assert!(relisted, "the watcher relisted WebServers after the 410");
+    let watches = h.sandbox.hooks().watch_stats();
+    assert!(
+        watches.gone >= 1,
+        "the sandbox counted the 410: {watches:?}"
+    );
+    assert_eq!(watches.lagged, 0, "no watch fell behind: {watches:?}");
+}
+
+/// A watch is sent only its own resource's changes, as the watch cache dispatches per resource
+/// type, yet its bookmarks move past other resources' changes once it has read its own: resuming
+/// from such a bookmark needs no history of them, even after the history is gone.
+#[tokio::test]
+async fn bookmarks_move_past_other_resources_changes() {
+    let sb = Sandbox::start(SandboxConfig {
+        bookmark_interval: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let api: Api<ConfigMap> = Api::default_namespaced(sb.client());
+    let secrets: Api<Secret> = Api::default_namespaced(sb.client());
+    let rv = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut watch = api
+        .watch(&WatchParams::default().timeout(30), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    let secret: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "s"}, "stringData": {"k": "v"}}))
+            .unwrap();
+    let secret = secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let secret_rv: u64 = secret.metadata.resource_version.unwrap().parse().unwrap();
+    let bookmark_rv = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match watch.try_next().await.unwrap() {
+                Some(WatchEvent::Bookmark(b)) => {
+                    let at: u64 = b.metadata.resource_version.parse().unwrap();
+                    if at >= secret_rv {
+                        return at;
+                    }
+                }
+                other => panic!("a ConfigMap watch got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a bookmark past the Secret's resourceVersion");
+    sb.expire_history();
+    api.create(&PostParams::default(), &cm("after", "1"))
+        .await
+        .unwrap();
+    let mut resumed = api
+        .watch(
+            &WatchParams::default().disable_bookmarks().timeout(5),
+            &bookmark_rv.to_string(),
+        )
+        .await
+        .unwrap()
+        .boxed();
+    match resumed.try_next().await.unwrap() {
+        Some(WatchEvent::Added(c)) => assert_eq!(c.metadata.name.as_deref(), Some("after")),
+        other => panic!("resuming from the bookmark: {other:?}"),
+    }
 }

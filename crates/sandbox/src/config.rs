@@ -12,8 +12,11 @@ pub struct SandboxConfig {
     pub kubeconfig_path: Option<PathBuf>,
     /// How long the workload simulation takes to bring a Deployment's status up to date.
     pub workload_delay: Duration,
-    /// How many changes are kept for watches to resume from and paged lists to read at (older
-    /// resourceVersions get 410 Gone).
+    /// How many changes are kept at most for watches to resume from and paged lists to read at
+    /// (older resourceVersions get 410 Gone). The default, 250,000, keeps the whole
+    /// `history_window` of 10,000 resources being created with their children (about 120,000
+    /// changes): the count bounds memory, the window is what a healthy run meets, as etcd keeps
+    /// every revision until the API server compacts it.
     pub history_limit: usize,
     /// How long a change is kept at most, like the API server's periodic etcd compaction
     /// (`--etcd-compaction-interval`, 5 minutes by default).
@@ -34,7 +37,7 @@ impl Default for SandboxConfig {
             port: 0,
             kubeconfig_path: None,
             workload_delay: Duration::from_millis(200),
-            history_limit: 10_000,
+            history_limit: 250_000,
             history_window: Duration::from_secs(300),
             body_limit: 3 * 1024 * 1024,
             bookmark_interval: Duration::from_secs(5),

@@ -1,6 +1,7 @@
 //! Test hooks: injected failures, latency, forced watch closes, pausing the workload simulation, the request log.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -34,8 +35,27 @@ impl LoggedRequest {
     }
 }
 
-/// How many requests the log keeps (a long-running sandbox must not grow without bound).
-pub(crate) const REQUEST_LOG_LIMIT: usize = 100_000;
+/// How watches fared since the sandbox started (counted, never reset).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WatchStats {
+    /// Watch requests served (each one stream).
+    pub started: u64,
+    /// Watches the server ended because they fell too far behind the changes they select.
+    pub lagged: u64,
+    /// Watches answered with 410 Gone: their resourceVersion was older than the history.
+    pub gone: u64,
+}
+
+#[derive(Debug, Default)]
+struct WatchCounters {
+    started: AtomicU64,
+    lagged: AtomicU64,
+    gone: AtomicU64,
+}
+
+/// How many requests the log keeps (a long-running sandbox must not grow without bound; enough
+/// for the about 100,000 requests of 10,000 resources being created, which the scale bench counts).
+pub(crate) const REQUEST_LOG_LIMIT: usize = 250_000;
 
 #[derive(Debug, Clone)]
 struct Failure {
@@ -60,6 +80,7 @@ pub struct Hooks {
     paused: watch::Sender<bool>,
     kubelet_paused: watch::Sender<bool>,
     clock: watch::Sender<Duration>,
+    watches: WatchCounters,
 }
 
 impl Default for Hooks {
@@ -70,6 +91,7 @@ impl Default for Hooks {
             paused: watch::channel(false).0,
             kubelet_paused: watch::channel(false).0,
             clock: watch::channel(Duration::ZERO).0,
+            watches: WatchCounters::default(),
         }
     }
 }
@@ -194,6 +216,31 @@ impl Hooks {
     /// Forgets the requests logged so far.
     pub fn clear_request_log(&self) {
         self.with(|i| i.log.clear());
+    }
+
+    /// How watches fared so far: started, ended for lagging, answered 410 Gone.
+    pub fn watch_stats(&self) -> WatchStats {
+        let w = &self.watches;
+        WatchStats {
+            started: w.started.load(Ordering::Relaxed),
+            lagged: w.lagged.load(Ordering::Relaxed),
+            gone: w.gone.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Counts a watch served.
+    pub(crate) fn watch_started(&self) {
+        self.watches.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a watch ended because it lagged.
+    pub(crate) fn watch_lagged(&self) {
+        self.watches.lagged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a watch answered with 410 Gone.
+    pub(crate) fn watch_gone(&self) {
+        self.watches.gone.fetch_add(1, Ordering::Relaxed);
     }
 
     /// How many write requests (create/update/patch/delete) are in the log.

@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use api::store::Store;
 use api::verbs::WriteOptions;
 pub use config::SandboxConfig;
-pub use hooks::{Hooks, LoggedRequest};
+pub use hooks::{Hooks, LoggedRequest, WatchStats};
 use http::server;
 use shared::Shared;
 use sim::{cronjobs, workloads};

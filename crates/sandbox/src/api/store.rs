@@ -1,4 +1,10 @@
 //! The object store: JSON objects per resource, one global resourceVersion, a change history for watches.
+//!
+//! Changes are broadcast twice: to every subscriber of all changes (the simulation) and to the
+//! subscribers of the one resource they concern, as kube-apiserver's watch cache dispatches per
+//! resource type, so a watch of one resource never falls behind because of another's traffic.
+//! An object's current version and the history share one allocation (`Arc`), so a change
+//! costs the memory of the one new version it makes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
@@ -8,7 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::api::resources::Registry;
+use crate::api::resources::{CRD_STORAGE, Registry, crd_storage};
+
+/// How many changes a subscriber may fall behind before it is told it lagged (and a watch ends).
+const CHANNEL_CAPACITY: usize = 16 * 1024;
 
 /// What happened to an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +63,8 @@ pub(crate) struct Store {
     history_window: Option<Duration>,
     compacted: u64,
     tx: broadcast::Sender<Arc<Change>>,
+    /// One channel per storage key with subscribers (see [`Store::subscribe_to`]).
+    channels: HashMap<String, broadcast::Sender<Arc<Change>>>,
     /// The served types (built-ins and CRDs).
     pub(crate) registry: Registry,
     /// Cluster IPs handed out to Services.
@@ -81,7 +92,7 @@ pub(crate) fn key_of(obj: &Value) -> Key {
 impl Store {
     /// An empty store keeping `history_limit` changes for watches to resume from.
     pub(crate) fn new(history_limit: usize) -> Self {
-        let (tx, _) = broadcast::channel(16 * 1024);
+        let (tx, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
             rv: 1,
             objects: HashMap::new(),
@@ -91,6 +102,7 @@ impl Store {
             history_window: None,
             compacted: 0,
             tx,
+            channels: HashMap::new(),
             registry: Registry::default(),
             next_cluster_ip: 1,
         }
@@ -135,17 +147,27 @@ impl Store {
         self.tx.subscribe()
     }
 
+    /// Subscribes to the changes committed from now on to the objects of one storage key, and,
+    /// for a custom resource, to the changes of the CRD serving it (so a watch sees its CRD go
+    /// after its objects' deletions). Other resources' changes never fill this channel.
+    pub(crate) fn subscribe_to(&mut self, storage: &str) -> broadcast::Receiver<Arc<Change>> {
+        self.channels
+            .entry(storage.to_string())
+            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .subscribe()
+    }
+
     /// Changes after `rv`, oldest first, or `None` if the history no longer reaches back that far.
     pub(crate) fn since(&self, rv: u64) -> Option<Vec<Arc<Change>>> {
         if rv < self.compacted {
             return None;
         }
+        // The history is in resourceVersion order.
+        let first = self.history.partition_point(|(_, c)| c.rv <= rv);
         Some(
             self.history
-                .iter()
-                .map(|(_, c)| c)
-                .filter(|c| c.rv > rv)
-                .cloned()
+                .range(first..)
+                .map(|(_, c)| c.clone())
                 .collect(),
         )
     }
@@ -275,6 +297,19 @@ impl Store {
             }
         }
         self.expire_old();
+        // The channel of the resource changed; a CRD's changes also go to the channel of the
+        // resource it serves. A channel nobody listens to any more is dropped.
+        let mut targets = vec![change.storage.clone()];
+        if change.storage == CRD_STORAGE {
+            targets.push(crd_storage(&change.object));
+        }
+        for storage in targets {
+            if let Some(tx) = self.channels.get(&storage)
+                && tx.send(change.clone()).is_err()
+            {
+                self.channels.remove(&storage);
+            }
+        }
         let _ = self.tx.send(change);
     }
 
@@ -383,6 +418,81 @@ mod tests {
         );
         s.compact();
         assert!(s.list_at("/configmaps", None, None, at).is_none());
+    }
+
+    #[test]
+    fn a_resource_channel_carries_only_its_resource_and_still_lags_on_its_own_traffic() {
+        use tokio::sync::broadcast::error::TryRecvError;
+        let mut s = Store::new(100);
+        let mut all = s.subscribe();
+        let mut configmaps = s.subscribe_to("/configmaps");
+        let obj = |name: String| json!({"metadata": {"name": name, "namespace": "d"}});
+        // More changes of another resource than a channel holds: the ConfigMap channel never
+        // sees them, while the channel of all changes (the simulation's) overflows.
+        for i in 0..CHANNEL_CAPACITY + 10 {
+            s.put("/secrets", obj(format!("s{i}")));
+        }
+        s.put("/configmaps", obj("a".into()));
+        let first = configmaps.try_recv().map(|c| c.storage.clone());
+        assert_eq!(first, Ok("/configmaps".to_string()));
+        assert!(matches!(all.try_recv(), Err(TryRecvError::Lagged(_))));
+        // Its own resource's traffic still makes a slow subscriber lag (and its watch end).
+        for i in 0..CHANNEL_CAPACITY + 1 {
+            s.put("/configmaps", obj(format!("c{i}")));
+        }
+        assert!(matches!(
+            configmaps.try_recv(),
+            Err(TryRecvError::Lagged(_))
+        ));
+        // A CRD's changes also reach the resource it serves, in order with that resource's own.
+        let mut widgets = s.subscribe_to("example.com/widgets");
+        s.put("example.com/widgets", obj("w".into()));
+        let crd = json!({"metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "names": {"plural": "widgets"}}});
+        s.put(CRD_STORAGE, crd);
+        s.remove(CRD_STORAGE, &(String::new(), "widgets.example.com".into()));
+        let seen: Vec<(String, ChangeType)> = std::iter::from_fn(|| widgets.try_recv().ok())
+            .map(|c| (c.storage.clone(), c.kind))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("example.com/widgets".to_string(), ChangeType::Added),
+                (CRD_STORAGE.to_string(), ChangeType::Added),
+                (CRD_STORAGE.to_string(), ChangeType::Deleted),
+            ]
+        );
+        // A channel nobody listens to is dropped at its next change.
+        drop(widgets);
+        s.put("example.com/widgets", obj("w2".into()));
+        assert!(!s.channels.contains_key("example.com/widgets"));
+    }
+
+    #[test]
+    fn a_change_shares_its_object_with_the_store() {
+        let mut s = Store::new(100);
+        s.put(
+            "/configmaps",
+            json!({"metadata": {"name": "a", "namespace": "d"}}),
+        );
+        s.put(
+            "/configmaps",
+            json!({"metadata": {"name": "a", "namespace": "d"}, "data": {}}),
+        );
+        let key = ("d".to_string(), "a".to_string());
+        let current = &s.objects["/configmaps"][&key];
+        let changes: Vec<&Arc<Change>> = s.history.iter().map(|(_, c)| c).collect();
+        assert!(Arc::ptr_eq(&changes[1].object, current));
+        let old = changes[1]
+            .old
+            .as_ref()
+            .map(|o| Arc::ptr_eq(o, &changes[0].object));
+        assert_eq!(
+            old,
+            Some(true),
+            "the old version is the previous change's object"
+        );
+        assert_eq!(s.since(changes[0].rv).map(|c| c.len()), Some(1));
     }
 
     #[test]

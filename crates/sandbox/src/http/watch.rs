@@ -136,7 +136,7 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
     let (mut rx, start_rv) = {
         let mut store = shared.lock();
         store.expire_old();
-        let rx = store.subscribe();
+        let rx = store.subscribe_to(&filter.res.storage);
         let rv_param = filter.params.resource_version.as_str();
         let snapshot = filter.params.send_initial_events || rv_param.is_empty() || rv_param == "0";
         if snapshot {
@@ -161,6 +161,10 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
         (rx, store.rv())
     };
     let gone = initial.last().is_some_and(|e| e["type"] == "ERROR");
+    shared.hooks.watch_started();
+    if gone {
+        shared.hooks.watch_gone();
+    }
     let mut close = shared.hooks.close_signal();
     close.borrow_and_update();
     let timeout = filter.params.timeout.unwrap_or(Duration::from_secs(1800));
@@ -182,6 +186,15 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
                 _ = &mut deadline => break,
                 _ = close.changed() => break,
                 _ = ticker.tick(), if filter.params.bookmarks => {
+                    // Like the watch cache's progress: once every change sent so far is read
+                    // (changes are sent under the store lock), the bookmark carries the
+                    // current resourceVersion, so a resume needs no history of other resources.
+                    {
+                        let store = shared.lock();
+                        if rx.is_empty() {
+                            last_rv = last_rv.max(store.rv());
+                        }
+                    }
                     yield Ok(line(&filter.bookmark(last_rv, false)));
                 }
                 msg = rx.recv() => match msg {
@@ -197,7 +210,11 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
                             break;
                         }
                     }
-                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => break,
+                    Err(RecvError::Lagged(_)) => {
+                        shared.hooks.watch_lagged();
+                        break;
+                    }
+                    Err(RecvError::Closed) => break,
                 },
             }
         }
