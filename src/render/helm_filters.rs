@@ -40,6 +40,7 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("pick", pick);
     tera.register_filter("concat", concat);
     tera.register_filter("untemplated", untemplated);
+    tera.register_filter("tpl", super::tpl::tpl);
     tera.register_filter("resolved", resolved);
     tera.register_function("printf", printf_fn);
     tera.register_function("fail", fail);
@@ -222,11 +223,37 @@ fn squote(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
 }
 
 /// `{{ s | from_yaml }}`: the YAML document in `s` as a value. Unlike Helm, which returns a map
-/// with an `Error` key, bad YAML fails the render with the parser's message.
+/// with an `Error` key, bad YAML fails the render with the parser's message. Text with
+/// interpolated values (`tpl (toYaml .) $ | fromYaml`) is parsed with their placeholders, which
+/// are put back into the parsed strings: a value stays data.
 fn from_yaml(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
-    let parsed: Json = serde_yaml::from_str(&yaml_text::unmarked(value.as_str()))
+    let mut parsed: Json = serde_yaml::from_str(&yaml_text::unmarked(value.as_str()))
         .map_err(|e| tera::Error::message(format!("from_yaml: {e}")))?;
+    put_back(&mut parsed).map_err(|e| tera::Error::message(format!("from_yaml: {e}")))?;
     Ok(back(&parsed))
+}
+
+/// Puts the interpolated strings back into every string and key holding a placeholder.
+fn put_back(value: &mut Json) -> Result<(), String> {
+    let resolve = |s: &str| super::engine::resolve_interpolated(s);
+    match value {
+        Json::String(s) if s.contains(super::engine::PLACEHOLDER_OPEN) => *s = resolve(s)?,
+        Json::Array(items) => items.iter_mut().try_for_each(put_back)?,
+        Json::Object(map)
+            if map
+                .keys()
+                .any(|k| k.contains(super::engine::PLACEHOLDER_OPEN)) =>
+        {
+            let old = std::mem::take(map);
+            for (k, mut v) in old {
+                put_back(&mut v)?;
+                map.insert(resolve(&k)?, v);
+            }
+        }
+        Json::Object(map) => map.values_mut().try_for_each(put_back)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// `{{ s | from_json }}`: the JSON in `s` as a value; bad JSON fails the render.

@@ -8,6 +8,7 @@ mod by_kind;
 mod documents;
 mod engine;
 mod filters;
+pub(crate) mod go_template;
 mod go_yaml;
 mod helm_filters;
 mod policy;
@@ -16,6 +17,7 @@ mod semver;
 mod stamp;
 mod status;
 mod tera_hints;
+mod tpl;
 mod values;
 mod yaml_text;
 

@@ -34,6 +34,25 @@ pub const MARKER_TAG: &str = "tera-operator migrate: not converted";
 /// A component variant to generate: the define's name and whether `.` is passed as `dot`.
 pub(crate) type Variant = (String, bool);
 
+/// The `define`d templates a translation may call.
+#[derive(Clone, Copy)]
+pub(crate) enum Defines<'a> {
+    /// The chart's Go defines, by name (conversion time).
+    Source(&'a HashMap<String, (String, Vec<Node>)>),
+    /// Whether the engine holds the converted components of a define (render time, `tpl`).
+    Components(&'a dyn Fn(&str) -> bool),
+}
+
+impl Defines<'_> {
+    /// Whether the template `name` can be called.
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            Defines::Source(map) => map.contains_key(name),
+            Defines::Components(has) => has(name),
+        }
+    }
+}
+
 /// Translation state for one chart.
 pub(crate) struct Translator<'a> {
     /// The chart's name.
@@ -44,8 +63,10 @@ pub(crate) struct Translator<'a> {
     pub(crate) defaults: Json,
     /// Files of the chart other than templates, for `.Files` (path → text).
     pub(crate) files: &'a BTreeMap<String, String>,
-    /// `define`d templates, by name.
-    pub(crate) defines: &'a HashMap<String, (String, Vec<Node>)>,
+    /// `define`d templates that can be called.
+    pub(crate) defines: Defines<'a>,
+    /// Whether a `tpl` renders a value at render time (its text may call any define).
+    pub(crate) runtime_tpl: bool,
     /// Component variants used so far.
     pub(crate) needed: BTreeSet<Variant>,
     /// What could not be translated.
@@ -63,7 +84,7 @@ impl<'a> Translator<'a> {
         chart_name: &str,
         defaults: Json,
         files: &'a BTreeMap<String, String>,
-        defines: &'a HashMap<String, (String, Vec<Node>)>,
+        defines: Defines<'a>,
     ) -> Self {
         Self {
             chart_name: chart_name.to_string(),
@@ -71,6 +92,7 @@ impl<'a> Translator<'a> {
             defaults,
             files,
             defines,
+            runtime_tpl: false,
             needed: BTreeSet::new(),
             markers: Vec::new(),
             hoisted: Vec::new(),
@@ -124,7 +146,7 @@ impl<'a> Translator<'a> {
         arg: Option<Option<String>>,
         line: usize,
     ) -> String {
-        if !self.defines.contains_key(name) {
+        if !self.defines.contains(name) {
             return format!(
                 "{{{{ {} }}}}",
                 self.marker(
@@ -464,6 +486,9 @@ pub(crate) fn sanitize(s: &str) -> String {
 /// Literal text, with Tera's delimiters kept literal.
 fn raw_text(text: &str) -> String {
     if text.contains("{{") || text.contains("{%") || text.contains("{#") {
+        // A raw block ends at the first `endraw` tag: the word is split across two blocks, so
+        // text (a value given to `tpl`) can never end the block and be read as Tera.
+        let text = text.replace("endraw", "end{% endraw %}{% raw %}raw");
         format!("{{% raw %}}{text}{{% endraw %}}")
     } else {
         text.to_string()
