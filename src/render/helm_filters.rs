@@ -93,28 +93,44 @@ fn coalesce(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
         .unwrap_or_else(Value::none))
 }
 
-/// `{{ values | dig(keys=["a", "b"], default="x") }}`: the value at that path of nested maps (an
+/// `{{ values | dig(keys=["a", "b"], default="x") }}` (or `dig(path="a.b")`, for keys without a
+/// dot): the value at that path of nested maps (an
 /// integer key indexes a list, as Go's `index`), or `default` (null unless given) when any step
 /// is missing. Undefined or null input
 /// gives `default` too, so `dig` is also the safe way to read an optional field.
 fn dig(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
-    let keys = kwargs.must_get::<Vec<Value>>("keys")?;
     let fallback = kwargs.get::<Value>("default")?.unwrap_or_else(Value::none);
-    let mut current = json(&value)?;
-    for key in &keys {
-        let next = match (current, key.as_str(), key.as_i64()) {
-            (Json::Object(mut map), Some(k), _) => map.remove(k),
-            (Json::Array(mut items), None, Some(i)) if i >= 0 && (i as usize) < items.len() => {
-                Some(items.swap_remove(i as usize))
+    // Walked in place: the value is often the whole root context (`dot`), which a conversion
+    // to JSON would copy on every field read.
+    let mut current = value;
+    if let Some(path) = kwargs.get::<&str>("path")? {
+        for key in path.split('.') {
+            match dig_step(&current, &Value::from(key)) {
+                Some(next) => current = next,
+                None => return Ok(fallback),
             }
-            _ => None,
-        };
-        match next {
+        }
+    }
+    for key in kwargs.get::<Vec<Value>>("keys")?.unwrap_or_default() {
+        match dig_step(&current, &key) {
             Some(next) => current = next,
             None => return Ok(fallback),
         }
     }
-    Ok(back(&current))
+    Ok(if current.is_undefined() {
+        Value::none()
+    } else {
+        current
+    })
+}
+
+/// `value[key]`: a map's entry by a string key, a list's item by an integer index.
+fn dig_step(value: &Value, key: &Value) -> Option<Value> {
+    if let (Some(map), Some(k)) = (value.as_map(), key.as_str()) {
+        return map.get(&tera::value::Key::from(k.to_string())).cloned();
+    }
+    let (items, i) = (value.as_array()?, key.as_i64()?);
+    usize::try_from(i).ok().and_then(|i| items.get(i)).cloned()
 }
 
 /// A JSON object.
@@ -524,6 +540,9 @@ mod tests {
             ("values.m | dig(keys=[\"a\", \"x\"], default=\"d\")", "d"),
             ("values.m | dig(keys=[\"k\", \"x\"], default=\"d\")", "d"),
             ("values.missing | dig(keys=[\"a\"], default=\"d\")", "d"),
+            ("values | dig(path=\"m.a.b\", default=\"d\")", "deep"),
+            ("values | dig(path=\"m.a.x\", default=\"d\")", "d"),
+            ("values | dig(path=\"m.a.b.c\") | to_json", "null"),
             ("values.m | has_key(key=\"n\")", "true"),
             ("values.m | has_key(key=\"zz\")", "false"),
             (

@@ -292,6 +292,11 @@ pub(crate) fn access(base: &str, shape: Option<&Json>, path: &[String]) -> Strin
                 i += 1;
             }
             _ => {
+                // A dotted path, not a list: a list literal would add a dimension to the
+                // arrays around it (`printf(args=[…])`), and Tera allows two.
+                if path[i..].iter().all(|k| !k.contains('.') && !k.is_empty()) {
+                    return format!("({out} | dig(path={}))", string(&path[i..].join(".")));
+                }
                 let keys: Vec<String> = path[i..].iter().map(|k| string(k)).collect();
                 return format!("({out} | dig(keys=[{}]))", keys.join(", "));
             }
