@@ -41,6 +41,7 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("concat", concat);
     tera.register_filter("untemplated", untemplated);
     tera.register_filter("tpl", super::tpl::tpl);
+    tera.register_filter("htpasswd", super::htpasswd::htpasswd);
     tera.register_filter("resolved", resolved);
     tera.register_function("printf", printf_fn);
     tera.register_function("fail", fail);

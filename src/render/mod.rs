@@ -11,6 +11,7 @@ mod filters;
 pub(crate) mod go_template;
 mod go_yaml;
 mod helm_filters;
+mod htpasswd;
 mod policy;
 mod printf;
 mod semver;

@@ -132,6 +132,16 @@ fn tera_objects(renderer: &Renderer, values: &Value) -> BTreeMap<String, Value> 
 /// Converts `chart` into `dir/out` with a mapping `dir/watches.yaml`, and returns the report
 /// and a renderer of the conversion.
 fn convert(chart: &Path, dir: &Path) -> (helm_chart::Report, Renderer) {
+    convert_allowing(chart, dir, &[])
+}
+
+/// [`convert`], with `extra_kinds` added to the mapping entry's `allowedKinds`: the kinds a
+/// user's values render through the chart's `extraManifests`, which the converter cannot know.
+fn convert_allowing(
+    chart: &Path,
+    dir: &Path,
+    extra_kinds: &[String],
+) -> (helm_chart::Report, Renderer) {
     let options = Options {
         source: chart.to_path_buf(),
         output: dir.join("out"),
@@ -142,6 +152,18 @@ fn convert(chart: &Path, dir: &Path) -> (helm_chart::Report, Renderer) {
         kube_version: "v1.33.0".into(),
     };
     let (_, report) = helm_chart::convert(&options).unwrap();
+    if !extra_kinds.is_empty() {
+        let path = dir.join("watches.yaml");
+        let mut entries: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let allowed = entries[0]["allowedKinds"].as_array_mut().unwrap();
+        for kind in extra_kinds {
+            if !allowed.contains(&json!(kind)) {
+                allowed.push(json!(kind));
+            }
+        }
+        std::fs::write(&path, serde_yaml::to_string(&entries).unwrap()).unwrap();
+    }
     let mapping = Mapping::load(&dir.join("watches.yaml")).unwrap();
     let watch = mapping.find("apps.example.com/v1alpha1", "MyApp").unwrap();
     let renderer = Renderer::new(Chart::load(&watch.chart_dir).unwrap(), watch).unwrap();
@@ -294,12 +316,6 @@ fn merged(mut values: Value, overlay: &Value) -> Value {
 /// Converts one corpus chart and compares it with Helm on its defaults and on each
 /// `ci/*-values.yaml` it ships, with `overlay` merged into each; prints what differs.
 fn corpus_chart(chart: &Path, work: &Path, overlay: Option<&Value>) -> Figures {
-    let (report, renderer) = convert(chart, work);
-    let mut figures = Figures {
-        templates: report.templates.len(),
-        clean_templates: report.clean_templates(),
-        ..Figures::default()
-    };
     let mut sets = vec![("defaults".to_string(), json!({}))];
     if let Ok(entries) = std::fs::read_dir(chart.join("ci")) {
         let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
@@ -314,6 +330,25 @@ fn corpus_chart(chart: &Path, work: &Path, overlay: Option<&Value>) -> Figures {
             ));
         }
     }
+    // The kinds of the objects the value sets put in `extraManifests` (built-in, namespaced
+    // ones), which a user lists in allowedKinds to deploy them.
+    let mut extra_kinds = Vec::new();
+    for (_, values) in &sets {
+        for manifest in values["extraManifests"].as_array().into_iter().flatten() {
+            if let Some(kind) = manifest["kind"].as_str()
+                && manifest["apiVersion"] == "v1"
+                && !extra_kinds.iter().any(|k| k == kind)
+            {
+                extra_kinds.push(kind.to_string());
+            }
+        }
+    }
+    let (report, renderer) = convert_allowing(chart, work, &extra_kinds);
+    let mut figures = Figures {
+        templates: report.templates.len(),
+        clean_templates: report.clean_templates(),
+        ..Figures::default()
+    };
     for (name, values) in &sets {
         let values = &match overlay {
             Some(overlay) => merged(values.clone(), overlay),

@@ -57,10 +57,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "derivePassword",
         "derives secrets in templates; use a Secret",
     ),
-    (
-        "htpasswd",
-        "hashes with bcrypt and a random salt, so it changes on every render; put the hashed entry in a Secret and reference it",
-    ),
     ("env", "reads the environment; templates cannot"),
     ("expandenv", "reads the environment; templates cannot"),
     ("getHostByName", "reads DNS; templates cannot"),
@@ -134,6 +130,11 @@ impl Translator<'_> {
             ("coalesce", _) if need(1) => plain(format!("([{}] | coalesce)", v.join(", "))),
             ("quote", 1) => plain(format!("({} | quote)", arg(0))),
             ("squote", 1) => plain(format!("({} | squote)", arg(0))),
+            ("htpasswd", 2) => plain(format!(
+                "({} | htpasswd(password={}, seed=release.uid))",
+                arg(0),
+                arg(1)
+            )),
             ("toYaml" | "mustToYaml", 1) => plain(format!("({}{GO_YAML}", arg(0))),
             ("toJson" | "mustToJson" | "toRawJson", 1) => plain(format!("({} | to_json)", arg(0))),
             ("toPrettyJson", 1) => plain(format!("({} | to_json(pretty=true))", arg(0))),
