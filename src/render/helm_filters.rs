@@ -36,6 +36,7 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("go_yaml", go_yaml);
     tera.register_filter("go_print", go_print);
     tera.register_filter("sort_keys", sort_keys);
+    tera.register_filter("range_pairs", range_pairs);
     tera.register_filter("omit", omit);
     tera.register_filter("pick", pick);
     tera.register_filter("concat", concat);
@@ -376,6 +377,41 @@ fn sort_keys(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
             "sort_keys: {other} is not a map"
         ))),
     }
+}
+
+/// `{% for p in x | range_pairs %}`: what Go's `range` walks when the chart's defaults do not say
+/// whether `x` is a map or a list: `[key, value]` pairs of a map in key order, `[index, item]`
+/// of a list; nothing for null or undefined.
+fn range_pairs(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
+    if value.is_undefined() || value.is_none() {
+        return Ok(Value::from(Vec::<Value>::new()));
+    }
+    if let Some(items) = value.as_array() {
+        return Ok(Value::from(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Value::from(vec![Value::from(i as i64), v.clone()]))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    let Some(map) = value.as_map() else {
+        return Err(tera::Error::message(format!(
+            "range can't iterate over {}",
+            value.name()
+        )));
+    };
+    let mut pairs: Vec<(String, Value)> = map
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Value::from(
+        pairs
+            .into_iter()
+            .map(|(k, v)| Value::from(vec![Value::from(k), v]))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// `{{ captured | resolved }}`: text captured from a component (`{% set x %}…{% endset %}`) as

@@ -221,7 +221,10 @@ fn value_default(text: &str, defaults: &Json) -> Option<String> {
     for key in path.split('.') {
         value = value.get(key)?;
     }
-    value.as_str().filter(|v| v.contains('/')).map(str::to_string)
+    value
+        .as_str()
+        .filter(|v| v.contains('/'))
+        .map(str::to_string)
 }
 
 /// The double-quoted literals in a line of template text.

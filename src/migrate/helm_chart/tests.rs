@@ -385,3 +385,31 @@ fn a_bad_template_in_a_value_names_the_place_the_value_and_the_reason() {
         );
     }
 }
+
+#[test]
+fn range_over_a_value_the_defaults_do_not_show_walks_a_map_by_key_and_a_list_by_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: x
+data:
+  {{- range $k, $v := .Values.cfg.users }}
+  {{ $k }}: {{ $v | quote }}
+  {{- end }}
+  {{- range $i, $v := .Values.cfg.list }}
+  item{{ $i }}: {{ $v | quote }}
+  {{- end }}
+  {{- range .Values.cfg.none }}
+  never: "x"
+  {{- end }}
+"#;
+    let (report, r) = converted(dir.path(), &[("cm.yaml", template)], "cfg: {}\n");
+    assert!(report.markers.is_empty(), "{report}");
+    let spec = json!({"cfg": {"users": {"b": "2", "a": "1"}, "list": ["p", "q"]}});
+    let out = r.render(&cr(spec), "shop").unwrap();
+    assert_eq!(
+        out.objects[0]["data"],
+        json!({"a": "1", "b": "2", "item0": "p", "item1": "q"})
+    );
+}

@@ -424,24 +424,29 @@ impl<'a> Translator<'a> {
             _ => (None, None),
         };
         let key = self.fresh("key");
-        if is_map {
+        // Neither a map nor a list in the defaults: which it is is known when the chart renders.
+        let unknown = !matches!(shape, Some(Json::Object(_) | Json::Array(_)));
+        let (item, index) = if unknown {
+            out.push_str(&format!(
+                "{{% for {item} in {} | range_pairs %}}",
+                strip_parens(&value)
+            ));
+            (format!("{item}[1]"), format!("{item}[0]"))
+        } else if is_map {
             out.push_str(&format!(
                 "{{% for {key}, {item} in {} | sort_keys %}}",
                 strip_parens(&value)
             ));
+            (item, key)
         } else {
             out.push_str(&format!("{{% for {item} in {} %}}", strip_parens(&value)));
-        }
+            (item, "loop.index0".to_string())
+        };
         self.scopes.push(HashMap::new());
         if let Some(v) = value_var {
             self.declare(&v, Dot::Expr(item.clone(), element_shape.clone()));
         }
         if let Some(i) = index_var {
-            let index = if is_map {
-                key.clone()
-            } else {
-                "loop.index0".to_string()
-            };
             self.declare(&i, Dot::Expr(index, None));
         }
         let inner_dot = Dot::Expr(item, element_shape);
