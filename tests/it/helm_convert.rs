@@ -503,3 +503,58 @@ fn to_yaml_text_and_checksums_match_helm() {
     let diffs = differences(&chart, &renderer, &sets);
     assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
 }
+
+/// A chart giving values to `tpl`: a string, strings inside `toYaml` (keys too), in a `range`
+/// with `$`, a value calling the chart's defines, and text with no template in it.
+fn write_tpl_chart(dir: &Path) -> std::path::PathBuf {
+    let chart = dir.join("tpl");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: tpl\nversion: 0.3.0\nappVersion: \"2.1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("values.yaml"),
+        "domain: example.com\nhost: \"{{ include \\\"tpl.fullname\\\" . }}.{{ .Values.domain }}\"\nplain: \"a: b {no template}\"\nannotations:\n  owner: \"{{ .Release.Name }}-{{ .Chart.AppVersion }}\"\n  \"{{ .Release.Namespace }}/zone\": \"{{ .Values.domain | upper }}\"\nroutes:\n  - \"/{{ .Release.Name }}\"\n  - \"{{ if .Values.domain }}/{{ .Values.domain | trunc 7 }}{{ end }}\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/_helpers.tpl"),
+        "{{- define \"tpl.fullname\" -}}\n{{ printf \"%s-%s\" .Release.Name .Chart.Name | trunc 63 }}\n{{- end }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"tpl.fullname\" . }}\n  annotations:\n    {{- tpl (toYaml .Values.annotations) . | nindent 4 }}\ndata:\n  host: {{ tpl .Values.host $ | quote }}\n  plain: {{ tpl .Values.plain . | quote }}\n  {{- range $i, $r := .Values.routes }}\n  route{{ $i }}: {{ tpl $r $ | quote }}\n  {{- end }}\n",
+    )
+    .unwrap();
+    chart
+}
+
+/// Runtime `tpl`, compared with Helm v4 itself on the defaults and on values a custom resource
+/// sets (templates in its values included).
+#[test]
+fn tpl_of_values_renders_like_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = write_tpl_chart(dir.path());
+    let (report, renderer) = convert(&chart, dir.path());
+    assert!(report.markers.is_empty(), "{report}");
+    assert!(
+        report.notes.iter().any(|n| n.contains("`tpl` of values")),
+        "{report}"
+    );
+    let sets = [
+        ("defaults", json!({})),
+        (
+            "templates from the custom resource",
+            json!({"domain": "shop.test",
+                "host": "{{ .Values.domain }}{{ with .Values.annotations }}-{{ len . }}{{ end }}",
+                "plain": "{{ \"quoted: yes\" }}",
+                "annotations": {"extra": "{{ include \"tpl.fullname\" $ | upper }}"},
+                "routes": ["{{ range $k, $v := .Values.annotations }}{{ $k }};{{ end }}", "/static"]}),
+        ),
+    ];
+    let diffs = differences(&chart, &renderer, &sets);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
+}
