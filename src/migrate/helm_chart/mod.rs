@@ -313,6 +313,7 @@ pub fn convert(options: &Options) -> Result<(Converted, Report)> {
         translate::Defines::Source(&defines),
     );
     let mut templates = Vec::new();
+    translator.memo = true;
     for (name, body, hook) in &parsed {
         let mut text = translator.body(name, body, &translate::Dot::Root);
         if let hooks::Hook::Persistent(events) = hook {
@@ -332,6 +333,7 @@ pub fn convert(options: &Options) -> Result<(Converted, Report)> {
 
     let mut components = String::new();
     let mut done = std::collections::BTreeSet::new();
+    translator.memo = false;
     while let Some(variant) = translator
         .needed
         .iter()

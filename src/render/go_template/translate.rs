@@ -67,6 +67,9 @@ pub(crate) struct Translator<'a> {
     pub(crate) defines: Defines<'a>,
     /// Whether a `tpl` renders a value at render time (its text may call any define).
     pub(crate) runtime_tpl: bool,
+    /// Whether calls of a define with the root context are remembered for the rest of the
+    /// template (in a renderable template; a component's variables end with its call).
+    pub(crate) memo: bool,
     /// Component variants used so far.
     pub(crate) needed: BTreeSet<Variant>,
     /// What could not be translated.
@@ -93,6 +96,7 @@ impl<'a> Translator<'a> {
             files,
             defines,
             runtime_tpl: false,
+            memo: false,
             needed: BTreeSet::new(),
             markers: Vec::new(),
             hoisted: Vec::new(),
@@ -160,7 +164,15 @@ impl<'a> Translator<'a> {
         match arg {
             Some(None) => {
                 self.needed.insert((name.to_string(), false));
-                format!("{{{{<{ident}/>}}}}")
+                if !self.memo {
+                    return format!("{{{{<{ident}/>}}}}");
+                }
+                // Its output depends on values, release and chart only, which a render does
+                // not change: made where first used (as Go would first run it), then reused.
+                let var = format!("_memo_{}", sanitize(&ident.replace('.', "_")));
+                format!(
+                    "{{% if {var} is undefined %}}{{% set {var} %}}{{{{<{ident}/>}}}}{{% endset %}}{{% endif %}}{{{{ {var} }}}}"
+                )
             }
             Some(Some(expr)) => {
                 self.needed.insert((name.to_string(), true));
