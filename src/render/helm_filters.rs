@@ -474,8 +474,9 @@ fn concat(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     Ok(back(&Json::Array(items)))
 }
 
-/// `{{ text | untemplated }}`: Helm's `tpl` for text with no template in it: the text itself.
-/// Text holding `{{` (a template inside a value) fails the render, since values are data here.
+/// `{{ text | untemplated }}`: what charts converted before runtime `tpl` (see [`super::tpl`])
+/// call for Helm's `tpl`: the text itself; text holding `{{` fails the render. Kept so those
+/// converted charts still render as they did.
 fn untemplated(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
     let text = super::engine::resolve_interpolated(value.as_str()).unwrap_or_default();
     if text.contains("{{") {
