@@ -7,6 +7,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::chart::Chart;
 
@@ -29,6 +30,45 @@ thread_local! {
     static BUDGET: Cell<usize> = const { Cell::new(MAX_RENDERED_BYTES) };
     /// Whether the template being rendered on this thread ran out of [`BUDGET`].
     static EXCEEDED: Cell<bool> = const { Cell::new(false) };
+    /// The engine whose template is rendering on this thread: `tpl` renders with its components.
+    static ACTIVE: RefCell<Option<Arc<tera::Tera>>> = const { RefCell::new(None) };
+}
+
+/// Renders `source` (Tera text made at render time, by `tpl`) with the components and filters of
+/// the engine rendering on this thread, writing interpolations as placeholders of that render
+/// and charging its budget.
+pub(crate) fn render_nested(source: &str, context: &tera::Context) -> Result<String, String> {
+    let Some(tera) = ACTIVE.with(|a| a.borrow().clone()) else {
+        return Err("no chart is rendering on this thread".into());
+    };
+    let mut output = Bounded(Vec::new());
+    let result = tera.render_str_to(source, context, true, &mut output);
+    if EXCEEDED.with(Cell::get) {
+        return Err(format!(
+            "the rendered output exceeds the limit of {} MiB per template",
+            MAX_RENDERED_BYTES >> 20
+        ));
+    }
+    result.map_err(|e| {
+        let mut message = match e.kind() {
+            tera::ErrorKind::SyntaxError(r) | tera::ErrorKind::RenderingError(r) => {
+                r.message().to_string()
+            }
+            other => other.to_string(),
+        };
+        append_sources(&e, &mut message);
+        message
+    })?;
+    String::from_utf8(output.0).map_err(|e| format!("the output is not UTF-8: {e}"))
+}
+
+/// Whether the engine rendering on this thread holds the component `name`.
+pub(crate) fn has_component(name: &str) -> bool {
+    ACTIVE.with(|a| {
+        a.borrow()
+            .as_ref()
+            .is_some_and(|t| t.contains_component(name))
+    })
 }
 
 /// Takes `bytes` from this thread's render budget; an error once it is spent.
@@ -97,7 +137,7 @@ pub(crate) struct RenderedTemplate {
 
 /// A compiled chart: every template parsed once, ready to render many times.
 pub(crate) struct Engine {
-    tera: tera::Tera,
+    tera: Arc<tera::Tera>,
     renderable: Vec<String>,
 }
 
@@ -156,7 +196,10 @@ impl Engine {
             .filter(|t| !t.partial)
             .map(|t| t.name.clone())
             .collect();
-        Ok(Self { tera, renderable })
+        Ok(Self {
+            tera: Arc::new(tera),
+            renderable,
+        })
     }
 
     /// Renders every renderable template with `context`.
@@ -182,7 +225,9 @@ impl Engine {
         BUDGET.with(|b| b.set(MAX_RENDERED_BYTES));
         EXCEEDED.with(|e| e.set(false));
         let mut output = Bounded(Vec::new());
+        ACTIVE.with(|a| *a.borrow_mut() = Some(self.tera.clone()));
         let result = self.tera.render_to(name, context, &mut output);
+        ACTIVE.with(|a| *a.borrow_mut() = None);
         let interpolated = INTERPOLATED.with(|table| std::mem::take(&mut *table.borrow_mut()));
         if EXCEEDED.with(Cell::get) {
             return Err(TemplateError {

@@ -36,10 +36,13 @@ pub(crate) fn register(tera: &mut Tera) {
     tera.register_filter("go_yaml", go_yaml);
     tera.register_filter("go_print", go_print);
     tera.register_filter("sort_keys", sort_keys);
+    tera.register_filter("range_pairs", range_pairs);
     tera.register_filter("omit", omit);
     tera.register_filter("pick", pick);
     tera.register_filter("concat", concat);
     tera.register_filter("untemplated", untemplated);
+    tera.register_filter("tpl", super::tpl::tpl);
+    tera.register_filter("htpasswd", super::htpasswd::htpasswd);
     tera.register_filter("resolved", resolved);
     tera.register_function("printf", printf_fn);
     tera.register_function("fail", fail);
@@ -92,28 +95,44 @@ fn coalesce(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
         .unwrap_or_else(Value::none))
 }
 
-/// `{{ values | dig(keys=["a", "b"], default="x") }}`: the value at that path of nested maps (an
+/// `{{ values | dig(keys=["a", "b"], default="x") }}` (or `dig(path="a.b")`, for keys without a
+/// dot): the value at that path of nested maps (an
 /// integer key indexes a list, as Go's `index`), or `default` (null unless given) when any step
 /// is missing. Undefined or null input
 /// gives `default` too, so `dig` is also the safe way to read an optional field.
 fn dig(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
-    let keys = kwargs.must_get::<Vec<Value>>("keys")?;
     let fallback = kwargs.get::<Value>("default")?.unwrap_or_else(Value::none);
-    let mut current = json(&value)?;
-    for key in &keys {
-        let next = match (current, key.as_str(), key.as_i64()) {
-            (Json::Object(mut map), Some(k), _) => map.remove(k),
-            (Json::Array(mut items), None, Some(i)) if i >= 0 && (i as usize) < items.len() => {
-                Some(items.swap_remove(i as usize))
+    // Walked in place: the value is often the whole root context (`dot`), which a conversion
+    // to JSON would copy on every field read.
+    let mut current = value;
+    if let Some(path) = kwargs.get::<&str>("path")? {
+        for key in path.split('.') {
+            match dig_step(&current, &Value::from(key)) {
+                Some(next) => current = next,
+                None => return Ok(fallback),
             }
-            _ => None,
-        };
-        match next {
+        }
+    }
+    for key in kwargs.get::<Vec<Value>>("keys")?.unwrap_or_default() {
+        match dig_step(&current, &key) {
             Some(next) => current = next,
             None => return Ok(fallback),
         }
     }
-    Ok(back(&current))
+    Ok(if current.is_undefined() {
+        Value::none()
+    } else {
+        current
+    })
+}
+
+/// `value[key]`: a map's entry by a string key, a list's item by an integer index.
+fn dig_step(value: &Value, key: &Value) -> Option<Value> {
+    if let (Some(map), Some(k)) = (value.as_map(), key.as_str()) {
+        return map.get(&tera::value::Key::from(k.to_string())).cloned();
+    }
+    let (items, i) = (value.as_array()?, key.as_i64()?);
+    usize::try_from(i).ok().and_then(|i| items.get(i)).cloned()
 }
 
 /// A JSON object.
@@ -222,11 +241,37 @@ fn squote(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
 }
 
 /// `{{ s | from_yaml }}`: the YAML document in `s` as a value. Unlike Helm, which returns a map
-/// with an `Error` key, bad YAML fails the render with the parser's message.
+/// with an `Error` key, bad YAML fails the render with the parser's message. Text with
+/// interpolated values (`tpl (toYaml .) $ | fromYaml`) is parsed with their placeholders, which
+/// are put back into the parsed strings: a value stays data.
 fn from_yaml(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
-    let parsed: Json = serde_yaml::from_str(&yaml_text::unmarked(value.as_str()))
+    let mut parsed: Json = serde_yaml::from_str(&yaml_text::unmarked(value.as_str()))
         .map_err(|e| tera::Error::message(format!("from_yaml: {e}")))?;
+    put_back(&mut parsed).map_err(|e| tera::Error::message(format!("from_yaml: {e}")))?;
     Ok(back(&parsed))
+}
+
+/// Puts the interpolated strings back into every string and key holding a placeholder.
+fn put_back(value: &mut Json) -> Result<(), String> {
+    let resolve = |s: &str| super::engine::resolve_interpolated(s);
+    match value {
+        Json::String(s) if s.contains(super::engine::PLACEHOLDER_OPEN) => *s = resolve(s)?,
+        Json::Array(items) => items.iter_mut().try_for_each(put_back)?,
+        Json::Object(map)
+            if map
+                .keys()
+                .any(|k| k.contains(super::engine::PLACEHOLDER_OPEN)) =>
+        {
+            let old = std::mem::take(map);
+            for (k, mut v) in old {
+                put_back(&mut v)?;
+                map.insert(resolve(&k)?, v);
+            }
+        }
+        Json::Object(map) => map.values_mut().try_for_each(put_back)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 /// `{{ s | from_json }}`: the JSON in `s` as a value; bad JSON fails the render.
@@ -334,6 +379,41 @@ fn sort_keys(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
     }
 }
 
+/// `{% for p in x | range_pairs %}`: what Go's `range` walks when the chart's defaults do not say
+/// whether `x` is a map or a list: `[key, value]` pairs of a map in key order, `[index, item]`
+/// of a list; nothing for null or undefined.
+fn range_pairs(value: Value, _: Kwargs, _: &State) -> TeraResult<Value> {
+    if value.is_undefined() || value.is_none() {
+        return Ok(Value::from(Vec::<Value>::new()));
+    }
+    if let Some(items) = value.as_array() {
+        return Ok(Value::from(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Value::from(vec![Value::from(i as i64), v.clone()]))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    let Some(map) = value.as_map() else {
+        return Err(tera::Error::message(format!(
+            "range can't iterate over {}",
+            value.name()
+        )));
+    };
+    let mut pairs: Vec<(String, Value)> = map
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Value::from(
+        pairs
+            .into_iter()
+            .map(|(k, v)| Value::from(vec![Value::from(k), v]))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// `{{ captured | resolved }}`: text captured from a component (`{% set x %}…{% endset %}`) as
 /// the plain string it reads as, interpolated values put back. The result is a value like any
 /// other: written again, it is escaped again.
@@ -394,8 +474,9 @@ fn concat(value: Value, kwargs: Kwargs, _: &State) -> TeraResult<Value> {
     Ok(back(&Json::Array(items)))
 }
 
-/// `{{ text | untemplated }}`: Helm's `tpl` for text with no template in it: the text itself.
-/// Text holding `{{` (a template inside a value) fails the render, since values are data here.
+/// `{{ text | untemplated }}`: what charts converted before runtime `tpl` (see [`super::tpl`])
+/// call for Helm's `tpl`: the text itself; text holding `{{` fails the render. Kept so those
+/// converted charts still render as they did.
 fn untemplated(value: StringInput, _: Kwargs, _: &State) -> TeraResult<Value> {
     let text = super::engine::resolve_interpolated(value.as_str()).unwrap_or_default();
     if text.contains("{{") {
@@ -497,6 +578,9 @@ mod tests {
             ("values.m | dig(keys=[\"a\", \"x\"], default=\"d\")", "d"),
             ("values.m | dig(keys=[\"k\", \"x\"], default=\"d\")", "d"),
             ("values.missing | dig(keys=[\"a\"], default=\"d\")", "d"),
+            ("values | dig(path=\"m.a.b\", default=\"d\")", "deep"),
+            ("values | dig(path=\"m.a.x\", default=\"d\")", "d"),
+            ("values | dig(path=\"m.a.b.c\") | to_json", "null"),
             ("values.m | has_key(key=\"n\")", "true"),
             ("values.m | has_key(key=\"zz\")", "false"),
             (

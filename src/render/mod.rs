@@ -5,17 +5,21 @@
 //! [`Renderers`], which loads each kind's chart the first time it is asked for.
 
 mod by_kind;
+mod checked;
 mod documents;
 mod engine;
 mod filters;
+pub(crate) mod go_template;
 mod go_yaml;
 mod helm_filters;
+mod htpasswd;
 mod policy;
 mod printf;
 mod semver;
 mod stamp;
 mod status;
 mod tera_hints;
+mod tpl;
 mod values;
 mod yaml_text;
 
@@ -123,6 +127,8 @@ pub struct Renderer {
     override_values: Value,
     /// `chart` as templates see it, made once (it is the same for every render).
     chart_context: tera::Value,
+    /// Values validated before, with their template form.
+    checked: Arc<checked::Checked>,
     /// Where each override was written (`file:line` and key), named in place of `/spec/…` when
     /// an override's value breaks the schema.
     override_sources: Arc<Vec<(String, String)>>,
@@ -164,6 +170,7 @@ impl Renderer {
         Ok(Self {
             chart: Arc::new(chart),
             chart_context,
+            checked: Arc::default(),
             engine: Arc::new(engine),
             skeletons: Arc::default(),
             allowed_kinds,
@@ -184,8 +191,17 @@ impl Renderer {
     pub fn render(&self, resource: &Value, default_namespace: &str) -> Result<Rendered> {
         let owner = owner_of(resource, default_namespace, &self.chart.meta.name)?;
         let spec = resource.get("spec").cloned().unwrap_or_else(|| json!({}));
-        let values = self.values_for(&spec)?;
-        let context = self.context(resource, &owner, &values);
+        let merged = merge_values(&self.chart.defaults, &spec, &self.override_values);
+        let (values, form) = match self.checked.find(&merged) {
+            Some(form) => (merged, form),
+            None => {
+                let values = self.values_for(&spec)?;
+                let form = tera::Value::from_serializable(&values);
+                self.checked.remember(&values, &form);
+                (values, form)
+            }
+        };
+        let context = self.context(resource, &owner, form);
         let rendered = self.engine.render(&context).map_err(|mut e| {
             e.file = self.chart.file(&e.file).display().to_string();
             Error::TemplateFailed(e)
@@ -290,9 +306,9 @@ impl Renderer {
         })
     }
 
-    fn context(&self, resource: &Value, owner: &Owner, values: &Value) -> tera::Context {
+    fn context(&self, resource: &Value, owner: &Owner, values: tera::Value) -> tera::Context {
         let mut context = tera::Context::new();
-        context.insert("values", values);
+        context.insert_value("values", values);
         context.insert(
             "release",
             &json!({

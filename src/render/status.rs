@@ -79,7 +79,7 @@ impl Renderer {
         }
         let owner = owner_of(resource, default_namespace, &self.chart.meta.name)
             .map_err(|e| StatusError::ResourceInvalid(e.to_string()))?;
-        let mut context = self.context(resource, &owner, values);
+        let mut context = self.context(resource, &owner, tera::Value::from_serializable(values));
         context.insert("children", &children_context(children));
         let file = |name: &str| self.chart.file(name).display().to_string();
         let rendered = self

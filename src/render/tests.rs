@@ -380,3 +380,27 @@ fn a_self_recursive_component_is_a_render_error_not_a_crash() {
         "{err}"
     );
 }
+
+#[test]
+fn values_that_passed_are_remembered_and_others_are_checked_every_time() {
+    let schema = json!({"type": "object", "properties": {"replicas": {"type": "integer"}}});
+    let r = Renderer::with_settings(
+        chart(&[("cm.yaml", CONFIGMAP)], Some(schema)),
+        crate::config::AllowedKind::builtin("ConfigMap")
+            .into_iter()
+            .collect(),
+        json!({}),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let out = r.render(&cr(json!({"replicas": 2})), "default").unwrap();
+        assert_eq!(out.objects[0]["data"]["replicas"], "2");
+        let err = r
+            .render(&cr(json!({"replicas": "two"})), "default")
+            .unwrap_err();
+        assert!(err.to_string().contains("/spec/replicas"), "{err}");
+    }
+    // A remembered value set renders the values of this resource, not of an earlier one.
+    let out = r.render(&cr(json!({"replicas": 3})), "default").unwrap();
+    assert_eq!(out.objects[0]["data"]["replicas"], "3");
+}

@@ -70,6 +70,12 @@ const EXPRESSIONS: &[&str] = &[
     "values.list | go_yaml",
     "values.s | str_join(sep=\",\")",
     "values.s | go_print",
+    // Helm's `tpl` at render time: a value, each string of a map or a list (as `tpl (toYaml x)`
+    // is translated), and YAML text a filter wrote.
+    "values.s | tpl(values=values, release=release, chart=chart, source=\"probe\")",
+    "values.obj | tpl(values=values, release=release, chart=chart, source=\"probe\") | go_yaml",
+    "values.list | tpl(values=values, release=release, chart=chart, source=\"probe\") | go_yaml | nindent(width=6)",
+    "values.obj | go_yaml | tpl(values=values, release=release, chart=chart, source=\"probe\")",
 ];
 
 /// Strings built from the characters YAML gives meaning to, the line breaks only YAML knows,
@@ -87,6 +93,14 @@ fn hostile_string() -> impl Strategy<Value = String> {
         Just("*a".to_string()),
         Just(": {a: 1}".to_string()),
         Just("k".to_string()),
+        // Go templates, for `tpl`: writing line breaks, YAML, quotes, Tera's own syntax.
+        Just("{{ \"x\\n---\\nkind: Secret\" }}".to_string()),
+        Just("a\n{{ .Values.obj | toYaml }}\nevil: 1".to_string()),
+        Just("{{ .Values.s }}\"\n---\nevil: 1".to_string()),
+        Just("\"{{ if true }}\"\nevil: 1{{ end }}".to_string()),
+        Just("{{/* c */}}{% endraw %}{{ \"'\" }}{% set x = 1 %}".to_string()),
+        Just("{{ range .Values.list }}- {{ . }}\n{{ end }}".to_string()),
+        Just("{{ .Values.s | quote }}: {{ printf \"%s\" \": {a: 1}\" }}".to_string()),
     ]
 }
 
@@ -354,7 +368,7 @@ fn check_value(
     Ok(())
 }
 
-/// Cases per filter and position: 38 expressions × 13 positions × 400 ≈ 1.6·10⁵ renders
+/// Cases per filter and position: 42 expressions × 13 positions × 400 ≈ 1.6·10⁵ renders
 /// (`FILTER_INJECTION_CASES` sets another count, for a deeper run by hand).
 fn cases() -> u32 {
     std::env::var("FILTER_INJECTION_CASES")

@@ -132,6 +132,16 @@ fn tera_objects(renderer: &Renderer, values: &Value) -> BTreeMap<String, Value> 
 /// Converts `chart` into `dir/out` with a mapping `dir/watches.yaml`, and returns the report
 /// and a renderer of the conversion.
 fn convert(chart: &Path, dir: &Path) -> (helm_chart::Report, Renderer) {
+    convert_allowing(chart, dir, &[])
+}
+
+/// [`convert`], with `extra_kinds` added to the mapping entry's `allowedKinds`: the kinds a
+/// user's values render through the chart's `extraManifests`, which the converter cannot know.
+fn convert_allowing(
+    chart: &Path,
+    dir: &Path,
+    extra_kinds: &[String],
+) -> (helm_chart::Report, Renderer) {
     let options = Options {
         source: chart.to_path_buf(),
         output: dir.join("out"),
@@ -142,6 +152,18 @@ fn convert(chart: &Path, dir: &Path) -> (helm_chart::Report, Renderer) {
         kube_version: "v1.33.0".into(),
     };
     let (_, report) = helm_chart::convert(&options).unwrap();
+    if !extra_kinds.is_empty() {
+        let path = dir.join("watches.yaml");
+        let mut entries: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let allowed = entries[0]["allowedKinds"].as_array_mut().unwrap();
+        for kind in extra_kinds {
+            if !allowed.contains(&json!(kind)) {
+                allowed.push(json!(kind));
+            }
+        }
+        std::fs::write(&path, serde_yaml::to_string(&entries).unwrap()).unwrap();
+    }
     let mapping = Mapping::load(&dir.join("watches.yaml")).unwrap();
     let watch = mapping.find("apps.example.com/v1alpha1", "MyApp").unwrap();
     let renderer = Renderer::new(Chart::load(&watch.chart_dir).unwrap(), watch).unwrap();
@@ -294,12 +316,6 @@ fn merged(mut values: Value, overlay: &Value) -> Value {
 /// Converts one corpus chart and compares it with Helm on its defaults and on each
 /// `ci/*-values.yaml` it ships, with `overlay` merged into each; prints what differs.
 fn corpus_chart(chart: &Path, work: &Path, overlay: Option<&Value>) -> Figures {
-    let (report, renderer) = convert(chart, work);
-    let mut figures = Figures {
-        templates: report.templates.len(),
-        clean_templates: report.clean_templates(),
-        ..Figures::default()
-    };
     let mut sets = vec![("defaults".to_string(), json!({}))];
     if let Ok(entries) = std::fs::read_dir(chart.join("ci")) {
         let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
@@ -314,6 +330,25 @@ fn corpus_chart(chart: &Path, work: &Path, overlay: Option<&Value>) -> Figures {
             ));
         }
     }
+    // The kinds of the objects the value sets put in `extraManifests` (built-in, namespaced
+    // ones), which a user lists in allowedKinds to deploy them.
+    let mut extra_kinds = Vec::new();
+    for (_, values) in &sets {
+        for manifest in values["extraManifests"].as_array().into_iter().flatten() {
+            if let Some(kind) = manifest["kind"].as_str()
+                && manifest["apiVersion"] == "v1"
+                && !extra_kinds.iter().any(|k| k == kind)
+            {
+                extra_kinds.push(kind.to_string());
+            }
+        }
+    }
+    let (report, renderer) = convert_allowing(chart, work, &extra_kinds);
+    let mut figures = Figures {
+        templates: report.templates.len(),
+        clean_templates: report.clean_templates(),
+        ..Figures::default()
+    };
     for (name, values) in &sets {
         let values = &match overlay {
             Some(overlay) => merged(values.clone(), overlay),
@@ -463,6 +498,61 @@ fn to_yaml_text_and_checksums_match_helm() {
                         "valid_rcodes": ["NOERROR"], "on": "yes", "n": "123", "v": "1.2.3"}}},
                 "description": long, "script": "#!/bin/sh\necho hi\n", "empty": "", "list10": {"a10": 1, "a2": 2},
                 "url": "http://x:80/y", "neg": -1.5, "big": 1234567.5, "colon": "a: b"}}),
+        ),
+    ];
+    let diffs = differences(&chart, &renderer, &sets);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n\n"));
+}
+
+/// A chart giving values to `tpl`: a string, strings inside `toYaml` (keys too), in a `range`
+/// with `$`, a value calling the chart's defines, and text with no template in it.
+fn write_tpl_chart(dir: &Path) -> std::path::PathBuf {
+    let chart = dir.join("tpl");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: tpl\nversion: 0.3.0\nappVersion: \"2.1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("values.yaml"),
+        "domain: example.com\nhost: \"{{ include \\\"tpl.fullname\\\" . }}.{{ .Values.domain }}\"\nplain: \"a: b {no template}\"\nannotations:\n  owner: \"{{ .Release.Name }}-{{ .Chart.AppVersion }}\"\n  \"{{ .Release.Namespace }}/zone\": \"{{ .Values.domain | upper }}\"\nroutes:\n  - \"/{{ .Release.Name }}\"\n  - \"{{ if .Values.domain }}/{{ .Values.domain | trunc 7 }}{{ end }}\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/_helpers.tpl"),
+        "{{- define \"tpl.fullname\" -}}\n{{ printf \"%s-%s\" .Release.Name .Chart.Name | trunc 63 }}\n{{- end }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"tpl.fullname\" . }}\n  annotations:\n    {{- tpl (toYaml .Values.annotations) . | nindent 4 }}\ndata:\n  host: {{ tpl .Values.host $ | quote }}\n  plain: {{ tpl .Values.plain . | quote }}\n  {{- range $i, $r := .Values.routes }}\n  route{{ $i }}: {{ tpl $r $ | quote }}\n  {{- end }}\n",
+    )
+    .unwrap();
+    chart
+}
+
+/// Runtime `tpl`, compared with Helm v4 itself on the defaults and on values a custom resource
+/// sets (templates in its values included).
+#[test]
+fn tpl_of_values_renders_like_helm() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = write_tpl_chart(dir.path());
+    let (report, renderer) = convert(&chart, dir.path());
+    assert!(report.markers.is_empty(), "{report}");
+    assert!(
+        report.notes.iter().any(|n| n.contains("`tpl` of values")),
+        "{report}"
+    );
+    let sets = [
+        ("defaults", json!({})),
+        (
+            "templates from the custom resource",
+            json!({"domain": "shop.test",
+                "host": "{{ .Values.domain }}{{ with .Values.annotations }}-{{ len . }}{{ end }}",
+                "plain": "{{ \"quoted: yes\" }}",
+                "annotations": {"extra": "{{ include \"tpl.fullname\" $ | upper }}"},
+                "routes": ["{{ range $k, $v := .Values.annotations }}{{ $k }};{{ end }}", "/static"]}),
         ),
     ];
     let diffs = differences(&chart, &renderer, &sets);

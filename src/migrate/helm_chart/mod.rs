@@ -8,21 +8,20 @@
 //! `fail(msg=…)` marker that fails lint and render, and is listed in the [`Report`].
 
 mod capabilities;
-mod expr;
-mod functions;
 mod hooks;
 mod output;
-mod parse;
 mod schema;
-mod translate;
+
+pub(crate) use crate::render::go_template::output_name;
+use crate::render::go_template::{parse, translate};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
+pub use crate::render::go_template::{MARKER_TAG, Marker};
 pub use output::Converted;
-pub use translate::{MARKER_TAG, Marker};
 
 /// What to convert and where to.
 #[derive(Debug, Clone)]
@@ -248,16 +247,18 @@ fn library_template(name: &str) -> Option<String> {
     (file.starts_with('_') && !chart.contains('/')).then(|| format!("{chart}/{path}"))
 }
 
-/// The converted file of a renderable template: `templates/a/b.tpl` → `templates/a-b.yaml`.
-pub(crate) fn output_name(name: &str) -> String {
-    format!(
-        "templates/{}",
-        name.trim_start_matches("templates/")
-            .replace('/', "-")
-            .trim_end_matches(".tpl")
-            .trim_end_matches(".yml")
-            .trim_end_matches(".yaml")
-    ) + ".yaml"
+/// With `tpl` at render time, a value's template may call any define the chart uses, with the
+/// root context or another: the variant of a generated component not generated yet.
+fn other_variant(
+    translator: &translate::Translator<'_>,
+    done: &std::collections::BTreeSet<translate::Variant>,
+) -> Option<translate::Variant> {
+    if !translator.runtime_tpl {
+        return None;
+    }
+    done.iter()
+        .map(|(name, with_dot)| (name.clone(), !with_dot))
+        .find(|v| !done.contains(v))
 }
 
 /// Converts the chart at `options.source` into `options.output`.
@@ -305,9 +306,14 @@ pub fn convert(options: &Options) -> Result<(Converted, Report)> {
         }
     }
 
-    let mut translator =
-        translate::Translator::new(&chart_name, defaults.clone(), &source.files, &defines);
+    let mut translator = translate::Translator::new(
+        &chart_name,
+        defaults.clone(),
+        &source.files,
+        translate::Defines::Source(&defines),
+    );
     let mut templates = Vec::new();
+    translator.memo = true;
     for (name, body, hook) in &parsed {
         let mut text = translator.body(name, body, &translate::Dot::Root);
         if let hooks::Hook::Persistent(events) = hook {
@@ -327,11 +333,13 @@ pub fn convert(options: &Options) -> Result<(Converted, Report)> {
 
     let mut components = String::new();
     let mut done = std::collections::BTreeSet::new();
+    translator.memo = false;
     while let Some(variant) = translator
         .needed
         .iter()
         .find(|v| !done.contains(*v))
         .cloned()
+        .or_else(|| other_variant(&translator, &done))
     {
         done.insert(variant.clone());
         let (name, with_dot) = variant;
@@ -361,6 +369,11 @@ pub fn convert(options: &Options) -> Result<(Converted, Report)> {
         ));
     }
     report.markers = translator.markers.clone();
+    if translator.runtime_tpl {
+        report.notes.push(
+            "`tpl` of values: the value's template is translated and rendered when the chart renders; it can call the defines the chart's templates use (both with the root context and with another)".to_string(),
+        );
+    }
 
     let converted = output::write(
         options,

@@ -78,7 +78,7 @@ pub(super) fn write(
         write_file(&out.join(name), text)?;
     }
     for text in source.templates.values() {
-        collect_kinds(text, &mut kinds, report);
+        collect_kinds(text, &defaults, &mut kinds, report);
     }
     if !components.is_empty() {
         write_file(&out.join("templates/_helpers.tera"), &components)?;
@@ -138,7 +138,7 @@ fn chart_yaml(options: &Options, meta: &Json) -> String {
 /// Kinds a template can render, from its `apiVersion:`/`kind:` lines (constants only).
 /// Cluster-scoped built-in kinds are left out (a namespaced custom resource cannot own them)
 /// and said in the report; so is an unknown kind of the core group (`List`).
-fn collect_kinds(text: &str, kinds: &mut Vec<String>, report: &mut Report) {
+fn collect_kinds(text: &str, defaults: &Json, kinds: &mut Vec<String>, report: &mut Report) {
     // The apiVersion before each `kind:`; a templated one (`{{ include "…apiVersion" . }}`)
     // counts by the literal default it names (`| default "gateway.networking.k8s.io/v1"`), else
     // as unknown: then a built-in kind's own group is used.
@@ -148,7 +148,10 @@ fn collect_kinds(text: &str, kinds: &mut Vec<String>, report: &mut Report) {
         if let Some(v) = t.strip_prefix("apiVersion:") {
             let v = v.trim();
             api_version = if v.contains("{{") {
-                literals(v).into_iter().find(|l| l.contains('/'))
+                literals(v)
+                    .into_iter()
+                    .find(|l| l.contains('/'))
+                    .or_else(|| value_default(v, defaults))
             } else {
                 Some(v.trim_matches('"').to_string())
             };
@@ -206,6 +209,22 @@ fn collect_kinds(text: &str, kinds: &mut Vec<String>, report: &mut Report) {
             }
         }
     }
+}
+
+/// `{{ .Values.a.b }}` (or `$.Values.a.b`, trim markers allowed) alone: the string values.yaml
+/// gives it, the apiVersion the chart renders unless a custom resource sets another.
+fn value_default(text: &str, defaults: &Json) -> Option<String> {
+    let inner = text.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.trim_start_matches('-').trim_end_matches('-').trim();
+    let path = inner.trim_start_matches('$').strip_prefix(".Values.")?;
+    let mut value = defaults;
+    for key in path.split('.') {
+        value = value.get(key)?;
+    }
+    value
+        .as_str()
+        .filter(|v| v.contains('/'))
+        .map(str::to_string)
 }
 
 /// The double-quoted literals in a line of template text.

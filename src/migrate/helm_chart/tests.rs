@@ -297,3 +297,119 @@ fn a_checksum_over_another_template_renders_that_template() {
     assert_eq!(checksum("x"), expected("x"));
     assert_eq!(checksum("y"), expected("y"));
 }
+
+const TPL_TEMPLATE: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ include "demo.fullname" . }}
+  annotations:
+    {{- tpl (toYaml .Values.annotations) $ | nindent 4 }}
+data:
+  host: {{ tpl .Values.host $ | quote }}
+  plain: {{ tpl .Values.plain . | quote }}
+  {{- range .Values.items }}
+  {{ .k }}: {{ tpl .v $ | quote }}
+  {{- end }}
+"#;
+
+const TPL_VALUES: &str = "nameOverride: \"\"\ndomain: example.com\nhost: \"{{ include \\\"demo.fullname\\\" . }}.{{ .Values.domain }}\"\nplain: \"a: b, {not a template}\"\nannotations:\n  team: \"{{ .Values.domain }}\"\n  \"{{ .Release.Name }}\": \"1\"\nitems:\n  - k: rel\n    v: \"{{ .Release.Name }}/{{ .Release.Namespace }}/{{ .Chart.Name }}-{{ .Chart.Version }}\"\n";
+
+/// Renders the `tpl` chart with `spec`, returning the ConfigMap or the error.
+fn tpl_render(spec: Value) -> Result<Value, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, r) = converted(
+        dir.path(),
+        &[("_helpers.tpl", HELPERS), ("cm.yaml", TPL_TEMPLATE)],
+        TPL_VALUES,
+    );
+    assert!(report.markers.is_empty(), "{report}");
+    r.render(&cr(spec), "shop")
+        .map(|out| out.objects[0].clone())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn tpl_renders_a_value_with_the_charts_defines_at_render_time() {
+    let cm = tpl_render(json!({})).unwrap();
+    assert_eq!(cm["data"]["host"], "site-demo.example.com");
+    assert_eq!(cm["data"]["plain"], "a: b, {not a template}");
+    assert_eq!(cm["data"]["rel"], "site/shop/demo-0.1.0");
+    assert_eq!(cm["metadata"]["annotations"]["team"], "example.com");
+    assert_eq!(cm["metadata"]["annotations"]["site"], "1");
+    // The values come from the custom resource, at render time.
+    let cm = tpl_render(json!({"domain": "shop.test", "items": [
+        {"k": "x", "v": "{{ if eq .Values.domain \"shop.test\" }}{{ .Values.domain | upper }}{{ else }}no{{ end }}"}
+    ]}))
+    .unwrap();
+    assert_eq!(cm["data"]["host"], "site-demo.shop.test");
+    assert_eq!(cm["data"]["x"], "SHOP.TEST");
+}
+
+#[test]
+fn what_tpl_renders_stays_data() {
+    let evil = "x\"\n  evil: 1\n---\nkind: Secret";
+    let cm = tpl_render(json!({"domain": evil, "items": [
+        {"k": "raw", "v": "{{ \"\" }}{% endraw %}{% set x = 1 %}{{ \"a\\nb: c\" }}"}
+    ]}))
+    .unwrap();
+    assert_eq!(cm["data"]["host"], format!("site-demo.{evil}"));
+    assert_eq!(cm["metadata"]["annotations"]["team"], evil);
+    assert_eq!(cm["metadata"]["annotations"].as_object().unwrap().len(), 2);
+    assert_eq!(cm["data"]["raw"], "{% endraw %}{% set x = 1 %}a\nb: c");
+    assert!(cm.get("evil").is_none() && cm["data"].get("evil").is_none());
+}
+
+#[test]
+fn a_bad_template_in_a_value_names_the_place_the_value_and_the_reason() {
+    for (host, reason) in [
+        ("{{ .Values.domain | nope }}", "`nope`"),
+        ("{{ if .Values.domain }}", "not a valid Go template"),
+        (
+            "{{ include \"demo.missing\" . }}",
+            "`demo.missing` is not defined",
+        ),
+        (
+            "{{ lookup \"v1\" \"Secret\" \"ns\" \"x\" }}",
+            "reads the live cluster",
+        ),
+        ("{{ required \"give a host\" .Values.none }}", "give a host"),
+    ] {
+        let err = tpl_render(json!({"host": host})).unwrap_err();
+        assert!(
+            err.contains("templates/cm.yaml:8: tpl .Values.host") && err.contains(reason),
+            "{host}: {err}"
+        );
+        assert!(
+            err.contains(&format!("{host:?}")) || reason == "give a host",
+            "{host}: {err}"
+        );
+    }
+}
+
+#[test]
+fn range_over_a_value_the_defaults_do_not_show_walks_a_map_by_key_and_a_list_by_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: x
+data:
+  {{- range $k, $v := .Values.cfg.users }}
+  {{ $k }}: {{ $v | quote }}
+  {{- end }}
+  {{- range $i, $v := .Values.cfg.list }}
+  item{{ $i }}: {{ $v | quote }}
+  {{- end }}
+  {{- range .Values.cfg.none }}
+  never: "x"
+  {{- end }}
+"#;
+    let (report, r) = converted(dir.path(), &[("cm.yaml", template)], "cfg: {}\n");
+    assert!(report.markers.is_empty(), "{report}");
+    let spec = json!({"cfg": {"users": {"b": "2", "a": "1"}, "list": ["p", "q"]}});
+    let out = r.render(&cr(spec), "shop").unwrap();
+    assert_eq!(
+        out.objects[0]["data"],
+        json!({"a": "1", "b": "2", "item0": "p", "item1": "q"})
+    );
+}

@@ -5,6 +5,9 @@ use super::expr::{Ex, string};
 use super::parse::Operand;
 use super::translate::{Dot, Translator};
 
+/// How `toYaml` is translated: the text its value is written as.
+const GO_YAML: &str = " | go_yaml)";
+
 /// Functions with no deterministic or cluster-free equivalent, and what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
     (
@@ -54,10 +57,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "derivePassword",
         "derives secrets in templates; use a Secret",
     ),
-    (
-        "htpasswd",
-        "hashes with bcrypt and a random salt, so it changes on every render; put the hashed entry in a Secret and reference it",
-    ),
     ("env", "reads the environment; templates cannot"),
     ("expandenv", "reads the environment; templates cannot"),
     ("getHostByName", "reads DNS; templates cannot"),
@@ -77,15 +76,36 @@ impl Translator<'_> {
             return self.marker(line, &format!("`{name}` {why}"));
         }
         if name == "tpl" {
-            // A constant template is translated in place; other text is used as it is, and
-            // fails the render should it hold a template (see `untemplated`).
+            // A constant template is translated in place; other text is translated and rendered
+            // when the chart renders, by the engine's `tpl` filter.
             if let Some(Operand::Str(text)) = cmd.get(1) {
                 return self.inline_tpl(text, dot, line);
             }
-            return match args.first() {
-                Some(Ex::Text(t)) => Ex::Text(format!("{t} | untemplated")),
-                Some(Ex::Plain(e)) => Ex::Plain(format!("({e} | untemplated)")),
-                None => self.marker(line, "`tpl` without arguments"),
+            let (Some(text), Some(context)) = (args.first(), cmd.get(2)) else {
+                return self.marker(line, "`tpl` takes a template and a context");
+            };
+            self.runtime_tpl = true;
+            let source = string(&format!(
+                "{}:{line}: tpl {}",
+                self.file,
+                cmd.get(1).map(describe).unwrap_or_default()
+            ));
+            let dot_arg = if self.is_root(context, dot) {
+                String::new()
+            } else {
+                let value = args.get(1).map(Ex::value).unwrap_or_else(|| "none".into());
+                format!(", dot={value}")
+            };
+            let kwargs =
+                format!("values=values, release=release, chart=chart{dot_arg}, source={source}");
+            return match text {
+                Ex::Text(t) => Ex::Text(format!("{t} | tpl({kwargs})")),
+                // `tpl (toYaml x) $`: each string of `x` is rendered as a value, then written
+                // as YAML; the template can never write YAML structure.
+                Ex::Plain(e) if e.matches(GO_YAML).count() == 1 => {
+                    Ex::Plain(e.replacen(GO_YAML, &format!(" | tpl({kwargs}){GO_YAML}"), 1))
+                }
+                Ex::Plain(e) => Ex::Plain(format!("({e} | tpl({kwargs}))")),
             };
         }
         let v: Vec<String> = args.iter().map(Ex::value).collect();
@@ -110,7 +130,12 @@ impl Translator<'_> {
             ("coalesce", _) if need(1) => plain(format!("([{}] | coalesce)", v.join(", "))),
             ("quote", 1) => plain(format!("({} | quote)", arg(0))),
             ("squote", 1) => plain(format!("({} | squote)", arg(0))),
-            ("toYaml" | "mustToYaml", 1) => plain(format!("({} | go_yaml)", arg(0))),
+            ("htpasswd", 2) => plain(format!(
+                "({} | htpasswd(password={}, seed=release.uid))",
+                arg(0),
+                arg(1)
+            )),
+            ("toYaml" | "mustToYaml", 1) => plain(format!("({}{GO_YAML}", arg(0))),
             ("toJson" | "mustToJson" | "toRawJson", 1) => plain(format!("({} | to_json)", arg(0))),
             ("toPrettyJson", 1) => plain(format!("({} | to_json(pretty=true))", arg(0))),
             ("fromYaml", 1) => plain(format!("({} | from_yaml)", arg(0))),
@@ -337,4 +362,28 @@ fn kind_test(value: &str, kind: Option<&Operand>) -> String {
         _ => "none",
     };
     format!("({value} is {test})")
+}
+
+/// An operand as the chart wrote it, for messages: `.host`, `$.Values.x`, `(…)`.
+fn describe(a: &Operand) -> String {
+    let path = |p: &[String]| p.iter().map(|f| format!(".{f}")).collect::<String>();
+    match a {
+        Operand::Field(p) if p.is_empty() => ".".into(),
+        Operand::Field(p) => path(p),
+        Operand::Var(n, p) => format!("${n}{}", path(p)),
+        Operand::Ident(n) => n.clone(),
+        Operand::Str(s) => string(s),
+        Operand::Num(n) => n.clone(),
+        Operand::Bool(b) => b.to_string(),
+        Operand::Nil => "nil".into(),
+        Operand::Paren(pipe, p) => {
+            let inner = pipe
+                .cmds
+                .iter()
+                .map(|c| c.iter().map(describe).collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            format!("({inner}){}", path(p))
+        }
+    }
 }

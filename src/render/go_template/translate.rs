@@ -34,6 +34,25 @@ pub const MARKER_TAG: &str = "tera-operator migrate: not converted";
 /// A component variant to generate: the define's name and whether `.` is passed as `dot`.
 pub(crate) type Variant = (String, bool);
 
+/// The `define`d templates a translation may call.
+#[derive(Clone, Copy)]
+pub(crate) enum Defines<'a> {
+    /// The chart's Go defines, by name (conversion time).
+    Source(&'a HashMap<String, (String, Vec<Node>)>),
+    /// Whether the engine holds the converted components of a define (render time, `tpl`).
+    Components(&'a dyn Fn(&str) -> bool),
+}
+
+impl Defines<'_> {
+    /// Whether the template `name` can be called.
+    fn contains(&self, name: &str) -> bool {
+        match self {
+            Defines::Source(map) => map.contains_key(name),
+            Defines::Components(has) => has(name),
+        }
+    }
+}
+
 /// Translation state for one chart.
 pub(crate) struct Translator<'a> {
     /// The chart's name.
@@ -44,8 +63,13 @@ pub(crate) struct Translator<'a> {
     pub(crate) defaults: Json,
     /// Files of the chart other than templates, for `.Files` (path → text).
     pub(crate) files: &'a BTreeMap<String, String>,
-    /// `define`d templates, by name.
-    pub(crate) defines: &'a HashMap<String, (String, Vec<Node>)>,
+    /// `define`d templates that can be called.
+    pub(crate) defines: Defines<'a>,
+    /// Whether a `tpl` renders a value at render time (its text may call any define).
+    pub(crate) runtime_tpl: bool,
+    /// Whether calls of a define with the root context are remembered for the rest of the
+    /// template (in a renderable template; a component's variables end with its call).
+    pub(crate) memo: bool,
     /// Component variants used so far.
     pub(crate) needed: BTreeSet<Variant>,
     /// What could not be translated.
@@ -63,7 +87,7 @@ impl<'a> Translator<'a> {
         chart_name: &str,
         defaults: Json,
         files: &'a BTreeMap<String, String>,
-        defines: &'a HashMap<String, (String, Vec<Node>)>,
+        defines: Defines<'a>,
     ) -> Self {
         Self {
             chart_name: chart_name.to_string(),
@@ -71,6 +95,8 @@ impl<'a> Translator<'a> {
             defaults,
             files,
             defines,
+            runtime_tpl: false,
+            memo: false,
             needed: BTreeSet::new(),
             markers: Vec::new(),
             hoisted: Vec::new(),
@@ -124,7 +150,7 @@ impl<'a> Translator<'a> {
         arg: Option<Option<String>>,
         line: usize,
     ) -> String {
-        if !self.defines.contains_key(name) {
+        if !self.defines.contains(name) {
             return format!(
                 "{{{{ {} }}}}",
                 self.marker(
@@ -138,7 +164,15 @@ impl<'a> Translator<'a> {
         match arg {
             Some(None) => {
                 self.needed.insert((name.to_string(), false));
-                format!("{{{{<{ident}/>}}}}")
+                if !self.memo {
+                    return format!("{{{{<{ident}/>}}}}");
+                }
+                // Its output depends on values, release and chart only, which a render does
+                // not change: made where first used (as Go would first run it), then reused.
+                let var = format!("_memo_{}", sanitize(&ident.replace('.', "_")));
+                format!(
+                    "{{% if {var} is undefined %}}{{% set {var} %}}{{{{<{ident}/>}}}}{{% endset %}}{{% endif %}}{{{{ {var} }}}}"
+                )
             }
             Some(Some(expr)) => {
                 self.needed.insert((name.to_string(), true));
@@ -402,24 +436,29 @@ impl<'a> Translator<'a> {
             _ => (None, None),
         };
         let key = self.fresh("key");
-        if is_map {
+        // Neither a map nor a list in the defaults: which it is is known when the chart renders.
+        let unknown = !matches!(shape, Some(Json::Object(_) | Json::Array(_)));
+        let (item, index) = if unknown {
+            out.push_str(&format!(
+                "{{% for {item} in {} | range_pairs %}}",
+                strip_parens(&value)
+            ));
+            (format!("{item}[1]"), format!("{item}[0]"))
+        } else if is_map {
             out.push_str(&format!(
                 "{{% for {key}, {item} in {} | sort_keys %}}",
                 strip_parens(&value)
             ));
+            (item, key)
         } else {
             out.push_str(&format!("{{% for {item} in {} %}}", strip_parens(&value)));
-        }
+            (item, "loop.index0".to_string())
+        };
         self.scopes.push(HashMap::new());
         if let Some(v) = value_var {
             self.declare(&v, Dot::Expr(item.clone(), element_shape.clone()));
         }
         if let Some(i) = index_var {
-            let index = if is_map {
-                key.clone()
-            } else {
-                "loop.index0".to_string()
-            };
             self.declare(&i, Dot::Expr(index, None));
         }
         let inner_dot = Dot::Expr(item, element_shape);
@@ -464,6 +503,9 @@ pub(crate) fn sanitize(s: &str) -> String {
 /// Literal text, with Tera's delimiters kept literal.
 fn raw_text(text: &str) -> String {
     if text.contains("{{") || text.contains("{%") || text.contains("{#") {
+        // A raw block ends at the first `endraw` tag: the word is split across two blocks, so
+        // text (a value given to `tpl`) can never end the block and be read as Tera.
+        let text = text.replace("endraw", "end{% endraw %}{% raw %}raw");
         format!("{{% raw %}}{text}{{% endraw %}}")
     } else {
         text.to_string()

@@ -157,16 +157,20 @@ impl Translator<'_> {
         Ex::Text(var)
     }
 
-    /// A template argument: `None` inside when it is the root context, else its expression.
-    pub(crate) fn argument(&mut self, a: &Operand, dot: &Dot, line: usize) -> Option<String> {
-        let is_root = match a {
+    /// Whether the operand is the root context (`.` at the root, `$`, a variable holding it).
+    pub(crate) fn is_root(&self, a: &Operand, dot: &Dot) -> bool {
+        match a {
             Operand::Field(p) if p.is_empty() => matches!(dot, Dot::Root),
             Operand::Var(n, p) if p.is_empty() => {
                 matches!(self.var(n), Some(Dot::Root))
             }
             _ => false,
-        };
-        if is_root {
+        }
+    }
+
+    /// A template argument: `None` inside when it is the root context, else its expression.
+    pub(crate) fn argument(&mut self, a: &Operand, dot: &Dot, line: usize) -> Option<String> {
+        if self.is_root(a, dot) {
             None
         } else {
             Some(self.operand(a, dot, line).value())
@@ -288,6 +292,11 @@ pub(crate) fn access(base: &str, shape: Option<&Json>, path: &[String]) -> Strin
                 i += 1;
             }
             _ => {
+                // A dotted path, not a list: a list literal would add a dimension to the
+                // arrays around it (`printf(args=[…])`), and Tera allows two.
+                if path[i..].iter().all(|k| !k.contains('.') && !k.is_empty()) {
+                    return format!("({out} | dig(path={}))", string(&path[i..].join(".")));
+                }
                 let keys: Vec<String> = path[i..].iter().map(|k| string(k)).collect();
                 return format!("({out} | dig(keys=[{}]))", keys.join(", "));
             }
