@@ -221,14 +221,7 @@ fn schema_violations_are_listed_with_spec_pointers() {
         },
         "additionalProperties": false
     });
-    let r = Renderer::with_settings(
-        chart(&[("cm.yaml", CONFIGMAP)], Some(schema)),
-        crate::config::AllowedKind::builtin("ConfigMap")
-            .into_iter()
-            .collect(),
-        json!({}),
-    )
-    .unwrap();
+    let r = configmap_renderer(schema);
     let err = r
         .render(
             &cr(json!({"replicas": -1, "image": 5, "colour": "red"})),
@@ -381,17 +374,22 @@ fn a_self_recursive_component_is_a_render_error_not_a_crash() {
     );
 }
 
-#[test]
-fn values_that_passed_are_remembered_and_others_are_checked_every_time() {
-    let schema = json!({"type": "object", "properties": {"replicas": {"type": "integer"}}});
-    let r = Renderer::with_settings(
+/// A renderer of the one-ConfigMap chart with `schema` as its values schema.
+fn configmap_renderer(schema: Value) -> Renderer {
+    Renderer::with_settings(
         chart(&[("cm.yaml", CONFIGMAP)], Some(schema)),
         crate::config::AllowedKind::builtin("ConfigMap")
             .into_iter()
             .collect(),
         json!({}),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn values_that_passed_are_remembered_and_others_are_checked_every_time() {
+    let schema = json!({"type": "object", "properties": {"replicas": {"type": "integer"}}});
+    let r = configmap_renderer(schema);
     for _ in 0..2 {
         let out = r.render(&cr(json!({"replicas": 2})), "default").unwrap();
         assert_eq!(out.objects[0]["data"]["replicas"], "2");

@@ -7,18 +7,17 @@
 //! (<https://kubernetes.io/docs/concepts/workloads/controllers/job/>); pkg/controller/statefulset
 //! and pkg/controller/job.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use tera_sandbox::{Sandbox, SandboxConfig};
 
 use crate::support::eventually;
+use crate::support::watch_log::{logged, record};
 
 async fn start() -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -31,52 +30,6 @@ async fn start() -> Sandbox {
 
 fn to_json<T: serde::Serialize>(o: &T) -> Value {
     serde_json::to_value(o).expect("serializes")
-}
-
-type Log = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// Records every Pod watch event (type, object) from now on.
-async fn record_pods(sb: &Sandbox) -> Log {
-    let api: Api<Pod> = Api::default_namespaced(sb.client());
-    let rv = api
-        .list(&Default::default())
-        .await
-        .expect("list")
-        .metadata
-        .resource_version
-        .unwrap_or_default();
-    let mut stream = api
-        .watch(&WatchParams::default(), &rv)
-        .await
-        .expect("watch")
-        .boxed();
-    let log: Log = Arc::default();
-    let out = log.clone();
-    tokio::spawn(async move {
-        while let Some(Ok(ev)) = stream.next().await {
-            let (ty, o) = match ev {
-                WatchEvent::Added(o) => ("ADDED", o),
-                WatchEvent::Modified(o) => ("MODIFIED", o),
-                WatchEvent::Deleted(o) => ("DELETED", o),
-                _ => continue,
-            };
-            out.lock().unwrap().push((ty.to_string(), to_json(&o)));
-        }
-    });
-    log
-}
-
-/// The log once `f` holds for it (the watch may deliver after a read saw the result).
-async fn logged(
-    log: &Log,
-    what: &str,
-    f: impl Fn(&[(String, Value)]) -> bool,
-) -> Vec<(String, Value)> {
-    eventually(what, || async {
-        let events = log.lock().unwrap().clone();
-        f(&events).then_some(events)
-    })
-    .await
 }
 
 fn deletions(events: &[(String, Value)]) -> Vec<String> {
@@ -131,7 +84,7 @@ async fn settled(api: &Api<StatefulSet>, name: &str, replicas: i64) -> Value {
 #[tokio::test]
 async fn an_ordered_statefulset_creates_scales_down_and_updates_one_ordinal_at_a_time() {
     let sb = start().await;
-    let log = record_pods(&sb).await;
+    let log = record(Api::<Pod>::default_namespaced(sb.client())).await;
     let api: Api<StatefulSet> = Api::default_namespaced(sb.client());
     api.create(&PostParams::default(), &set("db", 3, "OrderedReady"))
         .await
@@ -308,7 +261,7 @@ async fn complete(api: &Api<Job>, name: &str) -> Value {
 #[tokio::test]
 async fn a_job_runs_parallelism_pods_until_completions_succeed() {
     let sb = start().await;
-    let log = record_pods(&sb).await;
+    let log = record(Api::<Pod>::default_namespaced(sb.client())).await;
     let api: Api<Job> = Api::default_namespaced(sb.client());
     api.create(
         &PostParams::default(),

@@ -6,17 +6,16 @@
 //! and Resuming a rollout", "Clean up Policy") and pkg/controller/deployment (rolling.go,
 //! recreate.go, progress.go).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use tera_sandbox::{Sandbox, SandboxConfig};
 
 use crate::support::eventually;
+use crate::support::watch_log::{logged, record};
 
 async fn start() -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -70,58 +69,6 @@ async fn set_image(api: &Api<Deployment>, name: &str, image: &str) {
     api.patch(name, &PatchParams::default(), &Patch::Strategic(patch))
         .await
         .expect("patch the template");
-}
-
-type Log = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// Records the objects of `api` now (as ADDED) and every watch event (type, object) after.
-async fn record<K>(api: Api<K>) -> Log
-where
-    K: kube::Resource
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + 'static,
-{
-    let log: Log = Arc::default();
-    let list = api.list(&Default::default()).await.expect("list");
-    let rv = list.metadata.resource_version.unwrap_or_default();
-    for o in &list.items {
-        log.lock().unwrap().push(("ADDED".to_string(), to_json(o)));
-    }
-    let mut stream = api
-        .watch(&WatchParams::default(), &rv)
-        .await
-        .expect("watch")
-        .boxed();
-    let out = log.clone();
-    tokio::spawn(async move {
-        while let Some(Ok(ev)) = stream.next().await {
-            let (ty, o) = match ev {
-                WatchEvent::Added(o) => ("ADDED", o),
-                WatchEvent::Modified(o) => ("MODIFIED", o),
-                WatchEvent::Deleted(o) => ("DELETED", o),
-                _ => continue,
-            };
-            out.lock().unwrap().push((ty.to_string(), to_json(&o)));
-        }
-    });
-    log
-}
-
-/// The log once `f` holds for it (the watch may deliver after a read saw the result).
-async fn logged(
-    log: &Log,
-    what: &str,
-    f: impl Fn(&[(String, Value)]) -> bool,
-) -> Vec<(String, Value)> {
-    eventually(what, || async {
-        let events = log.lock().unwrap().clone();
-        f(&events).then_some(events)
-    })
-    .await
 }
 
 fn image(o: &Value) -> &str {

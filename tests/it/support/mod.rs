@@ -4,6 +4,7 @@
 pub mod examples;
 pub mod gate;
 pub mod helm_python;
+pub mod watch_log;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
