@@ -20,3 +20,24 @@ pub mod deploy;
 pub mod lint;
 pub mod migrate;
 pub mod render;
+
+mod cli;
+
+/// The `tera-operator` command line: parses the arguments, sets up logging, runs the
+/// subcommand and maps its outcome to the exit code (a user error exits 1, anything else 2).
+pub fn run_command_line() -> std::process::ExitCode {
+    use clap::Parser as _;
+    let cli = cli::Cli::parse();
+    cli::init_tracing(&cli.global);
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<cli::UserError>().is_some() {
+                std::process::ExitCode::from(1)
+            } else {
+                std::process::ExitCode::from(2)
+            }
+        }
+    }
+}

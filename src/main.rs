@@ -1,12 +1,4 @@
-//! The `tera-operator` binary: parse the command line, set up logging, run, map errors to exit codes.
-
-use std::process::ExitCode;
-
-use clap::Parser;
-
-use cli::{Cli, UserError};
-
-mod cli;
+//! The `tera-operator` binary: the library's command line, on mimalloc.
 
 /// mimalloc: renders allocate many small maps, and glibc's malloc made them 30-60 % slower at a
 /// higher peak RSS. It renders as fast as jemalloc did (`cargo bench --bench render`, within
@@ -15,18 +7,6 @@ mod cli;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    cli::init_tracing(&cli.global);
-    match cli::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            if err.downcast_ref::<UserError>().is_some() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::from(2)
-            }
-        }
-    }
+fn main() -> std::process::ExitCode {
+    tera_operator::run_command_line()
 }

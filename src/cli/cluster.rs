@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::controller;
 use clap::Args;
-use tera_operator::controller;
 
 use super::user_error;
 

@@ -23,7 +23,7 @@ pub(crate) struct CrdArgs {
 
 /// Runs `crd`.
 pub(crate) fn run(args: CrdArgs) -> anyhow::Result<ExitCode> {
-    let crds = tera_operator::crd::generate_all(&args.config).map_err(user_error)?;
+    let crds = crate::crd::generate_all(&args.config).map_err(user_error)?;
     match &args.output_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)

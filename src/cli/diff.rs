@@ -4,9 +4,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::controller::diff::{self, Change, Target};
 use anyhow::Context as _;
 use clap::Args;
-use tera_operator::controller::diff::{self, Change, Target};
 
 use super::cluster::{self, ClusterArgs};
 use super::inputs::{self, DEFAULT_CONFIG};

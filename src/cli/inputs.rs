@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tera_operator::config::{self, Document, Mapping};
+use crate::config::{self, Document, Mapping};
 
 use super::user_error;
 

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
+use crate::config::parse_duration;
+use crate::controller::leader::{self, LeaseConfig};
 use clap::Args;
-use tera_operator::config::parse_duration;
-use tera_operator::controller::leader::{self, LeaseConfig};
 
 /// The leader-election flags of `run`.
 #[derive(Debug, Clone, Args)]

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::lint::{self, Severity};
 use clap::Args;
-use tera_operator::lint::{self, Severity};
 
 use super::inputs::{self, DEFAULT_CONFIG};
 

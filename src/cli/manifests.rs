@@ -4,8 +4,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::deploy::{self, DEFAULT_IMAGE, DEFAULT_NAME, DEFAULT_NAMESPACE, Options};
 use clap::Args;
-use tera_operator::deploy::{self, DEFAULT_IMAGE, DEFAULT_NAME, DEFAULT_NAMESPACE, Options};
 
 use super::inputs::DEFAULT_CONFIG;
 use super::user_error;

@@ -4,9 +4,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::migrate;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use tera_operator::migrate;
 
 use super::cluster::{self, ClusterArgs};
 use super::inputs::{self, DEFAULT_CONFIG};

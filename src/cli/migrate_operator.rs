@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::migrate::helm_operator;
 use clap::Args;
-use tera_operator::migrate::helm_operator;
 
 use super::user_error;
 

@@ -4,9 +4,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::render::Renderers;
 use clap::Args;
 use serde_json::Value;
-use tera_operator::render::Renderers;
 
 use super::inputs::{self, DEFAULT_CONFIG};
 use super::user_error;

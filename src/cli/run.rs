@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::controller::{self, Options};
 use anyhow::Context as _;
 use clap::Args;
-use tera_operator::controller::{self, Options};
 
 use super::cluster::{self, ClusterArgs};
 use super::inputs::DEFAULT_CONFIG;
@@ -93,8 +93,8 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 mod tests {
     use std::path::Path;
 
+    use crate::deploy::{self, Options};
     use clap::Parser as _;
-    use tera_operator::deploy::{self, Options};
 
     use crate::cli::{Cli, Command};
 

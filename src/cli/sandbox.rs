@@ -49,8 +49,8 @@ pub(crate) struct Args {
 async fn start_operator(
     client: kube::Client,
     args: &Args,
-) -> anyhow::Result<tera_operator::controller::Operator> {
-    let options = tera_operator::controller::Options {
+) -> anyhow::Result<crate::controller::Operator> {
+    let options = crate::controller::Options {
         config: args.config.clone(),
         namespaces: Vec::new(),
         metrics_addr: args.metrics_addr,
@@ -58,7 +58,7 @@ async fn start_operator(
         force_crd_changes: args.force_crd_changes,
         hot_reload: true,
     };
-    tera_operator::controller::Operator::start(client, options)
+    crate::controller::Operator::start(client, options)
         .await
         .map_err(super::user_error)
 }

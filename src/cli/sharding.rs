@@ -4,9 +4,9 @@
 //! a sharded set (`controller::shard::run_sharded`), timed by the `--leader-election-*`
 //! durations.
 
+use crate::controller::leader::LeaseConfig;
+use crate::controller::shard::{ShardConfig, ordinal_of};
 use clap::Args;
-use tera_operator::controller::leader::LeaseConfig;
-use tera_operator::controller::shard::{ShardConfig, ordinal_of};
 
 /// The sharding flags of `run`.
 #[derive(Debug, Clone, Args)]

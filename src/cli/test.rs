@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::lint::{self, chart_tests};
 use clap::Args;
-use tera_operator::lint::{self, chart_tests};
 
 use super::inputs::{self, DEFAULT_CONFIG};
 
