@@ -22,6 +22,7 @@ use super::apply::{AppliedMemory, memory_key};
 use super::child_store::{CachedChild, ChildStore, Refusal, Waiters};
 use super::custom_resource::CustomResource;
 use super::health::Liveness;
+use super::held_events::{HeldEvents, owner_key};
 use super::in_flight::InFlight;
 use crate::render::{MANAGED_BY, MANAGED_BY_LABEL};
 
@@ -182,6 +183,8 @@ pub(crate) struct Children {
     pub(crate) in_flight: Arc<InFlight>,
     /// Resources waiting for a child another resource holds, woken by its watch events.
     pub(crate) waiters: Arc<Waiters>,
+    /// The events held while their owner's reconcile runs.
+    pub(crate) held: Arc<HeldEvents>,
     client: kube::Client,
     scopes: Vec<Option<String>>,
     liveness: Arc<Liveness>,
@@ -207,6 +210,7 @@ impl Children {
             applied: Arc::default(),
             in_flight: Arc::default(),
             waiters: Arc::default(),
+            held: Arc::default(),
             client,
             scopes,
             liveness,
@@ -337,6 +341,7 @@ impl Children {
                         applied: self.applied.clone(),
                         in_flight: self.in_flight.clone(),
                         routes: self.routes.clone(),
+                        held: self.held.clone(),
                         waiters: self.waiters.clone(),
                         last_error: last_error.clone(),
                     },
@@ -366,6 +371,7 @@ struct Followers {
     applied: Arc<AppliedMemory>,
     in_flight: Arc<InFlight>,
     routes: Routes,
+    held: Arc<HeldEvents>,
     waiters: Arc<Waiters>,
     /// The watch's latest error, cleared when it lists again.
     last_error: Arc<Mutex<Option<String>>>,
@@ -383,6 +389,7 @@ async fn follow_watch(
         applied,
         in_flight,
         routes,
+        held,
         waiters,
         last_error,
     } = followers;
@@ -400,7 +407,7 @@ async fn follow_watch(
                     child.resource_version.as_deref(),
                 );
                 if !own_write(&applied, &resource, &child) {
-                    route_to_owner(&routes, &child);
+                    route_change_to_owner(&routes, &held, &resource, &child);
                 }
                 wake_waiters(&routes, &waiters, &resource, &child, false);
             }
@@ -421,7 +428,7 @@ async fn follow_watch(
                 // A relist (after a 410, say) delivers every child again: only those that
                 // changed while the watch was down concern their owners.
                 if changed_since_cached(&store, &child) {
-                    route_to_owner(&routes, &child);
+                    route_change_to_owner(&routes, &held, &resource, &child);
                 }
                 listed.push(child);
             }
@@ -513,6 +520,41 @@ fn forget(applied: &AppliedMemory, resource: &ApiResource, child: &CachedChild) 
     if let Some(version) = &child.resource_version {
         applied.deleted(&child_key(resource, child), version);
     }
+}
+
+/// Routes a changed (not deleted) `child` to its owner, unless the owner's reconcile runs:
+/// then the change is held until it ends (see [`HeldEvents`]).
+fn route_change_to_owner(
+    routes: &Routes,
+    held: &HeldEvents,
+    resource: &ApiResource,
+    child: &CachedChild,
+) {
+    let Some(owner) = &child.controller else {
+        return;
+    };
+    let kind = kind_key(&owner.api_version, &owner.kind);
+    let held_now = is_routed(routes, &kind, &child.namespace)
+        && held.hold_child(
+            &owner_key(&kind, &child.namespace, &owner.name),
+            &child_key(resource, child),
+            child.resource_version.as_deref(),
+        );
+    if !held_now {
+        send(routes, &kind, &owner.name, &child.namespace);
+    }
+}
+
+/// Whether changes of children owned by the `group/Kind` `key` in `namespace` go anywhere
+/// (they do not for a kind mapped with `watchDependentResources: false`).
+fn is_routed(routes: &Routes, key: &str, namespace: &str) -> bool {
+    routes.read().is_ok_and(|routes| {
+        routes
+            .get(key)
+            .into_iter()
+            .flatten()
+            .any(|route| route.namespace.as_deref().is_none_or(|ns| ns == namespace))
+    })
 }
 
 fn route_to_owner(routes: &Routes, child: &CachedChild) {
@@ -621,6 +663,53 @@ mod tests {
         let unowned = object(json!({}), json!([owner_ref("u1", false)]));
         route_to_owner(&routes, &unowned);
         assert!(rx_all.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_child_change_waits_while_its_owner_reconciles() {
+        let routes: Routes = Arc::default();
+        let owner = ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "web.tera-operator.io",
+            "v1alpha1",
+            "WebServer",
+        ));
+        let service = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Service"));
+        let held = HeldEvents::default();
+        let child = object(json!({}), json!([owner_ref("u1", true)]));
+        let owner_key = owner_key("web.tera-operator.io/WebServer", "ns", "hello");
+        held.start(&owner_key);
+        route_change_to_owner(&routes, &held, &service, &child);
+        assert_eq!(
+            held.end(&owner_key),
+            Default::default(),
+            "no route for the owner's kind (watchDependentResources: false): nothing to hold"
+        );
+        let (tx, mut rx) = futures::channel::mpsc::unbounded();
+        if let Ok(mut r) = routes.write() {
+            r.entry(kind_key(&owner.api_version, &owner.kind))
+                .or_default()
+                .push(Route {
+                    id: 1,
+                    namespace: None,
+                    resource: owner.clone(),
+                    sender: tx,
+                });
+        }
+        held.start(&owner_key);
+        route_change_to_owner(&routes, &held, &service, &child);
+        assert!(rx.try_recv().is_err(), "held while the owner reconciles");
+        let released = held.end(&owner_key);
+        assert_eq!(
+            released.children,
+            vec![(child_key(&service, &child), None)],
+            "the child's key and (absent) resourceVersion"
+        );
+        route_change_to_owner(&routes, &held, &service, &child);
+        assert_eq!(
+            rx.try_recv().ok(),
+            Some(ObjectRef::new_with("hello", owner.clone()).within("ns")),
+            "after the reconcile, changes route at once"
+        );
     }
 
     #[test]

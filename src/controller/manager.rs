@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use futures::{StreamExt as _, TryStreamExt as _};
+use kube::ResourceExt as _;
 use kube::api::{Api, GroupVersionKind};
 use kube::discovery::ApiResource;
 use kube::runtime::controller::{self, Controller};
@@ -21,6 +22,7 @@ use super::children::builtin_gvk;
 use super::context::{KindContext, Shared};
 use super::crds;
 use super::custom_resource::CustomResource;
+use super::held_events::{Holding, owner_key};
 use super::reconcile::{error_policy, object_key, reconcile};
 use super::reload::{self, FileWatcher};
 use crate::config::{Mapping, Watch};
@@ -386,6 +388,8 @@ impl Manager {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         // With watchDependentResources: false, children are still cached (for the comparison)
         // but their changes do not trigger reconciles: drift waits for the next resync.
+        // Held events of a reconcile that turn out foreign ask for one more through here.
+        let retrigger_tx = child_tx.clone();
         if running.watch.watch_dependent_resources {
             running
                 .routes
@@ -419,13 +423,18 @@ impl Manager {
                     watcher::Event::Init | watcher::Event::InitDone => None,
                 }))
             })
-            // The echo of our own status write tells the reconcile nothing it does not know.
+            // The echo of our own status write tells the reconcile nothing it does not know;
+            // a change arriving while the resource's reconcile runs waits for its end, when
+            // it may turn out to be that reconcile's echo (see `held_events`).
             .try_filter(move |object| {
-                let echo = echo_ctx.own_writes.is_echo(
-                    &object_key(object),
-                    object.metadata.resource_version.as_deref(),
-                );
-                futures::future::ready(!echo)
+                let version = object.metadata.resource_version.as_deref();
+                let echo = echo_ctx.own_writes.is_echo(&object_key(object), version);
+                let held = !echo && {
+                    let namespace = object.metadata.namespace.as_deref().unwrap_or_default();
+                    let owner = owner_key(&echo_ctx.key, namespace, &object.name_any());
+                    echo_ctx.shared.children.held.hold_resource(&owner, version)
+                };
+                futures::future::ready(!echo && !held)
             });
         let controller = Controller::for_stream_with(objects, store.clone(), resource.clone())
             .with_config(
@@ -445,9 +454,11 @@ impl Manager {
         let warm = running.warm.clone();
         let reconcile_warm = move |object: Arc<CustomResource>, ctx: Arc<KindContext>| {
             let mut warm = warm.clone();
+            let retrigger = retrigger_tx.clone();
             async move {
                 // Closed only when the kind stops; then the reconcile may as well run.
                 let _ = warm.wait_for(|warm| *warm).await;
+                let _holding = Holding::start(ctx.clone(), &object, retrigger);
                 match ctx.shared.shards.clone() {
                     None => reconcile(object, ctx).await,
                     // Another shard's resource does nothing; a lost shard's reconcile stops.

@@ -24,6 +24,7 @@ pub mod diff;
 pub(crate) mod events;
 pub(crate) mod handover;
 pub(crate) mod health;
+pub(crate) mod held_events;
 pub(crate) mod in_flight;
 pub mod leader;
 pub(crate) mod manager;

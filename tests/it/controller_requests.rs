@@ -129,24 +129,17 @@ async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
         (n >= 3.0).then_some(n)
     })
     .await;
-    // Created, its spec changed, and its Deployment's status moving as the simulated
-    // ReplicaSet's pods become ready (a child status change the WebServer's status template
-    // reads: one reconcile each, writing the status the step shows). The Deployment's rollout
-    // takes steps as kube-controller-manager's does (revision annotation, a status observing
-    // the generation, Pods updated, then ready and available), and how many steps a watch sees
-    // depends on timing, so they are counted rather than assumed. The echoes of the operator's
-    // own writes (4 applies, 3 to 5 status writes) reconcile nothing, except that an echo the
-    // watch delivers before the write's response has arrived cannot be told from someone
-    // else's change: on a loaded machine one or two do, and write nothing (the counts below).
-    // Were echoes not filtered at all, there would be 7 or more reconciles beyond the bound.
+    // Every reconcile has a cause: the creation, the spec change, or a change of a child by
+    // someone else (the Deployment's status moving as the simulated ReplicaSet's pods become
+    // ready, which the WebServer's status template reads; the rollout takes steps as
+    // kube-controller-manager's does, and how many a watch sees depends on timing, so they are
+    // counted rather than assumed). The echoes of the operator's own writes (4 applies, 3 to 5
+    // status writes) start none, even those a watch delivers before the write's response: the
+    // sandbox broadcasts a change as it commits it, and the operator holds events that arrive
+    // while their resource's reconcile runs until it knows its writes' resourceVersions. Were
+    // echoes let through, there would be up to 9 more.
     let writes = writes_by_resource(&h);
     let count = |what: &str| writes.iter().filter(|w| *w == what).count();
-    // Every reconcile has a cause: the creation, the spec change, a change of a child by
-    // someone else (the simulated controllers; how many steps the rollout takes depends on
-    // timing), or an echo of one of the operator's own writes that the watch delivered before
-    // the write's response (the sandbox broadcasts a change as it commits it, so with a watch
-    // channel per resource such echoes often win; they write nothing, see the exact counts
-    // below). Nothing else may start one: no reconcile feeds another.
     let own_changes: usize = CHILD_KINDS
         .iter()
         .map(|(_, _, plural)| count(&format!("patch {plural}")).saturating_sub(1))
@@ -154,16 +147,11 @@ async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
     let by_others = child_changes
         .load(std::sync::atomic::Ordering::SeqCst)
         .saturating_sub(own_changes);
-    let own_writes = count("patch webservers/status")
-        + CHILD_KINDS
-            .iter()
-            .map(|(_, _, plural)| count(&format!("patch {plural}")))
-            .sum::<usize>();
-    let allowed = 2 + by_others + own_writes;
+    let allowed = 2 + by_others;
     assert!(
         reconciles <= allowed as f64,
-        "{reconciles} reconciles; allowed {allowed}: {by_others} changes of the children by \
-         others, {own_writes} writes of the operator's"
+        "{reconciles} reconciles; allowed {allowed}: the creation, the spec change and \
+         {by_others} changes of the children by others"
     );
     assert_eq!(count("create webservers"), 1, "{writes:?}");
     assert_eq!(
@@ -180,10 +168,14 @@ async fn a_new_resource_costs_one_write_per_child_and_two_status_writes() {
     );
     // Never two writes in one reconcile; one per step the status template sees: the
     // Deployment's generation not observed yet, then the rollout's steps as on a cluster
-    // (observed with 0 updated, 3 updated and none available: a reconcile that starts after
-    // both sees only the second, one after Ready none), Ready, then Ready at generation 2.
+    // (observed with 0 updated, 3 updated and none available, some of the Pods available: a
+    // reconcile that starts after several sees only the last), Ready, then Ready at
+    // generation 2. So at least those three, and at most one more per change by others.
     let status_writes = count("patch webservers/status");
-    assert!((3..=5).contains(&status_writes), "{writes:?}");
+    assert!(
+        (3..=2 + by_others).contains(&status_writes),
+        "{status_writes} status writes, {by_others} changes of the children by others: {writes:?}"
+    );
     // One event: the change of an existing object; the creation published none.
     assert_eq!(count("create events"), 1, "{writes:?}");
     assert_eq!(writes.len(), 7 + status_writes, "{writes:?}");
