@@ -22,6 +22,11 @@ use kube::core::GroupVersionKind;
 use serde_json::{Value, json};
 use tera_sandbox::{Sandbox, SandboxConfig};
 
+/// The sandbox runs in this process: on mimalloc, as `tera-operator sandbox` does (the
+/// system allocator took about a quarter of its CPU in a profile of a 3,000 run).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

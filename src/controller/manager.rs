@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::children::builtin_gvk;
+use super::coalesce::{CHILD_CHANGE_WINDOW, coalesce};
 use super::context::{KindContext, Shared};
 use super::crds;
 use super::custom_resource::CustomResource;
@@ -440,7 +441,7 @@ impl Manager {
             .with_config(
                 controller::Config::default().concurrency(running.watch.max_concurrent_reconciles),
             )
-            .reconcile_on(child_rx)
+            .reconcile_on(coalesce(child_rx, CHILD_CHANGE_WINDOW))
             .reconcile_all_on(resync_rx)
             .graceful_shutdown_on(async move {
                 let _ = stop_rx.await;

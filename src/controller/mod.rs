@@ -14,6 +14,7 @@ pub(crate) mod apply;
 pub(crate) mod backoff;
 pub(crate) mod child_store;
 pub(crate) mod children;
+pub(crate) mod coalesce;
 pub(crate) mod computed;
 mod connect;
 pub(crate) mod context;

@@ -1,9 +1,33 @@
 //! Structural openAPIV3Schema validation and pruning of custom resources, with API-server messages.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use serde_json::Value;
 
 /// A field error: `(field path, message)`, as in a 422 Invalid cause.
 pub(crate) type FieldError = (String, String);
+
+/// How many compiled `pattern`s are kept; past it the cache starts again (schemas have few).
+const PATTERN_CACHE: usize = 512;
+
+/// The schema `pattern` compiled once, as the API server compiles a CRD's patterns when the
+/// CRD is stored, not on every write (`None`: not a valid regular expression; the CRD's
+/// validation reported it, and values are not checked against it).
+fn compiled_pattern(pattern: &str) -> Option<Arc<regex::Regex>> {
+    static COMPILED: LazyLock<Mutex<HashMap<String, Option<Arc<regex::Regex>>>>> =
+        LazyLock::new(Mutex::default);
+    let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = compiled.get(pattern) {
+        return known.clone();
+    }
+    if compiled.len() >= PATTERN_CACHE {
+        compiled.clear();
+    }
+    let regex = regex::Regex::new(pattern).ok().map(Arc::new);
+    compiled.insert(pattern.to_string(), regex.clone());
+    regex
+}
 
 fn show(v: &Value) -> String {
     match v {
@@ -137,7 +161,7 @@ pub(crate) fn validate(v: &Value, schema: &Value, path: &str, errs: &mut Vec<Fie
             invalid(errs, format!("may not be longer than {max}"));
         }
         if let Some(p) = schema["pattern"].as_str()
-            && let Ok(re) = regex::Regex::new(p)
+            && let Some(re) = compiled_pattern(p)
             && !re.is_match(s)
         {
             invalid(errs, format!("should match '{p}'"));
@@ -302,6 +326,15 @@ mod tests {
             "ports": {"type": "array", "items": {"type": "object", "properties": {"port": {"type": "integer", "maximum": 65535}}}},
             "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
         }}, "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}})
+    }
+
+    #[test]
+    fn a_pattern_is_compiled_once_and_a_broken_one_checks_nothing() {
+        let first = compiled_pattern("^v[0-9]+$").expect("valid");
+        let again = compiled_pattern("^v[0-9]+$").expect("valid");
+        assert!(Arc::ptr_eq(&first, &again), "compiled once");
+        assert!(first.is_match("v12") && !first.is_match("x"));
+        assert!(compiled_pattern("(unclosed").is_none());
     }
 
     #[test]
