@@ -43,7 +43,7 @@ pub(crate) fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
         // before the object is written again.
         let mut served = obj.clone();
         schema::prune_and_default(&mut served, schema);
-        return events::to_served(res, &served);
+        return events::into_served(res, served);
     }
     events::to_served(res, obj)
 }

@@ -47,7 +47,11 @@ pub(crate) fn to_storage(res: &ResourceInfo, mut obj: Value) -> Value {
 
 /// Converts a stored object into the form `res` serves (sets apiVersion and kind).
 pub(crate) fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
-    let mut obj = obj.clone();
+    into_served(res, obj.clone())
+}
+
+/// [`to_served`] of an object the caller no longer needs (no copy).
+pub(crate) fn into_served(res: &ResourceInfo, mut obj: Value) -> Value {
     if is_new_api(res) {
         rename(
             &mut obj,

@@ -237,6 +237,12 @@ impl Store {
         self.objects.get(storage)?.get(key).map(|v| &**v)
     }
 
+    /// The object `key` of `storage`, shared (a reader that goes on to write the store keeps
+    /// it without copying it).
+    pub(crate) fn get_shared(&self, storage: &str, key: &Key) -> Option<Arc<Value>> {
+        self.objects.get(storage)?.get(key).cloned()
+    }
+
     /// Objects of a resource, in key order, optionally in one namespace.
     pub(crate) fn list<'a>(
         &'a self,

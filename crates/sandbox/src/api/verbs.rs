@@ -539,22 +539,30 @@ fn check_type(res: &ResourceInfo, body: &Value) -> Result<()> {
     Ok(())
 }
 
-fn spec_part(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(m) = v.as_object_mut() {
-        for k in ["metadata", "status", "apiVersion", "kind"] {
-            m.remove(k);
-        }
-    }
-    v
+/// Whether `a` and `b` are equal once the top-level fields `skipped` are left out of both
+/// (compared in place: a write compares whole objects, and copying them cost more than the
+/// comparison).
+fn equal_except(a: &Value, b: &Value, skipped: &[&str]) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let kept = |key: &String| !skipped.contains(&key.as_str());
+    a.keys().filter(|k| kept(k)).count() == b.keys().filter(|k| kept(k)).count()
+        && a.iter()
+            .filter(|(k, _)| kept(k))
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
-fn without_rv(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(m) = v["metadata"].as_object_mut() {
-        m.remove("resourceVersion");
-    }
-    v
+/// Whether the spec part (all but metadata, status, apiVersion and kind) of two objects
+/// differs: a new generation.
+fn spec_differs(old: &Value, new: &Value) -> bool {
+    !equal_except(old, new, &["metadata", "status", "apiVersion", "kind"])
+}
+
+/// Whether a write changes nothing but the resourceVersion (a no-op write).
+fn same_but_version(old: &Value, new: &Value) -> bool {
+    equal_except(old, new, &["metadata"])
+        && equal_except(&old["metadata"], &new["metadata"], &["resourceVersion"])
 }
 
 /// Commits a computed object: keeps immutable metadata, honours the status subresource,
@@ -650,7 +658,7 @@ fn commit(
             None => 1,
             Some(o) => {
                 let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
-                if spec_part(o) != spec_part(&new) {
+                if spec_differs(o, &new) {
                     g + 1
                 } else {
                     g
@@ -691,7 +699,7 @@ fn commit(
         }
     }
     if let Some(old) = old
-        && without_rv(old) == without_rv(&new)
+        && same_but_version(old, &new)
     {
         return Ok(to_served(res, old));
     }

@@ -109,7 +109,7 @@ fn settle(shared: &Shared, storage: &str, k: &Key) -> Option<Duration> {
         return None;
     }
     let res = store.registry.by_storage(storage).cloned()?;
-    let old = store.get(storage, k).cloned()?;
+    let old = store.get_shared(storage, k)?;
     if !old["metadata"]["deletionTimestamp"].is_null() {
         return None;
     }
@@ -131,7 +131,7 @@ fn settle(shared: &Shared, storage: &str, k: &Key) -> Option<Duration> {
     if !needs_update(storage, &old) {
         return None;
     }
-    let mut new = old.clone();
+    let mut new = Value::clone(&old);
     new["status"] = settled(storage, &old, &clock.stamp)?;
     if let Err(e) = writes::internal_commit(
         &mut store,
