@@ -50,7 +50,10 @@ impl Filter {
             .as_deref()
             .is_none_or(|n| obj["metadata"]["namespace"].as_str() == Some(n))
             && self.params.labels.matches(obj)
-            && self.params.fields.matches(&to_served(&self.res, obj))
+            // Field selectors read the served form; converting costs a copy of the object,
+            // for every event and every watch, so only a watch that has one pays for it.
+            && (self.params.fields.is_empty()
+                || self.params.fields.matches(&to_served(&self.res, obj)))
     }
 
     /// The event a change produces for this watcher, if any.
