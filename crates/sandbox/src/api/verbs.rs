@@ -658,11 +658,7 @@ fn commit(
             None => 1,
             Some(o) => {
                 let g = o["metadata"]["generation"].as_i64().unwrap_or(1);
-                if spec_differs(o, &new) {
-                    g + 1
-                } else {
-                    g
-                }
+                if spec_differs(o, &new) { g + 1 } else { g }
             }
         };
         new["metadata"]["generation"] = json!(generation);
