@@ -378,16 +378,8 @@ pub(crate) fn apply(live: &Value, req: &ApplyRequest<'_>) -> Result<Value> {
 /// live ones (<https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields>).
 pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRequest<'_>) {
     let requested = &new["metadata"]["managedFields"];
-    let mut all = match old {
-        Some(old) if requested.is_array() && *requested != old["metadata"]["managedFields"] => {
-            entries(new)
-                .into_iter()
-                .filter(|e| !e.manager.is_empty())
-                .collect()
-        }
-        Some(old) => entries(old),
-        None => Vec::new(),
-    };
+    let replaced = old
+        .is_some_and(|old| requested.is_array() && *requested != old["metadata"]["managedFields"]);
     let empty = json!({});
     let s = req.schema;
     // compare leaves managedFields out, so neither object is copied to strip them.
@@ -401,6 +393,30 @@ pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRe
     changed.extend(cmp.modified);
     let changed = tracked_set(changed, req.scope);
     let removed = tracked_set(cmp.removed, req.scope);
+    if let Some(old) = old
+        && !replaced
+        && changed.is_empty()
+        && removed.is_empty()
+    {
+        // Nothing tracked changed: the entries stay as they were, unparsed.
+        new["metadata"]["managedFields"] = old["metadata"]["managedFields"].clone();
+        if new["metadata"]["managedFields"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+            && let Some(metadata) = new["metadata"].as_object_mut()
+        {
+            metadata.remove("managedFields");
+        }
+        return;
+    }
+    let mut all = match old {
+        Some(_) if replaced => entries(new)
+            .into_iter()
+            .filter(|e| !e.manager.is_empty())
+            .collect(),
+        Some(old) => entries(old),
+        None => Vec::new(),
+    };
     let sub = subresource_name(req.scope);
     for e in all.iter_mut() {
         e.fields.retain(|p| !removed.contains(p));

@@ -371,6 +371,13 @@ fn cmp_walk(
     out: &mut Comparison,
     structs_implicit: bool,
 ) {
+    // Equal subtrees hold no change: most of an updated object is unchanged, and comparing
+    // values stops at their first difference where walking them builds every path.
+    if let (Some(l), Some(r)) = (l, r)
+        && l == r
+    {
+        return;
+    }
     let present = |v: Option<&Value>, f: fn(&Value) -> bool| v.is_none_or(|v| f(v) || v.is_null());
     let node = |out: &mut Comparison, path: &Path| {
         if path.is_empty() {
