@@ -11,7 +11,9 @@ mod cli;
 /// mimalloc: renders allocate many small maps, and glibc's malloc made them 30-60 % slower at a
 /// higher peak RSS. It renders as fast as jemalloc did (`cargo bench --bench render`, within
 /// noise or faster) and builds in seconds, where jemalloc's C build took a fifth of a clean
-/// release build's CPU time.
+/// release build's CPU time. Without the `mimalloc` feature the system allocator is used (for
+/// heap profilers, which do not see mimalloc's allocations).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
