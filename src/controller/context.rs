@@ -114,7 +114,7 @@ impl KindContext {
         }
         let stores = self.stores.read().ok()?;
         let latest = stores.iter().find_map(|s| s.get(&key))?;
-        super::cr_cache::status(&latest.0)
+        super::cr_cache::status(&latest)
     }
 
     /// The chart currently serving.

@@ -20,6 +20,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::packed::Packed;
+
 /// Levels of mappings and lists kept when a resource is decoded, the resource itself being
 /// the first. Below the render's own limit ([`crate::render`] refuses values nested past 64
 /// levels), and far enough below serde_json's 128 that the levels of a list or a watch event
@@ -31,10 +33,17 @@ pub(crate) const DECODE_DEPTH: usize = 100;
 const _: () = assert!(crate::render::MAX_VALUES_DEPTH < DECODE_DEPTH - 2);
 
 /// A watched custom resource: a [`DynamicObject`] whose containers nested deeper than
-/// [`DECODE_DEPTH`] levels were cut off (as `null`) when it was decoded.
-#[derive(Clone, Debug, Serialize)]
-#[serde(transparent)]
-pub(crate) struct CustomResource(pub(crate) DynamicObject);
+/// [`DECODE_DEPTH`] levels were cut off (as `null`) when it was decoded. The cache's copy keeps
+/// its content (all but the metadata) packed in the second field (see [`super::cr_cache`]);
+/// it serializes as the whole resource either way.
+#[derive(Clone, Debug)]
+pub(crate) struct CustomResource(pub(crate) DynamicObject, pub(crate) Option<Packed>);
+
+impl Serialize for CustomResource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        super::cr_cache::unpacked(self).serialize(serializer)
+    }
+}
 
 impl Deref for CustomResource {
     type Target = DynamicObject;
@@ -48,7 +57,7 @@ impl<'de> Deserialize<'de> for CustomResource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Bounded { depth: 1 }.deserialize(deserializer)?;
         serde_json::from_value(value)
-            .map(CustomResource)
+            .map(|object| CustomResource(object, None))
             .map_err(de::Error::custom)
     }
 }

@@ -400,7 +400,7 @@ impl Manager {
         let cached_resource = resource.clone();
         let objects = watcher(api, config)
             .default_backoff()
-            .modify(|object| super::cr_cache::slim(&mut object.0))
+            .modify(super::cr_cache::slim)
             .reflect(writer)
             .try_filter_map(move |event| {
                 futures::future::ready(Ok(match event {

@@ -30,7 +30,7 @@ pub(crate) mod manager;
 pub mod metrics;
 pub(crate) mod own_writes;
 pub(crate) mod owned_fields;
-mod packed;
+pub(crate) mod packed;
 pub(crate) mod prune;
 pub(crate) mod reason;
 pub(crate) mod reconcile;

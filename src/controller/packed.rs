@@ -79,7 +79,7 @@ impl Packed {
 
     /// Whether `self` and `other` share one skeleton.
     #[cfg(test)]
-    fn shares_skeleton_with(&self, other: &Packed) -> bool {
+    pub(crate) fn shares_skeleton_with(&self, other: &Packed) -> bool {
         Arc::ptr_eq(&self.skeleton, &other.skeleton)
     }
 }
