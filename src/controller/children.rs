@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::apply::{AppliedMemory, memory_key};
 use super::child_store::{CachedChild, ChildStore, Refusal, Waiters};
-use super::custom_resource::CustomResource;
+use super::custom_resource::{CustomResource, Kind};
 use super::health::Liveness;
 use super::in_flight::InFlight;
 use crate::render::{MANAGED_BY, MANAGED_BY_LABEL};
@@ -103,7 +103,7 @@ pub(crate) fn builtin_gvk(kind: &str) -> Option<GroupVersionKind> {
 struct Route {
     id: u64,
     namespace: Option<String>,
-    resource: ApiResource,
+    resource: Kind,
     sender: UnboundedSender<ObjectRef<CustomResource>>,
 }
 
@@ -235,7 +235,7 @@ impl Children {
                 .push(Route {
                     id,
                     namespace,
-                    resource: owner.clone(),
+                    resource: Kind::from(owner.clone()),
                     sender,
                 });
         }
@@ -596,13 +596,13 @@ mod tests {
                     Route {
                         id: 1,
                         namespace: None,
-                        resource: owner.clone(),
+                        resource: Kind::from(owner.clone()),
                         sender: tx_all,
                     },
                     Route {
                         id: 2,
                         namespace: Some("other".into()),
-                        resource: owner.clone(),
+                        resource: Kind::from(owner.clone()),
                         sender: tx_other,
                     },
                 ]);
@@ -612,7 +612,7 @@ mod tests {
         let got = rx_all.try_recv().ok();
         assert_eq!(
             got,
-            Some(ObjectRef::new_with("hello", owner.clone()).within("ns"))
+            Some(ObjectRef::new_with("hello", Kind::from(owner.clone())).within("ns"))
         );
         assert!(
             rx_other.try_recv().is_err(),

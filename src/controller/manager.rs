@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::children::builtin_gvk;
 use super::context::{KindContext, Shared};
 use super::crds;
-use super::custom_resource::CustomResource;
+use super::custom_resource::{CustomResource, Kind};
 use super::reconcile::{error_policy, object_key, reconcile};
 use super::reload::{self, FileWatcher};
 use crate::config::{Mapping, Watch};
@@ -371,6 +371,7 @@ impl Manager {
         resource: &ApiResource,
         scope: Option<String>,
     ) -> Store<CustomResource> {
+        let resource = &Kind::from(resource.clone());
         let client = self.shared.client.clone();
         let scope_name = scope.clone();
         let api: Api<CustomResource> = match &scope {
@@ -543,7 +544,7 @@ async fn wait_synced(store: &Store<CustomResource>, timeout: Duration) -> bool {
 /// Whether `object`, listed again, is what the cache already holds (same resourceVersion).
 fn unchanged_since_cached(
     cache: &Store<CustomResource>,
-    resource: &ApiResource,
+    resource: &Kind,
     object: &CustomResource,
 ) -> bool {
     let Some(version) = object.metadata.resource_version.as_deref() else {
@@ -620,10 +621,10 @@ mod tests {
 
     #[test]
     fn a_relisted_resource_at_its_cached_version_is_unchanged() {
-        let resource = ApiResource::from_gvk_with_plural(
+        let resource = Kind::from(ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", "WebServer"),
             "webservers",
-        );
+        ));
         let at = |version: &str| -> CustomResource {
             serde_json::from_value(serde_json::json!({
                 "apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
