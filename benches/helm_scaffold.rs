@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Instant;
 
 /// The allocator the `tera-operator` binary ships with, so the figures are the binary's.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// The allocator the `tera-operator` binary ships with, so the figures are the binary's.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

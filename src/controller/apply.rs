@@ -49,16 +49,24 @@ pub(crate) fn api_error_text(error: &kube::Error) -> String {
 /// One remembered write.
 #[derive(Debug, Clone)]
 struct Written {
-    hash: String,
-    version: String,
-    not_ready: Option<String>,
+    hash: Box<str>,
+    version: Box<str>,
+    not_ready: Option<Box<str>>,
 }
 
+/// What is remembered of one child: our latest write and the newest resourceVersion the child
+/// watches delivered (deletes included), in one entry under one key.
 #[derive(Debug, Default)]
-struct Memory {
-    written: std::collections::HashMap<String, Written>,
-    /// The newest resourceVersion the child watches delivered per key (deletes included).
-    observed: std::collections::HashMap<String, u64>,
+struct Entry {
+    written: Option<Written>,
+    observed: Option<u64>,
+}
+
+impl Entry {
+    /// Raises the observed resourceVersion to `version` if that is newer.
+    fn observe(&mut self, version: u64) {
+        self.observed = Some(self.observed.map_or(version, |seen| seen.max(version)));
+    }
 }
 
 /// What tera-operator last applied to each child, keyed by its identity (see [`memory_key`]).
@@ -71,7 +79,7 @@ struct Memory {
 ///   watch event): no second write of the same content.
 #[derive(Debug, Default)]
 pub(crate) struct AppliedMemory {
-    memory: std::sync::Mutex<Memory>,
+    memory: std::sync::Mutex<std::collections::HashMap<Box<str>, Entry>>,
 }
 
 /// `group/kind/namespace/name`, the key of [`AppliedMemory`]: a child's identity, never its
@@ -91,14 +99,23 @@ impl AppliedMemory {
         not_ready: Option<String>,
     ) {
         if let Ok(mut memory) = self.memory.lock() {
-            memory.written.insert(
-                key.to_string(),
-                Written {
-                    hash: hash.to_string(),
-                    version: resource_version.to_string(),
-                    not_ready,
-                },
-            );
+            let written = Written {
+                hash: hash.into(),
+                version: resource_version.into(),
+                not_ready: not_ready.map(String::into_boxed_str),
+            };
+            match memory.get_mut(key) {
+                Some(entry) => entry.written = Some(written),
+                None => {
+                    memory.insert(
+                        key.into(),
+                        Entry {
+                            written: Some(written),
+                            observed: None,
+                        },
+                    );
+                }
+            }
         }
     }
 
@@ -108,8 +125,18 @@ impl AppliedMemory {
             return;
         };
         if let Ok(mut memory) = self.memory.lock() {
-            let seen = memory.observed.entry(key.to_string()).or_insert(0);
-            *seen = (*seen).max(version);
+            match memory.get_mut(key) {
+                Some(entry) => entry.observe(version),
+                None => {
+                    memory.insert(
+                        key.into(),
+                        Entry {
+                            written: None,
+                            observed: Some(version),
+                        },
+                    );
+                }
+            }
         }
     }
 
@@ -120,17 +147,19 @@ impl AppliedMemory {
             return;
         };
         if let Ok(mut memory) = self.memory.lock() {
-            let newer_write = memory
-                .written
-                .get(key)
-                .and_then(|w| w.version.parse::<u64>().ok())
-                .is_none_or(|written| written > version);
-            if newer_write && memory.written.contains_key(key) {
-                let seen = memory.observed.entry(key.to_string()).or_insert(0);
-                *seen = (*seen).max(version);
-            } else {
-                memory.written.remove(key);
-                memory.observed.remove(key);
+            let newer = memory.get_mut(key).filter(|entry| {
+                entry.written.as_ref().is_some_and(|w| {
+                    w.version
+                        .parse::<u64>()
+                        .ok()
+                        .is_none_or(|written| written > version)
+                })
+            });
+            match newer {
+                Some(entry) => entry.observe(version),
+                None => {
+                    memory.remove(key);
+                }
             }
         }
     }
@@ -138,14 +167,22 @@ impl AppliedMemory {
     /// A child watch relisted: the cache is authoritative again for every remembered write.
     pub(crate) fn observe_all(&self) {
         if let Ok(mut memory) = self.memory.lock() {
-            let Memory { written, observed } = &mut *memory;
-            for (key, w) in written.iter() {
-                if let Ok(version) = w.version.parse::<u64>() {
-                    let seen = observed.entry(key.clone()).or_insert(0);
-                    *seen = (*seen).max(version);
+            for entry in memory.values_mut() {
+                if let Some(version) = entry
+                    .written
+                    .as_ref()
+                    .and_then(|w| w.version.parse::<u64>().ok())
+                {
+                    entry.observe(version);
                 }
             }
         }
+    }
+
+    /// Our latest write of `key`, if remembered.
+    fn written(&self, key: &str) -> Option<Written> {
+        let memory = self.memory.lock().ok()?;
+        memory.get(key)?.written.clone()
     }
 
     /// Whether `hash` was applied to `key` and the object is unchanged since (`resource_version`).
@@ -155,30 +192,27 @@ impl AppliedMemory {
         hash: &str,
         resource_version: &str,
     ) -> bool {
-        self.memory
-            .lock()
-            .ok()
-            .and_then(|m| m.written.get(key).cloned())
-            .is_some_and(|w| w.hash == hash && w.version == resource_version)
+        self.written(key)
+            .is_some_and(|w| &*w.hash == hash && &*w.version == resource_version)
     }
 
     /// The resourceVersion our latest apply of `key` was answered with, if remembered.
     pub(crate) fn written_version(&self, key: &str) -> Option<String> {
-        let memory = self.memory.lock().ok()?;
-        memory.written.get(key).map(|w| w.version.clone())
+        self.written(key).map(|w| w.version.into())
     }
 
     /// When the child watch has not yet delivered our own write of `hash` to `key`, the
     /// readiness that write had; else `None` (the cache is current: trust it).
     pub(crate) fn cache_behind(&self, key: &str, hash: &str) -> Option<Option<String>> {
         let memory = self.memory.lock().ok()?;
-        let written = memory.written.get(key)?;
-        if written.hash != hash {
+        let entry = memory.get(key)?;
+        let written = entry.written.as_ref()?;
+        if &*written.hash != hash {
             return None;
         }
         let version = written.version.parse::<u64>().ok()?;
-        let behind = memory.observed.get(key).is_none_or(|seen| *seen < version);
-        behind.then(|| written.not_ready.clone())
+        let behind = entry.observed.is_none_or(|seen| seen < version);
+        behind.then(|| written.not_ready.as_deref().map(str::to_string))
     }
 
     /// Whether the child watch's event of `key` at `resource_version` is the echo of our own
@@ -186,17 +220,16 @@ impl AppliedMemory {
     /// already knows that content and its readiness, so the event needs no reconcile.
     pub(crate) fn is_own_write(&self, key: &str, resource_version: &str) -> bool {
         self.memory.lock().ok().is_some_and(|m| {
-            m.written
-                .get(key)
-                .is_some_and(|w| w.version == resource_version)
+            m.get(key)
+                .and_then(|entry| entry.written.as_ref())
+                .is_some_and(|w| &*w.version == resource_version)
         })
     }
 
     /// Forgets objects whose keys fail `keep`.
     pub(crate) fn retain(&self, keep: impl Fn(&str) -> bool) {
         if let Ok(mut memory) = self.memory.lock() {
-            memory.written.retain(|k, _| keep(k));
-            memory.observed.retain(|k, _| keep(k));
+            memory.retain(|k, _| keep(k));
         }
     }
 }

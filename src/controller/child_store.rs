@@ -5,11 +5,12 @@
 //! and as compact JSON its metadata plus only the fields tera-operator's server-side apply owns
 //! (see [`super::owned_fields`]) — no defaults, no status, no managedFields. A parsed
 //! `serde_json::Value` tree takes five to six times the memory of its JSON text, so
-//! [`CachedChild::to_value`] parses the text only when a reconcile compares the object. An
-//! index by owner uid makes "what does this resource own" independent of how many children
-//! exist.
+//! [`CachedChild::to_value`] parses the text only when a reconcile compares the object; the
+//! text is [`Packed`], so that what children of many resources have in common is kept once.
+//! An index by owner uid makes "what does this resource own" independent of how many
+//! children exist.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -17,8 +18,9 @@ use kube::api::DynamicObject;
 use kube::runtime::watcher;
 use serde_json::{Map, Value};
 
-use super::apply::FIELD_MANAGER;
+use super::apply::{DESIRED_HASH_ANNOTATION, FIELD_MANAGER};
 use super::owned_fields;
+use super::packed::Packed;
 use crate::render::OWNER_UID_LABEL;
 
 /// The controller ownerReference of a cached child.
@@ -54,7 +56,10 @@ pub(crate) struct CachedChild {
     /// `None` when ready, else why not (see [`super::status::child_readiness`]).
     pub(crate) not_ready: Option<Box<str>>,
     owner_label: Option<String>,
-    json: Box<str>,
+    /// The object without its status as compact JSON, packed (`None`: its content is not kept).
+    json: Option<Packed>,
+    /// Its status as compact JSON, kept apart: it differs between siblings (timestamps).
+    status: Option<Box<str>>,
 }
 
 impl CachedChild {
@@ -90,7 +95,7 @@ impl CachedChild {
             }
             object.data = Value::Object(kept);
         }
-        let mut child = Self::describe(&object, Box::default());
+        let mut child = Self::describe(&object);
         child.helm_fields = helm_fields;
         child.not_ready = not_ready.map(String::into_boxed_str);
         slim(&mut object);
@@ -100,15 +105,39 @@ impl CachedChild {
         metadata.resource_version = None;
         metadata.creation_timestamp = None;
         metadata.generation = None;
-        // Serializing a DynamicObject cannot fail: its data is already JSON.
-        child.json = serde_json::to_string(&object)
-            .unwrap_or_default()
-            .into_boxed_str();
+        // Serializing JSON values cannot fail.
+        child.status = object
+            .data
+            .as_object_mut()
+            .and_then(|data| data.remove("status"))
+            .map(|status| status.to_string().into_boxed_str());
+        let text = serde_json::to_string(&object).unwrap_or_default();
+        child.json = Some(Packed::new(&text, &child.fills(&object)));
         child
     }
 
-    /// The looked-up fields of `object`, with `json` as its content.
-    fn describe(object: &DynamicObject, json: Box<str>) -> Self {
+    /// The strings in which children of different resources differ besides their status:
+    /// their names, namespace, owner and desired hash (see [`Packed`]).
+    fn fills<'a>(&'a self, object: &'a DynamicObject) -> Vec<&'a str> {
+        let mut fills = vec![self.name.as_str(), self.namespace.as_str()];
+        if let Some(owner) = &self.controller {
+            fills.extend([owner.name.as_str(), owner.uid.as_str()]);
+        }
+        fills.extend(self.owner_label.as_deref());
+        fills.extend(
+            object
+                .metadata
+                .annotations
+                .iter()
+                .flatten()
+                .filter(|(key, _)| key.as_str() == DESIRED_HASH_ANNOTATION)
+                .map(|(_, hash)| hash.as_str()),
+        );
+        fills
+    }
+
+    /// The looked-up fields of `object`, without its content.
+    fn describe(object: &DynamicObject) -> Self {
         let metadata = &object.metadata;
         let controller = metadata
             .owner_references
@@ -135,7 +164,8 @@ impl CachedChild {
                 .as_ref()
                 .and_then(|l| l.get(OWNER_UID_LABEL))
                 .cloned(),
-            json,
+            json: None,
+            status: None,
         }
     }
 
@@ -168,7 +198,16 @@ impl CachedChild {
     /// The cached object as JSON (parsed on each call): its metadata and the fields our apply
     /// owns (see [`CachedChild::new`]).
     pub(crate) fn to_value(&self) -> Value {
-        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+        let Some(json) = &self.json else {
+            return Value::Null;
+        };
+        let mut value = serde_json::from_str(&json.expand()).unwrap_or(Value::Null);
+        if let (Value::Object(map), Some(status)) = (&mut value, &self.status)
+            && let Ok(status) = serde_json::from_str(status)
+        {
+            map.insert("status".into(), status);
+        }
+        value
     }
 }
 
@@ -185,8 +224,9 @@ type Key = (String, String);
 #[derive(Default)]
 struct Index {
     objects: HashMap<Key, Arc<CachedChild>>,
-    /// Keys of objects by the value of their owner-uid label.
-    by_owner: HashMap<String, HashSet<Key>>,
+    /// The objects by the value of their owner-uid label (a resource owns one or a few of
+    /// each kind: a list is smaller than a set of keys).
+    by_owner: HashMap<String, Vec<Arc<CachedChild>>>,
 }
 
 impl Index {
@@ -197,7 +237,7 @@ impl Index {
             self.by_owner
                 .entry(owner.clone())
                 .or_default()
-                .insert(key.clone());
+                .push(child.clone());
         }
         self.objects.insert(key, child);
     }
@@ -205,10 +245,10 @@ impl Index {
     fn remove(&mut self, key: &Key) -> Option<Arc<CachedChild>> {
         let old = self.objects.remove(key)?;
         if let Some(owner) = &old.owner_label
-            && let Some(keys) = self.by_owner.get_mut(owner)
+            && let Some(children) = self.by_owner.get_mut(owner)
         {
-            keys.remove(key);
-            if keys.is_empty() {
+            children.retain(|child| !Arc::ptr_eq(child, &old));
+            if children.is_empty() {
                 self.by_owner.remove(owner);
             }
         }
@@ -287,7 +327,6 @@ impl ChildStore {
             .get(uid)
             .into_iter()
             .flatten()
-            .filter_map(|key| index.objects.get(key))
             .filter(|child| child.is_owned_by(uid))
             .cloned()
             .collect()
@@ -305,7 +344,7 @@ impl ChildStore {
     /// Forgets a deleted object; returns its identity and final resourceVersion (its content,
     /// never compared again, is not kept).
     pub(crate) fn delete(&self, object: DynamicObject) -> Arc<CachedChild> {
-        let child = Arc::new(CachedChild::describe(&object, Box::default()));
+        let child = Arc::new(CachedChild::describe(&object));
         if let Ok(mut index) = self.index.write() {
             index.remove(&(child.namespace.clone(), child.name.clone()));
         }

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::apply::{AppliedMemory, memory_key};
 use super::child_store::{CachedChild, ChildStore, Refusal, Waiters};
-use super::custom_resource::CustomResource;
+use super::custom_resource::{CustomResource, Kind};
 use super::health::Liveness;
 use super::held_events::{HeldEvents, owner_key};
 use super::in_flight::InFlight;
@@ -104,7 +104,7 @@ pub(crate) fn builtin_gvk(kind: &str) -> Option<GroupVersionKind> {
 struct Route {
     id: u64,
     namespace: Option<String>,
-    resource: ApiResource,
+    resource: Kind,
     sender: UnboundedSender<ObjectRef<CustomResource>>,
 }
 
@@ -239,7 +239,7 @@ impl Children {
                 .push(Route {
                     id,
                     namespace,
-                    resource: owner.clone(),
+                    resource: Kind::from(owner.clone()),
                     sender,
                 });
         }
@@ -638,13 +638,13 @@ mod tests {
                     Route {
                         id: 1,
                         namespace: None,
-                        resource: owner.clone(),
+                        resource: Kind::from(owner.clone()),
                         sender: tx_all,
                     },
                     Route {
                         id: 2,
                         namespace: Some("other".into()),
-                        resource: owner.clone(),
+                        resource: Kind::from(owner.clone()),
                         sender: tx_other,
                     },
                 ]);
@@ -654,7 +654,7 @@ mod tests {
         let got = rx_all.try_recv().ok();
         assert_eq!(
             got,
-            Some(ObjectRef::new_with("hello", owner.clone()).within("ns"))
+            Some(ObjectRef::new_with("hello", Kind::from(owner.clone())).within("ns"))
         );
         assert!(
             rx_other.try_recv().is_err(),
@@ -691,7 +691,7 @@ mod tests {
                 .push(Route {
                     id: 1,
                     namespace: None,
-                    resource: owner.clone(),
+                    resource: owner.clone().into(),
                     sender: tx,
                 });
         }
@@ -707,7 +707,7 @@ mod tests {
         route_change_to_owner(&routes, &held, &service, &child);
         assert_eq!(
             rx.try_recv().ok(),
-            Some(ObjectRef::new_with("hello", owner.clone()).within("ns")),
+            Some(ObjectRef::new_with("hello", Kind::from(owner.clone())).within("ns")),
             "after the reconcile, changes route at once"
         );
     }

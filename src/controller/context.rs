@@ -8,7 +8,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::backoff::{BASE_DELAY, Backoff, MAX_DELAY};
 use super::children::Children;
-use super::custom_resource::CustomResource;
+use super::custom_resource::{CustomResource, Kind};
 use super::events::EventSink;
 use super::health::Liveness;
 use super::metrics::Metrics;
@@ -49,7 +49,7 @@ pub(crate) struct KindContext {
     /// The mapping entry.
     pub(crate) watch: Watch,
     /// The custom resource's API resource.
-    pub(crate) resource: ApiResource,
+    pub(crate) resource: Kind,
     /// `group/Kind`, the kind's label in metrics and logs.
     pub(crate) key: String,
     chart: RwLock<ChartState>,
@@ -74,7 +74,7 @@ impl KindContext {
         Self {
             shared,
             watch,
-            resource,
+            resource: Kind::from(resource),
             key,
             chart: RwLock::new(ChartState {
                 renderer: Arc::new(renderer),
@@ -114,7 +114,7 @@ impl KindContext {
         }
         let stores = self.stores.read().ok()?;
         let latest = stores.iter().find_map(|s| s.get(&key))?;
-        super::cr_cache::status(&latest.0)
+        super::cr_cache::status(&latest)
     }
 
     /// The chart currently serving.

@@ -7,7 +7,7 @@ use kube::api::{Api, ApiResource, GroupVersionKind, ListParams, Patch, PatchPara
 use serde_json::Value;
 
 use super::apply::FIELD_MANAGER;
-use super::custom_resource::CustomResource;
+use super::custom_resource::{CustomResource, Kind};
 use crate::chart::Chart;
 use crate::config::Watch;
 
@@ -185,10 +185,10 @@ async fn breaking_changes(
     if old.is_null() || old == new {
         return Ok(Vec::new());
     }
-    let resource = ApiResource::from_gvk_with_plural(
+    let resource = Kind::from(ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk(&watch.group, &watch.version, &watch.kind),
         &existing.spec.names.plural,
-    );
+    ));
     // Decoded as the controller decodes them, so that one resource nested too deeply fails
     // alone rather than the whole list.
     let live = Api::<CustomResource>::all_with(client.clone(), &resource)

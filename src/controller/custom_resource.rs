@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
@@ -19,6 +20,8 @@ use kube::core::DynamicResourceScope;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::packed::Packed;
 
 /// Levels of mappings and lists kept when a resource is decoded, the resource itself being
 /// the first. Below the render's own limit ([`crate::render`] refuses values nested past 64
@@ -31,10 +34,17 @@ pub(crate) const DECODE_DEPTH: usize = 100;
 const _: () = assert!(crate::render::MAX_VALUES_DEPTH < DECODE_DEPTH - 2);
 
 /// A watched custom resource: a [`DynamicObject`] whose containers nested deeper than
-/// [`DECODE_DEPTH`] levels were cut off (as `null`) when it was decoded.
-#[derive(Clone, Debug, Serialize)]
-#[serde(transparent)]
-pub(crate) struct CustomResource(pub(crate) DynamicObject);
+/// [`DECODE_DEPTH`] levels were cut off (as `null`) when it was decoded. The cache's copy keeps
+/// its content (all but the metadata) packed in the second field (see [`super::cr_cache`]);
+/// it serializes as the whole resource either way.
+#[derive(Clone, Debug)]
+pub(crate) struct CustomResource(pub(crate) DynamicObject, pub(crate) Option<Packed>);
+
+impl Serialize for CustomResource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        super::cr_cache::unpacked(self).serialize(serializer)
+    }
+}
 
 impl Deref for CustomResource {
     type Target = DynamicObject;
@@ -48,32 +58,53 @@ impl<'de> Deserialize<'de> for CustomResource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Bounded { depth: 1 }.deserialize(deserializer)?;
         serde_json::from_value(value)
-            .map(CustomResource)
+            .map(|object| CustomResource(object, None))
             .map_err(de::Error::custom)
     }
 }
 
+/// The API resource of a custom resource kind, shared: kube-runtime keys every cached object and
+/// every scheduled reconcile by an `ObjectRef` that carries its kind's [`Resource::DynamicType`],
+/// so with thousands of resources a pointer each instead of five strings each counts.
+/// Compared and hashed by content, like the [`ApiResource`] it stands for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Kind(Arc<ApiResource>);
+
+impl From<ApiResource> for Kind {
+    fn from(resource: ApiResource) -> Self {
+        Self(Arc::new(resource))
+    }
+}
+
+impl Deref for Kind {
+    type Target = ApiResource;
+
+    fn deref(&self) -> &ApiResource {
+        &self.0
+    }
+}
+
 impl Resource for CustomResource {
-    type DynamicType = ApiResource;
+    type DynamicType = Kind;
     type Scope = DynamicResourceScope;
 
-    fn kind(dt: &ApiResource) -> Cow<'_, str> {
+    fn kind(dt: &Kind) -> Cow<'_, str> {
         DynamicObject::kind(dt)
     }
 
-    fn group(dt: &ApiResource) -> Cow<'_, str> {
+    fn group(dt: &Kind) -> Cow<'_, str> {
         DynamicObject::group(dt)
     }
 
-    fn version(dt: &ApiResource) -> Cow<'_, str> {
+    fn version(dt: &Kind) -> Cow<'_, str> {
         DynamicObject::version(dt)
     }
 
-    fn api_version(dt: &ApiResource) -> Cow<'_, str> {
+    fn api_version(dt: &Kind) -> Cow<'_, str> {
         DynamicObject::api_version(dt)
     }
 
-    fn plural(dt: &ApiResource) -> Cow<'_, str> {
+    fn plural(dt: &Kind) -> Cow<'_, str> {
         DynamicObject::plural(dt)
     }
 
@@ -178,6 +209,32 @@ impl<'de> Visitor<'de> for Bounded {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn kinds_share_their_api_resource_and_compare_by_content() {
+        use std::hash::BuildHasher as _;
+        let resource = || {
+            ApiResource::from_gvk_with_plural(
+                &kube::core::GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", "WebServer"),
+                "webservers",
+            )
+        };
+        let kind = Kind::from(resource());
+        let clone = kind.clone();
+        assert!(Arc::ptr_eq(&kind.0, &clone.0), "a clone is a pointer");
+        let other = Kind::from(resource());
+        assert_eq!(kind, other, "equal content, separate allocations");
+        let hasher = std::collections::hash_map::RandomState::new();
+        assert_eq!(hasher.hash_one(&kind), hasher.hash_one(&other));
+        assert_eq!(CustomResource::plural(&kind), "webservers");
+        assert_eq!(
+            CustomResource::api_version(&kind),
+            "web.tera-operator.io/v1alpha1"
+        );
+        let mut elsewhere = resource();
+        elsewhere.plural = "others".into();
+        assert_ne!(kind, Kind::from(elsewhere));
+    }
 
     /// `levels` mappings nested under `spec.x`, as JSON text.
     fn nested_text(levels: usize) -> String {

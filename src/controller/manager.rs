@@ -22,7 +22,7 @@ use super::children::builtin_gvk;
 use super::coalesce::{CHILD_CHANGE_WINDOW, coalesce};
 use super::context::{KindContext, Shared};
 use super::crds;
-use super::custom_resource::CustomResource;
+use super::custom_resource::{CustomResource, Kind};
 use super::held_events::{Holding, owner_key};
 use super::reconcile::{error_policy, object_key, reconcile};
 use super::reload::{self, FileWatcher};
@@ -374,6 +374,7 @@ impl Manager {
         resource: &ApiResource,
         scope: Option<String>,
     ) -> Store<CustomResource> {
+        let resource = &Kind::from(resource.clone());
         let client = self.shared.client.clone();
         let scope_name = scope.clone();
         let api: Api<CustomResource> = match &scope {
@@ -405,7 +406,7 @@ impl Manager {
         let cached_resource = resource.clone();
         let objects = watcher(api, config)
             .default_backoff()
-            .modify(|object| super::cr_cache::slim(&mut object.0))
+            .modify(super::cr_cache::slim)
             .reflect(writer)
             .try_filter_map(move |event| {
                 futures::future::ready(Ok(match event {
@@ -555,7 +556,7 @@ async fn wait_synced(store: &Store<CustomResource>, timeout: Duration) -> bool {
 /// Whether `object`, listed again, is what the cache already holds (same resourceVersion).
 fn unchanged_since_cached(
     cache: &Store<CustomResource>,
-    resource: &ApiResource,
+    resource: &Kind,
     object: &CustomResource,
 ) -> bool {
     let Some(version) = object.metadata.resource_version.as_deref() else {
@@ -632,10 +633,10 @@ mod tests {
 
     #[test]
     fn a_relisted_resource_at_its_cached_version_is_unchanged() {
-        let resource = ApiResource::from_gvk_with_plural(
+        let resource = Kind::from(ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk("web.tera-operator.io", "v1alpha1", "WebServer"),
             "webservers",
-        );
+        ));
         let at = |version: &str| -> CustomResource {
             serde_json::from_value(serde_json::json!({
                 "apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",

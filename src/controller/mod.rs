@@ -32,6 +32,7 @@ pub(crate) mod manager;
 pub mod metrics;
 pub(crate) mod own_writes;
 pub(crate) mod owned_fields;
+pub(crate) mod packed;
 pub(crate) mod prune;
 pub(crate) mod reason;
 pub(crate) mod reconcile;

@@ -30,8 +30,9 @@ pub(crate) struct OwnWrites {
 struct Pending {
     /// The resourceVersion the API server answered the write with.
     version: String,
-    /// The status written.
-    status: Value,
+    /// The status written, as compact JSON: a burst of writes (thousands of resources created
+    /// at once) can leave many echoes due, and a parsed tree takes several times its text.
+    status: Box<str>,
 }
 
 impl OwnWrites {
@@ -43,7 +44,7 @@ impl OwnWrites {
                 key,
                 Pending {
                     version: resource_version,
-                    status,
+                    status: status.to_string().into_boxed_str(),
                 },
             );
         }
@@ -53,7 +54,9 @@ impl OwnWrites {
     /// with it yet (`None`: the cache is current).
     pub(crate) fn written_status(&self, key: &str) -> Option<Value> {
         let pending = self.pending.lock().ok()?;
-        pending.get(key).map(|p| p.status.clone())
+        let status = &pending.get(key)?.status;
+        // The text was written from a JSON value: it parses back to that value.
+        serde_json::from_str(status).ok()
     }
 
     /// Whether the watch event of `key` at `resource_version` is the echo of our own write (and

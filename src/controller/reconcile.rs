@@ -258,7 +258,8 @@ pub(crate) async fn reconcile(
     ctx: Arc<KindContext>,
 ) -> Result<Action> {
     let started = Instant::now();
-    let result = reconcile_inner(&object, &ctx).await;
+    // The cache keeps the resource's content packed (see `cr_cache`).
+    let result = reconcile_inner(&super::cr_cache::unpacked(&object), &ctx).await;
     let metrics = &ctx.shared.metrics;
     metrics.reconciled(&ctx.key, started.elapsed().as_secs_f64());
     match &result {
@@ -1105,7 +1106,7 @@ fn previous_status(ctx: &KindContext, object: &DynamicObject) -> Option<Value> {
     ctx.own_writes
         .written_status(&object_key(object))
         .or_else(|| ctx.latest_status(object))
-        .or_else(|| super::cr_cache::status(object))
+        .or_else(|| object.data.get("status").cloned())
         .filter(Value::is_object)
 }
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::apply::{add_desired_hash, api_error_text, server_side_apply};
 use super::child_store::{CachedChild, ChildId};
-use super::custom_resource::CustomResource;
+use super::custom_resource::{CustomResource, Kind};
 use super::reconcile::PAUSED_ANNOTATION;
 use crate::config::{Mapping, Watch};
 use crate::render::{OWNER_UID_LABEL, Renderer};
@@ -243,6 +243,7 @@ impl Differ<'_> {
                     .join(", "),
             })?;
         let (resource, _) = self.api_resource(&watch.api_version(), &watch.kind).await?;
+        let resource = Kind::from(resource);
         let api: Api<CustomResource> = match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
             None => Api::all_with(self.client.clone(), &resource),
