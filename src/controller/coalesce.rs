@@ -62,6 +62,17 @@ where
 mod tests {
     use super::*;
 
+    /// Sends `request` into the coalescer.
+    fn send(
+        requests: &futures::channel::mpsc::UnboundedSender<&'static str>,
+        request: &'static str,
+    ) {
+        assert!(
+            requests.unbounded_send(request).is_ok(),
+            "the coalescer stopped taking requests"
+        );
+    }
+
     /// What `merged` has passed on so far.
     fn drain(merged: &mut UnboundedReceiver<&'static str>) -> Vec<&'static str> {
         let mut got = Vec::new();
@@ -77,10 +88,10 @@ mod tests {
         let (requests, input) = unbounded();
         let mut merged = coalesce(input, Duration::from_millis(250));
         for request in ["a", "a", "b"] {
-            requests.unbounded_send(request).unwrap();
+            send(&requests, request);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        requests.unbounded_send("a").unwrap();
+        send(&requests, "a");
         assert_eq!(drain(&mut merged), Vec::<&str>::new(), "held");
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(
@@ -88,7 +99,7 @@ mod tests {
             ["a", "b"],
             "one each, at the end of the window"
         );
-        requests.unbounded_send("a").unwrap();
+        send(&requests, "a");
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(
             drain(&mut merged),
@@ -104,7 +115,7 @@ mod tests {
         let mut passed = 0;
         // A change every 100 ms for a second: the owner still gets one request per window.
         for _ in 0..10 {
-            requests.unbounded_send("a").unwrap();
+            send(&requests, "a");
             tokio::time::sleep(Duration::from_millis(100)).await;
             passed += drain(&mut merged).len();
         }
@@ -115,7 +126,7 @@ mod tests {
     async fn held_requests_pass_on_after_the_input_ends() {
         let (requests, input) = unbounded();
         let mut merged = coalesce(input, Duration::from_millis(250));
-        requests.unbounded_send("a").unwrap();
+        send(&requests, "a");
         drop(requests);
         assert_eq!(merged.next().await, Some("a"));
         assert_eq!(merged.next().await, None, "ended");

@@ -114,6 +114,13 @@ impl KindContext {
         }
         let stores = self.stores.read().ok()?;
         let latest = stores.iter().find_map(|s| s.get(&key))?;
+        // The version the reconcile already holds unpacked: its status, without unpacking the
+        // cached copy again (a reconcile asks for the previous status more than once).
+        if latest.0.metadata.resource_version.is_some()
+            && latest.0.metadata.resource_version == object.metadata.resource_version
+        {
+            return object.data.get("status").cloned();
+        }
         super::cr_cache::status(&latest)
     }
 
