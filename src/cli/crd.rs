@@ -1,6 +1,5 @@
 //! `tera-operator crd`: print (or write) the CustomResourceDefinition of every mapped kind.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,16 +34,12 @@ pub(crate) fn run(args: CrdArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("wrote {}", path.display());
             }
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            for (_, yaml) in &crds {
-                let written = writeln!(out, "---").and_then(|_| out.write_all(yaml.as_bytes()));
-                match written {
-                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-                    other => other?,
-                }
-            }
-        }
+        None => super::print(
+            &crds
+                .iter()
+                .map(|(_, yaml)| format!("---\n{yaml}"))
+                .collect::<String>(),
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

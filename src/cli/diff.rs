@@ -1,11 +1,9 @@
 //! `tera-operator diff`: print what applying would change on the live cluster; exit 0, 1 or >1 as `kubectl diff`.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::controller::diff::{self, Change, Target};
-use anyhow::Context as _;
 use clap::Args;
 
 use super::cluster::{self, ClusterArgs};
@@ -70,19 +68,18 @@ fn diff_and_print(args: &DiffArgs) -> anyhow::Result<u8> {
         (None, Some(ns)) => ns.clone(),
         _ => "default".to_string(),
     };
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
-    let report = runtime.block_on(async {
+    let report = super::block_on(async {
         let client = cluster::connect(&args.cluster).await?;
         anyhow::Ok(diff::diff(&client, &mapping, target, &namespace).await?)
     })?;
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
 
-    let mut out = std::io::stdout().lock();
-    for object in &report.objects {
-        out.write_all(object.diff.as_bytes())
-            .context("writing the diff")?;
-    }
-    out.flush().context("writing the diff")?;
+    super::print(
+        &report
+            .objects
+            .iter()
+            .map(|o| o.diff.as_str())
+            .collect::<String>(),
+    )?;
     for object in &report.objects {
         match object.change {
             Change::Create => eprintln!("would create: {}", object.object),

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, Document, Mapping};
+use crate::config::{self, Document, Mapping, Watch};
 
 use super::user_error;
 
@@ -22,4 +22,18 @@ pub(crate) fn read_documents(paths: &[PathBuf]) -> anyhow::Result<Vec<Document>>
         Err(e) if e.is_users() => Err(user_error(e)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The charts `lint` and `test` check, each with its mapping entry: `charts`, or every chart in
+/// the mapping file when none is named (then the mapping must load).
+pub(crate) fn chart_targets(
+    charts: &[PathBuf],
+    config: &Path,
+) -> anyhow::Result<Vec<(PathBuf, Option<Watch>)>> {
+    let mapping = if charts.is_empty() {
+        Some(load_mapping(config)?)
+    } else {
+        load_mapping(config).ok()
+    };
+    Ok(crate::lint::targets(charts, mapping))
 }

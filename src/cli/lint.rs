@@ -20,12 +20,7 @@ pub(crate) struct LintArgs {
 
 /// Runs `lint`; exit code 1 when any error is found.
 pub(crate) fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
-    let mapping = if args.charts.is_empty() {
-        Some(inputs::load_mapping(&args.config)?)
-    } else {
-        inputs::load_mapping(&args.config).ok()
-    };
-    let targets = lint::targets(&args.charts, mapping);
+    let targets = inputs::chart_targets(&args.charts, &args.config)?;
     let mut errors = 0;
     let mut warnings = 0;
     for (dir, watch) in &targets {

@@ -1,6 +1,5 @@
 //! `tera-operator manifests`: print everything needed to run the operator in a cluster.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,9 +63,6 @@ pub(crate) fn run(args: ManifestsArgs) -> anyhow::Result<ExitCode> {
         Err(e @ deploy::Error::SerializeFailed { .. }) => return Err(e.into()),
         Err(e) => return Err(user_error(e)),
     };
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other?,
-    }
+    super::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }

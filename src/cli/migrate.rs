@@ -1,11 +1,9 @@
 //! `tera-operator migrate helm-release`: print the custom resource that replaces a Helm release.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::migrate;
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::cluster::{self, ClusterArgs};
@@ -62,13 +60,7 @@ pub(crate) fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
         MigrateCommand::HelmChart(args) => super::migrate_chart::run(args),
         MigrateCommand::HelmOperator(args) => super::migrate_operator::run(args),
         MigrateCommand::HelmRelease(args) => {
-            let runtime =
-                tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
-            let text = runtime.block_on(helm_release(&args))?;
-            match std::io::stdout().lock().write_all(text.as_bytes()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
-            }
+            super::print(&super::block_on(helm_release(&args))?)?;
             Ok(ExitCode::SUCCESS)
         }
     }

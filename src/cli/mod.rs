@@ -1,8 +1,10 @@
 //! The command line: one module per subcommand (parse, call the library, print), errors split
 //! into the user's (exit code 1) and unexpected ones (exit code 2).
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 mod cluster;
@@ -88,6 +90,23 @@ pub(crate) struct UserError(anyhow::Error);
 /// Wraps an error as a [`UserError`].
 pub(crate) fn user_error(err: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow::Error::new(UserError(err.into()))
+}
+
+/// Runs `work` on a new async runtime. Blocking work still in flight when it ends (a DNS
+/// lookup, a file read) holds the exit for at most 2 s.
+fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
+    let result = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
+}
+
+/// Writes `text` to standard output; a closed pipe (`| head`) is not an error.
+fn print(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing to standard output failed")?),
+    }
 }
 
 /// Sets up `tracing` on stderr; `RUST_LOG` filters (default `info`). Text lines are coloured

@@ -1,6 +1,5 @@
 //! `tera-operator render`: print the objects the operator would apply for custom resources.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,32 +67,17 @@ pub(crate) fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| user_error(anyhow::anyhow!("{origin}: {}: {e}", document.describe())))?;
         objects.extend(rendered.objects);
     }
-    print_objects(&objects, args.output)?;
+    super::print(&format_objects(&objects, args.output)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints objects as multi-document YAML or a JSON list; a closed pipe (`| head`) is not an error.
-fn print_objects(objects: &[Value], format: OutputFormat) -> anyhow::Result<()> {
-    match write_objects(objects, format) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
-}
-
-fn write_objects(objects: &[Value], format: OutputFormat) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format {
-        OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, objects)?;
-            writeln!(out)?;
-        }
-        OutputFormat::Yaml => {
-            for object in objects {
-                writeln!(out, "---")?;
-                let text = serde_yaml::to_string(object).map_err(std::io::Error::other)?;
-                out.write_all(text.as_bytes())?;
-            }
-        }
-    }
-    Ok(())
+/// Objects as multi-document YAML or a JSON list.
+fn format_objects(objects: &[Value], format: OutputFormat) -> anyhow::Result<String> {
+    Ok(match format {
+        OutputFormat::Json => serde_json::to_string_pretty(objects)? + "\n",
+        OutputFormat::Yaml => objects
+            .iter()
+            .map(|object| Ok(format!("---\n{}", serde_yaml::to_string(object)?)))
+            .collect::<anyhow::Result<String>>()?,
+    })
 }

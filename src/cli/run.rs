@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::controller::{self, Options};
-use anyhow::Context as _;
 use clap::Args;
 
 use super::cluster::{self, ClusterArgs};
@@ -63,10 +62,8 @@ impl RunArgs {
 
 /// Runs `run`.
 pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
-    let result = runtime.block_on(async {
+    super::block_on(async {
         let client = cluster::connect(&args.cluster).await?;
-        let lease = args.leader.lease_config();
         let shutdown = async {
             if let Err(e) = signals::shutdown_signal().await {
                 tracing::error!(error = %e, "waiting for a shutdown signal failed; shutting down");
@@ -76,126 +73,111 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(shards) => {
                 controller::shard::run_sharded(client, args.options(), shards, shutdown).await
             }
-            None => controller::run(client, args.options(), lease, shutdown).await,
+            None => {
+                let lease = args.leader.lease_config();
+                controller::run(client, args.options(), lease, shutdown).await
+            }
         };
         match ran {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(e @ controller::RunError::LeaderElectionFailed(_)) => Err(e.into()),
             Err(e) => Err(user_error(e)),
         }
-    });
-    // Blocking work still in flight (a DNS lookup, a file read) must not hold the exit.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-    result
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::deploy::{self, Options};
-    use clap::Parser as _;
+    use std::time::Duration;
 
     use crate::cli::{Cli, Command};
+    use crate::deploy::{self, Options};
+    use clap::Parser as _;
+    use serde_json::Value;
+
+    /// The command line of the `kind` workload in the install manifests for `options`, as its
+    /// pod in namespace `ops` passes it.
+    fn container_argv(kind: &str, options: &Options) -> Vec<String> {
+        let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/watches.yaml");
+        let text = deploy::manifests(&config, options).unwrap_or_else(|e| panic!("{e}"));
+        let workload = serde_yaml::Deserializer::from_str(&text)
+            .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+            .find(|d: &Value| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {text}"));
+        let args = &workload["spec"]["template"]["spec"]["containers"][0]["args"];
+        let args = args.as_array().map(Vec::as_slice).unwrap_or_default();
+        let args = args.iter().filter_map(Value::as_str);
+        std::iter::once("tera-operator".to_string())
+            .chain(args.map(|a| a.replace("$(POD_NAMESPACE)", "ops")))
+            .collect()
+    }
+
+    /// `argv` parsed as `run`.
+    fn parse_run(argv: &[String]) -> super::RunArgs {
+        match Cli::try_parse_from(argv).map(|cli| cli.command) {
+            Ok(Command::Run(run)) => run,
+            Ok(other) => panic!("{argv:?} is not `run`: {other:?}"),
+            Err(e) => panic!("{argv:?}: {e}"),
+        }
+    }
 
     /// The Deployment's command line in the install manifests is one `run` accepts, with the
     /// leader-election flags of [`LeaderElectionArgs`](super::LeaderElectionArgs).
     #[test]
     fn deployment_args_parse_as_run_with_leader_election() {
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/watches.yaml");
         for install_crds in [false, true] {
             let options = Options {
                 install_crds,
                 ..Options::default()
             };
-            let text = deploy::manifests(&config, &options).unwrap();
-            let deployment = serde_yaml::Deserializer::from_str(&text)
-                .map(|d| serde::Deserialize::deserialize(d).unwrap())
-                .find(|d: &serde_json::Value| d["kind"] == "Deployment")
-                .unwrap();
-            let argv: Vec<String> = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().replace("$(POD_NAMESPACE)", "ops"))
-                .collect();
-            assert_eq!(argv[0], "run");
-            // The real command line, exactly as the Deployment passes it.
-            let cli = Cli::try_parse_from(
-                std::iter::once("tera-operator".to_string()).chain(argv.iter().cloned()),
-            )
-            .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-            let Command::Run(run) = cli.command else {
-                panic!("{argv:?} is not `run`");
-            };
-            assert_eq!(
-                run.config,
-                Path::new("/etc/tera-operator/charts/watches.yaml")
-            );
+            let run = parse_run(&container_argv("Deployment", &options));
+            let config = std::path::Path::new("/etc/tera-operator/charts/watches.yaml");
+            assert_eq!(run.config, config);
             assert_eq!(run.metrics_addr.to_string(), "0.0.0.0:8080");
             assert_eq!(run.install_crds, install_crds);
-            let lease = run.leader.lease_config().expect("--leader-elect");
+            let lease = run
+                .leader
+                .lease_config()
+                .unwrap_or_else(|| panic!("no lease"));
             assert_eq!(
-                (lease.namespace.as_str(), lease.name.as_str()),
-                ("ops", "tera-operator")
+                (lease.namespace, lease.name),
+                ("ops".into(), "tera-operator".into())
             );
-            assert_eq!(lease.lease_duration, std::time::Duration::from_secs(15));
-            assert_eq!(lease.renew_deadline, std::time::Duration::from_secs(10));
-            assert_eq!(lease.retry_period, std::time::Duration::from_secs(2));
+            let durations = (
+                lease.lease_duration,
+                lease.renew_deadline,
+                lease.retry_period,
+            );
+            let secs = Duration::from_secs;
+            assert_eq!(durations, (secs(15), secs(10), secs(2)));
         }
     }
 
     /// The StatefulSet's command line in the sharded install manifests is one `run` accepts:
-    /// a replica of 3 shards, no leader election, the Leases in the pod's namespace.
+    /// a replica of 3 shards, no leader election, the Leases in the pod's namespace; sharding
+    /// and leader election (or CRD installs) do not go together.
     #[test]
     fn statefulset_args_parse_as_run_with_shards() {
-        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/watches.yaml");
         let options = Options {
             shards: Some(3),
             replicas: 3,
             ..Options::default()
         };
-        let text = deploy::manifests(&config, &options).unwrap();
-        let set = serde_yaml::Deserializer::from_str(&text)
-            .map(|d| serde::Deserialize::deserialize(d).unwrap())
-            .find(|d: &serde_json::Value| d["kind"] == "StatefulSet")
-            .unwrap();
-        let argv: Vec<String> = set["spec"]["template"]["spec"]["containers"][0]["args"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().replace("$(POD_NAMESPACE)", "ops"))
-            .collect();
-        let cli = Cli::try_parse_from(
-            std::iter::once("tera-operator".to_string()).chain(argv.iter().cloned()),
-        )
-        .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        let Command::Run(run) = cli.command else {
-            panic!("{argv:?} is not `run`");
-        };
+        let argv = container_argv("StatefulSet", &options);
+        let run = parse_run(&argv);
         assert!(run.leader.lease_config().is_none(), "no leader election");
-        let shards = run
-            .shard
-            .shard_config(run.leader.lease_settings())
-            .expect("--shards");
+        let shards = run.shard.shard_config(run.leader.lease_settings());
+        let shards = shards.unwrap_or_else(|| panic!("no --shards"));
         assert_eq!(shards.shards, 3);
+        let lease = shards.lease;
         assert_eq!(
-            (shards.lease.namespace.as_str(), shards.lease.name.as_str()),
-            ("ops", "tera-operator-shard")
+            (lease.namespace, lease.name),
+            ("ops".into(), "tera-operator-shard".into())
         );
-        assert_eq!(
-            shards.lease.lease_duration,
-            std::time::Duration::from_secs(15)
-        );
-        // Sharding and leader election (or CRD installs) do not go together.
+        assert_eq!(lease.lease_duration, Duration::from_secs(15));
         for extra in ["--leader-elect", "--install-crds"] {
-            let err = Cli::try_parse_from(
-                std::iter::once("tera-operator".to_string())
-                    .chain(argv.iter().cloned())
-                    .chain([extra.to_string()]),
-            )
-            .unwrap_err()
-            .to_string();
+            let refused = Cli::try_parse_from(argv.iter().map(String::as_str).chain([extra]));
+            let err = refused.err().map(|e| e.to_string()).unwrap_or_default();
             assert!(err.contains("cannot be used with"), "{extra}: {err}");
         }
     }

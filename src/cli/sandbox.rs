@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use tera_sandbox::{Sandbox, SandboxConfig};
 
 /// Arguments of `tera-operator sandbox`.
@@ -52,11 +50,11 @@ async fn start_operator(
 ) -> anyhow::Result<crate::controller::Operator> {
     let options = crate::controller::Options {
         config: args.config.clone(),
-        namespaces: Vec::new(),
         metrics_addr: args.metrics_addr,
         install_crds: true,
         force_crd_changes: args.force_crd_changes,
         hot_reload: true,
+        ..Default::default()
     };
     crate::controller::Operator::start(client, options)
         .await
@@ -84,8 +82,7 @@ fn manifests(args: &Args) -> Vec<PathBuf> {
 
 /// Runs the command.
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime failed")?;
-    rt.block_on(serve(args))
+    super::block_on(serve(args))
 }
 
 async fn serve(args: Args) -> anyhow::Result<ExitCode> {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::lint::{self, chart_tests};
+use crate::lint::chart_tests;
 use clap::Args;
 
 use super::inputs::{self, DEFAULT_CONFIG};
@@ -23,16 +23,11 @@ pub(crate) struct TestArgs {
 
 /// Runs `test`; exit code 1 when a test fails, 2 when a test file or chart cannot be used.
 pub(crate) fn run(args: TestArgs) -> anyhow::Result<ExitCode> {
-    let mapping = if args.charts.is_empty() {
-        Some(inputs::load_mapping(&args.config)?)
-    } else {
-        inputs::load_mapping(&args.config).ok()
-    };
     let options = chart_tests::Options {
         update_snapshots: args.update_snapshots,
     };
     let mut totals = chart_tests::Totals::default();
-    for (dir, watch) in &lint::targets(&args.charts, mapping) {
+    for (dir, watch) in &inputs::chart_targets(&args.charts, &args.config)? {
         let report = chart_tests::run_chart(dir, watch.as_ref(), options);
         for line in chart_tests::report_lines(&report) {
             eprintln!("{line}");
