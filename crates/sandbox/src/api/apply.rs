@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::api::typed::{self, Trie};
+use crate::api::typed;
 pub(crate) use crate::api::typed::{FieldSet, Path, Seg};
 use k8s_rules::types::Schema;
 
@@ -100,7 +100,39 @@ fn seg_key(seg: &Seg) -> String {
 }
 
 /// Encodes a field set as a FieldsV1 tree (`.` marks a member that also has members below).
+///
+/// Built in one pass over the set: it is sorted, so a member comes before the paths below it,
+/// and a node that is still empty when a path goes through it is a member seen before.
 pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
+    let mut root = Map::new();
+    // The root is a member only through the empty path, the first of a sorted set.
+    let root_member = set.first().is_some_and(Vec::is_empty);
+    for path in set {
+        let mut node = &mut root;
+        // Whether the node is a member: the root through the empty path, any other node when
+        // it was there before this path and is still empty (only a member ends with no child).
+        let mut member = root_member;
+        for seg in path {
+            if member && !node.contains_key(".") {
+                node.insert(".".into(), Value::Object(Map::new()));
+            }
+            let key = seg_key(seg);
+            let existed = node.contains_key(&key);
+            let child = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            member = existed && child.as_object().is_some_and(Map::is_empty);
+            let Value::Object(child) = child else {
+                break;
+            };
+            node = child;
+        }
+    }
+    Value::Object(root)
+}
+
+/// [`to_fields_v1`] through a [`Trie`] of the set.
+#[cfg(test)]
+fn to_fields_v1_by_trie(set: &FieldSet) -> Value {
+    use crate::api::typed::Trie;
     fn node(t: &Trie) -> Value {
         let mut m = Map::new();
         if t.is_member() && !t.children().is_empty() {
@@ -388,13 +420,16 @@ pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRe
         .is_some_and(|old| requested.is_array() && *requested != old["metadata"]["managedFields"]);
     let empty = json!({});
     let s = req.schema;
-    // compare leaves managedFields out, so neither object is copied to strip them.
-    let cmp = typed::compare(
-        old.unwrap_or(&empty),
-        new,
-        s,
-        matches!(s, Schema::Builtin(_)),
-    );
+    // compare leaves managedFields out, so neither object is copied to strip them; a write of
+    // the status or the main resource compares only what it tracks.
+    let old_or_empty = old.unwrap_or(&empty);
+    let implicit = matches!(s, Schema::Builtin(_));
+    let scoped = match req.scope {
+        Scope::All => None,
+        Scope::Status => typed::compare_fields(old_or_empty, new, s, implicit, |k| k == "status"),
+        Scope::NoStatus => typed::compare_fields(old_or_empty, new, s, implicit, |k| k != "status"),
+    };
+    let cmp = scoped.unwrap_or_else(|| typed::compare(old_or_empty, new, s, implicit));
     let mut changed = cmp.added;
     changed.extend(cmp.modified);
     let changed = tracked_set(changed, req.scope);
@@ -639,6 +674,21 @@ mod tests {
             "struct fields are not members"
         );
         assert_eq!(from_fields_v1(&v), set);
+    }
+
+    #[test]
+    fn fields_v1_in_one_pass_is_as_through_a_trie() {
+        let set = field_set(&deploy(1, "nginx"), Scope::All, deployment());
+        let mut with_parents = set.clone();
+        for p in &set {
+            with_parents.insert(p[..p.len() / 2].to_vec());
+        }
+        for s in [set, with_parents, FieldSet::new()] {
+            let mut rooted = s.clone();
+            rooted.insert(Vec::new());
+            assert_eq!(to_fields_v1(&s), to_fields_v1_by_trie(&s));
+            assert_eq!(to_fields_v1(&rooted), to_fields_v1_by_trie(&rooted));
+        }
     }
 
     #[test]

@@ -59,6 +59,37 @@ fn without_hash(template: &Value) -> Value {
     t
 }
 
+/// Whether two templates are equal but for their `pod-template-hash` labels
+/// (`without_hash(a) == without_hash(b)`, compared in place where both have labels).
+fn equal_ignoring_hash(a: &Value, b: &Value) -> bool {
+    let (Some(la), Some(lb)) = (
+        a["metadata"]["labels"].as_object(),
+        b["metadata"]["labels"].as_object(),
+    ) else {
+        return without_hash(a) == without_hash(b);
+    };
+    let kept = |m: &Map<String, Value>| m.keys().filter(|k| *k != HASH_LABEL).count();
+    kept(la) == kept(lb)
+        && la
+            .iter()
+            .filter(|(k, _)| *k != HASH_LABEL)
+            .all(|(k, v)| lb.get(k) == Some(v))
+        && equal_except(a, b, "metadata")
+        && equal_except(&a["metadata"], &b["metadata"], "labels")
+}
+
+/// Whether two objects are equal but for the member `skipped`.
+fn equal_except(a: &Value, b: &Value, skipped: &str) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let kept = |m: &Map<String, Value>| m.keys().filter(|k| *k != skipped).count();
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(k, _)| *k != skipped)
+            .all(|(k, v)| b.get(k) == Some(v))
+}
+
 fn revision(obj: &Value) -> i64 {
     obj["metadata"]["annotations"][REVISION]
         .as_str()
@@ -99,11 +130,11 @@ fn max_replicas(dep: &Value) -> i64 {
 fn replica_sets(store: &Store, dep: &Value) -> (Option<Value>, Vec<Value>) {
     let ns = dep["metadata"]["namespace"].as_str().unwrap_or_default();
     let uid = dep["metadata"]["uid"].as_str().unwrap_or_default();
-    let template = without_hash(&dep["spec"]["template"]);
+    let template = &dep["spec"]["template"];
     let mut new = None;
     let mut olds = Vec::new();
     for rs in controlled_by(store, "apps/replicasets", ns, uid) {
-        if new.is_none() && without_hash(&rs["spec"]["template"]) == template {
+        if new.is_none() && equal_ignoring_hash(&rs["spec"]["template"], template) {
             new = Some(rs.clone());
         } else {
             olds.push(rs.clone());
@@ -346,16 +377,16 @@ pub(crate) fn sync(store: &mut Store, dep: &Value, clock: &Clock) -> Option<Dura
     let new_rev = new_rs.as_ref().map(revision).unwrap_or(0);
     if new_rev > 0
         && revision(dep) != new_rev
-        && let Some(old) = store.get(&dep_res.storage, &k).cloned()
+        && let Some(old) = store.get_shared(&dep_res.storage, &k)
     {
-        let mut new = old.clone();
+        let mut new = Value::clone(&old);
         new["metadata"]["annotations"][REVISION] = json!(new_rev.to_string());
         commit(store, &dep_res, &old, new, Scope::NoStatus, now);
     }
-    if let Some(old) = store.get(&dep_res.storage, &k).cloned()
+    if let Some(old) = store.get_shared(&dep_res.storage, &k)
         && old["status"] != status
     {
-        let mut new = old.clone();
+        let mut new = Value::clone(&old);
         new["status"] = status;
         commit(store, &dep_res, &old, new, Scope::Status, now);
     }

@@ -192,12 +192,10 @@ pub(crate) fn sync(
         "/replicationcontrollers"
     });
     if let Some(res) = res.cloned()
-        && let Some(current) = store
-            .get(&res.storage, &(ns.clone(), name.clone()))
-            .cloned()
+        && let Some(current) = store.get_shared(&res.storage, &(ns.clone(), name.clone()))
         && without_conditions(&current["status"]) != status
     {
-        let mut new = current.clone();
+        let mut new = Value::clone(&current);
         let conditions = current["status"]["conditions"].clone();
         new["status"] = status;
         if !conditions.is_null() {
