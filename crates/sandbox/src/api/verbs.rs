@@ -1,5 +1,6 @@
 //! The API verbs on the store: get, list, create, update, patch (incl. server-side apply), delete.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -1024,10 +1025,10 @@ pub(crate) fn patch(
     sub: Sub,
     opts: &WriteOptions,
 ) -> Result<Value> {
-    let old = store
-        .get(&res.storage, &key(res, ns, name))
-        .map(|o| to_served(res, o));
+    let stored = store.get_shared(&res.storage, &key(res, ns, name));
+    let old = stored.as_deref().map(|o| served_cow(res, o));
     if kind == PatchType::Apply {
+        let old = old.map(Cow::into_owned);
         return server_side_apply(store, res, ns, name, old, body, sub, opts);
     }
     if kind == PatchType::Strategic && res.custom {
@@ -1039,7 +1040,7 @@ pub(crate) fn patch(
     let mut target = if sub == Sub::Scale {
         scale_of(res, &old)
     } else {
-        old.clone()
+        Value::clone(&old)
     };
     match kind {
         PatchType::Merge => patch::merge_patch(&mut target, body),
@@ -1054,7 +1055,7 @@ pub(crate) fn patch(
     }
     keep_namespace_finalizers(res, &old, &mut target);
     if sub == Sub::Scale {
-        let mut new = old.clone();
+        let mut new = Value::clone(&old);
         set_replicas(res, &mut new, target["spec"]["replicas"].clone())?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
         return Ok(scale_of(res, &out));
