@@ -73,10 +73,11 @@ pub(crate) fn internal_commit(
     scope: Scope,
     manager: &str,
     now: &str,
-) -> Result<Value> {
-    let out = verbs::internal_commit(store, res, old, new, scope, manager, now)?;
-    collect_if_removed(store, res, &out);
-    Ok(out)
+) -> Result<()> {
+    if verbs::internal_commit(store, res, old, new, scope, manager, now)? {
+        gc::collect(store);
+    }
+    Ok(())
 }
 
 /// Deletes an object (DELETE), then collects garbage; answers with the object as collection

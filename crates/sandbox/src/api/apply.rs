@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::api::typed::{self, Trie};
+use crate::api::typed;
 pub(crate) use crate::api::typed::{FieldSet, Path, Seg};
 use k8s_rules::types::Schema;
 
@@ -100,7 +100,39 @@ fn seg_key(seg: &Seg) -> String {
 }
 
 /// Encodes a field set as a FieldsV1 tree (`.` marks a member that also has members below).
+///
+/// Built in one pass over the set: it is sorted, so a member comes before the paths below it,
+/// and a node that is still empty when a path goes through it is a member seen before.
 pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
+    let mut root = Map::new();
+    // The root is a member only through the empty path, the first of a sorted set.
+    let root_member = set.first().is_some_and(Vec::is_empty);
+    for path in set {
+        let mut node = &mut root;
+        // Whether the node is a member: the root through the empty path, any other node when
+        // it was there before this path and is still empty (only a member ends with no child).
+        let mut member = root_member;
+        for seg in path {
+            if member && !node.contains_key(".") {
+                node.insert(".".into(), Value::Object(Map::new()));
+            }
+            let key = seg_key(seg);
+            let existed = node.contains_key(&key);
+            let child = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            member = existed && child.as_object().is_some_and(Map::is_empty);
+            let Value::Object(child) = child else {
+                break;
+            };
+            node = child;
+        }
+    }
+    Value::Object(root)
+}
+
+/// [`to_fields_v1`] through a [`Trie`] of the set.
+#[cfg(test)]
+fn to_fields_v1_by_trie(set: &FieldSet) -> Value {
+    use crate::api::typed::Trie;
     fn node(t: &Trie) -> Value {
         let mut m = Map::new();
         if t.is_member() && !t.children().is_empty() {
@@ -184,16 +216,35 @@ pub(crate) fn entries(obj: &Value) -> Vec<Entry> {
     let Some(list) = obj["metadata"]["managedFields"].as_array() else {
         return vec![];
     };
-    list.iter()
-        .map(|e| Entry {
-            manager: e["manager"].as_str().unwrap_or_default().into(),
-            operation: e["operation"].as_str().unwrap_or("Update").into(),
-            api_version: e["apiVersion"].as_str().unwrap_or_default().into(),
-            time: e["time"].as_str().unwrap_or_default().into(),
-            fields: from_fields_v1(&e["fieldsV1"]),
-            subresource: e["subresource"].as_str().unwrap_or_default().into(),
-        })
-        .collect()
+    list.iter().map(entry_of).collect()
+}
+
+/// Decodes one managedFields entry.
+fn entry_of(e: &Value) -> Entry {
+    Entry {
+        manager: e["manager"].as_str().unwrap_or_default().into(),
+        operation: e["operation"].as_str().unwrap_or("Update").into(),
+        api_version: e["apiVersion"].as_str().unwrap_or_default().into(),
+        time: e["time"].as_str().unwrap_or_default().into(),
+        fields: from_fields_v1(&e["fieldsV1"]),
+        subresource: e["subresource"].as_str().unwrap_or_default().into(),
+    }
+}
+
+/// Encodes one managedFields entry.
+fn encode_entry(e: &Entry) -> Value {
+    let text = |s: &str| Value::String(s.to_string());
+    let mut v = Map::new();
+    v.insert("manager".into(), text(&e.manager));
+    v.insert("operation".into(), text(&e.operation));
+    v.insert("apiVersion".into(), text(&e.api_version));
+    v.insert("time".into(), text(&e.time));
+    v.insert("fieldsType".into(), text("FieldsV1"));
+    v.insert("fieldsV1".into(), to_fields_v1(&e.fields));
+    if !e.subresource.is_empty() {
+        v.insert("subresource".into(), text(&e.subresource));
+    }
+    Value::Object(v)
 }
 
 /// Writes managedFields into an object (dropping entries that own nothing).
@@ -201,20 +252,7 @@ pub(crate) fn set_entries(obj: &mut Value, entries: &[Entry]) {
     let list: Vec<Value> = entries
         .iter()
         .filter(|e| !e.fields.is_empty())
-        .map(|e| {
-            let text = |s: &str| Value::String(s.to_string());
-            let mut v = Map::new();
-            v.insert("manager".into(), text(&e.manager));
-            v.insert("operation".into(), text(&e.operation));
-            v.insert("apiVersion".into(), text(&e.api_version));
-            v.insert("time".into(), text(&e.time));
-            v.insert("fieldsType".into(), text("FieldsV1"));
-            v.insert("fieldsV1".into(), to_fields_v1(&e.fields));
-            if !e.subresource.is_empty() {
-                v.insert("subresource".into(), text(&e.subresource));
-            }
-            Value::Object(v)
-        })
+        .map(encode_entry)
         .collect();
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if list.is_empty() {
@@ -382,13 +420,16 @@ pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRe
         .is_some_and(|old| requested.is_array() && *requested != old["metadata"]["managedFields"]);
     let empty = json!({});
     let s = req.schema;
-    // compare leaves managedFields out, so neither object is copied to strip them.
-    let cmp = typed::compare(
-        old.unwrap_or(&empty),
-        new,
-        s,
-        matches!(s, Schema::Builtin(_)),
-    );
+    // compare leaves managedFields out, so neither object is copied to strip them; a write of
+    // the status or the main resource compares only what it tracks.
+    let old_or_empty = old.unwrap_or(&empty);
+    let implicit = matches!(s, Schema::Builtin(_));
+    let scoped = match req.scope {
+        Scope::All => None,
+        Scope::Status => typed::compare_fields(old_or_empty, new, s, implicit, |k| k == "status"),
+        Scope::NoStatus => typed::compare_fields(old_or_empty, new, s, implicit, |k| k != "status"),
+    };
+    let cmp = scoped.unwrap_or_else(|| typed::compare(old_or_empty, new, s, implicit));
     let mut changed = cmp.added;
     changed.extend(cmp.modified);
     let changed = tracked_set(changed, req.scope);
@@ -398,8 +439,11 @@ pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRe
         && changed.is_empty()
         && removed.is_empty()
     {
-        // Nothing tracked changed: the entries stay as they were, unparsed.
-        new["metadata"]["managedFields"] = old["metadata"]["managedFields"].clone();
+        // Nothing tracked changed: the entries stay as they were, unparsed (a request that
+        // carries managedFields and did not replace them carries the live ones).
+        if !new["metadata"]["managedFields"].is_array() {
+            new["metadata"]["managedFields"] = old["metadata"]["managedFields"].clone();
+        }
         if new["metadata"]["managedFields"]
             .as_array()
             .is_none_or(Vec::is_empty)
@@ -409,15 +453,125 @@ pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRe
         }
         return;
     }
-    let mut all = match old {
-        Some(_) if replaced => entries(new)
-            .into_iter()
-            .filter(|e| !e.manager.is_empty())
-            .collect(),
-        Some(old) => entries(old),
-        None => Vec::new(),
-    };
     let sub = subresource_name(req.scope);
+    let Some(old) = old.filter(|_| !replaced) else {
+        let mut all: Vec<Entry> = match old {
+            Some(_) => entries(new)
+                .into_iter()
+                .filter(|e| !e.manager.is_empty())
+                .collect(),
+            None => Vec::new(),
+        };
+        update_entries(&mut all, changed, &removed, req, sub);
+        set_entries(new, &all);
+        return;
+    };
+    // The live entries, as stored: written by `set_entries` (every write of managedFields goes
+    // through it or keeps the live ones), so an entry this write leaves alone would be encoded
+    // again exactly as it is, and is kept without being decoded and encoded again. `new`
+    // carries them already unless the request left managedFields out.
+    let live = match new["metadata"]
+        .get_mut("managedFields")
+        .map(Value::take)
+        .filter(Value::is_array)
+    {
+        Some(requested) => requested,
+        None => old["metadata"]["managedFields"].clone(),
+    };
+    let live = match live {
+        Value::Array(list) => list,
+        _ => Vec::new(),
+    };
+    let mut kept = Vec::with_capacity(live.len() + 1);
+    let mut decoded = Vec::new();
+    for raw in live {
+        let untouched = !raw_same_slot(&raw, req.manager, "Update", sub)
+            && raw["fieldsV1"].as_object().is_some_and(|f| !f.is_empty())
+            && !removed
+                .iter()
+                .chain(&changed)
+                .any(|p| owns(&raw["fieldsV1"], p));
+        if untouched {
+            kept.push(Kept::Raw(raw));
+        } else {
+            kept.push(Kept::Decoded(decoded.len()));
+            decoded.push(entry_of(&raw));
+        }
+    }
+    let before = decoded.len();
+    update_entries(&mut decoded, changed, &removed, req, sub);
+    if decoded.len() > before {
+        kept.push(Kept::Decoded(before));
+    }
+    set_entries_with(new, kept, &decoded);
+}
+
+/// An entry of the managedFields being written: kept as stored, or decoded (an index into the
+/// decoded ones).
+enum Kept {
+    Raw(Value),
+    Decoded(usize),
+}
+
+/// Writes entries kept as stored and decoded ones, in order, into an object (dropping decoded
+/// entries that own nothing): `set_entries` for a list of which some entries are unchanged.
+fn set_entries_with(obj: &mut Value, kept: Vec<Kept>, decoded: &[Entry]) {
+    let list: Vec<Value> = kept
+        .into_iter()
+        .filter_map(|k| match k {
+            Kept::Raw(v) => Some(v),
+            Kept::Decoded(i) => decoded
+                .get(i)
+                .filter(|e| !e.fields.is_empty())
+                .map(encode_entry),
+        })
+        .collect();
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if list.is_empty() {
+            meta.remove("managedFields");
+        } else {
+            meta.insert("managedFields".into(), Value::Array(list));
+        }
+    }
+}
+
+/// Whether a stored entry is in the slot of `manager`, `operation` and `subresource` (as
+/// [`Entry::same_slot`] of the entry decoded).
+fn raw_same_slot(raw: &Value, manager: &str, operation: &str, subresource: &str) -> bool {
+    raw["manager"].as_str().unwrap_or_default() == manager
+        && raw["operation"].as_str().unwrap_or("Update") == operation
+        && raw["subresource"].as_str().unwrap_or_default() == subresource
+}
+
+/// Whether the FieldsV1 tree `fields`, as `set_entries` writes it, has `path` as a member (as
+/// the field set `from_fields_v1` decodes would contain it).
+fn owns(fields: &Value, path: &[Seg]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut node = fields;
+    for seg in parents {
+        match node.as_object().and_then(|m| m.get(&seg_key(seg))) {
+            Some(child) if child.is_object() => node = child,
+            _ => return false,
+        }
+    }
+    match node.as_object().and_then(|m| m.get(&seg_key(last))) {
+        Some(Value::Object(c)) => c.is_empty() || c.contains_key("."),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// The changes of a non-apply write to decoded entries: fields that disappeared leave every
+/// entry, changed ones leave the other managers' and join the writer's (`Updater.Update`).
+fn update_entries(
+    all: &mut Vec<Entry>,
+    changed: FieldSet,
+    removed: &FieldSet,
+    req: &UpdateRequest<'_>,
+    sub: &str,
+) {
     for e in all.iter_mut() {
         e.fields.retain(|p| !removed.contains(p));
         if !e.same_slot(req.manager, "Update", sub) {
@@ -444,7 +598,6 @@ pub(crate) fn record_update(old: Option<&Value>, new: &mut Value, req: &UpdateRe
             }),
         }
     }
-    set_entries(new, &all);
 }
 
 /// The inputs of recording a non-apply write.
@@ -521,6 +674,21 @@ mod tests {
             "struct fields are not members"
         );
         assert_eq!(from_fields_v1(&v), set);
+    }
+
+    #[test]
+    fn fields_v1_in_one_pass_is_as_through_a_trie() {
+        let set = field_set(&deploy(1, "nginx"), Scope::All, deployment());
+        let mut with_parents = set.clone();
+        for p in &set {
+            with_parents.insert(p[..p.len() / 2].to_vec());
+        }
+        for s in [set, with_parents, FieldSet::new()] {
+            let mut rooted = s.clone();
+            rooted.insert(Vec::new());
+            assert_eq!(to_fields_v1(&s), to_fields_v1_by_trie(&s));
+            assert_eq!(to_fields_v1(&rooted), to_fields_v1_by_trie(&rooted));
+        }
     }
 
     #[test]
@@ -713,6 +881,86 @@ mod tests {
         );
         let forced = apply(&scaled, &req(&deploy(1, "nginx"), "kubectl", true)).unwrap();
         assert_eq!(forced["spec"]["replicas"], 1);
+    }
+
+    /// `record_update` as it was before entries the write leaves alone were kept as stored:
+    /// every entry decoded, changed and encoded again.
+    fn record_update_decoding_all(old: Option<&Value>, new: &mut Value, req: &UpdateRequest<'_>) {
+        let requested = &new["metadata"]["managedFields"];
+        let replaced = old.is_some_and(|old| {
+            requested.is_array() && *requested != old["metadata"]["managedFields"]
+        });
+        let s = req.schema;
+        let cmp = typed::compare(old.unwrap_or(&json!({})), new, s, true);
+        let mut changed = cmp.added;
+        changed.extend(cmp.modified);
+        let changed = tracked_set(changed, req.scope);
+        let removed = tracked_set(cmp.removed, req.scope);
+        let mut all = match old {
+            Some(_) if replaced => entries(new)
+                .into_iter()
+                .filter(|e| !e.manager.is_empty())
+                .collect(),
+            Some(old) => entries(old),
+            None => Vec::new(),
+        };
+        let sub = subresource_name(req.scope);
+        update_entries(&mut all, changed, &removed, req, sub);
+        set_entries(new, &all);
+    }
+
+    #[test]
+    fn entries_a_write_leaves_alone_are_kept_as_decoding_all_would_write_them() -> Result<()> {
+        let applied = apply(&skeleton(), &req(&deploy(1, "nginx"), "op", true))?;
+        let mut other = applied.clone();
+        other["metadata"]["annotations"] = json!({"a": "1"});
+        record_update(Some(&applied), &mut other, &update("kubectl"));
+        let status = |s: Value, manager: &'static str| {
+            UpdateRequest {
+                scope: Scope::Status,
+                ..update(manager)
+            }
+            .with_status(s)
+        };
+        let steps: Vec<(Value, UpdateRequest<'_>)> = vec![
+            status(json!({"replicas": 1}), "kcm"),
+            status(json!({"replicas": 1, "readyReplicas": 1}), "kcm"),
+            status(json!({"readyReplicas": 1}), "other"),
+            (json!({"spec": {"replicas": 2}}), update("kcm")),
+            (json!({"spec": {"replicas": 3}}), update("kubectl")),
+            (json!({"metadata": {"annotations": null}}), update("kcm")),
+            (json!({"spec": {"template": null}}), update("kcm")),
+        ];
+        let mut live = other;
+        for (change, r) in steps {
+            let mut written = live.clone();
+            merge_into(&mut written, &change);
+            let mut lazily = written.clone();
+            record_update(Some(&live), &mut lazily, &r);
+            let mut eagerly = written.clone();
+            record_update_decoding_all(Some(&live), &mut eagerly, &r);
+            assert_eq!(lazily, eagerly, "after {change}");
+            // Without managedFields in the request, the live ones are read.
+            if let Some(m) = written["metadata"].as_object_mut() {
+                m.remove("managedFields");
+            }
+            let mut left_out = written;
+            record_update(Some(&live), &mut left_out, &r);
+            assert_eq!(left_out, eagerly, "after {change}, managedFields left out");
+            live = lazily;
+        }
+        assert!(entries(&live).iter().any(|e| e.manager == "op"), "{live}");
+        Ok(())
+    }
+
+    fn merge_into(target: &mut Value, patch: &Value) {
+        crate::api::patch::merge_patch(target, patch);
+    }
+
+    impl<'a> UpdateRequest<'a> {
+        fn with_status(self, status: Value) -> (Value, UpdateRequest<'a>) {
+            (json!({ "status": status }), self)
+        }
     }
 
     #[test]

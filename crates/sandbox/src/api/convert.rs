@@ -1,5 +1,7 @@
 //! Conversion between the served versions of one stored type: Events (core/v1 and events.k8s.io/v1) and HorizontalPodAutoscalers (autoscaling/v1 and v2).
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::api::resources::ResourceInfo;
@@ -46,4 +48,23 @@ pub(crate) fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
         return events::into_served(res, served);
     }
     events::to_served(res, obj)
+}
+
+/// [`to_served`] without a copy where the stored object already is in the served form: a type
+/// with one form (not an Event or HorizontalPodAutoscaler seen in another version, nor a custom
+/// resource that is pruned and defaulted as it is read) whose apiVersion and kind are set.
+pub(crate) fn served_cow<'a>(res: &ResourceInfo, obj: &'a Value) -> Cow<'a, Value> {
+    let one_form = res.storage != "events"
+        && res.storage != "autoscaling/horizontalpodautoscalers"
+        && !(res.custom && res.schema.is_some());
+    if one_form
+        && obj["kind"] == res.kind.as_str()
+        && obj["apiVersion"]
+            .as_str()
+            .is_some_and(|v| res.is_api_version(v))
+    {
+        Cow::Borrowed(obj)
+    } else {
+        Cow::Owned(to_served(res, obj))
+    }
 }

@@ -1,5 +1,7 @@
 //! The registry of served resource types: built-ins plus the kinds CRDs add.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 /// One served resource (one group/version/plural).
@@ -65,6 +67,17 @@ impl ResourceInfo {
         } else {
             format!("{}/{}", self.group, self.version)
         }
+    }
+
+    /// Whether `api_version` is [`Self::api_version`] (compared without building it).
+    pub(crate) fn is_api_version(&self, api_version: &str) -> bool {
+        if self.group.is_empty() {
+            return api_version == self.version;
+        }
+        api_version
+            .strip_prefix(self.group.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|version| version == self.version)
     }
 
     /// Whether the type has `metadata.generation` (CRDs, custom resources, Deployments, Pods):
@@ -502,41 +515,49 @@ pub(crate) fn from_crd(crd: &Value) -> Vec<ResourceInfo> {
 }
 
 /// The set of served resources.
+///
+/// Each resource is shared: a request or a simulated controller that keeps the resource it
+/// works on takes a reference, not a copy of its names and schema.
 #[derive(Debug, Clone)]
 pub(crate) struct Registry {
-    resources: Vec<ResourceInfo>,
+    resources: Vec<Arc<ResourceInfo>>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
         Self {
-            resources: builtins(),
+            resources: builtins().into_iter().map(Arc::new).collect(),
         }
     }
 }
 
 impl Registry {
     /// Finds the resource served at `group/version/plural`.
-    pub(crate) fn find(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceInfo> {
+    pub(crate) fn find(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<&Arc<ResourceInfo>> {
         self.resources
             .iter()
             .find(|r| r.group == group && r.version == version && r.plural == plural)
     }
 
     /// Finds any served version of a group/kind (used for ownerReferences and apply bodies).
-    pub(crate) fn find_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceInfo> {
+    pub(crate) fn find_kind(&self, api_version: &str, kind: &str) -> Option<&Arc<ResourceInfo>> {
         self.resources
             .iter()
-            .find(|r| r.api_version() == api_version && r.kind == kind)
+            .find(|r| r.kind == kind && r.is_api_version(api_version))
     }
 
     /// The first served resource stored under `storage`.
-    pub(crate) fn by_storage(&self, storage: &str) -> Option<&ResourceInfo> {
+    pub(crate) fn by_storage(&self, storage: &str) -> Option<&Arc<ResourceInfo>> {
         self.resources.iter().find(|r| r.storage == storage)
     }
 
     /// Every served resource.
-    pub(crate) fn all(&self) -> &[ResourceInfo] {
+    pub(crate) fn all(&self) -> &[Arc<ResourceInfo>] {
         &self.resources
     }
 
@@ -544,7 +565,7 @@ impl Registry {
     pub(crate) fn set_crd(&mut self, storage: &str, served: Vec<ResourceInfo>) {
         self.resources
             .retain(|r| !(r.custom && r.storage == storage));
-        self.resources.extend(served);
+        self.resources.extend(served.into_iter().map(Arc::new));
     }
 
     /// Groups in discovery order with their versions (preferred first).

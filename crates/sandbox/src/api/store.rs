@@ -274,6 +274,20 @@ impl Store {
             .filter_map(move |k| objects?.get(k).map(|v| &**v))
     }
 
+    /// [`Store::controlled_by`], the objects shared.
+    pub(crate) fn controlled_by_shared<'a>(
+        &'a self,
+        storage: &str,
+        owner: &str,
+    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        let objects = self.objects.get(storage);
+        self.controlled
+            .get(&(storage.to_string(), owner.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(move |k| objects?.get(k))
+    }
+
     fn index(&mut self, storage: &str, obj: &Value, add: bool) {
         let Some(uid) = controller_uid(obj) else {
             return;

@@ -106,11 +106,13 @@ impl Trie {
     }
 
     /// Whether the node itself is in the set.
+    #[cfg(test)]
     pub(crate) fn is_member(&self) -> bool {
         self.member
     }
 
     /// The child nodes.
+    #[cfg(test)]
     pub(crate) fn children(&self) -> &BTreeMap<Seg, Trie> {
         &self.children
     }
@@ -341,6 +343,45 @@ pub(crate) fn compare(
         structs_implicit,
     );
     out
+}
+
+/// [`compare`] of the top-level fields `wanted` keeps (the changes under the others left out):
+/// what a write that tracks only some of an object's fields needs, without comparing the rest
+/// (for a status write, the spec and metadata; for a write of the main resource, the status).
+/// Both objects must be non-atomic maps, as the root walk of `compare` then walks each field on
+/// its own; otherwise `None`.
+pub(crate) fn compare_fields(
+    old: &Value,
+    new: &Value,
+    s: Schema<'_>,
+    structs_implicit: bool,
+    wanted: impl Fn(&str) -> bool,
+) -> Option<Comparison> {
+    let (Some(lm), Some(rm)) = (old.as_object(), new.as_object()) else {
+        return None;
+    };
+    if s.atomic(new) {
+        return None;
+    }
+    let mut out = Comparison::default();
+    let keys = lm
+        .keys()
+        .chain(rm.keys().filter(|k| !lm.contains_key(*k)))
+        .filter(|k| wanted(k));
+    let mut path = Vec::new();
+    for k in keys {
+        path.push(Seg::F(k.clone()));
+        cmp_walk(
+            lm.get(k),
+            rm.get(k),
+            s.field(k).schema(),
+            &mut path,
+            &mut out,
+            structs_implicit,
+        );
+        path.pop();
+    }
+    Some(out)
 }
 
 /// Whether `path` is the object's top-level `metadata`.

@@ -1,12 +1,13 @@
 //! The API verbs on the store: get, list, create, update, patch (incl. server-side apply), delete.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::api::apply::{self, ApplyRequest, Scope, UpdateRequest};
-use crate::api::convert::{storage_api_version, to_served, to_storage};
+use crate::api::convert::{served_cow, storage_api_version, to_served, to_storage};
 use crate::api::defaults::apply_defaults;
 use crate::api::errors::{ApiError, Result};
 use crate::api::owners::{has_dependents, owner_uids};
@@ -577,6 +578,48 @@ fn commit(
     opts: &WriteOptions,
     record: bool,
 ) -> Result<Value> {
+    Ok(commit_stored(store, res, old, new, scope, opts, record)?.served(res))
+}
+
+/// What a commit left: the object unchanged (a no-op write), an object to answer with as is
+/// (a dry run, a completed deletion), or the object stored (in storage form, not yet converted
+/// for an answer, which a write by the server itself does not need).
+enum Committed<'o> {
+    Unchanged(&'o Value),
+    Answer(Value),
+    Stored(Arc<Value>),
+}
+
+impl Committed<'_> {
+    /// The object in the form `res` serves.
+    fn served(self, res: &ResourceInfo) -> Value {
+        match self {
+            Committed::Unchanged(old) => to_served(res, old),
+            Committed::Answer(v) => v,
+            Committed::Stored(stored) => to_served(res, &stored),
+        }
+    }
+
+    /// The object (metadata as served: the conversions leave it alone).
+    fn object(&self) -> &Value {
+        match self {
+            Committed::Unchanged(old) => old,
+            Committed::Answer(v) => v,
+            Committed::Stored(stored) => stored,
+        }
+    }
+}
+
+/// [`commit`], answering with the object as stored or unchanged.
+fn commit_stored<'o>(
+    store: &mut Store,
+    res: &ResourceInfo,
+    old: Option<&'o Value>,
+    new: Value,
+    scope: Scope,
+    opts: &WriteOptions,
+    record: bool,
+) -> Result<Committed<'o>> {
     let mut new = new;
     if !res.custom && new.is_object() {
         let decoded = typed::decode(&mut new, schema_of(res));
@@ -631,6 +674,14 @@ fn commit(
                         }
                     }
                 },
+                // `new` is already the old object with another status (as the simulation and
+                // most clients write it): nothing to copy.
+                Scope::Status
+                    if equal_except(&new, old, &["status", "metadata"])
+                        && equal_except(&new["metadata"], &old["metadata"], &["managedFields"])
+                        && (new["metadata"].get("managedFields")
+                            == old["metadata"].get("managedFields")
+                            || !record && new["metadata"].get("managedFields").is_some()) => {}
                 Scope::Status => {
                     let status = new.get("status").cloned();
                     let managed = new["metadata"].get("managedFields").cloned();
@@ -697,7 +748,7 @@ fn commit(
     if let Some(old) = old
         && same_but_version(old, &new)
     {
-        return Ok(to_served(res, old));
+        return Ok(Committed::Unchanged(old));
     }
     if opts.dry_run {
         if let (Some(o), Some(m)) = (old, new["metadata"].as_object_mut()) {
@@ -706,7 +757,7 @@ fn commit(
                 o["metadata"]["resourceVersion"].clone(),
             );
         }
-        return Ok(to_served(res, &new));
+        return Ok(Committed::Answer(to_served(res, &new)));
     }
     let finished =
         !new["metadata"]["deletionTimestamp"].is_null() && pending_finalizers(res, &new) == 0;
@@ -714,7 +765,10 @@ fn commit(
         let k = key_of(&new);
         store.put(&res.storage, new);
         let gone = remove(store, res, &k);
-        return Ok(to_served(res, gone.as_deref().unwrap_or(&Value::Null)));
+        return Ok(Committed::Answer(to_served(
+            res,
+            gone.as_deref().unwrap_or(&Value::Null),
+        )));
     }
     let stored = store.put(&res.storage, new);
     if resources::is_crd(res) {
@@ -723,7 +777,7 @@ fn commit(
             .registry
             .set_crd(&resources::crd_storage(&stored), served);
     }
-    Ok(to_served(res, &stored))
+    Ok(Committed::Stored(stored))
 }
 
 /// A namespace's `spec.finalizers` changes only through its `finalize` subresource: other writes
@@ -971,10 +1025,10 @@ pub(crate) fn patch(
     sub: Sub,
     opts: &WriteOptions,
 ) -> Result<Value> {
-    let old = store
-        .get(&res.storage, &key(res, ns, name))
-        .map(|o| to_served(res, o));
+    let stored = store.get_shared(&res.storage, &key(res, ns, name));
+    let old = stored.as_deref().map(|o| served_cow(res, o));
     if kind == PatchType::Apply {
+        let old = old.map(Cow::into_owned);
         return server_side_apply(store, res, ns, name, old, body, sub, opts);
     }
     if kind == PatchType::Strategic && res.custom {
@@ -986,7 +1040,7 @@ pub(crate) fn patch(
     let mut target = if sub == Sub::Scale {
         scale_of(res, &old)
     } else {
-        old.clone()
+        Value::clone(&old)
     };
     match kind {
         PatchType::Merge => patch::merge_patch(&mut target, body),
@@ -1001,7 +1055,7 @@ pub(crate) fn patch(
     }
     keep_namespace_finalizers(res, &old, &mut target);
     if sub == Sub::Scale {
-        let mut new = old.clone();
+        let mut new = Value::clone(&old);
         set_replicas(res, &mut new, target["spec"]["replicas"].clone())?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
         return Ok(scale_of(res, &out));
@@ -1228,6 +1282,7 @@ fn orphan_dependents(store: &mut Store, uid: &str, now: &str) {
 }
 
 /// Internal: finishes or advances a write made by the server itself (GC, simulation).
+/// Answers whether the write removed the object (marked for deletion, its last finalizer gone).
 pub(crate) fn internal_commit(
     store: &mut Store,
     res: &ResourceInfo,
@@ -1236,10 +1291,13 @@ pub(crate) fn internal_commit(
     scope: Scope,
     manager: &str,
     now: &str,
-) -> Result<Value> {
+) -> Result<bool> {
     let opts = WriteOptions::internal(manager, now);
-    let old = to_served(res, old);
-    commit(store, res, Some(&old), new, scope, &opts, true)
+    let old = served_cow(res, old);
+    let out = commit_stored(store, res, Some(&old), new, scope, &opts, true)?;
+    let out = out.object();
+    Ok(!out["metadata"]["deletionTimestamp"].is_null()
+        && store.get(&res.storage, &key_of(out)).is_none())
 }
 
 #[cfg(test)]
@@ -1250,7 +1308,7 @@ mod tests {
         WriteOptions::internal("test", "2026-01-01T00:00:00Z")
     }
 
-    fn setup() -> (Store, ResourceInfo) {
+    fn setup() -> (Store, Arc<ResourceInfo>) {
         let mut s = Store::new(100);
         let ns = s.registry.find("", "v1", "namespaces").unwrap().clone();
         create(

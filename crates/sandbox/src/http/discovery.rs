@@ -30,6 +30,7 @@ pub(crate) fn resource_list(reg: &Registry, group: &str, version: &str) -> Optio
     let rs: Vec<&ResourceInfo> = reg
         .all()
         .iter()
+        .map(|r| &**r)
         .filter(|r| r.group == group && r.version == version)
         .collect();
     if rs.is_empty() {

@@ -123,7 +123,7 @@ pub(crate) fn v2(reg: &Registry) -> Value {
     for r in reg.all().iter().filter(|r| r.custom) {
         defs.insert(crd_name(r), crd_schema(r));
     }
-    json!({"swagger": "2.0", "info": info(), "paths": paths(reg.all().iter(), false), "definitions": defs})
+    json!({"swagger": "2.0", "info": info(), "paths": paths(reg.all().iter().map(|r| &**r), false), "definitions": defs})
 }
 
 /// A v2 schema in v3 form: `#/components/schemas/` references, wrapped in `allOf` where the
@@ -155,6 +155,7 @@ fn served_in<'a>(
 ) -> impl Iterator<Item = &'a ResourceInfo> + 'a {
     reg.all()
         .iter()
+        .map(|r| &**r)
         .filter(move |r| r.group == group && r.version == version)
 }
 

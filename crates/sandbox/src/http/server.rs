@@ -44,12 +44,12 @@ enum Route {
     OpenApiV2,
     OpenApiIndex,
     OpenApi(String, String),
-    Review(Box<ResourceInfo>),
+    Review(Arc<ResourceInfo>),
     Resource(Box<ResourceRoute>),
 }
 
 struct ResourceRoute {
-    res: ResourceInfo,
+    res: Arc<ResourceInfo>,
     namespace: Option<String>,
     name: Option<String>,
     sub: Sub,
@@ -104,7 +104,7 @@ fn parse_route(path: &str, store: &Store) -> Result<Route> {
         .ok_or_else(ApiError::no_route)?;
     if res.review {
         return match (name, sub, watch_prefix) {
-            (None, None, false) => Ok(Route::Review(Box::new(res))),
+            (None, None, false) => Ok(Route::Review(res)),
             _ => Err(ApiError::no_route()),
         };
     }

@@ -1,5 +1,6 @@
 //! Watch streams: initial events, replay from a resourceVersion, live changes, bookmarks, 410 Gone, timeouts.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use axum::body::{Body, Bytes};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::convert::to_served;
+use crate::api::convert::{served_cow, to_served};
 use crate::api::errors::{ApiError, Result};
 use crate::api::resources::{CRD_STORAGE, ResourceInfo, crd_storage};
 use crate::api::selectors::{FieldSelector, LabelSelector};
@@ -39,7 +40,7 @@ pub(crate) struct WatchParams {
 }
 
 struct Filter {
-    res: ResourceInfo,
+    res: Arc<ResourceInfo>,
     params: WatchParams,
 }
 
@@ -56,8 +57,8 @@ impl Filter {
                 || self.params.fields.matches(&to_served(&self.res, obj)))
     }
 
-    /// The event a change produces for this watcher, if any.
-    fn event(&self, c: &Change) -> Option<Value> {
+    /// The event a change produces for this watcher, if any, as a line of JSON.
+    fn event(&self, c: &Change) -> Option<Bytes> {
         if c.storage != self.res.storage {
             return None;
         }
@@ -71,7 +72,7 @@ impl Filter {
             (ChangeType::Deleted, _, true) => "DELETED",
             _ => return None,
         };
-        Some(json!({"type": kind, "object": self.render(&c.object)}))
+        Some(event_line(kind, &self.render(&c.object)))
     }
 
     /// Whether `c` deletes the CRD serving this watch's resource: the real server then ends the
@@ -83,18 +84,20 @@ impl Filter {
             && crd_storage(&c.object) == self.res.storage
     }
 
-    fn render(&self, obj: &Value) -> Value {
+    /// The object as this watch sends it (the stored one itself when that is the served form).
+    fn render<'a>(&self, obj: &'a Value) -> Cow<'a, Value> {
+        if !self.params.table && !self.params.metadata_only {
+            return served_cow(&self.res, obj);
+        }
         let served = to_served(&self.res, obj);
         if self.params.table {
             let rv = served["metadata"]["resourceVersion"]
                 .as_str()
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(0);
-            table(&self.res, &[served], rv)
-        } else if self.params.metadata_only {
-            partial_metadata(&served)
+            Cow::Owned(table(&self.res, &[served], rv))
         } else {
-            served
+            Cow::Owned(partial_metadata(&served))
         }
     }
 
@@ -112,30 +115,42 @@ impl Filter {
 /// (kube-rs) read the object directly when the tag comes first, and buffer it otherwise, which
 /// changes what they can decode.
 fn line(v: &Value) -> Bytes {
-    let mut b = Vec::new();
-    let written = match (v.get("type"), v.get("object")) {
-        (Some(kind), Some(object)) => {
-            b.extend_from_slice(b"{\"type\":");
-            serde_json::to_writer(&mut b, kind)
-                .and_then(|()| {
-                    b.extend_from_slice(b",\"object\":");
-                    serde_json::to_writer(&mut b, object)
-                })
-                .map(|()| b.push(b'}'))
+    match (v.get("type").and_then(Value::as_str), v.get("object")) {
+        (Some(kind), Some(object)) => event_line(kind, object),
+        _ => {
+            let mut b = serde_json::to_vec(v).unwrap_or_default();
+            b.push(b'\n');
+            Bytes::from(b)
         }
-        _ => serde_json::to_writer(&mut b, v),
-    };
+    }
+}
+
+/// The line of one watch event of type `kind` (see [`line`]).
+fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut b = Vec::new();
+    b.extend_from_slice(b"{\"type\":");
+    let written = serde_json::to_writer(&mut b, kind).and_then(|()| {
+        b.extend_from_slice(b",\"object\":");
+        serde_json::to_writer(&mut b, object)
+    });
     if written.is_err() {
         b.clear();
+    } else {
+        b.push(b'}');
     }
     b.push(b'\n');
     Bytes::from(b)
 }
 
 /// Starts a watch; the returned body streams newline-delimited watch events.
-pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams) -> Result<Body> {
+pub(crate) fn start(
+    shared: Arc<Shared>,
+    res: Arc<ResourceInfo>,
+    params: WatchParams,
+) -> Result<Body> {
     let filter = Filter { res, params };
-    let mut initial: Vec<Value> = Vec::new();
+    let mut initial: Vec<Bytes> = Vec::new();
+    let mut gone = false;
     let (mut rx, start_rv) = {
         let mut store = shared.lock();
         store.expire_old();
@@ -145,11 +160,11 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
         if snapshot {
             for o in store.list(&filter.res.storage, filter.params.namespace.as_deref()) {
                 if filter.matches(o) {
-                    initial.push(json!({"type": "ADDED", "object": filter.render(o)}));
+                    initial.push(event_line("ADDED", &filter.render(o)));
                 }
             }
             if filter.params.send_initial_events && filter.params.bookmarks {
-                initial.push(filter.bookmark(store.rv(), true));
+                initial.push(line(&filter.bookmark(store.rv(), true)));
             }
         } else {
             let rv: u64 = rv_param.parse().map_err(|_| {
@@ -157,13 +172,14 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
             })?;
             match store.since(rv) {
                 Some(changes) => initial.extend(changes.iter().filter_map(|c| filter.event(c))),
-                None => initial
-                    .push(json!({"type": "ERROR", "object": ApiError::gone(rv_param).to_status()})),
+                None => {
+                    initial.push(event_line("ERROR", &ApiError::gone(rv_param).to_status()));
+                    gone = true;
+                }
             }
         }
         (rx, store.rv())
     };
-    let gone = initial.last().is_some_and(|e| e["type"] == "ERROR");
     shared.hooks.watch_started();
     if gone {
         shared.hooks.watch_gone();
@@ -174,7 +190,7 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
     let bookmark_every = shared.config.bookmark_interval;
     let stream = async_stream::stream! {
         for e in initial {
-            yield Ok::<Bytes, std::convert::Infallible>(line(&e));
+            yield Ok::<Bytes, std::convert::Infallible>(e);
         }
         if gone {
             return;
@@ -207,7 +223,7 @@ pub(crate) fn start(shared: Arc<Shared>, res: ResourceInfo, params: WatchParams)
                         }
                         last_rv = c.rv;
                         if let Some(e) = filter.event(&c) {
-                            yield Ok(line(&e));
+                            yield Ok(e);
                         }
                         if filter.ends_watch(&c) {
                             break;

@@ -12,6 +12,7 @@
 //! ReplicaSets in the middle of a rollout is not simulated: a replica change mid-rollout is
 //! absorbed by the rollout's steps.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -21,7 +22,7 @@ use crate::api::apply::Scope;
 use crate::api::resources::ResourceInfo;
 use crate::api::store::Store;
 use crate::api::verbs::{WriteOptions, key};
-use crate::sim::replicasets::{MANAGER, commit, controlled_by, delete, owner_ref, resource};
+use crate::sim::replicasets::{MANAGER, commit, delete, owner_ref, resource};
 use crate::sim::rollout::{self, Size};
 use crate::sim::timing::Clock;
 use crate::writes;
@@ -57,6 +58,37 @@ fn without_hash(template: &Value) -> Value {
         labels.remove(HASH_LABEL);
     }
     t
+}
+
+/// Whether two templates are equal but for their `pod-template-hash` labels
+/// (`without_hash(a) == without_hash(b)`, compared in place where both have labels).
+fn equal_ignoring_hash(a: &Value, b: &Value) -> bool {
+    let (Some(la), Some(lb)) = (
+        a["metadata"]["labels"].as_object(),
+        b["metadata"]["labels"].as_object(),
+    ) else {
+        return without_hash(a) == without_hash(b);
+    };
+    let kept = |m: &Map<String, Value>| m.keys().filter(|k| *k != HASH_LABEL).count();
+    kept(la) == kept(lb)
+        && la
+            .iter()
+            .filter(|(k, _)| *k != HASH_LABEL)
+            .all(|(k, v)| lb.get(k) == Some(v))
+        && equal_except(a, b, "metadata")
+        && equal_except(&a["metadata"], &b["metadata"], "labels")
+}
+
+/// Whether two objects are equal but for the member `skipped`.
+fn equal_except(a: &Value, b: &Value, skipped: &str) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let kept = |m: &Map<String, Value>| m.keys().filter(|k| *k != skipped).count();
+    kept(a) == kept(b)
+        && a.iter()
+            .filter(|(k, _)| *k != skipped)
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
 fn revision(obj: &Value) -> i64 {
@@ -96,14 +128,20 @@ fn max_replicas(dep: &Value) -> i64 {
 
 /// The Deployment's ReplicaSets: the one of its current template (if any) and the others,
 /// oldest first.
-fn replica_sets(store: &Store, dep: &Value) -> (Option<Value>, Vec<Value>) {
+/// They are shared with the store: a sync reads them, and copies only the one it changes.
+fn replica_sets(store: &Store, dep: &Value) -> (Option<Arc<Value>>, Vec<Arc<Value>>) {
     let ns = dep["metadata"]["namespace"].as_str().unwrap_or_default();
     let uid = dep["metadata"]["uid"].as_str().unwrap_or_default();
-    let template = without_hash(&dep["spec"]["template"]);
+    let template = &dep["spec"]["template"];
     let mut new = None;
     let mut olds = Vec::new();
-    for rs in controlled_by(store, "apps/replicasets", ns, uid) {
-        if new.is_none() && without_hash(&rs["spec"]["template"]) == template {
+    let controlled = store
+        .controlled_by_shared("apps/replicasets", uid)
+        .filter(|o| {
+            o["metadata"]["namespace"] == ns && o["metadata"]["deletionTimestamp"].is_null()
+        });
+    for rs in controlled {
+        if new.is_none() && equal_ignoring_hash(&rs["spec"]["template"], template) {
             new = Some(rs.clone());
         } else {
             olds.push(rs.clone());
@@ -182,31 +220,36 @@ fn sync_new_rs(
     store: &mut Store,
     res: &ResourceInfo,
     dep: &Value,
-    rs: &Value,
+    rs: &Arc<Value>,
     rev: i64,
     now: &str,
-) -> Value {
+) -> Arc<Value> {
     let mut annotations = copied_annotations(dep, rev);
     for k in [DESIRED, MAX_REPLICAS] {
         if let Some(v) = rs["metadata"]["annotations"].get(k) {
             annotations.insert(k.into(), v.clone());
         }
     }
-    let mut new = rs.clone();
+    let min_ready = json!(dep["spec"]["minReadySeconds"].as_i64().unwrap_or(0));
+    if rs["metadata"]["annotations"].as_object() == Some(&annotations)
+        && rs["spec"]["minReadySeconds"] == min_ready
+    {
+        return rs.clone();
+    }
+    let mut new = Value::clone(rs);
     new["metadata"]["annotations"] = Value::Object(annotations);
-    new["spec"]["minReadySeconds"] = json!(dep["spec"]["minReadySeconds"].as_i64().unwrap_or(0));
-    if new == *rs {
-        return new;
+    new["spec"]["minReadySeconds"] = min_ready;
+    if new == **rs {
+        return rs.clone();
     }
     commit(store, res, rs, new.clone(), Scope::NoStatus, now);
     store
-        .get(&res.storage, &crate::api::store::key_of(rs))
-        .cloned()
-        .unwrap_or(new)
+        .get_shared(&res.storage, &crate::api::store::key_of(rs))
+        .unwrap_or_else(|| Arc::new(new))
 }
 
 /// Whether any Pod of the old ReplicaSets is still there and not finished (`oldPodsRunning`).
-fn old_pods_running(store: &Store, olds: &[Value]) -> bool {
+fn old_pods_running(store: &Store, olds: &[Arc<Value>]) -> bool {
     olds.iter().any(|rs| {
         let uid = rs["metadata"]["uid"].as_str().unwrap_or_default();
         store
@@ -237,7 +280,12 @@ pub(crate) fn sync(store: &mut Store, dep: &Value, clock: &Clock) -> Option<Dura
 
     let rv_before = store.rv();
     let (mut new_rs, olds) = replica_sets(store, dep);
-    let max_rev = new_rs.iter().chain(&olds).map(revision).max().unwrap_or(0);
+    let max_rev = new_rs
+        .iter()
+        .chain(&olds)
+        .map(|rs| revision(rs))
+        .max()
+        .unwrap_or(0);
     if let Some(rs) = &new_rs {
         let rev = if revision(rs) == max_rev && max_rev > 0 {
             max_rev
@@ -253,18 +301,19 @@ pub(crate) fn sync(store: &mut Store, dep: &Value, clock: &Clock) -> Option<Dura
             now,
         );
     }
-    let old_sizes: Vec<Size> = olds.iter().map(Size::of).collect();
+    let old_sizes: Vec<Size> = olds.iter().map(|rs| Size::of(rs)).collect();
     let mut scaled = false;
     if paused {
         // `dc.sync` → `scale`: with one active ReplicaSet, it follows `spec.replicas`.
         let active: Vec<&Value> = new_rs
             .iter()
             .chain(&olds)
+            .map(|rs| &**rs)
             .filter(|rs| Size::of(rs).spec > 0)
             .collect();
         let target = match active.as_slice() {
             [one] => Some(*one),
-            [] => new_rs.as_ref(),
+            [] => new_rs.as_deref(),
             _ => None,
         };
         if let Some(rs) = target
@@ -317,7 +366,7 @@ pub(crate) fn sync(store: &mut Store, dep: &Value, clock: &Clock) -> Option<Dura
             }
         }
         if !scaled {
-            let new_size = new_rs.as_ref().map(Size::of).unwrap_or_default();
+            let new_size = new_rs.as_deref().map(Size::of).unwrap_or_default();
             let specs = rollout::old_rs_replicas(dep, new_size, &old_sizes);
             for ((rs, size), spec) in olds.iter().zip(&old_sizes).zip(specs) {
                 if spec != size.spec {
@@ -337,32 +386,34 @@ pub(crate) fn sync(store: &mut Store, dep: &Value, clock: &Clock) -> Option<Dura
         trim_history(store, dep, &rs_res, &olds, now);
     }
     let new_name = rs_name(&new_rs);
-    let mut sizes: Vec<Size> = olds.iter().map(Size::of).collect();
-    sizes.extend(new_rs.as_ref().map(Size::of));
-    let new = new_rs.as_ref().map(|rs| (new_name.as_str(), Size::of(rs)));
+    let mut sizes: Vec<Size> = olds.iter().map(|rs| Size::of(rs)).collect();
+    sizes.extend(new_rs.as_deref().map(Size::of));
+    let new = new_rs
+        .as_deref()
+        .map(|rs| (new_name.as_str(), Size::of(rs)));
     let (status, wait) = rollout::status(dep, new, &sizes, conds, clock);
 
     let k = key(&dep_res, &ns, &name);
-    let new_rev = new_rs.as_ref().map(revision).unwrap_or(0);
+    let new_rev = new_rs.as_deref().map(revision).unwrap_or(0);
     if new_rev > 0
         && revision(dep) != new_rev
-        && let Some(old) = store.get(&dep_res.storage, &k).cloned()
+        && let Some(old) = store.get_shared(&dep_res.storage, &k)
     {
-        let mut new = old.clone();
+        let mut new = Value::clone(&old);
         new["metadata"]["annotations"][REVISION] = json!(new_rev.to_string());
         commit(store, &dep_res, &old, new, Scope::NoStatus, now);
     }
-    if let Some(old) = store.get(&dep_res.storage, &k).cloned()
+    if let Some(old) = store.get_shared(&dep_res.storage, &k)
         && old["status"] != status
     {
-        let mut new = old.clone();
+        let mut new = Value::clone(&old);
         new["status"] = status;
         commit(store, &dep_res, &old, new, Scope::Status, now);
     }
     wait
 }
 
-fn rs_name(rs: &Option<Value>) -> String {
+fn rs_name(rs: &Option<Arc<Value>>) -> String {
     rs.as_ref()
         .and_then(|r| r["metadata"]["name"].as_str())
         .unwrap_or_default()
@@ -371,7 +422,13 @@ fn rs_name(rs: &Option<Value>) -> String {
 
 /// Deletes the oldest old ReplicaSets beyond `spec.revisionHistoryLimit` that have no Pods
 /// left (`cleanupDeployment`).
-fn trim_history(store: &mut Store, dep: &Value, res: &ResourceInfo, olds: &[Value], now: &str) {
+fn trim_history(
+    store: &mut Store,
+    dep: &Value,
+    res: &ResourceInfo,
+    olds: &[Arc<Value>],
+    now: &str,
+) {
     let ns = dep["metadata"]["namespace"].as_str().unwrap_or_default();
     let limit = dep["spec"]["revisionHistoryLimit"]
         .as_i64()
@@ -380,7 +437,7 @@ fn trim_history(store: &mut Store, dep: &Value, res: &ResourceInfo, olds: &[Valu
     if olds.len() <= limit {
         return;
     }
-    let mut by_rev: Vec<&Value> = olds.iter().collect();
+    let mut by_rev: Vec<&Value> = olds.iter().map(|rs| &**rs).collect();
     by_rev.sort_by_key(|rs| revision(rs));
     for rs in by_rev.iter().take(olds.len() - limit) {
         let size = Size::of(rs);

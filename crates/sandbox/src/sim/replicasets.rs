@@ -7,6 +7,7 @@
 //! and the available ones (Ready for at least `spec.minReadySeconds`), with zero counts left out
 //! as upstream's `omitempty` does.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -44,7 +45,7 @@ pub(crate) fn owner_ref(obj: &Value, api_version: &str, kind: &str) -> Value {
 }
 
 /// The served resource `group/v1/plural`.
-pub(crate) fn resource(store: &Store, group: &str, plural: &str) -> Option<ResourceInfo> {
+pub(crate) fn resource(store: &Store, group: &str, plural: &str) -> Option<Arc<ResourceInfo>> {
     store.registry.find(group, "v1", plural).cloned()
 }
 
@@ -191,12 +192,10 @@ pub(crate) fn sync(
         "/replicationcontrollers"
     });
     if let Some(res) = res.cloned()
-        && let Some(current) = store
-            .get(&res.storage, &(ns.clone(), name.clone()))
-            .cloned()
+        && let Some(current) = store.get_shared(&res.storage, &(ns.clone(), name.clone()))
         && without_conditions(&current["status"]) != status
     {
-        let mut new = current.clone();
+        let mut new = Value::clone(&current);
         let conditions = current["status"]["conditions"].clone();
         new["status"] = status;
         if !conditions.is_null() {
