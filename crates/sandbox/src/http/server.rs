@@ -174,7 +174,17 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     let query_str = req.uri().query().unwrap_or_default().to_string();
     let content_type = header(req.headers(), "content-type");
+    // A client waiting for `100 Continue` has sent no body: Go's server closes such a
+    // connection rather than ask for a body it will not use, and so does hyper.
+    let expects_continue = header(req.headers(), "expect").eq_ignore_ascii_case("100-continue");
+    let (mut parts, body) = req.into_parts();
+    let unread = UnreadBody::new(body);
+    parts.extensions.insert(unread.clone());
+    let req = Request::from_parts(parts, Body::empty());
     let (verb, resource, resp) = serve(&shared, req, &query_str).await;
+    if !expects_continue {
+        unread.drain().await;
+    }
     tracing::debug!(%method, %path, query = %query_str, %content_type, status = resp.status().as_u16(), "request");
     shared.hooks.log(LoggedRequest {
         method: method.to_string(),
@@ -421,6 +431,37 @@ async fn serve_review(shared: &Shared, req: Request, res: &ResourceInfo) -> Resu
     ))
 }
 
+/// How much of a body its handler did not read is read and dropped after the answer, so that
+/// the connection can carry the client's next request (Go's net/http, kube-apiserver's server,
+/// reads up to 256 KiB for the same reason; a larger rest closes the connection).
+const DRAIN_LIMIT: usize = 256 * 1024;
+
+/// The request's body, kept aside until a handler takes it ([`read_body`]); what no handler
+/// took (an answer given before the body mattered: a 401, 404 or a refused `dryRun`) is
+/// drained after the answer. Without this hyper closes the connection when the body has not
+/// arrived yet, and a client that sent the next request on it sees the connection end with
+/// no answer.
+#[derive(Clone)]
+struct UnreadBody(Arc<std::sync::Mutex<Option<Body>>>);
+
+impl UnreadBody {
+    fn new(body: Body) -> Self {
+        Self(Arc::new(std::sync::Mutex::new(Some(body))))
+    }
+
+    /// The body, if no one has taken it yet.
+    fn take(&self) -> Option<Body> {
+        self.0.lock().ok()?.take()
+    }
+
+    /// Reads and drops what no handler took, up to [`DRAIN_LIMIT`].
+    async fn drain(&self) {
+        if let Some(body) = self.take() {
+            let _ = axum::body::to_bytes(body, DRAIN_LIMIT).await;
+        }
+    }
+}
+
 async fn read_body(shared: &Shared, req: Request) -> Result<Vec<u8>> {
     let limit = shared.config.body_limit;
     let declared: Option<usize> = req
@@ -431,7 +472,15 @@ async fn read_body(shared: &Shared, req: Request) -> Result<Vec<u8>> {
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(limit));
     }
-    axum::body::to_bytes(req.into_body(), limit)
+    let body = match req
+        .extensions()
+        .get::<UnreadBody>()
+        .and_then(UnreadBody::take)
+    {
+        Some(body) => body,
+        None => req.into_body(),
+    };
+    axum::body::to_bytes(body, limit)
         .await
         .map(|b| b.to_vec())
         .map_err(|_| ApiError::too_large(limit))
