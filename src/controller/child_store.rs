@@ -71,27 +71,22 @@ impl CachedChild {
     pub(crate) fn new(mut object: DynamicObject) -> Self {
         let managed = object.metadata.managed_fields.take();
         let helm_fields = super::handover::has_helm_entries(managed.as_deref());
-        // What readiness reads: the kind, the generation, spec and status.
-        let workload = serde_json::json!({
-            "kind": object.types.as_ref().map(|t| t.kind.as_str()),
-            "metadata": {"generation": object.metadata.generation},
-            "spec": object.data.get("spec"),
-            "status": object.data.get("status"),
-        });
-        let not_ready = super::status::child_readiness(&workload).err();
+        let not_ready = readiness(&mut object).err();
         if let Some(owned) = owned_fields::applied_fields(managed.as_deref(), FIELD_MANAGER)
-            && let Some(data) = object.data.as_object()
+            && let Some(data) = object.data.as_object_mut()
         {
-            let mut kept: Map<String, Value> = data
-                .iter()
+            // Moved, not copied, into what is kept (a `null` is left in its place).
+            let status = data.get_mut("status").map(Value::take);
+            let mut kept: Map<String, Value> = std::mem::take(data)
+                .into_iter()
                 .filter_map(|(key, value)| {
                     let fields = owned.get(format!("f:{key}"))?;
-                    Some((key.clone(), owned_fields::cut(value, fields)))
+                    Some((key, owned_fields::cut(value, fields)))
                 })
                 .collect();
             // Charts' status templates read their children's live status.
-            if let Some(status) = data.get("status").filter(|status| !status.is_null()) {
-                kept.insert("status".into(), status.clone());
+            if let Some(status) = status.filter(|status| !status.is_null()) {
+                kept.insert("status".into(), status);
             }
             object.data = Value::Object(kept);
         }
@@ -209,6 +204,36 @@ impl CachedChild {
         }
         value
     }
+}
+
+/// The readiness of `object` (see [`super::status::child_readiness`]), from what it reads: the
+/// kind, the generation, spec and status. The spec and status are moved into the view it reads
+/// and back, not copied.
+fn readiness(object: &mut DynamicObject) -> Result<(), String> {
+    let mut take = |key: &str| object.data.get_mut(key).map_or(Value::Null, Value::take);
+    let (spec, status) = (take("spec"), take("status"));
+    let mut view = Map::new();
+    view.insert(
+        "kind".into(),
+        object
+            .types
+            .as_ref()
+            .map_or(Value::Null, |t| Value::String(t.kind.clone())),
+    );
+    view.insert(
+        "metadata".into(),
+        serde_json::json!({"generation": object.metadata.generation}),
+    );
+    view.insert("spec".into(), spec);
+    view.insert("status".into(), status);
+    let mut view = Value::Object(view);
+    let readiness = super::status::child_readiness(&view);
+    for key in ["spec", "status"] {
+        if let Some(slot) = object.data.get_mut(key) {
+            *slot = view[key].take();
+        }
+    }
+    readiness
 }
 
 /// Drops managedFields and kubectl's last-applied annotation from a watched object.

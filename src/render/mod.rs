@@ -129,6 +129,8 @@ pub struct Renderer {
     chart_context: tera::Value,
     /// Values validated before, with their template form.
     checked: Arc<checked::Checked>,
+    /// Status field sets validated before.
+    valid_status: Arc<status::ValidStatus>,
     /// Where each override was written (`file:line` and key), named in place of `/spec/…` when
     /// an override's value breaks the schema.
     override_sources: Arc<Vec<(String, String)>>,
@@ -171,6 +173,7 @@ impl Renderer {
             chart: Arc::new(chart),
             chart_context,
             checked: Arc::default(),
+            valid_status: Arc::default(),
             engine: Arc::new(engine),
             skeletons: Arc::default(),
             allowed_kinds,
