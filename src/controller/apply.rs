@@ -260,7 +260,7 @@ pub(crate) fn matches_live(desired: &Value, live: &Value) -> bool {
 
 /// Adds [`DESIRED_HASH_ANNOTATION`] to a rendered object (in place).
 pub(crate) fn add_desired_hash(object: &mut Value) {
-    let digest = sha2::Sha256::digest(object.to_string().as_bytes());
+    let digest = sha2::Sha256::digest(crate::render::compact_json(object));
     let hash = crate::render::hex(&digest[..8]);
     let Some(metadata) = object
         .as_object_mut()

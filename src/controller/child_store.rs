@@ -105,8 +105,12 @@ impl CachedChild {
             .data
             .as_object_mut()
             .and_then(|data| data.remove("status"))
-            .map(|status| status.to_string().into_boxed_str());
-        let text = serde_json::to_string(&object).unwrap_or_default();
+            .map(|status| {
+                serde_json::to_string(&status)
+                    .unwrap_or_default()
+                    .into_boxed_str()
+            });
+        let text = compact(&object);
         child.json = Some(Packed::new(&text, &child.fills(&object)));
         child
     }
@@ -204,6 +208,35 @@ impl CachedChild {
         }
         value
     }
+}
+
+/// `object` as compact JSON, as `serde_json::to_string` writes it, without the buffering that
+/// its flattened fields cost serde (a share of caching each watched object).
+fn compact(object: &DynamicObject) -> String {
+    let Value::Object(data) = &object.data else {
+        return serde_json::to_string(object).unwrap_or_default();
+    };
+    // Writing into memory cannot fail, nor can serializing strings, metadata and JSON values.
+    fn field<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    let mut out = Vec::with_capacity(1024);
+    out.push(b'{');
+    if let Some(types) = &object.types {
+        field(&mut out, "apiVersion", &types.api_version);
+        field(&mut out, "kind", &types.kind);
+    }
+    field(&mut out, "metadata", &object.metadata);
+    for (key, value) in data {
+        field(&mut out, key, value);
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The readiness of `object` (see [`super::status::child_readiness`]), from what it reads: the
@@ -547,6 +580,25 @@ mod tests {
     fn owner_ref(uid: &str, controller: bool) -> Value {
         json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
                "name": "hello", "uid": uid, "controller": controller})
+    }
+
+    #[test]
+    fn compact_text_is_what_serde_writes() {
+        let mut with_types = object("s", json!({"a": "b\"c"}), json!([owner_ref("u1", true)]));
+        assert_eq!(
+            compact(&with_types),
+            serde_json::to_string(&with_types).unwrap_or_default()
+        );
+        with_types.types = None;
+        assert_eq!(
+            compact(&with_types),
+            serde_json::to_string(&with_types).unwrap_or_default()
+        );
+        let deployment = deployment(1);
+        assert_eq!(
+            compact(&deployment),
+            serde_json::to_string(&deployment).unwrap_or_default()
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub use by_kind::{LookupError, Renderers};
 pub use documents::DocumentError;
 pub(crate) use engine::Engine;
 pub use engine::TemplateError;
-pub(crate) use filters::hex;
+pub(crate) use filters::{compact_json, hex};
 pub use policy::PolicyViolation;
 pub(crate) use stamp::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL, Owner};
 pub(crate) use values::MAX_DEPTH as MAX_VALUES_DEPTH;
