@@ -63,6 +63,53 @@ impl<'de> Deserialize<'de> for CustomResource {
     }
 }
 
+/// A [`DynamicObject`] decoded as serde would, but without the buffering of its flattened
+/// fields (see [`dynamic_object`]): child watches and apply answers decode into it.
+#[derive(Clone, Debug)]
+pub(crate) struct Decoded(pub(crate) DynamicObject);
+
+impl<'de> Deserialize<'de> for Decoded {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        dynamic_object(value)
+            .map(Decoded)
+            .map_err(de::Error::custom)
+    }
+}
+
+impl Resource for Decoded {
+    type DynamicType = ApiResource;
+    type Scope = DynamicResourceScope;
+
+    fn kind(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::kind(dt)
+    }
+
+    fn group(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::group(dt)
+    }
+
+    fn version(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::version(dt)
+    }
+
+    fn api_version(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::api_version(dt)
+    }
+
+    fn plural(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::plural(dt)
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.0.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.0.metadata
+    }
+}
+
 /// `value` as a [`DynamicObject`], as `serde_json::from_value` makes it. An object with a
 /// string `apiVersion` and `kind` and a `metadata` mapping (every object the API server sends)
 /// is taken apart directly: serde's flattened fields would buffer the whole object once more.
@@ -248,6 +295,9 @@ mod tests {
             json!({"kind": "K", "metadata": {"name": "a"}, "spec": {}}),
             json!({"apiVersion": "v1", "kind": "K", "metadata": {"name": 3}}),
         ] {
+            let text = value.to_string();
+            let decoded = serde_json::from_str::<Decoded>(&text).ok().map(|d| d.0);
+            assert_eq!(decoded, serde_json::from_str::<DynamicObject>(&text).ok());
             // Both fail alike or give the same object.
             let fast = dynamic_object(value.clone()).ok();
             let serde = serde_json::from_value::<DynamicObject>(value).ok();
