@@ -260,7 +260,7 @@ pub(crate) fn matches_live(desired: &Value, live: &Value) -> bool {
 
 /// Adds [`DESIRED_HASH_ANNOTATION`] to a rendered object (in place).
 pub(crate) fn add_desired_hash(object: &mut Value) {
-    let digest = sha2::Sha256::digest(object.to_string().as_bytes());
+    let digest = sha2::Sha256::digest(crate::render::compact_json(object));
     let hash = crate::render::hex(&digest[..8]);
     let Some(metadata) = object
         .as_object_mut()
@@ -335,7 +335,8 @@ pub(crate) async fn server_side_apply(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let api: Api<DynamicObject> = if namespaced {
+    // Decoded without serde's flatten buffering: the answer is cached (see `Decoded`).
+    let api: Api<super::custom_resource::Decoded> = if namespaced {
         Api::namespaced_with(client.clone(), &namespace, resource)
     } else {
         Api::all_with(client.clone(), resource)
@@ -344,6 +345,7 @@ pub(crate) async fn server_side_apply(
     params.dry_run = dry_run;
     api.patch(&name, &params, &Patch::Apply(object))
         .await
+        .map(|decoded| decoded.0)
         .map_err(|source| Error::ApplyFailed {
             kind,
             namespace,

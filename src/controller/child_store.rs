@@ -71,27 +71,22 @@ impl CachedChild {
     pub(crate) fn new(mut object: DynamicObject) -> Self {
         let managed = object.metadata.managed_fields.take();
         let helm_fields = super::handover::has_helm_entries(managed.as_deref());
-        // What readiness reads: the kind, the generation, spec and status.
-        let workload = serde_json::json!({
-            "kind": object.types.as_ref().map(|t| t.kind.as_str()),
-            "metadata": {"generation": object.metadata.generation},
-            "spec": object.data.get("spec"),
-            "status": object.data.get("status"),
-        });
-        let not_ready = super::status::child_readiness(&workload).err();
+        let not_ready = readiness(&mut object).err();
         if let Some(owned) = owned_fields::applied_fields(managed.as_deref(), FIELD_MANAGER)
-            && let Some(data) = object.data.as_object()
+            && let Some(data) = object.data.as_object_mut()
         {
-            let mut kept: Map<String, Value> = data
-                .iter()
+            // Moved, not copied, into what is kept (a `null` is left in its place).
+            let status = data.get_mut("status").map(Value::take);
+            let mut kept: Map<String, Value> = std::mem::take(data)
+                .into_iter()
                 .filter_map(|(key, value)| {
                     let fields = owned.get(format!("f:{key}"))?;
-                    Some((key.clone(), owned_fields::cut(value, fields)))
+                    Some((key, owned_fields::cut(value, fields)))
                 })
                 .collect();
             // Charts' status templates read their children's live status.
-            if let Some(status) = data.get("status").filter(|status| !status.is_null()) {
-                kept.insert("status".into(), status.clone());
+            if let Some(status) = status.filter(|status| !status.is_null()) {
+                kept.insert("status".into(), status);
             }
             object.data = Value::Object(kept);
         }
@@ -110,8 +105,12 @@ impl CachedChild {
             .data
             .as_object_mut()
             .and_then(|data| data.remove("status"))
-            .map(|status| status.to_string().into_boxed_str());
-        let text = serde_json::to_string(&object).unwrap_or_default();
+            .map(|status| {
+                serde_json::to_string(&status)
+                    .unwrap_or_default()
+                    .into_boxed_str()
+            });
+        let text = compact(&object);
         child.json = Some(Packed::new(&text, &child.fills(&object)));
         child
     }
@@ -209,6 +208,65 @@ impl CachedChild {
         }
         value
     }
+}
+
+/// `object` as compact JSON, as `serde_json::to_string` writes it, without the buffering that
+/// its flattened fields cost serde (a share of caching each watched object).
+fn compact(object: &DynamicObject) -> String {
+    let Value::Object(data) = &object.data else {
+        return serde_json::to_string(object).unwrap_or_default();
+    };
+    // Writing into memory cannot fail, nor can serializing strings, metadata and JSON values.
+    fn field<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    let mut out = Vec::with_capacity(1024);
+    out.push(b'{');
+    if let Some(types) = &object.types {
+        field(&mut out, "apiVersion", &types.api_version);
+        field(&mut out, "kind", &types.kind);
+    }
+    field(&mut out, "metadata", &object.metadata);
+    for (key, value) in data {
+        field(&mut out, key, value);
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The readiness of `object` (see [`super::status::child_readiness`]), from what it reads: the
+/// kind, the generation, spec and status. The spec and status are moved into the view it reads
+/// and back, not copied.
+fn readiness(object: &mut DynamicObject) -> Result<(), String> {
+    let mut take = |key: &str| object.data.get_mut(key).map_or(Value::Null, Value::take);
+    let (spec, status) = (take("spec"), take("status"));
+    let mut view = Map::new();
+    view.insert(
+        "kind".into(),
+        object
+            .types
+            .as_ref()
+            .map_or(Value::Null, |t| Value::String(t.kind.clone())),
+    );
+    view.insert(
+        "metadata".into(),
+        serde_json::json!({"generation": object.metadata.generation}),
+    );
+    view.insert("spec".into(), spec);
+    view.insert("status".into(), status);
+    let mut view = Value::Object(view);
+    let readiness = super::status::child_readiness(&view);
+    for key in ["spec", "status"] {
+        if let Some(slot) = object.data.get_mut(key) {
+            *slot = view[key].take();
+        }
+    }
+    readiness
 }
 
 /// Drops managedFields and kubectl's last-applied annotation from a watched object.
@@ -522,6 +580,25 @@ mod tests {
     fn owner_ref(uid: &str, controller: bool) -> Value {
         json!({"apiVersion": "web.tera-operator.io/v1alpha1", "kind": "WebServer",
                "name": "hello", "uid": uid, "controller": controller})
+    }
+
+    #[test]
+    fn compact_text_is_what_serde_writes() {
+        let mut with_types = object("s", json!({"a": "b\"c"}), json!([owner_ref("u1", true)]));
+        assert_eq!(
+            compact(&with_types),
+            serde_json::to_string(&with_types).unwrap_or_default()
+        );
+        with_types.types = None;
+        assert_eq!(
+            compact(&with_types),
+            serde_json::to_string(&with_types).unwrap_or_default()
+        );
+        let deployment = deployment(1);
+        assert_eq!(
+            compact(&deployment),
+            serde_json::to_string(&deployment).unwrap_or_default()
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use futures::TryStreamExt as _;
 use futures::channel::mpsc::UnboundedSender;
 use kube::api::{Api, DynamicObject, GroupVersionKind};
 use kube::discovery::ApiResource;
@@ -20,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::apply::{AppliedMemory, memory_key};
 use super::child_store::{CachedChild, ChildStore, Refusal, Waiters};
-use super::custom_resource::{CustomResource, Kind};
+use super::custom_resource::{CustomResource, Decoded, Kind};
 use super::health::Liveness;
 use super::held_events::{HeldEvents, owner_key};
 use super::in_flight::InFlight;
@@ -319,14 +320,14 @@ impl Children {
         let mut stores = Vec::new();
         let mut tasks = Vec::new();
         for scope in &self.scopes {
-            let api: Api<DynamicObject> = match scope {
+            let api: Api<Decoded> = match scope {
                 Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
                 None => Api::all_with(self.client.clone(), &resource),
             };
             let store = Arc::new(ChildStore::default());
             let config =
                 watcher::Config::default().labels(&format!("{MANAGED_BY_LABEL}={MANAGED_BY}"));
-            let stream = watcher(api, config).default_backoff();
+            let stream = watcher(api, config).default_backoff().map_ok(decoded_event);
             let name = match scope {
                 Some(ns) => format!("watch of {} in {ns}", resource_name(gvk)),
                 None => format!("watch of {}", resource_name(gvk)),
@@ -459,6 +460,17 @@ fn changed_since_cached(store: &ChildStore, child: &CachedChild) -> bool {
     store
         .get(&child.namespace, &child.name)
         .is_none_or(|cached| cached.resource_version != child.resource_version)
+}
+
+/// A child watch's event with the [`DynamicObject`] it was decoded as.
+fn decoded_event(event: watcher::Event<Decoded>) -> watcher::Event<DynamicObject> {
+    match event {
+        watcher::Event::Apply(object) => watcher::Event::Apply(object.0),
+        watcher::Event::Delete(object) => watcher::Event::Delete(object.0),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitApply(object) => watcher::Event::InitApply(object.0),
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    }
 }
 
 /// `object` with its apiVersion and kind, which list items may leave out (readiness and the

@@ -41,7 +41,7 @@ pub(crate) fn compute(
             object
         })
         .collect();
-    match renderer.render_status(resource, namespace, values, &children) {
+    match renderer.render_status(resource, namespace, values, children) {
         Ok(Some(fields)) => Computed::Fields(fields),
         Ok(None) => Computed::NotDeclared,
         Err(e) => Computed::Failed(e.to_string()),

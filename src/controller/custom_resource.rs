@@ -57,10 +57,86 @@ impl Deref for CustomResource {
 impl<'de> Deserialize<'de> for CustomResource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Bounded { depth: 1 }.deserialize(deserializer)?;
-        serde_json::from_value(value)
+        dynamic_object(value)
             .map(|object| CustomResource(object, None))
             .map_err(de::Error::custom)
     }
+}
+
+/// A [`DynamicObject`] decoded as serde would, but without the buffering of its flattened
+/// fields (see [`dynamic_object`]): child watches and apply answers decode into it.
+#[derive(Clone, Debug)]
+pub(crate) struct Decoded(pub(crate) DynamicObject);
+
+impl<'de> Deserialize<'de> for Decoded {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        dynamic_object(value)
+            .map(Decoded)
+            .map_err(de::Error::custom)
+    }
+}
+
+impl Resource for Decoded {
+    type DynamicType = ApiResource;
+    type Scope = DynamicResourceScope;
+
+    fn kind(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::kind(dt)
+    }
+
+    fn group(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::group(dt)
+    }
+
+    fn version(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::version(dt)
+    }
+
+    fn api_version(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::api_version(dt)
+    }
+
+    fn plural(dt: &ApiResource) -> Cow<'_, str> {
+        DynamicObject::plural(dt)
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.0.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.0.metadata
+    }
+}
+
+/// `value` as a [`DynamicObject`], as `serde_json::from_value` makes it. An object with a
+/// string `apiVersion` and `kind` and a `metadata` mapping (every object the API server sends)
+/// is taken apart directly: serde's flattened fields would buffer the whole object once more.
+fn dynamic_object(value: Value) -> Result<DynamicObject, serde_json::Error> {
+    let is_plain = |map: &Map<String, Value>| {
+        map.get("apiVersion").is_some_and(Value::is_string)
+            && map.get("kind").is_some_and(Value::is_string)
+            && map.get("metadata").is_some_and(Value::is_object)
+    };
+    let mut map = match value {
+        Value::Object(map) if is_plain(&map) => map,
+        other => return serde_json::from_value(other),
+    };
+    let mut text = |key: &str| match map.remove(key) {
+        Some(Value::String(text)) => text,
+        _ => String::new(),
+    };
+    let types = kube::api::TypeMeta {
+        api_version: text("apiVersion"),
+        kind: text("kind"),
+    };
+    let metadata: ObjectMeta = serde_json::from_value(map.remove("metadata").unwrap_or_default())?;
+    Ok(DynamicObject {
+        types: Some(types),
+        metadata,
+        data: Value::Object(map),
+    })
 }
 
 /// The API resource of a custom resource kind, shared: kube-runtime keys every cached object and
@@ -209,6 +285,25 @@ impl<'de> Visitor<'de> for Bounded {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn objects_are_taken_apart_as_serde_does() {
+        for value in [
+            json!({"apiVersion": "v1", "kind": "K", "metadata": {"name": "a", "labels": {"x": "y"}},
+                   "spec": {"n": 1}, "status": {"s": [1, 2]}}),
+            json!({"apiVersion": "v1", "kind": "K", "metadata": {"name": "a"}}),
+            json!({"kind": "K", "metadata": {"name": "a"}, "spec": {}}),
+            json!({"apiVersion": "v1", "kind": "K", "metadata": {"name": 3}}),
+        ] {
+            let text = value.to_string();
+            let decoded = serde_json::from_str::<Decoded>(&text).ok().map(|d| d.0);
+            assert_eq!(decoded, serde_json::from_str::<DynamicObject>(&text).ok());
+            // Both fail alike or give the same object.
+            let fast = dynamic_object(value.clone()).ok();
+            let serde = serde_json::from_value::<DynamicObject>(value).ok();
+            assert_eq!(fast, serde);
+        }
+    }
 
     #[test]
     fn kinds_share_their_api_resource_and_compare_by_content() {

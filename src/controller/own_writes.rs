@@ -39,12 +39,16 @@ impl OwnWrites {
     /// Remembers that our write of `status` left the resource `key` (`namespace/name`) at
     /// `resource_version`.
     pub(crate) fn wrote(&self, key: String, resource_version: String, status: Value) {
+        // Serialized before the lock is taken (without `Display`'s formatting machinery).
+        let status = serde_json::to_string(&status)
+            .unwrap_or_default()
+            .into_boxed_str();
         if let Ok(mut pending) = self.pending.lock() {
             pending.insert(
                 key,
                 Pending {
                     version: resource_version,
-                    status: status.to_string().into_boxed_str(),
+                    status,
                 },
             );
         }

@@ -36,17 +36,18 @@ pub(crate) fn applied_fields<'a>(
 }
 
 /// `value` with only the fields the fieldsV1 set `fields` names. A field set without members
-/// (`{}`, or only `"."`) keeps its value whole: a scalar, or an atomic struct or list.
-pub(crate) fn cut(value: &Value, fields: &Value) -> Value {
+/// (`{}`, or only `"."`) keeps its value whole: a scalar, or an atomic struct or list. What is
+/// kept is moved out of `value`, not copied.
+pub(crate) fn cut(value: Value, fields: &Value) -> Value {
     let Some(members) = fields.as_object().filter(|m| m.keys().any(|k| k != ".")) else {
-        return value.clone();
+        return value;
     };
     match value {
-        Value::Object(object) => {
+        Value::Object(mut object) => {
             let mut kept = Map::new();
             for (key, sub) in members {
                 if let Some(name) = key.strip_prefix("f:")
-                    && let Some(field) = object.get(name)
+                    && let Some(field) = object.remove(name)
                 {
                     kept.insert(name.to_string(), cut(field, sub));
                 }
@@ -55,19 +56,19 @@ pub(crate) fn cut(value: &Value, fields: &Value) -> Value {
         }
         Value::Array(items) => Value::Array(
             items
-                .iter()
+                .into_iter()
                 .enumerate()
                 .filter_map(|(index, item)| {
                     let sub = members
                         .iter()
-                        .find(|(key, _)| names_item(key, index, item))?
+                        .find(|(key, _)| names_item(key, index, &item))?
                         .1;
                     Some(cut(item, sub))
                 })
                 .collect(),
         ),
         // A field set with members on a scalar: not what fieldsV1 describes; keep it whole.
-        other => other.clone(),
+        other => other,
     }
 }
 
@@ -132,7 +133,7 @@ mod tests {
 
     #[test]
     fn only_the_owned_fields_are_kept() {
-        let kept = cut(&deployment(), &fields());
+        let kept = cut(deployment(), &fields());
         assert_eq!(
             kept,
             json!({"spec": {
@@ -153,7 +154,7 @@ mod tests {
         if let Some(spec) = fields["f:spec"].as_object_mut() {
             spec.remove("f:replicas");
         }
-        let kept = cut(&deployment(), &fields);
+        let kept = cut(deployment(), &fields);
         assert!(kept["spec"].get("replicas").is_none());
         let rendered = json!({"spec": {"replicas": 1}});
         assert!(!super::super::apply::matches_live(&rendered, &kept));
@@ -164,7 +165,7 @@ mod tests {
         let value = json!({"finalizers": ["a", "b", "c"], "list": [1, 2, 3]});
         let fields = json!({"f:finalizers": {"v:\"b\"": {}}, "f:list": {"i:2": {}}});
         assert_eq!(
-            cut(&value, &fields),
+            cut(value.clone(), &fields),
             json!({"finalizers": ["b"], "list": [3]})
         );
         assert!(!names_item("k:not json", 0, &json!({})));

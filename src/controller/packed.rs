@@ -44,12 +44,15 @@ impl Packed {
         candidates.sort_by_key(|f| std::cmp::Reverse(f.len()));
         let mut skeleton = text.to_string();
         for fill in candidates {
-            if cut.len() == MAX_FILLS || cut.contains(&fill) || !skeleton.contains(fill) {
+            if cut.len() == MAX_FILLS || cut.contains(&fill) {
                 continue;
             }
+            let placeholder = char::from(u8::try_from(cut.len() + 1).unwrap_or(0));
+            let Some(replaced) = replace_all(&skeleton, fill, placeholder) else {
+                continue;
+            };
             cut.push(fill);
-            let placeholder = char::from(u8::try_from(cut.len()).unwrap_or(0));
-            skeleton = skeleton.replace(fill, placeholder.encode_utf8(&mut [0; 1]));
+            skeleton = replaced;
         }
         let mut joined = String::with_capacity(cut.iter().map(|f| f.len() + 1).sum());
         for fill in &cut {
@@ -67,7 +70,8 @@ impl Packed {
         let fills: Vec<&str> = self.fills.split_terminator('\0').collect();
         let mut text = String::with_capacity(self.skeleton.len() + self.fills.len() * 2);
         let mut rest = &*self.skeleton;
-        while let Some(at) = rest.find(|c: char| ('\u{1}'..='\u{8}').contains(&c)) {
+        // Placeholders are single bytes that never occur inside a multi-byte character.
+        while let Some(at) = rest.bytes().position(|b| (1..=8).contains(&b)) {
             text.push_str(&rest[..at]);
             let index = usize::from(rest.as_bytes()[at]) - 1;
             text.push_str(fills.get(index).copied().unwrap_or_default());
@@ -82,6 +86,25 @@ impl Packed {
     pub(crate) fn shares_skeleton_with(&self, other: &Packed) -> bool {
         Arc::ptr_eq(&self.skeleton, &other.skeleton)
     }
+}
+
+/// `text` with every occurrence of `fill` (left to right, not overlapping, as
+/// [`str::replace`] finds them) replaced by `placeholder`; `None` when there is none. memchr's
+/// substring search: the standard library's took most of the time of packing a watched object.
+fn replace_all(text: &str, fill: &str, placeholder: char) -> Option<String> {
+    let finder = memchr::memmem::Finder::new(fill.as_bytes());
+    let mut found = finder.find_iter(text.as_bytes()).peekable();
+    found.peek()?;
+    let mut replaced = String::with_capacity(text.len());
+    let mut last = 0;
+    for at in found {
+        // Both ends are on character boundaries: `fill` is whole UTF-8, and so is `text`.
+        replaced.push_str(text.get(last..at).unwrap_or_default());
+        replaced.push(placeholder);
+        last = at + fill.len();
+    }
+    replaced.push_str(text.get(last..).unwrap_or_default());
+    Some(replaced)
 }
 
 /// The skeletons in use, each kept once.
@@ -169,6 +192,24 @@ mod tests {
         let packed = Packed::new(&text, &fills);
         assert_eq!(packed.expand(), text);
         assert_eq!(packed.fills.split_terminator('\0').count(), MAX_FILLS);
+    }
+
+    #[test]
+    fn replacing_finds_what_str_replace_finds() {
+        for (text, fill) in [
+            ("aaaa", "aa"),
+            ("xabcabcx", "abc"),
+            ("héllo wörld héllo", "héllo"),
+            ("none here", "absent"),
+            ("abab", "abab"),
+        ] {
+            let expected = text.contains(fill).then(|| text.replace(fill, "\u{1}"));
+            assert_eq!(
+                replace_all(text, fill, '\u{1}'),
+                expected,
+                "{text} / {fill}"
+            );
+        }
     }
 
     #[test]

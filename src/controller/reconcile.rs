@@ -861,12 +861,13 @@ async fn apply_one(
     let hash = desired_hash(object).unwrap_or_default().to_string();
     let memory = &shared.children.applied;
     let live_version = live.as_ref().and_then(|l| l.resource_version.clone());
-    let live_json = live.as_ref().map(|o| o.to_value());
-    let in_sync = live_json.as_ref().is_some_and(|json| {
-        matches_live(object, json)
-            || live_version
-                .as_deref()
-                .is_some_and(|v| memory.unchanged_since_apply(&key, &hash, v))
+    // Still at the version our apply of this content was answered with is the cheaper test:
+    // the cached object is parsed only when it is not.
+    let in_sync = live.as_ref().is_some_and(|live| {
+        live_version
+            .as_deref()
+            .is_some_and(|v| memory.unchanged_since_apply(&key, &hash, v))
+            || matches_live(object, &live.to_value())
     });
     let helm_fields = live.as_ref().is_some_and(|l| l.helm_fields);
     if in_sync {
@@ -898,20 +899,16 @@ async fn apply_one(
     }
     let result = server_side_apply(&shared.client, &cache.resource, true, object, false).await;
     shared.metrics.wrote(&ctx.key, "apply");
-    let written = result?;
-    shared.children.in_flight.wrote(
-        &key,
-        &cache.resource,
-        Arc::new(CachedChild::new(written.clone())),
-    );
-    let helm_fields =
-        helm_fields || handover::has_helm_entries(written.metadata.managed_fields.as_deref());
-    let written = serde_json::to_value(&written).unwrap_or_else(|_| object.clone());
-    let not_ready = status::child_readiness(&written).err();
-    let seen_at = written
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    // The answer is cached once: its readiness, resourceVersion and Helm entries are worked
+    // out there, as the child watch will when it delivers the same object.
+    let written = Arc::new(CachedChild::new(result?));
+    let helm_fields = helm_fields || written.helm_fields;
+    let not_ready = written.not_ready.as_deref().map(str::to_string);
+    let seen_at = written.resource_version.clone();
+    shared
+        .children
+        .in_flight
+        .wrote(&key, &cache.resource, written);
     if let Some(version) = &seen_at {
         memory.remember(&key, &hash, version, not_ready.clone());
     }
@@ -1110,6 +1107,19 @@ fn previous_status(ctx: &KindContext, object: &DynamicObject) -> Option<Value> {
         .filter(Value::is_object)
 }
 
+/// Of a status write's answer, what is read: its resourceVersion (the rest is skipped).
+#[derive(serde::Deserialize)]
+struct WrittenMeta {
+    metadata: WrittenVersion,
+}
+
+/// The metadata of [`WrittenMeta`].
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WrittenVersion {
+    resource_version: Option<String>,
+}
+
 /// Writes `desired` through the status subresource unless the live status already says it;
 /// returns whether it wrote.
 async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value) -> Result<bool> {
@@ -1119,22 +1129,29 @@ async fn patch_status(ctx: &KindContext, object: &DynamicObject, desired: Value)
     }
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
-    let api: Api<CustomResource> =
-        Api::namespaced_with(ctx.shared.client.clone(), &namespace, &ctx.resource);
-    let result = api
-        .patch_status(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({ "status": &desired })),
-        )
-        .await;
+    // As `Api::patch_status` sends it, but of the answer only the resourceVersion is read:
+    // parsing the whole resource again cost a share of the operator's CPU.
+    let result = async {
+        let mut request =
+            kube::core::Request::new(CustomResource::url_path(&ctx.resource, Some(&namespace)))
+                .patch_subresource(
+                    "status",
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({ "status": &desired })),
+                )
+                .map_err(kube::Error::BuildRequest)?;
+        request.extensions_mut().insert("patch_status");
+        ctx.shared.client.request::<WrittenMeta>(request).await
+    }
+    .await;
     ctx.shared.metrics.wrote(&ctx.key, "status");
     let written = result.map_err(|source| Error::StatusWriteFailed {
         namespace,
         name,
         source,
     })?;
-    if let Some(version) = written.0.metadata.resource_version {
+    if let Some(version) = written.metadata.resource_version {
         ctx.own_writes.wrote(object_key(object), version, desired);
     }
     Ok(true)

@@ -117,6 +117,13 @@ fn sha256(value: StringInput, _: Kwargs, _: &State) -> Value {
     Value::from(hex(&digest))
 }
 
+/// `value` as compact JSON, the bytes of its `to_string()`: serialized into a buffer, without
+/// the formatting machinery `Display` goes through (which cost most of hashing an object).
+pub(crate) fn compact_json(value: &serde_json::Value) -> Vec<u8> {
+    // Serializing a JSON value into memory cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -35,7 +35,7 @@ pub use by_kind::{LookupError, Renderers};
 pub use documents::DocumentError;
 pub(crate) use engine::Engine;
 pub use engine::TemplateError;
-pub(crate) use filters::hex;
+pub(crate) use filters::{compact_json, hex};
 pub use policy::PolicyViolation;
 pub(crate) use stamp::{MANAGED_BY, MANAGED_BY_LABEL, OWNER_UID_LABEL, Owner};
 pub(crate) use values::MAX_DEPTH as MAX_VALUES_DEPTH;
@@ -129,6 +129,8 @@ pub struct Renderer {
     chart_context: tera::Value,
     /// Values validated before, with their template form.
     checked: Arc<checked::Checked>,
+    /// Status field sets validated before.
+    valid_status: Arc<status::ValidStatus>,
     /// Where each override was written (`file:line` and key), named in place of `/spec/…` when
     /// an override's value breaks the schema.
     override_sources: Arc<Vec<(String, String)>>,
@@ -171,6 +173,7 @@ impl Renderer {
             chart: Arc::new(chart),
             chart_context,
             checked: Arc::default(),
+            valid_status: Arc::default(),
             engine: Arc::new(engine),
             skeletons: Arc::default(),
             allowed_kinds,

@@ -124,7 +124,7 @@ fn config_checksums(objects: &[Value]) -> BTreeMap<(String, String), String> {
             "binaryData": object.get("binaryData"),
             "stringData": object.get("stringData"),
         });
-        let digest = sha2::Sha256::digest(content.to_string().as_bytes());
+        let digest = sha2::Sha256::digest(super::compact_json(&content));
         sums.insert((kind.to_string(), name.to_string()), hex(&digest));
     }
     sums

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::documents::{self, DocumentError, SkeletonCache};
+use super::documents::{self, DocumentError};
 use super::engine::TemplateError;
 use super::{Renderer, join, owner_of};
 use crate::chart::{RESERVED_STATUS_FIELDS, STATUS_SCHEMA_FILE, STATUS_TEMPLATE, SchemaViolation};
@@ -34,25 +34,28 @@ pub(crate) enum StatusError {
 
 /// The live children as the status template sees them: `children.<Kind>.<name>` is the whole
 /// object (metadata, spec, status), in a stable order.
-pub(crate) fn children_context(children: &[Value]) -> Value {
-    let text = |object: &Value, pointer: &str| {
+/// The objects are moved into it, not copied.
+pub(crate) fn children_context(mut children: Vec<Value>) -> Value {
+    fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
         object
             .pointer(pointer)
             .and_then(Value::as_str)
             .unwrap_or("")
-            .to_string()
-    };
-    let mut sorted: Vec<&Value> = children.iter().collect();
-    sorted.sort_by_key(|o| (text(o, "/kind"), text(o, "/metadata/name")));
+    }
+    // Stable: of two objects of one kind and name, the later one is kept.
+    children.sort_by(|a, b| {
+        (text(a, "/kind"), text(a, "/metadata/name"))
+            .cmp(&(text(b, "/kind"), text(b, "/metadata/name")))
+    });
     let mut by_kind = Map::new();
-    for object in sorted {
-        let kind = text(object, "/kind");
-        let name = text(object, "/metadata/name");
+    for object in children {
+        let kind = text(&object, "/kind").to_string();
+        let name = text(&object, "/metadata/name").to_string();
         if let Value::Object(names) = by_kind
             .entry(kind)
             .or_insert_with(|| Value::Object(Map::new()))
         {
-            names.insert(name, object.clone());
+            names.insert(name, object);
         }
     }
     Value::Object(by_kind)
@@ -72,7 +75,7 @@ impl Renderer {
         resource: &Value,
         default_namespace: &str,
         values: &Value,
-        children: &[Value],
+        children: Vec<Value>,
     ) -> Result<Option<Map<String, Value>>, StatusError> {
         if !self.computes_status() {
             return Ok(None);
@@ -96,8 +99,9 @@ impl Renderer {
                 message,
             })
         };
-        let mut parsed = documents::parse_documents(&rendered, &SkeletonCache::disabled())
-            .map_err(|mut e| {
+        // The chart's cache: resources in one state render one status text, parsed once.
+        let mut parsed =
+            documents::parse_documents(&rendered, &self.skeletons).map_err(|mut e| {
                 e.file = file(&e.file);
                 StatusError::OutputInvalid(e)
             })?;
@@ -119,7 +123,9 @@ impl Renderer {
                 "computes `{reserved}`, which tera-operator writes itself; choose another name"
             )));
         }
-        if let Some(schema) = &self.chart.status_schema {
+        if let Some(schema) = &self.chart.status_schema
+            && !self.valid_status.contains(&fields)
+        {
             let violations = schema.violations(&Value::Object(fields.clone()));
             if !violations.is_empty() {
                 return Err(StatusError::SchemaViolated {
@@ -133,8 +139,38 @@ impl Renderer {
                         .collect(),
                 });
             }
+            self.valid_status.remember(&fields);
         }
         Ok(Some(fields))
+    }
+}
+
+/// Status field sets that passed status.schema.json, newest last: resources in one state
+/// compute the same few sets, and comparing one is cheaper than validating it again.
+#[derive(Debug, Default)]
+pub(crate) struct ValidStatus {
+    sets: std::sync::Mutex<Vec<Map<String, Value>>>,
+}
+
+/// Status field sets [`ValidStatus`] remembers (the oldest goes first).
+const VALID_STATUS_SETS: usize = 16;
+
+impl ValidStatus {
+    /// Whether `fields` are a set that passed validation before.
+    fn contains(&self, fields: &Map<String, Value>) -> bool {
+        self.sets
+            .lock()
+            .is_ok_and(|sets| sets.iter().rev().any(|set| set == fields))
+    }
+
+    /// Remembers that `fields` passed validation.
+    fn remember(&self, fields: &Map<String, Value>) {
+        if let Ok(mut sets) = self.sets.lock() {
+            if sets.len() >= VALID_STATUS_SETS {
+                sets.remove(0);
+            }
+            sets.push(fields.clone());
+        }
     }
 }
 
@@ -183,7 +219,7 @@ mod tests {
         children: &[Value],
     ) -> Result<Option<Map<String, Value>>, StatusError> {
         let values = renderer.values_for(&resource["spec"]).unwrap();
-        renderer.render_status(resource, "ns", &values, children)
+        renderer.render_status(resource, "ns", &values, children.to_vec())
     }
 
     #[test]
@@ -311,7 +347,7 @@ mod tests {
 
     #[test]
     fn children_are_keyed_by_kind_then_name() {
-        let context = children_context(&[service("b", "x"), service("a", "y")]);
+        let context = children_context(vec![service("b", "x"), service("a", "y")]);
         assert_eq!(
             context["Service"]["a"]["metadata"]["labels"]["app.kubernetes.io/component"],
             "y"
