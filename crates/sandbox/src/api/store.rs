@@ -3,9 +3,11 @@
 //! Changes are broadcast twice: to every subscriber of all changes (the simulation) and to the
 //! subscribers of the one resource they concern, as kube-apiserver's watch cache dispatches per
 //! resource type, so a watch of one resource never falls behind because of another's traffic.
-//! An object's current version and the history share one allocation (`Arc`), so a change
-//! costs the memory of the one new version it makes.
+//! An object's current version and the history share one allocation (`Arc`); a version a later
+//! change superseded is kept in the history as compact JSON text, a fraction of the parsed
+//! tree's memory (watches resuming from the past and paged lists parse it again).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -45,6 +47,64 @@ pub(crate) struct Change {
     pub(crate) old: Option<Arc<Value>>,
 }
 
+/// A version of an object as the history keeps it: shared with the store (and with the watches
+/// being told of it) while it is current, compact JSON text once a later change superseded it.
+/// A parsed tree of a Deployment with its managedFields takes several times its text: at
+/// 10,000 resources and their 30,000 children the history of a few minutes held gigabytes.
+#[derive(Debug, Clone)]
+enum Version {
+    Shared(Arc<Value>),
+    Packed(Arc<[u8]>),
+}
+
+impl Version {
+    fn packed(object: &Value) -> Self {
+        Version::Packed(serde_json::to_vec(object).unwrap_or_default().into())
+    }
+
+    /// The object: borrowed, or parsed from its text (which `serde_json` wrote from a
+    /// `Value`, so it parses back to the same one).
+    fn get(&self) -> Cow<'_, Value> {
+        match self {
+            Version::Shared(object) => Cow::Borrowed(object),
+            Version::Packed(text) => {
+                Cow::Owned(serde_json::from_slice(text).unwrap_or(Value::Null))
+            }
+        }
+    }
+
+    fn shared(&self) -> Arc<Value> {
+        match self {
+            Version::Shared(object) => object.clone(),
+            Version::Packed(_) => Arc::new(self.get().into_owned()),
+        }
+    }
+}
+
+/// One change as the history keeps it (see [`Version`]).
+#[derive(Debug)]
+struct Recorded {
+    rv: u64,
+    storage: String,
+    key: Key,
+    kind: ChangeType,
+    object: Version,
+    old: Option<Version>,
+}
+
+impl Recorded {
+    /// The change as watches see it.
+    fn change(&self) -> Arc<Change> {
+        Arc::new(Change {
+            rv: self.rv,
+            storage: self.storage.clone(),
+            kind: self.kind,
+            object: self.object.shared(),
+            old: self.old.as_ref().map(Version::shared),
+        })
+    }
+}
+
 /// A key within one resource: `(namespace, name)`; namespace is empty for cluster-scoped objects.
 pub(crate) type Key = (String, String);
 
@@ -58,7 +118,7 @@ pub(crate) struct Store {
     /// `controller: true`) has a uid: what kube-controller-manager's informer indexes give the
     /// workload controllers, so finding a ReplicaSet's Pods does not scan the namespace.
     controlled: HashMap<(String, String), BTreeSet<Key>>,
-    history: VecDeque<(Instant, Arc<Change>)>,
+    history: VecDeque<(Instant, Recorded)>,
     history_limit: usize,
     history_window: Option<Duration>,
     compacted: u64,
@@ -167,7 +227,7 @@ impl Store {
         Some(
             self.history
                 .range(first..)
-                .map(|(_, c)| c.clone())
+                .map(|(_, c)| c.change())
                 .collect(),
         )
     }
@@ -182,7 +242,7 @@ impl Store {
         namespace: Option<&str>,
         after: Option<&Key>,
         rv: u64,
-    ) -> Option<Vec<&'a Value>> {
+    ) -> Option<Vec<Cow<'a, Value>>> {
         let lower = after.map_or(Bound::Unbounded, |k| Bound::Excluded(k.clone()));
         let in_ns = |k: &Key| namespace.is_none_or(|n| n == k.0);
         let current = self
@@ -192,35 +252,37 @@ impl Store {
             .flat_map(|m| m.range((lower.clone(), Bound::Unbounded)))
             .filter(|(k, _)| in_ns(k));
         if rv >= self.rv {
-            return Some(current.map(|(_, v)| &**v).collect());
+            return Some(current.map(|(_, v)| Cow::Borrowed(&**v)).collect());
         }
         if rv < self.compacted {
             return None;
         }
-        let mut view: BTreeMap<Key, &Value> = current.map(|(k, v)| (k.clone(), &**v)).collect();
-        let mut undone: BTreeMap<Key, Option<&Value>> = BTreeMap::new();
+        let mut view: BTreeMap<Key, Cow<'a, Value>> = current
+            .map(|(k, v)| (k.clone(), Cow::Borrowed(&**v)))
+            .collect();
+        let mut undone: BTreeMap<&Key, Option<&Version>> = BTreeMap::new();
         for (_, c) in self.history.iter().rev().take_while(|(_, c)| c.rv > rv) {
             if c.storage != storage {
                 continue;
             }
             let before = match c.kind {
                 ChangeType::Added => None,
-                ChangeType::Modified | ChangeType::Deleted => c.old.as_deref(),
+                ChangeType::Modified | ChangeType::Deleted => c.old.as_ref(),
             };
             // Newest first: the last insert for a key is its state just before the oldest change.
-            undone.insert(key_of(&c.object), before);
+            undone.insert(&c.key, before);
         }
         for (k, before) in undone {
             let wanted = match &lower {
-                Bound::Excluded(a) => &k > a,
+                Bound::Excluded(a) => k > a,
                 _ => true,
             };
-            if !wanted || !in_ns(&k) {
+            if !wanted || !in_ns(k) {
                 continue;
             }
             match before {
-                Some(v) => view.insert(k, v),
-                None => view.remove(&k),
+                Some(v) => view.insert(k.clone(), v.get()),
+                None => view.remove(k),
             };
         }
         Some(view.into_values().collect())
@@ -310,7 +372,8 @@ impl Store {
 
     fn record(&mut self, change: Change) {
         let change = Arc::new(change);
-        self.history.push_back((Instant::now(), change.clone()));
+        let recorded = self.recorded(&change);
+        self.history.push_back((Instant::now(), recorded));
         while self.history.len() > self.history_limit {
             if let Some((_, old)) = self.history.pop_front() {
                 self.compacted = old.rv;
@@ -331,6 +394,46 @@ impl Store {
             }
         }
         let _ = self.tx.send(change);
+    }
+
+    /// `change` as the history keeps it. The version it supersedes (`old`) becomes compact text,
+    /// also in the entry of the change that made it; a deleted object's last version too.
+    fn recorded(&mut self, change: &Change) -> Recorded {
+        let old = change.old.as_ref().map(|old| {
+            let packed = Version::packed(old);
+            self.repack(old, &packed);
+            packed
+        });
+        let object = match change.kind {
+            ChangeType::Deleted => Version::packed(&change.object),
+            ChangeType::Added | ChangeType::Modified => Version::Shared(change.object.clone()),
+        };
+        Recorded {
+            rv: change.rv,
+            storage: change.storage.clone(),
+            key: key_of(&change.object),
+            kind: change.kind,
+            object,
+            old,
+        }
+    }
+
+    /// Replaces the shared `version` in the history entry of the change that made it (found
+    /// by its resourceVersion) with `packed`.
+    fn repack(&mut self, version: &Arc<Value>, packed: &Version) {
+        let Some(rv) = version["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|rv| rv.parse::<u64>().ok())
+        else {
+            return;
+        };
+        let at = self.history.partition_point(|(_, c)| c.rv < rv);
+        if let Some((_, entry)) = self.history.get_mut(at)
+            && entry.rv == rv
+            && matches!(&entry.object, Version::Shared(object) if Arc::ptr_eq(object, version))
+        {
+            entry.object = packed.clone();
+        }
     }
 
     /// Stores an object with a new resourceVersion and returns it.
@@ -489,30 +592,47 @@ mod tests {
     }
 
     #[test]
-    fn a_change_shares_its_object_with_the_store() {
+    fn a_change_shares_its_object_with_the_store_and_packs_what_it_supersedes() {
         let mut s = Store::new(100);
-        s.put(
-            "/configmaps",
-            json!({"metadata": {"name": "a", "namespace": "d"}}),
-        );
+        let first = json!({"metadata": {"name": "a", "namespace": "d"}, "data": {"n": 1.5e300, "m": 0.1, "i": -9007199254740993i64}});
+        s.put("/configmaps", first);
         s.put(
             "/configmaps",
             json!({"metadata": {"name": "a", "namespace": "d"}, "data": {}}),
         );
         let key = ("d".to_string(), "a".to_string());
         let current = &s.objects["/configmaps"][&key];
-        let changes: Vec<&Arc<Change>> = s.history.iter().map(|(_, c)| c).collect();
-        assert!(Arc::ptr_eq(&changes[1].object, current));
-        let old = changes[1]
-            .old
-            .as_ref()
-            .map(|o| Arc::ptr_eq(o, &changes[0].object));
-        assert_eq!(
-            old,
-            Some(true),
-            "the old version is the previous change's object"
+        let changes: Vec<&Recorded> = s.history.iter().map(|(_, c)| c).collect();
+        assert!(
+            matches!(&changes[1].object, Version::Shared(o) if Arc::ptr_eq(o, current)),
+            "the current version is the store's"
         );
-        assert_eq!(s.since(changes[0].rv).map(|c| c.len()), Some(1));
+        let (Version::Packed(made), Some(Version::Packed(superseded))) =
+            (&changes[0].object, &changes[1].old)
+        else {
+            panic!("the superseded version is packed: {changes:?}");
+        };
+        assert!(
+            Arc::ptr_eq(made, superseded),
+            "one text for the version, in both changes"
+        );
+        // Replayed as it was stored.
+        let replayed = s.since(changes[0].rv - 1).unwrap_or_default();
+        let versions: Vec<(u64, &Value, Option<&Value>)> = replayed
+            .iter()
+            .map(|c| (c.rv, &*c.object, c.old.as_deref()))
+            .collect();
+        let v1 = json!({"metadata": {"name": "a", "namespace": "d", "resourceVersion": "2"},
+            "data": {"n": 1.5e300, "m": 0.1, "i": -9007199254740993i64}});
+        let v2 = json!({"metadata": {"name": "a", "namespace": "d", "resourceVersion": "3"},
+            "data": {}});
+        assert_eq!(
+            versions,
+            [(2, &v1, None), (3, &v2, Some(&v1))],
+            "what watches resuming at 1 are told"
+        );
+        let at_2 = s.list_at("/configmaps", None, None, 2).unwrap_or_default();
+        assert_eq!(at_2, [Cow::Borrowed(&v1)], "a list at resourceVersion 2");
     }
 
     #[test]

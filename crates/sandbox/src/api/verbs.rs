@@ -470,14 +470,14 @@ pub(crate) fn list(
     let candidates = store
         .list_at(&res.storage, ns, after.as_ref(), rv)
         .ok_or_else(ApiError::gone_list)?;
-    let matches = |o: &&Value| {
+    let matches = |o: &Cow<Value>| {
         q.labels.matches(o) && (q.fields.is_empty() || q.fields.matches(&to_served(res, o)))
     };
     let mut filtered = candidates.into_iter().filter(matches);
     let mut items = Vec::new();
     let limit = q.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
     for o in filtered.by_ref() {
-        items.push(to_served(res, o));
+        items.push(to_served(res, &o));
         if items.len() >= limit {
             break;
         }
