@@ -217,8 +217,9 @@ impl Store {
             .subscribe()
     }
 
-    /// Changes after `rv`, oldest first, or `None` if the history no longer reaches back that far.
-    pub(crate) fn since(&self, rv: u64) -> Option<Vec<Arc<Change>>> {
+    /// Changes of `storage` after `rv`, oldest first, or `None` if the history no longer
+    /// reaches back that far. Only that resource's versions are parsed again (see [`Version`]).
+    pub(crate) fn since(&self, rv: u64, storage: &str) -> Option<Vec<Arc<Change>>> {
         if rv < self.compacted {
             return None;
         }
@@ -227,6 +228,7 @@ impl Store {
         Some(
             self.history
                 .range(first..)
+                .filter(|(_, c)| c.storage == storage)
                 .map(|(_, c)| c.change())
                 .collect(),
         )
@@ -505,8 +507,8 @@ mod tests {
             "/configmaps",
             json!({"metadata": {"name": "c", "namespace": "d"}}),
         );
-        assert!(s.since(1).is_none());
-        assert_eq!(s.since(3).unwrap().len(), 1);
+        assert!(s.since(1, "/configmaps").is_none());
+        assert_eq!(s.since(3, "/configmaps").unwrap().len(), 1);
         let gone = s.remove("/configmaps", &("d".into(), "a".into())).unwrap();
         assert_eq!(gone["metadata"]["resourceVersion"], "5");
         assert_eq!(s.list("/configmaps", Some("d")).count(), 2);
@@ -617,7 +619,10 @@ mod tests {
             "one text for the version, in both changes"
         );
         // Replayed as it was stored.
-        let replayed = s.since(changes[0].rv - 1).unwrap_or_default();
+        assert_eq!(s.since(1, "/secrets").map(|c| c.len()), Some(0));
+        let replayed = s
+            .since(changes[0].rv - 1, "/configmaps")
+            .unwrap_or_default();
         let versions: Vec<(u64, &Value, Option<&Value>)> = replayed
             .iter()
             .map(|c| (c.rv, &*c.object, c.old.as_deref()))

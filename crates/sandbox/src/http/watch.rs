@@ -170,7 +170,7 @@ pub(crate) fn start(
             let rv: u64 = rv_param.parse().map_err(|_| {
                 ApiError::bad_request(format!("invalid resourceVersion {rv_param:?}"))
             })?;
-            match store.since(rv) {
+            match store.since(rv, &filter.res.storage) {
                 Some(changes) => initial.extend(changes.iter().filter_map(|c| filter.event(c))),
                 None => {
                     initial.push(event_line("ERROR", &ApiError::gone(rv_param).to_status()));
