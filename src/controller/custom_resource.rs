@@ -77,38 +77,46 @@ impl<'de> Deserialize<'de> for Decoded {
     }
 }
 
-impl Resource for Decoded {
-    type DynamicType = ApiResource;
-    type Scope = DynamicResourceScope;
+/// `Resource` for a newtype over a [`DynamicObject`] (its field `.0`) whose dynamic type
+/// dereferences to an [`ApiResource`]: everything as the object it wraps.
+macro_rules! dynamic_object_resource {
+    ($wrapper:ty, $dynamic:ty) => {
+        impl Resource for $wrapper {
+            type DynamicType = $dynamic;
+            type Scope = DynamicResourceScope;
 
-    fn kind(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::kind(dt)
-    }
+            fn kind(dt: &$dynamic) -> Cow<'_, str> {
+                DynamicObject::kind(dt)
+            }
 
-    fn group(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::group(dt)
-    }
+            fn group(dt: &$dynamic) -> Cow<'_, str> {
+                DynamicObject::group(dt)
+            }
 
-    fn version(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::version(dt)
-    }
+            fn version(dt: &$dynamic) -> Cow<'_, str> {
+                DynamicObject::version(dt)
+            }
 
-    fn api_version(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::api_version(dt)
-    }
+            fn api_version(dt: &$dynamic) -> Cow<'_, str> {
+                DynamicObject::api_version(dt)
+            }
 
-    fn plural(dt: &ApiResource) -> Cow<'_, str> {
-        DynamicObject::plural(dt)
-    }
+            fn plural(dt: &$dynamic) -> Cow<'_, str> {
+                DynamicObject::plural(dt)
+            }
 
-    fn meta(&self) -> &ObjectMeta {
-        &self.0.metadata
-    }
+            fn meta(&self) -> &ObjectMeta {
+                &self.0.metadata
+            }
 
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.0.metadata
-    }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.0.metadata
+            }
+        }
+    };
 }
+
+dynamic_object_resource!(Decoded, ApiResource);
 
 /// `value` as a [`DynamicObject`], as `serde_json::from_value` makes it. An object with a
 /// string `apiVersion` and `kind` and a `metadata` mapping (every object the API server sends)
@@ -160,38 +168,7 @@ impl Deref for Kind {
     }
 }
 
-impl Resource for CustomResource {
-    type DynamicType = Kind;
-    type Scope = DynamicResourceScope;
-
-    fn kind(dt: &Kind) -> Cow<'_, str> {
-        DynamicObject::kind(dt)
-    }
-
-    fn group(dt: &Kind) -> Cow<'_, str> {
-        DynamicObject::group(dt)
-    }
-
-    fn version(dt: &Kind) -> Cow<'_, str> {
-        DynamicObject::version(dt)
-    }
-
-    fn api_version(dt: &Kind) -> Cow<'_, str> {
-        DynamicObject::api_version(dt)
-    }
-
-    fn plural(dt: &Kind) -> Cow<'_, str> {
-        DynamicObject::plural(dt)
-    }
-
-    fn meta(&self) -> &ObjectMeta {
-        &self.0.metadata
-    }
-
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.0.metadata
-    }
-}
+dynamic_object_resource!(CustomResource, Kind);
 
 /// Decodes one JSON value at `depth` (the resource itself is at 1), skipping the contents of
 /// containers below [`DECODE_DEPTH`].

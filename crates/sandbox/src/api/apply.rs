@@ -254,6 +254,11 @@ pub(crate) fn set_entries(obj: &mut Value, entries: &[Entry]) {
         .filter(|e| !e.fields.is_empty())
         .map(encode_entry)
         .collect();
+    put_managed_fields(obj, list);
+}
+
+/// Sets an object's managedFields to `list`, or removes them when it is empty.
+fn put_managed_fields(obj: &mut Value, list: Vec<Value>) {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if list.is_empty() {
             meta.remove("managedFields");
@@ -526,13 +531,7 @@ fn set_entries_with(obj: &mut Value, kept: Vec<Kept>, decoded: &[Entry]) {
                 .map(encode_entry),
         })
         .collect();
-    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        if list.is_empty() {
-            meta.remove("managedFields");
-        } else {
-            meta.insert("managedFields".into(), Value::Array(list));
-        }
-    }
+    put_managed_fields(obj, list);
 }
 
 /// Whether a stored entry is in the slot of `manager`, `operation` and `subresource` (as

@@ -330,12 +330,7 @@ impl Store {
         storage: &str,
         owner: &str,
     ) -> impl Iterator<Item = &'a Value> + 'a {
-        let objects = self.objects.get(storage);
-        self.controlled
-            .get(&(storage.to_string(), owner.to_string()))
-            .into_iter()
-            .flatten()
-            .filter_map(move |k| objects?.get(k).map(|v| &**v))
+        self.controlled_by_shared(storage, owner).map(|v| &**v)
     }
 
     /// [`Store::controlled_by`], the objects shared.
