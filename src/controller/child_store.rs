@@ -11,7 +11,10 @@
 //! children exist.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher as _, RandomState};
 use std::sync::{Arc, Mutex, RwLock};
+
+use hashbrown::hash_table::{Entry, HashTable};
 use std::time::Duration;
 
 use kube::api::DynamicObject;
@@ -277,37 +280,89 @@ pub(crate) fn slim(object: &mut DynamicObject) {
     }
 }
 
-type Key = (String, String);
-
+/// The cached objects, by namespace and name and by owner. Neither table copies a key: each
+/// hashes and compares the strings its children hold (with 10,000 resources, 30,000 children).
 #[derive(Default)]
 struct Index {
-    objects: HashMap<Key, Arc<CachedChild>>,
-    /// The objects by the value of their owner-uid label (a resource owns one or a few of
-    /// each kind: a list is smaller than a set of keys).
-    by_owner: HashMap<String, Vec<Arc<CachedChild>>>,
+    /// Every object, hashed by its namespace and name.
+    objects: HashTable<Arc<CachedChild>>,
+    /// The objects by the value of their owner-uid label, hashed by it: each group is non-empty
+    /// and its members share the label (a resource owns one or a few of each kind: a list is
+    /// smaller than a set of keys).
+    by_owner: HashTable<Vec<Arc<CachedChild>>>,
+    hasher: RandomState,
+}
+
+/// The owner-uid label the members of a group of [`Index::by_owner`] share.
+fn group_owner(group: &[Arc<CachedChild>]) -> Option<&str> {
+    group.first()?.owner_label.as_deref()
 }
 
 impl Index {
-    fn insert(&mut self, child: Arc<CachedChild>) {
-        let key = (child.namespace.clone(), child.name.clone());
-        self.remove(&key);
-        if let Some(owner) = &child.owner_label {
-            self.by_owner
-                .entry(owner.clone())
-                .or_default()
-                .push(child.clone());
-        }
-        self.objects.insert(key, child);
+    fn identity_hash(&self, namespace: &str, name: &str) -> u64 {
+        self.hasher.hash_one((namespace, name))
     }
 
-    fn remove(&mut self, key: &Key) -> Option<Arc<CachedChild>> {
-        let old = self.objects.remove(key)?;
-        if let Some(owner) = &old.owner_label
-            && let Some(children) = self.by_owner.get_mut(owner)
+    fn owner_hash(&self, owner: &str) -> u64 {
+        self.hasher.hash_one(owner)
+    }
+
+    fn get(&self, namespace: &str, name: &str) -> Option<&Arc<CachedChild>> {
+        self.objects
+            .find(self.identity_hash(namespace, name), |child| {
+                child.namespace == namespace && child.name == name
+            })
+    }
+
+    fn owned_by(&self, owner: &str) -> &[Arc<CachedChild>] {
+        self.by_owner
+            .find(self.owner_hash(owner), |group| {
+                group_owner(group) == Some(owner)
+            })
+            .map_or(&[], Vec::as_slice)
+    }
+
+    fn insert(&mut self, child: Arc<CachedChild>) {
+        self.remove(&child.namespace, &child.name);
+        if let Some(owner) = child.owner_label.as_deref() {
+            let hash = self.owner_hash(owner);
+            let hasher = &self.hasher;
+            match self.by_owner.entry(
+                hash,
+                |group| group_owner(group) == Some(owner),
+                |group| group_owner(group).map_or(0, |o| hasher.hash_one(o)),
+            ) {
+                Entry::Occupied(mut group) => group.get_mut().push(child.clone()),
+                Entry::Vacant(vacant) => {
+                    vacant.insert(vec![child.clone()]);
+                }
+            }
+        }
+        let hash = self.identity_hash(&child.namespace, &child.name);
+        let hasher = &self.hasher;
+        self.objects.insert_unique(hash, child, |child| {
+            hasher.hash_one((child.namespace.as_str(), child.name.as_str()))
+        });
+    }
+
+    fn remove(&mut self, namespace: &str, name: &str) -> Option<Arc<CachedChild>> {
+        let hash = self.identity_hash(namespace, name);
+        let old = self
+            .objects
+            .find_entry(hash, |child| {
+                child.namespace == namespace && child.name == name
+            })
+            .ok()?
+            .remove()
+            .0;
+        if let Some(owner) = old.owner_label.as_deref()
+            && let Ok(mut group) = self.by_owner.find_entry(self.owner_hash(owner), |group| {
+                group_owner(group) == Some(owner)
+            })
         {
-            children.retain(|child| !Arc::ptr_eq(child, &old));
-            if children.is_empty() {
-                self.by_owner.remove(owner);
+            group.get_mut().retain(|child| !Arc::ptr_eq(child, &old));
+            if group.get().is_empty() {
+                group.remove();
             }
         }
         Some(old)
@@ -369,10 +424,7 @@ impl ChildStore {
     /// The cached object `namespace/name`, if any.
     pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Arc<CachedChild>> {
         let index = self.index.read().ok()?;
-        index
-            .objects
-            .get(&(namespace.to_string(), name.to_string()))
-            .cloned()
+        index.get(namespace, name).cloned()
     }
 
     /// Every cached object owned by `uid` (see [`CachedChild::is_owned_by`]).
@@ -381,10 +433,8 @@ impl ChildStore {
             return Vec::new();
         };
         index
-            .by_owner
-            .get(uid)
-            .into_iter()
-            .flatten()
+            .owned_by(uid)
+            .iter()
             .filter(|child| child.is_owned_by(uid))
             .cloned()
             .collect()
@@ -404,7 +454,7 @@ impl ChildStore {
     pub(crate) fn delete(&self, object: DynamicObject) -> Arc<CachedChild> {
         let child = Arc::new(CachedChild::describe(&object));
         if let Ok(mut index) = self.index.write() {
-            index.remove(&(child.namespace.clone(), child.name.clone()));
+            index.remove(&child.namespace, &child.name);
         }
         child
     }
@@ -421,8 +471,7 @@ impl ChildStore {
                 let old = std::mem::replace(&mut *index, fresh);
                 old.objects
                     .into_iter()
-                    .filter(|(key, _)| !index.objects.contains_key(key))
-                    .map(|(_, child)| child)
+                    .filter(|child| index.get(&child.namespace, &child.name).is_none())
                     .collect()
             }
             Err(_) => Vec::new(),
@@ -747,6 +796,8 @@ mod tests {
         assert_eq!(names("u2"), ["b", "c"]);
         store.delete(mine("a"));
         assert!(names("u1").is_empty());
+        // An owner with no children left has no group left.
+        assert_eq!(store.index.read().unwrap().by_owner.len(), 1);
         assert!(store.get("ns", "a").is_none());
         assert!(store.get("ns", "c").is_some());
         let gone = store.replace_all(vec![CachedChild::new(mine("d"))]);
