@@ -22,34 +22,36 @@ use kube::runtime::watcher;
 use serde_json::{Map, Value};
 
 use super::apply::{DESIRED_HASH_ANNOTATION, FIELD_MANAGER};
+use super::interned::WORDS;
 use super::owned_fields;
 use super::packed::Packed;
 use crate::render::OWNER_UID_LABEL;
 
-/// The controller ownerReference of a cached child.
+/// The controller ownerReference of a cached child. Its apiVersion and kind are shared by
+/// every child of the kind ([`WORDS`]), and its uid with the child's owner-uid label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ControllerRef {
     /// apiVersion of the owner.
-    pub(crate) api_version: String,
+    pub(crate) api_version: Arc<str>,
     /// Kind of the owner.
-    pub(crate) kind: String,
+    pub(crate) kind: Arc<str>,
     /// Name of the owner (same namespace as the child).
-    pub(crate) name: String,
+    pub(crate) name: Box<str>,
     /// uid of the owner.
-    pub(crate) uid: String,
+    pub(crate) uid: Arc<str>,
 }
 
 /// One live child as the cache keeps it.
 #[derive(Debug)]
 pub(crate) struct CachedChild {
-    /// Namespace (empty for cluster-scoped objects).
-    pub(crate) namespace: String,
+    /// Namespace (empty for cluster-scoped objects), shared ([`WORDS`]).
+    pub(crate) namespace: Arc<str>,
     /// Name.
-    pub(crate) name: String,
+    pub(crate) name: Box<str>,
     /// uid, if the server set one.
-    pub(crate) uid: Option<String>,
+    pub(crate) uid: Option<Box<str>>,
     /// resourceVersion, if the server set one.
-    pub(crate) resource_version: Option<String>,
+    pub(crate) resource_version: Option<Box<str>>,
     /// Whether the object is being deleted.
     pub(crate) deleting: bool,
     /// The controller ownerReference, if any.
@@ -58,7 +60,8 @@ pub(crate) struct CachedChild {
     pub(crate) helm_fields: bool,
     /// `None` when ready, else why not (see [`super::status::child_readiness`]).
     pub(crate) not_ready: Option<Box<str>>,
-    owner_label: Option<String>,
+    /// The owner-uid label, shared with the controller reference's uid when they are equal.
+    owner_label: Option<Arc<str>>,
     /// The object without its status as compact JSON, packed (`None`: its content is not kept).
     json: Option<Packed>,
     /// Its status as compact JSON, kept apart: it differs between siblings (timestamps).
@@ -121,9 +124,9 @@ impl CachedChild {
     /// The strings in which children of different resources differ besides their status:
     /// their names, namespace, owner and desired hash (see [`Packed`]).
     fn fills<'a>(&'a self, object: &'a DynamicObject) -> Vec<&'a str> {
-        let mut fills = vec![self.name.as_str(), self.namespace.as_str()];
+        let mut fills = vec![&*self.name, &*self.namespace];
         if let Some(owner) = &self.controller {
-            fills.extend([owner.name.as_str(), owner.uid.as_str()]);
+            fills.extend([&*owner.name, &*owner.uid]);
         }
         fills.extend(self.owner_label.as_deref());
         fills.extend(
@@ -147,25 +150,29 @@ impl CachedChild {
             .flatten()
             .find(|r| r.controller == Some(true))
             .map(|r| ControllerRef {
-                api_version: r.api_version.clone(),
-                kind: r.kind.clone(),
-                name: r.name.clone(),
-                uid: r.uid.clone(),
+                api_version: WORDS.intern(&r.api_version),
+                kind: WORDS.intern(&r.kind),
+                name: r.name.as_str().into(),
+                uid: r.uid.as_str().into(),
+            });
+        let owner_label = metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(OWNER_UID_LABEL))
+            .map(|label| match &controller {
+                Some(owner) if *owner.uid == **label => owner.uid.clone(),
+                _ => Arc::from(label.as_str()),
             });
         Self {
-            namespace: metadata.namespace.clone().unwrap_or_default(),
-            name: metadata.name.clone().unwrap_or_default(),
-            uid: metadata.uid.clone(),
-            resource_version: metadata.resource_version.clone(),
+            namespace: WORDS.intern(metadata.namespace.as_deref().unwrap_or_default()),
+            name: metadata.name.as_deref().unwrap_or_default().into(),
+            uid: metadata.uid.as_deref().map(Box::from),
+            resource_version: metadata.resource_version.as_deref().map(Box::from),
             deleting: metadata.deletion_timestamp.is_some(),
             controller,
             helm_fields: false,
             not_ready: None,
-            owner_label: metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(OWNER_UID_LABEL))
-                .cloned(),
+            owner_label,
             json: None,
             status: None,
         }
@@ -175,14 +182,14 @@ impl CachedChild {
     /// label **and** a controller ownerReference to that uid. Only such objects are ever pruned.
     pub(crate) fn is_owned_by(&self, uid: &str) -> bool {
         self.owner_label.as_deref() == Some(uid)
-            && self.controller.as_ref().is_some_and(|r| r.uid == uid)
+            && self.controller.as_ref().is_some_and(|r| *r.uid == *uid)
     }
 
     /// Who holds this child: the uid of its controller ownerReference, else of its owner-uid
     /// label (`None`: nobody we know).
     pub(crate) fn holder(&self) -> Option<&str> {
         match &self.controller {
-            Some(reference) => Some(reference.uid.as_str()),
+            Some(reference) => Some(&*reference.uid),
             None => self.owner_label.as_deref().filter(|uid| !uid.is_empty()),
         }
     }
@@ -192,7 +199,7 @@ impl CachedChild {
     /// restores the reference). Anything else is decided by [`super::adopt::decide`].
     pub(crate) fn is_held_by(&self, uid: &str) -> bool {
         match &self.controller {
-            Some(reference) => reference.uid == uid,
+            Some(reference) => *reference.uid == *uid,
             None => self.owner_label.as_deref() == Some(uid),
         }
     }
@@ -310,7 +317,7 @@ impl Index {
     fn get(&self, namespace: &str, name: &str) -> Option<&Arc<CachedChild>> {
         self.objects
             .find(self.identity_hash(namespace, name), |child| {
-                child.namespace == namespace && child.name == name
+                *child.namespace == *namespace && *child.name == *name
             })
     }
 
@@ -341,7 +348,7 @@ impl Index {
         let hash = self.identity_hash(&child.namespace, &child.name);
         let hasher = &self.hasher;
         self.objects.insert_unique(hash, child, |child| {
-            hasher.hash_one((child.namespace.as_str(), child.name.as_str()))
+            hasher.hash_one((&*child.namespace, &*child.name))
         });
     }
 
@@ -350,7 +357,7 @@ impl Index {
         let old = self
             .objects
             .find_entry(hash, |child| {
-                child.namespace == namespace && child.name == name
+                *child.namespace == *namespace && *child.name == *name
             })
             .ok()?
             .remove()
@@ -590,8 +597,8 @@ impl Waiters {
         let id = ChildId {
             group: group.to_string(),
             kind: kind.to_string(),
-            namespace: child.namespace.clone(),
-            name: child.name.clone(),
+            namespace: child.namespace.to_string(),
+            name: child.name.to_string(),
         };
         let Some(list) = waiting.remove(&id) else {
             return Vec::new();
@@ -674,6 +681,30 @@ mod tests {
     }
 
     #[test]
+    fn siblings_share_their_namespace_owner_kind_and_owner_uid() {
+        let labelled = json!({OWNER_UID_LABEL: "u1"});
+        let a = CachedChild::new(object(
+            "a",
+            labelled.clone(),
+            json!([owner_ref("u1", true)]),
+        ));
+        let b = CachedChild::new(object("b", labelled, json!([owner_ref("u1", true)])));
+        let (Some(ra), Some(rb)) = (&a.controller, &b.controller) else {
+            panic!("both have a controller reference");
+        };
+        assert!(Arc::ptr_eq(&a.namespace, &b.namespace));
+        assert!(Arc::ptr_eq(&ra.kind, &rb.kind));
+        assert!(Arc::ptr_eq(&ra.api_version, &rb.api_version));
+        // One copy of the uid for the reference and the label of a child.
+        assert!(
+            a.owner_label
+                .as_ref()
+                .is_some_and(|l| Arc::ptr_eq(l, &ra.uid))
+        );
+        assert!(a.is_owned_by("u1") && b.is_owned_by("u1"));
+    }
+
+    #[test]
     fn cached_objects_keep_content_but_not_managed_fields() {
         let child = CachedChild::new(object("s", json!({}), json!([owner_ref("u1", true)])));
         let value = child.to_value();
@@ -682,10 +713,7 @@ mod tests {
         assert_eq!(value["metadata"]["annotations"], json!({"keep": "me"}));
         assert!(value["metadata"].get("managedFields").is_none());
         assert_eq!(child.resource_version.as_deref(), Some("7"));
-        assert_eq!(
-            child.controller.as_ref().map(|r| r.name.as_str()),
-            Some("hello")
-        );
+        assert_eq!(child.controller.as_ref().map(|r| &*r.name), Some("hello"));
     }
 
     fn deployment(available: i64) -> DynamicObject {
@@ -780,8 +808,11 @@ mod tests {
             json!([owner_ref("u2", true)]),
         ));
         let names = |uid: &str| {
-            let mut names: Vec<String> =
-                store.owned_by(uid).iter().map(|c| c.name.clone()).collect();
+            let mut names: Vec<String> = store
+                .owned_by(uid)
+                .iter()
+                .map(|c| c.name.to_string())
+                .collect();
             names.sort();
             names
         };
@@ -801,7 +832,7 @@ mod tests {
         assert!(store.get("ns", "a").is_none());
         assert!(store.get("ns", "c").is_some());
         let gone = store.replace_all(vec![CachedChild::new(mine("d"))]);
-        let mut gone: Vec<String> = gone.iter().map(|c| c.name.clone()).collect();
+        let mut gone: Vec<String> = gone.iter().map(|c| c.name.to_string()).collect();
         gone.sort();
         assert_eq!(gone, ["b", "c"]);
         assert_eq!(names("u1"), ["d"]);

@@ -27,6 +27,7 @@ pub(crate) mod handover;
 pub(crate) mod health;
 pub(crate) mod held_events;
 pub(crate) mod in_flight;
+pub(crate) mod interned;
 pub mod leader;
 pub(crate) mod manager;
 pub mod metrics;

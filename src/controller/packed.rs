@@ -9,8 +9,9 @@
 //! placeholder can never be mistaken for the text's own content, and expanding gives back the
 //! exact text.
 
-use std::collections::HashSet;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
+
+use super::interned::Interner;
 
 /// The most strings cut out of one text (placeholders are the bytes 1 to `MAX_FILLS`).
 const MAX_FILLS: usize = 8;
@@ -18,9 +19,6 @@ const MAX_FILLS: usize = 8;
 /// Fills shorter than this stay in the skeleton: cutting out a short string (a one-letter
 /// name) would cut it out of unrelated words too, which is correct but shares nothing.
 const MIN_FILL: usize = 4;
-
-/// Skeletons kept without a holder before [`Interner::intern`] drops them, at least.
-const PRUNE_FLOOR: usize = 64;
 
 /// A JSON text as a shared skeleton and the strings cut out of it.
 #[derive(Debug, Clone)]
@@ -108,39 +106,11 @@ fn replace_all(text: &str, fill: &str, placeholder: char) -> Option<String> {
 }
 
 /// The skeletons in use, each kept once.
-#[derive(Debug, Default)]
-struct Interner {
-    skeletons: HashSet<Arc<str>>,
-    /// How many skeletons there may be before the unused ones are dropped.
-    prune_at: usize,
-}
-
-impl Interner {
-    /// The shared copy of `text`, made if new. Skeletons nobody holds any more are dropped
-    /// when the set has doubled since the last time, so it stays within twice those in use.
-    fn intern(&mut self, text: &str) -> Arc<str> {
-        if let Some(shared) = self.skeletons.get(text) {
-            return shared.clone();
-        }
-        if self.skeletons.len() >= self.prune_at {
-            self.skeletons.retain(|s| Arc::strong_count(s) > 1);
-            self.skeletons.shrink_to_fit();
-            self.prune_at = (self.skeletons.len() * 2).max(PRUNE_FLOOR);
-        }
-        let shared: Arc<str> = Arc::from(text);
-        self.skeletons.insert(shared.clone());
-        shared
-    }
-}
-
-static SKELETONS: LazyLock<Mutex<Interner>> = LazyLock::new(Mutex::default);
+static SKELETONS: Interner = Interner::new();
 
 /// The process-wide shared copy of `text`.
 fn intern(text: &str) -> Arc<str> {
-    match SKELETONS.lock() {
-        Ok(mut interner) => interner.intern(text),
-        Err(_) => Arc::from(text),
-    }
+    SKELETONS.intern(text)
 }
 
 #[cfg(test)]
@@ -210,17 +180,5 @@ mod tests {
                 "{text} / {fill}"
             );
         }
-    }
-
-    #[test]
-    fn unused_skeletons_are_dropped_once_the_set_doubles() {
-        let mut interner = Interner::default();
-        let kept = interner.intern("kept");
-        for i in 0..PRUNE_FLOOR * 3 {
-            drop(interner.intern(&format!("gone-{i}")));
-        }
-        assert!(interner.skeletons.len() <= PRUNE_FLOOR * 2);
-        assert!(interner.skeletons.contains("kept"));
-        assert!(Arc::ptr_eq(&kept, &interner.intern("kept")));
     }
 }

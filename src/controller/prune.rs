@@ -44,8 +44,8 @@ pub(crate) fn select<'a>(
             let id = ChildId {
                 group: resource.group.clone(),
                 kind: resource.kind.clone(),
-                namespace: object.namespace.clone(),
-                name: object.name.clone(),
+                namespace: object.namespace.to_string(),
+                name: object.name.to_string(),
             };
             object.is_owned_by(uid) && !object.deleting && !desired.contains(&id) && seen.insert(id)
         })
@@ -58,14 +58,14 @@ pub(crate) async fn delete(
     resource: &ApiResource,
     object: &CachedChild,
 ) -> Result<()> {
-    let namespace = object.namespace.clone();
-    let name = object.name.clone();
+    let namespace = object.namespace.to_string();
+    let name = object.name.to_string();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &namespace, resource);
     let mut params = DeleteParams::background();
     // Delete exactly the object that was judged owned, not a namesake created since.
     if let Some(uid) = &object.uid {
         params.preconditions = Some(kube::api::Preconditions {
-            uid: Some(uid.clone()),
+            uid: Some(uid.to_string()),
             resource_version: None,
         });
     }
@@ -140,7 +140,7 @@ mod tests {
         let desired: BTreeSet<ChildId> = [key("keep")].into_iter().collect();
         let names: Vec<String> = select(&owned, "u", &desired)
             .iter()
-            .map(|(_, o)| o.name.clone())
+            .map(|(_, o)| o.name.to_string())
             .collect();
         assert_eq!(names, ["gone"]);
     }
@@ -180,7 +180,7 @@ mod tests {
         .collect();
         let selected: Vec<(String, String)> = select(&owned, "u", &desired)
             .iter()
-            .map(|(r, o)| (r.api_version.clone(), o.name.clone()))
+            .map(|(r, o)| (r.api_version.clone(), o.name.to_string()))
             .collect();
         // Never the desired object under its other version; the undesired one deleted once.
         assert_eq!(

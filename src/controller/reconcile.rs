@@ -770,8 +770,8 @@ fn live_view(
         let is_child = |(resource, cached): &(ApiResource, Arc<CachedChild>)| {
             resource.group == group
                 && resource.kind == child.kind
-                && cached.name == child.name
-                && cached.namespace == child.namespace
+                && *cached.name == *child.name
+                && *cached.namespace == *child.namespace
         };
         let index = live.iter().position(is_child);
         let cached_version = index.and_then(|i| live[i].1.resource_version.as_deref());
@@ -798,7 +798,7 @@ fn live_view(
         };
         if newer {
             child.not_ready = current.not_ready.as_deref().map(str::to_string);
-            child.seen_at = current.resource_version.clone();
+            child.seen_at = current.resource_version.as_deref().map(str::to_string);
         }
     }
     (children, live)
@@ -860,7 +860,9 @@ async fn apply_one(
     let key = memory_key(&gvk.group, &id.kind, &id.namespace, &id.name);
     let hash = desired_hash(object).unwrap_or_default().to_string();
     let memory = &shared.children.applied;
-    let live_version = live.as_ref().and_then(|l| l.resource_version.clone());
+    let live_version = live
+        .as_ref()
+        .and_then(|l| l.resource_version.as_deref().map(str::to_string));
     // Still at the version our apply of this content was answered with is the cheaper test:
     // the cached object is parsed only when it is not.
     let in_sync = live.as_ref().is_some_and(|live| {
@@ -904,7 +906,7 @@ async fn apply_one(
     let written = Arc::new(CachedChild::new(result?));
     let helm_fields = helm_fields || written.helm_fields;
     let not_ready = written.not_ready.as_deref().map(str::to_string);
-    let seen_at = written.resource_version.clone();
+    let seen_at = written.resource_version.as_deref().map(str::to_string);
     shared
         .children
         .in_flight

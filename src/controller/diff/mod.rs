@@ -487,8 +487,8 @@ impl Differ<'_> {
                 let id = ChildId {
                     group: resource.group.clone(),
                     kind: resource.kind.clone(),
-                    namespace: child.namespace.clone(),
-                    name: child.name.clone(),
+                    namespace: child.namespace.to_string(),
+                    name: child.name.to_string(),
                 };
                 if !child.is_owned_by(uid)
                     || child.deleting
