@@ -26,6 +26,7 @@ use super::custom_resource::{CustomResource, Kind};
 use super::held_events::{Holding, owner_key};
 use super::reconcile::{error_policy, object_key, reconcile};
 use super::reload::{self, FileWatcher};
+use super::resync::Resyncs;
 use crate::config::{Mapping, Watch};
 
 /// How often kinds whose custom resource is not served yet are looked up again.
@@ -401,6 +402,8 @@ impl Manager {
         let store = writer.as_reader();
         running.ctx.add_store(store.clone());
         let forget_ctx = running.ctx.clone();
+        let resyncs = Arc::new(Resyncs::default());
+        let forget_resyncs = resyncs.clone();
         let echo_ctx = running.ctx.clone();
         let cached = store.clone();
         let cached_resource = resource.clone();
@@ -412,6 +415,7 @@ impl Manager {
                 futures::future::ready(Ok(match event {
                     watcher::Event::Delete(object) => {
                         forget_deleted(&forget_ctx, &object);
+                        forget_resyncs.forget(&object);
                         None
                     }
                     watcher::Event::Apply(object) => Some(object),
@@ -443,6 +447,7 @@ impl Manager {
                 controller::Config::default().concurrency(running.watch.max_concurrent_reconciles),
             )
             .reconcile_on(coalesce(child_rx, CHILD_CHANGE_WINDOW))
+            .reconcile_on(resyncs.clone().due(resource.clone()))
             .reconcile_all_on(resync_rx)
             .graceful_shutdown_on(async move {
                 let _ = stop_rx.await;
@@ -457,21 +462,28 @@ impl Manager {
         let reconcile_warm = move |object: Arc<CustomResource>, ctx: Arc<KindContext>| {
             let mut warm = warm.clone();
             let retrigger = retrigger_tx.clone();
+            let resyncs = resyncs.clone();
             async move {
                 // Closed only when the kind stops; then the reconcile may as well run.
                 let _ = warm.wait_for(|warm| *warm).await;
                 let _holding = Holding::start(ctx.clone(), &object, retrigger);
-                match ctx.shared.shards.clone() {
-                    None => reconcile(object, ctx).await,
+                let period = ctx.watch.reconcile_period;
+                let outcome = match ctx.shared.shards.clone() {
+                    None => reconcile(object.clone(), ctx).await,
                     // Another shard's resource does nothing; a lost shard's reconcile stops.
                     Some(shards) => {
                         let uid = object.metadata.uid.clone();
-                        match shards.gate(uid.as_deref(), reconcile(object, ctx)).await {
+                        match shards
+                            .gate(uid.as_deref(), reconcile(object.clone(), ctx))
+                            .await
+                        {
                             Some(result) => result,
                             None => Ok(controller::Action::await_change()),
                         }
                     }
-                }
+                };
+                // The periodic resync waits in `resyncs`, not in kube-runtime's scheduler.
+                resyncs.settle(&object, period, outcome)
             }
         };
         running

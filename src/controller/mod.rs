@@ -38,6 +38,7 @@ pub(crate) mod prune;
 pub(crate) mod reason;
 pub(crate) mod reconcile;
 pub(crate) mod reload;
+pub(crate) mod resync;
 mod run;
 pub mod shard;
 pub(crate) mod status;
