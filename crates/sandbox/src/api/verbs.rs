@@ -7,7 +7,9 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::api::apply::{self, ApplyRequest, Scope, UpdateRequest};
-use crate::api::convert::{served_cow, storage_api_version, to_served, to_storage};
+use crate::api::convert::{
+    Served, served_cow, served_shared, storage_api_version, to_served, to_storage,
+};
 use crate::api::defaults::apply_defaults;
 use crate::api::errors::{ApiError, Result};
 use crate::api::owners::{has_dependents, owner_uids};
@@ -197,11 +199,11 @@ fn rv_of(v: &Value) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Reads one object.
-pub(crate) fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+/// Reads one object (shared with the store where it is stored in the served form).
+pub(crate) fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Served> {
     store
-        .get(&res.storage, &key(res, ns, name))
-        .map(|o| to_served(res, o))
+        .get_shared(&res.storage, &key(res, ns, name))
+        .map(|o| served_shared(res, &o))
         .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))
 }
 
@@ -577,7 +579,7 @@ fn commit(
     scope: Scope,
     opts: &WriteOptions,
     record: bool,
-) -> Result<Value> {
+) -> Result<Served> {
     Ok(commit_stored(store, res, old, new, scope, opts, record)?.served(res))
 }
 
@@ -591,12 +593,12 @@ enum Committed<'o> {
 }
 
 impl Committed<'_> {
-    /// The object in the form `res` serves.
-    fn served(self, res: &ResourceInfo) -> Value {
+    /// The object in the form `res` serves (the stored one itself where that is the form).
+    fn served(self, res: &ResourceInfo) -> Served {
         match self {
-            Committed::Unchanged(old) => to_served(res, old),
-            Committed::Answer(v) => v,
-            Committed::Stored(stored) => to_served(res, &stored),
+            Committed::Unchanged(old) => Served::Owned(to_served(res, old)),
+            Committed::Answer(v) => Served::Owned(v),
+            Committed::Stored(stored) => served_shared(res, &stored),
         }
     }
 
@@ -924,7 +926,7 @@ pub(crate) fn create(
     ns: &str,
     body: Value,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let body = prepare_new(store, res, ns, body, &opts.now)?;
     let k = key_of(&body);
     if store.get(&res.storage, &k).is_some() {
@@ -950,7 +952,7 @@ pub(crate) fn update(
     body: Value,
     sub: Sub,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let old = store
         .get(&res.storage, &key(res, ns, name))
         .map(|o| to_served(res, o))
@@ -967,7 +969,7 @@ pub(crate) fn update(
         let mut new = old.clone();
         set_replicas(res, &mut new, json!(replicas))?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
-        return Ok(scale_of(res, &out));
+        return Ok(Served::Owned(scale_of(res, &out)));
     }
     check_type(res, &body)?;
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
@@ -1024,7 +1026,7 @@ pub(crate) fn patch(
     body: &Value,
     sub: Sub,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let stored = store.get_shared(&res.storage, &key(res, ns, name));
     let old = stored.as_deref().map(|o| served_cow(res, o));
     if kind == PatchType::Apply {
@@ -1058,7 +1060,7 @@ pub(crate) fn patch(
         let mut new = Value::clone(&old);
         set_replicas(res, &mut new, target["spec"]["replicas"].clone())?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
-        return Ok(scale_of(res, &out));
+        return Ok(Served::Owned(scale_of(res, &out)));
     }
     commit(
         store,
@@ -1081,7 +1083,7 @@ fn server_side_apply(
     body: &Value,
     sub: Sub,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     if !body.is_object() {
         return Err(ApiError::bad_request(
             "the applied configuration must be an object",
@@ -1388,7 +1390,8 @@ mod tests {
             json!({"metadata": {"name": "a"}, "data": {"a": "1"}}),
             &opts(),
         )
-        .unwrap();
+        .unwrap()
+        .into_owned();
         let same = update(&mut s, &cm, "default", "a", o.clone(), Sub::Main, &opts()).unwrap();
         assert_eq!(
             same["metadata"]["resourceVersion"],
