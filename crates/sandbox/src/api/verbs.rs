@@ -556,6 +556,34 @@ fn equal_except(a: &Value, b: &Value, skipped: &[&str]) -> bool {
             .all(|(k, v)| b.get(k) == Some(v))
 }
 
+/// Makes `dst` equal to `src`, copying only the parts of `src` that differ (members and items
+/// equal in both are left in place).
+fn assign(dst: &mut Value, src: &Value) {
+    match (dst, src) {
+        (Value::Object(d), Value::Object(s)) => {
+            d.retain(|k, _| s.contains_key(k));
+            for (k, v) in s {
+                match d.get_mut(k) {
+                    Some(slot) => assign(slot, v),
+                    None => {
+                        d.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(s)) if d.len() == s.len() => {
+            for (slot, v) in d.iter_mut().zip(s) {
+                assign(slot, v);
+            }
+        }
+        (d, s) => {
+            if *d != *s {
+                *d = s.clone();
+            }
+        }
+    }
+}
+
 /// Whether the spec part (all but metadata, status, apiVersion and kind) of two objects
 /// differs: a new generation.
 fn spec_differs(old: &Value, new: &Value) -> bool {
@@ -685,9 +713,14 @@ fn commit_stored<'o>(
                             == old["metadata"].get("managedFields")
                             || !record && new["metadata"].get("managedFields").is_some()) => {}
                 Scope::Status => {
-                    let status = new.get("status").cloned();
-                    let managed = new["metadata"].get("managedFields").cloned();
-                    new = old.clone();
+                    // The old object with the new status: `new` is made equal to it in place,
+                    // which copies only what differs (a copy of the whole object cost more).
+                    let managed = new["metadata"]
+                        .as_object_mut()
+                        .filter(|_| !record)
+                        .and_then(|m| m.remove("managedFields"));
+                    let status = new.as_object_mut().and_then(|m| m.remove("status"));
+                    assign(&mut new, old);
                     match status {
                         Some(s) => new["status"] = s,
                         None => {
@@ -1419,6 +1452,73 @@ mod tests {
                 .unwrap_err()
                 .reason,
             "Conflict"
+        );
+    }
+
+    #[test]
+    fn assign_makes_the_target_equal_to_the_source() {
+        let src = json!({"a": {"b": [1, {"c": "d"}], "e": null}, "f": "g", "h": [1, 2]});
+        for dst in [
+            json!({}),
+            json!(null),
+            json!({"a": {"b": [1, {"c": "x", "y": 1}], "z": 2}, "h": [1], "i": true}),
+            json!({"a": [1], "f": {"g": 1}, "h": [2, 1]}),
+            src.clone(),
+        ] {
+            let mut dst = dst;
+            assign(&mut dst, &src);
+            assert_eq!(dst, src);
+        }
+    }
+
+    #[test]
+    fn a_status_write_keeps_everything_else_as_stored() {
+        let (mut s, _) = setup();
+        let rs = s
+            .registry
+            .find("apps", "v1", "replicasets")
+            .unwrap()
+            .clone();
+        let labels = json!({"a": "b"});
+        create(
+            &mut s,
+            &rs,
+            "default",
+            json!({"metadata": {"name": "r", "labels": labels},
+                   "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                            "template": {"metadata": {"labels": labels},
+                                         "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+            &opts(),
+        )
+        .unwrap();
+        let k = key(&rs, "default", "r");
+        let old = s.get(&rs.storage, &k).unwrap().clone();
+        // A status write whose object also differs elsewhere: only the status is taken.
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(3);
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("j");
+        new["metadata"]["labels"]["x"] = json!("y");
+        new["kind"] = json!("ReplicaSet");
+        new["status"] = json!({"replicas": 1, "readyReplicas": 1});
+        internal_commit(
+            &mut s,
+            &rs,
+            &old,
+            new,
+            Scope::Status,
+            "test",
+            "2026-01-01T00:00:01Z",
+        )
+        .unwrap();
+        let stored = s.get(&rs.storage, &k).unwrap().clone();
+        assert_eq!(stored["spec"], old["spec"]);
+        assert_eq!(stored["kind"], old["kind"]);
+        assert_eq!(stored["metadata"]["labels"], old["metadata"]["labels"]);
+        assert_eq!(stored["status"]["replicas"], 1);
+        assert_eq!(stored["status"]["readyReplicas"], 1);
+        assert_ne!(
+            stored["metadata"]["resourceVersion"],
+            old["metadata"]["resourceVersion"]
         );
     }
 }
