@@ -55,7 +55,7 @@ pub(crate) fn to_served(res: &ResourceInfo, obj: &Value) -> Value {
 /// Whether the stored object already is in the form `res` serves: a type with one form (not an
 /// Event or HorizontalPodAutoscaler seen in another version, nor a custom resource that is
 /// pruned and defaulted as it is read) whose apiVersion and kind are set.
-fn is_served_form(res: &ResourceInfo, obj: &Value) -> bool {
+pub(crate) fn is_served_form(res: &ResourceInfo, obj: &Value) -> bool {
     let one_form = res.storage != "events"
         && res.storage != "autoscaling/horizontalpodautoscalers"
         && !(res.custom && res.schema.is_some());
