@@ -66,8 +66,31 @@ pub(crate) type Text = Arc<OnceLock<Arc<[u8]>>>;
 
 /// The text in `cell`, written from `object` if it is not yet.
 fn text_of(cell: &OnceLock<Arc<[u8]>>, object: &Value) -> Arc<[u8]> {
-    cell.get_or_init(|| serde_json::to_vec(object).unwrap_or_default().into())
-        .clone()
+    cell.get_or_init(|| to_text(object)).clone()
+}
+
+/// `serde_json::to_vec(object)` (empty if it fails), in an allocation of its size: written
+/// into a buffer the thread keeps, so the text is not grown by doubling (each growth a copy)
+/// and then copied again into the `Arc`.
+fn to_text(object: &Value) -> Arc<[u8]> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|buffer| {
+        let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            return serde_json::to_vec(object).unwrap_or_default().into();
+        };
+        buffer.clear();
+        let text: Arc<[u8]> = match serde_json::to_writer(&mut *buffer, object) {
+            Ok(()) => Arc::from(&buffer[..]),
+            Err(_) => Arc::from(&[][..]),
+        };
+        // A rare huge object does not stay allocated for the thread's lifetime.
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
+        }
+        text
+    })
 }
 
 /// A version of an object as the history keeps it: shared with the store (and with the watches
@@ -83,7 +106,7 @@ enum Version {
 
 impl Version {
     fn packed(object: &Value) -> Self {
-        Version::Packed(serde_json::to_vec(object).unwrap_or_default().into())
+        Version::Packed(to_text(object))
     }
 
     /// The version's text, written now unless a watch sending it already did.
@@ -670,6 +693,19 @@ mod tests {
         );
         let at_2 = s.list_at("/configmaps", None, None, 2).unwrap_or_default();
         assert_eq!(at_2, [Cow::Borrowed(&v1)], "a list at resourceVersion 2");
+    }
+
+    #[test]
+    fn a_text_is_what_serde_json_writes() {
+        let big = "x".repeat(2 << 20);
+        for v in [
+            json!(null),
+            json!({"a": [1.5e300, 0.1, -9007199254740993i64], "b": "é \" \\ \n ✓"}),
+            json!({"big": big}),
+            json!({}),
+        ] {
+            assert_eq!(&*to_text(&v), &serde_json::to_vec(&v).unwrap()[..]);
+        }
     }
 
     #[test]
