@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use crate::api::apply::Scope;
-use crate::api::convert::to_served;
+use crate::api::convert::{Served, to_served};
 use crate::api::errors::Result;
 use crate::api::resources::ResourceInfo;
 use crate::api::store::{Store, key_of};
@@ -22,7 +22,7 @@ pub(crate) fn create(
     ns: &str,
     body: Value,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let out = verbs::create(store, res, ns, body, opts)?;
     collect_if_dangling(store, opts, &out);
     Ok(out)
@@ -37,7 +37,7 @@ pub(crate) fn update(
     body: Value,
     sub: Sub,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let out = verbs::update(store, res, ns, name, body, sub, opts)?;
     collect_if_removed(store, res, &out);
     collect_if_dangling(store, opts, &out);
@@ -56,7 +56,7 @@ pub(crate) fn patch(
     body: &Value,
     sub: Sub,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let out = verbs::patch(store, res, ns, name, kind, body, sub, opts)?;
     collect_if_removed(store, res, &out);
     collect_if_dangling(store, opts, &out);

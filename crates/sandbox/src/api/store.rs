@@ -5,12 +5,13 @@
 //! resource type, so a watch of one resource never falls behind because of another's traffic.
 //! An object's current version and the history share one allocation (`Arc`); a version a later
 //! change superseded is kept in the history as compact JSON text, a fraction of the parsed
-//! tree's memory (watches resuming from the past and paged lists parse it again).
+//! tree's memory (watches resuming from the past and paged lists parse it again). A version is
+//! written as text at most once: the watches that send it and the history share the text.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -45,6 +46,51 @@ pub(crate) struct Change {
     pub(crate) object: Arc<Value>,
     /// The object before the change (for `Modified` and `Deleted`).
     pub(crate) old: Option<Arc<Value>>,
+    /// `object` as compact JSON text, written once (see [`Text`]).
+    pub(crate) text: Text,
+}
+
+impl Change {
+    /// `object` as compact JSON text (`serde_json::to_vec`): written by the first that asks
+    /// (a watch sending it, or the history packing it once a later change supersedes it) and
+    /// shared by the others.
+    pub(crate) fn object_text(&self) -> Arc<[u8]> {
+        text_of(&self.text, &self.object)
+    }
+}
+
+/// The compact JSON text of one version of an object, written at most once: every watch of
+/// the version's storage form sends it, and the history keeps it once a later change
+/// supersedes the version, so one serialization serves them all.
+pub(crate) type Text = Arc<OnceLock<Arc<[u8]>>>;
+
+/// The text in `cell`, written from `object` if it is not yet.
+fn text_of(cell: &OnceLock<Arc<[u8]>>, object: &Value) -> Arc<[u8]> {
+    cell.get_or_init(|| to_text(object)).clone()
+}
+
+/// `serde_json::to_vec(object)` (empty if it fails), in an allocation of its size: written
+/// into a buffer the thread keeps, so the text is not grown by doubling (each growth a copy)
+/// and then copied again into the `Arc`.
+fn to_text(object: &Value) -> Arc<[u8]> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|buffer| {
+        let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            return serde_json::to_vec(object).unwrap_or_default().into();
+        };
+        buffer.clear();
+        let text: Arc<[u8]> = match serde_json::to_writer(&mut *buffer, object) {
+            Ok(()) => Arc::from(&buffer[..]),
+            Err(_) => Arc::from(&[][..]),
+        };
+        // A rare huge object does not stay allocated for the thread's lifetime.
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
+        }
+        text
+    })
 }
 
 /// A version of an object as the history keeps it: shared with the store (and with the watches
@@ -53,20 +99,29 @@ pub(crate) struct Change {
 /// 10,000 resources and their 30,000 children the history of a few minutes held gigabytes.
 #[derive(Debug, Clone)]
 enum Version {
-    Shared(Arc<Value>),
+    /// The current version, with its text once something wrote it.
+    Shared(Arc<Value>, Text),
     Packed(Arc<[u8]>),
 }
 
 impl Version {
     fn packed(object: &Value) -> Self {
-        Version::Packed(serde_json::to_vec(object).unwrap_or_default().into())
+        Version::Packed(to_text(object))
+    }
+
+    /// The version's text, written now unless a watch sending it already did.
+    fn text(&self) -> Arc<[u8]> {
+        match self {
+            Version::Shared(object, text) => text_of(text, object),
+            Version::Packed(text) => text.clone(),
+        }
     }
 
     /// The object: borrowed, or parsed from its text (which `serde_json` wrote from a
     /// `Value`, so it parses back to the same one).
     fn get(&self) -> Cow<'_, Value> {
         match self {
-            Version::Shared(object) => Cow::Borrowed(object),
+            Version::Shared(object, _) => Cow::Borrowed(object),
             Version::Packed(text) => {
                 Cow::Owned(serde_json::from_slice(text).unwrap_or(Value::Null))
             }
@@ -75,7 +130,7 @@ impl Version {
 
     fn shared(&self) -> Arc<Value> {
         match self {
-            Version::Shared(object) => object.clone(),
+            Version::Shared(object, _) => object.clone(),
             Version::Packed(_) => Arc::new(self.get().into_owned()),
         }
     }
@@ -101,6 +156,10 @@ impl Recorded {
             kind: self.kind,
             object: self.object.shared(),
             old: self.old.as_ref().map(Version::shared),
+            text: match &self.object {
+                Version::Shared(_, text) => text.clone(),
+                Version::Packed(text) => Arc::new(OnceLock::from(text.clone())),
+            },
         })
     }
 }
@@ -396,14 +455,12 @@ impl Store {
     /// `change` as the history keeps it. The version it supersedes (`old`) becomes compact text,
     /// also in the entry of the change that made it; a deleted object's last version too.
     fn recorded(&mut self, change: &Change) -> Recorded {
-        let old = change.old.as_ref().map(|old| {
-            let packed = Version::packed(old);
-            self.repack(old, &packed);
-            packed
-        });
+        let old = change.old.as_ref().map(|old| self.repack(old));
         let object = match change.kind {
-            ChangeType::Deleted => Version::packed(&change.object),
-            ChangeType::Added | ChangeType::Modified => Version::Shared(change.object.clone()),
+            ChangeType::Deleted => Version::Packed(change.object_text()),
+            ChangeType::Added | ChangeType::Modified => {
+                Version::Shared(change.object.clone(), change.text.clone())
+            }
         };
         Recorded {
             rv: change.rv,
@@ -415,22 +472,23 @@ impl Store {
         }
     }
 
-    /// Replaces the shared `version` in the history entry of the change that made it (found
-    /// by its resourceVersion) with `packed`.
-    fn repack(&mut self, version: &Arc<Value>, packed: &Version) {
-        let Some(rv) = version["metadata"]["resourceVersion"]
+    /// `version` packed, also in the history entry of the change that made it (found by its
+    /// resourceVersion), with the text a watch may have written already.
+    fn repack(&mut self, version: &Arc<Value>) -> Version {
+        let rv = version["metadata"]["resourceVersion"]
             .as_str()
-            .and_then(|rv| rv.parse::<u64>().ok())
-        else {
-            return;
-        };
-        let at = self.history.partition_point(|(_, c)| c.rv < rv);
-        if let Some((_, entry)) = self.history.get_mut(at)
+            .and_then(|rv| rv.parse::<u64>().ok());
+        let at = rv.map(|rv| (rv, self.history.partition_point(|(_, c)| c.rv < rv)));
+        if let Some((rv, at)) = at
+            && let Some((_, entry)) = self.history.get_mut(at)
             && entry.rv == rv
-            && matches!(&entry.object, Version::Shared(object) if Arc::ptr_eq(object, version))
+            && matches!(&entry.object, Version::Shared(object, _) if Arc::ptr_eq(object, version))
         {
+            let packed = Version::Packed(entry.object.text());
             entry.object = packed.clone();
+            return packed;
         }
+        Version::packed(version)
     }
 
     /// Stores an object with a new resourceVersion and returns it.
@@ -459,6 +517,7 @@ impl Store {
             kind,
             object: obj.clone(),
             old,
+            text: Text::default(),
         });
         obj
     }
@@ -477,6 +536,7 @@ impl Store {
             kind: ChangeType::Deleted,
             object: obj.clone(),
             old: Some(before),
+            text: Text::default(),
         });
         Some(obj)
     }
@@ -601,7 +661,7 @@ mod tests {
         let current = &s.objects["/configmaps"][&key];
         let changes: Vec<&Recorded> = s.history.iter().map(|(_, c)| c).collect();
         assert!(
-            matches!(&changes[1].object, Version::Shared(o) if Arc::ptr_eq(o, current)),
+            matches!(&changes[1].object, Version::Shared(o, _) if Arc::ptr_eq(o, current)),
             "the current version is the store's"
         );
         let (Version::Packed(made), Some(Version::Packed(superseded))) =
@@ -633,6 +693,19 @@ mod tests {
         );
         let at_2 = s.list_at("/configmaps", None, None, 2).unwrap_or_default();
         assert_eq!(at_2, [Cow::Borrowed(&v1)], "a list at resourceVersion 2");
+    }
+
+    #[test]
+    fn a_text_is_what_serde_json_writes() {
+        let big = "x".repeat(2 << 20);
+        for v in [
+            json!(null),
+            json!({"a": [1.5e300, 0.1, -9007199254740993i64], "b": "é \" \\ \n ✓"}),
+            json!({"big": big}),
+            json!({}),
+        ] {
+            assert_eq!(&*to_text(&v), &serde_json::to_vec(&v).unwrap()[..]);
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::api::apply::{self, ApplyRequest, Scope, UpdateRequest};
-use crate::api::convert::{served_cow, storage_api_version, to_served, to_storage};
+use crate::api::convert::{
+    Served, served_cow, served_shared, storage_api_version, to_served, to_storage,
+};
 use crate::api::defaults::apply_defaults;
 use crate::api::errors::{ApiError, Result};
 use crate::api::owners::{has_dependents, owner_uids};
@@ -197,11 +199,11 @@ fn rv_of(v: &Value) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Reads one object.
-pub(crate) fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {
+/// Reads one object (shared with the store where it is stored in the served form).
+pub(crate) fn get(store: &Store, res: &ResourceInfo, ns: &str, name: &str) -> Result<Served> {
     store
-        .get(&res.storage, &key(res, ns, name))
-        .map(|o| to_served(res, o))
+        .get_shared(&res.storage, &key(res, ns, name))
+        .map(|o| served_shared(res, &o))
         .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))
 }
 
@@ -554,6 +556,34 @@ fn equal_except(a: &Value, b: &Value, skipped: &[&str]) -> bool {
             .all(|(k, v)| b.get(k) == Some(v))
 }
 
+/// Makes `dst` equal to `src`, copying only the parts of `src` that differ (members and items
+/// equal in both are left in place).
+fn assign(dst: &mut Value, src: &Value) {
+    match (dst, src) {
+        (Value::Object(d), Value::Object(s)) => {
+            d.retain(|k, _| s.contains_key(k));
+            for (k, v) in s {
+                match d.get_mut(k) {
+                    Some(slot) => assign(slot, v),
+                    None => {
+                        d.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(d), Value::Array(s)) if d.len() == s.len() => {
+            for (slot, v) in d.iter_mut().zip(s) {
+                assign(slot, v);
+            }
+        }
+        (d, s) => {
+            if *d != *s {
+                *d = s.clone();
+            }
+        }
+    }
+}
+
 /// Whether the spec part (all but metadata, status, apiVersion and kind) of two objects
 /// differs: a new generation.
 fn spec_differs(old: &Value, new: &Value) -> bool {
@@ -577,7 +607,7 @@ fn commit(
     scope: Scope,
     opts: &WriteOptions,
     record: bool,
-) -> Result<Value> {
+) -> Result<Served> {
     Ok(commit_stored(store, res, old, new, scope, opts, record)?.served(res))
 }
 
@@ -591,12 +621,12 @@ enum Committed<'o> {
 }
 
 impl Committed<'_> {
-    /// The object in the form `res` serves.
-    fn served(self, res: &ResourceInfo) -> Value {
+    /// The object in the form `res` serves (the stored one itself where that is the form).
+    fn served(self, res: &ResourceInfo) -> Served {
         match self {
-            Committed::Unchanged(old) => to_served(res, old),
-            Committed::Answer(v) => v,
-            Committed::Stored(stored) => to_served(res, &stored),
+            Committed::Unchanged(old) => Served::Owned(to_served(res, old)),
+            Committed::Answer(v) => Served::Owned(v),
+            Committed::Stored(stored) => served_shared(res, &stored),
         }
     }
 
@@ -683,9 +713,14 @@ fn commit_stored<'o>(
                             == old["metadata"].get("managedFields")
                             || !record && new["metadata"].get("managedFields").is_some()) => {}
                 Scope::Status => {
-                    let status = new.get("status").cloned();
-                    let managed = new["metadata"].get("managedFields").cloned();
-                    new = old.clone();
+                    // The old object with the new status: `new` is made equal to it in place,
+                    // which copies only what differs (a copy of the whole object cost more).
+                    let managed = new["metadata"]
+                        .as_object_mut()
+                        .filter(|_| !record)
+                        .and_then(|m| m.remove("managedFields"));
+                    let status = new.as_object_mut().and_then(|m| m.remove("status"));
+                    assign(&mut new, old);
                     match status {
                         Some(s) => new["status"] = s,
                         None => {
@@ -924,7 +959,7 @@ pub(crate) fn create(
     ns: &str,
     body: Value,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let body = prepare_new(store, res, ns, body, &opts.now)?;
     let k = key_of(&body);
     if store.get(&res.storage, &k).is_some() {
@@ -950,7 +985,7 @@ pub(crate) fn update(
     body: Value,
     sub: Sub,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let old = store
         .get(&res.storage, &key(res, ns, name))
         .map(|o| to_served(res, o))
@@ -967,7 +1002,7 @@ pub(crate) fn update(
         let mut new = old.clone();
         set_replicas(res, &mut new, json!(replicas))?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
-        return Ok(scale_of(res, &out));
+        return Ok(Served::Owned(scale_of(res, &out)));
     }
     check_type(res, &body)?;
     if body["metadata"]["name"].as_str().is_some_and(|n| n != name) {
@@ -1024,7 +1059,7 @@ pub(crate) fn patch(
     body: &Value,
     sub: Sub,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     let stored = store.get_shared(&res.storage, &key(res, ns, name));
     let old = stored.as_deref().map(|o| served_cow(res, o));
     if kind == PatchType::Apply {
@@ -1058,7 +1093,7 @@ pub(crate) fn patch(
         let mut new = Value::clone(&old);
         set_replicas(res, &mut new, target["spec"]["replicas"].clone())?;
         let out = commit(store, res, Some(&old), new, Scope::NoStatus, opts, true)?;
-        return Ok(scale_of(res, &out));
+        return Ok(Served::Owned(scale_of(res, &out)));
     }
     commit(
         store,
@@ -1081,7 +1116,7 @@ fn server_side_apply(
     body: &Value,
     sub: Sub,
     opts: &WriteOptions,
-) -> Result<Value> {
+) -> Result<Served> {
     if !body.is_object() {
         return Err(ApiError::bad_request(
             "the applied configuration must be an object",
@@ -1388,7 +1423,8 @@ mod tests {
             json!({"metadata": {"name": "a"}, "data": {"a": "1"}}),
             &opts(),
         )
-        .unwrap();
+        .unwrap()
+        .into_owned();
         let same = update(&mut s, &cm, "default", "a", o.clone(), Sub::Main, &opts()).unwrap();
         assert_eq!(
             same["metadata"]["resourceVersion"],
@@ -1416,6 +1452,73 @@ mod tests {
                 .unwrap_err()
                 .reason,
             "Conflict"
+        );
+    }
+
+    #[test]
+    fn assign_makes_the_target_equal_to_the_source() {
+        let src = json!({"a": {"b": [1, {"c": "d"}], "e": null}, "f": "g", "h": [1, 2]});
+        for dst in [
+            json!({}),
+            json!(null),
+            json!({"a": {"b": [1, {"c": "x", "y": 1}], "z": 2}, "h": [1], "i": true}),
+            json!({"a": [1], "f": {"g": 1}, "h": [2, 1]}),
+            src.clone(),
+        ] {
+            let mut dst = dst;
+            assign(&mut dst, &src);
+            assert_eq!(dst, src);
+        }
+    }
+
+    #[test]
+    fn a_status_write_keeps_everything_else_as_stored() {
+        let (mut s, _) = setup();
+        let rs = s
+            .registry
+            .find("apps", "v1", "replicasets")
+            .unwrap()
+            .clone();
+        let labels = json!({"a": "b"});
+        create(
+            &mut s,
+            &rs,
+            "default",
+            json!({"metadata": {"name": "r", "labels": labels},
+                   "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                            "template": {"metadata": {"labels": labels},
+                                         "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+            &opts(),
+        )
+        .unwrap();
+        let k = key(&rs, "default", "r");
+        let old = s.get(&rs.storage, &k).unwrap().clone();
+        // A status write whose object also differs elsewhere: only the status is taken.
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(3);
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("j");
+        new["metadata"]["labels"]["x"] = json!("y");
+        new["kind"] = json!("ReplicaSet");
+        new["status"] = json!({"replicas": 1, "readyReplicas": 1});
+        internal_commit(
+            &mut s,
+            &rs,
+            &old,
+            new,
+            Scope::Status,
+            "test",
+            "2026-01-01T00:00:01Z",
+        )
+        .unwrap();
+        let stored = s.get(&rs.storage, &k).unwrap().clone();
+        assert_eq!(stored["spec"], old["spec"]);
+        assert_eq!(stored["kind"], old["kind"]);
+        assert_eq!(stored["metadata"]["labels"], old["metadata"]["labels"]);
+        assert_eq!(stored["status"]["replicas"], 1);
+        assert_eq!(stored["status"]["readyReplicas"], 1);
+        assert_ne!(
+            stored["metadata"]["resourceVersion"],
+            old["metadata"]["resourceVersion"]
         );
     }
 }

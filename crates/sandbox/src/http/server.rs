@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize as _;
 use serde_json::{Value, json};
 
+use crate::api::convert::Served;
 use crate::api::errors::{ApiError, Result};
 use crate::api::resources::ResourceInfo;
 use crate::api::selectors::{FieldSelector, LabelSelector};
@@ -685,13 +686,13 @@ async fn serve_verb(
             let store = shared.lock();
             let name = r.name.as_deref().unwrap_or_default();
             let obj = match r.sub {
-                Sub::Scale => verbs::get_scale(&store, &r.res, &ns, name)?,
+                Sub::Scale => Served::Owned(verbs::get_scale(&store, &r.res, &ns, name)?),
                 _ => verbs::get(&store, &r.res, &ns, name)?,
             };
             if wants_table && r.sub == Sub::Main {
                 return Ok(json_response(
                     StatusCode::OK,
-                    &table::table(&r.res, &[obj], store.rv()),
+                    &table::table(&r.res, &[obj.into_owned()], store.rv()),
                 ));
             }
             if wants_meta && r.sub == Sub::Main {

@@ -8,7 +8,7 @@ use axum::body::{Body, Bytes};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::api::convert::{served_cow, to_served};
+use crate::api::convert::{is_served_form, served_cow, to_served};
 use crate::api::errors::{ApiError, Result};
 use crate::api::resources::{CRD_STORAGE, ResourceInfo, crd_storage};
 use crate::api::selectors::{FieldSelector, LabelSelector};
@@ -72,7 +72,17 @@ impl Filter {
             (ChangeType::Deleted, _, true) => "DELETED",
             _ => return None,
         };
+        if self.sends_stored_form(&c.object) {
+            // The text the store keeps of this version: written once for every watch of it
+            // (and for the history once a later change supersedes it).
+            return Some(event_line_with(kind, &c.object_text()));
+        }
         Some(event_line(kind, &self.render(&c.object)))
+    }
+
+    /// Whether this watch sends `obj` exactly as it is stored (see [`Filter::render`]).
+    fn sends_stored_form(&self, obj: &Value) -> bool {
+        !self.params.table && !self.params.metadata_only && is_served_form(&self.res, obj)
     }
 
     /// Whether `c` deletes the CRD serving this watch's resource: the real server then ends the
@@ -139,6 +149,24 @@ fn event_line(kind: &str, object: &Value) -> Bytes {
         b.push(b'}');
     }
     b.push(b'\n');
+    Bytes::from(b)
+}
+
+/// [`event_line`] of an object already written as compact JSON text (`serde_json::to_vec`):
+/// the same line.
+fn event_line_with(kind: &str, object: &[u8]) -> Bytes {
+    if object.is_empty() {
+        // What event_line writes when the object cannot be written.
+        return Bytes::from_static(b"\n");
+    }
+    let mut b = Vec::with_capacity(object.len() + kind.len() + 24);
+    b.extend_from_slice(b"{\"type\":");
+    if serde_json::to_writer(&mut b, kind).is_err() {
+        return Bytes::from_static(b"\n");
+    }
+    b.extend_from_slice(b",\"object\":");
+    b.extend_from_slice(object);
+    b.extend_from_slice(b"}\n");
     Bytes::from(b)
 }
 
@@ -244,6 +272,69 @@ pub(crate) fn start(
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    use super::*;
+    use crate::api::store::Store;
+
+    #[test]
+    fn watches_share_one_text_of_a_version_and_send_the_same_line() {
+        let mut store = Store::new(100);
+        let mut rx = store.subscribe_to("/configmaps");
+        let res = store.registry.find("", "v1", "configmaps").unwrap().clone();
+        let cm = |v: Value| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "a", "namespace": "d", "labels": {"k": "v"}},
+                "data": {"text": "quote \" backslash \\ newline \n tab \t ctl \u{1} é ✓ 🎉"},
+                "n": v})
+        };
+        store.put(
+            "/configmaps",
+            cm(json!([1.5e300, 0.1, -9007199254740993i64, 1e-7, null])),
+        );
+        let first = rx.try_recv().unwrap();
+        let watch = |params: WatchParams| Filter {
+            res: res.clone(),
+            params,
+        };
+        let plain = watch(WatchParams::default());
+        let own = event_line("ADDED", &served_cow(&res, &first.object));
+        assert!(
+            first.text.get().is_none(),
+            "nothing written before a watch asks"
+        );
+        assert_eq!(plain.event(&first).unwrap(), own, "byte for byte");
+        let text = first.text.get().cloned().unwrap();
+        assert_eq!(&*text, &serde_json::to_vec(&*first.object).unwrap()[..]);
+        // Another watch of the same form sends the same line from the same text.
+        let selected = watch(WatchParams {
+            labels: LabelSelector::parse("k=v").unwrap(),
+            ..Default::default()
+        });
+        assert_eq!(selected.event(&first).unwrap(), own);
+        assert!(Arc::ptr_eq(first.text.get().unwrap(), &text));
+        // A watch of another form writes its own line.
+        let meta = watch(WatchParams {
+            metadata_only: true,
+            ..Default::default()
+        });
+        let meta_line = meta.event(&first).unwrap();
+        assert_eq!(
+            meta_line,
+            event_line("ADDED", &partial_metadata(&first.object))
+        );
+        // The next version: the history packs the superseded one from the same text, and
+        // a watch resuming from the past is sent the same lines as a live one.
+        store.put("/configmaps", cm(json!({"x": "y"})));
+        let second = rx.try_recv().unwrap();
+        let live = plain.event(&second).unwrap();
+        let replayed: Vec<Bytes> = store
+            .since(first.rv - 1, "/configmaps")
+            .unwrap()
+            .iter()
+            .filter_map(|c| plain.event(c))
+            .collect();
+        assert_eq!(replayed, [own, live]);
+    }
 
     #[test]
     fn an_event_line_has_its_type_first() {

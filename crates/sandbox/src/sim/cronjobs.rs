@@ -197,7 +197,7 @@ fn sync(store: &mut Store, cj: &Value, now: Timestamp) {
                 Ok(created) => {
                     active.push(json!({"apiVersion": "batch/v1", "kind": "Job", "name": created["metadata"]["name"],
                         "namespace": ns, "uid": created["metadata"]["uid"], "resourceVersion": created["metadata"]["resourceVersion"]}));
-                    jobs.push(created);
+                    jobs.push(created.into_owned());
                 }
                 Err(e) if e.code == 409 => {}
                 Err(e) => {

@@ -219,7 +219,9 @@ mod tests {
         if finalizer {
             body["metadata"]["finalizers"] = json!(["example.com/hold"]);
         }
-        verbs::create(store, &cm, "default", body, &opts()).unwrap()
+        verbs::create(store, &cm, "default", body, &opts())
+            .unwrap()
+            .into_owned()
     }
 
     fn store() -> Store {

@@ -380,6 +380,7 @@ mod tests {
             storage: "/pods".into(),
             object: Arc::new(pod),
             old: None,
+            text: Default::default(),
         };
         let keys = triggered(&c);
         assert!(
