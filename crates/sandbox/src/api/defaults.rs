@@ -104,7 +104,11 @@ pub(crate) fn apply_defaults(
                 if res.plural != "daemonsets" {
                     spec.entry("replicas").or_insert(json!(1));
                 }
-                workload_defaults(&res.plural, spec);
+                // A ReplicaSet has no update strategy nor revision history: apps/v1 defaults
+                // only its replicas (SetDefaults_ReplicaSet).
+                if res.plural != "replicasets" {
+                    workload_defaults(&res.plural, spec);
+                }
                 if let Some(pod) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
                     default_pod_spec(pod);
                 }
@@ -532,6 +536,21 @@ mod tests {
             typed["spec"]["updateStrategy"]["rollingUpdate"].is_null(),
             "{typed}"
         );
+
+        let replicasets = find(&store, "apps", "replicasets");
+        let mut rs = json!({"metadata": {"name": "r"}, "spec": {"template": {"spec": {}}}});
+        apply_defaults(&mut store, &replicasets, &mut rs, None);
+        assert_eq!(rs["spec"]["replicas"], 1);
+        for field in [
+            "revisionHistoryLimit",
+            "updateStrategy",
+            "podManagementPolicy",
+        ] {
+            assert!(
+                rs["spec"].get(field).is_none(),
+                "a ReplicaSet got {field}: {rs}"
+            );
+        }
 
         let jobs = find(&store, "batch", "jobs");
         let mut job =
